@@ -1,0 +1,88 @@
+/**
+ * A small, strict flag parser shared by every `sgdr` command.
+ *
+ * Why not a dependency: each command must reject unknown flags and bad values with one line that
+ * names the flag, and must know which flags are booleans; that is a few dozen lines here.
+ */
+
+/** Error whose message is shown to the user as-is (one line, no stack trace). */
+export class UsageError extends Error {
+  override name = 'UsageError';
+}
+
+export type FlagKind = 'string' | 'number' | 'integer' | 'boolean';
+
+export interface FlagSpec {
+  kind: FlagKind;
+  /** One-line help text. */
+  help: string;
+  /** Flag may be given several times; values are collected in an array. */
+  repeat?: boolean;
+}
+
+export type FlagSpecs = Record<string, FlagSpec>;
+export type ParsedFlags = Record<string, string | number | boolean | Array<string | number> | undefined>;
+
+/** Parses `--name value`, `--name=value` and boolean `--name` / `--no-name` flags. */
+export function parseFlags(argv: string[], specs: FlagSpecs): { flags: ParsedFlags; positional: string[] } {
+  const flags: ParsedFlags = {};
+  const positional: string[] = [];
+  for (let i = 0; i < argv.length; i++) {
+    const arg = argv[i]!;
+    if (!arg.startsWith('--')) {
+      positional.push(arg);
+      continue;
+    }
+    let name = arg.slice(2);
+    let value: string | undefined;
+    const eq = name.indexOf('=');
+    if (eq >= 0) {
+      value = name.slice(eq + 1);
+      name = name.slice(0, eq);
+    }
+    let spec = specs[name];
+    if (!spec && name.startsWith('no-') && specs[name.slice(3)]?.kind === 'boolean') {
+      flags[name.slice(3)] = false;
+      continue;
+    }
+    if (!spec) throw new UsageError(`unknown flag --${name}`);
+    if (spec.kind === 'boolean') {
+      if (value === undefined) flags[name] = true;
+      else if (value === 'true' || value === '1') flags[name] = true;
+      else if (value === 'false' || value === '0') flags[name] = false;
+      else throw new UsageError(`--${name} takes true or false, got '${value}'`);
+      continue;
+    }
+    if (value === undefined) {
+      value = argv[++i];
+      if (value === undefined) throw new UsageError(`--${name} needs a value`);
+    }
+    const parsed = convert(name, spec.kind, value);
+    if (spec.repeat) {
+      const list = (flags[name] as Array<string | number> | undefined) ?? [];
+      list.push(parsed);
+      flags[name] = list;
+    } else {
+      flags[name] = parsed;
+    }
+  }
+  return { flags, positional };
+}
+
+function convert(name: string, kind: FlagKind, value: string): string | number {
+  if (kind === 'string') return value;
+  const n = Number(value);
+  if (value.trim() === '' || !Number.isFinite(n)) throw new UsageError(`--${name} must be a number, got '${value}'`);
+  if (kind === 'integer' && !Number.isInteger(n)) throw new UsageError(`--${name} must be an integer, got '${value}'`);
+  return n;
+}
+
+/** Help text for a command's flags, one per line. */
+export function formatFlags(specs: FlagSpecs): string {
+  const rows = Object.entries(specs).map(([name, s]) => {
+    const arg = s.kind === 'boolean' ? '' : ` <${s.kind === 'string' ? 'value' : s.kind}>`;
+    return [`  --${name}${arg}`, s.help] as const;
+  });
+  const width = Math.max(...rows.map((r) => r[0].length)) + 2;
+  return rows.map(([a, h]) => a.padEnd(width) + h).join('\n');
+}

@@ -1,0 +1,45 @@
+/**
+ * `sgdr` command-line entry point: dispatches to one module per command.
+ * Every command returns an exit code; a UsageError or RangeError becomes one line on stderr.
+ */
+import { UsageError } from './args';
+
+export interface Command {
+  summary: string;
+  run(argv: string[]): Promise<number>;
+}
+
+// Commands are loaded lazily so `sgdr schedule` never loads the native addon.
+const commands: Record<string, () => Command> = {
+  schedule: () => require('./schedule').command as Command,
+};
+
+function usage(): string {
+  const lines = Object.entries(commands).map(([name, load]) => `  ${name.padEnd(10)} ${load().summary}`);
+  return `usage: sgdr <command> [flags]\n\ncommands:\n${lines.join('\n')}\n\nRun 'sgdr <command> --help' for a command's flags.`;
+}
+
+export async function main(argv: string[]): Promise<number> {
+  const [name, ...rest] = argv;
+  if (!name || name === '--help' || name === '-h' || name === 'help') {
+    process.stdout.write(usage() + '\n');
+    return name ? 0 : 1;
+  }
+  const load = commands[name];
+  if (!load) {
+    process.stderr.write(`sgdr: unknown command '${name}' (try: ${Object.keys(commands).join(', ')})\n`);
+    return 1;
+  }
+  try {
+    return await load().run(rest);
+  } catch (err) {
+    if (err instanceof UsageError || err instanceof RangeError || err instanceof TypeError) {
+      process.stderr.write(`sgdr ${name}: ${err.message}\n`);
+      return 1;
+    }
+    if (process.env.SGDR_DEBUG) throw err;
+    const message = err instanceof Error ? err.message : String(err);
+    process.stderr.write(`sgdr ${name}: ${message.split('\n')[0]}\n`);
+    return 1;
+  }
+}
