@@ -1,0 +1,118 @@
+/**
+ * Loads the native addon and describes its raw surface. Nothing else: the typed, user-facing
+ * classes (Tensor, ResNet, optimizers, schedulers) wrap these in their own files.
+ */
+import * as fs from 'fs';
+import * as path from 'path';
+
+export type DType = 'float32' | 'float64' | 'float16' | 'bfloat16' | 'int64' | 'int32' | 'int16' | 'int8' | 'uint8' | 'bool';
+export type TypedArray =
+  | Float32Array | Float64Array | Uint16Array | BigInt64Array | Int32Array | Int16Array | Int8Array | Uint8Array;
+
+export interface NativeTensor {
+  shape(): number[];
+  dtype(): DType;
+  device(): string;
+  toArray(dtype?: DType): TypedArray;
+  to(device: string): NativeTensor;
+  dispose(): void;
+  isDisposed(): boolean;
+}
+
+export interface NativeStateRecord { name: string; dtype: DType; shape: number[]; data: TypedArray }
+export interface NativeStateKey { name: string; dtype: DType; shape: number[]; kind: 'parameter' | 'buffer'; requiresGrad: boolean }
+
+export interface NativeResNetOptions {
+  arch: string;
+  numClasses: number;
+  inChannels: number;
+  stem: 'imagenet' | 'cifar';
+  device: string;
+  seed?: number;
+}
+
+export interface NativeResNet {
+  forward(input: NativeTensor): Promise<NativeTensor>;
+  setTraining(training: boolean): void;
+  isTraining(): boolean;
+  parameterCount(trainableOnly?: boolean): number;
+  stateDictKeys(): NativeStateKey[];
+  stateDict(): NativeStateRecord[];
+  loadStateDict(records: NativeStateRecord[], strict: boolean): { missing: string[]; unexpected: string[] };
+  to(device: string): string;
+  device(): string;
+  info(): { arch: string; numClasses: number; inChannels: number; stem: 'imagenet' | 'cifar'; device: string };
+  replaceClassifier(numClasses: number): void;
+  moduleNames(): string[];
+  reinitModules(names: string[]): void;
+  setRequiresGrad(prefixes: string[], value: boolean): number;
+  dispose(): void;
+}
+
+export interface NativeOptimizerOptions {
+  lr?: number;
+  momentum?: number;
+  dampening?: number;
+  weightDecay?: number;
+  nesterov?: boolean;
+  betas?: [number, number];
+  eps?: number;
+  amsgrad?: boolean;
+}
+
+export interface NativeOptimizer {
+  getLr(group?: number): number;
+  setLr(lr: number, group?: number): void;
+  groupCount(): number;
+  kind(): 'sgd' | 'adam' | 'adamw';
+  zeroGrad(): void;
+}
+
+export interface NativeLRScheduler {
+  step(): number[];
+  setEpoch(t: number): number[];
+  epoch(): number;
+  lrs(): number[];
+  lrsAt(t: number): number[];
+  reset(options: { tMax?: number; etaMin?: number; baseLrs?: number[] }): number[];
+}
+
+export interface NativeBinding {
+  NativeTensor: { fromArray(data: TypedArray, shape: number[], dtype?: DType, device?: string): NativeTensor };
+  NativeResNet: new (options: NativeResNetOptions) => NativeResNet;
+  NativeOptimizer: new (
+    model: NativeResNet, kind: string, options: NativeOptimizerOptions,
+    groups?: Array<NativeOptimizerOptions & { prefixes: string[] }>,
+  ) => NativeOptimizer;
+  NativeLRScheduler: new (
+    optimizer: NativeOptimizer,
+    options: { type: 'cosine'; tMax: number; etaMin?: number } | { type: 'step'; stepSize: number; gamma?: number },
+  ) => NativeLRScheduler;
+  trainStep(model: NativeResNet, optimizer: NativeOptimizer, input: NativeTensor, target: NativeTensor): Promise<{ loss: number }>;
+  evaluate(model: NativeResNet, input: NativeTensor, target: NativeTensor): Promise<{ loss: number; correct: number; count: number }>;
+  setNumThreads(n: number): void;
+  getNumThreads(): number;
+  cudaAvailable(): boolean;
+  cudaDeviceCount(): number;
+  manualSeed(seed: number): void;
+  libtorchVersion: string;
+}
+
+let cached: NativeBinding | undefined;
+
+/** Where the addon is: $SGDR_ADDON_PATH, else the cmake-js build of this package. */
+export function addonPath(): string {
+  if (process.env.SGDR_ADDON_PATH) return path.resolve(process.env.SGDR_ADDON_PATH);
+  return path.resolve(__dirname, '..', 'build', 'Release', 'sgdr_native.node');
+}
+
+/** The native addon, loaded on first use (so pure-TS features never need it). */
+export function native(): NativeBinding {
+  if (cached) return cached;
+  const file = addonPath();
+  if (!fs.existsSync(file)) {
+    throw new Error(`libtorch-sgdr: the native addon is not built (${file} is missing); run 'npm run build:native'`);
+  }
+  cached = require(file) as NativeBinding;
+  return cached;
+}

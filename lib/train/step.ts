@@ -1,0 +1,38 @@
+/**
+ * One training step and one evaluation pass, each off the JS thread. fit() (the epoch loop) is
+ * built on the same native pieces; these are for custom loops, tests and benchmarks.
+ */
+import { native } from '../binding';
+import { withCallerStack } from '../errors';
+import type { ResNet } from '../nn/resnet';
+import type { Optimizer } from '../optim/optimizer';
+import { Tensor } from '../tensor';
+
+function checkTensor(value: unknown, what: string): asserts value is Tensor {
+  if (!(value instanceof Tensor)) throw new TypeError(`${what} must be a Tensor`);
+}
+
+/** forward → cross-entropy → backward → optimizer step. `target` holds int64 class indices. */
+export function trainStep(model: ResNet, optimizer: Optimizer, input: Tensor, target: Tensor): Promise<{ loss: number }> {
+  return withCallerStack(async () => {
+    checkTensor(input, 'input');
+    checkTensor(target, 'target');
+    return native().trainStep(model.native, optimizer.native, input.native, target.native);
+  });
+}
+
+export interface EvaluationResult {
+  /** Mean cross-entropy over the batch. */
+  loss: number;
+  correct: number;
+  count: number;
+}
+
+/** Mean loss and correct predictions on a batch, in inference mode (no autograd). */
+export function evaluate(model: ResNet, input: Tensor, target: Tensor): Promise<EvaluationResult> {
+  return withCallerStack(async () => {
+    checkTensor(input, 'input');
+    checkTensor(target, 'target');
+    return native().evaluate(model.native, input.native, target.native);
+  });
+}

@@ -1,0 +1,83 @@
+// Registers the native classes and functions; nothing else lives here.
+#include <napi.h>
+#include <torch/torch.h>
+
+#include <cstdlib>
+#include <thread>
+
+#include "addon_data.h"
+#include "errors.h"
+#include "model.h"
+#include "optim.h"
+#include "tensor.h"
+
+namespace sgdr {
+
+Napi::Function InitScheduler(Napi::Env env);
+Napi::Value TrainStep(const Napi::CallbackInfo& info);
+Napi::Value Evaluate(const Napi::CallbackInfo& info);
+
+namespace {
+
+// Debian's LibTorch starts with one intra-op thread unless OMP_NUM_THREADS is set; use every core
+// by default (SGDR_THREADS or setNumThreads() override).
+void DefaultThreads() {
+  static bool done = false;
+  if (done) return;
+  done = true;
+  if (const char* s = std::getenv("SGDR_THREADS")) {
+    const int n = std::atoi(s);
+    if (n > 0) torch::set_num_threads(n);
+  } else if (!std::getenv("OMP_NUM_THREADS")) {
+    const unsigned n = std::thread::hardware_concurrency();
+    if (n > 0) torch::set_num_threads(static_cast<int>(n));
+  }
+}
+
+Napi::Value SetNumThreads(const Napi::CallbackInfo& info) {
+  const double n = NumberArg(info, 0, "threads");
+  if (!(n >= 1) || n != std::floor(n) || n > 4096) ThrowRange(info.Env(), "threads must be an integer >= 1");
+  torch::set_num_threads(static_cast<int>(n));
+  return info.Env().Undefined();
+}
+
+Napi::Value GetNumThreads(const Napi::CallbackInfo& info) { return Napi::Number::New(info.Env(), torch::get_num_threads()); }
+
+Napi::Value CudaAvailable(const Napi::CallbackInfo& info) { return Napi::Boolean::New(info.Env(), torch::cuda::is_available()); }
+
+Napi::Value CudaDeviceCount(const Napi::CallbackInfo& info) {
+  return Napi::Number::New(info.Env(), static_cast<double>(torch::cuda::device_count()));
+}
+
+Napi::Value ManualSeed(const Napi::CallbackInfo& info) {
+  const double seed = NumberArg(info, 0, "seed");
+  if (!(seed >= 0) || seed != std::floor(seed)) ThrowRange(info.Env(), "seed must be an integer >= 0");
+  torch::manual_seed(static_cast<uint64_t>(seed));
+  return info.Env().Undefined();
+}
+
+Napi::Object Init(Napi::Env env, Napi::Object exports) {
+  env.SetInstanceData(new AddonData());
+  DefaultThreads();
+  exports.Set("NativeTensor", TensorWrap::Init(env));
+  exports.Set("NativeResNet", ModelWrap::Init(env));
+  exports.Set("NativeOptimizer", OptimizerWrap::Init(env));
+  exports.Set("NativeLRScheduler", InitScheduler(env));
+  exports.Set("trainStep", Napi::Function::New(env, TrainStep, "trainStep"));
+  exports.Set("evaluate", Napi::Function::New(env, Evaluate, "evaluate"));
+  exports.Set("setNumThreads", Napi::Function::New(env, SetNumThreads, "setNumThreads"));
+  exports.Set("getNumThreads", Napi::Function::New(env, GetNumThreads, "getNumThreads"));
+  exports.Set("cudaAvailable", Napi::Function::New(env, CudaAvailable, "cudaAvailable"));
+  exports.Set("cudaDeviceCount", Napi::Function::New(env, CudaDeviceCount, "cudaDeviceCount"));
+  exports.Set("manualSeed", Napi::Function::New(env, ManualSeed, "manualSeed"));
+  exports.Set("libtorchVersion", Napi::String::New(env, TORCH_VERSION));
+  return exports;
+}
+
+}  // namespace
+
+}  // namespace sgdr
+
+static Napi::Object InitAddon(Napi::Env env, Napi::Object exports) { return sgdr::Init(env, exports); }
+
+NODE_API_MODULE(sgdr_native, InitAddon)

@@ -1,0 +1,17 @@
+// Per-addon-instance state (one per Node environment / worker thread): constructors of the
+// wrapper classes, so native code can create JS Tensors for its results.
+#pragma once
+
+#include <napi.h>
+
+namespace sgdr {
+
+struct AddonData {
+  Napi::FunctionReference tensor_constructor;
+  Napi::FunctionReference model_constructor;
+  Napi::FunctionReference optimizer_constructor;
+};
+
+inline AddonData& GetAddonData(Napi::Env env) { return *env.GetInstanceData<AddonData>(); }
+
+}  // namespace sgdr

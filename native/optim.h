@@ -1,0 +1,42 @@
+// JS wrapper of a LibTorch optimizer (SGD, Adam, AdamW) over a model's trainable parameters,
+// with per-parameter-group learning rates.
+#pragma once
+
+#include <napi.h>
+#include <torch/optim/optimizer.h>
+
+#include <memory>
+#include <string>
+
+namespace sgdr {
+
+class OptimizerWrap : public Napi::ObjectWrap<OptimizerWrap> {
+ public:
+  static Napi::Function Init(Napi::Env env);
+  static OptimizerWrap* Get(Napi::Value value, const char* what);
+
+  explicit OptimizerWrap(const Napi::CallbackInfo& info);
+
+  torch::optim::Optimizer& optimizer() { return *optimizer_; }
+  const std::string& kind() const { return kind_; }
+
+ private:
+  Napi::Value GetLr(const Napi::CallbackInfo& info);
+  Napi::Value SetLr(const Napi::CallbackInfo& info);
+  Napi::Value GroupCount(const Napi::CallbackInfo& info);
+  Napi::Value Kind(const Napi::CallbackInfo& info);
+  Napi::Value ZeroGrad(const Napi::CallbackInfo& info);
+
+  std::unique_ptr<torch::optim::Optimizer> optimizer_;
+  std::string kind_;
+  Napi::ObjectReference model_ref_;  // the model must outlive the optimizer that points into it
+};
+
+// Drops every gradient (PyTorch's zero_grad(set_to_none=True)): no memset per step, and the next
+// backward writes fresh gradients instead of accumulating into zeros.
+void ZeroGradToNone(torch::optim::Optimizer& optimizer);
+
+// Throws RangeFailure unless lr is finite and >= 0.
+void CheckLr(double lr, const std::string& name = "lr");
+
+}  // namespace sgdr

@@ -1,0 +1,39 @@
+#!/usr/bin/env node
+'use strict';
+/**
+ * Builds the native addon with cmake-js into build/Release/sgdr_native.node.
+ * `npm install` runs it; `--force` rebuilds even when the addon is present.
+ * Uses all cores (the build is a handful of LibTorch translation units, ~20 s each).
+ */
+const { spawnSync } = require('child_process');
+const os = require('os');
+const path = require('path');
+const fs = require('fs');
+
+const root = path.resolve(__dirname, '..');
+const cmakeJs = require.resolve('cmake-js/bin/cmake-js');
+const jobs = String(Math.max(1, os.cpus().length));
+
+// Fail early with the locator's own message listing every way to provide LibTorch.
+const locate = spawnSync(process.execPath, [path.join(__dirname, 'find-libtorch.js'), '--json'], { encoding: 'utf8' });
+if (locate.status !== 0) {
+  process.stderr.write(`libtorch-sgdr: ${locate.stderr}`);
+  process.exit(1);
+}
+const torch = JSON.parse(locate.stdout);
+console.log(`libtorch-sgdr: building the native addon against LibTorch from ${torch.source} (${torch.libDir})`);
+
+// cmake-js downloads Node's headers unless told where they are; Node installs ship them in
+// <prefix>/include/node (the same place node-gyp's `nodedir` points at), so use those when present.
+const env = { ...process.env };
+const nodePrefix = path.resolve(path.dirname(process.execPath), '..');
+if (!env.npm_config_nodedir && fs.existsSync(path.join(nodePrefix, 'include/node/node.h'))) env.npm_config_nodedir = nodePrefix;
+
+const target = path.join(root, 'build/Release/sgdr_native.node');
+const args = [cmakeJs, 'build', '--out', 'build', '--parallel', jobs];
+if (process.argv.includes('--debug')) args.push('--debug');
+const r = spawnSync(process.execPath, args, { cwd: root, stdio: 'inherit', env });
+if (r.status !== 0 || !fs.existsSync(target)) {
+  process.stderr.write('libtorch-sgdr: native build failed (see the compiler output above)\n');
+  process.exit(r.status || 1);
+}

@@ -1,0 +1,151 @@
+#!/usr/bin/env node
+'use strict';
+/**
+ * The one LibTorch locator: CMakeLists.txt (through cmake-js) and binding.gyp both ask it, so the
+ * two builds can never disagree about which LibTorch they compile and link against.
+ *
+ * Search order (first hit wins; nothing is ever downloaded):
+ *   1. $LIBTORCH              a LibTorch folder (the official zip layout: include/, lib/, share/cmake/Torch)
+ *   2. $Torch_DIR, then $CMAKE_PREFIX_PATH entries holding TorchConfig.cmake
+ *   3. the Python torch that `python3 -c 'import torch'` finds ($SGDR_PYTHON overrides the interpreter)
+ *   4. the system package (Debian/Ubuntu libtorch-dev: /usr/lib/<triplet>/cmake/Torch)
+ *
+ * Usage: node scripts/find-libtorch.js [--json | --cmake-dir | --include-dirs | --lib-dir |
+ *        --libraries | --defines | --cuda]       (the last ones print gyp-friendly, space-separated lists)
+ */
+const fs = require('fs');
+const path = require('path');
+const { spawnSync } = require('child_process');
+
+const TRIED_HINT = [
+  'Could not find LibTorch. Give it one of these ways:',
+  '  - LIBTORCH=/path/to/libtorch (a folder with include/, lib/ and share/cmake/Torch)',
+  '  - Torch_DIR=/path/to/share/cmake/Torch or CMAKE_PREFIX_PATH=/path/to/libtorch',
+  "  - a Python with torch installed, found as `python3` (or set SGDR_PYTHON=/path/to/python)",
+  '  - the system package: on Debian/Ubuntu `sudo apt-get install libtorch-dev` (or run scripts/setup.sh)',
+].join('\n');
+
+function isTorchCmakeDir(dir) {
+  return !!dir && fs.existsSync(path.join(dir, 'TorchConfig.cmake'));
+}
+
+/** TorchConfig.cmake states the libstdc++ ABI LibTorch was built with; the addon must match it. */
+function abiFromCmake(cmakeDir) {
+  try {
+    const text = fs.readFileSync(path.join(cmakeDir, 'TorchConfig.cmake'), 'utf8');
+    const m = text.match(/_GLIBCXX_USE_CXX11_ABI=([01])/);
+    return m ? Number(m[1]) : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
+function firstExisting(dirs, file) {
+  return dirs.find((d) => fs.existsSync(path.join(d, file)));
+}
+
+/** Builds the full description from a TorchConfig.cmake folder plus optional known prefix. */
+function describe(source, cmakeDir, extra = {}) {
+  // TorchConfig.cmake itself assumes <prefix>/share/cmake/Torch; Debian puts it in lib/<triplet>/cmake.
+  const prefix = extra.prefix || path.resolve(cmakeDir, '../../../..');
+  const libCandidates = [extra.libDir, path.join(prefix, 'lib'), path.resolve(cmakeDir, '../..')].filter(Boolean);
+  const libDir = firstExisting(libCandidates, 'libtorch.so') || firstExisting(libCandidates, 'libtorch.dylib') ||
+    firstExisting(libCandidates, 'torch.lib');
+  if (!libDir) return undefined;
+  const includeRoot = extra.includeDir || path.join(prefix, 'include');
+  const includeDirs = [includeRoot, path.join(includeRoot, 'torch/csrc/api/include')];
+  if (!fs.existsSync(path.join(includeRoot, 'torch/csrc/api/include/torch/torch.h'))) return undefined;
+  const has = (name) => ['so', 'dylib', 'lib'].some((ext) => fs.existsSync(path.join(libDir, `lib${name}.${ext}`)) ||
+    fs.existsSync(path.join(libDir, `${name}.${ext}`)));
+  const cuda = has('torch_cuda');
+  const libraries = ['torch', 'torch_cpu', 'c10'].concat(cuda ? ['torch_cuda', 'c10_cuda'] : []).filter(has);
+  const cxx11Abi = extra.cxx11Abi ?? abiFromCmake(cmakeDir) ?? 1;
+  return { source, prefix, cmakeDir, includeDirs, libDir, libraries, cxx11Abi, cuda };
+}
+
+function fromLibtorchEnv() {
+  const root = process.env.LIBTORCH;
+  if (!root) return undefined;
+  const cmakeDir = path.join(root, 'share/cmake/Torch');
+  if (!isTorchCmakeDir(cmakeDir)) throw new Error(`LIBTORCH=${root} has no share/cmake/Torch/TorchConfig.cmake\n${TRIED_HINT}`);
+  return describe('LIBTORCH', cmakeDir, { prefix: root, libDir: path.join(root, 'lib') });
+}
+
+function fromCmakeEnv() {
+  const candidates = [];
+  if (process.env.Torch_DIR) candidates.push(['Torch_DIR', process.env.Torch_DIR]);
+  for (const p of (process.env.CMAKE_PREFIX_PATH || '').split(path.delimiter).filter(Boolean)) {
+    candidates.push(['CMAKE_PREFIX_PATH', p], ['CMAKE_PREFIX_PATH', path.join(p, 'share/cmake/Torch')]);
+  }
+  for (const [source, dir] of candidates) {
+    if (isTorchCmakeDir(dir)) {
+      const found = describe(source, dir);
+      if (found) return found;
+    }
+  }
+  return undefined;
+}
+
+function fromPython() {
+  const python = process.env.SGDR_PYTHON || 'python3';
+  const code = [
+    'import os, torch, torch.utils',
+    'd = os.path.dirname(torch.__file__)',
+    "print(torch.utils.cmake_prefix_path); print(d); print(int(torch._C._GLIBCXX_USE_CXX11_ABI))",
+  ].join('\n');
+  const r = spawnSync(python, ['-c', code], { encoding: 'utf8', timeout: 60000 });
+  if (r.status !== 0 || !r.stdout) return undefined;
+  const [cmakePrefix, torchDir, abi] = r.stdout.trim().split('\n');
+  const cmakeDir = path.join(cmakePrefix, 'Torch');
+  // pip wheels ship lib/ and include/ inside the package; Debian's python3-torch points at the system package.
+  if (isTorchCmakeDir(cmakeDir) && fs.existsSync(path.join(torchDir, 'include'))) {
+    return describe(`python (${python})`, cmakeDir, {
+      prefix: torchDir, libDir: path.join(torchDir, 'lib'), includeDir: path.join(torchDir, 'include'), cxx11Abi: Number(abi),
+    });
+  }
+  return undefined;
+}
+
+function fromSystem() {
+  const roots = ['/usr/lib', '/usr/local/lib', '/usr/lib64'];
+  for (const root of roots) {
+    let entries = [];
+    try { entries = fs.readdirSync(root); } catch { continue; }
+    for (const dir of [path.join(root, 'cmake/Torch')].concat(entries.map((e) => path.join(root, e, 'cmake/Torch')))) {
+      if (isTorchCmakeDir(dir)) {
+        const found = describe('system package', dir, { prefix: path.resolve(root, '..'), includeDir: '/usr/include' });
+        if (found) return found;
+      }
+    }
+  }
+  return undefined;
+}
+
+function findLibTorch() {
+  const found = fromLibtorchEnv() || fromCmakeEnv() || fromPython() || fromSystem();
+  if (!found) throw new Error(TRIED_HINT);
+  return found;
+}
+
+module.exports = { findLibTorch };
+
+if (require.main === module) {
+  try {
+    const t = findLibTorch();
+    const arg = process.argv[2] || '--json';
+    const out = {
+      '--json': () => JSON.stringify(t, null, 2),
+      '--cmake-dir': () => t.cmakeDir,
+      '--include-dirs': () => t.includeDirs.join(' '),
+      '--lib-dir': () => t.libDir,
+      '--libraries': () => t.libraries.map((l) => `-l${l}`).join(' '),
+      '--defines': () => `_GLIBCXX_USE_CXX11_ABI=${t.cxx11Abi}`,
+      '--cuda': () => (t.cuda ? '1' : '0'),
+    }[arg];
+    if (!out) throw new Error(`unknown option ${arg}`);
+    process.stdout.write(out() + '\n');
+  } catch (err) {
+    process.stderr.write(`${err.message}\n`);
+    process.exit(1);
+  }
+}

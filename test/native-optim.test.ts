@@ -1,0 +1,72 @@
+// Optimizer steps against PyTorch: same initial weights, same batches, two steps; every parameter
+// and buffer afterwards must equal PyTorch's.
+import * as path from 'node:path';
+import { describe, expect, it } from 'vitest';
+import { readTorchFile, resnet, SGD, AdamW, stateDictEntries, Tensor, trainStep, type Optimizer } from '../lib';
+import { runPython, requireTorchOrSkip } from './helpers/python';
+import { readFloat32, readInt64, referenceScript, relativeL2, tempDir } from './helpers/native';
+
+const hasTorch = requireTorchOrSkip(true);
+
+function asNumbers(data: ArrayLike<number | bigint>): number[] {
+  return Array.from(data as ArrayLike<number>, (v) => Number(v));
+}
+
+describe.runIf(hasTorch)('optimizer steps equal PyTorch', () => {
+  const cases: Array<[string, (m: ReturnType<typeof resnet>) => Optimizer]> = [
+    ['sgd', (m) => new SGD(m, { lr: 0.1, momentum: 0.9, weightDecay: 5e-4 })],
+    ['sgd-nesterov', (m) => new SGD(m, { lr: 0.1, momentum: 0.9, weightDecay: 5e-4, nesterov: true })],
+    ['adamw', (m) => new AdamW(m, { lr: 1e-3, weightDecay: 0.05 })],
+  ];
+  for (const [kind, makeOptimizer] of cases) {
+    it(`${kind}: parameters after two steps within 1e-5 relative`, async () => {
+      const dir = tempDir(kind);
+      const pyLosses = runPython(referenceScript('optimizer_step.py'), [dir, kind]).stdout.trim().split(' ').map(Number);
+      const model = resnet('resnet18', { numClasses: 10 });
+      await model.loadStateDict(path.join(dir, 'initial.pth'));
+      model.train();
+      const optimizer = makeOptimizer(model);
+      const losses: number[] = [];
+      for (let i = 0; i < 2; i++) {
+        const x = Tensor.fromArray(readFloat32(path.join(dir, `x${i}.bin`)), [8, 3, 32, 32]);
+        const y = Tensor.fromArray(readInt64(path.join(dir, `y${i}.bin`)), [8]);
+        losses.push((await trainStep(model, optimizer, x, y)).loss);
+      }
+      for (let i = 0; i < 2; i++) expect(Math.abs(losses[i]! - pyLosses[i]!) / pyLosses[i]!).toBeLessThan(1e-5);
+      const expected = stateDictEntries(await readTorchFile(path.join(dir, 'after.pth')));
+      const ours = model.stateDict();
+      let worst = 0;
+      let worstName = '';
+      for (const [name, ref] of expected) {
+        const err = relativeL2(asNumbers(ours.get(name)!.data), asNumbers(ref.data));
+        if (err > worst) [worst, worstName] = [err, name];
+      }
+      // The comparison is only meaningful if the steps moved the weights.
+      const initial = stateDictEntries(await readTorchFile(path.join(dir, 'initial.pth')));
+      const moved = relativeL2(asNumbers(expected.get('fc.weight')!.data), asNumbers(initial.get('fc.weight')!.data));
+      expect(moved).toBeGreaterThan(1e-4);
+      console.log(`${kind}: worst relative L2 error ${worst.toExponential(2)} (${worstName}); losses ${losses.join(', ')}`);
+      expect(worst).toBeLessThanOrEqual(1e-5);
+      model.dispose();
+    });
+  }
+});
+
+describe('optimizer and model options', () => {
+  it('parameter groups: per-group LR get/set, frozen parameters excluded', () => {
+    const model = resnet('resnet18', { numClasses: 10 });
+    const opt = new SGD(model, { lr: 0.1, momentum: 0.9 }, [{ prefixes: ['fc.'], options: { lr: 0.01 } }]);
+    expect(opt.groupCount).toBe(2);
+    expect(opt.getLr(0)).toBe(0.1);
+    expect(opt.getLr(1)).toBe(0.01);
+    opt.setLr(0.5, 1);
+    expect(opt.getLr(1)).toBe(0.5);
+    opt.setLr(0.2);
+    expect([opt.getLr(0), opt.getLr(1)]).toEqual([0.2, 0.2]);
+    expect(() => opt.getLr(2)).toThrow(RangeError);
+    const frozen = model.setRequiresGrad(['layer'], false);
+    expect(frozen).toBeGreaterThan(0);
+    expect(model.parameterCount(true)).toBeLessThan(model.parameterCount());
+    model.dispose();
+  });
+});
