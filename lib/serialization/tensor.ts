@@ -1,0 +1,272 @@
+/**
+ * Tensor records: the plain, framework-free form in which tensors leave (and enter) a torch.save
+ * file. The native addon copies these into LibTorch tensors, so the contract is strict: `data` is
+ * a contiguous, row-major typed array of exactly product(shape) elements whose type matches
+ * `dtype` (half and bfloat16 as raw 16-bit words, bool as 0/1 bytes).
+ */
+import { corrupt, TorchFileError } from './errors';
+
+export type Dtype =
+  | 'float32'
+  | 'float64'
+  | 'float16'
+  | 'bfloat16'
+  | 'int64'
+  | 'int32'
+  | 'int16'
+  | 'int8'
+  | 'uint8'
+  | 'bool';
+
+export type TensorData =
+  | Float32Array
+  | Float64Array
+  | Uint16Array
+  | BigInt64Array
+  | Int32Array
+  | Int16Array
+  | Int8Array
+  | Uint8Array;
+
+/** The typed array each dtype uses. */
+export interface DataForDtype {
+  float32: Float32Array;
+  float64: Float64Array;
+  float16: Uint16Array;
+  bfloat16: Uint16Array;
+  int64: BigInt64Array;
+  int32: Int32Array;
+  int16: Int16Array;
+  int8: Int8Array;
+  uint8: Uint8Array;
+  bool: Uint8Array;
+}
+
+export interface TensorRecord<D extends Dtype = Dtype> {
+  dtype: D;
+  shape: number[];
+  data: DataForDtype[D];
+  /** Set (true) only for tensors saved with requires_grad=True; absent otherwise. */
+  requiresGrad?: boolean;
+}
+
+type TypedArrayCtor = {
+  new (length: number): TensorData;
+  new (buffer: ArrayBufferLike, byteOffset: number, length: number): TensorData;
+  readonly BYTES_PER_ELEMENT: number;
+  readonly name: string;
+};
+
+export interface DtypeInfo {
+  itemsize: number;
+  ArrayType: TypedArrayCtor;
+  /** The legacy typed-storage class torch.save names in a storage's persistent id. */
+  storage: string;
+}
+
+export const DTYPES: Readonly<Record<Dtype, DtypeInfo>> = {
+  float32: { itemsize: 4, ArrayType: Float32Array, storage: 'FloatStorage' },
+  float64: { itemsize: 8, ArrayType: Float64Array, storage: 'DoubleStorage' },
+  float16: { itemsize: 2, ArrayType: Uint16Array, storage: 'HalfStorage' },
+  bfloat16: { itemsize: 2, ArrayType: Uint16Array, storage: 'BFloat16Storage' },
+  int64: { itemsize: 8, ArrayType: BigInt64Array as unknown as TypedArrayCtor, storage: 'LongStorage' },
+  int32: { itemsize: 4, ArrayType: Int32Array, storage: 'IntStorage' },
+  int16: { itemsize: 2, ArrayType: Int16Array, storage: 'ShortStorage' },
+  int8: { itemsize: 1, ArrayType: Int8Array, storage: 'CharStorage' },
+  uint8: { itemsize: 1, ArrayType: Uint8Array, storage: 'ByteStorage' },
+  bool: { itemsize: 1, ArrayType: Uint8Array, storage: 'BoolStorage' },
+};
+
+export function isDtype(value: unknown): value is Dtype {
+  return typeof value === 'string' && Object.prototype.hasOwnProperty.call(DTYPES, value);
+}
+
+/** Structural check used by the writer and stateDictEntries (records need no class). */
+export function isTensorRecord(value: unknown): value is TensorRecord {
+  if (typeof value !== 'object' || value === null) return false;
+  const v = value as Partial<TensorRecord>;
+  return isDtype(v.dtype) && Array.isArray(v.shape) && ArrayBuffer.isView(v.data);
+}
+
+/** product(shape); throws RangeError on a dimension that is not a non-negative safe integer. */
+export function numelOf(shape: readonly number[]): number {
+  let n = 1;
+  for (const d of shape) {
+    if (!Number.isSafeInteger(d) || d < 0) {
+      throw new RangeError(`tensor shape [${shape.join(', ')}] has an invalid dimension ${String(d)}`);
+    }
+    n *= d;
+  }
+  return n;
+}
+
+/** Row-major strides as torch computes them (a zero-size dimension counts as 1). */
+export function contiguousStrides(shape: readonly number[]): number[] {
+  const strides = new Array<number>(shape.length);
+  let s = 1;
+  for (let i = shape.length - 1; i >= 0; i--) {
+    strides[i] = s;
+    s *= Math.max(shape[i]!, 1);
+  }
+  return strides;
+}
+
+/**
+ * Validates and builds a tensor record. Throws TypeError when `data` is not the typed array the
+ * dtype uses, RangeError when its length is not product(shape).
+ */
+export function tensorRecord<D extends Dtype>(
+  dtype: D,
+  shape: readonly number[],
+  data: DataForDtype[D],
+): TensorRecord<D> {
+  checkTensorRecord({ dtype, shape: [...shape], data } as TensorRecord);
+  return { dtype, shape: [...shape], data };
+}
+
+/** The validation behind tensorRecord, reused by the writer on records built by hand. */
+export function checkTensorRecord(record: TensorRecord, where = 'tensor'): void {
+  if (!isDtype(record.dtype)) {
+    throw new TypeError(
+      `${where}: unknown dtype ${JSON.stringify(record.dtype)} (expected one of ${Object.keys(DTYPES).join(', ')})`,
+    );
+  }
+  if (!Array.isArray(record.shape)) throw new TypeError(`${where}: shape must be an array of integers`);
+  const info = DTYPES[record.dtype];
+  const data: unknown = record.data;
+  if (!(data instanceof info.ArrayType)) {
+    const got = ArrayBuffer.isView(data) ? data.constructor.name : data === null ? 'null' : typeof data;
+    throw new TypeError(`${where}: dtype ${record.dtype} needs a ${info.ArrayType.name} but data is a ${got}`);
+  }
+  const n = numelOf(record.shape);
+  if ((data as TensorData).length !== n) {
+    throw new RangeError(
+      `${where}: data has ${(data as TensorData).length} elements but shape [${record.shape.join(', ')}] needs ${n}`,
+    );
+  }
+}
+
+/** Host byte order; storages are little-endian and views are taken without swapping. */
+export const HOST_LITTLE_ENDIAN = new Uint8Array(new Uint16Array([1]).buffer)[0] === 1;
+
+/**
+ * A typed view over a storage's bytes: zero-copy when the bytes are aligned for the element type
+ * (torch aligns zip entries to 64 bytes), a copy otherwise (typed arrays require alignment).
+ */
+export function typedView(dtype: Dtype, bytes: Uint8Array, copy: boolean): TensorData {
+  const { itemsize, ArrayType } = DTYPES[dtype];
+  const length = Math.floor(bytes.byteLength / itemsize);
+  if (!copy && bytes.byteOffset % itemsize === 0) {
+    return new ArrayType(bytes.buffer, bytes.byteOffset, length);
+  }
+  // A fresh ArrayBuffer (not Buffer#slice, which would be a view into the same memory).
+  const own = new Uint8Array(length * itemsize);
+  own.set(bytes.subarray(0, length * itemsize));
+  return new ArrayType(own.buffer, 0, length);
+}
+
+/**
+ * Materializes a (storage, offset, shape, stride) view as a contiguous row-major array.
+ * Contiguous views are `subarray`s of the storage (no copy); strided ones are gathered, copying
+ * whole innermost runs at once where the innermost dimensions are contiguous.
+ */
+export function materialize(
+  storage: TensorData,
+  offset: number,
+  shape: readonly number[],
+  stride: readonly number[],
+  copy: boolean,
+): TensorData {
+  const rank = shape.length;
+  if (stride.length !== rank) throw corrupt(`tensor has ${rank} sizes but ${stride.length} strides`);
+  let numel = 1;
+  let maxIndex = offset;
+  for (let i = 0; i < rank; i++) {
+    const d = shape[i]!;
+    const s = stride[i]!;
+    if (!Number.isSafeInteger(d) || d < 0) throw corrupt(`tensor size ${String(d)} is invalid`);
+    if (!Number.isSafeInteger(s) || s < 0) throw corrupt(`tensor stride ${String(s)} is invalid`);
+    numel *= d;
+    maxIndex += (d - 1) * s;
+  }
+  if (!Number.isSafeInteger(offset) || offset < 0) throw corrupt(`tensor storage offset ${String(offset)} is invalid`);
+  const Ctor = storage.constructor as TypedArrayCtor;
+  if (numel === 0) return new Ctor(0);
+  if (maxIndex >= storage.length) {
+    throw corrupt(
+      `tensor view (offset ${offset}, shape [${shape.join(', ')}], stride [${stride.join(', ')}]) ` +
+        `reaches past its storage of ${storage.length} elements`,
+    );
+  }
+
+  // Contiguous iff every dimension of size > 1 has the row-major stride.
+  const expected = contiguousStrides(shape);
+  let contiguous = true;
+  for (let i = 0; i < rank; i++) {
+    if (shape[i]! > 1 && stride[i] !== expected[i]) {
+      contiguous = false;
+      break;
+    }
+  }
+  if (contiguous) {
+    const view = storage.subarray(offset, offset + numel) as TensorData;
+    return copy ? (view.slice() as TensorData) : view;
+  }
+
+  let out: TensorData;
+  try {
+    out = new Ctor(numel);
+  } catch (e) {
+    throw new TorchFileError(`cannot allocate a tensor of ${numel} elements: ${(e as Error).message}`);
+  }
+  // `inner` trailing dimensions form one contiguous run of `run` elements.
+  let inner = 0;
+  let run = 1;
+  for (let i = rank - 1; i >= 0; i--) {
+    if (shape[i] === 1) {
+      inner++;
+      continue;
+    }
+    if (stride[i] !== run) break;
+    run *= shape[i]!;
+    inner++;
+  }
+  const outer = rank - inner;
+  const src = storage as unknown as { [i: number]: number | bigint; subarray(a: number, b: number): TensorData };
+  const dst = out as unknown as { [i: number]: number | bigint; set(a: TensorData, o: number): void };
+  const idx = new Array<number>(outer).fill(0);
+  const last = outer - 1;
+  let base = offset;
+  let o = 0;
+  if (run > 1) {
+    // Odometer over the outer dimensions, copying each run with one set().
+    while (o < numel) {
+      dst.set(src.subarray(base, base + run), o);
+      o += run;
+      let k = last;
+      while (k >= 0) {
+        base += stride[k]!;
+        if (++idx[k]! < shape[k]!) break;
+        base -= stride[k]! * shape[k]!;
+        idx[k] = 0;
+        k--;
+      }
+    }
+  } else {
+    // Innermost stride is not 1 (e.g. a transpose): walk the last dimension element by element.
+    const n = shape[last]!;
+    const s = stride[last]!;
+    while (o < numel) {
+      for (let j = 0, p = base; j < n; j++, p += s) dst[o++] = src[p]!;
+      let k = last - 1;
+      while (k >= 0) {
+        base += stride[k]!;
+        if (++idx[k]! < shape[k]!) break;
+        base -= stride[k]! * shape[k]!;
+        idx[k] = 0;
+        k--;
+      }
+    }
+  }
+  return out;
+}
