@@ -18,7 +18,7 @@ describe('errors are clear and never abort the process', () => {
   });
 
   it('the error stack points at the caller', async () => {
-    const err = await model.forward(batch(1, 2)).catch((e: Error) => e);
+    const err = (await model.forward(batch(1, 2)).catch((e: Error) => e)) as Error;
     expect(err.stack).toContain('native-errors.test.ts');
   });
 
