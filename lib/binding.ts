@@ -66,6 +66,8 @@ export interface NativeOptimizer {
   groupCount(): number;
   kind(): 'sgd' | 'adam' | 'adamw';
   zeroGrad(): void;
+  exportState(): unknown;
+  importState(state: unknown): void;
 }
 
 export interface NativeLRScheduler {

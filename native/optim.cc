@@ -8,6 +8,7 @@
 #include "addon_data.h"
 #include "errors.h"
 #include "model.h"
+#include "tensor.h"
 
 namespace sgdr {
 
@@ -98,6 +99,8 @@ Napi::Function OptimizerWrap::Init(Napi::Env env) {
                                         InstanceMethod<&OptimizerWrap::GroupCount>("groupCount"),
                                         InstanceMethod<&OptimizerWrap::Kind>("kind"),
                                         InstanceMethod<&OptimizerWrap::ZeroGrad>("zeroGrad"),
+                                        InstanceMethod<&OptimizerWrap::ExportState>("exportState"),
+                                        InstanceMethod<&OptimizerWrap::ImportState>("importState"),
                                     });
   GetAddonData(env).optimizer_constructor = Napi::Persistent(ctor);
   return ctor;
@@ -202,6 +205,160 @@ Napi::Value OptimizerWrap::Kind(const Napi::CallbackInfo& info) { return Napi::S
 Napi::Value OptimizerWrap::ZeroGrad(const Napi::CallbackInfo& info) {
   ZeroGradToNone(*optimizer_);
   return info.Env().Undefined();
+}
+
+// ---- State for checkpoints -----------------------------------------------------------------
+// The layout mirrors PyTorch's optimizer.state_dict(): per-parameter state keyed by the index of the
+// parameter across groups, and per-group hyper-parameters with the indices of their parameters.
+
+namespace {
+
+std::string ParamKey(const torch::Tensor& p) { return c10::guts::to_string(p.unsafeGetTensorImpl()); }
+
+Napi::Object Record(Napi::Env env, const torch::Tensor& t) {
+  auto o = Napi::Object::New(env);
+  o.Set("dtype", DTypeName(t.scalar_type()));
+  auto shape = Napi::Array::New(env);
+  for (int64_t d = 0; d < t.dim(); ++d) shape.Set(static_cast<uint32_t>(d), static_cast<double>(t.size(d)));
+  o.Set("shape", shape);
+  o.Set("data", TypedArrayFromTensor(env, t));
+  return o;
+}
+
+// A state tensor from a JS record, checked against the parameter it belongs to.
+torch::Tensor StateTensor(Napi::Env env, Napi::Value v, const torch::Tensor& param, const std::string& what) {
+  if (!v.IsObject()) throw TypeFailure(what + " must be a tensor record");
+  Napi::Object r = v.As<Napi::Object>();
+  torch::Tensor t = TensorFromTypedArray(env, r.Get("data"), r.Get("shape"), StringOption(r, "dtype", "float32"));
+  if (t.sizes() != param.sizes()) throw RangeFailure(what + " has the wrong shape for its parameter");
+  return t.to(param.device(), param.scalar_type());
+}
+
+}  // namespace
+
+Napi::Value OptimizerWrap::ExportState(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  SGDR_TRY
+  auto state_list = Napi::Array::New(env);
+  auto group_list = Napi::Array::New(env);
+  auto& state = optimizer_->state();
+  uint32_t index = 0, n_state = 0, n_group = 0;
+  for (auto& group : optimizer_->param_groups()) {
+    auto g = Napi::Object::New(env);
+    auto params = Napi::Array::New(env);
+    const auto& opts = group.options();
+    g.Set("lr", opts.get_lr());
+    if (kind_ == "sgd") {
+      const auto& o = static_cast<const torch::optim::SGDOptions&>(opts);
+      g.Set("momentum", o.momentum());
+      g.Set("dampening", o.dampening());
+      g.Set("weight_decay", o.weight_decay());
+      g.Set("nesterov", o.nesterov());
+    } else {
+      const auto& o = static_cast<const torch::optim::AdamOptions&>(opts);  // AdamW's options have the same layout
+      auto betas = Napi::Array::New(env, 2);
+      betas.Set(0u, std::get<0>(o.betas()));
+      betas.Set(1u, std::get<1>(o.betas()));
+      g.Set("betas", betas);
+      g.Set("eps", o.eps());
+      g.Set("weight_decay", o.weight_decay());
+      g.Set("amsgrad", o.amsgrad());
+    }
+    uint32_t k = 0;
+    for (auto& p : group.params()) {
+      params.Set(k++, index);
+      auto it = state.find(ParamKey(p));
+      if (it != state.end()) {
+        auto s = Napi::Object::New(env);
+        s.Set("index", index);
+        if (kind_ == "sgd") {
+          const auto& ps = static_cast<const torch::optim::SGDParamState&>(*it->second);
+          if (ps.momentum_buffer().defined()) s.Set("momentum_buffer", Record(env, ps.momentum_buffer()));
+        } else {
+          const auto& ps = static_cast<const torch::optim::AdamParamState&>(*it->second);
+          s.Set("step", static_cast<double>(ps.step()));
+          s.Set("exp_avg", Record(env, ps.exp_avg()));
+          s.Set("exp_avg_sq", Record(env, ps.exp_avg_sq()));
+          if (ps.max_exp_avg_sq().defined()) s.Set("max_exp_avg_sq", Record(env, ps.max_exp_avg_sq()));
+        }
+        state_list.Set(n_state++, s);
+      }
+      ++index;
+    }
+    g.Set("params", params);
+    group_list.Set(n_group++, g);
+  }
+  auto out = Napi::Object::New(env);
+  out.Set("kind", kind_);
+  out.Set("state", state_list);
+  out.Set("param_groups", group_list);
+  return out;
+  SGDR_CATCH(env)
+}
+
+// Restores what ExportState produced (same model, same groups): buffers, steps and hyper-parameters.
+// Everything is checked before anything changes.
+Napi::Value OptimizerWrap::ImportState(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  SGDR_TRY
+  Napi::Object in = ObjectArg(info, 0, "optimizer state");
+  const std::string kind = StringOption(in, "kind", kind_);
+  if (kind != kind_) ThrowRange(env, "optimizer state is for '" + kind + "', this optimizer is '" + kind_ + "'");
+  Napi::Value groups_v = in.Get("param_groups"), state_v = in.Get("state");
+  if (!groups_v.IsArray() || !state_v.IsArray()) ThrowType(env, "optimizer state needs 'param_groups' and 'state' arrays");
+  auto groups_in = groups_v.As<Napi::Array>();
+  auto& groups = optimizer_->param_groups();
+  if (groups_in.Length() != groups.size())
+    ThrowRange(env, "optimizer state has " + std::to_string(groups_in.Length()) + " parameter groups, this optimizer has " +
+                        std::to_string(groups.size()));
+  std::vector<torch::Tensor> params;
+  for (size_t g = 0; g < groups.size(); ++g) {
+    Napi::Value gp = groups_in.Get(static_cast<uint32_t>(g)).As<Napi::Object>().Get("params");
+    if (!gp.IsArray() || gp.As<Napi::Array>().Length() != groups[g].params().size())
+      ThrowRange(env, "optimizer state's group " + std::to_string(g) + " does not match this optimizer's parameters");
+    for (auto& p : groups[g].params()) params.push_back(p);
+  }
+  std::vector<std::pair<std::string, std::unique_ptr<torch::optim::OptimizerParamState>>> new_state;
+  auto state_in = state_v.As<Napi::Array>();
+  for (uint32_t i = 0; i < state_in.Length(); ++i) {
+    Napi::Object s = state_in.Get(i).As<Napi::Object>();
+    const double idx = NumberOption(s, "index", -1);
+    if (!(idx >= 0) || idx >= params.size()) ThrowRange(env, "optimizer state refers to parameter " + std::to_string(idx));
+    const torch::Tensor& p = params[static_cast<size_t>(idx)];
+    const std::string where = "optimizer state of parameter " + std::to_string(static_cast<int64_t>(idx));
+    if (kind_ == "sgd") {
+      auto ps = std::make_unique<torch::optim::SGDParamState>();
+      if (s.Has("momentum_buffer")) ps->momentum_buffer(StateTensor(env, s.Get("momentum_buffer"), p, where + " (momentum_buffer)"));
+      new_state.emplace_back(ParamKey(p), std::move(ps));
+    } else {
+      auto ps = std::make_unique<torch::optim::AdamParamState>();
+      ps->step(static_cast<int64_t>(NumberOption(s, "step", 0)));
+      ps->exp_avg(StateTensor(env, s.Get("exp_avg"), p, where + " (exp_avg)"));
+      ps->exp_avg_sq(StateTensor(env, s.Get("exp_avg_sq"), p, where + " (exp_avg_sq)"));
+      if (s.Has("max_exp_avg_sq")) ps->max_exp_avg_sq(StateTensor(env, s.Get("max_exp_avg_sq"), p, where + " (max_exp_avg_sq)"));
+      new_state.emplace_back(ParamKey(p), std::move(ps));
+    }
+  }
+  std::vector<Hyper> hypers;
+  for (size_t g = 0; g < groups.size(); ++g) {
+    Napi::Object gi = groups_in.Get(static_cast<uint32_t>(g)).As<Napi::Object>();
+    Napi::Object o = Napi::Object::New(env);  // PyTorch's snake_case keys -> our option names
+    o.Set("lr", gi.Get("lr"));
+    o.Set("momentum", gi.Get("momentum"));
+    o.Set("dampening", gi.Get("dampening"));
+    o.Set("weightDecay", gi.Get("weight_decay"));
+    o.Set("nesterov", gi.Get("nesterov"));
+    o.Set("betas", gi.Get("betas"));
+    o.Set("eps", gi.Get("eps"));
+    o.Set("amsgrad", gi.Get("amsgrad"));
+    hypers.push_back(ReadHyper(o, kind_, nullptr));
+  }
+  auto& state = optimizer_->state();
+  state.clear();
+  for (auto& e : new_state) state[e.first] = std::move(e.second);
+  for (size_t g = 0; g < groups.size(); ++g) groups[g].set_options(MakeOptions(kind_, hypers[g]));
+  return env.Undefined();
+  SGDR_CATCH(env)
 }
 
 }  // namespace sgdr

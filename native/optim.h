@@ -26,6 +26,8 @@ class OptimizerWrap : public Napi::ObjectWrap<OptimizerWrap> {
   Napi::Value GroupCount(const Napi::CallbackInfo& info);
   Napi::Value Kind(const Napi::CallbackInfo& info);
   Napi::Value ZeroGrad(const Napi::CallbackInfo& info);
+  Napi::Value ExportState(const Napi::CallbackInfo& info);
+  Napi::Value ImportState(const Napi::CallbackInfo& info);
 
   std::unique_ptr<torch::optim::Optimizer> optimizer_;
   std::string kind_;

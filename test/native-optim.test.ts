@@ -70,3 +70,34 @@ describe('optimizer and model options', () => {
     model.dispose();
   });
 });
+
+describe('optimizer state round trip', () => {
+  for (const kind of ['sgd', 'adamw'] as const) {
+    it(`${kind}: state saved to a torch file and restored continues identically`, async () => {
+      const { writeTorchFile } = await import('../lib');
+      const dir = tempDir(`optstate-${kind}`);
+      const make = (m: ReturnType<typeof resnet>) =>
+        kind === 'sgd' ? new SGD(m, { lr: 0.05, momentum: 0.9, weightDecay: 5e-4, nesterov: true }) : new AdamW(m, { lr: 1e-3 });
+      const x = Tensor.fromArray(Float32Array.from({ length: 4 * 3 * 16 * 16 }, (_, i) => Math.sin(i)), [4, 3, 16, 16]);
+      const y = Tensor.fromArray(new BigInt64Array([0n, 1n, 2n, 3n]), [4]);
+      const a = resnet('resnet18', { numClasses: 4, stem: 'cifar', seed: 5 }).train();
+      const optA = make(a);
+      await trainStep(a, optA, x, y);
+      await a.saveStateDict(path.join(dir, 'model.pth'));
+      await writeTorchFile(path.join(dir, 'opt.pth'), optA.stateDict());
+      const b = resnet('resnet18', { numClasses: 4, stem: 'cifar', seed: 99 }).train();
+      await b.loadStateDict(path.join(dir, 'model.pth'));
+      const optB = make(b);
+      optB.setLr(0.3);
+      optB.loadStateDict(await readTorchFile(path.join(dir, 'opt.pth')));
+      expect(optB.lr).toBe(optA.lr);
+      const la = (await trainStep(a, optA, x, y)).loss;
+      const lb = (await trainStep(b, optB, x, y)).loss;
+      expect(lb).toBe(la);
+      const wa = a.stateDict().get('layer1.0.conv1.weight')!.data as Float32Array;
+      const wb = b.stateDict().get('layer1.0.conv1.weight')!.data as Float32Array;
+      expect(relativeL2(wb, wa)).toBe(0);
+      expect(() => optB.loadStateDict({ state: {}, param_groups: [] })).toThrow(/parameter groups/);
+    });
+  }
+});

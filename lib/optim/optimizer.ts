@@ -4,6 +4,7 @@
  */
 import { native, type NativeOptimizer, type NativeOptimizerOptions } from '../binding';
 import type { ResNet } from '../nn/resnet';
+import { isTensorRecord, TorchFloat, torchFloat, type TorchValue } from '../serialization';
 
 export interface ParamGroup<O> {
   /** Parameters whose names start with one of these prefixes join this group (e.g. ['fc.']). */
@@ -67,6 +68,58 @@ export abstract class Optimizer {
   zeroGrad(): void {
     this.native.zeroGrad();
   }
+
+  /**
+   * Momentum buffers / Adam moments and per-group hyper-parameters, laid out like PyTorch's
+   * optimizer.state_dict() ({ state: {index: {...}}, param_groups: [...] }), ready for a checkpoint.
+   */
+  stateDict(): TorchValue {
+    const exported = this.native.exportState() as {
+      kind: string;
+      state: Array<Record<string, unknown> & { index: number }>;
+      param_groups: Array<Record<string, unknown>>;
+    };
+    const state = new Map<number, TorchValue>();
+    for (const { index, ...fields } of exported.state) state.set(index, new Map(Object.entries(fields)) as TorchValue);
+    const floats = new Set(['lr', 'momentum', 'dampening', 'weight_decay', 'eps']);
+    const groups = exported.param_groups.map((g) => {
+      const out: Record<string, TorchValue> = {};
+      for (const [k, v] of Object.entries(g)) {
+        if (floats.has(k)) out[k] = torchFloat(v as number);
+        else if (k === 'betas') out[k] = (v as number[]).map(torchFloat);
+        else out[k] = v as TorchValue;
+      }
+      return out;
+    });
+    return { kind: exported.kind, state, param_groups: groups };
+  }
+
+  /** Restores what stateDict() returned (possibly after a round trip through a file). */
+  loadStateDict(value: TorchValue): void {
+    const plain = toPlain(value) as { kind?: string; state?: Record<string, Record<string, unknown>>; param_groups?: unknown[] };
+    if (!plain || typeof plain !== 'object' || !plain.state || !Array.isArray(plain.param_groups)) {
+      throw new TypeError("optimizer state must have 'state' and 'param_groups'");
+    }
+    const state = Object.entries(plain.state).map(([index, fields]) => ({ ...fields, index: Number(index) }));
+    this.native.importState({ kind: plain.kind, state, param_groups: plain.param_groups });
+  }
+}
+
+/** Maps (as read from a torch file) become plain objects; tensors, arrays and numbers stay. */
+function toPlain(value: unknown): unknown {
+  if (value instanceof Map) {
+    const out: Record<string, unknown> = {};
+    for (const [k, v] of value) out[String(k)] = toPlain(v);
+    return out;
+  }
+  if (Array.isArray(value)) return value.map(toPlain);
+  if (value instanceof TorchFloat) return value.value;
+  if (value && typeof value === 'object' && !ArrayBuffer.isView(value) && !isTensorRecord(value)) {
+    const out: Record<string, unknown> = {};
+    for (const [k, v] of Object.entries(value)) out[k] = toPlain(v);
+    return out;
+  }
+  return value;
 }
 
 /** SGD with momentum, dampening, Nesterov and (L2) weight decay, exactly as torch.optim.SGD. */
