@@ -1,0 +1,22 @@
+/**
+ * The cosine annealing formula of SGDR (Loshchilov & Hutter, eq. 5):
+ *   eta = eta_min + ½ (eta_max − eta_min) (1 + cos(π · T_cur / T_max)).
+ * It is the oracle the native CosineAnnealingLR is checked against, so it keeps PyTorch's order
+ * of operations (`eta_min + (eta_max - eta_min) * (1 + cos(pi * T_cur / T_max)) / 2`) and, with a
+ * correctly rounded cosine (cos.ts), gives PyTorch's values bit for bit nearly everywhere.
+ */
+import { cosineCorrectlyRounded } from './cos';
+import { epochTime, positive } from './errors';
+
+/**
+ * LR after annealing from etaMax for tCur out of tMax (same unit, e.g. epochs or steps).
+ * Exactly etaMax at tCur = 0 and exactly etaMin from tCur ≥ tMax on (floating-point rounding of
+ * the formula would otherwise miss either end by an ulp), and never outside [etaMin, etaMax].
+ */
+export function cosineAnnealing(etaMax: number, etaMin: number, tCur: number, tMax: number): number {
+  positive('tMax', tMax);
+  if (epochTime(tCur, 'tCur') === 0) return etaMax;
+  if (tCur >= tMax) return etaMin;
+  const eta = etaMin + ((etaMax - etaMin) * (1 + cosineCorrectlyRounded((Math.PI * tCur) / tMax))) / 2;
+  return Math.min(etaMax, Math.max(etaMin, eta));
+}
