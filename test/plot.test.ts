@@ -86,8 +86,9 @@ describe('renderSvg', () => {
     expect(r.height).toBeGreaterThan(300);
   });
 
-  it('rejects a figure without panels', () => {
+  it('rejects a figure without panels, and a log axis limit ≤ 0', () => {
     expect(() => renderSvg({ panels: [] })).toThrow(TypeError);
+    expect(() => renderSvg({ panels: [{ y: { scale: 'log', min: 0 }, series: [] }] })).toThrow(/axis min must be a finite number > 0 on a log axis/);
   });
 });
 

@@ -67,7 +67,8 @@ const schedulerFlags: Record<ScheduleType, Record<string, string>> = {
   constant: {},
 };
 const commonFlags: Record<string, string> = { lr: 'lr', 'steps-per-epoch': 'stepsPerEpoch' };
-const singleScheduleFlags = ['scheduler', ...Object.keys(commonFlags).filter((f) => f !== 'steps-per-epoch'), ...new Set(Object.values(schedulerFlags).flatMap(Object.keys))];
+/** Flags that describe the one schedule of a command line; --figure1 and --config bring their own. */
+const singleScheduleFlags = ['scheduler', 'lr', ...new Set(Object.values(schedulerFlags).flatMap(Object.keys))];
 
 /** The flag that sets a library option, for restating library errors. */
 function flagFor(param: string): string | undefined {

@@ -11,7 +11,6 @@ export interface AxisLimits {
 }
 
 export interface Scale {
-  type: ScaleType;
   domain: [number, number];
   /** Pixel of a data value; values off a log axis (≤ 0) and far outside map just beyond the range. */
   (value: number): number;
@@ -25,6 +24,11 @@ export interface Scale {
  */
 export function makeScale(axis: AxisLimits, values: Iterable<number>, range: [number, number], margin: number): Scale {
   const type = axis.scale ?? 'linear';
+  for (const [name, v] of [['min', axis.min], ['max', axis.max]] as const) {
+    if (v !== undefined && !(Number.isFinite(v) && (type === 'linear' || v > 0))) {
+      throw new RangeError(`axis ${name} must be a finite number${type === 'log' ? ' > 0 on a log axis' : ''}, got ${v}`);
+    }
+  }
   const forward = type === 'log' ? Math.log10 : (v: number) => v;
   let lo = Infinity;
   let hi = -Infinity;
@@ -51,7 +55,6 @@ export function makeScale(axis: AxisLimits, values: Iterable<number>, range: [nu
     const p = p0 + ((f - f0) / (f1 - f0)) * (p1 - p0);
     return Number.isNaN(p) ? NaN : Math.min(clampHi, Math.max(clampLo, p));
   }) as Scale;
-  scale.type = type;
   scale.domain = [inverse(f0), inverse(f1)];
   scale.ticks = (target) => (type === 'log' ? logTicks : linearTicks)(scale.domain[0], scale.domain[1], target);
   return scale;

@@ -4,7 +4,10 @@
  * Cycle i starts at S_i = T_0 (1 + T_mult + … + T_mult^(i−1)) and lasts T_i = T_0 · T_mult^i
  * epochs; inside it the LR anneals from its peak eta_max · decay^i down to eta_min along the cosine,
  * with T_cur = t − S_i advancing every batch. This file is the one place that knows which cycle a
- * time falls in; the native CosineAnnealingLR anneals within a cycle and is reset from here.
+ * time falls in. A native CosineAnnealingLR anneals within a cycle and is reset from here: at each
+ * restart (and at the start) reset it to T_max = cycle.length − cycle.warmup epochs, eta_max =
+ * cycle.peak and eta_min, then move it to T_cur = positionAt(t).tCur − cycle.warmup once past the
+ * warmup (before that the LR is the linear ramp of lrAt).
  */
 import { cosineAnnealing } from './cosine';
 import { countAtLeastOne, decayFactor, epochTime, nonNegative, positive, ScheduleParamError, within } from './errors';
