@@ -79,6 +79,54 @@ export interface NativeLRScheduler {
   reset(options: { tMax?: number; etaMin?: number; baseLrs?: number[] }): number[];
 }
 
+export interface NativeEpochResult {
+  loss: number;
+  correct: number;
+  count: number;
+  batches: number;
+  seconds: number;
+  imagesPerSecond: number;
+  aborted: boolean;
+}
+
+export interface NativeBatchProgress {
+  batch: number;
+  batches: number;
+  loss: number;
+  lr: number;
+  imagesPerSecond: number;
+}
+
+export interface NativeEvaluation {
+  loss: number;
+  correct: number;
+  count: number;
+  probabilities?: Float32Array;
+  labels?: Int32Array;
+}
+
+export interface NativeTrainer {
+  runEpoch(
+    options: { epoch: number; lrs: Float64Array; startBatch?: number; progressEvery?: number },
+    onProgress?: (p: NativeBatchProgress) => void,
+  ): Promise<NativeEpochResult>;
+  evaluate(options?: { probabilities?: boolean }): Promise<NativeEvaluation>;
+  abort(): void;
+  batchesPerEpoch(): number;
+  close(): void;
+}
+
+export interface NativeTrainerOptions {
+  train: unknown;
+  val?: unknown;
+  batchSize: number;
+  evalBatchSize?: number;
+  seed?: number;
+  shuffle?: boolean;
+  workers?: number;
+  prefetch?: number;
+}
+
 export interface NativeBinding {
   NativeTensor: { fromArray(data: TypedArray, shape: number[], dtype?: DType, device?: string): NativeTensor };
   NativeResNet: new (options: NativeResNetOptions) => NativeResNet;
@@ -90,6 +138,7 @@ export interface NativeBinding {
     optimizer: NativeOptimizer,
     options: { type: 'cosine'; tMax: number; etaMin?: number } | { type: 'step'; stepSize: number; gamma?: number },
   ) => NativeLRScheduler;
+  NativeTrainer: new (model: NativeResNet, optimizer: NativeOptimizer, options: NativeTrainerOptions) => NativeTrainer;
   trainStep(model: NativeResNet, optimizer: NativeOptimizer, input: NativeTensor, target: NativeTensor): Promise<{ loss: number }>;
   evaluate(model: NativeResNet, input: NativeTensor, target: NativeTensor): Promise<{ loss: number; correct: number; count: number }>;
   setNumThreads(n: number): void;

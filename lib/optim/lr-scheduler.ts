@@ -61,13 +61,13 @@ export class CosineAnnealingLR extends LRScheduler {
   }
 }
 
-export interface StepLROptions {
+export interface StepLRSchedulerOptions {
   stepSize: number;
   gamma?: number;
 }
 
 export class StepLRScheduler extends LRScheduler {
-  constructor(optimizer: Optimizer, options: StepLROptions) {
+  constructor(optimizer: Optimizer, options: StepLRSchedulerOptions) {
     if (!options || typeof options !== 'object') throw new TypeError('StepLRScheduler options must be an object');
     super(new (native().NativeLRScheduler)(optimizer.native, { type: 'step', stepSize: options.stepSize, gamma: options.gamma }));
   }

@@ -1,0 +1,81 @@
+/**
+ * Training checkpoints: one PyTorch-format file (torch.load reads it) holding the model's state dict,
+ * the optimizer state (momentum buffers / Adam moments), the schedule state, the data position and
+ * the metrics so far. Written atomically (temp file + rename) by the torch-file writer, so a crash
+ * mid-write leaves the previous checkpoint intact.
+ *
+ * No RNG state is needed beyond the seed: batch order and augmentation are pure functions of
+ * (seed, epoch, example), and ResNets draw no random numbers while training.
+ */
+import * as fs from 'fs';
+import type { ResNet } from '../nn/resnet';
+import type { Optimizer } from '../optim/optimizer';
+import type { ScheduleState } from '../schedule';
+import { orderedDict, readTorchFile, stateDictEntries, writeTorchFile, type TensorRecord, type TorchValue } from '../serialization';
+import type { EpochMetrics } from './metrics';
+
+export const CHECKPOINT_FORMAT = 'libtorch-sgdr-checkpoint';
+export const CHECKPOINT_VERSION = 1;
+
+export interface SnapshotInfo {
+  /** Cycle index that ended (0-based) and the 1-based epoch it ended with. */
+  cycle: number;
+  epoch: number;
+  /** Weights file (a plain state dict) and the validation probabilities file, relative to the run folder. */
+  file: string;
+  probabilities?: string;
+}
+
+/** Where training stands: enough to continue exactly. */
+export interface TrainingPosition {
+  /** Completed epochs; training continues with 0-based epoch `epoch`. */
+  epoch: number;
+  /** Batches already done in that epoch (0 at an epoch boundary; > 0 after an abort). */
+  batch: number;
+  /** Sums of the partly done epoch. */
+  partial: { lossSum: number; correct: number; count: number; seconds: number } | null;
+  history: EpochMetrics[];
+  snapshots: SnapshotInfo[];
+  best: { epoch: number; val_loss: number } | null;
+  /** The run's settings; resuming with different ones is refused. */
+  config: Record<string, unknown>;
+}
+
+export interface Checkpoint {
+  model: Map<string, TensorRecord>;
+  optimizer: TorchValue;
+  schedule: ScheduleState;
+  position: TrainingPosition;
+}
+
+export async function saveCheckpoint(file: string, model: ResNet, optimizer: Optimizer, schedule: ScheduleState,
+  position: TrainingPosition): Promise<void> {
+  await writeTorchFile(file, {
+    format: CHECKPOINT_FORMAT,
+    version: CHECKPOINT_VERSION,
+    model: orderedDict(model.stateDict()),
+    optimizer: optimizer.stateDict(),
+    // JSON keeps these exactly as they were (numbers are float64 either way) and readable from Python.
+    schedule: JSON.stringify(schedule),
+    position: JSON.stringify(position),
+  });
+}
+
+export async function loadCheckpoint(file: string): Promise<Checkpoint> {
+  if (!fs.existsSync(file)) throw new Error(`checkpoint not found: ${file}`);
+  let value: TorchValue;
+  try {
+    value = await readTorchFile(file);
+  } catch (err) {
+    throw new Error(`cannot read checkpoint ${file}: ${(err as Error).message}`);
+  }
+  const get = (key: string): TorchValue | undefined => (value instanceof Map ? value.get(key) : undefined);
+  if (get('format') !== CHECKPOINT_FORMAT) throw new Error(`${file} is not a libtorch-sgdr training checkpoint`);
+  if (get('version') !== CHECKPOINT_VERSION) throw new Error(`${file} has checkpoint version ${String(get('version'))}, expected ${CHECKPOINT_VERSION}`);
+  return {
+    model: stateDictEntries(get('model')!),
+    optimizer: get('optimizer')!,
+    schedule: JSON.parse(get('schedule') as string) as ScheduleState,
+    position: JSON.parse(get('position') as string) as TrainingPosition,
+  };
+}

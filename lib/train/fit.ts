@@ -1,0 +1,265 @@
+/**
+ * fit(): trains a model for a number of epochs with a learning-rate schedule.
+ *
+ * The batches of an epoch run on the native trainer's own thread; this loop runs between epochs:
+ * it gives the native side the LR of every batch (lrAt(e + i/K) of the TS schedule, the exact
+ * reference formula), evaluates, takes a snapshot at the end of every SGDR cycle, checkpoints, and
+ * awaits the user's callbacks, so a callback can checkpoint or stop the run.
+ */
+import * as fs from 'fs';
+import * as path from 'path';
+import { native, type NativeBatchProgress, type NativeTrainer } from '../binding';
+import { withCallerStack } from '../errors';
+import type { ResNet } from '../nn/resnet';
+import type { Optimizer } from '../optim/optimizer';
+import type { Cycle, Schedule } from '../schedule';
+import { readTorchFile, tensorRecord, writeTorchFile, type TensorRecord } from '../serialization';
+import { loadCheckpoint, saveCheckpoint, type SnapshotInfo, type TrainingPosition } from './checkpoint';
+import { ensembleMetrics, type EpochMetrics } from './metrics';
+
+/** What fit() needs of a dataset: the native handle the loader reads. */
+export interface DatasetHandle {
+  readonly native: unknown;
+}
+
+export interface BatchProgress extends NativeBatchProgress {
+  /** 1-based epoch. */
+  epoch: number;
+}
+
+export interface FitCallbacks {
+  onTrainBegin?(): void | Promise<void>;
+  onEpochBegin?(epoch: number): void | Promise<void>;
+  /** Per-batch progress; may skip batches when the JS thread is busy. Not awaited. */
+  onBatchEnd?(progress: BatchProgress): void;
+  onEpochEnd?(metrics: EpochMetrics): void | Promise<void>;
+  /** After the snapshot of a finished SGDR cycle has been saved and evaluated. */
+  onCycleEnd?(cycle: Cycle, snapshot: SnapshotInfo, metrics: EpochMetrics): void | Promise<void>;
+  onTrainEnd?(result: FitResult): void | Promise<void>;
+}
+
+export interface FitOptions {
+  model: ResNet;
+  optimizer: Optimizer;
+  schedule: Schedule;
+  train: DatasetHandle;
+  val?: DatasetHandle;
+  epochs: number;
+  batchSize: number;
+  evalBatchSize?: number;
+  /** Batch order and augmentation are pure functions of (seed, epoch): the same for every schedule. */
+  seed?: number;
+  /** Shuffle the training set each epoch (default true). */
+  shuffle?: boolean;
+  /** Loader threads (0 = automatic). */
+  workers?: number;
+  /** Report progress every N batches (default 1). */
+  progressEvery?: number;
+  signal?: AbortSignal;
+  callbacks?: FitCallbacks;
+  /** Run folder: metrics.jsonl, summary.json, checkpoint.pth, best.pth and cycle snapshots. */
+  outDir?: string;
+  /** Continue from outDir/checkpoint.pth. */
+  resume?: boolean;
+  /** Snapshots averaged by the snapshot ensemble (the last M cycles; default 3). */
+  ensembleSize?: number;
+  /** Settings saved with the run; resuming under different ones is refused. */
+  config?: Record<string, unknown>;
+}
+
+export interface FitResult {
+  history: EpochMetrics[];
+  snapshots: SnapshotInfo[];
+  best: { epoch: number; val_loss: number } | null;
+  /** True when the signal stopped the run; a checkpoint holds the exact position. */
+  aborted: boolean;
+}
+
+const CHECKPOINT = 'checkpoint.pth';
+
+function checkPositiveInt(value: unknown, name: string): number {
+  if (typeof value !== 'number' || !Number.isInteger(value) || value < 1) throw new RangeError(`${name} must be an integer >= 1, got ${String(value)}`);
+  return value;
+}
+
+/** The 1-based epoch numbers that end an SGDR cycle within `epochs`, with their cycles. */
+export function cycleEnds(schedule: Schedule, epochs: number): Map<number, Cycle> {
+  const ends = new Map<number, Cycle>();
+  for (const c of schedule.cycles(epochs)) {
+    // A cycle that ends inside epoch k (k-1 < end <= k) is snapshotted when epoch k finishes.
+    if (Number.isFinite(c.end) && c.end <= epochs + 1e-9) ends.set(Math.ceil(c.end - 1e-9), c);
+  }
+  return ends;
+}
+
+export function fit(options: FitOptions): Promise<FitResult> {
+  return withCallerStack(() => runFit(options));
+}
+
+async function runFit(o: FitOptions): Promise<FitResult> {
+  const epochs = checkPositiveInt(o.epochs, 'epochs');
+  const batchSize = checkPositiveInt(o.batchSize, 'batchSize');
+  const ensembleSize = checkPositiveInt(o.ensembleSize ?? 3, 'ensembleSize');
+  const seed = o.seed ?? 0;
+  if (!Number.isInteger(seed) || seed < 0) throw new RangeError(`seed must be an integer >= 0, got ${String(seed)}`);
+  if (o.resume && !o.outDir) throw new TypeError('resume needs outDir');
+  const outDir = o.outDir;
+  if (outDir) ensureWritable(outDir);
+  const config = { ...(o.config ?? {}), epochs, batchSize, seed, schedule: o.schedule.spec() };
+
+  const trainer: NativeTrainer = new (native().NativeTrainer)(o.model.native, o.optimizer.native, {
+    train: o.train.native,
+    val: o.val?.native,
+    batchSize,
+    evalBatchSize: o.evalBatchSize,
+    seed,
+    shuffle: o.shuffle ?? true,
+    workers: o.workers,
+  });
+  const batches = trainer.batchesPerEpoch();
+  const ends = cycleEnds(o.schedule, epochs);
+  let position: TrainingPosition = { epoch: 0, batch: 0, partial: null, history: [], snapshots: [], best: null, config };
+  const snapshotProbs: Float32Array[] = [];
+  let valLabels: Int32Array | undefined;
+  let classes = 0;
+
+  if (o.resume && outDir && fs.existsSync(path.join(outDir, CHECKPOINT))) {
+    const ckpt = await loadCheckpoint(path.join(outDir, CHECKPOINT));
+    const mismatch = Object.keys(config).find((k) => JSON.stringify(ckpt.position.config[k]) !== JSON.stringify(config[k as keyof typeof config]));
+    if (mismatch) {
+      throw new Error(`cannot resume ${outDir}: its '${mismatch}' was ${JSON.stringify(ckpt.position.config[mismatch])}, now ${JSON.stringify(config[mismatch as keyof typeof config])}`);
+    }
+    await o.model.loadStateDict(ckpt.model);
+    o.optimizer.loadStateDict(ckpt.optimizer);
+    o.schedule.restore(ckpt.schedule);
+    position = ckpt.position;
+    for (const s of position.snapshots.slice(-ensembleSize)) {
+      if (!s.probabilities) continue;
+      const saved = (await readTorchFile(path.join(outDir, s.probabilities))) as Map<string, TensorRecord>;
+      snapshotProbs.push(saved.get('probabilities')!.data as Float32Array);
+      valLabels = saved.get('labels')!.data as Int32Array;
+      classes = saved.get('probabilities')!.shape[1]!;
+    }
+  }
+
+  const abortListener = () => trainer.abort();
+  o.signal?.addEventListener('abort', abortListener);
+  const result = (): FitResult => ({ history: position.history, snapshots: position.snapshots, best: position.best, aborted: false });
+  try {
+    await o.callbacks?.onTrainBegin?.();
+    for (let e = position.epoch; e < epochs; e++) {
+      if (o.signal?.aborted) return await stop(e, 0);
+      await o.callbacks?.onEpochBegin?.(e + 1);
+      const lrs = new Float64Array(batches);
+      for (let i = 0; i < batches; i++) lrs[i] = o.schedule.lrAt(e + i / batches);
+      const startBatch = position.batch;
+      const r = await trainer.runEpoch({ epoch: e, lrs, startBatch, progressEvery: o.progressEvery },
+        o.callbacks?.onBatchEnd ? (p) => o.callbacks!.onBatchEnd!({ ...p, epoch: e + 1 }) : undefined);
+      const prior = position.partial ?? { lossSum: 0, correct: 0, count: 0, seconds: 0 };
+      const sums = { lossSum: prior.lossSum + r.loss * r.count, correct: prior.correct + r.correct, count: prior.count + r.count,
+        seconds: prior.seconds + r.seconds };
+      if (r.aborted) {
+        position = { ...position, epoch: e, batch: startBatch + r.batches, partial: sums };
+        return await stop(e, startBatch + r.batches);
+      }
+      const evalStart = Date.now();
+      const cycle = ends.get(e + 1);
+      const val = o.val ? await trainer.evaluate({ probabilities: Boolean(cycle && outDir) }) : null;
+      const row: EpochMetrics = {
+        epoch: e + 1,
+        lr: lrs[0]!,
+        lr_end: lrs[batches - 1]!,
+        train_loss: sums.count ? sums.lossSum / sums.count : NaN,
+        train_acc: sums.count ? sums.correct / sums.count : NaN,
+        val_loss: val ? val.loss : null,
+        val_acc: val ? val.correct / val.count : null,
+        seconds: sums.seconds + (Date.now() - evalStart) / 1000,
+        images_per_second: sums.seconds ? sums.count / sums.seconds : 0,
+        cycle: o.schedule.cycleIndexAt(e + 0.5 / batches),
+        cycle_end: Boolean(cycle),
+      };
+      let snapshot: SnapshotInfo | undefined;
+      if (cycle && outDir) {
+        snapshot = { cycle: cycle.index, epoch: e + 1, file: `snapshot-cycle-${cycle.index + 1}.pth` };
+        await o.model.saveStateDict(path.join(outDir, snapshot.file));
+        if (val?.probabilities && val.labels) {
+          snapshot.probabilities = `snapshot-cycle-${cycle.index + 1}.val-probabilities.pth`;
+          classes = val.probabilities.length / val.labels.length;
+          valLabels = val.labels;
+          await writeTorchFile(path.join(outDir, snapshot.probabilities), {
+            probabilities: tensorRecord('float32', [val.labels.length, classes], val.probabilities),
+            labels: tensorRecord('int32', [val.labels.length], val.labels),
+          });
+          snapshotProbs.push(val.probabilities);
+          if (snapshotProbs.length > ensembleSize) snapshotProbs.shift();
+          const ens = ensembleMetrics(snapshotProbs, valLabels, classes);
+          row.ensemble_val_loss = ens.loss;
+          row.ensemble_val_acc = ens.acc;
+          row.ensemble_size = snapshotProbs.length;
+        }
+        position.snapshots.push(snapshot);
+      }
+      if (val && outDir && (!position.best || val.loss < position.best.val_loss)) {
+        position.best = { epoch: e + 1, val_loss: val.loss };
+        await o.model.saveStateDict(path.join(outDir, 'best.pth'));
+      }
+      position = { ...position, epoch: e + 1, batch: 0, partial: null, history: [...position.history, row] };
+      if (outDir) {
+        await writeMetrics(outDir, position.history);
+        await saveCheckpoint(path.join(outDir, CHECKPOINT), o.model, o.optimizer, o.schedule.state(), position);
+      }
+      await o.callbacks?.onEpochEnd?.(row);
+      if (cycle && snapshot) await o.callbacks?.onCycleEnd?.(cycle, snapshot, row);
+    }
+    const done = result();
+    if (outDir) await writeSummary(outDir, done, config);
+    await o.callbacks?.onTrainEnd?.(done);
+    return done;
+  } finally {
+    o.signal?.removeEventListener('abort', abortListener);
+    trainer.close();
+  }
+
+  async function stop(epoch: number, batch: number): Promise<FitResult> {
+    position = { ...position, epoch, batch };
+    if (outDir) await saveCheckpoint(path.join(outDir, CHECKPOINT), o.model, o.optimizer, o.schedule.state(), position);
+    return { ...result(), aborted: true };
+  }
+}
+
+function ensureWritable(dir: string): void {
+  try {
+    fs.mkdirSync(dir, { recursive: true });
+    fs.accessSync(dir, fs.constants.W_OK);
+  } catch (err) {
+    throw new Error(`cannot write to the output folder ${dir}: ${(err as NodeJS.ErrnoException).code ?? (err as Error).message}`);
+  }
+}
+
+/** Rewritten whole each epoch (atomically), so it always matches the checkpoint beside it. */
+async function writeMetrics(dir: string, rows: EpochMetrics[]): Promise<void> {
+  await writeAtomic(path.join(dir, 'metrics.jsonl'), rows.map((r) => JSON.stringify(r)).join('\n') + '\n');
+}
+
+async function writeSummary(dir: string, result: FitResult, config: Record<string, unknown>): Promise<void> {
+  const last = result.history[result.history.length - 1];
+  const lastEnsemble = [...result.history].reverse().find((r) => r.ensemble_val_loss !== undefined);
+  const summary = {
+    config,
+    epochs: result.history.length,
+    final: last ?? null,
+    best: result.best,
+    snapshots: result.snapshots,
+    ensemble: lastEnsemble
+      ? { val_loss: lastEnsemble.ensemble_val_loss, val_acc: lastEnsemble.ensemble_val_acc, size: lastEnsemble.ensemble_size, epoch: lastEnsemble.epoch }
+      : null,
+    seconds: result.history.reduce((a, r) => a + r.seconds, 0),
+  };
+  await writeAtomic(path.join(dir, 'summary.json'), JSON.stringify(summary, null, 2) + '\n');
+}
+
+export async function writeAtomic(file: string, text: string): Promise<void> {
+  const tmp = `${file}.tmp-${process.pid}-${Math.random().toString(36).slice(2)}`;
+  await fs.promises.writeFile(tmp, text);
+  await fs.promises.rename(tmp, file);
+}
