@@ -2,9 +2,7 @@
  * `sgdr schedule`: prints a learning-rate schedule one value per training step (a table, or
  * `{"lr": [...]}` with --json), and draws schedules as a figure with --plot. Several schedules go on
  * one figure with --figure1 (the SGDR paper's Figure 1) or --config FILE (a list of specs).
- *
- * The library names bad hyper-parameters by option (`tMult`); this command restates them by flag
- * (`--t-mult`) or by config entry, so every error is one line that points at what to fix.
+ * Bad hyper-parameters are restated by flag (schedule-flags.ts) or by config entry.
  */
 import { readFileSync } from 'node:fs';
 import { figureFormat, writeFigure } from '../plot';
@@ -13,32 +11,18 @@ import {
   FIGURE1_SPECS,
   FIGURE1_TITLE,
   sampleSchedule,
-  ScheduleParamError,
   scheduleFigure,
-  scheduleFromSpec,
-  scheduleTypes,
   stepTime,
   type LrScale,
   type Schedule,
   type ScheduleSpec,
-  type ScheduleType,
 } from '../schedule';
 import { formatFlags, parseFlags, UsageError, type FlagSpecs, type ParsedFlags } from './args';
+import { build, scheduleFlagSpecs, scheduleFromFlags, singleScheduleFlags } from './schedule-flags';
 import type { Command } from './main';
 
 const flagSpecs: FlagSpecs = {
-  scheduler: { kind: 'string', help: `${scheduleTypes.join(' | ')} (default warm-restarts)` },
-  lr: { kind: 'number', help: 'initial LR; eta_max of the first cycle for warm-restarts (default 0.1)' },
-  t0: { kind: 'number', help: 'warm-restarts: length T_0 of the first cycle in epochs, > 0 (default 10)' },
-  't-mult': { kind: 'number', help: 'warm-restarts: each cycle is T_mult times longer, a real ≥ 1 (default 1)' },
-  'eta-min': { kind: 'number', help: 'warm-restarts: LR at the end of every cycle, in [0, lr] (default 0)' },
-  decay: { kind: 'number', help: 'warm-restarts: the peak of cycle i is lr·decay^i, decay in (0, 1] (default 1)' },
-  warmup: { kind: 'number', help: 'warm-restarts: epochs of linear warmup from eta-min at the start (default 0)' },
-  'warmup-every-restart': { kind: 'boolean', help: 'warm-restarts: warm up again after every restart' },
-  'cycle-limit': { kind: 'integer', help: 'warm-restarts: number of cycles, then the LR stays at eta-min' },
-  'step-size': { kind: 'number', help: 'step: epochs between decays (required)' },
-  milestones: { kind: 'string', help: 'multistep: comma-separated epochs of the decays, e.g. 60,120,160 (required)' },
-  gamma: { kind: 'number', help: 'step, multistep: factor applied at each decay, in (0, 1] (default 0.1)' },
+  ...scheduleFlagSpecs,
   epochs: { kind: 'integer', help: `epochs to lay out (default 100; ${FIGURE1_EPOCHS} with --figure1)` },
   'steps-per-epoch': { kind: 'integer', help: 'steps K per epoch: batch i of epoch e is at t = e + i/K (default 1)' },
   json: { kind: 'boolean', help: 'print {"lr": [...]}: epochs × K values (several schedules: {"schedules": [...]})' },
@@ -50,78 +34,6 @@ const flagSpecs: FlagSpecs = {
   title: { kind: 'string', help: 'figure title' },
   help: { kind: 'boolean', help: 'show this help' },
 };
-
-/** The flags each scheduler accepts besides the common ones, and the option each one sets. */
-const schedulerFlags: Record<ScheduleType, Record<string, string>> = {
-  'warm-restarts': {
-    t0: 't0',
-    't-mult': 'tMult',
-    'eta-min': 'etaMin',
-    decay: 'decay',
-    warmup: 'warmup',
-    'warmup-every-restart': 'warmupEveryRestart',
-    'cycle-limit': 'cycleLimit',
-  },
-  step: { 'step-size': 'stepSize', gamma: 'gamma' },
-  multistep: { milestones: 'milestones', gamma: 'gamma' },
-  constant: {},
-};
-const commonFlags: Record<string, string> = { lr: 'lr', 'steps-per-epoch': 'stepsPerEpoch' };
-/** Flags that describe the one schedule of a command line; --figure1 and --config bring their own. */
-const singleScheduleFlags = ['scheduler', 'lr', ...new Set(Object.values(schedulerFlags).flatMap(Object.keys))];
-
-/** The flag that sets a library option, for restating library errors. */
-function flagFor(param: string): string | undefined {
-  const option = param.replace(/\[\d+\]$/, '');
-  for (const table of [commonFlags, ...Object.values(schedulerFlags)]) {
-    const flag = Object.keys(table).find((f) => table[f] === option);
-    if (flag) return `--${flag}`;
-  }
-  return undefined;
-}
-
-/** Builds a schedule, restating a bad hyper-parameter as `where` + the parameter. */
-function build(spec: ScheduleSpec, where: (param: string) => string): Schedule {
-  try {
-    return scheduleFromSpec(spec);
-  } catch (err) {
-    if (err instanceof ScheduleParamError) throw new UsageError(`${where(err.param)} ${err.detail}`);
-    throw err;
-  }
-}
-
-function parseMilestones(text: string): number[] {
-  const parts = text.split(',').map((s) => s.trim());
-  const values = parts.map(Number);
-  if (parts.some((s) => s === '') || values.some((v) => !Number.isFinite(v))) {
-    throw new UsageError(`--milestones must be comma-separated epochs such as 60,120,160, got '${text}'`);
-  }
-  return values;
-}
-
-/** The one schedule described by --scheduler and its flags. */
-function scheduleFromFlags(flags: ParsedFlags): Schedule {
-  const type = (flags.scheduler ?? 'warm-restarts') as ScheduleType;
-  if (!scheduleTypes.includes(type)) {
-    throw new UsageError(`--scheduler must be one of ${scheduleTypes.join(', ')}, got '${String(flags.scheduler)}'`);
-  }
-  const own = schedulerFlags[type];
-  for (const flag of Object.keys(flags)) {
-    if (singleScheduleFlags.includes(flag) && flag !== 'scheduler' && !(flag in own) && !(flag in commonFlags)) {
-      throw new UsageError(`--${flag} does not apply to --scheduler ${type}`);
-    }
-  }
-  if (type === 'step' && flags['step-size'] === undefined) throw new UsageError('--step-size is required for --scheduler step');
-  if (type === 'multistep' && flags.milestones === undefined) throw new UsageError('--milestones is required for --scheduler multistep');
-
-  const spec: Record<string, unknown> = { type, lr: flags.lr ?? 0.1 };
-  if (type === 'warm-restarts') spec.t0 = 10;
-  for (const [flag, option] of Object.entries({ ...commonFlags, ...own })) {
-    if (flags[flag] !== undefined) spec[option] = flags[flag];
-  }
-  if (typeof spec.milestones === 'string') spec.milestones = parseMilestones(spec.milestones);
-  return build(spec as unknown as ScheduleSpec, (param) => flagFor(param) ?? param);
-}
 
 interface Batch {
   schedules: Schedule[];
