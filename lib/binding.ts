@@ -66,6 +66,7 @@ export interface NativeOptimizer {
   groupCount(): number;
   kind(): 'sgd' | 'adam' | 'adamw';
   zeroGrad(): void;
+  setWeightDecay(weightDecay: number): void;
   exportState(): unknown;
   importState(state: unknown): void;
 }

@@ -8,3 +8,8 @@ export { trainStep, evaluate, type EvaluationResult } from './train/step';
 export { resolveDevice, cudaAvailable, setNumThreads, getNumThreads, manualSeed, type DeviceSpec } from './device';
 export * from './serialization';
 export * from './schedule';
+export { fit, cycleEnds, normalizedWeightDecay, type FitOptions, type FitResult, type FitCallbacks, type BatchProgress, type DatasetHandle } from './train/fit';
+export { ensembleMetrics, type EpochMetrics } from './train/metrics';
+export { saveCheckpoint, loadCheckpoint, type Checkpoint, type SnapshotInfo, type TrainingPosition } from './train/checkpoint';
+export { runTraining, readRunConfig, type RunConfig, type RunOptions, type OptimizerConfig } from './train/run';
+export { modelFromPretrained, type TransferOptions, type TransferReport } from './train/transfer';

@@ -99,6 +99,7 @@ Napi::Function OptimizerWrap::Init(Napi::Env env) {
                                         InstanceMethod<&OptimizerWrap::GroupCount>("groupCount"),
                                         InstanceMethod<&OptimizerWrap::Kind>("kind"),
                                         InstanceMethod<&OptimizerWrap::ZeroGrad>("zeroGrad"),
+                                        InstanceMethod<&OptimizerWrap::SetWeightDecay>("setWeightDecay"),
                                         InstanceMethod<&OptimizerWrap::ExportState>("exportState"),
                                         InstanceMethod<&OptimizerWrap::ImportState>("importState"),
                                     });
@@ -191,6 +192,21 @@ Napi::Value OptimizerWrap::SetLr(const Napi::CallbackInfo& info) {
     groups[static_cast<size_t>(g)].options().set_lr(lr);
   } else {
     for (auto& group : groups) group.options().set_lr(lr);
+  }
+  return env.Undefined();
+  SGDR_CATCH(env)
+}
+
+// setWeightDecay(wd): every group (the AdamW paper's normalized weight decay changes it per cycle).
+Napi::Value OptimizerWrap::SetWeightDecay(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  SGDR_TRY
+  const double wd = NumberArg(info, 0, "weightDecay");
+  CheckNonNegative(wd, "weightDecay");
+  for (auto& group : optimizer_->param_groups()) {
+    if (kind_ == "sgd") static_cast<torch::optim::SGDOptions&>(group.options()).weight_decay(wd);
+    else if (kind_ == "adam") static_cast<torch::optim::AdamOptions&>(group.options()).weight_decay(wd);
+    else static_cast<torch::optim::AdamWOptions&>(group.options()).weight_decay(wd);
   }
   return env.Undefined();
   SGDR_CATCH(env)

@@ -26,6 +26,7 @@ class OptimizerWrap : public Napi::ObjectWrap<OptimizerWrap> {
   Napi::Value GroupCount(const Napi::CallbackInfo& info);
   Napi::Value Kind(const Napi::CallbackInfo& info);
   Napi::Value ZeroGrad(const Napi::CallbackInfo& info);
+  Napi::Value SetWeightDecay(const Napi::CallbackInfo& info);
   Napi::Value ExportState(const Napi::CallbackInfo& info);
   Napi::Value ImportState(const Napi::CallbackInfo& info);
 

@@ -12,6 +12,7 @@ export interface Command {
 // Commands are loaded lazily so `sgdr schedule` never loads the native addon.
 const commands: Record<string, () => Command> = {
   schedule: () => require('./schedule').command as Command,
+  train: () => require('./train').command as Command,
 };
 
 function usage(): string {

@@ -64,6 +64,11 @@ export abstract class Optimizer {
     this.setLr(value);
   }
 
+  /** Sets the weight decay of every group. */
+  setWeightDecay(weightDecay: number): void {
+    this.native.setWeightDecay(weightDecay);
+  }
+
   /** Drops all gradients (PyTorch's zero_grad(set_to_none=True)). */
   zeroGrad(): void {
     this.native.zeroGrad();

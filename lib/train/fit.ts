@@ -20,6 +20,8 @@ import { ensembleMetrics, type EpochMetrics } from './metrics';
 /** What fit() needs of a dataset: the native handle the loader reads. */
 export interface DatasetHandle {
   readonly native: unknown;
+  /** Examples in the (limited) data set. */
+  readonly size: number;
 }
 
 export interface BatchProgress extends NativeBatchProgress {
@@ -63,6 +65,12 @@ export interface FitOptions {
   resume?: boolean;
   /** Snapshots averaged by the snapshot ensemble (the last M cycles; default 3). */
   ensembleSize?: number;
+  /**
+   * The AdamW paper's normalized weight decay: weight decay = w_norm · sqrt(b / (B · T_i)), with
+   * batch size b, training set size B and T_i the length of the current SGDR cycle (the whole run for
+   * schedules without restarts). Overrides the optimizer's weight decay epoch by epoch.
+   */
+  normalizedWeightDecay?: number;
   /** Settings saved with the run; resuming under different ones is refused. */
   config?: Record<string, unknown>;
 }
@@ -105,7 +113,8 @@ async function runFit(o: FitOptions): Promise<FitResult> {
   if (o.resume && !o.outDir) throw new TypeError('resume needs outDir');
   const outDir = o.outDir;
   if (outDir) ensureWritable(outDir);
-  const config = { ...(o.config ?? {}), epochs, batchSize, seed, schedule: o.schedule.spec() };
+  const config = { ...(o.config ?? {}), epochs, batchSize, seed, schedule: o.schedule.spec(),
+    ...(o.normalizedWeightDecay !== undefined ? { normalizedWeightDecay: o.normalizedWeightDecay } : {}) };
 
   const trainer: NativeTrainer = new (native().NativeTrainer)(o.model.native, o.optimizer.native, {
     train: o.train.native,
@@ -150,6 +159,9 @@ async function runFit(o: FitOptions): Promise<FitResult> {
     for (let e = position.epoch; e < epochs; e++) {
       if (o.signal?.aborted) return await stop(e, 0);
       await o.callbacks?.onEpochBegin?.(e + 1);
+      const weightDecay = o.normalizedWeightDecay === undefined ? undefined
+        : normalizedWeightDecay(o.normalizedWeightDecay, batchSize, o.train.size, cycleLength(o.schedule, e, epochs));
+      if (weightDecay !== undefined) o.optimizer.setWeightDecay(weightDecay);
       const lrs = new Float64Array(batches);
       for (let i = 0; i < batches; i++) lrs[i] = o.schedule.lrAt(e + i / batches);
       const startBatch = position.batch;
@@ -177,6 +189,7 @@ async function runFit(o: FitOptions): Promise<FitResult> {
         images_per_second: sums.seconds ? sums.count / sums.seconds : 0,
         cycle: o.schedule.cycleIndexAt(e + 0.5 / batches),
         cycle_end: Boolean(cycle),
+        ...(weightDecay !== undefined ? { weight_decay: weightDecay } : {}),
       };
       let snapshot: SnapshotInfo | undefined;
       if (cycle && outDir) {
@@ -225,6 +238,18 @@ async function runFit(o: FitOptions): Promise<FitResult> {
     if (outDir) await saveCheckpoint(path.join(outDir, CHECKPOINT), o.model, o.optimizer, o.schedule.state(), position);
     return { ...result(), aborted: true };
   }
+}
+
+/** w_norm · sqrt(b / (B · T)) (Loshchilov & Hutter, Decoupled Weight Decay Regularization). */
+export function normalizedWeightDecay(wNorm: number, batchSize: number, trainSize: number, epochs: number): number {
+  if (!Number.isFinite(wNorm) || wNorm < 0) throw new RangeError(`normalizedWeightDecay must be a finite number >= 0, got ${wNorm}`);
+  return wNorm * Math.sqrt(batchSize / (trainSize * epochs));
+}
+
+/** T_i: the length of the SGDR cycle epoch e falls in, or the whole run without restarts. */
+function cycleLength(schedule: Schedule, e: number, epochs: number): number {
+  const cycle = schedule.cycles(epochs).find((c) => c.start <= e && e < c.end);
+  return cycle && Number.isFinite(cycle.length) ? cycle.length : epochs;
 }
 
 function ensureWritable(dir: string): void {

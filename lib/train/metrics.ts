@@ -19,6 +19,8 @@ export interface EpochMetrics {
   cycle: number;
   /** True when a cycle ends with this epoch (a snapshot was taken). */
   cycle_end: boolean;
+  /** Weight decay used this epoch, when normalized weight decay sets it. */
+  weight_decay?: number;
   /** Snapshot ensemble (mean softmax of the last ensemble_size cycle snapshots), at cycle ends. */
   ensemble_val_loss?: number;
   ensemble_val_acc?: number;

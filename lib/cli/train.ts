@@ -1,0 +1,190 @@
+/**
+ * `sgdr train`: one training run. Writes metrics.jsonl, summary.json, checkpoints and cycle
+ * snapshots into --out; `--resume DIR` continues an interrupted run from its last checkpoint and
+ * ends where the uninterrupted run would have. Ctrl-C stops after the current batch, with a
+ * checkpoint of the exact position.
+ */
+import * as fs from 'fs';
+import * as path from 'path';
+import type { ScheduleSpec } from '../schedule';
+import { readRunConfig, runTraining, type RunConfig } from '../train/run';
+import { formatFlags, parseFlags, UsageError, type FlagSpecs, type ParsedFlags } from './args';
+import type { Command } from './main';
+import { EpochProgress, formatDuration } from './progress';
+import { scheduleFlagSpecs, scheduleFromFlags } from './schedule-flags';
+
+const flagSpecs: FlagSpecs = {
+  data: { kind: 'string', help: "fashion-mnist (default) | fashion-mnist:DIR | mnist:DIR | cifar10:DIR | image-folder:DIR" },
+  arch: { kind: 'string', help: 'resnet18 | resnet34 | resnet50 | resnet101 | resnet152 (default resnet18)' },
+  stem: { kind: 'string', help: 'auto | imagenet | cifar (default auto: cifar for images of 32 px or less)' },
+  epochs: { kind: 'integer', help: 'epochs to train (default 6)' },
+  'batch-size': { kind: 'integer', help: 'training batch size (default 64)' },
+  'eval-batch-size': { kind: 'integer', help: 'validation batch size (default: the training batch size)' },
+  ...scheduleFlagSpecs,
+  optimizer: { kind: 'string', help: 'sgd | adamw | adam (default sgd)' },
+  momentum: { kind: 'number', help: 'SGD momentum (default 0.9)' },
+  'weight-decay': { kind: 'number', help: 'weight decay (default 5e-4 for sgd, 0.01 for adamw)' },
+  'normalized-weight-decay': { kind: 'number', help: "w_norm of the AdamW paper: weight decay = w_norm·sqrt(b/(B·T_i)) per cycle" },
+  nesterov: { kind: 'boolean', help: 'Nesterov momentum' },
+  seed: { kind: 'integer', help: 'seed of the weights, batch order and augmentation (default 0)' },
+  'limit-train': { kind: 'integer', help: 'class-balanced subset of the training set (default: all)' },
+  'limit-val': { kind: 'integer', help: 'class-balanced subset of the validation set (default: all)' },
+  augment: { kind: 'boolean', help: 'random crop/flip augmentation of the training set (default on; --no-augment)' },
+  'image-size': { kind: 'integer', help: 'input size (default: native for 28/32 px data, 224 for image folders)' },
+  'init-weights': { kind: 'string', help: 'start from a torch.save(model.state_dict()) file (transfer learning)' },
+  'reinit-last': { kind: 'integer', help: 'with --init-weights: re-initialise the last N modules (the seed study uses 40)' },
+  freeze: { kind: 'boolean', help: 'with --init-weights: train only the classifier and the re-initialised modules' },
+  'ensemble-size': { kind: 'integer', help: 'cycle snapshots in the snapshot ensemble (default 3)' },
+  device: { kind: 'string', help: 'auto | cpu | cuda | cuda:N (default auto)' },
+  threads: { kind: 'integer', help: 'LibTorch threads (default: the machine\'s cores)' },
+  workers: { kind: 'integer', help: 'data loader threads (default automatic)' },
+  out: { kind: 'string', help: 'run folder (default runs/train-<time>)' },
+  resume: { kind: 'string', help: 'continue the run in this folder from its last checkpoint' },
+  json: { kind: 'boolean', help: 'print the summary as JSON at the end' },
+  help: { kind: 'boolean', help: 'show this help' },
+};
+
+/** Flags that may differ on --resume: they change speed, not results. */
+const RESUME_FLAGS = new Set(['resume', 'device', 'threads', 'workers', 'json']);
+
+function int(flags: ParsedFlags, name: string, fallback?: number): number | undefined {
+  const v = flags[name] as number | undefined;
+  if (v === undefined) return fallback;
+  return v;
+}
+
+/** The run config the flags describe; every bad value is reported by its flag. */
+export function configFromFlags(flags: ParsedFlags): RunConfig {
+  const positive = (name: string, fallback: number): number => {
+    const v = int(flags, name, fallback)!;
+    if (v < 1) throw new UsageError(`--${name} must be >= 1, got ${v}`);
+    return v;
+  };
+  // Defaults of a training run: SGDR with T_0 = 1, T_mult = 2 from lr 0.05 (the issue's study).
+  const scheduleFlags: ParsedFlags = { ...flags, lr: flags.lr ?? 0.05 };
+  if ((flags.scheduler ?? 'warm-restarts') === 'warm-restarts') {
+    scheduleFlags.t0 = flags.t0 ?? 1;
+    scheduleFlags['t-mult'] = flags['t-mult'] ?? 2;
+  }
+  const scheduleSpec = scheduleFromFlags(scheduleFlags).spec();
+  const optimizerType = (flags.optimizer as string | undefined) ?? 'sgd';
+  if (!['sgd', 'adam', 'adamw'].includes(optimizerType)) throw new UsageError(`--optimizer must be sgd, adam or adamw, got '${optimizerType}'`);
+  const stem = (flags.stem as string | undefined) ?? 'auto';
+  if (!['auto', 'imagenet', 'cifar'].includes(stem)) throw new UsageError(`--stem must be auto, imagenet or cifar, got '${stem}'`);
+  for (const name of ['momentum', 'weight-decay', 'normalized-weight-decay'] as const) {
+    const v = flags[name] as number | undefined;
+    if (v !== undefined && v < 0) throw new UsageError(`--${name} must be >= 0, got ${v}`);
+  }
+  if ((flags['reinit-last'] !== undefined || flags.freeze) && !flags['init-weights']) {
+    throw new UsageError('--reinit-last and --freeze need --init-weights');
+  }
+  for (const name of ['limit-train', 'limit-val', 'image-size', 'reinit-last', 'threads', 'workers'] as const) {
+    const v = flags[name] as number | undefined;
+    if (v !== undefined && v < (name === 'reinit-last' || name === 'workers' ? 0 : 1)) throw new UsageError(`--${name} must be >= ${name === 'reinit-last' || name === 'workers' ? 0 : 1}, got ${v}`);
+  }
+  if (flags['init-weights'] && !fs.existsSync(flags['init-weights'] as string)) {
+    throw new UsageError(`--init-weights: file not found: ${String(flags['init-weights'])}`);
+  }
+  return {
+    data: (flags.data as string | undefined) ?? 'fashion-mnist',
+    arch: (flags.arch as string | undefined) ?? 'resnet18',
+    stem: stem as RunConfig['stem'],
+    epochs: positive('epochs', 6),
+    batchSize: positive('batch-size', 64),
+    evalBatchSize: flags['eval-batch-size'] === undefined ? undefined : positive('eval-batch-size', 64),
+    schedule: scheduleSpec as ScheduleSpec,
+    optimizer: {
+      type: optimizerType as 'sgd' | 'adam' | 'adamw',
+      momentum: flags.momentum as number | undefined,
+      weightDecay: flags['weight-decay'] as number | undefined,
+      nesterov: flags.nesterov as boolean | undefined,
+      normalizedWeightDecay: flags['normalized-weight-decay'] as number | undefined,
+    },
+    seed: int(flags, 'seed', 0),
+    limitTrain: int(flags, 'limit-train'),
+    limitVal: int(flags, 'limit-val'),
+    augment: flags.augment as boolean | undefined,
+    imageSize: int(flags, 'image-size'),
+    initWeights: flags['init-weights'] as string | undefined,
+    reinitLast: int(flags, 'reinit-last'),
+    freeze: flags.freeze as boolean | undefined,
+    ensembleSize: flags['ensemble-size'] === undefined ? undefined : positive('ensemble-size', 3),
+    device: (flags.device as string | undefined) ?? 'auto',
+    threads: int(flags, 'threads'),
+    workers: int(flags, 'workers'),
+  };
+}
+
+function help(): string {
+  return [
+    'usage: sgdr train [flags]',
+    '',
+    'Trains a ResNet with SGDR (default: T_0=1, T_mult=2, lr 0.05, per-batch annealing) or another schedule.',
+    'Example: sgdr train --data fashion-mnist --arch resnet18 --epochs 7 --limit-train 2048 --limit-val 1000 --out runs/a',
+    '',
+    formatFlags(flagSpecs),
+  ].join('\n');
+}
+
+function defaultOutDir(): string {
+  const stamp = new Date().toISOString().replace(/[-:]/g, '').replace('T', '-').slice(0, 15);
+  return path.join('runs', `train-${stamp}`);
+}
+
+export const command: Command = {
+  summary: 'train a ResNet with SGDR or step decay; checkpoints, cycle snapshots, --resume',
+  async run(argv) {
+    const { flags, positional } = parseFlags(argv, flagSpecs);
+    if (flags.help) {
+      process.stdout.write(help() + '\n');
+      return 0;
+    }
+    if (positional.length) throw new UsageError(`unexpected argument '${positional[0]}'`);
+    let config: RunConfig;
+    let outDir: string;
+    const resume = flags.resume !== undefined;
+    if (resume) {
+      const extra = Object.keys(flags).filter((f) => !RESUME_FLAGS.has(f));
+      if (extra.length) throw new UsageError(`--resume continues the run as it was configured; --${extra[0]} cannot change`);
+      outDir = flags.resume as string;
+      if (!fs.existsSync(outDir)) throw new UsageError(`--resume: folder not found: ${outDir}`);
+      config = { ...readRunConfig(outDir), device: (flags.device as string | undefined) ?? 'auto',
+        threads: flags.threads as number | undefined, workers: flags.workers as number | undefined };
+    } else {
+      config = configFromFlags(flags);
+      outDir = (flags.out as string | undefined) ?? defaultOutDir();
+    }
+    const log = (line: string) => process.stderr.write(`${line}\n`);
+    const progress = new EpochProgress(config.epochs);
+    const controller = new AbortController();
+    const onSignal = () => {
+      log('\nstopping after the current batch (a checkpoint keeps the exact position; continue with --resume)');
+      controller.abort();
+    };
+    process.once('SIGINT', onSignal);
+    process.once('SIGTERM', onSignal);
+    const started = Date.now();
+    try {
+      const result = await runTraining(config, {
+        outDir, resume, signal: controller.signal, log,
+        callbacks: {
+          onEpochBegin: () => progress.epochBegin(),
+          onBatchEnd: (p) => progress.batch(p),
+          onEpochEnd: (m) => progress.epochEnd(m),
+        },
+      });
+      const last = result.history[result.history.length - 1];
+      if (result.aborted) {
+        log(`stopped; continue with: sgdr train --resume ${outDir}`);
+        return 130;
+      }
+      log(`done in ${formatDuration((Date.now() - started) / 1000)}: ${outDir} (metrics.jsonl, summary.json, ${result.snapshots.length} cycle snapshot(s))` +
+        (last?.val_acc != null ? `; final val_acc ${(last.val_acc * 100).toFixed(1)}%` : ''));
+      if (flags.json) process.stdout.write(fs.readFileSync(path.join(outDir, 'summary.json'), 'utf8'));
+      return 0;
+    } finally {
+      process.removeListener('SIGINT', onSignal);
+      process.removeListener('SIGTERM', onSignal);
+    }
+  },
+};

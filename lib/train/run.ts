@@ -1,0 +1,119 @@
+/**
+ * One training run from a plain JSON config: the data set, the model (fresh or from pretrained
+ * weights), the optimizer and the schedule, then fit(). `sgdr train` and experiments both go through
+ * here, and the config is saved with the run so `--resume` can rebuild exactly the same run.
+ */
+import * as fs from 'fs';
+import * as path from 'path';
+import { openData, type DataOptions } from '../data';
+import { setNumThreads } from '../device';
+import { resnet, type ResNet } from '../nn/resnet';
+import { Adam, AdamW, SGD, type Optimizer } from '../optim/optimizer';
+import { scheduleFromSpec, type ScheduleSpec } from '../schedule';
+import { fit, type FitCallbacks, type FitResult } from './fit';
+import { modelFromPretrained, type TransferReport } from './transfer';
+
+export interface OptimizerConfig {
+  type?: 'sgd' | 'adam' | 'adamw';
+  momentum?: number;
+  weightDecay?: number;
+  nesterov?: boolean;
+  /** The AdamW paper's normalized weight decay (replaces weightDecay epoch by epoch). */
+  normalizedWeightDecay?: number;
+  betas?: [number, number];
+  eps?: number;
+}
+
+export interface RunConfig extends DataOptions {
+  /** 'fashion-mnist' | 'fashion-mnist:DIR' | 'mnist:DIR' | 'cifar10:DIR' | 'image-folder:DIR' | DIR */
+  data: string;
+  arch: string;
+  /** 'auto' (default): the cifar stem for images of 32 px or less, else imagenet. */
+  stem?: 'auto' | 'imagenet' | 'cifar';
+  epochs: number;
+  batchSize: number;
+  evalBatchSize?: number;
+  schedule: ScheduleSpec;
+  optimizer?: OptimizerConfig;
+  seed?: number;
+  device?: string;
+  threads?: number;
+  workers?: number;
+  ensembleSize?: number;
+  initWeights?: string;
+  reinitLast?: number;
+  freeze?: boolean;
+}
+
+export interface RunOptions {
+  outDir?: string;
+  resume?: boolean;
+  signal?: AbortSignal;
+  callbacks?: FitCallbacks;
+  /** One-line messages about the set-up (model, data, transfer). */
+  log?: (line: string) => void;
+}
+
+export const RUN_CONFIG_FILE = 'run.json';
+
+/** Settings that only affect speed; a resumed run may change them. */
+const RUNTIME_ONLY: ReadonlyArray<keyof RunConfig> = ['device', 'threads', 'workers'];
+
+export function readRunConfig(dir: string): RunConfig {
+  const file = path.join(dir, RUN_CONFIG_FILE);
+  if (!fs.existsSync(file)) throw new Error(`--resume: ${dir} has no ${RUN_CONFIG_FILE}: not a run folder of sgdr train`);
+  return JSON.parse(fs.readFileSync(file, 'utf8')) as RunConfig;
+}
+
+export async function runTraining(config: RunConfig, options: RunOptions = {}): Promise<FitResult & { transfer?: TransferReport }> {
+  const log = options.log ?? (() => {});
+  if (config.threads !== undefined) setNumThreads(config.threads);
+  const { train, val } = openData(config.data, config);
+  let model: ResNet | undefined;
+  let optimizer: Optimizer | undefined;
+  try {
+    const stem = !config.stem || config.stem === 'auto' ? (train.height <= 32 ? 'cifar' : 'imagenet') : config.stem;
+    let transfer: TransferReport | undefined;
+    if (config.initWeights) {
+      const built = await modelFromPretrained(config.arch, {
+        initWeights: config.initWeights, numClasses: train.numClasses, inChannels: train.channels,
+        reinitLast: config.reinitLast, freeze: config.freeze, device: config.device, seed: config.seed,
+      });
+      model = built.model;
+      transfer = built.report;
+      log(`weights from ${config.initWeights}: ${transfer.replacedClassifier ? 'new classifier, ' : ''}` +
+        `${transfer.reinitialised.length} modules re-initialised, ${transfer.trainableParameters.toLocaleString('en')} trainable parameters` +
+        (transfer.frozenParameters ? `, ${transfer.frozenParameters.toLocaleString('en')} frozen` : ''));
+    } else {
+      if (config.reinitLast || config.freeze) throw new RangeError('--reinit-last and --freeze need --init-weights');
+      model = resnet(config.arch, { numClasses: train.numClasses, inChannels: train.channels, stem, device: config.device, seed: config.seed ?? 0 });
+    }
+    const schedule = scheduleFromSpec(config.schedule);
+    const lr = schedule.lrAt(0) || (config.schedule as { lr: number }).lr;
+    const o = config.optimizer ?? {};
+    const type = o.type ?? 'sgd';
+    if (type === 'sgd') optimizer = new SGD(model, { lr, momentum: o.momentum ?? 0.9, weightDecay: o.weightDecay ?? 5e-4, nesterov: o.nesterov });
+    else if (type === 'adamw') optimizer = new AdamW(model, { lr, weightDecay: o.weightDecay, betas: o.betas, eps: o.eps });
+    else if (type === 'adam') optimizer = new Adam(model, { lr, weightDecay: o.weightDecay, betas: o.betas, eps: o.eps });
+    else throw new RangeError(`--optimizer must be sgd, adam or adamw, got '${String(type)}'`);
+    log(`${config.arch} (${stem} stem, ${model.parameterCount().toLocaleString('en')} parameters) on ${model.device}; ` +
+      `train ${train.size} × ${train.channels}×${train.height}×${train.width}, val ${val.size}, ${train.numClasses} classes`);
+    if (options.outDir) {
+      fs.mkdirSync(options.outDir, { recursive: true });
+      const saved = Object.fromEntries(Object.entries(config).filter(([k]) => !RUNTIME_ONLY.includes(k as keyof RunConfig)));
+      fs.writeFileSync(path.join(options.outDir, RUN_CONFIG_FILE), JSON.stringify(saved, null, 2) + '\n');
+    }
+    const identity = Object.fromEntries(Object.entries(config).filter(([k]) => !RUNTIME_ONLY.includes(k as keyof RunConfig)));
+    const result = await fit({
+      model, optimizer, schedule, train, val,
+      epochs: config.epochs, batchSize: config.batchSize, evalBatchSize: config.evalBatchSize, seed: config.seed ?? 0,
+      workers: config.workers, signal: options.signal, callbacks: options.callbacks, outDir: options.outDir, resume: options.resume,
+      ensembleSize: config.ensembleSize, normalizedWeightDecay: o.normalizedWeightDecay, config: identity,
+    });
+    return { ...result, transfer };
+  } finally {
+    model?.dispose();
+    train.dispose();
+    val.dispose();
+  }
+}

@@ -1,0 +1,103 @@
+// fit(): cycle snapshots and the snapshot ensemble, exact resume (at an epoch boundary and
+// mid-epoch), the event loop staying free, abort, and bad options.
+import * as fs from 'node:fs';
+import * as path from 'node:path';
+import { describe, expect, it } from 'vitest';
+import { fit, openData, resnet, SGD, WarmRestarts, type EpochMetrics, type FitOptions } from '../lib';
+import { tempDir } from './helpers/native';
+import { writeIdxDataset } from './helpers/idx';
+
+const data = writeIdxDataset(path.join(tempDir('fit-data'), 'd'), 96, 40);
+
+/** A small, fast run: ResNet-18 with the cifar stem on 12 px crops... of 28 px images, batch 16. */
+async function run(outDir: string | undefined, extra: Partial<FitOptions> = {}) {
+  const { train, val } = openData(`fashion-mnist:${data}`, { augment: true });
+  const model = resnet('resnet18', { numClasses: 10, inChannels: 1, stem: 'imagenet', seed: 7 });
+  const optimizer = new SGD(model, { lr: 0.05, momentum: 0.9, weightDecay: 5e-4, nesterov: true });
+  try {
+    return await fit({
+      model, optimizer, schedule: new WarmRestarts({ lr: 0.05, t0: 1, tMult: 2 }), train, val,
+      epochs: 4, batchSize: 16, seed: 3, outDir, ...extra,
+    });
+  } finally {
+    model.dispose();
+    train.dispose();
+    val.dispose();
+  }
+}
+
+const stable = (rows: EpochMetrics[]) => rows.map(({ seconds, images_per_second, ...rest }) => rest);
+
+describe('fit()', () => {
+  let straight: Awaited<ReturnType<typeof run>>;
+  let straightDir: string;
+
+  it('T_0=1, T_mult=2 over 4 epochs: cycle snapshots after epochs 1 and 3, ensemble evaluated', async () => {
+    straightDir = tempDir('fit-straight');
+    let ticks = 0;
+    const timer = setInterval(() => ticks++, 5);
+    const started = Date.now();
+    straight = await run(straightDir);
+    clearInterval(timer);
+    // The batches ran on the native thread: the JS timer kept firing throughout.
+    const expectedTicks = (Date.now() - started) / 5;
+    console.log(`timer fired ${ticks} times in ${Date.now() - started} ms`);
+    expect(ticks).toBeGreaterThan(expectedTicks * 0.3);
+    expect(straight.history.map((r) => r.cycle_end)).toEqual([true, false, true, false]);
+    expect(straight.snapshots.map((s) => [s.epoch, s.file])).toEqual([[1, 'snapshot-cycle-1.pth'], [3, 'snapshot-cycle-2.pth']]);
+    for (const s of straight.snapshots) expect(fs.existsSync(path.join(straightDir, s.file))).toBe(true);
+    const third = straight.history[2]!;
+    expect(third.ensemble_size).toBe(2);
+    expect(third.ensemble_val_loss).toBeGreaterThan(0);
+    expect(third.ensemble_val_acc).toBeGreaterThanOrEqual(0);
+    const lines = fs.readFileSync(path.join(straightDir, 'metrics.jsonl'), 'utf8').trim().split('\n').map((l) => JSON.parse(l));
+    expect(lines).toHaveLength(4);
+    for (const key of ['epoch', 'lr', 'train_loss', 'val_loss', 'val_acc', 'seconds']) expect(lines[0]).toHaveProperty(key);
+    const summary = JSON.parse(fs.readFileSync(path.join(straightDir, 'summary.json'), 'utf8'));
+    expect(summary.final.epoch).toBe(4);
+    expect(summary.ensemble.size).toBe(2);
+    expect(fs.existsSync(path.join(straightDir, 'best.pth'))).toBe(true);
+    // SGDR per batch: epoch 1 starts at the peak, epoch 2 restarts at the peak.
+    expect(straight.history[0]!.lr).toBe(0.05);
+    expect(straight.history[1]!.lr).toBe(0.05);
+    expect(straight.history[2]!.lr).toBeCloseTo(0.025, 12);
+  });
+
+  it('stopped after epoch 2 and resumed: the same metrics rows and final val_loss', async () => {
+    const dir = tempDir('fit-resume');
+    const controller = new AbortController();
+    const first = await run(dir, { signal: controller.signal, callbacks: { onEpochEnd: (m) => { if (m.epoch === 2) controller.abort(); } } });
+    expect(first.aborted).toBe(true);
+    expect(first.history).toHaveLength(2);
+    const resumed = await run(dir, { resume: true });
+    expect(resumed.aborted).toBe(false);
+    expect(stable(resumed.history)).toEqual(stable(straight.history));
+    const a = straight.history[3]!.val_loss!;
+    const b = resumed.history[3]!.val_loss!;
+    expect(Math.abs(a - b) / a).toBeLessThanOrEqual(1e-5);
+  });
+
+  it('stopped mid-epoch and resumed: the same result', async () => {
+    const dir = tempDir('fit-resume-mid');
+    const controller = new AbortController();
+    const first = await run(dir, {
+      signal: controller.signal, progressEvery: 1,
+      callbacks: { onBatchEnd: (p) => { if (p.epoch === 2 && p.batch >= 3) controller.abort(); } },
+    });
+    expect(first.aborted).toBe(true);
+    const resumed = await run(dir, { resume: true });
+    const last = (r: typeof resumed) => r.history[3]!;
+    expect(Math.abs(last(resumed).val_loss! - last(straight).val_loss!) / last(straight).val_loss!).toBeLessThanOrEqual(1e-5);
+    expect(Math.abs(resumed.history[1]!.train_loss - straight.history[1]!.train_loss)).toBeLessThan(1e-9);
+  });
+
+  it('refuses to resume a run under other settings, and rejects bad options', async () => {
+    const dir = tempDir('fit-mismatch');
+    const controller = new AbortController();
+    await run(dir, { signal: controller.signal, callbacks: { onEpochEnd: () => controller.abort() } });
+    await expect(run(dir, { resume: true, seed: 4 })).rejects.toThrow(/cannot resume .*'seed' was 3, now 4/);
+    await expect(run(undefined, { batchSize: 0 })).rejects.toThrow(/batchSize must be an integer >= 1/);
+    await expect(run(undefined, { epochs: 1.5 })).rejects.toThrow(/epochs must be an integer >= 1/);
+    await expect(run('/proc/forbidden/out')).rejects.toThrow(/cannot write to the output folder \/proc\/forbidden\/out/);
+  });
+});
