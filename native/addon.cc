@@ -6,6 +6,7 @@
 #include <thread>
 
 #include "addon_data.h"
+#include "data_wrap.h"
 #include "errors.h"
 #include "model.h"
 #include "optim.h"
@@ -63,6 +64,8 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
   exports.Set("NativeResNet", ModelWrap::Init(env));
   exports.Set("NativeOptimizer", OptimizerWrap::Init(env));
   exports.Set("NativeLRScheduler", InitScheduler(env));
+  exports.Set("NativeDataset", InitDataset(env));
+  exports.Set("NativeDataLoader", InitDataLoader(env));
   exports.Set("trainStep", Napi::Function::New(env, TrainStep, "trainStep"));
   exports.Set("evaluate", Napi::Function::New(env, Evaluate, "evaluate"));
   exports.Set("setNumThreads", Napi::Function::New(env, SetNumThreads, "setNumThreads"));
