@@ -7,3 +7,4 @@ export { trainStep, evaluate, type EvaluationResult } from './train/step';
 export { resolveDevice, cudaAvailable, setNumThreads, getNumThreads, manualSeed, type DeviceSpec } from './device';
 export * from './serialization';
 export * from './schedule';
+export * from './data';
