@@ -24,6 +24,9 @@
         "-L<!(node scripts/find-libtorch.js --lib-dir)",
         "-Wl,--no-as-needed",
         "<!@(node scripts/find-libtorch.js --libraries)",
+        "-ljpeg",
+        "-lpng",
+        "-lz",
         "-Wl,-rpath,<!(node scripts/find-libtorch.js --lib-dir)"
       ]
     }

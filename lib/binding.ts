@@ -128,6 +128,69 @@ export interface NativeTrainerOptions {
   prefetch?: number;
 }
 
+/** A dataset spec as the native layer reads it (see lib/data/spec.ts for the meaning of each field). */
+export interface NativeDataSpec {
+  kind: 'fashion-mnist' | 'mnist' | 'cifar10' | 'image-folder';
+  root?: string;
+  split?: 'train' | 'val';
+  limit?: number;
+  augment?: boolean;
+  hflip?: boolean;
+  pad?: number;
+  imageSize?: number;
+  resize?: number;
+  mean?: number[];
+  std?: number[];
+}
+
+export interface NativeDatasetInfo {
+  kind: NativeDataSpec['kind'];
+  root: string;
+  split: 'train' | 'val';
+  size: number;
+  numClasses: number;
+  channels: number;
+  height: number;
+  width: number;
+  /** Whether samples get random transforms (train split with augment on). */
+  augment: boolean;
+  classNames: string[];
+}
+
+export interface NativeLoaderOptions {
+  batchSize: number;
+  shuffle?: boolean;
+  dropLast?: boolean;
+  seed?: number;
+  workers?: number;
+  prefetch?: number;
+}
+
+export interface NativeBatch {
+  images: NativeTensor;
+  labels: NativeTensor;
+  index: number;
+}
+
+export interface NativeDataLoader {
+  startEpoch(epoch: number, startBatch?: number): void;
+  next(): Promise<NativeBatch | null>;
+  batchesPerEpoch(): number;
+  options(): { batchSize: number; shuffle: boolean; dropLast: boolean; seed: number; workers: number };
+  dispose(): void;
+  isDisposed(): boolean;
+}
+
+export interface NativeDataset {
+  info(): NativeDatasetInfo;
+  labels(): Int32Array;
+  source(index: number): string;
+  get(index: number, seed?: number, epoch?: number): NativeTensor;
+  loader(options: NativeLoaderOptions): NativeDataLoader;
+  dispose(): void;
+  isDisposed(): boolean;
+}
+
 export interface NativeBinding {
   NativeTensor: { fromArray(data: TypedArray, shape: number[], dtype?: DType, device?: string): NativeTensor };
   NativeResNet: new (options: NativeResNetOptions) => NativeResNet;
@@ -140,6 +203,8 @@ export interface NativeBinding {
     options: { type: 'cosine'; tMax: number; etaMin?: number } | { type: 'step'; stepSize: number; gamma?: number },
   ) => NativeLRScheduler;
   NativeTrainer: new (model: NativeResNet, optimizer: NativeOptimizer, options: NativeTrainerOptions) => NativeTrainer;
+  NativeDataset: new (spec: NativeDataSpec) => NativeDataset;
+  NativeDataLoader: new (dataset: NativeDataset, options: NativeLoaderOptions) => NativeDataLoader;
   trainStep(model: NativeResNet, optimizer: NativeOptimizer, input: NativeTensor, target: NativeTensor): Promise<{ loss: number }>;
   evaluate(model: NativeResNet, input: NativeTensor, target: NativeTensor): Promise<{ loss: number; correct: number; count: number }>;
   setNumThreads(n: number): void;

@@ -13,3 +13,4 @@ export { ensembleMetrics, type EpochMetrics } from './train/metrics';
 export { saveCheckpoint, loadCheckpoint, type Checkpoint, type SnapshotInfo, type TrainingPosition } from './train/checkpoint';
 export { runTraining, readRunConfig, type RunConfig, type RunOptions, type OptimizerConfig } from './train/run';
 export { modelFromPretrained, type TransferOptions, type TransferReport } from './train/transfer';
+export * from './data';

@@ -6,6 +6,7 @@
 #include <thread>
 
 #include "addon_data.h"
+#include "data_wrap.h"
 #include "errors.h"
 #include "model.h"
 #include "optim.h"
@@ -14,6 +15,7 @@
 namespace sgdr {
 
 Napi::Function InitScheduler(Napi::Env env);
+Napi::Function InitTrainer(Napi::Env env);
 Napi::Value TrainStep(const Napi::CallbackInfo& info);
 Napi::Value Evaluate(const Napi::CallbackInfo& info);
 
@@ -63,6 +65,9 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
   exports.Set("NativeResNet", ModelWrap::Init(env));
   exports.Set("NativeOptimizer", OptimizerWrap::Init(env));
   exports.Set("NativeLRScheduler", InitScheduler(env));
+  exports.Set("NativeDataset", InitDataset(env));
+  exports.Set("NativeDataLoader", InitDataLoader(env));
+  exports.Set("NativeTrainer", InitTrainer(env));
   exports.Set("trainStep", Napi::Function::New(env, TrainStep, "trainStep"));
   exports.Set("evaluate", Napi::Function::New(env, Evaluate, "evaluate"));
   exports.Set("setNumThreads", Napi::Function::New(env, SetNumThreads, "setNumThreads"));

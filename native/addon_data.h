@@ -10,6 +10,8 @@ struct AddonData {
   Napi::FunctionReference tensor_constructor;
   Napi::FunctionReference model_constructor;
   Napi::FunctionReference optimizer_constructor;
+  Napi::FunctionReference dataset_constructor;
+  Napi::FunctionReference data_loader_constructor;
 };
 
 inline AddonData& GetAddonData(Napi::Env env) { return *env.GetInstanceData<AddonData>(); }

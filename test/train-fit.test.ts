@@ -98,6 +98,8 @@ describe('fit()', () => {
     await expect(run(dir, { resume: true, seed: 4 })).rejects.toThrow(/cannot resume .*'seed' was 3, now 4/);
     await expect(run(undefined, { batchSize: 0 })).rejects.toThrow(/batchSize must be an integer >= 1/);
     await expect(run(undefined, { epochs: 1.5 })).rejects.toThrow(/epochs must be an integer >= 1/);
-    await expect(run('/proc/forbidden/out')).rejects.toThrow(/cannot write to the output folder \/proc\/forbidden\/out/);
+    const file = path.join(dir, 'a-file');
+    fs.writeFileSync(file, 'not a folder');
+    await expect(run(path.join(file, 'out'))).rejects.toThrow(/cannot write to the output folder .*a-file\/out: ENOTDIR/);
   });
 });

@@ -132,29 +132,28 @@ async function runFit(o: FitOptions): Promise<FitResult> {
   let valLabels: Int32Array | undefined;
   let classes = 0;
 
-  if (o.resume && outDir && fs.existsSync(path.join(outDir, CHECKPOINT))) {
-    const ckpt = await loadCheckpoint(path.join(outDir, CHECKPOINT));
-    const mismatch = Object.keys(config).find((k) => JSON.stringify(ckpt.position.config[k]) !== JSON.stringify(config[k as keyof typeof config]));
-    if (mismatch) {
-      throw new Error(`cannot resume ${outDir}: its '${mismatch}' was ${JSON.stringify(ckpt.position.config[mismatch])}, now ${JSON.stringify(config[mismatch as keyof typeof config])}`);
-    }
-    await o.model.loadStateDict(ckpt.model);
-    o.optimizer.loadStateDict(ckpt.optimizer);
-    o.schedule.restore(ckpt.schedule);
-    position = ckpt.position;
-    for (const s of position.snapshots.slice(-ensembleSize)) {
-      if (!s.probabilities) continue;
-      const saved = (await readTorchFile(path.join(outDir, s.probabilities))) as Map<string, TensorRecord>;
-      snapshotProbs.push(saved.get('probabilities')!.data as Float32Array);
-      valLabels = saved.get('labels')!.data as Int32Array;
-      classes = saved.get('probabilities')!.shape[1]!;
-    }
-  }
-
   const abortListener = () => trainer.abort();
   o.signal?.addEventListener('abort', abortListener);
   const result = (): FitResult => ({ history: position.history, snapshots: position.snapshots, best: position.best, aborted: false });
   try {
+    if (o.resume && outDir && fs.existsSync(path.join(outDir, CHECKPOINT))) {
+      const ckpt = await loadCheckpoint(path.join(outDir, CHECKPOINT));
+      const mismatch = Object.keys(config).find((k) => JSON.stringify(ckpt.position.config[k]) !== JSON.stringify(config[k as keyof typeof config]));
+      if (mismatch) {
+        throw new Error(`cannot resume ${outDir}: its '${mismatch}' was ${JSON.stringify(ckpt.position.config[mismatch])}, now ${JSON.stringify(config[mismatch as keyof typeof config])}`);
+      }
+      await o.model.loadStateDict(ckpt.model);
+      o.optimizer.loadStateDict(ckpt.optimizer);
+      o.schedule.restore(ckpt.schedule);
+      position = ckpt.position;
+      for (const s of position.snapshots.slice(-ensembleSize)) {
+        if (!s.probabilities) continue;
+        const saved = (await readTorchFile(path.join(outDir, s.probabilities))) as Map<string, TensorRecord>;
+        snapshotProbs.push(saved.get('probabilities')!.data as Float32Array);
+        valLabels = saved.get('labels')!.data as Int32Array;
+        classes = saved.get('probabilities')!.shape[1]!;
+      }
+    }
     await o.callbacks?.onTrainBegin?.();
     for (let e = position.epoch; e < epochs; e++) {
       if (o.signal?.aborted) return await stop(e, 0);

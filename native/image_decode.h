@@ -1,0 +1,202 @@
+// JPEG (libjpeg-turbo) and PNG (libpng) decoding to 8-bit RGB, the way torchvision's ImageFolder
+// loader sees images (PIL's Image.open(...).convert('RGB')): grayscale is replicated, alpha and
+// palette transparency are dropped (not composited), 16-bit samples keep their high byte, CMYK is
+// converted the way PIL does. Included by data.cc only.
+//
+// Both libraries report fatal errors through longjmp. Every object with a destructor that the
+// decoders use is created before setjmp and lives in the same frame, so a longjmp never skips a
+// destructor; the error then leaves as a C++ exception.
+#pragma once
+
+#include <cstdio>  // jpeglib.h needs FILE
+#include <csetjmp>
+#include <cstdint>
+#include <cstring>
+#include <stdexcept>
+#include <string>
+#include <vector>
+
+#include <jerror.h>
+#include <jpeglib.h>
+#include <png.h>
+
+namespace sgdr {
+namespace data_detail {
+
+// An interleaved 8-bit RGB image.
+struct RgbImage {
+  int64_t width = 0, height = 0;
+  std::vector<uint8_t> pixels;  // [height][width][3]
+};
+
+// Decoded images larger than this are refused rather than exhausting memory (a corrupt header can
+// claim 65535 x 65535).
+constexpr int64_t kMaxPixels = int64_t{1} << 28;
+
+inline void CheckDimensions(int64_t w, int64_t h) {
+  if (w < 1 || h < 1) throw std::runtime_error("image has no pixels (" + std::to_string(w) + "x" + std::to_string(h) + ")");
+  if (w * h > kMaxPixels)
+    throw std::runtime_error("image of " + std::to_string(w) + "x" + std::to_string(h) + " pixels is too large");
+}
+
+struct JpegErrorManager {
+  jpeg_error_mgr mgr;
+  jmp_buf jump;
+  char message[JMSG_LENGTH_MAX];
+  bool truncated;
+};
+
+extern "C" {
+inline void SgdrJpegErrorExit(j_common_ptr cinfo) {
+  auto* err = reinterpret_cast<JpegErrorManager*>(cinfo->err);
+  (*cinfo->err->format_message)(cinfo, err->message);
+  longjmp(err->jump, 1);
+}
+
+// Warnings are not printed to stderr. Most (e.g. extraneous bytes before a marker) leave a usable
+// image and PIL accepts them; a premature end of file leaves gray rows, which PIL refuses as a
+// truncated image, so that one fails the decode.
+inline void SgdrJpegMessage(j_common_ptr cinfo, int level) {
+  if (level < 0) {
+    auto* err = reinterpret_cast<JpegErrorManager*>(cinfo->err);
+    if (cinfo->err->msg_code == JWRN_JPEG_EOF) err->truncated = true;
+    cinfo->err->num_warnings++;
+  }
+}
+}
+
+inline void DecodeJpeg(const uint8_t* data, size_t size, RgbImage& out) {
+  jpeg_decompress_struct cinfo;
+  JpegErrorManager err;
+  std::vector<uint8_t> cmyk_row;  // before setjmp: see the file comment
+  std::memset(&err, 0, sizeof(err));
+  cinfo.err = jpeg_std_error(&err.mgr);
+  err.mgr.error_exit = SgdrJpegErrorExit;
+  err.mgr.emit_message = SgdrJpegMessage;
+  if (setjmp(err.jump)) {
+    jpeg_destroy_decompress(&cinfo);
+    throw std::runtime_error(std::string("invalid JPEG: ") + err.message);
+  }
+  jpeg_create_decompress(&cinfo);
+  jpeg_mem_src(&cinfo, const_cast<unsigned char*>(data), static_cast<unsigned long>(size));
+  jpeg_read_header(&cinfo, TRUE);
+  const bool cmyk = cinfo.jpeg_color_space == JCS_CMYK || cinfo.jpeg_color_space == JCS_YCCK;
+  cinfo.out_color_space = cmyk ? JCS_CMYK : JCS_RGB;
+  // PIL's defaults: accurate integer IDCT, fancy upsampling (libjpeg's own defaults as well).
+  cinfo.dct_method = JDCT_ISLOW;
+  jpeg_start_decompress(&cinfo);
+  const int64_t w = cinfo.output_width, h = cinfo.output_height;
+  if (w < 1 || h < 1 || w * h > kMaxPixels) {
+    jpeg_destroy_decompress(&cinfo);
+    CheckDimensions(w, h);
+  }
+  out.width = w;
+  out.height = h;
+  out.pixels.resize(static_cast<size_t>(w * h * 3));
+  if (cmyk) cmyk_row.resize(static_cast<size_t>(w * 4));
+  while (cinfo.output_scanline < cinfo.output_height) {
+    const int64_t y = cinfo.output_scanline;
+    uint8_t* dst = out.pixels.data() + y * w * 3;
+    JSAMPROW row = cmyk ? cmyk_row.data() : dst;
+    jpeg_read_scanlines(&cinfo, &row, 1);
+    if (cmyk) {
+      // Adobe writes inverted CMYK (PIL reads it as "CMYK;I"); PIL's CMYK->RGB is then
+      // R = (255 - K) - (C * (255 - K)) / 255 with its rounded MULDIV255.
+      const bool inverted = cinfo.saw_Adobe_marker;
+      for (int64_t x = 0; x < w; ++x) {
+        const uint8_t* s = cmyk_row.data() + x * 4;
+        const int k = inverted ? 255 - s[3] : s[3];
+        const int nk = 255 - k;
+        for (int ch = 0; ch < 3; ++ch) {
+          const int v = inverted ? 255 - s[ch] : s[ch];
+          const int t = v * nk + 128;
+          const int r = nk - (((t >> 8) + t) >> 8);
+          dst[x * 3 + ch] = static_cast<uint8_t>(r < 0 ? 0 : r > 255 ? 255 : r);
+        }
+      }
+    }
+  }
+  jpeg_finish_decompress(&cinfo);
+  const bool truncated = err.truncated;
+  jpeg_destroy_decompress(&cinfo);
+  if (truncated) throw std::runtime_error("invalid JPEG: premature end of file (truncated image)");
+}
+
+struct PngReader {
+  const uint8_t* data;
+  size_t size;
+  size_t pos;
+  char message[256];
+};
+
+extern "C" {
+inline void SgdrPngError(png_structp png, png_const_charp msg) {
+  auto* reader = static_cast<PngReader*>(png_get_error_ptr(png));
+  std::snprintf(reader->message, sizeof(reader->message), "%s", msg);
+  png_longjmp(png, 1);
+}
+
+inline void SgdrPngWarning(png_structp, png_const_charp) {}
+
+inline void SgdrPngRead(png_structp png, png_bytep out, png_size_t n) {
+  auto* reader = static_cast<PngReader*>(png_get_io_ptr(png));
+  if (reader->size - reader->pos < n) png_error(png, "premature end of file (truncated image)");
+  std::memcpy(out, reader->data + reader->pos, n);
+  reader->pos += n;
+}
+}
+
+inline void DecodePng(const uint8_t* data, size_t size, RgbImage& out) {
+  PngReader reader{data, size, 0, {0}};
+  std::vector<png_bytep> rows;  // before setjmp: see the file comment
+  png_structp png = png_create_read_struct(PNG_LIBPNG_VER_STRING, &reader, SgdrPngError, SgdrPngWarning);
+  if (!png) throw std::runtime_error("out of memory creating a PNG reader");
+  png_infop info = png_create_info_struct(png);
+  if (!info) {
+    png_destroy_read_struct(&png, nullptr, nullptr);
+    throw std::runtime_error("out of memory creating a PNG reader");
+  }
+  if (setjmp(png_jmpbuf(png))) {
+    png_destroy_read_struct(&png, &info, nullptr);
+    throw std::runtime_error(std::string("invalid PNG: ") + reader.message);
+  }
+  png_set_read_fn(png, &reader, SgdrPngRead);
+  png_read_info(png, info);
+  const int64_t w = png_get_image_width(png, info), h = png_get_image_height(png, info);
+  if (w < 1 || h < 1 || w * h > kMaxPixels) {
+    png_destroy_read_struct(&png, &info, nullptr);
+    CheckDimensions(w, h);
+  }
+  const int color = png_get_color_type(png, info);
+  const int depth = png_get_bit_depth(png, info);
+  if (depth == 16) png_set_strip_16(png);  // high byte, as PIL's RGB;16B / RGBA;16B raw modes
+  if (color == PNG_COLOR_TYPE_PALETTE) png_set_palette_to_rgb(png);  // tRNS is ignored: PIL's P->RGB
+  if (color == PNG_COLOR_TYPE_GRAY && depth < 8) png_set_expand_gray_1_2_4_to_8(png);
+  if (color & PNG_COLOR_MASK_ALPHA) png_set_strip_alpha(png);
+  if (color == PNG_COLOR_TYPE_GRAY || color == PNG_COLOR_TYPE_GRAY_ALPHA) png_set_gray_to_rgb(png);
+  png_set_interlace_handling(png);
+  png_read_update_info(png, info);
+  if (png_get_rowbytes(png, info) != static_cast<size_t>(w * 3)) png_error(png, "unexpected row layout after conversion to RGB");
+  out.width = w;
+  out.height = h;
+  out.pixels.resize(static_cast<size_t>(w * h * 3));
+  rows.resize(static_cast<size_t>(h));
+  for (int64_t y = 0; y < h; ++y) rows[y] = out.pixels.data() + y * w * 3;
+  png_read_image(png, rows.data());
+  png_read_end(png, nullptr);
+  png_destroy_read_struct(&png, &info, nullptr);
+}
+
+// Decodes by content (ImageNet has PNGs named .JPEG), not by file name.
+inline void DecodeImage(const uint8_t* data, size_t size, RgbImage& out) {
+  static const uint8_t kPng[8] = {0x89, 'P', 'N', 'G', '\r', '\n', 0x1a, '\n'};
+  if (size >= 3 && data[0] == 0xff && data[1] == 0xd8 && data[2] == 0xff) return DecodeJpeg(data, size, out);
+  if (size >= 8 && std::memcmp(data, kPng, 8) == 0) return DecodePng(data, size, out);
+  if (size == 0) throw std::runtime_error("the file is empty");
+  char head[64];
+  std::snprintf(head, sizeof(head), "starts with 0x%02x 0x%02x", data[0], size > 1 ? data[1] : 0);
+  throw std::runtime_error(std::string("not a JPEG or PNG image (") + head + ")");
+}
+
+}  // namespace data_detail
+}  // namespace sgdr

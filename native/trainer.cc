@@ -1,0 +1,397 @@
+// The epoch loop, on a native thread of its own (not a libuv pool thread, which hours of training
+// would starve). JS asks for one epoch at a time with the learning rate of every batch (computed by
+// the TS schedule: the exact reference formula) and hears about progress through a thread-safe
+// function. Per-batch progress is dropped when JS is busy; the end of an epoch is always delivered,
+// and the thread waits for the next request, so JS can checkpoint between epochs.
+#include <napi.h>
+#include <torch/torch.h>
+
+#include <atomic>
+#include <chrono>
+#include <condition_variable>
+#include <deque>
+#include <functional>
+#include <thread>
+
+#include "data.h"
+#include "data_wrap.h"
+#include "errors.h"
+#include "model.h"
+#include "optim.h"
+#include "tensor.h"
+
+namespace sgdr {
+
+namespace {
+
+using Clock = std::chrono::steady_clock;
+
+// One message from the training thread to JS.
+struct Message {
+  enum class Type { kProgress, kDone } type;
+  // progress
+  int64_t batch = 0, batches = 0;
+  double loss = 0, lr = 0, images_per_second = 0;
+  // done: either an error or a result builder run on the JS thread
+  std::string error;
+  bool range_error = false;
+  std::function<Napi::Value(Napi::Env)> result;
+};
+
+// A single job's link back to JS: its promise, progress callback and keep-alive references.
+struct JobLink {
+  Napi::Promise::Deferred deferred;
+  Napi::ObjectReference self;  // keeps the trainer alive until its job is answered
+  std::string callback_error;  // a throwing progress callback fails the job, it does not crash
+  explicit JobLink(Napi::Env env) : deferred(Napi::Promise::Deferred::New(env)) {}
+};
+
+void CallJs(Napi::Env env, Napi::Function callback, JobLink* link, Message* message) {
+  std::unique_ptr<Message> m(message);
+  if (env == nullptr) return;
+  if (m->type == Message::Type::kProgress) {
+    if (!link->callback_error.empty() || callback.IsUndefined() || !callback.IsFunction()) return;
+    auto o = Napi::Object::New(env);
+    o.Set("batch", static_cast<double>(m->batch));
+    o.Set("batches", static_cast<double>(m->batches));
+    o.Set("loss", m->loss);
+    o.Set("lr", m->lr);
+    o.Set("imagesPerSecond", m->images_per_second);
+    try {
+      callback.Call({o});
+    } catch (const Napi::Error& e) {
+      link->callback_error = e.Message();
+    }
+    return;
+  }
+  if (!link->callback_error.empty()) {
+    link->deferred.Reject(Napi::Error::New(env, "progress callback threw: " + link->callback_error).Value());
+  } else if (!m->error.empty()) {
+    link->deferred.Reject((m->range_error ? Napi::RangeError::New(env, m->error) : Napi::Error::New(env, m->error)).Value());
+  } else {
+    try {
+      link->deferred.Resolve(m->result(env));
+    } catch (const Napi::Error& e) {
+      link->deferred.Reject(e.Value());
+    }
+  }
+  link->self.Reset();
+  delete link;
+}
+
+using TrainerTsfn = Napi::TypedThreadSafeFunction<JobLink, Message, CallJs>;
+
+}  // namespace
+
+class TrainerWrap : public Napi::ObjectWrap<TrainerWrap> {
+ public:
+  static Napi::Function Init(Napi::Env env) {
+    return DefineClass(env, "NativeTrainer",
+                       {
+                           InstanceMethod<&TrainerWrap::RunEpoch>("runEpoch"),
+                           InstanceMethod<&TrainerWrap::Evaluate>("evaluate"),
+                           InstanceMethod<&TrainerWrap::Abort>("abort"),
+                           InstanceMethod<&TrainerWrap::BatchesPerEpoch>("batchesPerEpoch"),
+                           InstanceMethod<&TrainerWrap::Close>("close"),
+                       });
+  }
+
+  // new NativeTrainer(model, optimizer, { train: NativeDataset, val?: NativeDataset, batchSize,
+  //                   evalBatchSize?, seed, shuffle?, workers?, prefetch? })
+  explicit TrainerWrap(const Napi::CallbackInfo& info) : Napi::ObjectWrap<TrainerWrap>(info) {
+    Napi::Env env = info.Env();
+    SGDR_TRY
+    model_ = ModelWrap::Get(info[0], "model");
+    optimizer_ = OptimizerWrap::Get(info[1], "optimizer");
+    Napi::Object o = ObjectArg(info, 2, "options");
+    const double batch_size = NumberOption(o, "batchSize", 0);
+    if (!(batch_size >= 1) || batch_size != std::floor(batch_size))
+      ThrowRange(env, "batchSize must be an integer >= 1, got " + Napi::Number::New(env, batch_size).ToString().Utf8Value());
+    const double eval_batch = NumberOption(o, "evalBatchSize", batch_size);
+    if (!(eval_batch >= 1) || eval_batch != std::floor(eval_batch)) ThrowRange(env, "evalBatchSize must be an integer >= 1");
+    const uint64_t seed = static_cast<uint64_t>(NumberOption(o, "seed", 0));
+    const int workers = static_cast<int>(NumberOption(o, "workers", 0));
+    const int prefetch = static_cast<int>(NumberOption(o, "prefetch", 4));
+    const bool shuffle = BoolOption(o, "shuffle", true);
+    train_ = std::make_unique<BatchLoader>(DatasetFromValue(o.Get("train"), "train"), static_cast<int64_t>(batch_size), shuffle,
+                                           /*drop_last=*/false, seed, workers, prefetch);
+    if (!o.Get("val").IsUndefined() && !o.Get("val").IsNull())
+      val_ = std::make_unique<BatchLoader>(DatasetFromValue(o.Get("val"), "val"), static_cast<int64_t>(eval_batch),
+                                           /*shuffle=*/false, /*drop_last=*/false, seed, workers, prefetch);
+    // Each group keeps its ratio to group 0's LR, so one schedule drives differential LRs.
+    auto& groups = optimizer_->optimizer().param_groups();
+    const double base = groups.empty() ? 1 : groups[0].options().get_lr();
+    for (auto& g : groups) lr_ratios_.push_back(base > 0 ? g.options().get_lr() / base : 1);
+    refs_.push_back(Napi::Persistent(info[0].As<Napi::Object>()));
+    refs_.push_back(Napi::Persistent(info[1].As<Napi::Object>()));
+    refs_.push_back(Napi::Persistent(o.Get("train").As<Napi::Object>()));
+    if (val_) refs_.push_back(Napi::Persistent(o.Get("val").As<Napi::Object>()));
+    thread_ = std::thread([this] { Loop(); });
+    SGDR_CATCH(env)
+  }
+
+  ~TrainerWrap() override { Stop(); }
+
+ private:
+  void Loop() {
+    for (;;) {
+      std::function<void()> job;
+      {
+        std::unique_lock<std::mutex> lock(mu_);
+        cv_.wait(lock, [this] { return stopping_ || !jobs_.empty(); });
+        if (jobs_.empty()) return;  // stopping with nothing left to do
+        job = std::move(jobs_.front());
+        jobs_.pop_front();
+      }
+      job();
+    }
+  }
+
+  // Asks the thread to finish (after the current batch) and returns whether a job is still running.
+  bool RequestStop() {
+    bool busy;
+    {
+      std::lock_guard<std::mutex> lock(mu_);
+      stopping_ = true;
+      busy = busy_;
+    }
+    abort_ = true;
+    cv_.notify_all();
+    return busy;
+  }
+
+  void Stop() {
+    RequestStop();
+    if (thread_.joinable()) thread_.join();
+  }
+
+  // Queues `work` on the training thread; `work` returns the JS result builder or throws.
+  Napi::Value Submit(const Napi::CallbackInfo& info, Napi::Value progress,
+                     std::function<std::function<Napi::Value(Napi::Env)>(TrainerTsfn&)> work) {
+    Napi::Env env = info.Env();
+    {
+      std::lock_guard<std::mutex> lock(mu_);
+      if (stopping_) throw Napi::Error::New(env, "trainer is closed");
+      if (busy_) throw Napi::Error::New(env, "trainer is busy: wait for the running epoch or evaluation to finish");
+      busy_ = true;
+    }
+    auto* link = new JobLink(env);
+    link->self = Napi::Persistent(info.This().As<Napi::Object>());
+    Napi::Function callback = progress.IsFunction() ? progress.As<Napi::Function>() : Napi::Function();
+    // Queue of 8: progress beyond that is dropped (NonBlockingCall), the final message waits.
+    auto tsfn = std::make_shared<TrainerTsfn>(TrainerTsfn::New(env, callback, "sgdr-trainer", 8, 1, link));
+    Napi::Promise promise = link->deferred.Promise();
+    {
+      std::lock_guard<std::mutex> lock(mu_);
+      jobs_.push_back([this, tsfn, work] {
+        auto* done = new Message{Message::Type::kDone};
+        try {
+          done->result = work(*tsfn);
+        } catch (const RangeFailure& e) {
+          done->error = e.what();
+          done->range_error = true;
+        } catch (const c10::Error& e) {
+          done->error = MessageOf(e);
+        } catch (const std::exception& e) {
+          done->error = e.what();
+        } catch (...) {
+          done->error = "unknown native error";
+        }
+        {
+          std::lock_guard<std::mutex> lock(mu_);
+          busy_ = false;
+        }
+        tsfn->BlockingCall(done);
+        tsfn->Release();
+      });
+    }
+    cv_.notify_one();
+    return promise;
+  }
+
+  void ApplyLr(double lr) {
+    auto& groups = optimizer_->optimizer().param_groups();
+    for (size_t g = 0; g < groups.size(); ++g) groups[g].options().set_lr(lr * lr_ratios_[g]);
+  }
+
+  // runEpoch({ epoch, lrs: number[] | Float64Array, startBatch?, progressEvery? }, onProgress?)
+  //   -> Promise<{ loss, correct, count, batches, seconds, imagesPerSecond, aborted }>
+  Napi::Value RunEpoch(const Napi::CallbackInfo& info) {
+    Napi::Env env = info.Env();
+    SGDR_TRY
+    Napi::Object o = ObjectArg(info, 0, "options");
+    const int64_t epoch = static_cast<int64_t>(NumberOption(o, "epoch", 0));
+    const int64_t start = static_cast<int64_t>(NumberOption(o, "startBatch", 0));
+    const int64_t every = std::max<int64_t>(1, static_cast<int64_t>(NumberOption(o, "progressEvery", 1)));
+    const int64_t batches = train_->batches_per_epoch();
+    std::vector<double> lrs;
+    Napi::Value lv = o.Get("lrs");
+    if (lv.IsTypedArray() && lv.As<Napi::TypedArray>().TypedArrayType() == napi_float64_array) {
+      auto a = lv.As<Napi::Float64Array>();
+      lrs.assign(a.Data(), a.Data() + a.ElementLength());
+    } else if (lv.IsArray()) {
+      for (uint32_t i = 0; i < lv.As<Napi::Array>().Length(); ++i) lrs.push_back(lv.As<Napi::Array>().Get(i).ToNumber().DoubleValue());
+    } else {
+      ThrowType(env, "lrs must be an array with the learning rate of every batch");
+    }
+    if (static_cast<int64_t>(lrs.size()) != batches)
+      ThrowRange(env, "lrs has " + std::to_string(lrs.size()) + " values, the epoch has " + std::to_string(batches) + " batches");
+    for (double lr : lrs) CheckLr(lr);
+    if (start < 0 || start > batches) ThrowRange(env, "startBatch must be in [0, " + std::to_string(batches) + "]");
+    abort_ = false;
+    return Submit(info, info.Length() > 1 ? info[1] : env.Undefined(), [this, epoch, start, every, batches, lrs](TrainerTsfn& tsfn) {
+      ResNet module = model_->module();
+      torch::Device device = model_->device();
+      torch::optim::Optimizer& opt = optimizer_->optimizer();
+      train_->StartEpoch(epoch, start);
+      // Sums stay on the device: no host sync per batch except when progress is reported.
+      torch::Tensor loss_sum = torch::zeros({}, torch::TensorOptions().dtype(torch::kFloat64).device(device));
+      torch::Tensor correct_sum = torch::zeros({}, torch::TensorOptions().dtype(torch::kInt64).device(device));
+      int64_t count = 0, done = 0;
+      bool aborted = false;
+      const auto t0 = Clock::now();
+      Batch batch;
+      for (int64_t b = start; train_->Next(batch); ++b) {
+        if (abort_) {
+          aborted = true;
+          break;
+        }
+        const int64_t n = batch.images.size(0);
+        {
+          std::lock_guard<std::mutex> lock(model_->mutex());
+          module->train(true);
+          ApplyLr(lrs[b]);
+          ZeroGradToNone(opt);
+          torch::Tensor x = batch.images.to(device, /*non_blocking=*/true);
+          torch::Tensor y = batch.labels.to(device, /*non_blocking=*/true);
+          torch::Tensor out = module->forward(x);
+          torch::Tensor loss = torch::nn::functional::cross_entropy(out, y);
+          loss.backward();
+          opt.step();
+          torch::NoGradGuard no_grad;
+          loss_sum += loss.detach().to(torch::kFloat64) * n;
+          correct_sum += out.argmax(1).eq(y).sum();
+          if ((b + 1) % every == 0 || b + 1 == batches) {
+            auto* m = new Message{Message::Type::kProgress};
+            m->batch = b + 1;
+            m->batches = batches;
+            m->loss = loss.item<double>();
+            m->lr = lrs[b];
+            const double secs = std::chrono::duration<double>(Clock::now() - t0).count();
+            m->images_per_second = secs > 0 ? (count + n) / secs : 0;
+            if (tsfn.NonBlockingCall(m) != napi_ok) delete m;  // JS is busy: drop this update
+          }
+        }
+        count += n;
+        ++done;
+      }
+      const double seconds = std::chrono::duration<double>(Clock::now() - t0).count();
+      const double loss_total = loss_sum.item<double>();
+      const int64_t correct = correct_sum.item<int64_t>();
+      return [=](Napi::Env env) -> Napi::Value {
+        auto r = Napi::Object::New(env);
+        r.Set("loss", count ? loss_total / count : 0.0);
+        r.Set("correct", static_cast<double>(correct));
+        r.Set("count", static_cast<double>(count));
+        r.Set("batches", static_cast<double>(done));
+        r.Set("seconds", seconds);
+        r.Set("imagesPerSecond", seconds > 0 ? count / seconds : 0.0);
+        r.Set("aborted", aborted);
+        return r;
+      };
+    });
+    SGDR_CATCH(env)
+  }
+
+  // evaluate({ probabilities?: boolean }) -> Promise<{ loss, correct, count, probabilities?, labels? }>
+  // Mean cross-entropy and accuracy on the validation set in inference mode; with `probabilities`,
+  // also the softmax of every example (row-major [count, classes]) for snapshot ensembles.
+  Napi::Value Evaluate(const Napi::CallbackInfo& info) {
+    Napi::Env env = info.Env();
+    SGDR_TRY
+    if (!val_) throw Napi::Error::New(env, "this trainer has no validation set");
+    const bool want_probs = info.Length() > 0 && info[0].IsObject() && BoolOption(info[0].As<Napi::Object>(), "probabilities", false);
+    return Submit(info, env.Undefined(), [this, want_probs](TrainerTsfn&) {
+      ResNet module = model_->module();
+      torch::Device device = model_->device();
+      val_->StartEpoch(0, 0);
+      double loss_total = 0;
+      int64_t correct = 0, count = 0;
+      std::vector<torch::Tensor> probs, labels;
+      Batch batch;
+      while (val_->Next(batch)) {
+        std::lock_guard<std::mutex> lock(model_->mutex());
+        const bool was_training = module->is_training();
+        module->eval();
+        {
+          torch::InferenceMode guard;
+          torch::Tensor y = batch.labels.to(device);
+          torch::Tensor out = module->forward(batch.images.to(device));
+          loss_total += torch::nn::functional::cross_entropy(
+                            out, y, torch::nn::functional::CrossEntropyFuncOptions().reduction(torch::kSum))
+                            .item<double>();
+          correct += out.argmax(1).eq(y).sum().item<int64_t>();
+          if (want_probs) {
+            probs.push_back(torch::softmax(out, 1).to(torch::kCPU, torch::kFloat32));
+            labels.push_back(batch.labels.to(torch::kInt32));
+          }
+        }
+        module->train(was_training);
+        count += batch.images.size(0);
+      }
+      torch::Tensor all_probs = want_probs && !probs.empty() ? torch::cat(probs) : torch::Tensor();
+      torch::Tensor all_labels = want_probs && !labels.empty() ? torch::cat(labels) : torch::Tensor();
+      return [=](Napi::Env env) -> Napi::Value {
+        auto r = Napi::Object::New(env);
+        r.Set("loss", count ? loss_total / count : 0.0);
+        r.Set("correct", static_cast<double>(correct));
+        r.Set("count", static_cast<double>(count));
+        if (all_probs.defined()) {
+          r.Set("probabilities", TypedArrayFromTensor(env, all_probs));
+          r.Set("labels", TypedArrayFromTensor(env, all_labels));
+        }
+        return r;
+      };
+    });
+    SGDR_CATCH(env)
+  }
+
+  // Stops the running epoch after the current batch; its promise resolves with aborted: true.
+  Napi::Value Abort(const Napi::CallbackInfo& info) {
+    abort_ = true;
+    return info.Env().Undefined();
+  }
+
+  Napi::Value BatchesPerEpoch(const Napi::CallbackInfo& info) {
+    return Napi::Number::New(info.Env(), static_cast<double>(train_->batches_per_epoch()));
+  }
+
+  // Stops the thread (after the current batch) and releases the data loaders. While a job runs, the
+  // JS thread must not wait for it (the job's last message needs the JS thread), so the join then
+  // happens when the trainer is collected.
+  Napi::Value Close(const Napi::CallbackInfo& info) {
+    if (!RequestStop()) {
+      if (thread_.joinable()) thread_.join();
+      train_.reset();
+      val_.reset();
+      for (auto& r : refs_) r.Reset();
+    }
+    return info.Env().Undefined();
+  }
+
+  ModelWrap* model_ = nullptr;
+  OptimizerWrap* optimizer_ = nullptr;
+  std::unique_ptr<BatchLoader> train_, val_;
+  std::vector<double> lr_ratios_;
+  std::vector<Napi::ObjectReference> refs_;
+  std::thread thread_;
+  std::mutex mu_;
+  std::condition_variable cv_;
+  std::deque<std::function<void()>> jobs_;
+  bool stopping_ = false, busy_ = false;
+  std::atomic<bool> abort_{false};
+};
+
+Napi::Function InitTrainer(Napi::Env env) { return TrainerWrap::Init(env); }
+
+}  // namespace sgdr
