@@ -497,7 +497,9 @@ struct BatchLoader::Impl {
         }
       if (!buffer.defined()) {
         buffer = torch::empty(full, torch::kFloat32);
-        if (static_cast<int64_t>(pool.size()) < prefetch + workers + 2) pool.push_back(buffer);
+        // At most `prefetch` batches are in flight; +2 covers the batch the consumer holds and the one
+        // it just released. Beyond that, buffers are not kept (their memory returns when released).
+        if (static_cast<int64_t>(pool.size()) < prefetch + 2) pool.push_back(buffer);
       }
     }
     return rows == batch_size ? buffer : buffer.narrow(0, 0, rows);

@@ -205,27 +205,38 @@ class DataLoaderWrap : public Napi::ObjectWrap<DataLoaderWrap> {
     SGDR_CATCH(env)
   }
 
-  // next() -> Promise<{ images, labels, index } | null>, waiting off the JS thread. One at a time, so
-  // promises resolve in batch order.
+  // next() -> Promise<{ images, labels, index } | null>, waiting off the JS thread. One at a time (so
+  // promises resolve in batch order): "pending" lasts until the promise settles on the JS thread.
   Napi::Value Next(const Napi::CallbackInfo& info) {
     Napi::Env env = info.Env();
     SGDR_TRY
     auto l = loader(env);
     CheckIdle(env, "next()");
-    pending_->store(true);
     auto batch = std::make_shared<Batch>();
     auto got = std::make_shared<bool>(false);
+    auto error = std::make_shared<std::exception_ptr>();
     auto pending = pending_;
+    pending->store(true);
     return PromiseWorker::Start(
         env,
-        [l, batch, got, pending]() {
-          struct Clear {
-            std::atomic<bool>* flag;
-            ~Clear() { flag->store(false); }
-          } clear{pending.get()};
-          *got = l->Next(*batch);
+        [l, batch, got, error]() {
+          try {
+            *got = l->Next(*batch);
+          } catch (...) {
+            *error = std::current_exception();  // rethrown on the JS thread, after clearing "pending"
+          }
         },
-        [batch, got](Napi::Env env) -> Napi::Value {
+        [batch, got, error, pending](Napi::Env env) -> Napi::Value {
+          pending->store(false);
+          if (*error) {
+            try {
+              std::rethrow_exception(*error);
+            } catch (const RangeFailure& e) {
+              throw Napi::RangeError::New(env, e.what());
+            } catch (const std::exception& e) {
+              throw Napi::Error::New(env, e.what());
+            }
+          }
           if (!*got) return env.Null();
           auto o = Napi::Object::New(env);
           o.Set("images", TensorWrap::Wrap(env, batch->images));

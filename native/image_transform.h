@@ -45,32 +45,47 @@ class PillowBilinear {
     U8View cur = src;
     const int64_t c = src.channels;
     if (out_w != src.width) {
-      Coefficients k = Precompute(src.width, out_w);
+      const Coefficients k = Precompute(src.width, out_w);
       tmp.resize(static_cast<size_t>(out_w * src.height * c));
-      for (int64_t y = 0; y < src.height; ++y)
+      for (int64_t y = 0; y < src.height; ++y) {
+        const uint8_t* row = src.data + y * src.ys;
+        uint8_t* dst = tmp.data() + y * out_w * c;
         for (int64_t x = 0; x < out_w; ++x) {
           const int32_t* w = &k.weights[x * k.ksize];
-          const int64_t lo = k.first[x], n = k.count[x];
+          const int64_t n = k.count[x];
+          const uint8_t* first = row + k.first[x] * src.xs;
           for (int64_t ch = 0; ch < c; ++ch) {
-            int64_t ss = int64_t{1} << (kPrecisionBits - 1);
-            for (int64_t i = 0; i < n; ++i) ss += int64_t{src.at(lo + i, y, ch)} * w[i];
-            tmp[(y * out_w + x) * c + ch] = Clip8(ss);
+            const uint8_t* p = first + ch * src.cs;
+            int32_t ss = int32_t{1} << (kPrecisionBits - 1);  // int32 as Pillow: taps sum to ~2^22
+            for (int64_t i = 0; i < n; ++i) ss += static_cast<int32_t>(p[i * src.xs]) * w[i];
+            dst[x * c + ch] = Clip8(ss);
           }
         }
+      }
       cur = U8View::Interleaved(tmp.data(), out_w, src.height, c);
     }
     if (out_h != src.height) {
-      Coefficients k = Precompute(src.height, out_h);
+      const Coefficients k = Precompute(src.height, out_h);
       out.resize(static_cast<size_t>(out_w * out_h * c));
+      std::vector<int32_t>& acc = Accumulator();
+      acc.resize(static_cast<size_t>(out_w * c));
+      const bool interleaved = cur.xs == c && cur.cs == 1;
       for (int64_t y = 0; y < out_h; ++y) {
+        // Row by row: the same sums as Pillow's per-pixel loop, in a cache-friendly order.
+        std::fill(acc.begin(), acc.end(), int32_t{1} << (kPrecisionBits - 1));
         const int32_t* w = &k.weights[y * k.ksize];
-        const int64_t lo = k.first[y], n = k.count[y];
-        for (int64_t x = 0; x < out_w; ++x)
-          for (int64_t ch = 0; ch < c; ++ch) {
-            int64_t ss = int64_t{1} << (kPrecisionBits - 1);
-            for (int64_t i = 0; i < n; ++i) ss += int64_t{cur.at(x, lo + i, ch)} * w[i];
-            out[(y * out_w + x) * c + ch] = Clip8(ss);
+        for (int64_t i = 0; i < k.count[y]; ++i) {
+          const uint8_t* row = cur.data + (k.first[y] + i) * cur.ys;
+          const int32_t wi = w[i];
+          if (interleaved) {
+            for (int64_t j = 0; j < out_w * c; ++j) acc[j] += static_cast<int32_t>(row[j]) * wi;
+          } else {
+            for (int64_t x = 0; x < out_w; ++x)
+              for (int64_t ch = 0; ch < c; ++ch) acc[x * c + ch] += static_cast<int32_t>(row[x * cur.xs + ch * cur.cs]) * wi;
           }
+        }
+        uint8_t* dst = out.data() + y * out_w * c;
+        for (int64_t j = 0; j < out_w * c; ++j) dst[j] = Clip8(acc[j]);
       }
       return U8View::Interleaved(out.data(), out_w, out_h, c);
     }
@@ -84,8 +99,13 @@ class PillowBilinear {
     std::vector<int32_t> weights;  // [out_size][ksize]
   };
 
-  static uint8_t Clip8(int64_t ss) {
-    const int64_t v = ss >> kPrecisionBits;  // arithmetic shift, as Pillow's clip8 table lookup
+  static std::vector<int32_t>& Accumulator() {
+    thread_local std::vector<int32_t> acc;
+    return acc;
+  }
+
+  static uint8_t Clip8(int32_t ss) {
+    const int32_t v = ss >> kPrecisionBits;  // arithmetic shift, as Pillow's clip8 table lookup
     return static_cast<uint8_t>(v < 0 ? 0 : v > 255 ? 255 : v);
   }
 

@@ -88,3 +88,16 @@ export function maxAbsDiff(a: ArrayLike<number>, b: ArrayLike<number>): number {
   for (let i = 0; i < a.length; i++) m = Math.max(m, Math.abs(a[i]! - b[i]!));
   return m;
 }
+
+/** Bitwise equality of float arrays (vitest's deep equality is slow on large typed arrays). */
+export function sameFloats(a: Float32Array[], b: Float32Array[]): boolean {
+  return a.length === b.length &&
+    a.every((x, i) => Buffer.from(x.buffer, x.byteOffset, x.byteLength).equals(Buffer.from(b[i]!.buffer, b[i]!.byteOffset, b[i]!.byteLength)));
+}
+
+/** Asserts two epochs are identical: batch indices, labels and every image bit. */
+export function expectSameEpoch(a: EpochData, b: EpochData, expectFn: (v: unknown) => { toEqual(x: unknown): void; toBe(x: unknown): void }): void {
+  expectFn(a.indices).toEqual(b.indices);
+  expectFn(a.labels).toEqual(b.labels);
+  expectFn(sameFloats(a.images, b.images)).toBe(true);
+}
