@@ -14,3 +14,4 @@ export { saveCheckpoint, loadCheckpoint, type Checkpoint, type SnapshotInfo, typ
 export { runTraining, readRunConfig, type RunConfig, type RunOptions, type OptimizerConfig } from './train/run';
 export { modelFromPretrained, type TransferOptions, type TransferReport } from './train/transfer';
 export * from './data';
+export * from './experiment';

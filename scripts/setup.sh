@@ -12,8 +12,9 @@ cd "$(dirname "$0")/.."
 #   python3-torch, python3-torchvision   PyTorch, the reference implementation the tests compare against
 #   libjpeg-dev, libpng-dev JPEG/PNG decoding for image-folder data sets
 #   cmake, g++, make        the native build
+#   chromium                headless browser the experiment-report test renders report.html with
 PACKAGES=(libtorch-dev libopenblas0-pthread dataset-fashion-mnist python3-torch python3-torchvision
-          libjpeg-dev libpng-dev cmake g++ make fonts-dejavu-core)
+          libjpeg-dev libpng-dev cmake g++ make fonts-dejavu-core chromium)
 
 if command -v dpkg-query >/dev/null 2>&1 && command -v apt-get >/dev/null 2>&1; then
   missing=()

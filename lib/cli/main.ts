@@ -13,6 +13,8 @@ export interface Command {
 const commands: Record<string, () => Command> = {
   schedule: () => require('./schedule').command as Command,
   train: () => require('./train').command as Command,
+  compare: () => require('./compare').command as Command,
+  demo: () => require('./demo').command as Command,
 };
 
 function usage(): string {

@@ -5,6 +5,7 @@
  */
 import { seriesStyle } from './palette';
 import { makeScale, type AxisLimits, type Scale } from './scale';
+import type { Ticks } from './ticks';
 import { simplify } from './simplify';
 import { textWidth } from './text';
 
@@ -27,10 +28,31 @@ export interface Series {
   opacity?: number;
   /** Whether the series gets a legend entry (default true). */
   legend?: boolean;
+  /** Markers at every point (true) or at the points with these indices (e.g. cycle ends). */
+  markers?: boolean | ArrayLike<number>;
+  /** Marker shape (default circle). */
+  marker?: MarkerShape;
+  /** Marker size (diameter) in px (default 7). */
+  markerSize?: number;
 }
+
+export type MarkerShape = 'circle' | 'square' | 'diamond' | 'triangle';
 
 export interface Axis extends AxisLimits {
   label?: string;
+  /**
+   * Labelled ticks at these values (e.g. every epoch of a short run) instead of automatic ones;
+   * the x axis labels every n-th of them when they would touch.
+   */
+  ticks?: number[];
+}
+
+/** Ticks at given values (those inside the domain), every `every`-th labelled. */
+function fixedTicks(values: number[], domain: [number, number], every: number): Ticks {
+  const [lo, hi] = domain[0] <= domain[1] ? domain : [domain[1], domain[0]];
+  const inside = values.filter((v) => Number.isFinite(v) && v >= lo - 1e-9 * Math.abs(lo) && v <= hi + 1e-9 * Math.abs(hi)).sort((a, b) => a - b);
+  const major = inside.filter((_, i) => i % every === 0);
+  return { major, labels: major.map((v) => String(v).replace(/-/g, '−')), minor: inside.filter((_, i) => i % every !== 0) };
 }
 
 export interface Panel {
@@ -83,6 +105,8 @@ interface Style {
   width: number;
   opacity: number;
   band: boolean;
+  /** Shape and size when any series of the label has markers. */
+  marker?: { shape: MarkerShape; size: number };
 }
 
 /** One style per label, in order of first appearance, so a label looks the same in every panel. */
@@ -98,6 +122,7 @@ function styles(figure: Figure): Map<string, Style> {
         width: s.width ?? 1.6,
         opacity: s.opacity ?? 1,
         band: Boolean(s.lower && s.upper),
+        ...(s.markers ? { marker: { shape: s.marker ?? 'circle', size: s.markerSize ?? 7 } } : {}),
       });
     }
   }
@@ -163,6 +188,39 @@ function bandPath(x: ArrayLike<number>, lower: ArrayLike<number>, upper: ArrayLi
   return parts.join('');
 }
 
+/** One marker centred on (x, y), filled with the series colour and ringed in white so it stands out on lines. */
+function markerShape(shape: MarkerShape, x: number, y: number, size: number, color: string): string {
+  const h = size / 2;
+  const paint = `fill="${color}" stroke="#ffffff" stroke-width="1"`;
+  switch (shape) {
+    case 'square':
+      return `<rect x="${r2(x - h * 0.9)}" y="${r2(y - h * 0.9)}" width="${r2(1.8 * h)}" height="${r2(1.8 * h)}" ${paint}/>`;
+    case 'diamond':
+      return `<path d="M${r2(x)} ${r2(y - h * 1.2)}L${r2(x + h * 1.2)} ${r2(y)}L${r2(x)} ${r2(y + h * 1.2)}L${r2(x - h * 1.2)} ${r2(y)}Z" ${paint}/>`;
+    case 'triangle':
+      return `<path d="M${r2(x)} ${r2(y - h * 1.15)}L${r2(x + h * 1.1)} ${r2(y + h * 0.75)}L${r2(x - h * 1.1)} ${r2(y + h * 0.75)}Z" ${paint}/>`;
+    default:
+      return `<circle cx="${r2(x)}" cy="${r2(y)}" r="${r2(h)}" ${paint}/>`;
+  }
+}
+
+/** The markers of a series: at every finite point, or at the listed indices; none outside the plot area. */
+function seriesMarkers(s: Series, st: Style, sx: Scale, sy: Scale, area: { left: number; right: number; top: number; bottom: number }): string {
+  if (!s.markers || !st.marker) return '';
+  const n = Math.min(s.x.length, s.y.length);
+  const indices: number[] = s.markers === true ? Array.from({ length: n }, (_, i) => i) : Array.from(s.markers as ArrayLike<number>);
+  const out: string[] = [];
+  for (const i of indices) {
+    if (!Number.isInteger(i) || i < 0 || i >= n) continue;
+    const px = sx(s.x[i]!);
+    const py = sy(s.y[i]!);
+    if (!Number.isFinite(px) || !Number.isFinite(py)) continue;
+    if (px < area.left - 0.5 || px > area.right + 0.5 || py < area.top - 0.5 || py > area.bottom + 0.5) continue;
+    out.push(markerShape(st.marker.shape, px, py, st.marker.size, st.color));
+  }
+  return out.length ? `<g class="markers" data-label="${esc(s.label)}">${out.join('')}</g>` : '';
+}
+
 interface Box {
   x: number;
   y: number;
@@ -183,7 +241,7 @@ function renderPanel(panel: Panel, box: Box, style: Map<string, Style>, clipId: 
 
   const ys = panel.series;
   const sy = makeScale(yAxis, values(...ys.flatMap((s) => [s.y, s.lower, s.upper])), [top + plotH, top], 0.04);
-  const yTicks = sy.ticks(Math.max(2, Math.round(plotH / Y_TICK_SPACING)));
+  const yTicks = yAxis.ticks ? fixedTicks(yAxis.ticks, sy.domain, 1) : sy.ticks(Math.max(2, Math.round(plotH / Y_TICK_SPACING)));
   const yLabelWidth = Math.max(0, ...yTicks.labels.map((l) => textWidth(l, TICK_FONT)));
   const left = box.x + 6 + (yAxis.label ? LABEL_FONT + 10 : 0) + yLabelWidth + TICK_LENGTH + 4;
 
@@ -191,12 +249,16 @@ function renderPanel(panel: Panel, box: Box, style: Map<string, Style>, clipId: 
   let right = box.x + box.w - 12;
   let sx = makeScale(xAxis, xValues, [left, right], 0);
   let target = Math.max(2, Math.round((right - left) / X_TICK_SPACING));
-  let xTicks = sx.ticks(target);
+  let every = 1;
+  const xTicksFor = (): Ticks => (xAxis.ticks ? fixedTicks(xAxis.ticks, sx.domain, every) : sx.ticks(target));
+  let xTicks = xTicksFor();
   // Fewer ticks while labels would touch; then leave room for half of the last label.
-  while (target > 2 && xTicks.major.length > 1) {
+  while ((xAxis.ticks ? every < xAxis.ticks.length : target > 2) && xTicks.major.length > 1) {
     const gap = Math.abs(sx(xTicks.major[1]!) - sx(xTicks.major[0]!));
     if (Math.max(...xTicks.labels.map((l) => textWidth(l, TICK_FONT))) + 12 <= gap) break;
-    xTicks = sx.ticks(--target);
+    if (xAxis.ticks) every++;
+    else target--;
+    xTicks = xTicksFor();
   }
   const lastLabel = xTicks.labels[xTicks.labels.length - 1];
   if (lastLabel !== undefined && sx(xTicks.major[xTicks.major.length - 1]!) > right - 20) {
@@ -232,6 +294,11 @@ function renderPanel(panel: Panel, box: Box, style: Map<string, Style>, clipId: 
       `<g class="series" data-label="${esc(s.label)}" clip-path="url(#${clipId})">` +
         `<path d="${linePath(s.x, s.y, sx, sy)}" fill="none" stroke="${st.color}" stroke-width="${st.width}"${dash}${opacity} stroke-linejoin="round" stroke-linecap="butt"/></g>`,
     );
+  }
+  // Markers above every line, and not clipped: a point on the frame shows whole.
+  for (const s of ys) {
+    const m = seriesMarkers(s, style.get(s.label)!, sx, sy, { left, right, top, bottom: top + plotH });
+    if (m) out.push(m);
   }
 
   // Frame, ticks and labels on top.
@@ -279,11 +346,12 @@ function legendEntries(figure: Figure, style: Map<string, Style>): LegendEntry[]
 const entryWidth = (e: LegendEntry): number => LEGEND_SWATCH + 8 + textWidth(e.label, TICK_FONT);
 
 function renderLegendEntry(e: LegendEntry, x: number, y: number): string {
-  const { color, dash, width, band } = e.style;
+  const { color, dash, width, band, marker } = e.style;
   const swatch = band ? `<rect x="${r2(x)}" y="${r2(y - 6)}" width="${LEGEND_SWATCH}" height="12" fill="${color}" fill-opacity="0.18"/>` : '';
   return (
     `<g class="legend-entry">${swatch}` +
     `<path d="M${r2(x)} ${r2(y)}h${LEGEND_SWATCH}" stroke="${color}" stroke-width="${Math.max(width, 2)}"${dash ? ` stroke-dasharray="${dash}"` : ''}/>` +
+    (marker ? markerShape(marker.shape, x + LEGEND_SWATCH / 2, y, marker.size, color) : '') +
     text(x + LEGEND_SWATCH + 8, y + TICK_FONT * 0.35, e.label, `font-size="${TICK_FONT}" fill="${INK}"`) +
     '</g>'
   );

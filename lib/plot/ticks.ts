@@ -76,6 +76,13 @@ export function logTicks(min: number, max: number, target: number): Ticks {
         } else minor.push(v);
       }
     }
+    // Very narrow (no two m·10^k inside): nice linear values, placed on the log axis.
+    if (major.length + minor.length < 2) return linearTicks(min, max, Math.max(2, Math.min(target, 5)));
+    if (major.length < 3 && minor.length > 0) {
+      // A narrow range (e.g. losses between 0.3 and 0.7) would show one or two labels: label every m·10^k.
+      const all = [...major, ...minor].sort((a, b) => a - b);
+      return { major: all, labels: all.map((v) => minus(String(v))), minor: [] };
+    }
     return { major, labels, minor };
   }
   // Many decades: label every n-th so the labels do not crowd, and keep minor ticks only when sparse.

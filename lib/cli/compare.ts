@@ -1,0 +1,248 @@
+/**
+ * `sgdr compare --config FILE --out DIR [--jobs N]`: trains every schedule of an experiment config
+ * on every seed (N runs at once, each in its own process), then writes the statistics, figures and
+ * the HTML report. Running it again skips finished runs and resumes interrupted ones; Ctrl-C stops
+ * every run after its current batch with a checkpoint.
+ *
+ * Progress: one bar for the whole experiment (runs × epochs, ETA) with a line per run epoch.
+ */
+import * as fs from 'fs';
+import * as path from 'path';
+import {
+  analyzeExperiment, readExperimentConfig, readExperimentFile, runExperiment, slugify, writeReport,
+  type ExperimentConfig, type ExperimentEvent, type ExperimentResults, type PlannedRun,
+} from '../experiment';
+import { formatFlags, parseFlags, UsageError, type FlagSpecs, type ParsedFlags } from './args';
+import type { Command } from './main';
+import { formatDuration } from './progress';
+
+export const runtimeFlagSpecs: FlagSpecs = {
+  jobs: { kind: 'integer', help: 'runs trained at once, each in its own process (default 1)' },
+  threads: { kind: 'integer', help: "LibTorch threads per run (default: the machine's cores / jobs)" },
+  device: { kind: 'string', help: "auto | cpu | cuda | cuda:N (default: the config's, else auto)" },
+  workers: { kind: 'integer', help: 'data loader threads per run (default automatic)' },
+};
+
+const flagSpecs: FlagSpecs = {
+  config: { kind: 'string', help: 'experiment config (JSON): data, model, optimizer, epochs, seeds, schedules' },
+  out: { kind: 'string', help: 'experiment folder (default runs/<config name>); run again to resume' },
+  ...runtimeFlagSpecs,
+  'report-only': { kind: 'boolean', help: "don't train: write the report from the runs already in --out" },
+  json: { kind: 'boolean', help: 'print results.json to stdout at the end' },
+  help: { kind: 'boolean', help: 'show this help' },
+};
+
+const pct = (v: number | null | undefined): string => (v === null || v === undefined || !Number.isFinite(v) ? '-' : `${(v * 100).toFixed(1)}%`);
+const fmtLr = (lr: number): string => (lr === 0 ? '0' : lr >= 1e-3 ? lr.toFixed(4) : lr.toExponential(1));
+
+/** One progress bar for the whole experiment (epochs of all runs), with a line per run epoch above it. */
+export class ExperimentProgress {
+  readonly #out: NodeJS.WriteStream;
+  readonly #tty: boolean;
+  #epochs = 1;
+  #total = 0;
+  /** Epochs finished (skipped runs and resumed epochs included). */
+  #done = 0;
+  #doneAtStart = 0;
+  /** Fraction of the current epoch of each running run. */
+  readonly #partial = new Map<number, number>();
+  readonly #running = new Map<number, PlannedRun>();
+  #started = Date.now();
+  #lastPlain = 0;
+  #labelWidth = 0;
+
+  constructor(stream: NodeJS.WriteStream = process.stderr) {
+    this.#out = stream;
+    this.#tty = Boolean(stream.isTTY) && !process.env.CI;
+  }
+
+  #name(run: PlannedRun): string {
+    return `${run.label} · seed ${run.seed}`.padEnd(this.#labelWidth);
+  }
+
+  #bar(): string {
+    const done = this.#done + [...this.#partial.values()].reduce((a, b) => a + b, 0);
+    const fraction = this.#total ? Math.min(1, done / this.#total) : 1;
+    const elapsed = (Date.now() - this.#started) / 1000;
+    const rate = (done - this.#doneAtStart) / elapsed;
+    const eta = rate > 0 ? (this.#total - done) / rate : NaN;
+    const width = 28;
+    const filled = Math.round(fraction * width);
+    const bar = '='.repeat(Math.max(0, filled - 1)) + (filled > 0 ? '>' : '') + ' '.repeat(width - filled);
+    return `[${bar}] ${done.toFixed(1)}/${this.#total} epochs (${Math.floor(fraction * 100)}%)  ${this.#running.size} running  ` +
+      `elapsed ${formatDuration(elapsed)}  ETA ${formatDuration(eta)}`;
+  }
+
+  /** A line above the bar. */
+  line(text: string): void {
+    if (this.#tty) this.#out.write(`\r\x1b[K${text}\n${this.#bar()}`);
+    else this.#out.write(`${text}\n`);
+  }
+
+  #redraw(): void {
+    if (this.#tty) this.#out.write(`\r\x1b[K${this.#bar().slice(0, (this.#out.columns || 120) - 1)}`);
+    else if (Date.now() - this.#lastPlain > 15_000) {
+      this.#lastPlain = Date.now();
+      this.#out.write(`progress ${this.#bar()}\n`);
+    }
+  }
+
+  event(e: ExperimentEvent): void {
+    switch (e.type) {
+      case 'plan': {
+        this.#epochs = e.runs[0]?.config.epochs ?? 1;
+        this.#total = e.runs.length * this.#epochs;
+        this.#done = this.#doneAtStart = e.epochsDone.reduce((a, b) => a + b, 0);
+        this.#labelWidth = Math.max(0, ...e.runs.map((r) => `${r.label} · seed ${r.seed}`.length));
+        this.#started = Date.now();
+        this.#lastPlain = Date.now();
+        const finished = e.status.filter((s) => s === 'done').length;
+        const partial = e.status.filter((s) => s === 'partial').length;
+        this.line(`${e.runs.length} runs × ${this.#epochs} epochs; ${e.jobs} at a time with ${e.threads} thread(s) each` +
+          (finished ? `; ${finished} already finished (skipped)` : '') + (partial ? `; ${partial} to resume` : ''));
+        break;
+      }
+      case 'run-start':
+        this.#running.set(e.run.index, e.run);
+        this.#partial.set(e.run.index, 0);
+        this.line(`${this.#name(e.run)}  start${e.fromEpoch ? ` (resuming after epoch ${e.fromEpoch})` : ''}  → ${e.run.relDir}`);
+        break;
+      case 'batch':
+        this.#partial.set(e.run.index, e.batch / e.batches);
+        this.#redraw();
+        break;
+      case 'epoch': {
+        const m = e.metrics;
+        this.#done += 1;
+        this.#partial.set(e.run.index, 0);
+        const val = m.val_loss === null ? '' : `  val ${m.val_loss.toFixed(4)} (${pct(m.val_acc)})`;
+        const ens = m.ensemble_val_loss === undefined ? '' : `  ensemble ${m.ensemble_val_loss.toFixed(4)} (${pct(m.ensemble_val_acc)})`;
+        this.line(`${this.#name(e.run)}  epoch ${m.epoch}/${this.#epochs}  train ${m.train_loss.toFixed(4)}${val}` +
+          `  lr ${fmtLr(m.lr)}→${fmtLr(m.lr_end)}${m.cycle_end ? '  cycle end' : ''}${ens}  ${m.seconds.toFixed(1)} s`);
+        break;
+      }
+      case 'run-end':
+        this.#running.delete(e.run.index);
+        this.#partial.delete(e.run.index);
+        this.line(`${this.#name(e.run)}  ${e.status === 'done' ? 'done' : e.status === 'aborted' ? 'stopped (checkpoint kept)' : `FAILED: ${e.error}`} after ${formatDuration(e.seconds)}`);
+        break;
+      case 'log':
+        break;
+    }
+  }
+
+  finish(): void {
+    if (this.#tty) this.#out.write(`\r\x1b[K${this.#bar()}\n`);
+  }
+}
+
+/** A few lines of the headline numbers, for the terminal. */
+export function summaryLines(results: ExperimentResults): string[] {
+  const width = Math.max(...results.schedules.map((s) => s.label.length));
+  const ms = (m: { mean: number; std: number }, f: (v: number) => string) =>
+    Number.isFinite(m.mean) ? `${f(m.mean)}${Number.isFinite(m.std) ? ` ± ${f(m.std)}` : ''}` : '-';
+  const lines = results.schedules.map((s) =>
+    `  ${s.label.padEnd(width)}  final val loss ${ms(s.final.val_loss, (v) => v.toFixed(4))}  acc ${ms(s.final.val_acc, (v) => (v * 100).toFixed(2) + '%')}` +
+    `  (${s.finished} runs)` + (s.ensemble ? `  ensemble ${ms(s.ensemble.val_loss, (v) => v.toFixed(4))}` : ''));
+  for (const c of results.comparisons.filter((x) => x.metric === 'final_val_loss')) {
+    const d = c.difference;
+    lines.push(`  ${c.a} − ${c.b}: final val loss ${Number.isFinite(d.mean) ? d.mean.toFixed(4) : '-'}` +
+      (d.ci ? ` (${Math.round(d.level * 100)}% interval ${d.ci[0].toFixed(4)} … ${d.ci[1].toFixed(4)}, ${d.n} seeds)` : ` (${d.n} seed(s), no interval)`));
+  }
+  return lines;
+}
+
+export interface CompareRunOptions {
+  config: ExperimentConfig;
+  outDir: string;
+  flags: ParsedFlags;
+  reportOnly?: boolean;
+}
+
+/** Trains (unless reportOnly), writes the report and prints where it is; the exit code. Shared with `sgdr demo`. */
+export async function compareAndReport(o: CompareRunOptions): Promise<number> {
+  const log = (line: string) => process.stderr.write(`${line}\n`);
+  for (const name of ['jobs', 'threads'] as const) {
+    const v = o.flags[name] as number | undefined;
+    if (v !== undefined && v < 1) throw new UsageError(`--${name} must be >= 1, got ${v}`);
+  }
+  if (o.flags.workers !== undefined && (o.flags.workers as number) < 0) throw new UsageError(`--workers must be >= 0, got ${String(o.flags.workers)}`);
+  const started = Date.now();
+  if (!o.reportOnly) {
+    const progress = new ExperimentProgress();
+    const controller = new AbortController();
+    const onSignal = () => {
+      progress.line('stopping every run after its current batch (checkpoints keep the position; run the same command again to resume)');
+      controller.abort();
+    };
+    process.once('SIGINT', onSignal);
+    process.once('SIGTERM', onSignal);
+    try {
+      const result = await runExperiment(o.config, {
+        outDir: o.outDir,
+        jobs: o.flags.jobs as number | undefined,
+        threads: o.flags.threads as number | undefined,
+        device: o.flags.device as string | undefined,
+        workers: o.flags.workers as number | undefined,
+        signal: controller.signal,
+        onEvent: (e) => progress.event(e),
+      });
+      progress.finish();
+      if (result.aborted) {
+        log(`stopped: ${result.runs.length - result.skipped - result.trained} run(s) unfinished; run the same command again to resume`);
+        return 130;
+      }
+      log(`${result.trained} run(s) trained, ${result.skipped} already finished, in ${formatDuration(result.seconds)}`);
+    } finally {
+      process.removeListener('SIGINT', onSignal);
+      process.removeListener('SIGTERM', onSignal);
+    }
+  }
+  const results = analyzeExperiment(o.config, o.outDir);
+  const files = writeReport(o.config, results, o.outDir);
+  for (const line of summaryLines(results)) log(line);
+  log(`figures: ${files.figures.map((f) => path.relative(process.cwd(), f.pngFile)).join(', ')} (+ .svg)`);
+  log(`numbers: ${path.relative(process.cwd(), files.json)}, ${path.relative(process.cwd(), files.csv)}`);
+  log(`report: ${path.resolve(files.html)}  (${formatDuration((Date.now() - started) / 1000)} in all)`);
+  if (o.flags.json) process.stdout.write(fs.readFileSync(files.json, 'utf8'));
+  return 0;
+}
+
+function help(): string {
+  return [
+    'usage: sgdr compare --config FILE [--out DIR] [--jobs N] [flags]',
+    '',
+    'Trains every schedule of the config on every seed, then writes results.json, results.csv, figures/ and report.html',
+    'into --out. Run it again to skip finished runs and resume interrupted ones. Example configs: examples/*.json.',
+    '',
+    formatFlags(flagSpecs),
+  ].join('\n');
+}
+
+export const command: Command = {
+  summary: 'train every schedule × seed of an experiment config; statistics, figures, HTML report',
+  async run(argv) {
+    const { flags, positional } = parseFlags(argv, flagSpecs);
+    if (flags.help) {
+      process.stdout.write(help() + '\n');
+      return 0;
+    }
+    if (positional.length) throw new UsageError(`unexpected argument '${positional[0]}'`);
+    const reportOnly = Boolean(flags['report-only']);
+    let config: ExperimentConfig;
+    let outDir: string;
+    if (flags.config !== undefined) {
+      const file = flags.config as string;
+      if (!fs.existsSync(file)) throw new UsageError(`--config: file not found: ${file}`);
+      config = readExperimentConfig(file);
+      outDir = (flags.out as string | undefined) ?? path.join('runs', slugify(config.name));
+    } else if (reportOnly && flags.out !== undefined) {
+      outDir = flags.out as string;
+      if (!fs.existsSync(outDir)) throw new UsageError(`--out: folder not found: ${outDir}`);
+      config = readExperimentFile(outDir);
+    } else {
+      throw new UsageError('--config is required (or --report-only --out DIR for an experiment folder)');
+    }
+    return compareAndReport({ config, outDir, flags, reportOnly });
+  },
+};

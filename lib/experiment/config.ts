@@ -1,0 +1,367 @@
+/**
+ * Experiment configs: one JSON file that says what to train (data, model, optimizer, epochs), on
+ * which seeds, under which schedules, and how to analyse it. Every schedule is trained on every
+ * seed with otherwise identical settings, so the runs of one seed differ only by their schedule.
+ *
+ * {
+ *   "name": "SGDR vs step decay",
+ *   "data": { "source": "fashion-mnist", "limitTrain": 2048, "limitVal": 1000 },
+ *   "model": { "arch": "resnet18", "stem": "imagenet" },
+ *   "optimizer": { "type": "sgd", "momentum": 0.9, "weightDecay": 5e-4 },
+ *   "epochs": 7, "batchSize": 64,
+ *   "seeds": [0, 1, 2],                       (or "runs": 3 for seeds 0, 1, 2)
+ *   "schedules": [
+ *     { "label": "SGDR T0=1 Tmult=2", "type": "warm-restarts", "lr": 0.05, "t0": 1, "tMult": 2 },
+ *     { "label": "Step decay", "type": "multistep", "lr": 0.05, "milestones": [3, 5], "gamma": 0.1 }
+ *   ],
+ *   "analysis": { "targetValLoss": 0.5, "bandwidth": 1, "baseline": "Step decay" }
+ * }
+ *
+ * A bad config is refused with one error that names the key path (`schedules[1].tMult`).
+ */
+import * as fs from 'fs';
+import * as path from 'path';
+import { ScheduleParamError, scheduleFromSpec, scheduleTypes, type Schedule, type ScheduleSpec } from '../schedule';
+import type { OptimizerConfig, RunConfig } from '../train/run';
+
+/** A bad experiment config; `keyPath` names the offending key (e.g. `schedules[1].tMult`). */
+export class ExperimentConfigError extends TypeError {
+  override name = 'ExperimentConfigError';
+  constructor(
+    readonly keyPath: string,
+    readonly detail: string,
+    readonly file?: string,
+  ) {
+    super(`${file ? `${file}: ` : ''}${keyPath ? `${keyPath}: ` : ''}${detail}`);
+  }
+}
+
+export interface ExperimentData {
+  /** 'fashion-mnist' | 'fashion-mnist:DIR' | 'mnist:DIR' | 'cifar10:DIR' | 'image-folder:DIR' | DIR */
+  source: string;
+  limitTrain?: number;
+  limitVal?: number;
+  augment?: boolean;
+  hflip?: boolean;
+  pad?: number;
+  imageSize?: number;
+  resize?: number;
+  mean?: number | number[];
+  std?: number | number[];
+}
+
+export interface ExperimentModel {
+  arch: string;
+  stem?: 'auto' | 'imagenet' | 'cifar';
+  /** Start every run from these weights (a torch.save(model.state_dict()) file). */
+  initWeights?: string;
+  /** With initWeights: re-initialise the last N modules (per seed). */
+  reinitLast?: number;
+  freeze?: boolean;
+}
+
+/** One schedule of the comparison: a schedule spec with a label, and optionally its own optimizer settings. */
+export type ExperimentSchedule = ScheduleSpec & {
+  label: string;
+  /** Overrides of the experiment's optimizer for this schedule (e.g. SGDR with AdamW next to SGD). */
+  optimizer?: OptimizerConfig;
+};
+
+export interface ExperimentAnalysis {
+  /** Val loss that "epochs to target" counts to (default: the worst schedule's best mean val loss). */
+  targetValLoss?: number;
+  /** Standard deviation of the Gaussian smoothing kernel, in epochs (default max(0.5, epochs/40)). */
+  bandwidth?: number;
+  /** Label of the schedule the others are compared with (default: every pair is compared). */
+  baseline?: string;
+  /** Confidence level of the paired-difference intervals (default 0.95). */
+  level?: number;
+}
+
+export interface ExperimentConfig {
+  name: string;
+  description?: string;
+  data: ExperimentData;
+  model: ExperimentModel;
+  optimizer: OptimizerConfig;
+  epochs: number;
+  batchSize: number;
+  evalBatchSize?: number;
+  /** Cycle snapshots averaged by the snapshot ensemble (default 3). */
+  ensembleSize?: number;
+  seeds: number[];
+  schedules: ExperimentSchedule[];
+  analysis: ExperimentAnalysis;
+  /** Runtime settings (do not change results): device, LibTorch threads and loader threads per run. */
+  device?: string;
+  threads?: number;
+  workers?: number;
+}
+
+// ---------------------------------------------------------------------------------------------
+// Validation
+
+type Json = unknown;
+
+const kindOf = (v: Json): string => (v === null ? 'null' : Array.isArray(v) ? 'an array' : typeof v === 'object' ? 'an object' : `${typeof v} ${JSON.stringify(v)}`);
+
+class Checker {
+  constructor(readonly file?: string) {}
+
+  fail(keyPath: string, detail: string): never {
+    throw new ExperimentConfigError(keyPath, detail, this.file);
+  }
+
+  object(v: Json, keyPath: string, known: readonly string[]): Record<string, Json> {
+    if (!v || typeof v !== 'object' || Array.isArray(v)) this.fail(keyPath, `must be an object, got ${kindOf(v)}`);
+    const o = v as Record<string, Json>;
+    const unknown = Object.keys(o).find((k) => !known.includes(k));
+    if (unknown !== undefined) this.fail(join(keyPath, unknown), `unknown key (known here: ${known.join(', ')})`);
+    return o;
+  }
+
+  string(v: Json, keyPath: string): string {
+    if (typeof v !== 'string' || v.trim() === '') this.fail(keyPath, `must be a non-empty string, got ${kindOf(v)}`);
+    return v;
+  }
+
+  oneOf<T extends string>(v: Json, keyPath: string, options: readonly T[]): T {
+    if (typeof v !== 'string' || !options.includes(v as T)) this.fail(keyPath, `must be one of ${options.join(', ')}, got ${kindOf(v)}`);
+    return v as T;
+  }
+
+  boolean(v: Json, keyPath: string): boolean {
+    if (typeof v !== 'boolean') this.fail(keyPath, `must be true or false, got ${kindOf(v)}`);
+    return v;
+  }
+
+  number(v: Json, keyPath: string, check: { min?: number; above?: number; max?: number; integer?: boolean } = {}): number {
+    const what = check.integer ? 'an integer' : 'a number';
+    if (typeof v !== 'number' || !Number.isFinite(v)) this.fail(keyPath, `must be ${what}, got ${kindOf(v)}`);
+    if (check.integer && !Number.isInteger(v)) this.fail(keyPath, `must be an integer, got ${v}`);
+    if (check.min !== undefined && v < check.min) this.fail(keyPath, `must be ${what} ≥ ${check.min}, got ${v}`);
+    if (check.above !== undefined && v <= check.above) this.fail(keyPath, `must be ${what} > ${check.above}, got ${v}`);
+    if (check.max !== undefined && v > check.max) this.fail(keyPath, `must be ${what} ≤ ${check.max}, got ${v}`);
+    return v;
+  }
+
+  numbers(v: Json, keyPath: string): number | number[] {
+    if (Array.isArray(v)) return v.map((x, i) => this.number(x, `${keyPath}[${i}]`));
+    return this.number(v, keyPath);
+  }
+}
+
+const join = (keyPath: string, key: string): string => (keyPath ? `${keyPath}.${key}` : key);
+
+const TOP_KEYS = [
+  'name', 'description', 'data', 'model', 'optimizer', 'epochs', 'batchSize', 'evalBatchSize', 'ensembleSize',
+  'seeds', 'runs', 'schedules', 'analysis', 'device', 'threads', 'workers',
+] as const;
+const DATA_KEYS = ['source', 'limitTrain', 'limitVal', 'augment', 'hflip', 'pad', 'imageSize', 'resize', 'mean', 'std'] as const;
+const MODEL_KEYS = ['arch', 'stem', 'initWeights', 'reinitLast', 'freeze'] as const;
+const OPTIMIZER_KEYS = ['type', 'momentum', 'weightDecay', 'nesterov', 'normalizedWeightDecay', 'betas', 'eps'] as const;
+const ANALYSIS_KEYS = ['targetValLoss', 'bandwidth', 'baseline', 'level'] as const;
+const ARCHS = ['resnet18', 'resnet34', 'resnet50', 'resnet101', 'resnet152'] as const;
+
+function optimizerConfig(c: Checker, v: Json, keyPath: string): OptimizerConfig {
+  const o = c.object(v, keyPath, OPTIMIZER_KEYS);
+  const out: OptimizerConfig = {};
+  if (o.type !== undefined) out.type = c.oneOf(o.type, join(keyPath, 'type'), ['sgd', 'adam', 'adamw'] as const);
+  if (o.momentum !== undefined) out.momentum = c.number(o.momentum, join(keyPath, 'momentum'), { min: 0, max: 1 });
+  if (o.weightDecay !== undefined) out.weightDecay = c.number(o.weightDecay, join(keyPath, 'weightDecay'), { min: 0 });
+  if (o.nesterov !== undefined) out.nesterov = c.boolean(o.nesterov, join(keyPath, 'nesterov'));
+  if (o.normalizedWeightDecay !== undefined) out.normalizedWeightDecay = c.number(o.normalizedWeightDecay, join(keyPath, 'normalizedWeightDecay'), { min: 0 });
+  if (o.betas !== undefined) {
+    if (!Array.isArray(o.betas) || o.betas.length !== 2) c.fail(join(keyPath, 'betas'), `must be two numbers [beta1, beta2], got ${kindOf(o.betas)}`);
+    out.betas = [c.number(o.betas[0], join(keyPath, 'betas[0]'), { min: 0, max: 1 }), c.number(o.betas[1], join(keyPath, 'betas[1]'), { min: 0, max: 1 })];
+  }
+  if (o.eps !== undefined) out.eps = c.number(o.eps, join(keyPath, 'eps'), { above: 0 });
+  return out;
+}
+
+function scheduleEntry(c: Checker, v: Json, keyPath: string): ExperimentSchedule {
+  if (!v || typeof v !== 'object' || Array.isArray(v)) c.fail(keyPath, `must be an object with a "type", got ${kindOf(v)}`);
+  const { optimizer, ...rest } = v as Record<string, Json>;
+  if (rest.type === undefined) c.fail(join(keyPath, 'type'), `missing (one of ${scheduleTypes.join(', ')})`);
+  if (typeof rest.type !== 'string' || !scheduleTypes.includes(rest.type as ScheduleSpec['type'])) {
+    c.fail(join(keyPath, 'type'), `unknown schedule ${kindOf(rest.type)} (expected one of ${scheduleTypes.join(', ')})`);
+  }
+  if (rest.label !== undefined) c.string(rest.label, join(keyPath, 'label'));
+  let schedule: Schedule;
+  try {
+    schedule = scheduleFromSpec(rest as unknown as ScheduleSpec);
+  } catch (err) {
+    if (err instanceof ScheduleParamError) c.fail(join(keyPath, err.param.replace(/\[(\d+)\]$/, '[$1]')), err.detail);
+    const m = /unknown field "([^"]+)"/.exec((err as Error).message);
+    if (m) c.fail(join(keyPath, m[1]!), `unknown key for a "${String(rest.type)}" schedule`);
+    c.fail(keyPath, (err as Error).message);
+  }
+  const entry = { ...(rest as unknown as ScheduleSpec), label: (rest.label as string | undefined) ?? schedule.name } as ExperimentSchedule;
+  if (optimizer !== undefined) entry.optimizer = optimizerConfig(c, optimizer, join(keyPath, 'optimizer'));
+  return entry;
+}
+
+/** Validates a parsed JSON config and fills in the defaults. `file` is only used in messages. */
+export function parseExperimentConfig(json: Json, file?: string): ExperimentConfig {
+  const c: Checker = new Checker(file);
+  const o = c.object(json, '', TOP_KEYS);
+  for (const key of ['data', 'model', 'epochs', 'batchSize', 'schedules'] as const) {
+    if (o[key] === undefined) c.fail(key, 'missing');
+  }
+
+  let data: ExperimentData;
+  if (typeof o.data === 'string') data = { source: c.string(o.data, 'data') };
+  else {
+    const d = c.object(o.data, 'data', DATA_KEYS);
+    if (d.source === undefined) c.fail('data.source', 'missing (e.g. "fashion-mnist" or "image-folder:DIR")');
+    data = { source: c.string(d.source, 'data.source') };
+    for (const k of ['limitTrain', 'limitVal', 'imageSize', 'resize'] as const) if (d[k] !== undefined) data[k] = c.number(d[k], `data.${k}`, { integer: true, min: 1 });
+    if (d.pad !== undefined) data.pad = c.number(d.pad, 'data.pad', { integer: true, min: 0 });
+    for (const k of ['augment', 'hflip'] as const) if (d[k] !== undefined) data[k] = c.boolean(d[k], `data.${k}`);
+    for (const k of ['mean', 'std'] as const) if (d[k] !== undefined) data[k] = c.numbers(d[k], `data.${k}`);
+  }
+
+  let model: ExperimentModel;
+  if (typeof o.model === 'string') model = { arch: c.oneOf(o.model, 'model', ARCHS) };
+  else {
+    const m = c.object(o.model, 'model', MODEL_KEYS);
+    if (m.arch === undefined) c.fail('model.arch', `missing (one of ${ARCHS.join(', ')})`);
+    model = { arch: c.oneOf(m.arch, 'model.arch', ARCHS) };
+    if (m.stem !== undefined) model.stem = c.oneOf(m.stem, 'model.stem', ['auto', 'imagenet', 'cifar'] as const);
+    if (m.initWeights !== undefined) model.initWeights = c.string(m.initWeights, 'model.initWeights');
+    if (m.reinitLast !== undefined) model.reinitLast = c.number(m.reinitLast, 'model.reinitLast', { integer: true, min: 0 });
+    if (m.freeze !== undefined) model.freeze = c.boolean(m.freeze, 'model.freeze');
+    if ((model.reinitLast !== undefined || model.freeze) && !model.initWeights) {
+      c.fail(model.reinitLast !== undefined ? 'model.reinitLast' : 'model.freeze', 'needs model.initWeights');
+    }
+  }
+
+  const optimizer = o.optimizer === undefined ? {} : optimizerConfig(c, o.optimizer, 'optimizer');
+  const epochs = c.number(o.epochs, 'epochs', { integer: true, min: 1 });
+  const batchSize = c.number(o.batchSize, 'batchSize', { integer: true, min: 1 });
+
+  let seeds: number[];
+  if (o.seeds !== undefined && o.runs !== undefined) c.fail('runs', 'give either seeds or runs, not both');
+  if (o.seeds !== undefined) {
+    if (!Array.isArray(o.seeds)) c.fail('seeds', `must be a list of integer seeds such as [0, 1, 2], got ${kindOf(o.seeds)}`);
+    if (o.seeds.length === 0) c.fail('seeds', 'is empty: give at least one seed');
+    seeds = o.seeds.map((s, i) => c.number(s, `seeds[${i}]`, { integer: true, min: 0 }));
+    const dup = seeds.findIndex((s, i) => seeds.indexOf(s) !== i);
+    if (dup >= 0) c.fail(`seeds[${dup}]`, `seed ${seeds[dup]} is listed twice`);
+  } else if (o.runs !== undefined) {
+    const runs = c.number(o.runs, 'runs', { integer: true, min: 1 });
+    seeds = Array.from({ length: runs }, (_, i) => i);
+  } else {
+    c.fail('seeds', 'missing: give "seeds": [0, 1, 2] or "runs": 3');
+  }
+
+  if (!Array.isArray(o.schedules)) c.fail('schedules', `must be a list of schedules, got ${kindOf(o.schedules)}`);
+  if (o.schedules.length === 0) c.fail('schedules', 'is empty: give at least one schedule');
+  const schedules = o.schedules.map((s, i) => scheduleEntry(c, s, `schedules[${i}]`));
+  const slugs = new Map<string, number>();
+  schedules.forEach((s, i) => {
+    const slug = slugify(s.label);
+    if (slugs.has(slug)) {
+      c.fail(`schedules[${i}].label`, `'${s.label}' names the same run folder as schedules[${slugs.get(slug)}] ('${schedules[slugs.get(slug)!]!.label}'); give distinct labels`);
+    }
+    slugs.set(slug, i);
+  });
+
+  const analysis: ExperimentAnalysis = {};
+  if (o.analysis !== undefined) {
+    const a = c.object(o.analysis, 'analysis', ANALYSIS_KEYS);
+    if (a.targetValLoss !== undefined) analysis.targetValLoss = c.number(a.targetValLoss, 'analysis.targetValLoss', { above: 0 });
+    if (a.bandwidth !== undefined) analysis.bandwidth = c.number(a.bandwidth, 'analysis.bandwidth', { above: 0 });
+    if (a.level !== undefined) {
+      analysis.level = c.number(a.level, 'analysis.level', { above: 0 });
+      if (analysis.level >= 1) c.fail('analysis.level', `must be a number in (0, 1), got ${analysis.level}`);
+    }
+    if (a.baseline !== undefined) {
+      const label = c.string(a.baseline, 'analysis.baseline');
+      if (!schedules.some((s) => s.label === label)) c.fail('analysis.baseline', `'${label}' is not the label of a schedule (${schedules.map((s) => `'${s.label}'`).join(', ')})`);
+      analysis.baseline = label;
+    }
+  }
+
+  const config: ExperimentConfig = {
+    name: o.name === undefined ? 'experiment' : c.string(o.name, 'name'),
+    ...(o.description !== undefined ? { description: c.string(o.description, 'description') } : {}),
+    data, model, optimizer, epochs, batchSize, seeds, schedules, analysis,
+  };
+  if (o.evalBatchSize !== undefined) config.evalBatchSize = c.number(o.evalBatchSize, 'evalBatchSize', { integer: true, min: 1 });
+  if (o.ensembleSize !== undefined) config.ensembleSize = c.number(o.ensembleSize, 'ensembleSize', { integer: true, min: 1 });
+  if (o.device !== undefined) config.device = c.string(o.device, 'device');
+  if (o.threads !== undefined) config.threads = c.number(o.threads, 'threads', { integer: true, min: 1 });
+  if (o.workers !== undefined) config.workers = c.number(o.workers, 'workers', { integer: true, min: 0 });
+  return config;
+}
+
+/** Reads and validates an experiment config file (JSON). */
+export function readExperimentConfig(file: string): ExperimentConfig {
+  let text: string;
+  try {
+    text = fs.readFileSync(file, 'utf8');
+  } catch (err) {
+    throw new ExperimentConfigError('', `cannot read the config: ${(err as NodeJS.ErrnoException).code ?? (err as Error).message}`, file);
+  }
+  let json: Json;
+  try {
+    json = JSON.parse(text);
+  } catch (err) {
+    throw new ExperimentConfigError('', `not valid JSON: ${(err as Error).message}`, file);
+  }
+  const config = parseExperimentConfig(json, file);
+  // A relative weight file is looked up next to the config file first (when the file is there;
+  // otherwise relative to the working directory), and made absolute so a resume from another
+  // directory trains on the same file.
+  const base = path.dirname(path.resolve(file));
+  if (config.model.initWeights && !path.isAbsolute(config.model.initWeights)) {
+    const candidate = path.resolve(base, config.model.initWeights);
+    config.model.initWeights = fs.existsSync(candidate) ? candidate : path.resolve(config.model.initWeights);
+  }
+  return config;
+}
+
+/** A run folder name for a schedule label: lower case, letters, digits and single dashes. */
+export function slugify(label: string): string {
+  const slug = label
+    .replace(/×/g, 'x')
+    .normalize('NFKD')
+    .replace(/[\u0300-\u036f]/g, '')
+    .toLowerCase()
+    .replace(/[^a-z0-9.]+/g, '-')
+    .replace(/\.(?![0-9])|(?<![0-9])\./g, '-')
+    .replace(/-+/g, '-')
+    .replace(/^-|-$/g, '');
+  return slug || 'schedule';
+}
+
+/** The schedule spec of an entry, without the experiment-only keys. */
+export function scheduleSpecOf(entry: ExperimentSchedule): ScheduleSpec {
+  const { optimizer: _optimizer, ...spec } = entry;
+  return spec as ScheduleSpec;
+}
+
+/** The RunConfig of one schedule × seed: everything the run needs, runtime settings excluded. */
+export function runConfigFor(config: ExperimentConfig, entry: ExperimentSchedule, seed: number): RunConfig {
+  const d = config.data;
+  const run: RunConfig = {
+    data: d.source,
+    arch: config.model.arch,
+    ...(config.model.stem ? { stem: config.model.stem } : {}),
+    epochs: config.epochs,
+    batchSize: config.batchSize,
+    ...(config.evalBatchSize ? { evalBatchSize: config.evalBatchSize } : {}),
+    schedule: scheduleSpecOf(entry),
+    optimizer: { ...config.optimizer, ...(entry.optimizer ?? {}) },
+    seed,
+    ...(config.ensembleSize ? { ensembleSize: config.ensembleSize } : {}),
+  };
+  for (const k of ['limitTrain', 'limitVal', 'augment', 'hflip', 'pad', 'imageSize', 'resize', 'mean', 'std'] as const) {
+    if (d[k] !== undefined) (run as unknown as Record<string, unknown>)[k] = d[k];
+  }
+  if (config.model.initWeights) run.initWeights = config.model.initWeights;
+  if (config.model.reinitLast !== undefined) run.reinitLast = config.model.reinitLast;
+  if (config.model.freeze !== undefined) run.freeze = config.model.freeze;
+  return run;
+}

@@ -1,0 +1,188 @@
+/**
+ * Runs every schedule × seed of an experiment, `jobs` at a time, each in a child process of its own
+ * (worker.ts): a native crash takes one run down, not the experiment, and every child gets its
+ * share of the cores. Resumable: finished runs (summary.json) are skipped, started ones continue
+ * from their checkpoint, and run folders trained under another config are refused.
+ */
+import { fork, type ChildProcess } from 'child_process';
+import * as fs from 'fs';
+import * as os from 'os';
+import * as path from 'path';
+import type { EpochMetrics } from '../train/metrics';
+import { readExperimentConfig, type ExperimentConfig } from './config';
+import { checkRunFolder, planRuns, prepareRunFolder, readMetrics, runStatus, type PlannedRun, type RunStatus } from './runs';
+
+export const EXPERIMENT_FILE = 'experiment.json';
+
+/** What a worker tells its parent. */
+export type WorkerMessage =
+  | { type: 'log'; line: string }
+  | { type: 'batch'; epoch: number; batch: number; batches: number; loss: number }
+  | { type: 'epoch'; metrics: EpochMetrics }
+  | { type: 'done'; epochs: number; seconds: number }
+  | { type: 'aborted'; epochs: number }
+  | { type: 'error'; message: string };
+
+export type ExperimentEvent =
+  | { type: 'plan'; runs: PlannedRun[]; status: RunStatus[]; epochsDone: number[]; jobs: number; threads: number }
+  | { type: 'run-start'; run: PlannedRun; fromEpoch: number }
+  | { type: 'log'; run: PlannedRun; line: string }
+  | { type: 'batch'; run: PlannedRun; epoch: number; batch: number; batches: number; loss: number }
+  | { type: 'epoch'; run: PlannedRun; metrics: EpochMetrics }
+  | { type: 'run-end'; run: PlannedRun; status: 'done' | 'aborted' | 'failed'; seconds: number; error?: string };
+
+export interface ExperimentOptions {
+  /** The experiment folder: experiment.json, runs/, and the report. */
+  outDir: string;
+  /** Runs trained at once, each in its own process (default 1). */
+  jobs?: number;
+  /** LibTorch threads per run (default: the machine's cores divided by jobs, at least 1). */
+  threads?: number;
+  /** 'auto' | 'cpu' | 'cuda' | 'cuda:N' (default: the config's, else auto). */
+  device?: string;
+  /** Data loader threads per run (default: the config's, else automatic). */
+  workers?: number;
+  /** Stops every run after its current batch, with a checkpoint to resume from. */
+  signal?: AbortSignal;
+  onEvent?: (event: ExperimentEvent) => void;
+  /** The worker script (default: worker.js of the compiled package). */
+  workerScript?: string;
+}
+
+export interface ExperimentRunResult {
+  runs: PlannedRun[];
+  /** Runs trained to the end in this call. */
+  trained: number;
+  /** Runs that were already finished. */
+  skipped: number;
+  /** True when the signal stopped the experiment before every run finished. */
+  aborted: boolean;
+  jobs: number;
+  threads: number;
+  seconds: number;
+}
+
+/** The compiled worker: next to this file in dist/, or dist/experiment/ when running from the TS sources. */
+export function defaultWorkerScript(): string {
+  const candidates = [path.join(__dirname, 'worker.js'), path.resolve(__dirname, '..', '..', 'dist', 'experiment', 'worker.js')];
+  const found = candidates.find((f) => fs.existsSync(f));
+  if (!found) throw new Error(`the experiment worker is not built (looked for ${candidates.join(', ')}); run npm run build:ts`);
+  return found;
+}
+
+/** Writes experiment.json into the experiment folder (the config the report and resumes read). */
+export function writeExperimentFile(outDir: string, config: ExperimentConfig): void {
+  fs.mkdirSync(outDir, { recursive: true });
+  fs.writeFileSync(path.join(outDir, EXPERIMENT_FILE), JSON.stringify(config, null, 2) + '\n');
+}
+
+/** Reads the experiment.json a previous runExperiment wrote. */
+export function readExperimentFile(outDir: string): ExperimentConfig {
+  const file = path.join(outDir, EXPERIMENT_FILE);
+  if (!fs.existsSync(file)) throw new Error(`${outDir} has no ${EXPERIMENT_FILE}: not an experiment folder of sgdr compare`);
+  return readExperimentConfig(file);
+}
+
+export async function runExperiment(config: ExperimentConfig, options: ExperimentOptions): Promise<ExperimentRunResult> {
+  const started = Date.now();
+  const outDir = path.resolve(options.outDir);
+  const jobs = options.jobs ?? 1;
+  if (!Number.isInteger(jobs) || jobs < 1) throw new RangeError(`jobs must be an integer >= 1, got ${jobs}`);
+  const cores = typeof os.availableParallelism === 'function' ? os.availableParallelism() : os.cpus().length;
+  const threads = options.threads ?? config.threads ?? Math.max(1, Math.floor(cores / jobs));
+  if (!Number.isInteger(threads) || threads < 1) throw new RangeError(`threads must be an integer >= 1, got ${threads}`);
+  const runtime = {
+    threads,
+    device: options.device ?? config.device ?? 'auto',
+    ...(options.workers ?? config.workers) !== undefined ? { workers: options.workers ?? config.workers } : {},
+  };
+  const emit = options.onEvent ?? (() => {});
+
+  const runs = planRuns(config, outDir);
+  for (const run of runs) checkRunFolder(run);
+  const status = runs.map((r) => runStatus(r.dir));
+  const epochsDone = runs.map((r, i) => (status[i] === 'done' ? config.epochs : Math.min(config.epochs, readMetrics(r.dir).length)));
+  writeExperimentFile(outDir, config);
+  emit({ type: 'plan', runs, status, epochsDone, jobs, threads });
+
+  const queue = runs.filter((_, i) => status[i] !== 'done');
+  const skipped = runs.length - queue.length;
+  if (queue.length === 0) return { runs, trained: 0, skipped, aborted: false, jobs, threads, seconds: (Date.now() - started) / 1000 };
+  const script = options.workerScript ?? defaultWorkerScript();
+
+  const children = new Set<ChildProcess>();
+  let stopping = false;
+  let failure: Error | undefined;
+  let trained = 0;
+  const stopAll = () => {
+    stopping = true;
+    for (const child of children) if (child.connected) child.send({ type: 'abort' });
+  };
+  if (options.signal?.aborted) stopping = true;
+  options.signal?.addEventListener('abort', stopAll);
+
+  const runOne = (run: PlannedRun): Promise<'done' | 'aborted'> =>
+    new Promise((resolve, reject) => {
+      prepareRunFolder(run);
+      emit({ type: 'run-start', run, fromEpoch: readMetrics(run.dir).length });
+      const runStarted = Date.now();
+      const child = fork(script, [run.dir, JSON.stringify(runtime)], {
+        stdio: ['ignore', 'ignore', 'pipe', 'ipc'],
+        env: { ...process.env, OMP_NUM_THREADS: String(threads) },
+      });
+      children.add(child);
+      let stderr = '';
+      child.stderr?.on('data', (chunk: Buffer) => {
+        stderr = (stderr + chunk.toString()).slice(-4000);
+      });
+      let outcome: WorkerMessage | undefined;
+      child.on('message', (m: WorkerMessage) => {
+        if (m.type === 'log') emit({ type: 'log', run, line: m.line });
+        else if (m.type === 'batch') emit({ type: 'batch', run, epoch: m.epoch, batch: m.batch, batches: m.batches, loss: m.loss });
+        else if (m.type === 'epoch') emit({ type: 'epoch', run, metrics: m.metrics });
+        else outcome = m;
+      });
+      child.on('error', (err) => {
+        children.delete(child);
+        reject(err);
+      });
+      child.on('exit', (code, signal) => {
+        children.delete(child);
+        const seconds = (Date.now() - runStarted) / 1000;
+        if (outcome?.type === 'done' && code === 0) {
+          emit({ type: 'run-end', run, status: 'done', seconds });
+          resolve('done');
+        } else if (outcome?.type === 'aborted' || (stopping && code === 130)) {
+          emit({ type: 'run-end', run, status: 'aborted', seconds });
+          resolve('aborted');
+        } else {
+          const why = outcome?.type === 'error' ? outcome.message
+            : `the worker exited with ${signal ? `signal ${signal}` : `code ${code}`}${stderr.trim() ? `: ${stderr.trim().split('\n').slice(-3).join(' | ')}` : ''}`;
+          emit({ type: 'run-end', run, status: 'failed', seconds, error: why });
+          reject(new Error(`run ${run.relDir} failed: ${why}`));
+        }
+      });
+    });
+
+  const lane = async (): Promise<void> => {
+    while (!stopping) {
+      const run = queue.shift();
+      if (!run) return;
+      try {
+        if ((await runOne(run)) === 'done') trained++;
+      } catch (err) {
+        failure ??= err as Error;
+        // Stop the others at their next batch: they checkpoint and the next call resumes them.
+        stopAll();
+      }
+    }
+  };
+  try {
+    await Promise.all(Array.from({ length: Math.min(jobs, queue.length) }, lane));
+  } finally {
+    options.signal?.removeEventListener('abort', stopAll);
+  }
+  if (failure) throw failure;
+  const aborted = runs.some((r) => runStatus(r.dir) !== 'done');
+  return { runs, trained, skipped, aborted, jobs, threads, seconds: (Date.now() - started) / 1000 };
+}

@@ -1,0 +1,72 @@
+/**
+ * Child process of an experiment: trains the run in one folder (its run.json), resuming from its
+ * checkpoint when there is one, and reports to the parent over the IPC channel. Started by
+ * runExperiment with child_process.fork:
+ *
+ *   node dist/experiment/worker.js RUN_DIR '{"threads":1,"device":"cpu"}'
+ *
+ * A SIGINT/SIGTERM or an {type:'abort'} message stops it after the current batch with a checkpoint
+ * of the exact position (exit code 130); the next `sgdr compare` continues from there.
+ */
+import { readRunConfig, runTraining, type RunConfig } from '../train/run';
+import type { WorkerMessage } from './runner';
+
+function send(message: WorkerMessage): Promise<void> {
+  return new Promise((resolve) => {
+    if (!process.send || !process.connected) return resolve();
+    process.send(message, undefined, {}, () => resolve());
+  });
+}
+
+async function main(): Promise<number> {
+  const [dir, runtimeJson] = process.argv.slice(2);
+  if (!dir) {
+    process.stderr.write('usage: worker.js RUN_DIR [RUNTIME_JSON]\n');
+    return 2;
+  }
+  const runtime = (runtimeJson ? JSON.parse(runtimeJson) : {}) as Pick<RunConfig, 'device' | 'threads' | 'workers'>;
+  const config: RunConfig = { ...readRunConfig(dir), ...runtime };
+  const controller = new AbortController();
+  const abort = () => controller.abort();
+  process.on('SIGINT', abort);
+  process.on('SIGTERM', abort);
+  process.on('message', (m: { type?: string }) => {
+    if (m && m.type === 'abort') abort();
+  });
+  // Without the parent (it died), stop cleanly rather than train on unobserved.
+  process.on('disconnect', abort);
+  let lastBatch = 0;
+  const result = await runTraining(config, {
+    outDir: dir,
+    resume: true,
+    signal: controller.signal,
+    log: (line) => void send({ type: 'log', line }),
+    callbacks: {
+      onBatchEnd: (p) => {
+        // A few updates a second are plenty for a progress bar.
+        const now = Date.now();
+        if (now - lastBatch < 250 && p.batch < p.batches) return;
+        lastBatch = now;
+        void send({ type: 'batch', epoch: p.epoch, batch: p.batch, batches: p.batches, loss: p.loss });
+      },
+      onEpochEnd: (metrics) => send({ type: 'epoch', metrics }),
+    },
+  });
+  if (result.aborted) {
+    await send({ type: 'aborted', epochs: result.history.length });
+    return 130;
+  }
+  await send({ type: 'done', epochs: result.history.length, seconds: result.history.reduce((a, r) => a + r.seconds, 0) });
+  return 0;
+}
+
+main().then(
+  // Exit explicitly: every message has been handed over by now, and nothing else needs the process.
+  (code) => process.exit(code),
+  async (err: unknown) => {
+    const message = err instanceof Error ? err.message : String(err);
+    await send({ type: 'error', message });
+    process.stderr.write(`${message}\n`);
+    process.exit(1);
+  },
+);
