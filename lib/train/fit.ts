@@ -251,7 +251,8 @@ function cycleLength(schedule: Schedule, e: number, epochs: number): number {
   return cycle && Number.isFinite(cycle.length) ? cycle.length : epochs;
 }
 
-function ensureWritable(dir: string): void {
+/** Creates the run folder, or fails with one line naming it. */
+export function ensureWritable(dir: string): void {
   try {
     fs.mkdirSync(dir, { recursive: true });
     fs.accessSync(dir, fs.constants.W_OK);

@@ -10,7 +10,7 @@ import { setNumThreads } from '../device';
 import { resnet, type ResNet } from '../nn/resnet';
 import { Adam, AdamW, SGD, type Optimizer } from '../optim/optimizer';
 import { scheduleFromSpec, type ScheduleSpec } from '../schedule';
-import { fit, type FitCallbacks, type FitResult } from './fit';
+import { ensureWritable, fit, type FitCallbacks, type FitResult } from './fit';
 import { modelFromPretrained, type TransferReport } from './transfer';
 
 export interface OptimizerConfig {
@@ -67,6 +67,7 @@ export function readRunConfig(dir: string): RunConfig {
 
 export async function runTraining(config: RunConfig, options: RunOptions = {}): Promise<FitResult & { transfer?: TransferReport }> {
   const log = options.log ?? (() => {});
+  if (options.outDir) ensureWritable(options.outDir);
   if (config.threads !== undefined) setNumThreads(config.threads);
   const { train, val } = openData(config.data, config);
   let model: ResNet | undefined;
@@ -99,7 +100,6 @@ export async function runTraining(config: RunConfig, options: RunOptions = {}): 
     log(`${config.arch} (${stem} stem, ${model.parameterCount().toLocaleString('en')} parameters) on ${model.device}; ` +
       `train ${train.size} × ${train.channels}×${train.height}×${train.width}, val ${val.size}, ${train.numClasses} classes`);
     if (options.outDir) {
-      fs.mkdirSync(options.outDir, { recursive: true });
       const saved = Object.fromEntries(Object.entries(config).filter(([k]) => !RUNTIME_ONLY.includes(k as keyof RunConfig)));
       fs.writeFileSync(path.join(options.outDir, RUN_CONFIG_FILE), JSON.stringify(saved, null, 2) + '\n');
     }

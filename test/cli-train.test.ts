@@ -1,0 +1,115 @@
+// `sgdr train` end to end: the run folder's files, --resume, transfer learning from a torchvision
+// state dict, an image-folder data set, and one-line errors for bad input before training starts.
+import { spawnSync } from 'node:child_process';
+import * as fs from 'node:fs';
+import * as path from 'node:path';
+import { describe, expect, it } from 'vitest';
+import { readTorchFile, stateDictEntries } from '../lib';
+import { tempDir } from './helpers/native';
+import { writeIdxDataset } from './helpers/idx';
+import { requireTorchOrSkip, runPython } from './helpers/python';
+
+const root = path.resolve(__dirname, '..');
+const sgdr = (...args: string[]) => spawnSync(process.execPath, [path.join(root, 'bin/sgdr.js'), ...args],
+  { cwd: root, encoding: 'utf8', timeout: 170_000, env: { ...process.env, SGDR_QUIET: '1' } });
+const data = writeIdxDataset(path.join(tempDir('cli-data'), 'd'), 64, 32, { gzip: true });
+const small = ['--data', `fashion-mnist:${data}`, '--batch-size', '16', '--stem', 'cifar', '--image-size', '12', '--threads', '2'];
+const hasTorch = requireTorchOrSkip(true);
+
+describe('sgdr train', () => {
+  it('writes metrics.jsonl, summary.json, checkpoints and cycle snapshots; --resume continues', () => {
+    const out = path.join(tempDir('cli-train'), 'run');
+    const r = sgdr('train', ...small, '--epochs', '3', '--t0', '1', '--t-mult', '2', '--seed', '1', '--out', out);
+    expect(r.stderr).toMatch(/epoch 3\/3 +train_loss/);
+    expect(r.status).toBe(0);
+    const files = fs.readdirSync(out).sort();
+    expect(files).toEqual(expect.arrayContaining(['metrics.jsonl', 'summary.json', 'checkpoint.pth', 'best.pth', 'run.json', 'snapshot-cycle-1.pth', 'snapshot-cycle-2.pth']));
+    const rows = fs.readFileSync(path.join(out, 'metrics.jsonl'), 'utf8').trim().split('\n').map((l) => JSON.parse(l));
+    expect(rows.map((x) => x.epoch)).toEqual([1, 2, 3]);
+    for (const key of ['epoch', 'lr', 'train_loss', 'val_loss', 'val_acc', 'seconds']) expect(typeof rows[2][key]).toBe('number');
+    // A finished run resumed is already done: nothing changes.
+    const again = sgdr('train', '--resume', out);
+    expect(again.status).toBe(0);
+    expect(fs.readFileSync(path.join(out, 'metrics.jsonl'), 'utf8').trim().split('\n')).toHaveLength(3);
+    const changed = sgdr('train', '--resume', out, '--epochs', '5');
+    expect(changed.status).toBe(1);
+    expect(changed.stderr.trim()).toBe('sgdr train: --resume continues the run as it was configured; --epochs cannot change');
+  });
+
+  it.runIf(hasTorch)('transfer learning from a torchvision state dict: new classifier, re-initialised and frozen modules', () => {
+    const dir = tempDir('cli-transfer');
+    const weights = path.join(dir, 'resnet18.pth');
+    runPython(`import sys, torch, torchvision\ntorch.manual_seed(0)\ntorch.save(torchvision.models.resnet18().state_dict(), sys.argv[1])`, [weights]);
+    const out = path.join(dir, 'run');
+    const r = sgdr('train', ...small.filter((a) => a !== 'cifar' && a !== '--stem'), '--epochs', '1', '--init-weights', weights,
+      '--reinit-last', '3', '--freeze', '--out', out);
+    expect(r.status, r.stderr).toBe(0);
+    expect(r.stderr).toMatch(/new classifier, 3 modules re-initialised, [\d,]+ trainable parameters, [\d,]+ frozen/);
+    return (async () => {
+      const before = stateDictEntries(await readTorchFile(weights));
+      const after = stateDictEntries(await readTorchFile(path.join(out, 'checkpoint.pth')).then((v) => (v as Map<string, unknown>).get('model') as never));
+      expect(after.get('fc.weight')!.shape).toEqual([10, 512]);
+      // Frozen: conv1 summed over RGB for the grayscale data, then untouched by training.
+      const rgb = before.get('conv1.weight')!.data as Float32Array;
+      const gray = after.get('conv1.weight')!.data as Float32Array;
+      expect(gray[0]).toBeCloseTo(rgb[0]! + rgb[49]! + rgb[98]!, 5);
+      expect(Array.from(after.get('layer1.0.conv1.weight')!.data as Float32Array)).toEqual(Array.from(before.get('layer1.0.conv1.weight')!.data as Float32Array));
+    })();
+  });
+
+  it.runIf(hasTorch)('trains on an image folder of generated JPEG and PNG files', () => {
+    const dir = tempDir('cli-folder');
+    runPython(`
+import os, sys, numpy as np
+from PIL import Image
+rng = np.random.RandomState(0)
+for split, n in (("train", 6), ("val", 2)):
+    for c, tint in (("ants", (200, 60, 40)), ("bees", (40, 60, 200))):
+        os.makedirs(f"{sys.argv[1]}/{split}/{c}", exist_ok=True)
+        for i in range(n):
+            img = np.clip(np.array(tint) + rng.randint(-40, 40, (48, 64, 3)), 0, 255).astype(np.uint8)
+            ext = "png" if i % 2 else "jpg"
+            Image.fromarray(img).save(f"{sys.argv[1]}/{split}/{c}/{i}.{ext}")
+`, [dir]);
+    const out = path.join(dir, 'run');
+    const r = sgdr('train', '--data', `image-folder:${dir}`, '--image-size', '32', '--batch-size', '4', '--epochs', '2', '--out', out, '--threads', '2');
+    expect(r.status, r.stderr).toBe(0);
+    const summary = JSON.parse(fs.readFileSync(path.join(out, 'summary.json'), 'utf8'));
+    expect(summary.final.epoch).toBe(2);
+    expect(summary.final.val_acc).toBeGreaterThanOrEqual(0);
+  });
+
+  it('bad input: one line naming the flag or file, exit 1, before any training', () => {
+    const dir = tempDir('cli-bad');
+    const cases: Array<[string[], RegExp]> = [
+      [['--data', `fashion-mnist:${path.join(dir, 'missing')}`], /missing/],
+      [[...small, '--batch-size', '0'], /--batch-size must be >= 1, got 0/],
+      [[...small, '--arch', 'resnet19'], /unknown arch 'resnet19'/],
+      [[...small, '--t-mult', '0.5'], /--t-mult must be a finite number ≥ 1, got 0.5/],
+      [[...small, '--optimizer', 'rmsprop'], /--optimizer must be sgd, adam or adamw, got 'rmsprop'/],
+      [[...small, '--init-weights', path.join(dir, 'nope.pth')], /--init-weights: file not found: .*nope\.pth/],
+      [[...small, '--reinit-last', '3'], /--reinit-last and --freeze need --init-weights/],
+      [[...small, '--frobnicate'], /unknown flag --frobnicate/],
+      [['--resume', path.join(dir, 'nothing')], /--resume: folder not found/],
+    ];
+    const corrupt = path.join(dir, 'corrupt');
+    fs.mkdirSync(corrupt);
+    for (const f of fs.readdirSync(data)) fs.writeFileSync(path.join(corrupt, f), 'garbage');
+    cases.push([['--data', `fashion-mnist:${corrupt}`], /corrupt|gzip|not an IDX|truncated/i]);
+    const emptyFolder = path.join(dir, 'folder');
+    fs.mkdirSync(path.join(emptyFolder, 'train'), { recursive: true });
+    fs.mkdirSync(path.join(emptyFolder, 'val'), { recursive: true });
+    cases.push([['--data', `image-folder:${emptyFolder}`], /no class/i]);
+    const notWritable = path.join(dir, 'file');
+    fs.writeFileSync(notWritable, '');
+    cases.push([[...small, '--out', path.join(notWritable, 'run')], /cannot write to the output folder/]);
+    for (const [args, message] of cases) {
+      const r = sgdr('train', ...args, ...(args[0] === '--resume' ? [] : ['--epochs', '1']));
+      const lines = r.stderr.trim().split('\n');
+      expect(r.status, `${args.join(' ')}: ${r.stderr}`).toBe(1);
+      expect(lines[lines.length - 1], args.join(' ')).toMatch(message);
+      expect(r.stderr).not.toMatch(/^\s+at /m); // no stack trace
+      expect(r.stderr).not.toMatch(/epoch 1\/1/); // nothing trained
+    }
+  });
+});
