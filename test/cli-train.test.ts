@@ -19,7 +19,8 @@ const hasTorch = requireTorchOrSkip(true);
 describe('sgdr train', () => {
   it('writes metrics.jsonl, summary.json, checkpoints and cycle snapshots; --resume continues', () => {
     const out = path.join(tempDir('cli-train'), 'run');
-    const r = sgdr('train', ...small, '--epochs', '3', '--t0', '1', '--t-mult', '2', '--seed', '1', '--out', out);
+    const r = sgdr('train', ...small, '--epochs', '3', '--t0', '1', '--t-mult', '2', '--seed', '1', '--out', out,
+      '--normalized-weight-decay', '0.05');
     expect(r.stderr).toMatch(/epoch 3\/3 +train_loss/);
     expect(r.status).toBe(0);
     const files = fs.readdirSync(out).sort();
@@ -27,6 +28,8 @@ describe('sgdr train', () => {
     const rows = fs.readFileSync(path.join(out, 'metrics.jsonl'), 'utf8').trim().split('\n').map((l) => JSON.parse(l));
     expect(rows.map((x) => x.epoch)).toEqual([1, 2, 3]);
     for (const key of ['epoch', 'lr', 'train_loss', 'val_loss', 'val_acc', 'seconds']) expect(typeof rows[2][key]).toBe('number');
+    // Normalized weight decay: w_norm·sqrt(b/(B·T_i)) with T_i = 1, 2, 2 for the three epochs.
+    expect(rows.map((x) => x.weight_decay)).toEqual([1, 2, 2].map((t) => 0.05 * Math.sqrt(16 / (64 * t))));
     // A finished run resumed is already done: nothing changes.
     const again = sgdr('train', '--resume', out);
     expect(again.status).toBe(0);
