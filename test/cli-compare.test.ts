@@ -155,6 +155,8 @@ describe('sgdr compare', () => {
       [(c) => (c.schedules[1].type = 'cosine'), /bad\.json: schedules\[1\]\.type: unknown schedule string "cosine"/],
       [(c) => (c.optimizer.lr = 0.1), /bad\.json: optimizer\.lr: unknown key/],
       [(c) => (c.epochs = 'two'), /bad\.json: epochs: must be an integer, got string "two"/],
+      // Checked before any run starts.
+      [(c) => (c.data.source = 'fashion-mnist:/nonexistent/fmnist'), /data\.source: fashion-mnist: folder not found: \/nonexistent\/fmnist/],
     ];
     for (const [mutate, message] of cases) {
       const c = JSON.parse(JSON.stringify(config));

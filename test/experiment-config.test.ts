@@ -82,6 +82,9 @@ describe('parseExperimentConfig', () => {
     expect(() => readExperimentConfig(path.join(dir, 'none.json'))).toThrow(/none\.json: cannot read the config: ENOENT/);
     fs.writeFileSync(path.join(dir, 'ok.json'), JSON.stringify(SYNTHETIC_CONFIG));
     expect(readExperimentConfig(path.join(dir, 'ok.json')).schedules).toHaveLength(3);
+    // Relative data folders are taken from the working directory and stored absolute.
+    fs.writeFileSync(path.join(dir, 'rel.json'), JSON.stringify({ ...SYNTHETIC_CONFIG, data: 'cifar10:data/cifar' }));
+    expect(readExperimentConfig(path.join(dir, 'rel.json')).data.source).toBe(`cifar10:${path.resolve('data/cifar')}`);
   });
 });
 

@@ -73,14 +73,19 @@ export class ExperimentProgress {
       `elapsed ${formatDuration(elapsed)}  ETA ${formatDuration(eta)}`;
   }
 
+  /** The bar, cut to the terminal's width so it never wraps (a wrapped line cannot be redrawn in place). */
+  #fitted(): string {
+    return this.#bar().slice(0, (this.#out.columns || 120) - 1);
+  }
+
   /** A line above the bar. */
   line(text: string): void {
-    if (this.#tty) this.#out.write(`\r\x1b[K${text}\n${this.#bar()}`);
+    if (this.#tty) this.#out.write(`\r\x1b[K${text}\n${this.#fitted()}`);
     else this.#out.write(`${text}\n`);
   }
 
   #redraw(): void {
-    if (this.#tty) this.#out.write(`\r\x1b[K${this.#bar().slice(0, (this.#out.columns || 120) - 1)}`);
+    if (this.#tty) this.#out.write(`\r\x1b[K${this.#fitted()}`);
     else if (Date.now() - this.#lastPlain > 15_000) {
       this.#lastPlain = Date.now();
       this.#out.write(`progress ${this.#bar()}\n`);
@@ -132,7 +137,7 @@ export class ExperimentProgress {
   }
 
   finish(): void {
-    if (this.#tty) this.#out.write(`\r\x1b[K${this.#bar()}\n`);
+    if (this.#tty) this.#out.write(`\r\x1b[K${this.#fitted()}\n`);
   }
 }
 
@@ -201,8 +206,13 @@ export async function compareAndReport(o: CompareRunOptions): Promise<number> {
   const results = analyzeExperiment(o.config, o.outDir);
   const files = writeReport(o.config, results, o.outDir);
   for (const line of summaryLines(results)) log(line);
-  log(`figures: ${files.figures.map((f) => path.relative(process.cwd(), f.pngFile)).join(', ')} (+ .svg)`);
-  log(`numbers: ${path.relative(process.cwd(), files.json)}, ${path.relative(process.cwd(), files.csv)}`);
+  // Paths under the working directory relative to it, others as they are.
+  const show = (file: string) => {
+    const rel = path.relative(process.cwd(), file);
+    return rel.startsWith('..') || path.isAbsolute(rel) ? file : rel;
+  };
+  log(`figures: ${files.figures.map((f) => show(f.pngFile)).join(', ')} (+ .svg)`);
+  log(`numbers: ${show(files.json)}, ${show(files.csv)}`);
   log(`report: ${path.resolve(files.html)}  (${formatDuration((Date.now() - started) / 1000)} in all)`);
   if (o.flags.json) process.stdout.write(fs.readFileSync(files.json, 'utf8'));
   return 0;

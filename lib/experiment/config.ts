@@ -315,6 +315,13 @@ export function readExperimentConfig(file: string): ExperimentConfig {
   // otherwise relative to the working directory), and made absolute so a resume from another
   // directory trains on the same file.
   const base = path.dirname(path.resolve(file));
+  // A relative data folder (kind:DIR or DIR) is relative to the working directory, as on the command
+  // line, and is stored absolute so every run and every resume reads the same folder.
+  const m = /^([a-z][a-z0-9_-]*):(.+)$/i.exec(config.data.source);
+  if (m && !path.isAbsolute(m[2]!)) config.data.source = `${m[1]}:${path.resolve(m[2]!)}`;
+  else if (!m && (config.data.source.includes('/') || fs.existsSync(config.data.source)) && !path.isAbsolute(config.data.source)) {
+    config.data.source = path.resolve(config.data.source);
+  }
   if (config.model.initWeights && !path.isAbsolute(config.model.initWeights)) {
     const candidate = path.resolve(base, config.model.initWeights);
     config.model.initWeights = fs.existsSync(candidate) ? candidate : path.resolve(config.model.initWeights);

@@ -9,7 +9,8 @@ import * as fs from 'fs';
 import * as os from 'os';
 import * as path from 'path';
 import type { EpochMetrics } from '../train/metrics';
-import { readExperimentConfig, type ExperimentConfig } from './config';
+import { DataSpecError, parseDataSpec } from '../data/spec';
+import { ExperimentConfigError, readExperimentConfig, type ExperimentConfig } from './config';
 import { checkRunFolder, planRuns, prepareRunFolder, readMetrics, runStatus, type PlannedRun, type RunStatus } from './runs';
 
 export const EXPERIMENT_FILE = 'experiment.json';
@@ -83,6 +84,16 @@ export function readExperimentFile(outDir: string): ExperimentConfig {
   return readExperimentConfig(file);
 }
 
+/** Refuses a data source or data options the loader would refuse, naming the config key. */
+export function checkData(config: ExperimentConfig): void {
+  const { source, ...options } = config.data;
+  try {
+    parseDataSpec(source, options);
+  } catch (err) {
+    throw new ExperimentConfigError(err instanceof DataSpecError ? 'data.source' : 'data', (err as Error).message);
+  }
+}
+
 export async function runExperiment(config: ExperimentConfig, options: ExperimentOptions): Promise<ExperimentRunResult> {
   const started = Date.now();
   const outDir = path.resolve(options.outDir);
@@ -98,6 +109,8 @@ export async function runExperiment(config: ExperimentConfig, options: Experimen
   };
   const emit = options.onEvent ?? (() => {});
 
+  // The data set is checked here, before any process starts: a wrong folder is one line, not N failed runs.
+  checkData(config);
   const runs = planRuns(config, outDir);
   for (const run of runs) checkRunFolder(run);
   const status = runs.map((r) => runStatus(r.dir));
