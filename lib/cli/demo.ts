@@ -12,6 +12,7 @@ import type { Command } from './main';
 const flagSpecs: FlagSpecs = {
   out: { kind: 'string', help: 'experiment folder (default runs/demo)' },
   ...runtimeFlagSpecs,
+  jobs: { kind: 'integer', help: 'runs trained at once, each in its own process (default 2)' },
   'print-config': { kind: 'boolean', help: 'print the demo config (a starting point for sgdr compare --config) and exit' },
   json: { kind: 'boolean', help: 'print results.json to stdout at the end' },
   help: { kind: 'boolean', help: 'show this help' },
@@ -22,14 +23,14 @@ function help(): string {
     'usage: sgdr demo [--out DIR] [--jobs N]',
     '',
     `${DEMO_CONFIG_JSON.description}`,
-    'About 5 minutes on 2 CPU cores. Prints where the HTML report is at the end.',
+    '2 to 4 minutes on 2 CPU cores (docs/demo.md). Prints where the HTML report is at the end.',
     '',
     formatFlags(flagSpecs),
   ].join('\n');
 }
 
 export const command: Command = {
-  summary: 'the built-in experiment: SGDR vs step decay, ResNet-18, Fashion-MNIST subset, 3 seeds (~5 min on 2 cores)',
+  summary: 'the built-in experiment: SGDR vs step decay, ResNet-18, Fashion-MNIST subset, 3 seeds (2–4 min on 2 cores)',
   async run(argv) {
     const { flags, positional } = parseFlags(argv, flagSpecs);
     if (flags.help) {
