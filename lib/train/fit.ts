@@ -66,9 +66,10 @@ export interface FitOptions {
   /** Snapshots averaged by the snapshot ensemble (the last M cycles; default 3). */
   ensembleSize?: number;
   /**
-   * The AdamW paper's normalized weight decay: weight decay = w_norm · sqrt(b / (B · T_i)), with
-   * batch size b, training set size B and T_i the length of the current SGDR cycle (the whole run for
-   * schedules without restarts). Overrides the optimizer's weight decay epoch by epoch.
+   * The AdamW paper's normalized weight decay: lambda = w_norm · sqrt(b / (B · T_i)), with batch
+   * size b, training set size B and T_i the length of the current SGDR cycle (the whole run for
+   * schedules without restarts). Overrides the optimizer's weight decay epoch by epoch; for AdamW it
+   * is divided by the schedule's peak LR so the decay per step is the paper's eta_t·lambda.
    */
   normalizedWeightDecay?: number;
   /** Settings saved with the run; resuming under different ones is refused. */
@@ -126,6 +127,10 @@ async function runFit(o: FitOptions): Promise<FitResult> {
     workers: o.workers,
   });
   const batches = trainer.batchesPerEpoch();
+  // The AdamW paper's decoupled decay per step is eta_t·lambda (eta_t the schedule multiplier);
+  // LibTorch's AdamW applies lr·weight_decay with lr = alpha·eta_t, so lambda is divided by the peak
+  // LR alpha. SGD and Adam take it as their (coupled, L2) weight decay as it is.
+  const decayScale = o.optimizer.native.kind() === 'adamw' ? ((o.schedule.spec() as { lr?: number }).lr ?? 1) : 1;
   const ends = cycleEnds(o.schedule, epochs);
   let position: TrainingPosition = { epoch: 0, batch: 0, partial: null, history: [], snapshots: [], best: null, config };
   const snapshotProbs: Float32Array[] = [];
@@ -159,7 +164,7 @@ async function runFit(o: FitOptions): Promise<FitResult> {
       if (o.signal?.aborted) return await stop(e, 0);
       await o.callbacks?.onEpochBegin?.(e + 1);
       const weightDecay = o.normalizedWeightDecay === undefined ? undefined
-        : normalizedWeightDecay(o.normalizedWeightDecay, batchSize, o.train.size, cycleLength(o.schedule, e, epochs));
+        : normalizedWeightDecay(o.normalizedWeightDecay, batchSize, o.train.size, cycleLength(o.schedule, e, epochs)) / decayScale;
       if (weightDecay !== undefined) o.optimizer.setWeightDecay(weightDecay);
       const lrs = new Float64Array(batches);
       for (let i = 0; i < batches; i++) lrs[i] = o.schedule.lrAt(e + i / batches);
