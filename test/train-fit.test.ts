@@ -45,7 +45,7 @@ describe('fit()', () => {
     expect(ticks).toBeGreaterThan(expectedTicks * 0.3);
     expect(straight.history.map((r) => r.cycle_end)).toEqual([true, false, true, false]);
     expect(straight.snapshots.map((s) => [s.epoch, s.file])).toEqual([[1, 'snapshot-cycle-1.pth'], [3, 'snapshot-cycle-2.pth']]);
-    for (const s of straight.snapshots) expect(fs.existsSync(path.join(straightDir, s.file))).toBe(true);
+    for (const s of straight.snapshots) expect(fs.existsSync(path.join(straightDir, s.file!))).toBe(true);
     const third = straight.history[2]!;
     expect(third.ensemble_size).toBe(2);
     expect(third.ensemble_val_loss).toBeGreaterThan(0);
@@ -89,6 +89,13 @@ describe('fit()', () => {
     const last = (r: typeof resumed) => r.history[3]!;
     expect(Math.abs(last(resumed).val_loss! - last(straight).val_loss!) / last(straight).val_loss!).toBeLessThanOrEqual(1e-5);
     expect(Math.abs(resumed.history[1]!.train_loss - straight.history[1]!.train_loss)).toBeLessThan(1e-9);
+  });
+
+  it('keep: finished runs can drop their weight files and keep only the numbers', async () => {
+    const dir = tempDir('fit-keep');
+    const r = await run(dir, { epochs: 1, keep: { checkpoint: false, best: false, snapshots: false } });
+    expect(r.snapshots).toEqual([{ cycle: 0, epoch: 1, probabilities: 'snapshot-cycle-1.val-probabilities.pth' }]);
+    expect(fs.readdirSync(dir).sort()).toEqual(['metrics.jsonl', 'snapshot-cycle-1.val-probabilities.pth', 'summary.json']);
   });
 
   it('refuses to resume a run under other settings, and rejects bad options', async () => {

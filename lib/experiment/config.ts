@@ -22,6 +22,7 @@
 import * as fs from 'fs';
 import * as path from 'path';
 import { ScheduleParamError, scheduleFromSpec, scheduleTypes, type Schedule, type ScheduleSpec } from '../schedule';
+import type { KeepFiles } from '../train/fit';
 import type { OptimizerConfig, RunConfig } from '../train/run';
 
 /** A bad experiment config; `keyPath` names the offending key (e.g. `schedules[1].tMult`). */
@@ -89,6 +90,8 @@ export interface ExperimentConfig {
   evalBatchSize?: number;
   /** Cycle snapshots averaged by the snapshot ensemble (default 3). */
   ensembleSize?: number;
+  /** Weight files each run keeps (default all; see FitOptions.keep): false drops them to save disk. */
+  keep?: KeepFiles;
   seeds: number[];
   schedules: ExperimentSchedule[];
   analysis: ExperimentAnalysis;
@@ -155,8 +158,9 @@ const join = (keyPath: string, key: string): string => (keyPath ? `${keyPath}.${
 
 const TOP_KEYS = [
   'name', 'description', 'data', 'model', 'optimizer', 'epochs', 'batchSize', 'evalBatchSize', 'ensembleSize',
-  'seeds', 'runs', 'schedules', 'analysis', 'device', 'threads', 'workers',
+  'seeds', 'runs', 'schedules', 'analysis', 'keep', 'device', 'threads', 'workers',
 ] as const;
+const KEEP_KEYS = ['checkpoint', 'best', 'snapshots'] as const;
 const DATA_KEYS = ['source', 'limitTrain', 'limitVal', 'augment', 'hflip', 'pad', 'imageSize', 'resize', 'mean', 'std'] as const;
 const MODEL_KEYS = ['arch', 'stem', 'initWeights', 'reinitLast', 'freeze'] as const;
 const OPTIMIZER_KEYS = ['type', 'momentum', 'weightDecay', 'nesterov', 'normalizedWeightDecay', 'betas', 'eps'] as const;
@@ -290,6 +294,11 @@ export function parseExperimentConfig(json: Json, file?: string): ExperimentConf
   };
   if (o.evalBatchSize !== undefined) config.evalBatchSize = c.number(o.evalBatchSize, 'evalBatchSize', { integer: true, min: 1 });
   if (o.ensembleSize !== undefined) config.ensembleSize = c.number(o.ensembleSize, 'ensembleSize', { integer: true, min: 1 });
+  if (o.keep !== undefined) {
+    const k = c.object(o.keep, 'keep', KEEP_KEYS);
+    config.keep = {};
+    for (const key of KEEP_KEYS) if (k[key] !== undefined) config.keep[key] = c.boolean(k[key], `keep.${key}`);
+  }
   if (o.device !== undefined) config.device = c.string(o.device, 'device');
   if (o.threads !== undefined) config.threads = c.number(o.threads, 'threads', { integer: true, min: 1 });
   if (o.workers !== undefined) config.workers = c.number(o.workers, 'workers', { integer: true, min: 0 });
@@ -363,6 +372,7 @@ export function runConfigFor(config: ExperimentConfig, entry: ExperimentSchedule
     optimizer: { ...config.optimizer, ...(entry.optimizer ?? {}) },
     seed,
     ...(config.ensembleSize ? { ensembleSize: config.ensembleSize } : {}),
+    ...(config.keep ? { keep: config.keep } : {}),
   };
   for (const k of ['limitTrain', 'limitVal', 'augment', 'hflip', 'pad', 'imageSize', 'resize', 'mean', 'std'] as const) {
     if (d[k] !== undefined) (run as unknown as Record<string, unknown>)[k] = d[k];

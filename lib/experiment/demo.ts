@@ -23,6 +23,8 @@ export const DEMO_CONFIG_JSON = {
     { label: 'Step decay ×0.1 at 4, 6', type: 'multistep', lr: 0.05, milestones: [4, 6], gamma: 0.1 },
   ],
   analysis: { baseline: 'Step decay ×0.1 at 4, 6' },
+  // The report needs only the numbers: finished runs drop their weight files (≈ 270 MB a run).
+  keep: { checkpoint: false, best: false, snapshots: false },
 };
 
 export function demoConfig(): ExperimentConfig {

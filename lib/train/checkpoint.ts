@@ -21,8 +21,8 @@ export interface SnapshotInfo {
   /** Cycle index that ended (0-based) and the 1-based epoch it ended with. */
   cycle: number;
   epoch: number;
-  /** Weights file (a plain state dict) and the validation probabilities file, relative to the run folder. */
-  file: string;
+  /** Weights file (a plain state dict; absent when not kept) and the validation probabilities file, relative to the run folder. */
+  file?: string;
   probabilities?: string;
 }
 

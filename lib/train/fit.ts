@@ -63,6 +63,13 @@ export interface FitOptions {
   outDir?: string;
   /** Continue from outDir/checkpoint.pth. */
   resume?: boolean;
+  /**
+   * Weight files to keep (default: all). Experiments that only need the numbers can drop them:
+   * `checkpoint: false` deletes checkpoint.pth once the run has finished (it stays while a run can
+   * still be resumed), `best: false` skips best.pth, `snapshots: false` keeps only each cycle
+   * snapshot's validation probabilities (enough for the ensemble metrics), not its weights.
+   */
+  keep?: KeepFiles;
   /** Snapshots averaged by the snapshot ensemble (the last M cycles; default 3). */
   ensembleSize?: number;
   /**
@@ -74,6 +81,12 @@ export interface FitOptions {
   normalizedWeightDecay?: number;
   /** Settings saved with the run; resuming under different ones is refused. */
   config?: Record<string, unknown>;
+}
+
+export interface KeepFiles {
+  checkpoint?: boolean;
+  best?: boolean;
+  snapshots?: boolean;
 }
 
 export interface FitResult {
@@ -198,7 +211,8 @@ async function runFit(o: FitOptions): Promise<FitResult> {
       let snapshot: SnapshotInfo | undefined;
       if (cycle && outDir) {
         snapshot = { cycle: cycle.index, epoch: e + 1, file: `snapshot-cycle-${cycle.index + 1}.pth` };
-        await o.model.saveStateDict(path.join(outDir, snapshot.file));
+        if (o.keep?.snapshots === false) delete snapshot.file;
+        else await o.model.saveStateDict(path.join(outDir, snapshot.file!));
         if (val?.probabilities && val.labels) {
           snapshot.probabilities = `snapshot-cycle-${cycle.index + 1}.val-probabilities.pth`;
           classes = val.probabilities.length / val.labels.length;
@@ -218,7 +232,7 @@ async function runFit(o: FitOptions): Promise<FitResult> {
       }
       if (val && outDir && (!position.best || val.loss < position.best.val_loss)) {
         position.best = { epoch: e + 1, val_loss: val.loss };
-        await o.model.saveStateDict(path.join(outDir, 'best.pth'));
+        if (o.keep?.best !== false) await o.model.saveStateDict(path.join(outDir, 'best.pth'));
       }
       position = { ...position, epoch: e + 1, batch: 0, partial: null, history: [...position.history, row] };
       if (outDir) {
@@ -229,7 +243,10 @@ async function runFit(o: FitOptions): Promise<FitResult> {
       if (cycle && snapshot) await o.callbacks?.onCycleEnd?.(cycle, snapshot, row);
     }
     const done = result();
-    if (outDir) await writeSummary(outDir, done, config);
+    if (outDir) {
+      await writeSummary(outDir, done, config);
+      if (o.keep?.checkpoint === false) await fs.promises.rm(path.join(outDir, CHECKPOINT), { force: true });
+    }
     await o.callbacks?.onTrainEnd?.(done);
     return done;
   } finally {

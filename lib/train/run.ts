@@ -10,7 +10,7 @@ import { setNumThreads } from '../device';
 import { resnet, type ResNet } from '../nn/resnet';
 import { Adam, AdamW, SGD, type Optimizer } from '../optim/optimizer';
 import { scheduleFromSpec, type ScheduleSpec } from '../schedule';
-import { ensureWritable, fit, type FitCallbacks, type FitResult } from './fit';
+import { ensureWritable, fit, type FitCallbacks, type FitResult, type KeepFiles } from './fit';
 import { modelFromPretrained, type TransferReport } from './transfer';
 
 export interface OptimizerConfig {
@@ -40,6 +40,8 @@ export interface RunConfig extends DataOptions {
   threads?: number;
   workers?: number;
   ensembleSize?: number;
+  /** Weight files to keep (see FitOptions.keep); default all. */
+  keep?: KeepFiles;
   initWeights?: string;
   reinitLast?: number;
   freeze?: boolean;
@@ -103,12 +105,14 @@ export async function runTraining(config: RunConfig, options: RunOptions = {}): 
       const saved = Object.fromEntries(Object.entries(config).filter(([k]) => !RUNTIME_ONLY.includes(k as keyof RunConfig)));
       fs.writeFileSync(path.join(options.outDir, RUN_CONFIG_FILE), JSON.stringify(saved, null, 2) + '\n');
     }
-    const identity = Object.fromEntries(Object.entries(config).filter(([k]) => !RUNTIME_ONLY.includes(k as keyof RunConfig)));
+    // What the run's results depend on: resuming under other values is refused (which files are
+    // kept does not matter).
+    const identity = Object.fromEntries(Object.entries(config).filter(([k]) => !RUNTIME_ONLY.includes(k as keyof RunConfig) && k !== 'keep'));
     const result = await fit({
       model, optimizer, schedule, train, val,
       epochs: config.epochs, batchSize: config.batchSize, evalBatchSize: config.evalBatchSize, seed: config.seed ?? 0,
       workers: config.workers, signal: options.signal, callbacks: options.callbacks, outDir: options.outDir, resume: options.resume,
-      ensembleSize: config.ensembleSize, normalizedWeightDecay: o.normalizedWeightDecay, config: identity,
+      ensembleSize: config.ensembleSize, keep: config.keep, normalizedWeightDecay: o.normalizedWeightDecay, config: identity,
     });
     return { ...result, transfer };
   } finally {
