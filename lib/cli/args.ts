@@ -86,3 +86,17 @@ export function formatFlags(specs: FlagSpecs): string {
   const width = Math.max(...rows.map((r) => r[0].length)) + 2;
   return rows.map(([a, h]) => a.padEnd(width) + h).join('\n');
 }
+
+/**
+ * A command's flags: prints the help text and returns undefined for --help (the command then exits
+ * 0), and refuses positional arguments, which no command takes.
+ */
+export function parseCommandFlags(argv: string[], specs: FlagSpecs, help: () => string): ParsedFlags | undefined {
+  const { flags, positional } = parseFlags(argv, specs);
+  if (flags.help) {
+    process.stdout.write(help() + '\n');
+    return undefined;
+  }
+  if (positional.length > 0) throw new UsageError(`unexpected argument '${positional[0]}' (flags start with --)`);
+  return flags;
+}

@@ -12,7 +12,7 @@ import {
   analyzeExperiment, readExperimentConfig, readExperimentFile, runExperiment, slugify, writeReport,
   type ExperimentConfig, type ExperimentEvent, type ExperimentResults, type PlannedRun,
 } from '../experiment';
-import { formatFlags, parseFlags, UsageError, type FlagSpecs, type ParsedFlags } from './args';
+import { formatFlags, parseCommandFlags, UsageError, type FlagSpecs, type ParsedFlags } from './args';
 import type { Command } from './main';
 import { formatDuration } from './progress';
 
@@ -232,12 +232,8 @@ function help(): string {
 export const command: Command = {
   summary: 'train every schedule × seed of an experiment config; statistics, figures, HTML report',
   async run(argv) {
-    const { flags, positional } = parseFlags(argv, flagSpecs);
-    if (flags.help) {
-      process.stdout.write(help() + '\n');
-      return 0;
-    }
-    if (positional.length) throw new UsageError(`unexpected argument '${positional[0]}'`);
+    const flags = parseCommandFlags(argv, flagSpecs, help);
+    if (!flags) return 0;
     const reportOnly = Boolean(flags['report-only']);
     let config: ExperimentConfig;
     let outDir: string;

@@ -5,7 +5,7 @@
  * where the report is. Run it again to resume or, once finished, just to rebuild the report.
  */
 import { DEMO_CONFIG_JSON, demoConfig } from '../experiment';
-import { formatFlags, parseFlags, UsageError, type FlagSpecs } from './args';
+import { formatFlags, parseCommandFlags, type FlagSpecs } from './args';
 import { compareAndReport, runtimeFlagSpecs } from './compare';
 import type { Command } from './main';
 
@@ -32,12 +32,8 @@ function help(): string {
 export const command: Command = {
   summary: 'the built-in experiment: SGDR vs step decay, ResNet-18, Fashion-MNIST subset, 3 seeds (2–4 min on 2 cores)',
   async run(argv) {
-    const { flags, positional } = parseFlags(argv, flagSpecs);
-    if (flags.help) {
-      process.stdout.write(help() + '\n');
-      return 0;
-    }
-    if (positional.length) throw new UsageError(`unexpected argument '${positional[0]}'`);
+    const flags = parseCommandFlags(argv, flagSpecs, help);
+    if (!flags) return 0;
     if (flags['print-config']) {
       process.stdout.write(JSON.stringify(DEMO_CONFIG_JSON, null, 2) + '\n');
       return 0;

@@ -17,7 +17,7 @@ import {
   type Schedule,
   type ScheduleSpec,
 } from '../schedule';
-import { formatFlags, parseFlags, UsageError, type FlagSpecs, type ParsedFlags } from './args';
+import { formatFlags, parseCommandFlags, UsageError, type FlagSpecs, type ParsedFlags } from './args';
 import { build, scheduleFlagSpecs, scheduleFromFlags, singleScheduleFlags } from './schedule-flags';
 import type { Command } from './main';
 
@@ -130,12 +130,8 @@ function help(): string {
 }
 
 async function run(argv: string[]): Promise<number> {
-  const { flags, positional } = parseFlags(argv, flagSpecs);
-  if (flags.help) {
-    process.stdout.write(help() + '\n');
-    return 0;
-  }
-  if (positional.length > 0) throw new UsageError(`unexpected argument '${positional[0]}' (flags start with --)`);
+  const flags = parseCommandFlags(argv, flagSpecs, help);
+  if (!flags) return 0;
   const plot = flags.plot as string | undefined;
   if (plot !== undefined && !figureFormat(plot)) throw new UsageError(`--plot must name a .svg or .png file, got '${plot}'`);
   if (flags.epochs !== undefined && (flags.epochs as number) < 1) throw new UsageError(`--epochs must be ≥ 1, got ${flags.epochs}`);

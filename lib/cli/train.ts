@@ -8,7 +8,7 @@ import * as fs from 'fs';
 import * as path from 'path';
 import type { ScheduleSpec } from '../schedule';
 import { readRunConfig, runTraining, type RunConfig } from '../train/run';
-import { formatFlags, parseFlags, UsageError, type FlagSpecs, type ParsedFlags } from './args';
+import { formatFlags, parseCommandFlags, UsageError, type FlagSpecs, type ParsedFlags } from './args';
 import type { Command } from './main';
 import { EpochProgress, formatDuration } from './progress';
 import { scheduleFlagSpecs, scheduleFromFlags } from './schedule-flags';
@@ -134,12 +134,8 @@ function defaultOutDir(): string {
 export const command: Command = {
   summary: 'train a ResNet with SGDR or step decay; checkpoints, cycle snapshots, --resume',
   async run(argv) {
-    const { flags, positional } = parseFlags(argv, flagSpecs);
-    if (flags.help) {
-      process.stdout.write(help() + '\n');
-      return 0;
-    }
-    if (positional.length) throw new UsageError(`unexpected argument '${positional[0]}'`);
+    const flags = parseCommandFlags(argv, flagSpecs, help);
+    if (!flags) return 0;
     let config: RunConfig;
     let outDir: string;
     const resume = flags.resume !== undefined;

@@ -58,7 +58,6 @@ export function resultsCsv(results: ExperimentResults): string {
 const esc = (s: string): string => s.replace(/&/g, '&amp;').replace(/</g, '&lt;').replace(/>/g, '&gt;').replace(/"/g, '&quot;');
 const fin = (v: number | null | undefined): v is number => typeof v === 'number' && Number.isFinite(v);
 const num = (v: number | null | undefined, digits = 4): string => (fin(v) ? v.toFixed(digits) : '–');
-const pct = (v: number | null | undefined, digits = 2): string => (fin(v) ? `${(v * 100).toFixed(digits)}%` : '–');
 const ms = (s: MeanStd, f: (v: number) => string): string =>
   s.n === 0 ? '–' : `${f(s.mean)}${fin(s.std) ? ` <span class="pm">± ${f(s.std)}</span>` : ''}`;
 const loss = (s: MeanStd): string => ms(s, (v) => v.toFixed(4));
