@@ -21,5 +21,5 @@ describe.runIf(available)('learning on Fashion-MNIST', () => {
     console.log(`val_acc per epoch: ${acc.map((a) => (a * 100).toFixed(1)).join(' ')}`);
     expect(acc[0]!).toBeGreaterThan(0.55);
     expect(acc[6]!).toBeGreaterThanOrEqual(0.8);
-  });
+  }, 600_000); // ~1 minute on an idle 2-core machine; much longer when the machine is shared
 });
