@@ -13,6 +13,7 @@ export interface Command {
 const commands: Record<string, () => Command> = {
   schedule: () => require('./schedule').command as Command,
   train: () => require('./train').command as Command,
+  bench: () => require('./bench').command as Command,
 };
 
 function usage(): string {
