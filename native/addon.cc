@@ -20,6 +20,7 @@ Napi::Value TrainStep(const Napi::CallbackInfo& info);
 Napi::Value Evaluate(const Napi::CallbackInfo& info);
 Napi::Object InitBench(Napi::Env env);
 void InstallCachingCpuAllocator();
+void ConfigureBlasThreads();
 
 namespace {
 
@@ -64,6 +65,7 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
   env.SetInstanceData(new AddonData());
   DefaultThreads();
   InstallCachingCpuAllocator();
+  ConfigureBlasThreads();
   exports.Set("NativeTensor", TensorWrap::Init(env));
   exports.Set("NativeResNet", ModelWrap::Init(env));
   exports.Set("NativeOptimizer", OptimizerWrap::Init(env));

@@ -91,6 +91,17 @@ Napi::Value CpuCache(const Napi::CallbackInfo& info) {
   return o;
 }
 
+// blasInfo() -> { library, parallel, threads, limited }: the BLAS LibTorch's sgemm calls reach.
+Napi::Value Blas(const Napi::CallbackInfo& info) {
+  const BlasInfo& b = GetBlasInfo();
+  auto o = Napi::Object::New(info.Env());
+  o.Set("library", b.library);
+  o.Set("parallel", b.parallel);
+  o.Set("threads", b.threads);
+  o.Set("limited", b.limited);
+  return o;
+}
+
 // The process's minor and major page faults so far (getrusage), to show where a step's time goes.
 Napi::Value PageFaults(const Napi::CallbackInfo& info) {
   struct rusage u {};
@@ -194,6 +205,7 @@ Napi::Object InitBench(Napi::Env env) {
           return info.Env().Undefined();
         }, "emptyCpuCache"));
   o.Set("pageFaults", Napi::Function::New(env, PageFaults, "pageFaults"));
+  o.Set("blasInfo", Napi::Function::New(env, Blas, "blasInfo"));
   o.Set("writeJpegFolder", Napi::Function::New(env, WriteJpegFolder, "writeJpegFolder"));
   return o;
 }

@@ -7,6 +7,7 @@
 
 #include <atomic>
 #include <cstddef>
+#include <string>
 
 namespace sgdr {
 
@@ -40,5 +41,16 @@ struct CpuCacheStats {
 CpuCacheStats GetCpuCacheStats();
 // Returns the cached free blocks to the system.
 void EmptyCpuCache();
+
+// With Debian's pthread OpenBLAS (its own thread pool beside LibTorch's OpenMP pool), BLAS calls run on
+// the calling thread unless OPENBLAS_NUM_THREADS is set (blas_threads.cc). Once, at load.
+void ConfigureBlasThreads();
+struct BlasInfo {
+  std::string library;   // openblas_get_config(), or "unknown (not OpenBLAS)"
+  std::string parallel;  // "pthread" | "openmp" | "sequential" | "unknown"
+  int threads = 0;       // OpenBLAS's thread count (0 = unknown)
+  bool limited = false;  // whether ConfigureBlasThreads() set it to 1
+};
+const BlasInfo& GetBlasInfo();
 
 }  // namespace sgdr

@@ -133,9 +133,12 @@ async function startReference(o: BenchOptions, mode: 'train' | 'eval'): Promise<
     if (o.reference === 'pytorch') throw new Error(`the PyTorch reference is not available: ${avail.why}`);
     return { ref: null, skipped: avail.why };
   }
+  // The same BLAS threading on both sides: where our addon runs pthread OpenBLAS on the calling thread
+  // (native/blas_threads.cc), so does the reference.
+  const env: Record<string, string> = benchNative().blasInfo().limited ? { OPENBLAS_NUM_THREADS: '1' } : {};
   const ref = await PyTorchReference.start({
     python: o.python, arch: o.arch, batchSize: o.batchSize, imageSize: o.imageSize, channels: o.channels, numClasses: o.numClasses,
-    threads: o.threads, device: o.device, mode, warmup: o.warmup,
+    threads: o.threads, device: o.device, mode, warmup: o.warmup, env,
   });
   return { ref };
 }
@@ -182,7 +185,7 @@ function commonFields(o: BenchOptions): Json {
   return {
     workload: o.workload, arch: o.arch, batch_size: o.batchSize, image_size: o.imageSize, channels: o.channels,
     num_classes: o.numClasses, threads: o.threads, device: o.device, steps_per_round: o.steps, rounds: o.rounds, warmup: o.warmup,
-    levers: benchNative().levers(), libtorch: native().libtorchVersion,
+    levers: benchNative().levers(), blas: benchNative().blasInfo(), libtorch: native().libtorchVersion,
   };
 }
 
