@@ -61,11 +61,13 @@ export interface BenchOptions {
 }
 
 export const WORKLOAD_DEFAULTS: Record<Workload, Pick<BenchOptions, 'arch' | 'batchSize' | 'imageSize' | 'steps' | 'rounds' | 'warmup'>> = {
-  w1: { arch: 'resnet18', batchSize: 64, imageSize: 32, steps: 10, rounds: 7, warmup: 3 },
-  w2: { arch: 'resnet50', batchSize: 32, imageSize: 64, steps: 4, rounds: 5, warmup: 2 },
-  w3: { arch: 'resnet50', batchSize: 32, imageSize: 64, steps: 4, rounds: 3, warmup: 2 },
-  eval: { arch: 'resnet18', batchSize: 64, imageSize: 32, steps: 20, rounds: 7, warmup: 3 },
-  glue: { arch: 'resnet18', batchSize: 64, imageSize: 32, steps: 10, rounds: 7, warmup: 3 },
+  // Many short rounds: on a shared machine load comes in bursts, and the median of many paired
+  // ratios shrugs off the rounds a burst lands in.
+  w1: { arch: 'resnet18', batchSize: 64, imageSize: 32, steps: 5, rounds: 15, warmup: 5 },
+  w2: { arch: 'resnet50', batchSize: 32, imageSize: 64, steps: 3, rounds: 11, warmup: 3 },
+  w3: { arch: 'resnet50', batchSize: 32, imageSize: 64, steps: 3, rounds: 3, warmup: 2 },
+  eval: { arch: 'resnet18', batchSize: 64, imageSize: 32, steps: 20, rounds: 15, warmup: 5 },
+  glue: { arch: 'resnet18', batchSize: 64, imageSize: 32, steps: 10, rounds: 11, warmup: 5 },
   rss: { arch: 'resnet18', batchSize: 64, imageSize: 32, steps: 100, rounds: 1, warmup: 100 },
 };
 
