@@ -18,6 +18,9 @@ Napi::Function InitScheduler(Napi::Env env);
 Napi::Function InitTrainer(Napi::Env env);
 Napi::Value TrainStep(const Napi::CallbackInfo& info);
 Napi::Value Evaluate(const Napi::CallbackInfo& info);
+Napi::Object InitBench(Napi::Env env);
+void InstallCachingCpuAllocator();
+void ConfigureBlasThreads();
 
 namespace {
 
@@ -61,6 +64,8 @@ Napi::Value ManualSeed(const Napi::CallbackInfo& info) {
 Napi::Object Init(Napi::Env env, Napi::Object exports) {
   env.SetInstanceData(new AddonData());
   DefaultThreads();
+  InstallCachingCpuAllocator();
+  ConfigureBlasThreads();
   exports.Set("NativeTensor", TensorWrap::Init(env));
   exports.Set("NativeResNet", ModelWrap::Init(env));
   exports.Set("NativeOptimizer", OptimizerWrap::Init(env));
@@ -76,6 +81,7 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
   exports.Set("cudaDeviceCount", Napi::Function::New(env, CudaDeviceCount, "cudaDeviceCount"));
   exports.Set("manualSeed", Napi::Function::New(env, ManualSeed, "manualSeed"));
   exports.Set("libtorchVersion", Napi::String::New(env, TORCH_VERSION));
+  exports.Set("bench", InitBench(env));
   return exports;
 }
 

@@ -17,7 +17,7 @@ namespace sgdr {
 
 // What to open. Fields left at their defaults take the dataset's own defaults.
 struct DataSpec {
-  std::string kind;            // "fashion-mnist" | "mnist" | "cifar10" | "image-folder"
+  std::string kind;            // "fashion-mnist" | "mnist" | "cifar10" | "image-folder" | "synthetic"
   std::string root;            // folder; "" = /usr/share/datasets/fashion-mnist for kind "fashion-mnist"
   std::string split = "train";  // "train" | "val"
   // Class-balanced subset of this many examples (0 = all). Rule: classes take turns in class-index
@@ -39,6 +39,12 @@ struct DataSpec {
   int64_t resize = 0;
   // Normalize statistics, one per channel (or one for all). Empty = the dataset's defaults.
   std::vector<float> mean, std;
+  // kind "synthetic" only (benchmarks: random data resident in memory, no decoding, no transform):
+  // `size` examples of `channels` x image_size x image_size floats drawn from a seeded generator, with
+  // labels in [0, num_classes). At most `distinct` different images are stored (example i is image
+  // i % distinct), so memory stays bounded however large `size` is.
+  int64_t size = 0, channels = 3, num_classes = 10, distinct = 1024;
+  uint64_t seed = 0;
 };
 
 // The default location of the Fashion-MNIST files (Debian's dataset-fashion-mnist package).
@@ -100,9 +106,11 @@ struct Batch {
 class BatchLoader {
  public:
   // batch_size >= 1 (RangeFailure otherwise); workers 0 = automatic; prefetch >= 1 = batches prepared
-  // ahead of the consumer.
+  // ahead of the consumer. pin_memory: batches in page-locked memory (only with CUDA), so copies to
+  // the GPU can be asynchronous; those come from LibTorch's caching host allocator, which keeps a
+  // buffer from reuse until the copies reading it have finished, instead of this loader's pool.
   BatchLoader(std::shared_ptr<Dataset> dataset, int64_t batch_size, bool shuffle, bool drop_last, uint64_t seed,
-              int workers = 0, int prefetch = 4);
+              int workers = 0, int prefetch = 4, bool pin_memory = false);
   // Stops and joins the worker threads (they finish at most the sample in hand).
   ~BatchLoader();
   BatchLoader(const BatchLoader&) = delete;

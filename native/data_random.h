@@ -32,7 +32,7 @@ inline uint64_t HashKey(std::initializer_list<uint64_t> parts) {
 }
 
 // Stream identifiers, so the order and the augmentation of the same (seed, epoch) are independent.
-enum Stream : uint64_t { kOrderStream = 1, kAugmentStream = 2 };
+enum Stream : uint64_t { kOrderStream = 1, kAugmentStream = 2, kSyntheticStream = 3 };
 
 class Rng {
  public:

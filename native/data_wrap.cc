@@ -292,7 +292,7 @@ DataSpec DataSpecFromObject(const Napi::Object& o) {
   Napi::Env env = o.Env();
   DataSpec spec;
   Napi::Value kind = o.Get("kind");
-  if (!kind.IsString()) ThrowType(env, "spec.kind must be a string (fashion-mnist, mnist, cifar10 or image-folder)");
+  if (!kind.IsString()) ThrowType(env, "spec.kind must be a string (fashion-mnist, mnist, cifar10, image-folder or synthetic)");
   spec.kind = kind.As<Napi::String>().Utf8Value();
   spec.root = StringOption(o, "root", "");
   spec.split = StringOption(o, "split", "train");
@@ -306,6 +306,13 @@ DataSpec DataSpecFromObject(const Napi::Object& o) {
   spec.resize = IntOption(o, "resize", 0, 0);
   spec.mean = FloatList(o, "mean");
   spec.std = FloatList(o, "std");
+  if (spec.kind == "synthetic") {
+    spec.size = IntOption(o, "size", 0, 1);
+    spec.channels = IntOption(o, "channels", 3, 1);
+    spec.num_classes = IntOption(o, "numClasses", 10, 1);
+    spec.distinct = IntOption(o, "distinct", 1024, 1);
+    spec.seed = static_cast<uint64_t>(IntOption(o, "seed", 0, 0));
+  }
   return spec;
 }
 

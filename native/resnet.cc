@@ -1,16 +1,57 @@
 #include "resnet.h"
 
 #include <torch/torch.h>
+#include <torch/version.h>
 
 #include <cmath>
 
 #include "errors.h"
+#include "perf.h"
 
 namespace sgdr {
 
 namespace {
 
 namespace nn = torch::nn;
+
+// Convolution options hold their padding in a variant: c10's up to PyTorch 2.0, std's after.
+#if TORCH_VERSION_MAJOR > 2 || (TORCH_VERSION_MAJOR == 2 && TORCH_VERSION_MINOR >= 1)
+namespace variant_ns = std;
+#else
+namespace variant_ns = c10;
+#endif
+
+// conv(x), or, for a CPU convolution whose output is 1x1 (PerfLevers::conv_as_matmul), the same
+// function as one matrix product: the single output window starts at -padding, so only the kernel
+// taps [pad, pad + h) x [pad, pad + w) ever meet input rows [0, h) x [0, w) (h = min(H, k - pad)); the
+// other taps multiply zero padding. Autograd differentiates the narrow/reshape/mm, so the weight's
+// gradient is exactly zero on those taps, as the convolution's is.
+torch::Tensor RunConv(nn::Conv2d conv, const torch::Tensor& x) {
+  const auto& o = conv->options;
+  if (x.dim() == 4 && x.device().is_cpu() && o.groups() == 1 && Levers().conv_as_matmul.load(std::memory_order_relaxed) &&
+      variant_ns::holds_alternative<torch::ExpandingArray<2>>(o.padding()) && o.dilation()->at(0) == 1 &&
+      o.dilation()->at(1) == 1 && variant_ns::holds_alternative<torch::enumtype::kZeros>(o.padding_mode())) {
+    const auto& pad = variant_ns::get<torch::ExpandingArray<2>>(o.padding());
+    const int64_t kh = o.kernel_size()->at(0), kw = o.kernel_size()->at(1), sh = o.stride()->at(0), sw = o.stride()->at(1);
+    const int64_t ph = pad->at(0), pw = pad->at(1), H = x.size(2), W = x.size(3);
+    const int64_t oh = (H + 2 * ph - kh) / sh + 1, ow = (W + 2 * pw - kw) / sw + 1;
+    const int64_t h = std::min(H, kh - ph), w = std::min(W, kw - pw);
+    if (oh == 1 && ow == 1 && h >= 1 && w >= 1 && H + 2 * ph >= kh && W + 2 * pw >= kw) {
+      const int64_t n = x.size(0), c = x.size(1), out = conv->weight.size(0);
+      torch::Tensor xs = x.narrow(2, 0, h).narrow(3, 0, w).reshape({n, c * h * w});
+      torch::Tensor ws = conv->weight.narrow(2, ph, h).narrow(3, pw, w).reshape({out, c * h * w});
+      torch::Tensor y = conv->bias.defined() ? torch::addmm(conv->bias, xs, ws.t()) : torch::mm(xs, ws.t());
+      return y.view({n, out, 1, 1});
+    }
+  }
+  return conv->forward(x);
+}
+
+// downsample = Sequential(conv, bn), run through RunConv() above.
+torch::Tensor Downsample(const nn::Sequential& downsample, const torch::Tensor& x) {
+  const nn::Conv2d conv(std::dynamic_pointer_cast<nn::Conv2dImpl>(downsample->ptr(0)));
+  return downsample->ptr(1)->as<nn::BatchNorm2d>()->forward(RunConv(conv, x));
+}
 
 nn::Conv2d Conv(int64_t in, int64_t out, int64_t k, int64_t stride, int64_t pad) {
   return nn::Conv2d(nn::Conv2dOptions(in, out, k).stride(stride).padding(pad).bias(false));
@@ -28,9 +69,9 @@ class BasicBlockImpl : public nn::Module {
     if (downsample) this->downsample = register_module("downsample", downsample);
   }
   torch::Tensor forward(torch::Tensor x) {
-    torch::Tensor identity = downsample ? downsample->forward(x) : x;
-    torch::Tensor out = relu(bn1(conv1(x)));
-    out = bn2(conv2(out));
+    torch::Tensor identity = downsample ? Downsample(downsample, x) : x;
+    torch::Tensor out = relu(bn1(RunConv(conv1, x)));
+    out = bn2(RunConv(conv2, out));
     return relu(out + identity);
   }
   nn::Conv2d conv1{nullptr}, conv2{nullptr};
@@ -54,10 +95,10 @@ class BottleneckImpl : public nn::Module {
     if (downsample) this->downsample = register_module("downsample", downsample);
   }
   torch::Tensor forward(torch::Tensor x) {
-    torch::Tensor identity = downsample ? downsample->forward(x) : x;
-    torch::Tensor out = relu(bn1(conv1(x)));
-    out = relu(bn2(conv2(out)));
-    out = bn3(conv3(out));
+    torch::Tensor identity = downsample ? Downsample(downsample, x) : x;
+    torch::Tensor out = relu(bn1(RunConv(conv1, x)));
+    out = relu(bn2(RunConv(conv2, out)));
+    out = bn3(RunConv(conv3, out));
     return relu(out + identity);
   }
   nn::Conv2d conv1{nullptr}, conv2{nullptr}, conv3{nullptr};
@@ -135,7 +176,7 @@ nn::Sequential ResNetImpl::MakeLayer(int64_t planes, int64_t blocks, int64_t str
 }
 
 torch::Tensor ResNetImpl::forward(torch::Tensor x) {
-  x = relu(bn1(conv1(x)));
+  x = relu(bn1(RunConv(conv1, x)));
   if (maxpool) x = maxpool(x);
   x = layer4->forward(layer3->forward(layer2->forward(layer1->forward(x))));
   x = torch::flatten(avgpool(x), 1);

@@ -18,6 +18,7 @@
 #include "errors.h"
 #include "model.h"
 #include "optim.h"
+#include "step.h"
 #include "tensor.h"
 
 namespace sgdr {
@@ -90,6 +91,7 @@ class TrainerWrap : public Napi::ObjectWrap<TrainerWrap> {
                        {
                            InstanceMethod<&TrainerWrap::RunEpoch>("runEpoch"),
                            InstanceMethod<&TrainerWrap::Evaluate>("evaluate"),
+                           InstanceMethod<&TrainerWrap::TimeSteps>("timeSteps"),
                            InstanceMethod<&TrainerWrap::Abort>("abort"),
                            InstanceMethod<&TrainerWrap::BatchesPerEpoch>("batchesPerEpoch"),
                            InstanceMethod<&TrainerWrap::Close>("close"),
@@ -113,11 +115,13 @@ class TrainerWrap : public Napi::ObjectWrap<TrainerWrap> {
     const int workers = static_cast<int>(NumberOption(o, "workers", 0));
     const int prefetch = static_cast<int>(NumberOption(o, "prefetch", 4));
     const bool shuffle = BoolOption(o, "shuffle", true);
+    // Batches for a GPU come in pinned memory, so their copies overlap the previous step's work.
+    const bool pin = model_->device().is_cuda();
     train_ = std::make_unique<BatchLoader>(DatasetFromValue(o.Get("train"), "train"), static_cast<int64_t>(batch_size), shuffle,
-                                           /*drop_last=*/false, seed, workers, prefetch);
+                                           /*drop_last=*/false, seed, workers, prefetch, pin);
     if (!o.Get("val").IsUndefined() && !o.Get("val").IsNull())
       val_ = std::make_unique<BatchLoader>(DatasetFromValue(o.Get("val"), "val"), static_cast<int64_t>(eval_batch),
-                                           /*shuffle=*/false, /*drop_last=*/false, seed, workers, prefetch);
+                                           /*shuffle=*/false, /*drop_last=*/false, seed, workers, prefetch, pin);
     // Each group keeps its ratio to group 0's LR, so one schedule drives differential LRs.
     auto& groups = optimizer_->optimizer().param_groups();
     const double base = groups.empty() ? 1 : groups[0].options().get_lr();
@@ -181,11 +185,15 @@ class TrainerWrap : public Napi::ObjectWrap<TrainerWrap> {
     // Queue of 8: progress beyond that is dropped (NonBlockingCall), the final message waits.
     auto tsfn = std::make_shared<TrainerTsfn>(TrainerTsfn::New(env, callback, "sgdr-trainer", 8, 1, link));
     Napi::Promise promise = link->deferred.Promise();
+    // OpenMP's thread count is per thread: a setNumThreads() made on the JS thread after this thread
+    // first ran would otherwise never reach it.
+    const int threads = torch::get_num_threads();
     {
       std::lock_guard<std::mutex> lock(mu_);
-      jobs_.push_back([this, tsfn, work] {
+      jobs_.push_back([this, tsfn, work, threads] {
         auto* done = new Message{Message::Type::kDone};
         try {
+          if (at::get_num_threads() != threads) at::set_num_threads(threads);
           done->result = work(*tsfn);
         } catch (const RangeFailure& e) {
           done->error = e.what();
@@ -207,6 +215,14 @@ class TrainerWrap : public Napi::ObjectWrap<TrainerWrap> {
     }
     cv_.notify_one();
     return promise;
+  }
+
+  // The epoch's running sums, kept on the device (no host sync per batch).
+  static void Accumulate(const StepOutput& step, const torch::Tensor& y, int64_t n, torch::Tensor& loss_sum,
+                         torch::Tensor& correct_sum) {
+    torch::NoGradGuard no_grad;
+    loss_sum.add_(step.loss.detach().to(torch::kFloat64), static_cast<double>(n));
+    correct_sum.add_(step.logits.argmax(1).eq(y).sum());
   }
 
   void ApplyLr(double lr) {
@@ -239,7 +255,9 @@ class TrainerWrap : public Napi::ObjectWrap<TrainerWrap> {
     for (double lr : lrs) CheckLr(lr);
     if (start < 0 || start > batches) ThrowRange(env, "startBatch must be in [0, " + std::to_string(batches) + "]");
     abort_ = false;
-    return Submit(info, info.Length() > 1 ? info[1] : env.Undefined(), [this, epoch, start, every, batches, lrs](TrainerTsfn& tsfn) {
+    // Without a progress callback nothing is read back per batch (no host sync on a GPU).
+    const bool report = info.Length() > 1 && info[1].IsFunction();
+    return Submit(info, info.Length() > 1 ? info[1] : env.Undefined(), [this, epoch, start, every, batches, lrs, report](TrainerTsfn& tsfn) {
       ResNet module = model_->module();
       torch::Device device = model_->device();
       torch::optim::Optimizer& opt = optimizer_->optimizer();
@@ -261,17 +279,11 @@ class TrainerWrap : public Napi::ObjectWrap<TrainerWrap> {
           std::lock_guard<std::mutex> lock(model_->mutex());
           module->train(true);
           ApplyLr(lrs[b]);
-          ZeroGradToNone(opt);
-          torch::Tensor x = batch.images.to(device, /*non_blocking=*/true);
           torch::Tensor y = batch.labels.to(device, /*non_blocking=*/true);
-          torch::Tensor out = module->forward(x);
-          torch::Tensor loss = torch::nn::functional::cross_entropy(out, y);
-          loss.backward();
-          opt.step();
-          torch::NoGradGuard no_grad;
-          loss_sum += loss.detach().to(torch::kFloat64) * n;
-          correct_sum += out.argmax(1).eq(y).sum();
-          if ((b + 1) % every == 0 || b + 1 == batches) {
+          const StepOutput step = TrainOneStep(module, opt, batch.images.to(device, /*non_blocking=*/true), y);
+          const torch::Tensor& loss = step.loss;
+          Accumulate(step, y, n, loss_sum, correct_sum);
+          if (report && ((b + 1) % every == 0 || b + 1 == batches)) {
             auto* m = new Message{Message::Type::kProgress};
             m->batch = b + 1;
             m->batches = batches;
@@ -315,8 +327,10 @@ class TrainerWrap : public Napi::ObjectWrap<TrainerWrap> {
       ResNet module = model_->module();
       torch::Device device = model_->device();
       val_->StartEpoch(0, 0);
-      double loss_total = 0;
-      int64_t correct = 0, count = 0;
+      // Sums stay on the device: nothing is read back until the pass is over.
+      torch::Tensor loss_sum = torch::zeros({}, torch::TensorOptions().dtype(torch::kFloat64).device(device));
+      torch::Tensor correct_sum = torch::zeros({}, torch::TensorOptions().dtype(torch::kInt64).device(device));
+      int64_t count = 0;
       std::vector<torch::Tensor> probs, labels;
       Batch batch;
       while (val_->Next(batch)) {
@@ -325,12 +339,11 @@ class TrainerWrap : public Napi::ObjectWrap<TrainerWrap> {
         module->eval();
         {
           torch::InferenceMode guard;
-          torch::Tensor y = batch.labels.to(device);
-          torch::Tensor out = module->forward(batch.images.to(device));
-          loss_total += torch::nn::functional::cross_entropy(
-                            out, y, torch::nn::functional::CrossEntropyFuncOptions().reduction(torch::kSum))
-                            .item<double>();
-          correct += out.argmax(1).eq(y).sum().item<int64_t>();
+          torch::Tensor y = batch.labels.to(device, /*non_blocking=*/true);
+          torch::Tensor out = module->forward(batch.images.to(device, /*non_blocking=*/true));
+          loss_sum.add_(torch::nn::functional::cross_entropy(
+              out, y, torch::nn::functional::CrossEntropyFuncOptions().reduction(torch::kSum)));
+          correct_sum.add_(out.argmax(1).eq(y).sum());
           if (want_probs) {
             probs.push_back(torch::softmax(out, 1).to(torch::kCPU, torch::kFloat32));
             labels.push_back(batch.labels.to(torch::kInt32));
@@ -339,6 +352,8 @@ class TrainerWrap : public Napi::ObjectWrap<TrainerWrap> {
         module->train(was_training);
         count += batch.images.size(0);
       }
+      const double loss_total = loss_sum.item<double>();
+      const int64_t correct = correct_sum.item<int64_t>();
       torch::Tensor all_probs = want_probs && !probs.empty() ? torch::cat(probs) : torch::Tensor();
       torch::Tensor all_labels = want_probs && !labels.empty() ? torch::cat(labels) : torch::Tensor();
       return [=](Napi::Env env) -> Napi::Value {
@@ -350,6 +365,76 @@ class TrainerWrap : public Napi::ObjectWrap<TrainerWrap> {
           r.Set("probabilities", TypedArrayFromTensor(env, all_probs));
           r.Set("labels", TypedArrayFromTensor(env, all_labels));
         }
+        return r;
+      };
+    });
+    SGDR_CATCH(env)
+  }
+
+  // timeSteps({ steps, train?: true, batches?: 1 }) -> Promise<{ seconds, images, stepSeconds: Float64Array }>
+  // The benchmark's pure C++ loop: the first `batches` batches of epoch 0 of the train set, moved to
+  // the device once, then `steps` training steps (exactly the epoch loop's step and sums, at the
+  // current LR) or evaluation forwards, on the trainer's own thread, with no loader, N-API or JS in
+  // between. Comparing it with runEpoch over the same steps measures what lies outside LibTorch.
+  Napi::Value TimeSteps(const Napi::CallbackInfo& info) {
+    Napi::Env env = info.Env();
+    SGDR_TRY
+    Napi::Object o = ObjectArg(info, 0, "options");
+    const double steps = NumberOption(o, "steps", 0), pool = NumberOption(o, "batches", 1);
+    if (!(steps >= 1) || steps != std::floor(steps)) ThrowRange(env, "steps must be an integer >= 1");
+    if (!(pool >= 1) || pool != std::floor(pool) || pool > static_cast<double>(train_->batches_per_epoch()))
+      ThrowRange(env, "batches must be an integer in [1, " + std::to_string(train_->batches_per_epoch()) + "]");
+    const bool train = BoolOption(o, "train", true);
+    return Submit(info, env.Undefined(), [this, steps, pool, train](TrainerTsfn&) {
+      ResNet module = model_->module();
+      torch::Device device = model_->device();
+      torch::optim::Optimizer& opt = optimizer_->optimizer();
+      std::vector<torch::Tensor> xs, ys;
+      train_->StartEpoch(0, 0);
+      Batch batch;
+      while (static_cast<double>(xs.size()) < pool && train_->Next(batch)) {
+        xs.push_back(batch.images.to(device).clone());
+        ys.push_back(batch.labels.to(device).clone());
+      }
+      train_->StartEpoch(0, train_->batches_per_epoch());  // nothing left to prepare
+      const int64_t total = static_cast<int64_t>(steps);
+      std::vector<double> step_seconds(static_cast<size_t>(total));
+      int64_t images = 0;
+      std::lock_guard<std::mutex> lock(model_->mutex());
+      const bool was_training = module->is_training();
+      module->train(train);
+      torch::Tensor loss_sum = torch::zeros({}, torch::TensorOptions().dtype(torch::kFloat64).device(device));
+      torch::Tensor correct_sum = torch::zeros({}, torch::TensorOptions().dtype(torch::kInt64).device(device));
+      const auto t0 = Clock::now();
+      auto last = t0;
+      for (int64_t s = 0; s < total; ++s) {
+        const size_t k = static_cast<size_t>(s) % xs.size();
+        const int64_t n = xs[k].size(0);
+        if (train) {
+          Accumulate(TrainOneStep(module, opt, xs[k], ys[k]), ys[k], n, loss_sum, correct_sum);
+        } else {
+          torch::InferenceMode guard;
+          torch::Tensor out = module->forward(xs[k]);
+          loss_sum.add_(torch::nn::functional::cross_entropy(
+              out, ys[k], torch::nn::functional::CrossEntropyFuncOptions().reduction(torch::kSum)));
+          correct_sum.add_(out.argmax(1).eq(ys[k]).sum());
+        }
+        images += n;
+        if (!device.is_cpu()) loss_sum.item<double>();  // per-step times need the device to finish
+        const auto now = Clock::now();
+        step_seconds[static_cast<size_t>(s)] = std::chrono::duration<double>(now - last).count();
+        last = now;
+      }
+      loss_sum.item<double>();  // the device has finished
+      const double seconds = std::chrono::duration<double>(Clock::now() - t0).count();
+      module->train(was_training);
+      return [=](Napi::Env env) -> Napi::Value {
+        auto r = Napi::Object::New(env);
+        r.Set("seconds", seconds);
+        r.Set("images", static_cast<double>(images));
+        auto a = Napi::Float64Array::New(env, step_seconds.size());
+        for (size_t i = 0; i < step_seconds.size(); ++i) a[i] = step_seconds[i];
+        r.Set("stepSeconds", a);
         return r;
       };
     });

@@ -7,6 +7,9 @@ import { runPython, requireTorchOrSkip } from './helpers/python';
 import { readFloat32, readInt64, referenceScript, relativeL2, tempDir } from './helpers/native';
 
 const hasTorch = requireTorchOrSkip(true);
+// Bit-for-bit comparisons with PyTorch run the exact path: no lever that rounds differently
+// (native/perf.h; read when the addon loads).
+process.env.SGDR_EXACT = '1';
 
 function asNumbers(data: ArrayLike<number | bigint>): number[] {
   return Array.from(data as ArrayLike<number>, (v) => Number(v));

@@ -8,6 +8,9 @@ import { writeIdxDataset } from './helpers/idx';
 import { requireTorchOrSkip, runPython } from './helpers/python';
 
 const hasTorch = requireTorchOrSkip(true);
+// Bit-for-bit comparisons with PyTorch run the exact path: no lever that rounds differently
+// (native/perf.h; read when the addon loads).
+process.env.SGDR_EXACT = '1';
 
 describe.runIf(hasTorch)('fit() equals a PyTorch training loop', () => {
   it('3 epochs of SGD + SGDR (T_0=1, T_mult=2): per-epoch train loss within 1e-4 relative', async () => {

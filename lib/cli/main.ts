@@ -15,6 +15,7 @@ const commands: Record<string, () => Command> = {
   train: () => require('./train').command as Command,
   compare: () => require('./compare').command as Command,
   demo: () => require('./demo').command as Command,
+  bench: () => require('./bench').command as Command,
 };
 
 function usage(): string {

@@ -1,0 +1,481 @@
+/**
+ * `sgdr bench`: throughput of our real training path against eager PyTorch on the same LibTorch,
+ * measured side by side.
+ *
+ * Method (BENCHMARKS.md): both sides get the same model (torchvision's ResNet), batch, input shape,
+ * thread count and optimizer (SGD, momentum 0.9, weight decay 5e-4), random data resident in memory,
+ * and warm-up steps that are not timed. Rounds alternate (ours, PyTorch, PyTorch, ours, ...) so a
+ * shared, noisy machine slows both alike; each round gives a ratio, and the result is the median of
+ * the per-round ratios. Our number is the NativeTrainer's epoch loop (loader thread, batches handed
+ * over, the epoch's sums, N-API and the awaiting JS), timed in JS around runEpoch().
+ */
+import * as fs from 'fs';
+import * as os from 'os';
+import * as path from 'path';
+import { native, type NativeDataLoader, type NativeDataset } from '../binding';
+import { resnet, type ResNet } from '../nn/resnet';
+import { SGD } from '../optim/optimizer';
+import { ConstantLR } from '../schedule';
+import { fit } from '../train/fit';
+import { resnetFlops, type FlopCount } from './flops';
+import { benchNative, LEVER_NAMES, syntheticDataset, type BenchTrainer, type Levers } from './native';
+import { DEFAULT_PYTHON, PyTorchReference, referenceAvailable, type ReferenceInfo } from './pytorch';
+import { median, round, summary } from './stats';
+
+export { resnetFlops, resnetConvs, convMacs, type FlopCount } from './flops';
+export { LEVER_NAMES, type Levers } from './native';
+export { median, quantile, summary } from './stats';
+
+export const WORKLOADS = ['w1', 'w2', 'w3', 'eval', 'glue', 'rss'] as const;
+export type Workload = (typeof WORKLOADS)[number];
+
+export interface BenchOptions {
+  workload: Workload;
+  arch: string;
+  batchSize: number;
+  imageSize: number;
+  channels: number;
+  numClasses: number;
+  /** Timed steps per round (each side). */
+  steps: number;
+  /** Untimed steps before the first round (each side). */
+  warmup: number;
+  rounds: number;
+  threads: number;
+  device: string;
+  /** 'auto': PyTorch when /usr/bin/python3 has torch; 'none': ours only; 'pytorch': required. */
+  reference: 'auto' | 'none' | 'pytorch';
+  python: string;
+  /** Levers to set before measuring (the rest keep their defaults). */
+  levers: Partial<Levers>;
+  /** rss: training steps to watch after the warm-up. */
+  rssSteps: number;
+  /** w3: an image folder (DIR with train/<class>/*.jpg); default: synthetic JPEGs in a temporary folder. */
+  data?: string;
+  /** Loader threads (0 = automatic). */
+  workers: number;
+  /** Measure the matrix-multiply rate behind the compute floor. */
+  floor: boolean;
+  /** Progress lines (to stderr in the CLI). */
+  log?: (line: string) => void;
+}
+
+export const WORKLOAD_DEFAULTS: Record<Workload, Pick<BenchOptions, 'arch' | 'batchSize' | 'imageSize' | 'steps' | 'rounds' | 'warmup'>> = {
+  // Many short rounds: on a shared machine load comes in bursts, and the median of many paired
+  // ratios shrugs off the rounds a burst lands in.
+  w1: { arch: 'resnet18', batchSize: 64, imageSize: 32, steps: 5, rounds: 15, warmup: 5 },
+  w2: { arch: 'resnet50', batchSize: 32, imageSize: 64, steps: 3, rounds: 11, warmup: 3 },
+  w3: { arch: 'resnet50', batchSize: 32, imageSize: 64, steps: 3, rounds: 3, warmup: 2 },
+  eval: { arch: 'resnet18', batchSize: 64, imageSize: 32, steps: 20, rounds: 15, warmup: 5 },
+  glue: { arch: 'resnet18', batchSize: 64, imageSize: 32, steps: 10, rounds: 11, warmup: 5 },
+  rss: { arch: 'resnet18', batchSize: 64, imageSize: 32, steps: 100, rounds: 1, warmup: 100 },
+};
+
+export function defaultOptions(workload: Workload = 'w1'): BenchOptions {
+  return {
+    workload, ...WORKLOAD_DEFAULTS[workload], channels: 3, numClasses: 10, threads: os.cpus().length || 1, device: 'cpu',
+    reference: 'auto', python: DEFAULT_PYTHON, levers: {}, rssSteps: 2000, workers: 0, floor: true,
+  };
+}
+
+type Json = Record<string, unknown>;
+
+/** Our side of a training or evaluation workload: model, optimizer and trainer over in-memory data. */
+class Ours {
+  readonly model: ResNet;
+  readonly optimizer: SGD;
+  readonly trainer: BenchTrainer;
+  readonly trainSet: NativeDataset;
+  readonly valSet: NativeDataset;
+  readonly lrs: Float64Array;
+
+  constructor(readonly o: BenchOptions, batchesPerEpoch: number) {
+    this.model = resnet(o.arch, { numClasses: o.numClasses, inChannels: o.channels, stem: 'imagenet', device: o.device, seed: 0 });
+    this.optimizer = new SGD(this.model, { lr: 0.05, momentum: 0.9, weightDecay: 5e-4 });
+    const spec = { kind: 'synthetic' as const, size: batchesPerEpoch * o.batchSize, channels: o.channels, imageSize: o.imageSize,
+      numClasses: o.numClasses, distinct: Math.min(batchesPerEpoch * o.batchSize, 1024), seed: 0 };
+    this.trainSet = syntheticDataset(spec) as NativeDataset;
+    this.valSet = syntheticDataset({ ...spec, split: 'val', seed: 1 }) as NativeDataset;
+    this.trainer = new (native().NativeTrainer)(this.model.native, this.optimizer.native, {
+      train: this.trainSet, val: this.valSet, batchSize: o.batchSize, seed: 0, workers: o.workers,
+    }) as BenchTrainer;
+    this.lrs = new Float64Array(this.trainer.batchesPerEpoch()).fill(0.05);
+  }
+
+  /** `steps` batches of the epoch loop (the last `steps` of an epoch), wall time around runEpoch(). */
+  async train(steps: number, epoch: number): Promise<{ seconds: number; images: number }> {
+    const t0 = process.hrtime.bigint();
+    const r = await this.trainer.runEpoch({ epoch, lrs: this.lrs, startBatch: this.lrs.length - steps });
+    return { seconds: Number(process.hrtime.bigint() - t0) / 1e9, images: r.count };
+  }
+
+  /** One evaluation pass over the validation set (inference mode), wall time around evaluate(). */
+  async evaluate(): Promise<{ seconds: number; images: number }> {
+    const t0 = process.hrtime.bigint();
+    const r = await this.trainer.evaluate();
+    return { seconds: Number(process.hrtime.bigint() - t0) / 1e9, images: r.count };
+  }
+
+  close(): void {
+    this.trainer.close();
+    this.model.dispose();
+    this.trainSet.dispose();
+    this.valSet.dispose();
+  }
+}
+
+function ips(r: { seconds: number; images: number }): number {
+  return r.images / r.seconds;
+}
+
+async function startReference(o: BenchOptions, mode: 'train' | 'eval'): Promise<{ ref: PyTorchReference | null; skipped?: string }> {
+  if (o.reference === 'none') return { ref: null, skipped: '--reference none' };
+  const avail = referenceAvailable(o.python);
+  if (!avail.ok) {
+    if (o.reference === 'pytorch') throw new Error(`the PyTorch reference is not available: ${avail.why}`);
+    return { ref: null, skipped: avail.why };
+  }
+  // The same BLAS threading on both sides: where our addon runs pthread OpenBLAS on the calling thread
+  // (native/blas_threads.cc), so does the reference.
+  const env: Record<string, string> = benchNative().blasInfo().limited ? { OPENBLAS_NUM_THREADS: '1' } : {};
+  const ref = await PyTorchReference.start({
+    python: o.python, arch: o.arch, batchSize: o.batchSize, imageSize: o.imageSize, channels: o.channels, numClasses: o.numClasses,
+    threads: o.threads, device: o.device, mode, warmup: o.warmup, env,
+  });
+  return { ref };
+}
+
+/** Paired rounds: ours and PyTorch alternate, ABBA order; per-round ratios. */
+async function pairedRounds(o: BenchOptions, runOurs: (round: number) => Promise<{ seconds: number; images: number }>,
+  ref: PyTorchReference | null, refSteps: number): Promise<{ ours: number[]; pytorch: number[]; ratios: number[] }> {
+  const ours: number[] = [], pytorch: number[] = [], ratios: number[] = [];
+  for (let r = 0; r < o.rounds; r++) {
+    let a = 0, b = NaN;
+    const oursFirst = r % 2 === 0;
+    if (oursFirst) a = ips(await runOurs(r));
+    if (ref) b = ips(await ref.run(refSteps));
+    if (!oursFirst) a = ips(await runOurs(r));
+    ours.push(a);
+    if (ref) {
+      pytorch.push(b);
+      ratios.push(a / b);
+    }
+    o.log?.(`round ${r + 1}/${o.rounds}: ours ${a.toFixed(1)} img/s` + (ref ? `, PyTorch ${b.toFixed(1)} img/s, ratio ${(a / b).toFixed(3)}` : ''));
+  }
+  return { ours, pytorch, ratios };
+}
+
+async function floorFor(o: BenchOptions, flops: number, effectiveFlops: number, measured: number): Promise<Json | undefined> {
+  if (!o.floor || o.device !== 'cpu') return undefined;
+  const gflops = await benchNative().matmulGflops(2048, 3);
+  const floor = (gflops * 1e9) / flops;
+  return {
+    matmul_gflops: round(gflops),
+    matmul: 'torch::mm 2048x2048 float32, best of 3, same threads',
+    flops_per_image: round(flops),
+    effective_flops_per_image: round(effectiveFlops),
+    floor_images_per_second: round(floor),
+    percent_of_floor: round((100 * measured) / floor),
+  };
+}
+
+function faultsNow(): number {
+  return benchNative().pageFaults().minor;
+}
+
+function commonFields(o: BenchOptions): Json {
+  return {
+    workload: o.workload, arch: o.arch, batch_size: o.batchSize, image_size: o.imageSize, channels: o.channels,
+    num_classes: o.numClasses, threads: o.threads, device: o.device, steps_per_round: o.steps, rounds: o.rounds, warmup: o.warmup,
+    levers: benchNative().levers(), blas: benchNative().blasInfo(), libtorch: native().libtorchVersion,
+  };
+}
+
+function referenceFields(info: ReferenceInfo | undefined, rounds: number[], ratios: number[], skipped?: string): Json {
+  if (!info) return { pytorch: null, reference_skipped: skipped, ratio: null };
+  return {
+    pytorch: { images_per_second: round(median(rounds)), rounds: rounds.map((v) => round(v)), summary: summary(rounds), torch: info.torch,
+      threads: info.threads, mkldnn: info.mkldnn },
+    ratio: round(median(ratios)),
+    ratio_rounds: ratios.map((v) => round(v)),
+  };
+}
+
+/** W1/W2: the training step. */
+async function trainingWorkload(o: BenchOptions): Promise<Json> {
+  const ours = new Ours(o, Math.max(o.steps, o.warmup, 1));
+  const { ref, skipped } = await startReference(o, 'train');
+  try {
+    if (o.warmup > 0) await ours.train(o.warmup, 0);
+    const f0 = faultsNow();
+    let epoch = 1;
+    const p = await pairedRounds(o, () => ours.train(o.steps, epoch++), ref, o.steps);
+    const faultsPerStep = (faultsNow() - f0) / (o.rounds * o.steps);
+    const oursIps = median(p.ours);
+    const flops = resnetFlops(o.arch, o.imageSize, o.numClasses, o.channels);
+    const result: Json = {
+      ...commonFields(o),
+      images_per_second: round(oursIps),
+      ours: { images_per_second: round(oursIps), rounds: p.ours.map((v) => round(v)), summary: summary(p.ours) },
+      ...referenceFields(ref?.info, p.pytorch, p.ratios, skipped),
+      page_faults_per_step: round(faultsPerStep, 3),
+      cpu_cache: benchNative().cpuCacheStats(),
+    };
+    ref?.close();
+    const floor = await floorFor(o, flops.trainFlops, flops.effectiveTrainFlops, oursIps);
+    if (floor) result.floor = floor;
+    if (o.workload === 'w1') result.loader = await cifarLoaderVsModel(o, oursIps);
+    result.load_average = os.loadavg().map((v) => round(v, 3));
+    return result;
+  } finally {
+    ref?.close();
+    ours.close();
+  }
+}
+
+/** Inference throughput: model.eval() under inference mode, the trainer's evaluate(). */
+async function evalWorkload(o: BenchOptions): Promise<Json> {
+  const ours = new Ours(o, Math.max(o.steps, 1));
+  const { ref, skipped } = await startReference(o, 'eval');
+  try {
+    await ours.evaluate();
+    const p = await pairedRounds(o, () => ours.evaluate(), ref, o.steps);
+    const oursIps = median(p.ours);
+    const flops = resnetFlops(o.arch, o.imageSize, o.numClasses, o.channels);
+    const result: Json = {
+      ...commonFields(o),
+      images_per_second: round(oursIps),
+      ours: { images_per_second: round(oursIps), rounds: p.ours.map((v) => round(v)), summary: summary(p.ours) },
+      ...referenceFields(ref?.info, p.pytorch, p.ratios, skipped),
+    };
+    ref?.close();
+    const floor = await floorFor(o, flops.evalFlops, flops.effectiveForwardMacs * 2, oursIps);
+    if (floor) result.floor = floor;
+    result.load_average = os.loadavg().map((v) => round(v, 3));
+    return result;
+  } finally {
+    ref?.close();
+    ours.close();
+  }
+}
+
+/**
+ * Time outside LibTorch: the same training steps through fit() (JS schedule, N-API, the trainer
+ * thread, loader hand-over, progress off) and in the trainer's pure C++ loop (timeSteps: resident
+ * batches, nothing but the step and the epoch sums), interleaved: fit() runs one epoch per round and
+ * its onEpochEnd callback runs the C++ loop for the same number of steps on the same model.
+ */
+async function glueWorkload(o: BenchOptions): Promise<Json> {
+  const ours = new Ours(o, Math.max(o.steps, 1));
+  try {
+    await ours.trainer.timeSteps({ steps: Math.max(1, o.warmup) });
+    const fitPerStep: number[] = [], cppPerStep: number[] = [], glue: number[] = [];
+    let epochStart = 0n;
+    const train = { native: ours.trainSet, size: o.steps * o.batchSize };
+    await fit({
+      model: ours.model, optimizer: ours.optimizer, schedule: new ConstantLR({ lr: 0.05 }), train, epochs: o.rounds + 1,
+      batchSize: o.batchSize, seed: 0, workers: o.workers,
+      callbacks: {
+        onEpochBegin: () => {
+          epochStart = process.hrtime.bigint();
+        },
+        onEpochEnd: async (m) => {
+          const fitSeconds = Number(process.hrtime.bigint() - epochStart) / 1e9;
+          const steps = Math.round(o.steps);
+          const cpp = await ours.trainer.timeSteps({ steps, batches: Math.min(4, steps) });
+          if (m.epoch === 1) return; // the first epoch warms fit()'s own trainer thread up
+          const f = fitSeconds / steps, c = cpp.seconds / steps;
+          fitPerStep.push(f);
+          cppPerStep.push(c);
+          glue.push((100 * (f - c)) / f);
+          o.log?.(`round ${m.epoch - 1}/${o.rounds}: fit() ${(f * 1e3).toFixed(2)} ms/step, C++ loop ${(c * 1e3).toFixed(2)} ms/step, outside LibTorch ${((100 * (f - c)) / f).toFixed(2)}%`);
+        },
+      },
+    });
+    return {
+      ...commonFields(o),
+      images_per_second: round(o.batchSize / median(fitPerStep)),
+      fit_ms_per_step: summary(fitPerStep.map((v) => v * 1e3)),
+      cpp_ms_per_step: summary(cppPerStep.map((v) => v * 1e3)),
+      glue_percent: round(median(glue), 3),
+      glue_percent_rounds: glue.map((v) => round(v, 3)),
+      load_average: os.loadavg().map((v) => round(v, 3)),
+    };
+  } finally {
+    ours.close();
+  }
+}
+
+function rssBytes(): number {
+  return process.memoryUsage().rss;
+}
+
+/** RSS over `rssSteps` training steps after `warmup` steps, sampled at every epoch of `steps` batches. */
+async function rssWorkload(o: BenchOptions): Promise<Json> {
+  const ours = new Ours(o, Math.max(o.steps, 1));
+  try {
+    let epoch = 0;
+    for (let done = 0; done < o.warmup; done += o.steps) await ours.train(Math.min(o.steps, o.warmup - done), epoch++);
+    const start = rssBytes();
+    const samples: Array<{ step: number; rss_mb: number }> = [{ step: 0, rss_mb: round(start / 2 ** 20) }];
+    const t0 = process.hrtime.bigint();
+    let images = 0;
+    for (let done = 0; done < o.rssSteps;) {
+      const steps = Math.min(o.steps, o.rssSteps - done);
+      images += (await ours.train(steps, epoch++)).images;
+      done += steps;
+      samples.push({ step: done, rss_mb: round(rssBytes() / 2 ** 20) });
+      if (samples.length % 5 === 0) o.log?.(`step ${done}/${o.rssSteps}: RSS ${(rssBytes() / 2 ** 20).toFixed(1)} MiB`);
+    }
+    const seconds = Number(process.hrtime.bigint() - t0) / 1e9;
+    const end = rssBytes();
+    const peak = Math.max(...samples.map((s) => s.rss_mb));
+    return {
+      ...commonFields(o),
+      images_per_second: round(images / seconds),
+      rss_steps: o.rssSteps,
+      rss_start_mb: round(start / 2 ** 20),
+      rss_end_mb: round(end / 2 ** 20),
+      rss_peak_mb: peak,
+      rss_growth_percent: round((100 * (end - start)) / start, 3),
+      rss_peak_growth_percent: round((100 * (peak * 2 ** 20 - start)) / start, 3),
+      samples,
+      cpu_cache: benchNative().cpuCacheStats(),
+    };
+  } finally {
+    ours.close();
+  }
+}
+
+/** Images per second a loader delivers (the consumer only takes batches and lets them go). */
+async function loaderRate(dataset: NativeDataset, batchSize: number, workers: number, batches: number): Promise<{ ips: number; workers: number }> {
+  const loader: NativeDataLoader = dataset.loader({ batchSize, shuffle: true, seed: 0, workers, prefetch: 8 });
+  try {
+    loader.startEpoch(0);
+    const first = await loader.next(); // threads started, first batch ready
+    first?.images.dispose();
+    first?.labels.dispose();
+    const total = Math.min(batches, loader.batchesPerEpoch() - 1);
+    let images = 0;
+    const t0 = process.hrtime.bigint();
+    for (let i = 0; i < total; i++) {
+      const b = await loader.next();
+      if (!b) break;
+      images += b.images.shape()[0]!;
+      b.images.dispose();
+      b.labels.dispose();
+    }
+    return { ips: images / (Number(process.hrtime.bigint() - t0) / 1e9), workers: loader.options().workers };
+  } finally {
+    loader.dispose();
+  }
+}
+
+function tempDir(prefix: string): string {
+  return fs.mkdtempSync(path.join(os.tmpdir(), `sgdr-bench-${prefix}-`));
+}
+
+/** W1's loader: CIFAR-10-format data (random bytes) with its augmentation, against W1's consumption. */
+async function cifarLoaderVsModel(o: BenchOptions, modelIps: number): Promise<Json> {
+  const dir = tempDir('cifar');
+  try {
+    const record = 1 + 3 * 32 * 32, n = 10_000;
+    let seed = 12345;
+    const rand = () => ((seed = (seed * 1103515245 + 12345) >>> 0) >>> 16) & 0xff;
+    for (const name of ['data_batch_1.bin', 'data_batch_2.bin', 'data_batch_3.bin', 'data_batch_4.bin', 'data_batch_5.bin', 'test_batch.bin']) {
+      const buf = Buffer.alloc(name.startsWith('data_batch_1') ? record * n : record);
+      for (let i = 0; i < buf.length; i++) buf[i] = i % record === 0 ? rand() % 10 : rand();
+      fs.writeFileSync(path.join(dir, name), buf);
+    }
+    const ds = new (native().NativeDataset)({ kind: 'cifar10', root: dir, split: 'train', augment: true, imageSize: o.imageSize === 32 ? 0 : o.imageSize });
+    try {
+      const r = await loaderRate(ds, o.batchSize, o.workers, 100);
+      return { data: 'cifar10 format (random bytes), RandomCrop(32, padding=4) + RandomHorizontalFlip + Normalize', workers: r.workers,
+        images_per_second: round(r.ips), model_images_per_second: round(modelIps), ratio_to_model: round(r.ips / modelIps) };
+    } finally {
+      ds.dispose();
+    }
+  } finally {
+    fs.rmSync(dir, { recursive: true, force: true });
+  }
+}
+
+/** W3: the JPEG image-folder loader alone (decode + RandomResizedCrop + flip + normalize) against the model's consumption. */
+async function loaderWorkload(o: BenchOptions): Promise<Json> {
+  let dir = o.data;
+  let made: string | undefined;
+  if (!dir) {
+    made = dir = tempDir('jpeg');
+    o.log?.(`writing synthetic JPEGs (500x375, quality 90) to ${dir}`);
+    benchNative().writeJpegFolder(dir, { classes: 10, perClass: 64, width: 500, height: 375, seed: 0, quality: 90 });
+  }
+  try {
+    const ds = new (native().NativeDataset)({ kind: 'image-folder', root: dir, split: 'train', augment: true, imageSize: o.imageSize });
+    const rates: number[] = [];
+    let workers = 0;
+    try {
+      for (let r = 0; r < o.rounds; r++) {
+        const x = await loaderRate(ds, o.batchSize, o.workers, Math.max(4, Math.floor(ds.info().size / o.batchSize) - 1));
+        rates.push(x.ips);
+        workers = x.workers;
+        o.log?.(`round ${r + 1}/${o.rounds}: loader ${x.ips.toFixed(1)} img/s (${x.workers} threads)`);
+      }
+    } finally {
+      ds.dispose();
+    }
+    // The model's consumption: our training rate for the same arch, batch and image size.
+    const model = new Ours({ ...o }, Math.max(o.steps, o.warmup, 1));
+    let modelIps: number;
+    try {
+      await model.train(Math.max(1, o.warmup), 0);
+      const m: number[] = [];
+      for (let r = 0; r < Math.min(3, o.rounds); r++) m.push(ips(await model.train(o.steps, r + 1)));
+      modelIps = median(m);
+    } finally {
+      model.close();
+    }
+    const loaderIps = median(rates);
+    return {
+      ...commonFields(o),
+      images_per_second: round(loaderIps),
+      data: o.data ?? 'synthetic JPEGs 500x375 q90 (10 classes x 64)',
+      transform: `decode + RandomResizedCrop(${o.imageSize}) + RandomHorizontalFlip + Normalize`,
+      loader_workers: workers,
+      loader_rounds: rates.map((v) => round(v)),
+      model_images_per_second: round(modelIps),
+      ratio_to_model: round(loaderIps / modelIps),
+      load_average: os.loadavg().map((v) => round(v, 3)),
+    };
+  } finally {
+    if (made) fs.rmSync(made, { recursive: true, force: true });
+  }
+}
+
+/** Runs one workload and returns its JSON result (`images_per_second` is always present). */
+export async function runBench(options: BenchOptions): Promise<Json> {
+  const o = options;
+  const b = benchNative();
+  for (const name of Object.keys(o.levers)) {
+    if (!LEVER_NAMES.includes(name as keyof Levers)) throw new RangeError(`unknown lever '${name}' (expected ${LEVER_NAMES.join(', ')})`);
+  }
+  const before = b.levers();
+  b.setLevers(o.levers);
+  native().setNumThreads(o.threads);
+  try {
+    switch (o.workload) {
+      case 'w1':
+      case 'w2':
+        return await trainingWorkload(o);
+      case 'eval':
+        return await evalWorkload(o);
+      case 'glue':
+        return await glueWorkload(o);
+      case 'rss':
+        return await rssWorkload(o);
+      case 'w3':
+        return await loaderWorkload(o);
+    }
+  } finally {
+    b.setLevers(before);
+  }
+}

@@ -1,0 +1,105 @@
+/**
+ * The PyTorch side of `sgdr bench`: scripts/bench_pytorch.py run as a long-lived process by
+ * /usr/bin/python3 (the system Python with torch; never the `python3` on PATH), driven one round at
+ * a time so rounds interleave with ours without paying start-up or warm-up again.
+ */
+import { spawn, spawnSync, type ChildProcess } from 'child_process';
+import * as fs from 'fs';
+import * as path from 'path';
+import * as readline from 'readline';
+
+export const DEFAULT_PYTHON = '/usr/bin/python3';
+
+export interface ReferenceOptions {
+  python?: string;
+  arch: string;
+  batchSize: number;
+  imageSize: number;
+  channels: number;
+  numClasses: number;
+  threads: number;
+  device: string;
+  mode: 'train' | 'eval';
+  warmup: number;
+  channelsLast?: boolean;
+  lr?: number;
+  momentum?: number;
+  weightDecay?: number;
+  /** Extra environment (e.g. GLIBC_TUNABLES for a variant). */
+  env?: Record<string, string>;
+}
+
+export interface ReferenceInfo {
+  torch: string;
+  threads: number;
+  device: string;
+  mkldnn: boolean;
+  channels_last: boolean;
+}
+
+export function benchScript(): string {
+  // dist/bench/pytorch.js and lib/bench/pytorch.ts both sit two levels below the package root.
+  return path.resolve(__dirname, '..', '..', 'scripts', 'bench_pytorch.py');
+}
+
+/** Whether `python` can import torch and torchvision (why not, otherwise). */
+export function referenceAvailable(python = DEFAULT_PYTHON): { ok: true } | { ok: false; why: string } {
+  if (!fs.existsSync(python)) return { ok: false, why: `${python} not found` };
+  if (!fs.existsSync(benchScript())) return { ok: false, why: `${benchScript()} not found` };
+  const r = spawnSync(python, ['-c', 'import torch, torchvision'], { encoding: 'utf8', timeout: 120_000 });
+  if (r.status !== 0) return { ok: false, why: `${python} cannot import torch and torchvision` };
+  return { ok: true };
+}
+
+export class PyTorchReference {
+  private child: ChildProcess;
+  private lines: AsyncIterator<string>;
+  private stderr = '';
+  info!: ReferenceInfo;
+
+  private constructor(child: ChildProcess) {
+    this.child = child;
+    child.stderr!.on('data', (d: Buffer) => {
+      this.stderr = (this.stderr + d.toString()).slice(-4000);
+    });
+    this.lines = readline.createInterface({ input: child.stdout! })[Symbol.asyncIterator]();
+  }
+
+  static async start(o: ReferenceOptions): Promise<PyTorchReference> {
+    const args = [benchScript(), '--server', '--arch', o.arch, '--batch-size', String(o.batchSize), '--image-size', String(o.imageSize),
+      '--channels', String(o.channels), '--num-classes', String(o.numClasses), '--threads', String(o.threads), '--device', o.device,
+      '--mode', o.mode, '--warmup', String(o.warmup), '--lr', String(o.lr ?? 0.05), '--momentum', String(o.momentum ?? 0.9),
+      '--weight-decay', String(o.weightDecay ?? 5e-4)];
+    if (o.channelsLast) args.push('--channels-last');
+    // OMP_NUM_THREADS as well as set_num_threads: the same thread count from the first parallel region on.
+    const child = spawn(o.python ?? DEFAULT_PYTHON, args, {
+      stdio: ['pipe', 'pipe', 'pipe'],
+      env: { ...process.env, OMP_NUM_THREADS: String(o.threads), PYTHONDONTWRITEBYTECODE: '1', ...(o.env ?? {}) },
+    });
+    const ref = new PyTorchReference(child);
+    const ready = await ref.next();
+    ref.info = ready as unknown as ReferenceInfo;
+    return ref;
+  }
+
+  private async next(): Promise<Record<string, unknown>> {
+    const r = await this.lines.next();
+    if (r.done) throw new Error(`the PyTorch reference exited: ${this.stderr.trim().split('\n').slice(-3).join(' | ') || 'no output'}`);
+    return JSON.parse(r.value) as Record<string, unknown>;
+  }
+
+  /** Runs `steps` timed steps; the wall time PyTorch measured around them (device synchronised). */
+  async run(steps: number): Promise<{ seconds: number; images: number }> {
+    this.child.stdin!.write(JSON.stringify({ steps }) + '\n');
+    const r = await this.next();
+    return { seconds: r.seconds as number, images: r.images as number };
+  }
+
+  close(): void {
+    if (this.child.exitCode === null) {
+      this.child.stdin!.end(JSON.stringify({ quit: true }) + '\n');
+      const timer = setTimeout(() => this.child.kill(), 5000);
+      timer.unref();
+    }
+  }
+}

@@ -1,0 +1,132 @@
+/**
+ * `sgdr bench`: training throughput of our real training path, side by side with eager PyTorch on
+ * the same LibTorch (see lib/bench and BENCHMARKS.md).
+ *
+ *   sgdr bench [--workload w1|w2|w3|eval|glue|rss] [--arch A --batch-size B --image-size S --channels C]
+ *              [--steps N --rounds R --warmup W --threads T] [--reference auto|none|pytorch]
+ *              [--lever NAME=on|off ...] [--rss-steps N] [--data DIR] [--json]
+ *
+ * --json prints one JSON object with `images_per_second` (ours) and, when PyTorch ran, `pytorch`
+ * and `ratio` (median of the per-round ratios, ours / PyTorch).
+ */
+import { formatFlags, parseFlags, UsageError, type FlagSpecs } from './args';
+import type { Command } from './main';
+
+const flagSpecs: FlagSpecs = {
+  workload: { kind: 'string', help: 'w1 (ResNet-18, batch 64, 3x32x32) | w2 (ResNet-50, 32, 3x64x64) | w3 (JPEG loader) | eval | glue | rss (default w1)' },
+  arch: { kind: 'string', help: "resnet18 | resnet34 | resnet50 | resnet101 | resnet152 (default: the workload's)" },
+  'batch-size': { kind: 'integer', help: "batch size (default: the workload's)" },
+  'image-size': { kind: 'integer', help: "input height and width (default: the workload's)" },
+  channels: { kind: 'integer', help: 'input channels (default 3)' },
+  'num-classes': { kind: 'integer', help: 'classes (default 10)' },
+  steps: { kind: 'integer', help: 'timed steps per round, each side (default: the workload\'s; rss: steps per epoch)' },
+  rounds: { kind: 'integer', help: 'paired rounds, alternating ours and PyTorch (default: the workload\'s)' },
+  warmup: { kind: 'integer', help: 'untimed steps before the first round, each side' },
+  threads: { kind: 'integer', help: 'LibTorch threads for both sides (default: the machine\'s cores)' },
+  device: { kind: 'string', help: 'cpu | cuda | cuda:N (default cpu)' },
+  reference: { kind: 'string', help: 'auto (PyTorch when /usr/bin/python3 has torch) | none | pytorch (required) (default auto)' },
+  python: { kind: 'string', help: 'the Python with torch for the reference (default /usr/bin/python3)' },
+  lever: { kind: 'string', repeat: true, help: 'NAME=on|off for fusedSgd, convAsMatmul, cachingAllocator (repeatable; default all on)' },
+  'rss-steps': { kind: 'integer', help: 'rss: training steps watched after the warm-up (default 2000)' },
+  data: { kind: 'string', help: 'w3: an image folder (DIR/train/<class>/*.jpg; default: synthetic JPEGs)' },
+  workers: { kind: 'integer', help: 'data loader threads (default automatic)' },
+  floor: { kind: 'boolean', help: 'measure the matmul rate and the compute floor (default on; --no-floor)' },
+  json: { kind: 'boolean', help: 'print one JSON object' },
+  help: { kind: 'boolean', help: 'show this help' },
+};
+
+const HELP = `usage: sgdr bench [flags]
+
+Throughput of the training step (images/s) through our trainer, and of eager PyTorch on the same
+LibTorch with the same model, batch, shape, threads and optimizer, in alternating rounds.
+
+${formatFlags(flagSpecs)}`;
+
+async function run(argv: string[]): Promise<number> {
+  const { flags, positional } = parseFlags(argv, flagSpecs);
+  if (flags.help) {
+    process.stdout.write(HELP + '\n');
+    return 0;
+  }
+  if (positional.length) throw new UsageError(`unexpected argument '${positional[0]}'`);
+  // Loaded only now, so `sgdr bench --help` and flag errors never load the addon.
+  const bench = await import('../bench');
+  const workload = (flags.workload as string | undefined) ?? 'w1';
+  if (!(bench.WORKLOADS as readonly string[]).includes(workload)) {
+    throw new UsageError(`--workload must be one of ${bench.WORKLOADS.join(', ')}, got '${workload}'`);
+  }
+  const o = bench.defaultOptions(workload as (typeof bench.WORKLOADS)[number]);
+  const positive = (name: string, min = 1): number | undefined => {
+    const v = flags[name] as number | undefined;
+    if (v !== undefined && v < min) throw new UsageError(`--${name} must be >= ${min}, got ${v}`);
+    return v;
+  };
+  if (flags.arch !== undefined) {
+    const arch = flags.arch as string;
+    if (!['resnet18', 'resnet34', 'resnet50', 'resnet101', 'resnet152'].includes(arch)) {
+      throw new UsageError(`--arch must be resnet18, resnet34, resnet50, resnet101 or resnet152, got '${arch}'`);
+    }
+    o.arch = arch;
+  }
+  o.batchSize = positive('batch-size') ?? o.batchSize;
+  o.imageSize = positive('image-size', 8) ?? o.imageSize;
+  o.channels = positive('channels') ?? o.channels;
+  o.numClasses = positive('num-classes') ?? o.numClasses;
+  o.steps = positive('steps') ?? o.steps;
+  o.rounds = positive('rounds') ?? o.rounds;
+  o.warmup = positive('warmup', 0) ?? o.warmup;
+  o.threads = positive('threads') ?? o.threads;
+  o.rssSteps = positive('rss-steps') ?? o.rssSteps;
+  o.workers = positive('workers', 0) ?? o.workers;
+  if (flags.floor === false) o.floor = false;
+  if (flags.device !== undefined) {
+    const device = flags.device as string;
+    if (!/^(cpu|cuda|cuda:\d+)$/.test(device)) throw new UsageError(`--device must be cpu, cuda or cuda:N, got '${device}'`);
+    o.device = device === 'cuda' ? 'cuda:0' : device;
+  }
+  if (flags.reference !== undefined) {
+    const ref = flags.reference as string;
+    if (!['auto', 'none', 'pytorch'].includes(ref)) throw new UsageError(`--reference must be auto, none or pytorch, got '${ref}'`);
+    o.reference = ref as typeof o.reference;
+  }
+  if (flags.python !== undefined) o.python = flags.python as string;
+  if (flags.data !== undefined) o.data = flags.data as string;
+  for (const spec of (flags.lever as string[] | undefined) ?? []) {
+    const m = /^([A-Za-z]+)=(on|off|true|false|1|0)$/.exec(spec);
+    if (!m || !(bench.LEVER_NAMES as readonly string[]).includes(m[1]!)) {
+      throw new UsageError(`--lever must be NAME=on|off with NAME one of ${bench.LEVER_NAMES.join(', ')}, got '${spec}'`);
+    }
+    o.levers[m[1] as keyof typeof o.levers] = ['on', 'true', '1'].includes(m[2]!);
+  }
+  const json = Boolean(flags.json);
+  o.log = (line) => process.stderr.write(`sgdr bench: ${line}\n`);
+  const result = await bench.runBench(o);
+  if (json) {
+    process.stdout.write(JSON.stringify(result) + '\n');
+  } else {
+    process.stdout.write(formatResult(result) + '\n');
+  }
+  return 0;
+}
+
+function formatResult(r: Record<string, unknown>): string {
+  const lines: string[] = [];
+  const f = (v: unknown) => (typeof v === 'number' ? String(v) : JSON.stringify(v));
+  lines.push(`workload ${f(r.workload)}: ${f(r.arch)}, batch ${f(r.batch_size)}, ${f(r.channels)}x${f(r.image_size)}x${f(r.image_size)}, ` +
+    `${f(r.threads)} thread(s), ${f(r.device)}, levers ${f(r.levers)}`);
+  lines.push(`ours:    ${f(r.images_per_second)} images/s`);
+  const py = r.pytorch as { images_per_second: number; torch: string } | null | undefined;
+  if (py) lines.push(`PyTorch: ${py.images_per_second} images/s (torch ${py.torch})\nratio:   ${f(r.ratio)} (median of paired rounds)`);
+  else if (r.reference_skipped) lines.push(`PyTorch: not run (${f(r.reference_skipped)})`);
+  const floor = r.floor as Record<string, number> | undefined;
+  if (floor) lines.push(`floor:   ${floor.floor_images_per_second} images/s at ${floor.matmul_gflops} GFLOP/s matmul; ours = ${floor.percent_of_floor}% of it`);
+  for (const key of ['loader', 'glue_percent', 'rss_growth_percent', 'ratio_to_model', 'page_faults_per_step']) {
+    if (r[key] !== undefined) lines.push(`${key}: ${f(r[key])}`);
+  }
+  return lines.join('\n');
+}
+
+export const command: Command = {
+  summary: 'throughput of the training step, side by side with PyTorch on the same LibTorch',
+  run,
+};

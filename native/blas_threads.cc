@@ -1,0 +1,61 @@
+// Keeps OpenBLAS's own threads from competing with LibTorch's OpenMP threads.
+//
+// Debian's libopenblas0-pthread runs every BLAS call on its own pool of one thread per core, apart
+// from the OpenMP pool LibTorch's kernels use; both spin-wait between calls. While LibTorch's BLAS work
+// was only the classifier that did not matter, but the convolution-as-matmul lever sends ResNet's last
+// stage through sgemm: with 2 LibTorch threads on 2 cores, four spinning threads made a W1 step ~25%
+// slower (BENCHMARKS.md). With the pthread build (and no OPENBLAS_NUM_THREADS from the user) BLAS calls
+// therefore run on the calling thread. The OpenMP build (libopenblas0-openmp) shares LibTorch's pool
+// and follows its thread count, so it is left alone; so are other BLAS libraries.
+#include <dlfcn.h>
+
+#include <cstdlib>
+#include <string>
+
+#include "perf.h"
+
+namespace sgdr {
+
+namespace {
+
+using GetParallel = int (*)();
+using SetThreads = void (*)(int);
+using GetThreads = int (*)();
+using GetConfig = char* (*)();
+
+template <typename F>
+F Symbol(const char* name) {
+  return reinterpret_cast<F>(dlsym(RTLD_DEFAULT, name));
+}
+
+}  // namespace
+
+static BlasInfo g_blas;
+
+void ConfigureBlasThreads() {
+  static bool done = false;
+  if (done) return;
+  done = true;
+  const auto get_parallel = Symbol<GetParallel>("openblas_get_parallel");
+  const auto set_threads = Symbol<SetThreads>("openblas_set_num_threads");
+  const auto get_threads = Symbol<GetThreads>("openblas_get_num_threads");
+  const auto get_config = Symbol<GetConfig>("openblas_get_config");
+  if (!get_parallel || !get_config) {
+    g_blas.library = "unknown (not OpenBLAS)";
+    g_blas.parallel = "unknown";
+    return;
+  }
+  g_blas.library = get_config();
+  const int p = get_parallel();
+  g_blas.parallel = p == 1 ? "pthread" : p == 2 ? "openmp" : "sequential";
+  if (p == 1 && set_threads && !std::getenv("OPENBLAS_NUM_THREADS") && !std::getenv("GOTO_NUM_THREADS") &&
+      !std::getenv("SGDR_KEEP_BLAS_THREADS")) {
+    set_threads(1);
+    g_blas.limited = true;
+  }
+  if (get_threads) g_blas.threads = get_threads();
+}
+
+const BlasInfo& GetBlasInfo() { return g_blas; }
+
+}  // namespace sgdr

@@ -1,0 +1,56 @@
+// Process-wide switches for the performance levers, so a benchmark can measure each one against the
+// plain LibTorch path in the same process (sgdr bench --lever NAME=off). Defaults are the measured
+// winners (see BENCHMARKS.md); every lever computes the same function as the plain path, to rounding.
+// At start-up $SGDR_LEVERS="fusedSgd=off,convAsMatmul=off,..." sets any of them, and $SGDR_EXACT=1
+// turns off the one that rounds differently from PyTorch (convAsMatmul), for bit-for-bit parity.
+#pragma once
+
+#include <atomic>
+#include <cstddef>
+#include <string>
+
+namespace sgdr {
+
+struct PerfLevers {
+  // SGD (any momentum/dampening/nesterov/weight decay) on dense float32 CPU parameters in one fused,
+  // vectorised pass over all parameters instead of LibTorch's ~5 tensor ops per parameter. Bitwise
+  // identical to torch::optim::SGD::step on CPUs where ATen runs its AVX2/AVX-512 kernels.
+  std::atomic<bool> fused_sgd{true};
+  // A CPU convolution whose output is 1x1 (ResNet's last stage on 32 px images) as one matrix product
+  // over the kernel taps that overlap the input: the others only ever multiply zero padding, and
+  // oneDNN's backward for such a convolution is several times slower than its forward.
+  std::atomic<bool> conv_as_matmul{true};
+  // LibTorch's CPU tensors from a caching allocator (cpu_allocator.cc) that reuses freed blocks of
+  // >= 64 KiB instead of returning them to the system, so a training loop stops page-faulting on
+  // fresh memory every step.
+  std::atomic<bool> caching_allocator{true};
+};
+
+PerfLevers& Levers();
+
+// Installs the caching allocator as LibTorch's CPU allocator (once; the addon does it at load). While
+// the lever is off it forwards to LibTorch's default allocator.
+void InstallCachingCpuAllocator();
+
+struct CpuCacheStats {
+  size_t cached_bytes = 0;      // free blocks kept for reuse
+  size_t live_bytes = 0;        // blocks of >= 64 KiB in use
+  size_t hits = 0, misses = 0;  // allocations of >= 64 KiB served from the cache / from the system
+  size_t max_cached_bytes = 0;  // the bound on cached_bytes ($SGDR_CPU_CACHE_MB)
+};
+CpuCacheStats GetCpuCacheStats();
+// Returns the cached free blocks to the system.
+void EmptyCpuCache();
+
+// With Debian's pthread OpenBLAS (its own thread pool beside LibTorch's OpenMP pool), BLAS calls run on
+// the calling thread unless OPENBLAS_NUM_THREADS is set (blas_threads.cc). Once, at load.
+void ConfigureBlasThreads();
+struct BlasInfo {
+  std::string library;   // openblas_get_config(), or "unknown (not OpenBLAS)"
+  std::string parallel;  // "pthread" | "openmp" | "sequential" | "unknown"
+  int threads = 0;       // OpenBLAS's thread count (0 = unknown)
+  bool limited = false;  // whether ConfigureBlasThreads() set it to 1
+};
+const BlasInfo& GetBlasInfo();
+
+}  // namespace sgdr

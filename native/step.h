@@ -1,0 +1,36 @@
+// One training step, defined once for every caller: the trainer's epoch loop (trainer.cc), the
+// single-step API (train_step.cc) and the pure C++ timing loop of the benchmark (bench.cc), so the
+// benchmark times exactly what training runs.
+#pragma once
+
+#include <torch/nn/functional/loss.h>
+#include <torch/optim/optimizer.h>
+#include <torch/types.h>
+
+#include "optim.h"
+#include "perf.h"
+#include "resnet.h"
+
+namespace sgdr {
+
+// optimizer.step(), through the fused SGD pass when it applies (see PerfLevers::fused_sgd in perf.h).
+void OptimizerStep(torch::optim::Optimizer& optimizer);
+
+// What one step leaves behind: the loss (a 0-dim tensor, not read back) and the logits.
+struct StepOutput {
+  torch::Tensor loss, logits;
+};
+
+// zero_grad(set_to_none) -> forward -> cross_entropy -> backward -> step, on tensors already on the
+// model's device. Nothing is read back to the host.
+inline StepOutput TrainOneStep(ResNet& module, torch::optim::Optimizer& optimizer, const torch::Tensor& x,
+                               const torch::Tensor& y) {
+  ZeroGradToNone(optimizer);
+  torch::Tensor out = module->forward(x);
+  torch::Tensor loss = torch::nn::functional::cross_entropy(out, y);
+  loss.backward();
+  OptimizerStep(optimizer);
+  return {loss, out};
+}
+
+}  // namespace sgdr

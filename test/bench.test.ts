@@ -1,0 +1,108 @@
+/**
+ * `sgdr bench` as a user runs it (node bin/sgdr.js on the compiled dist/): it runs, prints one JSON
+ * object with images_per_second (and the PyTorch side when /usr/bin/python3 has torch), and bad flags
+ * exit 1 with one line naming the flag. Tiny step counts: these check function, never speed.
+ */
+import { spawnSync } from 'node:child_process';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import * as path from 'node:path';
+import { afterAll, describe, expect, it } from 'vitest';
+import { benchNative } from '../lib/bench/native';
+import { pythonHasTorch } from './helpers/python';
+
+const ROOT = path.resolve(__dirname, '..');
+const work = mkdtempSync(path.join(tmpdir(), 'sgdr-bench-test-'));
+afterAll(() => rmSync(work, { recursive: true, force: true }));
+
+function sgdr(...args: string[]): { status: number | null; stdout: string; stderr: string } {
+  const r = spawnSync(process.execPath, [path.join(ROOT, 'bin/sgdr.js'), 'bench', ...args], {
+    cwd: ROOT, encoding: 'utf8', timeout: 170_000, env: { ...process.env, SGDR_QUIET: '1' },
+  });
+  return { status: r.status, stdout: r.stdout, stderr: r.stderr };
+}
+
+const tiny = ['--batch-size', '4', '--steps', '1', '--rounds', '1', '--warmup', '0', '--threads', '1', '--no-floor'];
+
+describe('sgdr bench', () => {
+  it('--json prints one object with images_per_second (ours only)', () => {
+    const r = sgdr(...tiny, '--reference', 'none', '--json');
+    expect(r.status, r.stderr).toBe(0);
+    const lines = r.stdout.trim().split('\n');
+    expect(lines).toHaveLength(1);
+    const o = JSON.parse(lines[0]!);
+    expect(o.workload).toBe('w1');
+    expect(o.arch).toBe('resnet18');
+    expect(o.batch_size).toBe(4);
+    expect(o.image_size).toBe(32);
+    expect(o.images_per_second).toBeGreaterThan(0);
+    expect(o.pytorch).toBeNull();
+    expect(o.loader.images_per_second).toBeGreaterThan(0);
+    expect(o.levers).toEqual({ fusedSgd: true, convAsMatmul: true, cachingAllocator: true });
+  });
+
+  it.runIf(pythonHasTorch(true))('runs the PyTorch reference interleaved and reports the ratio', () => {
+    const r = sgdr(...tiny, '--rounds', '2', '--json');
+    expect(r.status, r.stderr).toBe(0);
+    const o = JSON.parse(r.stdout);
+    expect(o.pytorch.images_per_second).toBeGreaterThan(0);
+    expect(o.pytorch.threads).toBe(1);
+    expect(o.ratio_rounds).toHaveLength(2);
+    expect(o.ratio).toBeGreaterThan(0);
+  });
+
+  it('levers can be switched off; the text output names both sides', () => {
+    const r = sgdr(...tiny, '--reference', 'none', '--lever', 'convAsMatmul=off', '--lever', 'fusedSgd=off');
+    expect(r.status, r.stderr).toBe(0);
+    expect(r.stdout).toMatch(/ours: +[\d.]+ images\/s/);
+    expect(r.stdout).toMatch(/"convAsMatmul":false/);
+    expect(r.stdout).toMatch(/PyTorch: not run/);
+  });
+
+  it('eval, glue and rss workloads print images_per_second and their own figures', () => {
+    const ev = JSON.parse(sgdr('--workload', 'eval', ...tiny, '--reference', 'none', '--json').stdout);
+    expect(ev.images_per_second).toBeGreaterThan(0);
+    const glue = sgdr('--workload', 'glue', ...tiny, '--steps', '2', '--reference', 'none', '--json');
+    expect(glue.status, glue.stderr).toBe(0);
+    const g = JSON.parse(glue.stdout);
+    expect(g.images_per_second).toBeGreaterThan(0);
+    expect(typeof g.glue_percent).toBe('number');
+    const rss = sgdr('--workload', 'rss', ...tiny, '--steps', '2', '--warmup', '2', '--rss-steps', '4', '--json');
+    expect(rss.status, rss.stderr).toBe(0);
+    const m = JSON.parse(rss.stdout);
+    expect(m.rss_steps).toBe(4);
+    expect(m.samples).toHaveLength(3);
+    expect(typeof m.rss_growth_percent).toBe('number');
+  });
+
+  it('w3 measures a JPEG image folder against the model', () => {
+    const dir = path.join(work, 'jpeg');
+    benchNative().writeJpegFolder(dir, { classes: 2, perClass: 8, width: 64, height: 48, seed: 0 });
+    const r = sgdr('--workload', 'w3', '--data', dir, '--arch', 'resnet18', '--image-size', '32', ...tiny, '--json');
+    expect(r.status, r.stderr).toBe(0);
+    const o = JSON.parse(r.stdout);
+    expect(o.images_per_second).toBeGreaterThan(0);
+    expect(o.model_images_per_second).toBeGreaterThan(0);
+    expect(o.ratio_to_model).toBeGreaterThan(0);
+  });
+
+  it.each([
+    [['--workload', 'w9'], /--workload must be one of w1, w2, w3, eval, glue, rss, got 'w9'/],
+    [['--steps', '0'], /--steps must be >= 1, got 0/],
+    [['--steps', 'many'], /--steps must be a number, got 'many'/],
+    [['--arch', 'vgg16'], /--arch must be resnet18, .* got 'vgg16'/],
+    [['--lever', 'turbo=on'], /--lever must be NAME=on\|off/],
+    [['--reference', 'tensorflow'], /--reference must be auto, none or pytorch/],
+    [['--device', 'tpu'], /--device must be cpu, cuda or cuda:N, got 'tpu'/],
+    [['--image-size', '4'], /--image-size must be >= 8, got 4/],
+    [['--bogus'], /unknown flag --bogus/],
+  ])('%j exits 1 with one line naming the flag', (args, message) => {
+    const r = sgdr(...args);
+    expect(r.status).toBe(1);
+    expect(r.stdout).toBe('');
+    const lines = r.stderr.trim().split('\n');
+    expect(lines).toHaveLength(1);
+    expect(lines[0]).toMatch(/^sgdr bench: /);
+    expect(lines[0]).toMatch(message);
+  });
+});
