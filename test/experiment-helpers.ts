@@ -8,6 +8,7 @@ import * as path from 'node:path';
 import { parseExperimentConfig, planRuns, writeExperimentFile, type ExperimentConfig } from '../lib/experiment';
 import { scheduleFromSpec } from '../lib/schedule';
 import type { EpochMetrics } from '../lib/train/metrics';
+import { rng } from './helpers/idx';
 
 export const SYNTHETIC_CONFIG = {
   name: 'Synthetic SGDR vs step',
@@ -23,17 +24,6 @@ export const SYNTHETIC_CONFIG = {
     { label: 'Constant', type: 'constant', lr: 0.01 },
   ],
 };
-
-function rng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 /** Writes the config's runs under outDir; `epochsOf(label, seed)` may stop a run early (unfinished). */
 export function writeSyntheticExperiment(

@@ -22,6 +22,7 @@
 import * as fs from 'fs';
 import * as path from 'path';
 import { ScheduleParamError, scheduleFromSpec, scheduleTypes, type Schedule, type ScheduleSpec } from '../schedule';
+import type { DataOptions } from '../data';
 import type { KeepFiles } from '../train/fit';
 import type { OptimizerConfig, RunConfig } from '../train/run';
 
@@ -37,18 +38,9 @@ export class ExperimentConfigError extends TypeError {
   }
 }
 
-export interface ExperimentData {
+export interface ExperimentData extends DataOptions {
   /** 'fashion-mnist' | 'fashion-mnist:DIR' | 'mnist:DIR' | 'cifar10:DIR' | 'image-folder:DIR' | DIR */
   source: string;
-  limitTrain?: number;
-  limitVal?: number;
-  augment?: boolean;
-  hflip?: boolean;
-  pad?: number;
-  imageSize?: number;
-  resize?: number;
-  mean?: number | number[];
-  std?: number | number[];
 }
 
 export interface ExperimentModel {

@@ -8,7 +8,7 @@ import * as zlib from 'node:zlib';
 import { idxBytes as idxFile } from './data';
 
 /** A deterministic pseudo-random generator (mulberry32), so fixtures never change. */
-function rng(seed: number): () => number {
+export function rng(seed: number): () => number {
   let a = seed >>> 0;
   return () => {
     a = (a + 0x6d2b79f5) >>> 0;
