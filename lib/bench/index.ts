@@ -147,13 +147,18 @@ async function startReference(o: BenchOptions, mode: 'train' | 'eval'): Promise<
 
 /** Paired rounds: ours and PyTorch alternate, ABBA order; per-round ratios. */
 async function pairedRounds(o: BenchOptions, runOurs: (round: number) => Promise<{ seconds: number; images: number }>,
-  ref: PyTorchReference | null, refSteps: number): Promise<{ ours: number[]; pytorch: number[]; ratios: number[] }> {
-  const ours: number[] = [], pytorch: number[] = [], ratios: number[] = [];
+  ref: PyTorchReference | null, refSteps: number): Promise<{ ours: number[]; pytorch: number[]; ratios: number[]; pytorchFaults: number[] }> {
+  const ours: number[] = [], pytorch: number[] = [], ratios: number[] = [], pytorchFaults: number[] = [];
+  const runRef = async () => {
+    const r = await ref!.run(refSteps);
+    pytorchFaults.push(r.pageFaults / refSteps);
+    return ips(r);
+  };
   for (let r = 0; r < o.rounds; r++) {
     let a = 0, b = NaN;
     const oursFirst = r % 2 === 0;
     if (oursFirst) a = ips(await runOurs(r));
-    if (ref) b = ips(await ref.run(refSteps));
+    if (ref) b = await runRef();
     if (!oursFirst) a = ips(await runOurs(r));
     ours.push(a);
     if (ref) {
@@ -162,7 +167,7 @@ async function pairedRounds(o: BenchOptions, runOurs: (round: number) => Promise
     }
     o.log?.(`round ${r + 1}/${o.rounds}: ours ${a.toFixed(1)} img/s` + (ref ? `, PyTorch ${b.toFixed(1)} img/s, ratio ${(a / b).toFixed(3)}` : ''));
   }
-  return { ours, pytorch, ratios };
+  return { ours, pytorch, ratios, pytorchFaults };
 }
 
 async function floorFor(o: BenchOptions, flops: number, effectiveFlops: number, measured: number): Promise<Json | undefined> {
@@ -191,11 +196,11 @@ function commonFields(o: BenchOptions): Json {
   };
 }
 
-function referenceFields(info: ReferenceInfo | undefined, rounds: number[], ratios: number[], skipped?: string): Json {
+function referenceFields(info: ReferenceInfo | undefined, rounds: number[], ratios: number[], skipped?: string, faults: number[] = []): Json {
   if (!info) return { pytorch: null, reference_skipped: skipped, ratio: null };
   return {
     pytorch: { images_per_second: round(median(rounds)), rounds: rounds.map((v) => round(v)), summary: summary(rounds), torch: info.torch,
-      threads: info.threads, mkldnn: info.mkldnn },
+      threads: info.threads, mkldnn: info.mkldnn, page_faults_per_step: round(median(faults), 3) },
     ratio: round(median(ratios)),
     ratio_rounds: ratios.map((v) => round(v)),
   };
@@ -217,7 +222,7 @@ async function trainingWorkload(o: BenchOptions): Promise<Json> {
       ...commonFields(o),
       images_per_second: round(oursIps),
       ours: { images_per_second: round(oursIps), rounds: p.ours.map((v) => round(v)), summary: summary(p.ours) },
-      ...referenceFields(ref?.info, p.pytorch, p.ratios, skipped),
+      ...referenceFields(ref?.info, p.pytorch, p.ratios, skipped, p.pytorchFaults),
       page_faults_per_step: round(faultsPerStep, 3),
       cpu_cache: benchNative().cpuCacheStats(),
     };
