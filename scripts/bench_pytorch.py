@@ -9,7 +9,7 @@ start-up or warm-up again each round:
 
 It builds the model and the random batches (resident in memory), runs the warm-up steps, prints one
 JSON line {"ready": true, ...}, then answers each stdin line {"steps": N} with one JSON line
-{"seconds": s, "images": n} for N timed steps (the device is synchronised before the clock stops).
+{"seconds": s, "images": n, "page_faults": minor faults} for N timed steps (the device is synchronised before the clock stops).
 `--steps N` without `--server` runs once and prints the same object.
 
 The training step is what a PyTorch user writes: zero_grad(set_to_none=True), forward,
@@ -18,6 +18,7 @@ Evaluation is model.eval() under torch.inference_mode(), loss and accuracy kept 
 """
 import argparse
 import json
+import resource
 import sys
 import time
 
@@ -103,12 +104,14 @@ def main():
     def timed(n):
         nonlocal done
         sync()
+        f0 = resource.getrusage(resource.RUSAGE_SELF).ru_minflt
         t0 = time.perf_counter()
         run(n, done)
         sync()
         s = time.perf_counter() - t0
+        faults = resource.getrusage(resource.RUSAGE_SELF).ru_minflt - f0
         done += n
-        return {"seconds": s, "images": n * a.batch_size}
+        return {"seconds": s, "images": n * a.batch_size, "page_faults": faults}
 
     run(a.warmup, 0)
     sync()

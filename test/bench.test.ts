@@ -75,6 +75,15 @@ describe('sgdr bench', () => {
     expect(typeof m.rss_growth_percent).toBe('number');
   });
 
+  it('levers compares each lever with the plain path in one process', () => {
+    const r = sgdr('--workload', 'levers', ...tiny, '--json');
+    expect(r.status, r.stderr).toBe(0);
+    const o = JSON.parse(r.stdout);
+    expect(Object.keys(o.configurations)).toEqual(['all on', 'fusedSgd off', 'convAsMatmul off', 'cachingAllocator off', 'all off']);
+    expect(o.configurations['all on'].train_vs_all_on).toBe(1);
+    expect(o.configurations['all off'].eval_images_per_second).toBeGreaterThan(0);
+  });
+
   it('w3 measures a JPEG image folder against the model', () => {
     const dir = path.join(work, 'jpeg');
     benchNative().writeJpegFolder(dir, { classes: 2, perClass: 8, width: 64, height: 48, seed: 0 });
@@ -87,7 +96,7 @@ describe('sgdr bench', () => {
   });
 
   it.each([
-    [['--workload', 'w9'], /--workload must be one of w1, w2, w3, eval, glue, rss, got 'w9'/],
+    [['--workload', 'w9'], /--workload must be one of w1, w2, w3, eval, glue, rss, levers, got 'w9'/],
     [['--steps', '0'], /--steps must be >= 1, got 0/],
     [['--steps', 'many'], /--steps must be a number, got 'many'/],
     [['--arch', 'vgg16'], /--arch must be resnet18, .* got 'vgg16'/],

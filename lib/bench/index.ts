@@ -26,7 +26,7 @@ export { resnetFlops, resnetConvs, convMacs, type FlopCount } from './flops';
 export { LEVER_NAMES, type Levers } from './native';
 export { median, quantile, summary } from './stats';
 
-export const WORKLOADS = ['w1', 'w2', 'w3', 'eval', 'glue', 'rss'] as const;
+export const WORKLOADS = ['w1', 'w2', 'w3', 'eval', 'glue', 'rss', 'levers'] as const;
 export type Workload = (typeof WORKLOADS)[number];
 
 export interface BenchOptions {
@@ -69,6 +69,7 @@ export const WORKLOAD_DEFAULTS: Record<Workload, Pick<BenchOptions, 'arch' | 'ba
   eval: { arch: 'resnet18', batchSize: 64, imageSize: 32, steps: 20, rounds: 15, warmup: 5 },
   glue: { arch: 'resnet18', batchSize: 64, imageSize: 32, steps: 10, rounds: 11, warmup: 5 },
   rss: { arch: 'resnet18', batchSize: 64, imageSize: 32, steps: 100, rounds: 1, warmup: 100 },
+  levers: { arch: 'resnet18', batchSize: 64, imageSize: 32, steps: 5, rounds: 9, warmup: 5 },
 };
 
 export function defaultOptions(workload: Workload = 'w1'): BenchOptions {
@@ -147,13 +148,18 @@ async function startReference(o: BenchOptions, mode: 'train' | 'eval'): Promise<
 
 /** Paired rounds: ours and PyTorch alternate, ABBA order; per-round ratios. */
 async function pairedRounds(o: BenchOptions, runOurs: (round: number) => Promise<{ seconds: number; images: number }>,
-  ref: PyTorchReference | null, refSteps: number): Promise<{ ours: number[]; pytorch: number[]; ratios: number[] }> {
-  const ours: number[] = [], pytorch: number[] = [], ratios: number[] = [];
+  ref: PyTorchReference | null, refSteps: number): Promise<{ ours: number[]; pytorch: number[]; ratios: number[]; pytorchFaults: number[] }> {
+  const ours: number[] = [], pytorch: number[] = [], ratios: number[] = [], pytorchFaults: number[] = [];
+  const runRef = async () => {
+    const r = await ref!.run(refSteps);
+    pytorchFaults.push(r.pageFaults / refSteps);
+    return ips(r);
+  };
   for (let r = 0; r < o.rounds; r++) {
     let a = 0, b = NaN;
     const oursFirst = r % 2 === 0;
     if (oursFirst) a = ips(await runOurs(r));
-    if (ref) b = ips(await ref.run(refSteps));
+    if (ref) b = await runRef();
     if (!oursFirst) a = ips(await runOurs(r));
     ours.push(a);
     if (ref) {
@@ -162,7 +168,7 @@ async function pairedRounds(o: BenchOptions, runOurs: (round: number) => Promise
     }
     o.log?.(`round ${r + 1}/${o.rounds}: ours ${a.toFixed(1)} img/s` + (ref ? `, PyTorch ${b.toFixed(1)} img/s, ratio ${(a / b).toFixed(3)}` : ''));
   }
-  return { ours, pytorch, ratios };
+  return { ours, pytorch, ratios, pytorchFaults };
 }
 
 async function floorFor(o: BenchOptions, flops: number, effectiveFlops: number, measured: number): Promise<Json | undefined> {
@@ -191,11 +197,11 @@ function commonFields(o: BenchOptions): Json {
   };
 }
 
-function referenceFields(info: ReferenceInfo | undefined, rounds: number[], ratios: number[], skipped?: string): Json {
+function referenceFields(info: ReferenceInfo | undefined, rounds: number[], ratios: number[], skipped?: string, faults: number[] = []): Json {
   if (!info) return { pytorch: null, reference_skipped: skipped, ratio: null };
   return {
     pytorch: { images_per_second: round(median(rounds)), rounds: rounds.map((v) => round(v)), summary: summary(rounds), torch: info.torch,
-      threads: info.threads, mkldnn: info.mkldnn },
+      threads: info.threads, mkldnn: info.mkldnn, page_faults_per_step: round(median(faults), 3) },
     ratio: round(median(ratios)),
     ratio_rounds: ratios.map((v) => round(v)),
   };
@@ -217,7 +223,7 @@ async function trainingWorkload(o: BenchOptions): Promise<Json> {
       ...commonFields(o),
       images_per_second: round(oursIps),
       ours: { images_per_second: round(oursIps), rounds: p.ours.map((v) => round(v)), summary: summary(p.ours) },
-      ...referenceFields(ref?.info, p.pytorch, p.ratios, skipped),
+      ...referenceFields(ref?.info, p.pytorch, p.ratios, skipped, p.pytorchFaults),
       page_faults_per_step: round(faultsPerStep, 3),
       cpu_cache: benchNative().cpuCacheStats(),
     };
@@ -451,6 +457,54 @@ async function loaderWorkload(o: BenchOptions): Promise<Json> {
   }
 }
 
+/**
+ * Each lever against the plain path in one process: every round runs the same steps with all levers
+ * on, with each lever off in turn, and with all off (order rotating), training and evaluation; the
+ * result is, per configuration, the median over rounds of its speed relative to all-on.
+ */
+async function leversWorkload(o: BenchOptions): Promise<Json> {
+  const ours = new Ours(o, Math.max(o.steps, o.warmup, 1));
+  const b = benchNative();
+  const all = Object.fromEntries(LEVER_NAMES.map((n) => [n, true])) as unknown as Levers;
+  const configs: Array<[string, Levers]> = [['all on', all], ...LEVER_NAMES.map((n): [string, Levers] => [`${n} off`, { ...all, [n]: false }]),
+    ['all off', Object.fromEntries(LEVER_NAMES.map((n) => [n, false])) as unknown as Levers]];
+  try {
+    const results: Record<string, { train: number[]; eval: number[] }> = {};
+    for (const [name, levers] of configs) {
+      results[name] = { train: [], eval: [] };
+      b.setLevers(levers);
+      await ours.train(Math.max(1, o.warmup), 0);
+      await ours.evaluate();
+    }
+    let epoch = 1;
+    for (let r = 0; r < o.rounds; r++) {
+      for (let k = 0; k < configs.length; k++) {
+        const [name, levers] = configs[(k + r) % configs.length]!;
+        b.setLevers(levers);
+        results[name]!.train.push(ips(await ours.train(o.steps, epoch++)));
+        results[name]!.eval.push(ips(await ours.evaluate()));
+      }
+      o.log?.(`round ${r + 1}/${o.rounds}: ` + configs.map(([n]) => `${n} ${results[n]!.train.at(-1)!.toFixed(0)}`).join(', ') + ' img/s (train)');
+    }
+    const base = results['all on']!;
+    const out: Json = {};
+    for (const [name] of configs) {
+      const x = results[name]!;
+      out[name] = {
+        train_images_per_second: round(median(x.train)),
+        train_vs_all_on: round(median(x.train.map((v, i) => v / base.train[i]!))),
+        eval_images_per_second: round(median(x.eval)),
+        eval_vs_all_on: round(median(x.eval.map((v, i) => v / base.eval[i]!))),
+      };
+    }
+    b.setLevers(all);
+    return { ...commonFields(o), images_per_second: round(median(base.train)), configurations: out,
+      load_average: os.loadavg().map((v) => round(v, 3)) };
+  } finally {
+    ours.close();
+  }
+}
+
 /** Runs one workload and returns its JSON result (`images_per_second` is always present). */
 export async function runBench(options: BenchOptions): Promise<Json> {
   const o = options;
@@ -474,6 +528,8 @@ export async function runBench(options: BenchOptions): Promise<Json> {
         return await rssWorkload(o);
       case 'w3':
         return await loaderWorkload(o);
+      case 'levers':
+        return await leversWorkload(o);
     }
   } finally {
     b.setLevers(before);

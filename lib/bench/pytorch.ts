@@ -89,10 +89,10 @@ export class PyTorchReference {
   }
 
   /** Runs `steps` timed steps; the wall time PyTorch measured around them (device synchronised). */
-  async run(steps: number): Promise<{ seconds: number; images: number }> {
+  async run(steps: number): Promise<{ seconds: number; images: number; pageFaults: number }> {
     this.child.stdin!.write(JSON.stringify({ steps }) + '\n');
     const r = await this.next();
-    return { seconds: r.seconds as number, images: r.images as number };
+    return { seconds: r.seconds as number, images: r.images as number, pageFaults: (r.page_faults as number | undefined) ?? NaN };
   }
 
   close(): void {

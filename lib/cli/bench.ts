@@ -13,7 +13,7 @@ import { formatFlags, parseFlags, UsageError, type FlagSpecs } from './args';
 import type { Command } from './main';
 
 const flagSpecs: FlagSpecs = {
-  workload: { kind: 'string', help: 'w1 (ResNet-18, batch 64, 3x32x32) | w2 (ResNet-50, 32, 3x64x64) | w3 (JPEG loader) | eval | glue | rss (default w1)' },
+  workload: { kind: 'string', help: 'w1 (ResNet-18, batch 64, 3x32x32) | w2 (ResNet-50, 32, 3x64x64) | w3 (JPEG loader) | eval | glue | rss | levers (default w1)' },
   arch: { kind: 'string', help: "resnet18 | resnet34 | resnet50 | resnet101 | resnet152 (default: the workload's)" },
   'batch-size': { kind: 'integer', help: "batch size (default: the workload's)" },
   'image-size': { kind: 'integer', help: "input height and width (default: the workload's)" },
