@@ -16,6 +16,13 @@ namespace sgdr {
 // optimizer.step(), through the fused SGD pass when it applies (see PerfLevers::fused_sgd in perf.h).
 void OptimizerStep(torch::optim::Optimizer& optimizer);
 
+// The batch as the model takes it: on a CPU, in channels_last when that lever is on.
+inline torch::Tensor ModelInput(const torch::Tensor& x) {
+  if (x.dim() == 4 && x.device().is_cpu() && Levers().channels_last_input.load(std::memory_order_relaxed))
+    return x.contiguous(torch::MemoryFormat::ChannelsLast);
+  return x;
+}
+
 // What one step leaves behind: the loss (a 0-dim tensor, not read back) and the logits.
 struct StepOutput {
   torch::Tensor loss, logits;
@@ -26,7 +33,7 @@ struct StepOutput {
 inline StepOutput TrainOneStep(ResNet& module, torch::optim::Optimizer& optimizer, const torch::Tensor& x,
                                const torch::Tensor& y) {
   ZeroGradToNone(optimizer);
-  torch::Tensor out = module->forward(x);
+  torch::Tensor out = module->forward(ModelInput(x));
   torch::Tensor loss = torch::nn::functional::cross_entropy(out, y);
   loss.backward();
   OptimizerStep(optimizer);

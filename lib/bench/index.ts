@@ -56,6 +56,8 @@ export interface BenchOptions {
   workers: number;
   /** Measure the matrix-multiply rate behind the compute floor. */
   floor: boolean;
+  /** Extra environment for the PyTorch process (e.g. GLIBC_TUNABLES, to show PyTorch with a tuned malloc). */
+  referenceEnv?: Record<string, string>;
   /** Progress lines (to stderr in the CLI). */
   log?: (line: string) => void;
 }
@@ -129,7 +131,7 @@ function ips(r: { seconds: number; images: number }): number {
   return r.images / r.seconds;
 }
 
-async function startReference(o: BenchOptions, mode: 'train' | 'eval'): Promise<{ ref: PyTorchReference | null; skipped?: string }> {
+async function startReference(o: BenchOptions, mode: 'train' | 'eval'): Promise<{ ref: PyTorchReference | null; skipped?: string; env?: Record<string, string> }> {
   if (o.reference === 'none') return { ref: null, skipped: '--reference none' };
   const avail = referenceAvailable(o.python);
   if (!avail.ok) {
@@ -138,12 +140,12 @@ async function startReference(o: BenchOptions, mode: 'train' | 'eval'): Promise<
   }
   // The same BLAS threading on both sides: where our addon runs pthread OpenBLAS on the calling thread
   // (native/blas_threads.cc), so does the reference.
-  const env: Record<string, string> = benchNative().blasInfo().limited ? { OPENBLAS_NUM_THREADS: '1' } : {};
+  const env: Record<string, string> = { ...(benchNative().blasInfo().limited ? { OPENBLAS_NUM_THREADS: '1' } : {}), ...(o.referenceEnv ?? {}) };
   const ref = await PyTorchReference.start({
     python: o.python, arch: o.arch, batchSize: o.batchSize, imageSize: o.imageSize, channels: o.channels, numClasses: o.numClasses,
     threads: o.threads, device: o.device, mode, warmup: o.warmup, env,
   });
-  return { ref };
+  return { ref, env };
 }
 
 /** Paired rounds: ours and PyTorch alternate, ABBA order; per-round ratios. */
@@ -197,11 +199,13 @@ function commonFields(o: BenchOptions): Json {
   };
 }
 
-function referenceFields(info: ReferenceInfo | undefined, rounds: number[], ratios: number[], skipped?: string, faults: number[] = []): Json {
+function referenceFields(info: ReferenceInfo | undefined, rounds: number[], ratios: number[], skipped?: string, faults: number[] = [],
+  env: Record<string, string> = {}): Json {
   if (!info) return { pytorch: null, reference_skipped: skipped, ratio: null };
   return {
     pytorch: { images_per_second: round(median(rounds)), rounds: rounds.map((v) => round(v)), summary: summary(rounds), torch: info.torch,
-      threads: info.threads, mkldnn: info.mkldnn, page_faults_per_step: round(median(faults), 3) },
+      threads: info.threads, mkldnn: info.mkldnn, page_faults_per_step: round(median(faults), 3),
+      page_faults_rounds: faults.map((v) => round(v, 3)), env },
     ratio: round(median(ratios)),
     ratio_rounds: ratios.map((v) => round(v)),
   };
@@ -210,7 +214,7 @@ function referenceFields(info: ReferenceInfo | undefined, rounds: number[], rati
 /** W1/W2: the training step. */
 async function trainingWorkload(o: BenchOptions): Promise<Json> {
   const ours = new Ours(o, Math.max(o.steps, o.warmup, 1));
-  const { ref, skipped } = await startReference(o, 'train');
+  const { ref, skipped, env } = await startReference(o, 'train');
   try {
     if (o.warmup > 0) await ours.train(o.warmup, 0);
     const f0 = faultsNow();
@@ -223,7 +227,7 @@ async function trainingWorkload(o: BenchOptions): Promise<Json> {
       ...commonFields(o),
       images_per_second: round(oursIps),
       ours: { images_per_second: round(oursIps), rounds: p.ours.map((v) => round(v)), summary: summary(p.ours) },
-      ...referenceFields(ref?.info, p.pytorch, p.ratios, skipped, p.pytorchFaults),
+      ...referenceFields(ref?.info, p.pytorch, p.ratios, skipped, p.pytorchFaults, env),
       page_faults_per_step: round(faultsPerStep, 3),
       cpu_cache: benchNative().cpuCacheStats(),
     };
@@ -242,7 +246,7 @@ async function trainingWorkload(o: BenchOptions): Promise<Json> {
 /** Inference throughput: model.eval() under inference mode, the trainer's evaluate(). */
 async function evalWorkload(o: BenchOptions): Promise<Json> {
   const ours = new Ours(o, Math.max(o.steps, 1));
-  const { ref, skipped } = await startReference(o, 'eval');
+  const { ref, skipped, env } = await startReference(o, 'eval');
   try {
     await ours.evaluate();
     const p = await pairedRounds(o, () => ours.evaluate(), ref, o.steps);
@@ -252,7 +256,7 @@ async function evalWorkload(o: BenchOptions): Promise<Json> {
       ...commonFields(o),
       images_per_second: round(oursIps),
       ours: { images_per_second: round(oursIps), rounds: p.ours.map((v) => round(v)), summary: summary(p.ours) },
-      ...referenceFields(ref?.info, p.pytorch, p.ratios, skipped),
+      ...referenceFields(ref?.info, p.pytorch, p.ratios, skipped, p.pytorchFaults, env),
     };
     ref?.close();
     const floor = await floorFor(o, flops.evalFlops, flops.effectiveForwardMacs * 2, oursIps);
