@@ -215,6 +215,10 @@ Napi::Object InitBench(Napi::Env env) {
         }, "emptyCpuCache"));
   o.Set("pageFaults", Napi::Function::New(env, PageFaults, "pageFaults"));
   o.Set("blasInfo", Napi::Function::New(env, Blas, "blasInfo"));
+  // stepSeconds() -> seconds spent inside TrainOneStep so far, summed over every thread.
+  o.Set("stepSeconds", Napi::Function::New(env, [](const Napi::CallbackInfo& info) {
+          return Napi::Number::New(info.Env(), static_cast<double>(StepNanoseconds().load()) / 1e9);
+        }, "stepSeconds"));
   o.Set("writeJpegFolder", Napi::Function::New(env, WriteJpegFolder, "writeJpegFolder"));
   return o;
 }

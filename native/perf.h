@@ -35,6 +35,11 @@ struct PerfLevers {
 
 PerfLevers& Levers();
 
+// Nanoseconds spent inside TrainOneStep (zero_grad, forward, loss, backward, optimizer step), summed
+// over the process's life: what the benchmark subtracts from an epoch's wall time to show how much of it
+// lies outside LibTorch's calls (loader hand-over, the epoch's sums, N-API, JS).
+std::atomic<int64_t>& StepNanoseconds();
+
 // Installs the caching allocator as LibTorch's CPU allocator (once; the addon does it at load). While
 // the lever is off it forwards to LibTorch's default allocator.
 void InstallCachingCpuAllocator();

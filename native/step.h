@@ -7,6 +7,8 @@
 #include <torch/optim/optimizer.h>
 #include <torch/types.h>
 
+#include <chrono>
+
 #include "optim.h"
 #include "perf.h"
 #include "resnet.h"
@@ -32,11 +34,15 @@ struct StepOutput {
 // model's device. Nothing is read back to the host.
 inline StepOutput TrainOneStep(ResNet& module, torch::optim::Optimizer& optimizer, const torch::Tensor& x,
                                const torch::Tensor& y) {
+  const auto t0 = std::chrono::steady_clock::now();
   ZeroGradToNone(optimizer);
   torch::Tensor out = module->forward(ModelInput(x));
   torch::Tensor loss = torch::nn::functional::cross_entropy(out, y);
   loss.backward();
   OptimizerStep(optimizer);
+  StepNanoseconds().fetch_add(
+      std::chrono::duration_cast<std::chrono::nanoseconds>(std::chrono::steady_clock::now() - t0).count(),
+      std::memory_order_relaxed);
   return {loss, out};
 }
 

@@ -47,6 +47,11 @@ void LeversFromEnvironment(PerfLevers& levers) {
 
 }  // namespace
 
+std::atomic<int64_t>& StepNanoseconds() {
+  static std::atomic<int64_t> ns{0};
+  return ns;
+}
+
 PerfLevers& Levers() {
   static PerfLevers* levers = [] {
     auto* l = new PerfLevers();

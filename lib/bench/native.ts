@@ -33,6 +33,8 @@ export interface BenchBinding {
   cpuCacheStats(): CpuCacheStats;
   emptyCpuCache(): void;
   pageFaults(): { minor: number; major: number };
+  /** Seconds spent inside the training step (zero_grad .. optimizer step) so far, all threads. */
+  stepSeconds(): number;
   /** The BLAS behind LibTorch's sgemm; `limited`: pthread OpenBLAS set to run on the calling thread. */
   blasInfo(): { sgemm: string; optimised: boolean; library: string; parallel: string; threads: number; limited: boolean };
   writeJpegFolder(dir: string, options: { classes: number; perClass: number; width: number; height: number; seed: number; quality?: number }): number;
