@@ -22,8 +22,9 @@ namespace sgdr {
 namespace {
 
 // matmulGflops(n, reps) -> Promise<number>: GFLOP/s of an n x n float32 matrix product (torch::mm,
-// i.e. the BLAS LibTorch was linked with) at the current thread count, best of `reps` after one
-// warm-up. Runs on a pool thread, as the training thread would.
+// i.e. the BLAS LibTorch was linked with) on the current thread count, best of `reps` after one
+// warm-up: the machine's matmul rate behind the compute floor. Runs on a pool thread; a pthread
+// OpenBLAS that we run on the calling thread (blas_threads.cc) gets the same thread count meanwhile.
 Napi::Value MatmulGflops(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
   SGDR_TRY
@@ -36,6 +37,7 @@ Napi::Value MatmulGflops(const Napi::CallbackInfo& info) {
       env,
       [=]() {
         at::set_num_threads(threads);
+        const int blas_before = GetBlasInfo().limited ? SetOpenBlasThreads(threads) : 0;
         const int64_t k = static_cast<int64_t>(n);
         torch::Tensor a = torch::randn({k, k}), b = torch::randn({k, k}), c = torch::empty({k, k});
         torch::mm_out(c, a, b);
@@ -45,6 +47,7 @@ Napi::Value MatmulGflops(const Napi::CallbackInfo& info) {
           const double s = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
           *best = std::max(*best, 2.0 * k * k * k / s / 1e9);
         }
+        if (blas_before > 0) SetOpenBlasThreads(blas_before);
       },
       [best](Napi::Env env) -> Napi::Value { return Napi::Number::New(env, *best); });
   SGDR_CATCH(env)
@@ -55,26 +58,29 @@ Napi::Object LeverObject(Napi::Env env) {
   o.Set("fusedSgd", Levers().fused_sgd.load());
   o.Set("convAsMatmul", Levers().conv_as_matmul.load());
   o.Set("cachingAllocator", Levers().caching_allocator.load());
+  o.Set("channelsLastInput", Levers().channels_last_input.load());
   return o;
 }
 
-// levers() -> { fusedSgd, convAsMatmul, cachingAllocator }
+// levers() -> { fusedSgd, convAsMatmul, cachingAllocator, channelsLastInput }
 Napi::Value GetLevers(const Napi::CallbackInfo& info) { return LeverObject(info.Env()); }
 
-// setLevers({ fusedSgd?, convAsMatmul? }) -> the levers now. Takes effect from the next step.
+// setLevers({ fusedSgd?, convAsMatmul?, cachingAllocator?, channelsLastInput? }) -> the levers now.
+// Takes effect from the next step.
 Napi::Value SetLevers(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
   SGDR_TRY
   Napi::Object o = ObjectArg(info, 0, "levers");
   for (const auto& key : o.GetPropertyNames()) {
     const std::string name = Napi::Value(key.second).ToString().Utf8Value();
-    if (name != "fusedSgd" && name != "convAsMatmul" && name != "cachingAllocator")
-      ThrowRange(env, "unknown lever '" + name + "' (expected fusedSgd, convAsMatmul or cachingAllocator)");
+    if (name != "fusedSgd" && name != "convAsMatmul" && name != "cachingAllocator" && name != "channelsLastInput")
+      ThrowRange(env, "unknown lever '" + name + "' (expected fusedSgd, convAsMatmul, cachingAllocator or channelsLastInput)");
     if (!o.Get(name).IsBoolean()) ThrowType(env, "lever " + name + " must be a boolean");
   }
   Levers().fused_sgd = BoolOption(o, "fusedSgd", Levers().fused_sgd.load());
   Levers().conv_as_matmul = BoolOption(o, "convAsMatmul", Levers().conv_as_matmul.load());
   Levers().caching_allocator = BoolOption(o, "cachingAllocator", Levers().caching_allocator.load());
+  Levers().channels_last_input = BoolOption(o, "channelsLastInput", Levers().channels_last_input.load());
   return LeverObject(env);
   SGDR_CATCH(env)
 }
@@ -91,10 +97,13 @@ Napi::Value CpuCache(const Napi::CallbackInfo& info) {
   return o;
 }
 
-// blasInfo() -> { library, parallel, threads, limited }: the BLAS LibTorch's sgemm calls reach.
+// blasInfo() -> { sgemm, optimised, library, parallel, threads, limited }: the BLAS LibTorch's sgemm
+// calls reach, and how its threads are set.
 Napi::Value Blas(const Napi::CallbackInfo& info) {
   const BlasInfo& b = GetBlasInfo();
   auto o = Napi::Object::New(info.Env());
+  o.Set("sgemm", b.sgemm);
+  o.Set("optimised", b.optimised);
   o.Set("library", b.library);
   o.Set("parallel", b.parallel);
   o.Set("threads", b.threads);
@@ -206,6 +215,10 @@ Napi::Object InitBench(Napi::Env env) {
         }, "emptyCpuCache"));
   o.Set("pageFaults", Napi::Function::New(env, PageFaults, "pageFaults"));
   o.Set("blasInfo", Napi::Function::New(env, Blas, "blasInfo"));
+  // stepSeconds() -> seconds spent inside TrainOneStep so far, summed over every thread.
+  o.Set("stepSeconds", Napi::Function::New(env, [](const Napi::CallbackInfo& info) {
+          return Napi::Number::New(info.Env(), static_cast<double>(StepNanoseconds().load()) / 1e9);
+        }, "stepSeconds"));
   o.Set("writeJpegFolder", Napi::Function::New(env, WriteJpegFolder, "writeJpegFolder"));
   return o;
 }

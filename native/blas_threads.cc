@@ -8,6 +8,7 @@
 // therefore run on the calling thread. The OpenMP build (libopenblas0-openmp) shares LibTorch's pool
 // and follows its thread count, so it is left alone; so are other BLAS libraries.
 #include <dlfcn.h>
+#include <limits.h>
 
 #include <cstdlib>
 #include <string>
@@ -32,10 +33,32 @@ F Symbol(const char* name) {
 
 static BlasInfo g_blas;
 
+// The file that provides sgemm_, the symbol LibTorch's BLAS calls (at::native::cpublas) resolve to.
+std::string SgemmProvider() {
+  void* sgemm = dlsym(RTLD_DEFAULT, "sgemm_");
+  Dl_info info{};
+  if (!sgemm || !dladdr(sgemm, &info) || !info.dli_fname) return "";
+  // Debian reaches its BLAS through the alternatives link libblas.so.3: name the file behind it.
+  char resolved[PATH_MAX];
+  return realpath(info.dli_fname, resolved) ? resolved : info.dli_fname;
+}
+
+bool IsOptimisedBlas(const std::string& file) {
+  for (const char* name : {"openblas", "mkl", "blis", "armpl", "accelerate", "Accelerate"})
+    if (file.find(name) != std::string::npos) return true;
+  return false;
+}
+
 void ConfigureBlasThreads() {
   static bool done = false;
   if (done) return;
   done = true;
+  g_blas.sgemm = SgemmProvider();
+  // Reference BLAS (Debian's libblas3 through the alternatives link) multiplies at ~6 GFLOP/s against
+  // OpenBLAS's ~190: there the convolution-as-matmul lever would be a loss (0.43x PyTorch on W1), so
+  // it stays off unless $SGDR_LEVERS turns it on.
+  g_blas.optimised = IsOptimisedBlas(g_blas.sgemm);
+  if (!g_blas.optimised && !std::getenv("SGDR_LEVERS")) Levers().conv_as_matmul = false;
   const auto get_parallel = Symbol<GetParallel>("openblas_get_parallel");
   const auto set_threads = Symbol<SetThreads>("openblas_set_num_threads");
   const auto get_threads = Symbol<GetThreads>("openblas_get_num_threads");
@@ -57,5 +80,14 @@ void ConfigureBlasThreads() {
 }
 
 const BlasInfo& GetBlasInfo() { return g_blas; }
+
+int SetOpenBlasThreads(int n) {
+  const auto set_threads = Symbol<SetThreads>("openblas_set_num_threads");
+  const auto get_threads = Symbol<GetThreads>("openblas_get_num_threads");
+  if (!set_threads || !get_threads) return 0;
+  const int before = get_threads();
+  set_threads(n);
+  return before;
+}
 
 }  // namespace sgdr

@@ -2,7 +2,8 @@
 // plain LibTorch path in the same process (sgdr bench --lever NAME=off). Defaults are the measured
 // winners (see BENCHMARKS.md); every lever computes the same function as the plain path, to rounding.
 // At start-up $SGDR_LEVERS="fusedSgd=off,convAsMatmul=off,..." sets any of them, and $SGDR_EXACT=1
-// turns off the one that rounds differently from PyTorch (convAsMatmul), for bit-for-bit parity.
+// turns off the ones that round differently from PyTorch (convAsMatmul, channelsLastInput), for
+// bit-for-bit parity.
 #pragma once
 
 #include <atomic>
@@ -18,15 +19,26 @@ struct PerfLevers {
   std::atomic<bool> fused_sgd{true};
   // A CPU convolution whose output is 1x1 (ResNet's last stage on 32 px images) as one matrix product
   // over the kernel taps that overlap the input: the others only ever multiply zero padding, and
-  // oneDNN's backward for such a convolution is several times slower than its forward.
+  // oneDNN's backward for such a convolution is several times slower than its forward. The product
+  // goes to BLAS: with a reference BLAS (not OpenBLAS/MKL/BLIS) the lever starts off (blas_threads.cc).
   std::atomic<bool> conv_as_matmul{true};
   // LibTorch's CPU tensors from a caching allocator (cpu_allocator.cc) that reuses freed blocks of
   // >= 64 KiB instead of returning them to the system, so a training loop stops page-faulting on
   // fresh memory every step.
   std::atomic<bool> caching_allocator{true};
+  // CPU input batches in channels_last (NHWC) before the forward: oneDNN then runs its NHWC kernels and
+  // skips reordering every activation (PyTorch, 2 threads: eval 1.24x, training 1.05x). The weights
+  // stay NCHW (converting them too measured slower for training). Rounds differently: off under
+  // SGDR_EXACT.
+  std::atomic<bool> channels_last_input{true};
 };
 
 PerfLevers& Levers();
+
+// Nanoseconds spent inside TrainOneStep (zero_grad, forward, loss, backward, optimizer step), summed
+// over the process's life: what the benchmark subtracts from an epoch's wall time to show how much of it
+// lies outside LibTorch's calls (loader hand-over, the epoch's sums, N-API, JS).
+std::atomic<int64_t>& StepNanoseconds();
 
 // Installs the caching allocator as LibTorch's CPU allocator (once; the addon does it at load). While
 // the lever is off it forwards to LibTorch's default allocator.
@@ -46,11 +58,15 @@ void EmptyCpuCache();
 // the calling thread unless OPENBLAS_NUM_THREADS is set (blas_threads.cc). Once, at load.
 void ConfigureBlasThreads();
 struct BlasInfo {
+  std::string sgemm;        // the file sgemm_ resolves to (what LibTorch's BLAS calls reach)
+  bool optimised = false;   // OpenBLAS/MKL/BLIS/...; else the convolution-as-matmul lever starts off
   std::string library;   // openblas_get_config(), or "unknown (not OpenBLAS)"
   std::string parallel;  // "pthread" | "openmp" | "sequential" | "unknown"
   int threads = 0;       // OpenBLAS's thread count (0 = unknown)
   bool limited = false;  // whether ConfigureBlasThreads() set it to 1
 };
 const BlasInfo& GetBlasInfo();
+// Sets OpenBLAS's own thread count (no-op without OpenBLAS); returns the previous count (0 = none).
+int SetOpenBlasThreads(int n);
 
 }  // namespace sgdr

@@ -7,6 +7,8 @@
 #include <torch/optim/optimizer.h>
 #include <torch/types.h>
 
+#include <chrono>
+
 #include "optim.h"
 #include "perf.h"
 #include "resnet.h"
@@ -15,6 +17,13 @@ namespace sgdr {
 
 // optimizer.step(), through the fused SGD pass when it applies (see PerfLevers::fused_sgd in perf.h).
 void OptimizerStep(torch::optim::Optimizer& optimizer);
+
+// The batch as the model takes it: on a CPU, in channels_last when that lever is on.
+inline torch::Tensor ModelInput(const torch::Tensor& x) {
+  if (x.dim() == 4 && x.device().is_cpu() && Levers().channels_last_input.load(std::memory_order_relaxed))
+    return x.contiguous(torch::MemoryFormat::ChannelsLast);
+  return x;
+}
 
 // What one step leaves behind: the loss (a 0-dim tensor, not read back) and the logits.
 struct StepOutput {
@@ -25,11 +34,15 @@ struct StepOutput {
 // model's device. Nothing is read back to the host.
 inline StepOutput TrainOneStep(ResNet& module, torch::optim::Optimizer& optimizer, const torch::Tensor& x,
                                const torch::Tensor& y) {
+  const auto t0 = std::chrono::steady_clock::now();
   ZeroGradToNone(optimizer);
-  torch::Tensor out = module->forward(x);
+  torch::Tensor out = module->forward(ModelInput(x));
   torch::Tensor loss = torch::nn::functional::cross_entropy(out, y);
   loss.backward();
   OptimizerStep(optimizer);
+  StepNanoseconds().fetch_add(
+      std::chrono::duration_cast<std::chrono::nanoseconds>(std::chrono::steady_clock::now() - t0).count(),
+      std::memory_order_relaxed);
   return {loss, out};
 }
 

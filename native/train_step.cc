@@ -23,10 +23,12 @@ namespace sgdr {
 namespace {
 
 // $SGDR_EXACT=1: only levers that leave every result bit for bit as PyTorch computes it (the
-// convolution-as-matmul lever rounds differently). $SGDR_LEVERS="name=on|off,...": any lever.
+// convolution-as-matmul and channels_last levers round differently). $SGDR_LEVERS="name=on|off,...": any lever.
 void LeversFromEnvironment(PerfLevers& levers) {
-  if (const char* exact = std::getenv("SGDR_EXACT"); exact && std::string(exact) != "0" && std::string(exact) != "")
+  if (const char* exact = std::getenv("SGDR_EXACT"); exact && std::string(exact) != "0" && std::string(exact) != "") {
     levers.conv_as_matmul = false;
+    levers.channels_last_input = false;
+  }
   const char* spec = std::getenv("SGDR_LEVERS");
   if (!spec) return;
   std::stringstream list(spec);
@@ -39,10 +41,16 @@ void LeversFromEnvironment(PerfLevers& levers) {
     if (name == "fusedSgd") levers.fused_sgd = on;
     else if (name == "convAsMatmul") levers.conv_as_matmul = on;
     else if (name == "cachingAllocator") levers.caching_allocator = on;
+    else if (name == "channelsLastInput") levers.channels_last_input = on;
   }
 }
 
 }  // namespace
+
+std::atomic<int64_t>& StepNanoseconds() {
+  static std::atomic<int64_t> ns{0};
+  return ns;
+}
 
 PerfLevers& Levers() {
   static PerfLevers* levers = [] {
@@ -284,7 +292,7 @@ Napi::Value Evaluate(const Napi::CallbackInfo& info) {
         CheckTargetValues(target, num_classes);
         std::lock_guard<std::mutex> lock(*mutex);
         torch::InferenceMode guard;
-        torch::Tensor out = module->forward(input.to(device));
+        torch::Tensor out = module->forward(ModelInput(input.to(device)));
         torch::Tensor t = target.to(device);
         result->first = torch::nn::functional::cross_entropy(out, t).item<double>();
         result->second = out.argmax(1).eq(t).sum().item<int64_t>();

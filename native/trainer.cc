@@ -340,7 +340,7 @@ class TrainerWrap : public Napi::ObjectWrap<TrainerWrap> {
         {
           torch::InferenceMode guard;
           torch::Tensor y = batch.labels.to(device, /*non_blocking=*/true);
-          torch::Tensor out = module->forward(batch.images.to(device, /*non_blocking=*/true));
+          torch::Tensor out = module->forward(ModelInput(batch.images.to(device, /*non_blocking=*/true)));
           loss_sum.add_(torch::nn::functional::cross_entropy(
               out, y, torch::nn::functional::CrossEntropyFuncOptions().reduction(torch::kSum)));
           correct_sum.add_(out.argmax(1).eq(y).sum());
@@ -414,7 +414,7 @@ class TrainerWrap : public Napi::ObjectWrap<TrainerWrap> {
           Accumulate(TrainOneStep(module, opt, xs[k], ys[k]), ys[k], n, loss_sum, correct_sum);
         } else {
           torch::InferenceMode guard;
-          torch::Tensor out = module->forward(xs[k]);
+          torch::Tensor out = module->forward(ModelInput(xs[k]));
           loss_sum.add_(torch::nn::functional::cross_entropy(
               out, ys[k], torch::nn::functional::CrossEntropyFuncOptions().reduction(torch::kSum)));
           correct_sum.add_(out.argmax(1).eq(ys[k]).sum());

@@ -42,7 +42,13 @@ def main():
     p.add_argument("--pool", type=int, default=4, help="distinct random batches cycled through")
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--server", action="store_true")
+    p.add_argument("--lever-study", action="store_true",
+                   help="measure PyTorch-side levers (memory format, oneDNN, set_to_none, inference mode) "
+                        "in interleaved rounds; prints one JSON object")
+    p.add_argument("--rounds", type=int, default=7)
     a = p.parse_args()
+    if a.lever_study:
+        return lever_study(a)
 
     import torch
     import torch.nn.functional as F
@@ -131,6 +137,93 @@ def main():
         if req.get("quit"):
             break
         print(json.dumps(timed(int(req["steps"]))), flush=True)
+
+
+def lever_study(a):
+    """The levers as PyTorch sees them, on the same LibTorch kernels: each configuration runs --steps
+    training steps (or 4x as many evaluation batches) per round, rounds rotate the order, and each
+    configuration's result is the median over rounds of its speed relative to the default."""
+    import statistics
+    import torch
+    import torch.nn.functional as F
+    import torchvision
+
+    if a.threads > 0:
+        torch.set_num_threads(a.threads)
+    cl = torch.channels_last
+
+    def model(fmt=None):
+        torch.manual_seed(a.seed)
+        m = getattr(torchvision.models, a.arch)(num_classes=a.num_classes)
+        return m.to(memory_format=fmt) if fmt else m
+
+    x = torch.randn(a.batch_size, a.channels, a.image_size, a.image_size)
+    y = torch.randint(0, a.num_classes, (a.batch_size,))
+    xcl = x.contiguous(memory_format=cl)
+
+    def trainer(m, inp, set_to_none=True, mkldnn=True):
+        opt = torch.optim.SGD(m.parameters(), lr=a.lr, momentum=a.momentum, weight_decay=a.weight_decay)
+
+        def run():
+            torch.backends.mkldnn.enabled = mkldnn
+            m.train()
+            t0 = time.perf_counter()
+            for _ in range(a.steps):
+                opt.zero_grad(set_to_none=set_to_none)
+                F.cross_entropy(m(inp), y).backward()
+                opt.step()
+            return a.batch_size * a.steps / (time.perf_counter() - t0)
+        return run
+
+    def evaluator(m, inp, mode="inference_mode", mkldnn=True):
+        def run():
+            torch.backends.mkldnn.enabled = mkldnn
+            m.eval()
+            n = 4 * a.steps
+            t0 = time.perf_counter()
+            if mode == "inference_mode":
+                with torch.inference_mode():
+                    for _ in range(n):
+                        m(inp)
+            elif mode == "no_grad":
+                with torch.no_grad():
+                    for _ in range(n):
+                        m(inp)
+            else:
+                for _ in range(n):
+                    m(inp).sum()
+            return a.batch_size * n / (time.perf_counter() - t0)
+        return run
+
+    studies = {
+        "train": [("default (NCHW, oneDNN, set_to_none=True)", trainer(model(), x)),
+                  ("channels_last input", trainer(model(), xcl)),
+                  ("channels_last model and input", trainer(model(cl), xcl)),
+                  ("set_to_none=False", trainer(model(), x, set_to_none=False)),
+                  ("oneDNN off (im2col + BLAS)", trainer(model(), x, mkldnn=False))],
+        "eval": [("default (inference_mode, NCHW)", evaluator(model(), x)),
+                 ("no_grad", evaluator(model(), x, "no_grad")),
+                 ("autograd on", evaluator(model(), x, "grad")),
+                 ("channels_last input", evaluator(model(), xcl)),
+                 ("channels_last model and input", evaluator(model(cl), xcl)),
+                 ("oneDNN off (im2col + BLAS)", evaluator(model(), x, mkldnn=False))],
+    }
+    out = {"torch": torch.__version__, "threads": torch.get_num_threads(), "arch": a.arch, "batch_size": a.batch_size,
+           "image_size": a.image_size, "steps": a.steps, "rounds": a.rounds}
+    for name, configs in studies.items():
+        for _, run in configs:
+            run()  # warm-up
+        speeds = {label: [] for label, _ in configs}
+        for r in range(a.rounds):
+            order = configs[r % len(configs):] + configs[:r % len(configs)]
+            for label, run in order:
+                speeds[label].append(run())
+        base = speeds[configs[0][0]]
+        out[name] = {label: {"images_per_second": round(statistics.median(v), 1),
+                             "vs_default": round(statistics.median([s / b for s, b in zip(v, base)]), 3)}
+                     for label, v in speeds.items()}
+    torch.backends.mkldnn.enabled = True
+    print(json.dumps(out), flush=True)
 
 
 if __name__ == "__main__":

@@ -7,7 +7,7 @@ import { afterEach, describe, expect, it } from 'vitest';
 import { resnet, SGD, Tensor, trainStep } from '../lib';
 import { benchNative, type Levers } from '../lib/bench/native';
 
-const defaults: Levers = { fusedSgd: true, convAsMatmul: true, cachingAllocator: true };
+const defaults: Levers = { fusedSgd: true, convAsMatmul: true, cachingAllocator: true, channelsLastInput: true };
 afterEach(() => {
   benchNative().setLevers(defaults);
 });
@@ -88,6 +88,23 @@ describe('performance levers', () => {
     const plain64 = await train({ convAsMatmul: false }, { lr: 0.05, momentum: 0.9 }, 2, 64);
     const fast64 = await train({ convAsMatmul: true }, { lr: 0.05, momentum: 0.9 }, 2, 64);
     expect(differing(fast64.params, plain64.params)).toBe(0);
+  });
+
+  it('channels_last input: the same forward and gradients, to rounding', async () => {
+    const { x, y } = batch(8, 32);
+    const run = async (on: boolean) => {
+      benchNative().setLevers({ ...defaults, channelsLastInput: on });
+      const model = resnet('resnet18', { numClasses: 10, seed: 0 });
+      const optimizer = new SGD(model, { lr: 1 });
+      const loss = (await trainStep(model, optimizer, x, y)).loss;
+      const params = model.native.stateDict().filter((r) => r.dtype === 'float32').map((r) => r.data as Float32Array);
+      model.dispose();
+      return { loss, params };
+    };
+    const plain = await run(false), cl = await run(true);
+    console.log(`channels_last input: loss ${cl.loss} vs ${plain.loss}, parameters after a step rel L2 ${relativeL2(cl.params, plain.params)}`);
+    expect(Math.abs(cl.loss - plain.loss) / plain.loss).toBeLessThan(1e-5);
+    expect(relativeL2(cl.params, plain.params)).toBeLessThan(1e-4);
   });
 
   it('the caching allocator changes no result and reuses memory', async () => {

@@ -38,7 +38,7 @@ describe('sgdr bench', () => {
     expect(o.images_per_second).toBeGreaterThan(0);
     expect(o.pytorch).toBeNull();
     expect(o.loader.images_per_second).toBeGreaterThan(0);
-    expect(o.levers).toEqual({ fusedSgd: true, convAsMatmul: true, cachingAllocator: true });
+    expect(o.levers).toEqual({ fusedSgd: true, convAsMatmul: true, cachingAllocator: true, channelsLastInput: true });
   });
 
   it.runIf(pythonHasTorch(true))('runs the PyTorch reference interleaved and reports the ratio', () => {
@@ -79,7 +79,7 @@ describe('sgdr bench', () => {
     const r = sgdr('--workload', 'levers', ...tiny, '--json');
     expect(r.status, r.stderr).toBe(0);
     const o = JSON.parse(r.stdout);
-    expect(Object.keys(o.configurations)).toEqual(['all on', 'fusedSgd off', 'convAsMatmul off', 'cachingAllocator off', 'all off']);
+    expect(Object.keys(o.configurations)).toEqual(['all on', 'fusedSgd off', 'convAsMatmul off', 'cachingAllocator off', 'channelsLastInput off', 'all off']);
     expect(o.configurations['all on'].train_vs_all_on).toBe(1);
     expect(o.configurations['all off'].eval_images_per_second).toBeGreaterThan(0);
   });
@@ -104,6 +104,7 @@ describe('sgdr bench', () => {
     [['--reference', 'tensorflow'], /--reference must be auto, none or pytorch/],
     [['--device', 'tpu'], /--device must be cpu, cuda or cuda:N, got 'tpu'/],
     [['--image-size', '4'], /--image-size must be >= 8, got 4/],
+    [['--reference-env', 'NOEQUALS'], /--reference-env must be NAME=VALUE, got 'NOEQUALS'/],
     [['--bogus'], /unknown flag --bogus/],
   ])('%j exits 1 with one line naming the flag', (args, message) => {
     const r = sgdr(...args);

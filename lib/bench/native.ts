@@ -12,9 +12,11 @@ export interface Levers {
   convAsMatmul: boolean;
   /** LibTorch CPU tensors from a caching allocator (no fresh pages, hence no page faults, per step). */
   cachingAllocator: boolean;
+  /** CPU input batches in channels_last before the forward (oneDNN's NHWC kernels). */
+  channelsLastInput: boolean;
 }
 
-export const LEVER_NAMES: ReadonlyArray<keyof Levers> = ['fusedSgd', 'convAsMatmul', 'cachingAllocator'];
+export const LEVER_NAMES: ReadonlyArray<keyof Levers> = ['fusedSgd', 'convAsMatmul', 'cachingAllocator', 'channelsLastInput'];
 
 export interface CpuCacheStats {
   cachedBytes: number;
@@ -31,8 +33,10 @@ export interface BenchBinding {
   cpuCacheStats(): CpuCacheStats;
   emptyCpuCache(): void;
   pageFaults(): { minor: number; major: number };
+  /** Seconds spent inside the training step (zero_grad .. optimizer step) so far, all threads. */
+  stepSeconds(): number;
   /** The BLAS behind LibTorch's sgemm; `limited`: pthread OpenBLAS set to run on the calling thread. */
-  blasInfo(): { library: string; parallel: string; threads: number; limited: boolean };
+  blasInfo(): { sgemm: string; optimised: boolean; library: string; parallel: string; threads: number; limited: boolean };
   writeJpegFolder(dir: string, options: { classes: number; perClass: number; width: number; height: number; seed: number; quality?: number }): number;
 }
 

@@ -26,7 +26,8 @@ const flagSpecs: FlagSpecs = {
   device: { kind: 'string', help: 'cpu | cuda | cuda:N (default cpu)' },
   reference: { kind: 'string', help: 'auto (PyTorch when /usr/bin/python3 has torch) | none | pytorch (required) (default auto)' },
   python: { kind: 'string', help: 'the Python with torch for the reference (default /usr/bin/python3)' },
-  lever: { kind: 'string', repeat: true, help: 'NAME=on|off for fusedSgd, convAsMatmul, cachingAllocator (repeatable; default all on)' },
+  'reference-env': { kind: 'string', repeat: true, help: 'NAME=VALUE in the PyTorch process\'s environment (repeatable), e.g. GLIBC_TUNABLES=...' },
+  lever: { kind: 'string', repeat: true, help: 'NAME=on|off for fusedSgd, convAsMatmul, cachingAllocator, channelsLastInput (repeatable; default all on)' },
   'rss-steps': { kind: 'integer', help: 'rss: training steps watched after the warm-up (default 2000)' },
   data: { kind: 'string', help: 'w3: an image folder (DIR/train/<class>/*.jpg; default: synthetic JPEGs)' },
   workers: { kind: 'integer', help: 'data loader threads (default automatic)' },
@@ -90,6 +91,11 @@ async function run(argv: string[]): Promise<number> {
     o.reference = ref as typeof o.reference;
   }
   if (flags.python !== undefined) o.python = flags.python as string;
+  for (const spec of (flags['reference-env'] as string[] | undefined) ?? []) {
+    const eq = spec.indexOf('=');
+    if (eq < 1) throw new UsageError(`--reference-env must be NAME=VALUE, got '${spec}'`);
+    o.referenceEnv = { ...(o.referenceEnv ?? {}), [spec.slice(0, eq)]: spec.slice(eq + 1) };
+  }
   if (flags.data !== undefined) o.data = flags.data as string;
   for (const spec of (flags.lever as string[] | undefined) ?? []) {
     const m = /^([A-Za-z]+)=(on|off|true|false|1|0)$/.exec(spec);
