@@ -139,8 +139,20 @@ export interface NativeDataSpec {
   pad?: number;
   imageSize?: number;
   resize?: number;
+  fastDecode?: boolean;
   mean?: number[];
   std?: number[];
+}
+
+/** The random crop an augmenting image folder takes for one sample (full-size image pixels). */
+export interface SampleCrop {
+  x: number;
+  y: number;
+  w: number;
+  h: number;
+  flip: boolean;
+  /** The DCT scale the JPEG is decoded at: 1, or 2, 4, 8 with fastDecode. */
+  scale: number;
 }
 
 export interface NativeDatasetInfo {
@@ -154,6 +166,8 @@ export interface NativeDatasetInfo {
   width: number;
   /** Whether samples get random transforms (train split with augment on). */
   augment: boolean;
+  /** Whether JPEGs are decoded reduced (DataSpec.fastDecode). */
+  fastDecode: boolean;
   classNames: string[];
 }
 
@@ -186,6 +200,7 @@ export interface NativeDataset {
   labels(): Int32Array;
   source(index: number): string;
   get(index: number, seed?: number, epoch?: number): NativeTensor;
+  crop(index: number, seed?: number, epoch?: number): SampleCrop | null;
   loader(options: NativeLoaderOptions): NativeDataLoader;
   dispose(): void;
   isDisposed(): boolean;

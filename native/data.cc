@@ -348,6 +348,8 @@ class FolderDataset : public Dataset {
     const std::string& path = files_.at(static_cast<size_t>(i));
     try {
       ReadFileInto(path, s.file);
+      if (spec_.fast_decode && IsJpeg(s.file.data(), s.file.size()) && EndsWithEoi(s.file.data(), s.file.size()))
+        return GetReduced(i, seed, epoch, s, out);
       DecodeImage(s.file.data(), s.file.size(), s.image);
     } catch (const std::exception& e) {
       throw std::runtime_error("cannot decode image " + path + ": " + e.what());
@@ -370,6 +372,99 @@ class FolderDataset : public Dataset {
   }
 
  private:
+  std::optional<SampleCrop> Crop(int64_t i, uint64_t seed, int64_t epoch) const override {
+    if (!augmenting_) return std::nullopt;
+    Scratch& s = ThreadScratch();
+    const std::string& path = files_.at(static_cast<size_t>(i));
+    int64_t w = 0, h = 0;
+    bool reduced = false;
+    try {
+      ReadFileInto(path, s.file);
+      if (IsJpeg(s.file.data(), s.file.size())) {
+        JpegSize(s.file.data(), s.file.size(), w, h);
+        reduced = spec_.fast_decode && EndsWithEoi(s.file.data(), s.file.size());
+      } else {
+        DecodeImage(s.file.data(), s.file.size(), s.image);
+        w = s.image.width;
+        h = s.image.height;
+      }
+    } catch (const std::exception& e) {
+      throw std::runtime_error("cannot decode image " + path + ": " + e.what());
+    }
+    Rng rng = SampleRng(seed, epoch, i);
+    const CropBox box = RandomResizedCropBox(w, h, rng);
+    SampleCrop crop{box.x, box.y, box.w, box.h, hflip_ && rng.Uniform() < 0.5, 1};
+    if (reduced) crop.scale = DraftScale(box.w, box.h, width_, height_);
+    return crop;
+  }
+
+  // fastDecode: what torchvision gives after PIL's Image.draft('RGB', size), with the same crop and
+  // flip as the exact path (the same random numbers on the full-size image). The JPEG is decoded at
+  // the coarsest DCT scale (1/2, 1/4, 1/8) that keeps the region the output is resampled from at
+  // least as large as the output, and only over the rows and columns that resampling reads.
+  void GetReduced(int64_t i, uint64_t seed, int64_t epoch, Scratch& s, float* out) const {
+    int64_t w = 0, h = 0;
+    JpegSize(s.file.data(), s.file.size(), w, h);
+    using Resampler = PillowBilinear;
+    JpegWindow window;
+    Resampler::Box box{};
+    int64_t out_w = width_, out_h = height_, emit_x = 0, emit_y = 0;
+    bool flip = false;
+    if (augmenting_) {
+      // The crop is drawn on the full-size image, then mapped into the scaled one as a fractional
+      // box: img.draft(...) then img.resize(size, box=crop / scale), as Pillow's own reduce path.
+      Rng rng = SampleRng(seed, epoch, i);
+      const CropBox crop = RandomResizedCropBox(w, h, rng);
+      flip = hflip_ && rng.Uniform() < 0.5;
+      window.scale = DraftScale(crop.w, crop.h, width_, height_);
+      const double d = window.scale;
+      box = {crop.x / d, crop.y / d, (crop.x + crop.w) / d, (crop.y + crop.h) / d};
+    } else {
+      // Resize(resize) + CenterCrop(size) on the drafted image, sized from the drafted dimensions as
+      // torchvision would see them.
+      int64_t rw = 0, rh = 0;
+      ShorterSideSize(w, h, resize_, rw, rh);
+      window.scale = DraftScale(w, h, rw, rh);
+      const int64_t sw = (w + window.scale - 1) / window.scale, sh = (h + window.scale - 1) / window.scale;
+      ShorterSideSize(sw, sh, resize_, rw, rh);
+      box = {0.0, 0.0, static_cast<double>(sw), static_cast<double>(sh)};
+      out_w = rw;
+      out_h = rh;
+      emit_x = CenterCropOffset(rw, width_);
+      emit_y = CenterCropOffset(rh, height_);
+    }
+    const int64_t sw = (w + window.scale - 1) / window.scale, sh = (h + window.scale - 1) / window.scale;
+    // One pixel more on each side than the filter reads: libjpeg's fancy upsampling of a cropped
+    // window treats the window's edge as the image's edge, which changes only the outermost pixels.
+    int64_t fx0 = 0, fx1 = 0, fy0 = 0, fy1 = 0;
+    if (augmenting_ && window.scale == 1) {  // the crop itself (see below)
+      fx0 = static_cast<int64_t>(box.x0), fx1 = static_cast<int64_t>(box.x1);
+      fy0 = static_cast<int64_t>(box.y0), fy1 = static_cast<int64_t>(box.y1);
+    } else {
+      Resampler::Footprint(sw, box.x0, box.x1, out_w, fx0, fx1);
+      Resampler::Footprint(sh, box.y0, box.y1, out_h, fy0, fy1);
+    }
+    window.x0 = std::max<int64_t>(0, fx0 - 1);
+    window.x1 = std::min(sw, fx1 + 1);
+    window.y0 = std::max<int64_t>(0, fy0 - 1);
+    window.y1 = std::min(sh, fy1 + 1);
+    JpegPlacement at;
+    DecodeJpegWindow(s.file.data(), s.file.size(), window, s.image, &at);
+    if (at.scaled_w != sw || at.scaled_h != sh)
+      throw std::logic_error("libjpeg scaled the image to " + std::to_string(at.scaled_w) + "x" + std::to_string(at.scaled_h) +
+                             ", expected " + std::to_string(sw) + "x" + std::to_string(sh));
+    const U8View decoded = U8View::Interleaved(s.image.pixels.data(), s.image.width, s.image.height, 3);
+    // At full scale the crop is whole pixels: crop, then resize, exactly as the exact path (a box
+    // resize would let the filter read past the crop's edges).
+    const U8View resized =
+        augmenting_ && window.scale == 1
+            ? Resampler::Resize(decoded.Crop(static_cast<int64_t>(box.x0) - at.x0, static_cast<int64_t>(box.y0) - at.y0,
+                                             static_cast<int64_t>(box.x1 - box.x0), static_cast<int64_t>(box.y1 - box.y0)),
+                                out_w, out_h, s.resize_tmp, s.resize_out)
+            : Resampler::ResizeBox(decoded, {at.x0, at.y0, sw, sh}, box, out_w, out_h, s.resize_tmp, s.resize_out);
+    EmitNormalized(resized, emit_x, emit_y, width_, height_, flip, norm_, out);
+  }
+
   std::vector<std::string> files_;  // subset order
   int64_t resize_ = 256;
   bool hflip_ = true;

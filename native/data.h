@@ -37,6 +37,11 @@ struct DataSpec {
   // Image folders, val transform: shorter side resized to this before the center crop. 0 = 256 for
   // size 224, else round(image_size / 0.875).
   int64_t resize = 0;
+  // Image folders: decode JPEGs reduced (PIL's Image.draft: DCT scaling by 1/2, 1/4 or 1/8, as far as
+  // the output size allows) and only over the region the crop reads. Faster when the images are much
+  // larger than the output; the pixels then are those of torchvision after Image.draft, not of a full
+  // decode. PNGs and files without an end-of-image marker are decoded whole.
+  bool fast_decode = false;
   // Normalize statistics, one per channel (or one for all). Empty = the dataset's defaults.
   std::vector<float> mean, std;
   // kind "synthetic" only (benchmarks: random data resident in memory, no decoding, no transform):
@@ -77,6 +82,16 @@ class Dataset {
   virtual void Get(int64_t i, uint64_t seed, int64_t epoch, float* out) const = 0;
   // The same as a new tensor [C, H, W].
   torch::Tensor GetTensor(int64_t i, uint64_t seed = 0, int64_t epoch = 0) const;
+
+  // The random crop Get() takes for sample i in (seed, epoch), for datasets that draw one per sample
+  // (augmenting image folders; others return nullopt): the box in the full-size image's pixels, the
+  // flip, and the DCT scale the image is decoded at (1 unless fast_decode reduces it).
+  struct SampleCrop {
+    int64_t x = 0, y = 0, w = 0, h = 0;
+    bool flip = false;
+    int scale = 1;
+  };
+  virtual std::optional<SampleCrop> Crop(int64_t, uint64_t, int64_t) const { return std::nullopt; }
 
  protected:
   explicit Dataset(DataSpec spec) : spec_(std::move(spec)) {}

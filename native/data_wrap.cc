@@ -45,6 +45,7 @@ class DatasetWrap : public Napi::ObjectWrap<DatasetWrap> {
                                           InstanceMethod<&DatasetWrap::Labels>("labels"),
                                           InstanceMethod<&DatasetWrap::Source>("source"),
                                           InstanceMethod<&DatasetWrap::Get>("get"),
+                                          InstanceMethod<&DatasetWrap::Crop>("crop"),
                                           InstanceMethod<&DatasetWrap::Loader>("loader"),
                                           InstanceMethod<&DatasetWrap::Dispose>("dispose"),
                                           InstanceMethod<&DatasetWrap::IsDisposed>("isDisposed"),
@@ -79,6 +80,7 @@ class DatasetWrap : public Napi::ObjectWrap<DatasetWrap> {
     o.Set("height", static_cast<double>(d->height()));
     o.Set("width", static_cast<double>(d->width()));
     o.Set("augment", d->augmenting());
+    o.Set("fastDecode", d->spec().fast_decode);
     const auto names = d->class_names();
     auto arr = Napi::Array::New(env, names.size());
     for (size_t i = 0; i < names.size(); ++i) arr.Set(static_cast<uint32_t>(i), names[i]);
@@ -102,19 +104,52 @@ class DatasetWrap : public Napi::ObjectWrap<DatasetWrap> {
     return Napi::String::New(info.Env(), d->source(static_cast<int64_t>(i)));
   }
 
+  // crop(index, seed = 0, epoch = 0) -> { x, y, w, h, flip, scale } | null: the random crop get()
+  // takes for that sample (augmenting image folders only).
+  Napi::Value Crop(const Napi::CallbackInfo& info) {
+    Napi::Env env = info.Env();
+    SGDR_TRY
+    auto d = dataset(env);
+    int64_t i = 0, epoch = 0;
+    uint64_t seed = 0;
+    SampleArgs(info, d->size(), i, seed, epoch);
+    const auto crop = d->Crop(i, seed, epoch);
+    if (!crop) return env.Null();
+    auto o = Napi::Object::New(env);
+    o.Set("x", static_cast<double>(crop->x));
+    o.Set("y", static_cast<double>(crop->y));
+    o.Set("w", static_cast<double>(crop->w));
+    o.Set("h", static_cast<double>(crop->h));
+    o.Set("flip", crop->flip);
+    o.Set("scale", crop->scale);
+    return o;
+    SGDR_CATCH(env)
+  }
+
+  // The (index, seed = 0, epoch = 0) arguments of get() and crop(), checked.
+  static void SampleArgs(const Napi::CallbackInfo& info, int64_t size, int64_t& index, uint64_t& seed_out, int64_t& epoch_out) {
+    Napi::Env env = info.Env();
+    const double i = NumberArg(info, 0, "index");
+    if (!(i >= 0) || i != std::floor(i) || i >= static_cast<double>(size))
+      ThrowRange(env, "index must be an integer in [0, " + std::to_string(size) + ")");
+    const double seed = info.Length() > 1 && !info[1].IsUndefined() ? NumberArg(info, 1, "seed") : 0;
+    const double epoch = info.Length() > 2 && !info[2].IsUndefined() ? NumberArg(info, 2, "epoch") : 0;
+    if (!(seed >= 0) || seed != std::floor(seed)) ThrowRange(env, "seed must be an integer >= 0");
+    if (!(epoch >= 0) || epoch != std::floor(epoch)) ThrowRange(env, "epoch must be an integer >= 0");
+    index = static_cast<int64_t>(i);
+    seed_out = static_cast<uint64_t>(seed);
+    epoch_out = static_cast<int64_t>(epoch);
+  }
+
   // get(index, seed = 0, epoch = 0) -> NativeTensor [C, H, W]: one transformed sample, on this thread.
   Napi::Value Get(const Napi::CallbackInfo& info) {
     Napi::Env env = info.Env();
     SGDR_TRY
     auto d = dataset(env);
-    const double i = NumberArg(info, 0, "index");
-    if (!(i >= 0) || i != std::floor(i) || i >= static_cast<double>(d->size()))
-      ThrowRange(env, "index must be an integer in [0, " + std::to_string(d->size()) + ")");
-    const double seed = info.Length() > 1 && !info[1].IsUndefined() ? NumberArg(info, 1, "seed") : 0;
-    const double epoch = info.Length() > 2 && !info[2].IsUndefined() ? NumberArg(info, 2, "epoch") : 0;
-    if (!(seed >= 0) || seed != std::floor(seed)) ThrowRange(env, "seed must be an integer >= 0");
-    if (!(epoch >= 0) || epoch != std::floor(epoch)) ThrowRange(env, "epoch must be an integer >= 0");
-    return TensorWrap::Wrap(env, d->GetTensor(static_cast<int64_t>(i), static_cast<uint64_t>(seed), static_cast<int64_t>(epoch)));
+    int64_t i = 0, epoch = 0;
+    uint64_t seed = 0;
+    SampleArgs(info, d->size(), i, seed, epoch);
+    return TensorWrap::Wrap(env, d->GetTensor(i, seed, epoch));
     SGDR_CATCH(env)
   }
 
@@ -304,6 +339,7 @@ DataSpec DataSpecFromObject(const Napi::Object& o) {
   if (!pad.IsUndefined() && !pad.IsNull()) spec.pad = IntOption(o, "pad", 0, 0);
   spec.image_size = IntOption(o, "imageSize", 0, 0);
   spec.resize = IntOption(o, "resize", 0, 0);
+  spec.fast_decode = BoolOption(o, "fastDecode", false);
   spec.mean = FloatList(o, "mean");
   spec.std = FloatList(o, "std");
   if (spec.kind == "synthetic") {

@@ -9,6 +9,7 @@
 #pragma once
 
 #include <cstdio>  // jpeglib.h needs FILE
+#include <algorithm>
 #include <csetjmp>
 #include <cstdint>
 #include <cstring>
@@ -65,7 +66,36 @@ inline void SgdrJpegMessage(j_common_ptr cinfo, int level) {
 }
 }
 
-inline void DecodeJpeg(const uint8_t* data, size_t size, RgbImage& out) {
+// What part of a JPEG to decode, and at which scale. The default is the whole image at full size.
+// A reduced decode (PIL's Image.draft) uses libjpeg's DCT scaling: the image comes out as
+// ceil(w / scale) x ceil(h / scale), scale in {1, 2, 4, 8}, for a fraction of the IDCT and colour
+// work. Only rows [y0, y1) and columns [x0, x1) of that scaled image are needed; libjpeg-turbo then
+// skips the IDCT of the other columns and stops after the last row (the entropy data of skipped rows
+// above the window must still be read).
+struct JpegWindow {
+  int scale = 1;
+  int64_t x0 = 0, x1 = -1, y0 = 0, y1 = -1;  // -1: to the edge
+};
+
+// Where the decoded pixels sit in the scaled image: `out` holds columns [x0, x0 + out.width) and rows
+// [y0, y0 + out.height) of a scaled image of scaled_w x scaled_h. x0 may be left of the requested
+// x0 (libjpeg-turbo widens the window to whole iMCUs).
+struct JpegPlacement {
+  int64_t x0 = 0, y0 = 0, scaled_w = 0, scaled_h = 0;
+};
+
+inline bool IsJpeg(const uint8_t* data, size_t size) { return size >= 3 && data[0] == 0xff && data[1] == 0xd8 && data[2] == 0xff; }
+
+// Whether the file ends with the end-of-image marker (trailing zero padding allowed). Only such files
+// take a windowed decode: a decode that stops early would not notice a truncated file, which PIL
+// refuses, so the others are decoded whole and fail the way they do without the window.
+inline bool EndsWithEoi(const uint8_t* data, size_t size) {
+  while (size > 2 && data[size - 1] == 0) --size;
+  return size >= 4 && data[size - 2] == 0xff && data[size - 1] == 0xd9;
+}
+
+inline void DecodeJpegWindow(const uint8_t* data, size_t size, const JpegWindow& window, RgbImage& out,
+                             JpegPlacement* placement = nullptr) {
   jpeg_decompress_struct cinfo;
   JpegErrorManager err;
   std::vector<uint8_t> cmyk_row;  // before setjmp: see the file comment
@@ -80,22 +110,40 @@ inline void DecodeJpeg(const uint8_t* data, size_t size, RgbImage& out) {
   jpeg_create_decompress(&cinfo);
   jpeg_mem_src(&cinfo, const_cast<unsigned char*>(data), static_cast<unsigned long>(size));
   jpeg_read_header(&cinfo, TRUE);
-  const bool cmyk = cinfo.jpeg_color_space == JCS_CMYK || cinfo.jpeg_color_space == JCS_YCCK;
-  cinfo.out_color_space = cmyk ? JCS_CMYK : JCS_RGB;
-  // PIL's defaults: accurate integer IDCT, fancy upsampling (libjpeg's own defaults as well).
-  cinfo.dct_method = JDCT_ISLOW;
-  jpeg_start_decompress(&cinfo);
-  const int64_t w = cinfo.output_width, h = cinfo.output_height;
-  if (w < 1 || h < 1 || w * h > kMaxPixels) {
+  if (cinfo.image_width < 1 || cinfo.image_height < 1 ||
+      int64_t{cinfo.image_width} * int64_t{cinfo.image_height} > kMaxPixels) {
+    const int64_t w = cinfo.image_width, h = cinfo.image_height;
     jpeg_destroy_decompress(&cinfo);
     CheckDimensions(w, h);
   }
+  const bool cmyk = cinfo.jpeg_color_space == JCS_CMYK || cinfo.jpeg_color_space == JCS_YCCK;
+  cinfo.out_color_space = cmyk ? JCS_CMYK : JCS_RGB;
+  // PIL's defaults: accurate integer IDCT, fancy upsampling (libjpeg's own defaults as well). PIL's
+  // draft() sets scale_num 1 / scale_denom N and keeps both.
+  cinfo.dct_method = JDCT_ISLOW;
+  cinfo.scale_num = 1;
+  cinfo.scale_denom = static_cast<unsigned int>(window.scale);
+  jpeg_start_decompress(&cinfo);
+  const int64_t sw = cinfo.output_width, sh = cinfo.output_height;
+  const int64_t want_x0 = std::max<int64_t>(0, window.x0), want_y0 = std::max<int64_t>(0, window.y0);
+  const int64_t want_x1 = window.x1 < 0 ? sw : std::min(window.x1, sw);
+  const int64_t want_y1 = window.y1 < 0 ? sh : std::min(window.y1, sh);
+  if (want_x1 <= want_x0 || want_y1 <= want_y0) {
+    jpeg_destroy_decompress(&cinfo);
+    throw std::runtime_error("empty decode window [" + std::to_string(want_x0) + ", " + std::to_string(want_x1) + ") x [" +
+                             std::to_string(want_y0) + ", " + std::to_string(want_y1) + ") of a " + std::to_string(sw) + "x" +
+                             std::to_string(sh) + " image");
+  }
+  JDIMENSION x0 = static_cast<JDIMENSION>(want_x0), width = static_cast<JDIMENSION>(want_x1 - want_x0);
+  if (x0 > 0 || width < sw) jpeg_crop_scanline(&cinfo, &x0, &width);
+  if (want_y0 > 0) jpeg_skip_scanlines(&cinfo, static_cast<JDIMENSION>(want_y0));
+  const int64_t w = cinfo.output_width;  // the cropped width
+  const int64_t h = want_y1 - want_y0;
   out.width = w;
   out.height = h;
   out.pixels.resize(static_cast<size_t>(w * h * 3));
   if (cmyk) cmyk_row.resize(static_cast<size_t>(w * 4));
-  while (cinfo.output_scanline < cinfo.output_height) {
-    const int64_t y = cinfo.output_scanline;
+  for (int64_t y = 0; y < h; ++y) {
     uint8_t* dst = out.pixels.data() + y * w * 3;
     JSAMPROW row = cmyk ? cmyk_row.data() : dst;
     jpeg_read_scanlines(&cinfo, &row, 1);
@@ -116,10 +164,48 @@ inline void DecodeJpeg(const uint8_t* data, size_t size, RgbImage& out) {
       }
     }
   }
-  jpeg_finish_decompress(&cinfo);
+  // A window that ends above the last row stops there (jpeg_finish_decompress would insist on the
+  // rest); the whole image is finished so a truncated file is noticed.
+  if (cinfo.output_scanline < cinfo.output_height) {
+    jpeg_abort_decompress(&cinfo);
+  } else {
+    jpeg_finish_decompress(&cinfo);
+  }
   const bool truncated = err.truncated;
   jpeg_destroy_decompress(&cinfo);
   if (truncated) throw std::runtime_error("invalid JPEG: premature end of file (truncated image)");
+  if (placement) *placement = {static_cast<int64_t>(x0), want_y0, sw, sh};
+}
+
+inline void DecodeJpeg(const uint8_t* data, size_t size, RgbImage& out) { DecodeJpegWindow(data, size, JpegWindow{}, out); }
+
+// The image's size from its header alone.
+inline void JpegSize(const uint8_t* data, size_t size, int64_t& w, int64_t& h) {
+  jpeg_decompress_struct cinfo;
+  JpegErrorManager err;
+  std::memset(&err, 0, sizeof(err));
+  cinfo.err = jpeg_std_error(&err.mgr);
+  err.mgr.error_exit = SgdrJpegErrorExit;
+  err.mgr.emit_message = SgdrJpegMessage;
+  if (setjmp(err.jump)) {
+    jpeg_destroy_decompress(&cinfo);
+    throw std::runtime_error(std::string("invalid JPEG: ") + err.message);
+  }
+  jpeg_create_decompress(&cinfo);
+  jpeg_mem_src(&cinfo, const_cast<unsigned char*>(data), static_cast<unsigned long>(size));
+  jpeg_read_header(&cinfo, TRUE);
+  w = cinfo.image_width;
+  h = cinfo.image_height;
+  jpeg_destroy_decompress(&cinfo);
+  CheckDimensions(w, h);
+}
+
+// PIL's Image.draft scale for a region of w x h that must stay at least need_w x need_h: the largest
+// of 8, 4, 2, 1 not above min(w // need_w, h // need_h).
+inline int DraftScale(int64_t w, int64_t h, int64_t need_w, int64_t need_h) {
+  const int64_t room = std::min(w / std::max<int64_t>(1, need_w), h / std::max<int64_t>(1, need_h));
+  for (int s : {8, 4, 2}) if (room >= s) return s;
+  return 1;
 }
 
 struct PngReader {
@@ -190,7 +276,7 @@ inline void DecodePng(const uint8_t* data, size_t size, RgbImage& out) {
 // Decodes by content (ImageNet has PNGs named .JPEG), not by file name.
 inline void DecodeImage(const uint8_t* data, size_t size, RgbImage& out) {
   static const uint8_t kPng[8] = {0x89, 'P', 'N', 'G', '\r', '\n', 0x1a, '\n'};
-  if (size >= 3 && data[0] == 0xff && data[1] == 0xd8 && data[2] == 0xff) return DecodeJpeg(data, size, out);
+  if (IsJpeg(data, size)) return DecodeJpeg(data, size, out);
   if (size >= 8 && std::memcmp(data, kPng, 8) == 0) return DecodePng(data, size, out);
   if (size == 0) throw std::runtime_error("the file is empty");
   char head[64];

@@ -42,10 +42,30 @@ class PillowBilinear {
   // needed (then it is `src` itself). `tmp` holds the horizontal pass. Both buffers are reused.
   static U8View Resize(const U8View& src, int64_t out_w, int64_t out_h, std::vector<uint8_t>& tmp,
                        std::vector<uint8_t>& out) {
+    return ResizeBox(src, {0, 0, src.width, src.height}, {0.0, 0.0, static_cast<double>(src.width), static_cast<double>(src.height)},
+                     out_w, out_h, tmp, out);
+  }
+
+  // Where `src` sits: it holds columns [x0, x0 + src.width) and rows [y0, y0 + src.height) of a
+  // full_w x full_h image (a decoded window of it).
+  struct Window {
+    int64_t x0, y0, full_w, full_h;
+  };
+  struct Box {
+    double x0, y0, x1, y1;
+  };
+
+  // Pillow's image.resize((out_w, out_h), BILINEAR, box=box) of the full image, computed from the
+  // window `src` of it, which must hold every pixel the filter reads (std::logic_error otherwise).
+  static U8View ResizeBox(const U8View& src, const Window& at, const Box& box, int64_t out_w, int64_t out_h,
+                          std::vector<uint8_t>& tmp, std::vector<uint8_t>& out) {
+    // Pillow skips a pass only when it would be the identity: same size and the box the whole axis.
+    const bool horizontal = out_w != at.full_w || box.x0 != 0.0 || box.x1 != static_cast<double>(at.full_w);
+    const bool vertical = out_h != at.full_h || box.y0 != 0.0 || box.y1 != static_cast<double>(at.full_h);
     U8View cur = src;
     const int64_t c = src.channels;
-    if (out_w != src.width) {
-      const Coefficients k = Precompute(src.width, out_w);
+    if (horizontal) {
+      const Coefficients k = Precompute(at.full_w, box.x0, box.x1, out_w, at.x0, src.width);
       tmp.resize(static_cast<size_t>(out_w * src.height * c));
       for (int64_t y = 0; y < src.height; ++y) {
         const uint8_t* row = src.data + y * src.ys;
@@ -63,9 +83,11 @@ class PillowBilinear {
         }
       }
       cur = U8View::Interleaved(tmp.data(), out_w, src.height, c);
+    } else if (at.x0 != 0 || src.width != at.full_w) {
+      throw std::logic_error("resize window lacks columns the box needs");
     }
-    if (out_h != src.height) {
-      const Coefficients k = Precompute(src.height, out_h);
+    if (vertical) {
+      const Coefficients k = Precompute(at.full_h, box.y0, box.y1, out_h, at.y0, src.height);
       out.resize(static_cast<size_t>(out_w * out_h * c));
       std::vector<int32_t>& acc = Accumulator();
       acc.resize(static_cast<size_t>(out_w * c));
@@ -89,7 +111,22 @@ class PillowBilinear {
       }
       return U8View::Interleaved(out.data(), out_w, out_h, c);
     }
+    if (at.y0 != 0 || src.height != at.full_h) throw std::logic_error("resize window lacks rows the box needs");
     return cur;
+  }
+
+  // The source pixels [first, last) along one axis that resizing box [in0, in1) of an axis of in_size
+  // to out_size reads, so a decoder can produce just those.
+  static void Footprint(int64_t in_size, double in0, double in1, int64_t out_size, int64_t& first, int64_t& last) {
+    const Coefficients k = Precompute(in_size, in0, in1, out_size, 0, in_size);
+    first = in_size;
+    last = 0;
+    for (int64_t i = 0; i < out_size; ++i) {
+      if (k.count[i] == 0) continue;
+      first = std::min(first, k.first[i]);
+      last = std::max(last, k.first[i] + k.count[i]);
+    }
+    if (last <= first) first = last = 0;
   }
 
  private:
@@ -114,10 +151,11 @@ class PillowBilinear {
     return x < 1.0 ? 1.0 - x : 0.0;
   }
 
-  // precompute_coeffs() + normalize_coeffs_8bpc() for box [0, in_size).
-  static Coefficients Precompute(int64_t in_size, int64_t out_size) {
+  // precompute_coeffs() + normalize_coeffs_8bpc() for box [in0, in1) of an axis of in_size; `first`
+  // is then shifted by -offset into a window of `window` pixels, which must hold every tap.
+  static Coefficients Precompute(int64_t in_size, double in0, double in1, int64_t out_size, int64_t offset, int64_t window) {
     Coefficients k;
-    const double scale = static_cast<double>(in_size) / static_cast<double>(out_size);
+    const double scale = (in1 - in0) / static_cast<double>(out_size);
     const double filterscale = scale < 1.0 ? 1.0 : scale;
     const double support = 1.0 * filterscale;
     k.ksize = static_cast<int64_t>(std::ceil(support)) * 2 + 1;
@@ -126,7 +164,7 @@ class PillowBilinear {
     k.weights.assign(static_cast<size_t>(out_size * k.ksize), 0);
     std::vector<double> w(static_cast<size_t>(k.ksize));
     for (int64_t xx = 0; xx < out_size; ++xx) {
-      const double center = (static_cast<double>(xx) + 0.5) * scale;
+      const double center = in0 + (static_cast<double>(xx) + 0.5) * scale;
       const double ss = 1.0 / filterscale;
       int64_t xmin = static_cast<int64_t>(center - support + 0.5);  // C's truncating cast, as Pillow
       if (xmin < 0) xmin = 0;
@@ -143,8 +181,10 @@ class PillowBilinear {
         const double scaled = v * static_cast<double>(int64_t{1} << kPrecisionBits);
         k.weights[xx * k.ksize + x] = static_cast<int32_t>(v < 0 ? -0.5 + scaled : 0.5 + scaled);
       }
-      k.first[xx] = xmin;
+      k.first[xx] = xmin - offset;
       k.count[xx] = xmax;
+      if (xmax > 0 && (xmin < offset || xmin + xmax > offset + window))
+        throw std::logic_error("resize window lacks pixels the filter reads");
     }
     return k;
   }

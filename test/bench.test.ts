@@ -93,6 +93,10 @@ describe('sgdr bench', () => {
     expect(o.images_per_second).toBeGreaterThan(0);
     expect(o.model_images_per_second).toBeGreaterThan(0);
     expect(o.ratio_to_model).toBeGreaterThan(0);
+    // Both decoders are measured; fastDecode's figures are the same kind.
+    expect(o.fast_decode.images_per_second).toBeGreaterThan(0);
+    expect(o.fast_decode.loader_rounds).toHaveLength(o.loader_rounds.length);
+    expect(o.fast_decode.ratio_to_model).toBeGreaterThan(0);
   });
 
   it.each([

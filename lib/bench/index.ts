@@ -433,18 +433,28 @@ async function loaderWorkload(o: BenchOptions): Promise<Json> {
     benchNative().writeJpegFolder(dir, { classes: 10, perClass: 64, width: 500, height: 375, seed: 0, quality: 90 });
   }
   try {
-    const ds = new (native().NativeDataset)({ kind: 'image-folder', root: dir, split: 'train', augment: true, imageSize: o.imageSize });
+    // Both decoders, alternating round by round: the exact one (torchvision's pixels, the default)
+    // and fastDecode (reduced DCT decoding of the crop's window, PIL's Image.draft).
+    const open = (fastDecode: boolean) =>
+      new (native().NativeDataset)({ kind: 'image-folder', root: dir!, split: 'train', augment: true, imageSize: o.imageSize, fastDecode });
+    const exact = open(false);
+    const fast = open(true);
     const rates: number[] = [];
+    const fastRates: number[] = [];
     let workers = 0;
     try {
+      const batches = Math.max(4, Math.floor(exact.info().size / o.batchSize) - 1);
       for (let r = 0; r < o.rounds; r++) {
-        const x = await loaderRate(ds, o.batchSize, o.workers, Math.max(4, Math.floor(ds.info().size / o.batchSize) - 1));
-        rates.push(x.ips);
-        workers = x.workers;
-        o.log?.(`round ${r + 1}/${o.rounds}: loader ${x.ips.toFixed(1)} img/s (${x.workers} threads)`);
+        for (const [ds, into, name] of [[exact, rates, 'exact'], [fast, fastRates, 'fastDecode']] as const) {
+          const x = await loaderRate(ds, o.batchSize, o.workers, batches);
+          into.push(x.ips);
+          workers = x.workers;
+          o.log?.(`round ${r + 1}/${o.rounds}: loader (${name}) ${x.ips.toFixed(1)} img/s (${x.workers} threads)`);
+        }
       }
     } finally {
-      ds.dispose();
+      exact.dispose();
+      fast.dispose();
     }
     // The model's consumption: our training rate for the same arch, batch and image size.
     const model = new Ours({ ...o }, Math.max(o.steps, o.warmup, 1));
@@ -458,6 +468,7 @@ async function loaderWorkload(o: BenchOptions): Promise<Json> {
       model.close();
     }
     const loaderIps = median(rates);
+    const fastIps = median(fastRates);
     return {
       ...commonFields(o),
       images_per_second: round(loaderIps),
@@ -467,6 +478,12 @@ async function loaderWorkload(o: BenchOptions): Promise<Json> {
       loader_rounds: rates.map((v) => round(v)),
       model_images_per_second: round(modelIps),
       ratio_to_model: round(loaderIps / modelIps),
+      fast_decode: {
+        images_per_second: round(fastIps),
+        loader_rounds: fastRates.map((v) => round(v)),
+        ratio_to_model: round(fastIps / modelIps),
+        speedup: round(fastIps / loaderIps),
+      },
       load_average: os.loadavg().map((v) => round(v, 3)),
     };
   } finally {

@@ -3,7 +3,7 @@
  * validates everything that can be checked without decoding images, so a bad dataset fails before
  * training starts; an undecodable image fails the batch that holds it.
  */
-import { native, type NativeDataset } from '../binding';
+import { native, type NativeDataset, type SampleCrop } from '../binding';
 import { Tensor } from '../tensor';
 import { DataLoader, type DataLoaderOptions } from './loader';
 import { parseDataSpec, type DataOptions, type DataSpec } from './spec';
@@ -79,6 +79,15 @@ export class Dataset {
    */
   get(index: number, options: { seed?: number; epoch?: number } = {}): Tensor {
     return new Tensor(this.native.get(index, options.seed ?? 0, options.epoch ?? 0));
+  }
+
+  /**
+   * The random crop and flip example `index` gets in `epoch` with `seed` (augmenting image folders;
+   * null otherwise), in the full-size image's pixels, with the JPEG decode scale fastDecode picks.
+   * Lets a script check or reproduce the augmentation, e.g. against torchvision.
+   */
+  crop(index: number, options: { seed?: number; epoch?: number } = {}): SampleCrop | null {
+    return this.native.crop(index, options.seed ?? 0, options.epoch ?? 0);
   }
 
   /** A batch loader over this dataset (its threads start now; dispose() it when done). */

@@ -153,7 +153,7 @@ const TOP_KEYS = [
   'seeds', 'runs', 'schedules', 'analysis', 'keep', 'device', 'threads', 'workers',
 ] as const;
 const KEEP_KEYS = ['checkpoint', 'best', 'snapshots'] as const;
-const DATA_KEYS = ['source', 'limitTrain', 'limitVal', 'augment', 'hflip', 'pad', 'imageSize', 'resize', 'mean', 'std'] as const;
+const DATA_KEYS = ['source', 'limitTrain', 'limitVal', 'augment', 'hflip', 'pad', 'imageSize', 'resize', 'fastDecode', 'mean', 'std'] as const;
 const MODEL_KEYS = ['arch', 'stem', 'initWeights', 'reinitLast', 'freeze'] as const;
 const OPTIMIZER_KEYS = ['type', 'momentum', 'weightDecay', 'nesterov', 'normalizedWeightDecay', 'betas', 'eps'] as const;
 const ANALYSIS_KEYS = ['targetValLoss', 'bandwidth', 'baseline', 'level'] as const;
@@ -213,7 +213,7 @@ export function parseExperimentConfig(json: Json, file?: string): ExperimentConf
     data = { source: c.string(d.source, 'data.source') };
     for (const k of ['limitTrain', 'limitVal', 'imageSize', 'resize'] as const) if (d[k] !== undefined) data[k] = c.number(d[k], `data.${k}`, { integer: true, min: 1 });
     if (d.pad !== undefined) data.pad = c.number(d.pad, 'data.pad', { integer: true, min: 0 });
-    for (const k of ['augment', 'hflip'] as const) if (d[k] !== undefined) data[k] = c.boolean(d[k], `data.${k}`);
+    for (const k of ['augment', 'hflip', 'fastDecode'] as const) if (d[k] !== undefined) data[k] = c.boolean(d[k], `data.${k}`);
     for (const k of ['mean', 'std'] as const) if (d[k] !== undefined) data[k] = c.numbers(d[k], `data.${k}`);
   }
 
@@ -366,7 +366,7 @@ export function runConfigFor(config: ExperimentConfig, entry: ExperimentSchedule
     ...(config.ensembleSize ? { ensembleSize: config.ensembleSize } : {}),
     ...(config.keep ? { keep: config.keep } : {}),
   };
-  for (const k of ['limitTrain', 'limitVal', 'augment', 'hflip', 'pad', 'imageSize', 'resize', 'mean', 'std'] as const) {
+  for (const k of ['limitTrain', 'limitVal', 'augment', 'hflip', 'pad', 'imageSize', 'resize', 'fastDecode', 'mean', 'std'] as const) {
     if (d[k] !== undefined) (run as unknown as Record<string, unknown>)[k] = d[k];
   }
   if (config.model.initWeights) run.initWeights = config.model.initWeights;
