@@ -348,8 +348,10 @@ class FolderDataset : public Dataset {
     const std::string& path = files_.at(static_cast<size_t>(i));
     try {
       ReadFileInto(path, s.file);
-      if (spec_.fast_decode && IsJpeg(s.file.data(), s.file.size()) && EndsWithEoi(s.file.data(), s.file.size()))
-        return GetReduced(i, seed, epoch, s, out);
+      // A random crop needs only part of the image: JPEGs are decoded over that window (the same
+      // pixels as a whole decode), and reduced as well with fastDecode.
+      if ((augmenting_ || spec_.fast_decode) && IsJpeg(s.file.data(), s.file.size()) && EndsWithEoi(s.file.data(), s.file.size()))
+        return GetWindowed(i, seed, epoch, s, out);
       DecodeImage(s.file.data(), s.file.size(), s.image);
     } catch (const std::exception& e) {
       throw std::runtime_error("cannot decode image " + path + ": " + e.what());
@@ -398,11 +400,13 @@ class FolderDataset : public Dataset {
     return crop;
   }
 
-  // fastDecode: what torchvision gives after PIL's Image.draft('RGB', size), with the same crop and
-  // flip as the exact path (the same random numbers on the full-size image). The JPEG is decoded at
-  // the coarsest DCT scale (1/2, 1/4, 1/8) that keeps the region the output is resampled from at
-  // least as large as the output, and only over the rows and columns that resampling reads.
-  void GetReduced(int64_t i, uint64_t seed, int64_t epoch, Scratch& s, float* out) const {
+  // A JPEG decoded only over the rows and columns the transform reads. Without fastDecode that is
+  // the random crop at full scale, pixel for pixel what a whole decode gives. With fastDecode it is
+  // what torchvision gives after PIL's Image.draft('RGB', size), with the same crop and flip as the
+  // exact path (the same random numbers on the full-size image): the JPEG is decoded at the coarsest
+  // DCT scale (1/2, 1/4, 1/8) that keeps the region the output is resampled from at least as large
+  // as the output.
+  void GetWindowed(int64_t i, uint64_t seed, int64_t epoch, Scratch& s, float* out) const {
     int64_t w = 0, h = 0;
     JpegSize(s.file.data(), s.file.size(), w, h);
     using Resampler = PillowBilinear;
@@ -416,7 +420,7 @@ class FolderDataset : public Dataset {
       Rng rng = SampleRng(seed, epoch, i);
       const CropBox crop = RandomResizedCropBox(w, h, rng);
       flip = hflip_ && rng.Uniform() < 0.5;
-      window.scale = DraftScale(crop.w, crop.h, width_, height_);
+      window.scale = spec_.fast_decode ? DraftScale(crop.w, crop.h, width_, height_) : 1;
       const double d = window.scale;
       box = {crop.x / d, crop.y / d, (crop.x + crop.w) / d, (crop.y + crop.h) / d};
     } else {

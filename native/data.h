@@ -38,9 +38,10 @@ struct DataSpec {
   // size 224, else round(image_size / 0.875).
   int64_t resize = 0;
   // Image folders: decode JPEGs reduced (PIL's Image.draft: DCT scaling by 1/2, 1/4 or 1/8, as far as
-  // the output size allows) and only over the region the crop reads. Faster when the images are much
-  // larger than the output; the pixels then are those of torchvision after Image.draft, not of a full
-  // decode. PNGs and files without an end-of-image marker are decoded whole.
+  // the output size allows). Faster when the images are much larger than the output; the pixels then
+  // are those of torchvision after Image.draft, not of a full decode. (Random crops are decoded only
+  // over the region they read either way.) PNGs and files without an end-of-image marker are decoded
+  // whole.
   bool fast_decode = false;
   // Normalize statistics, one per channel (or one for all). Empty = the dataset's defaults.
   std::vector<float> mean, std;

@@ -1,5 +1,6 @@
 // Reduced JPEG decoding (fastDecode) against PIL's Image.draft + torchvision, and the exact train
-// augmentation against torchvision's resized_crop on the same crop boxes (Dataset.crop()).
+// augmentation (decoded only over the crop's window) against torchvision's resized_crop of a whole
+// decode on the same crop boxes (Dataset.crop()).
 //
 // Tolerance: 0. Both sides run libjpeg-turbo with the same settings (ISLOW IDCT, fancy upsampling,
 // the same DCT scale) and Pillow's fixed-point bilinear resampling, which we reproduce; our window
