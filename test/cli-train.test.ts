@@ -5,6 +5,7 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { readTorchFile, stateDictEntries } from '../lib';
+import { RUN_CONFIG_FILE } from '../lib/train/run';
 import { tempDir } from './helpers/native';
 import { writeIdxDataset } from './helpers/idx';
 import { requireTorchOrSkip, runPython } from './helpers/python';
@@ -80,6 +81,11 @@ for split, n in (("train", 6), ("val", 2)):
     const summary = JSON.parse(fs.readFileSync(path.join(out, 'summary.json'), 'utf8'));
     expect(summary.final.epoch).toBe(2);
     expect(summary.final.val_acc).toBeGreaterThanOrEqual(0);
+    // --fast-decode reaches the data layer and is part of the run's recorded config.
+    const fastOut = path.join(dir, 'run-fast');
+    const f = sgdr('train', '--data', `image-folder:${dir}`, '--image-size', '32', '--batch-size', '4', '--epochs', '1', '--out', fastOut, '--threads', '2', '--fast-decode');
+    expect(f.status, f.stderr).toBe(0);
+    expect(JSON.parse(fs.readFileSync(path.join(fastOut, RUN_CONFIG_FILE), 'utf8')).fastDecode).toBe(true);
   });
 
   it('bad input: one line naming the flag or file, exit 1, before any training', () => {
