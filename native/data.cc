@@ -407,53 +407,55 @@ class FolderDataset : public Dataset {
   // DCT scale (1/2, 1/4, 1/8) that keeps the region the output is resampled from at least as large
   // as the output.
   void GetWindowed(int64_t i, uint64_t seed, int64_t epoch, Scratch& s, float* out) const {
-    int64_t w = 0, h = 0;
-    JpegSize(s.file.data(), s.file.size(), w, h);
     using Resampler = PillowBilinear;
     JpegWindow window;
     Resampler::Box box{};
-    int64_t out_w = width_, out_h = height_, emit_x = 0, emit_y = 0;
+    int64_t out_w = width_, out_h = height_, emit_x = 0, emit_y = 0, sw = 0, sh = 0;
     bool flip = false;
-    if (augmenting_) {
-      // The crop is drawn on the full-size image, then mapped into the scaled one as a fractional
-      // box: img.draft(...) then img.resize(size, box=crop / scale), as Pillow's own reduce path.
-      Rng rng = SampleRng(seed, epoch, i);
-      const CropBox crop = RandomResizedCropBox(w, h, rng);
-      flip = hflip_ && rng.Uniform() < 0.5;
-      window.scale = spec_.fast_decode ? DraftScale(crop.w, crop.h, width_, height_) : 1;
-      const double d = window.scale;
-      box = {crop.x / d, crop.y / d, (crop.x + crop.w) / d, (crop.y + crop.h) / d};
-    } else {
-      // Resize(resize) + CenterCrop(size) on the drafted image, sized from the drafted dimensions as
-      // torchvision would see them.
-      int64_t rw = 0, rh = 0;
-      ShorterSideSize(w, h, resize_, rw, rh);
-      window.scale = DraftScale(w, h, rw, rh);
-      const int64_t sw = (w + window.scale - 1) / window.scale, sh = (h + window.scale - 1) / window.scale;
-      ShorterSideSize(sw, sh, resize_, rw, rh);
-      box = {0.0, 0.0, static_cast<double>(sw), static_cast<double>(sh)};
-      out_w = rw;
-      out_h = rh;
-      emit_x = CenterCropOffset(rw, width_);
-      emit_y = CenterCropOffset(rh, height_);
-    }
-    const int64_t sw = (w + window.scale - 1) / window.scale, sh = (h + window.scale - 1) / window.scale;
-    // One pixel more on each side than the filter reads: libjpeg's fancy upsampling of a cropped
-    // window treats the window's edge as the image's edge, which changes only the outermost pixels.
-    int64_t fx0 = 0, fx1 = 0, fy0 = 0, fy1 = 0;
-    if (augmenting_ && window.scale == 1) {  // the crop itself (see below)
-      fx0 = static_cast<int64_t>(box.x0), fx1 = static_cast<int64_t>(box.x1);
-      fy0 = static_cast<int64_t>(box.y0), fy1 = static_cast<int64_t>(box.y1);
-    } else {
-      Resampler::Footprint(sw, box.x0, box.x1, out_w, fx0, fx1);
-      Resampler::Footprint(sh, box.y0, box.y1, out_h, fy0, fy1);
-    }
-    window.x0 = std::max<int64_t>(0, fx0 - 1);
-    window.x1 = std::min(sw, fx1 + 1);
-    window.y0 = std::max<int64_t>(0, fy0 - 1);
-    window.y1 = std::min(sh, fy1 + 1);
+    // Everything below needs only the image's size, which the decoder reads first.
+    auto plan = [&](int64_t w, int64_t h) {
+      if (augmenting_) {
+        // The crop is drawn on the full-size image, then mapped into the scaled one as a fractional
+        // box: img.draft(...) then img.resize(size, box=crop / scale), as Pillow's own reduce path.
+        Rng rng = SampleRng(seed, epoch, i);
+        const CropBox crop = RandomResizedCropBox(w, h, rng);
+        flip = hflip_ && rng.Uniform() < 0.5;
+        window.scale = spec_.fast_decode ? DraftScale(crop.w, crop.h, width_, height_) : 1;
+        const double d = window.scale;
+        box = {crop.x / d, crop.y / d, (crop.x + crop.w) / d, (crop.y + crop.h) / d};
+      } else {
+        // Resize(resize) + CenterCrop(size) on the drafted image, sized from the drafted dimensions
+        // as torchvision would see them.
+        int64_t rw = 0, rh = 0;
+        ShorterSideSize(w, h, resize_, rw, rh);
+        window.scale = DraftScale(w, h, rw, rh);
+        ShorterSideSize((w + window.scale - 1) / window.scale, (h + window.scale - 1) / window.scale, resize_, rw, rh);
+        out_w = rw;
+        out_h = rh;
+        emit_x = CenterCropOffset(rw, width_);
+        emit_y = CenterCropOffset(rh, height_);
+      }
+      sw = (w + window.scale - 1) / window.scale;
+      sh = (h + window.scale - 1) / window.scale;
+      if (!augmenting_) box = {0.0, 0.0, static_cast<double>(sw), static_cast<double>(sh)};
+      // One pixel more on each side than the filter reads: libjpeg's fancy upsampling of a cropped
+      // window treats the window's edge as the image's edge, which changes only the outermost pixels.
+      int64_t fx0 = 0, fx1 = 0, fy0 = 0, fy1 = 0;
+      if (augmenting_ && window.scale == 1) {  // the crop itself (see below)
+        fx0 = static_cast<int64_t>(box.x0), fx1 = static_cast<int64_t>(box.x1);
+        fy0 = static_cast<int64_t>(box.y0), fy1 = static_cast<int64_t>(box.y1);
+      } else {
+        Resampler::Footprint(sw, box.x0, box.x1, out_w, fx0, fx1);
+        Resampler::Footprint(sh, box.y0, box.y1, out_h, fy0, fy1);
+      }
+      window.x0 = std::max<int64_t>(0, fx0 - 1);
+      window.x1 = std::min(sw, fx1 + 1);
+      window.y0 = std::max<int64_t>(0, fy0 - 1);
+      window.y1 = std::min(sh, fy1 + 1);
+      return std::optional<JpegWindow>(window);
+    };
     JpegPlacement at;
-    DecodeJpegWindow(s.file.data(), s.file.size(), window, s.image, &at);
+    DecodeJpegPlanned(s.file.data(), s.file.size(), plan, &s.image, &at);
     if (at.scaled_w != sw || at.scaled_h != sh)
       throw std::logic_error("libjpeg scaled the image to " + std::to_string(at.scaled_w) + "x" + std::to_string(at.scaled_h) +
                              ", expected " + std::to_string(sw) + "x" + std::to_string(sh));

@@ -110,10 +110,8 @@ class DatasetWrap : public Napi::ObjectWrap<DatasetWrap> {
     Napi::Env env = info.Env();
     SGDR_TRY
     auto d = dataset(env);
-    int64_t i = 0, epoch = 0;
-    uint64_t seed = 0;
-    SampleArgs(info, d->size(), i, seed, epoch);
-    const auto crop = d->Crop(i, seed, epoch);
+    const SampleRef r = SampleArgs(info, d->size());
+    const auto crop = d->Crop(r.index, r.seed, r.epoch);
     if (!crop) return env.Null();
     auto o = Napi::Object::New(env);
     o.Set("x", static_cast<double>(crop->x));
@@ -127,7 +125,12 @@ class DatasetWrap : public Napi::ObjectWrap<DatasetWrap> {
   }
 
   // The (index, seed = 0, epoch = 0) arguments of get() and crop(), checked.
-  static void SampleArgs(const Napi::CallbackInfo& info, int64_t size, int64_t& index, uint64_t& seed_out, int64_t& epoch_out) {
+  struct SampleRef {
+    int64_t index;
+    uint64_t seed;
+    int64_t epoch;
+  };
+  static SampleRef SampleArgs(const Napi::CallbackInfo& info, int64_t size) {
     Napi::Env env = info.Env();
     const double i = NumberArg(info, 0, "index");
     if (!(i >= 0) || i != std::floor(i) || i >= static_cast<double>(size))
@@ -136,9 +139,7 @@ class DatasetWrap : public Napi::ObjectWrap<DatasetWrap> {
     const double epoch = info.Length() > 2 && !info[2].IsUndefined() ? NumberArg(info, 2, "epoch") : 0;
     if (!(seed >= 0) || seed != std::floor(seed)) ThrowRange(env, "seed must be an integer >= 0");
     if (!(epoch >= 0) || epoch != std::floor(epoch)) ThrowRange(env, "epoch must be an integer >= 0");
-    index = static_cast<int64_t>(i);
-    seed_out = static_cast<uint64_t>(seed);
-    epoch_out = static_cast<int64_t>(epoch);
+    return {static_cast<int64_t>(i), static_cast<uint64_t>(seed), static_cast<int64_t>(epoch)};
   }
 
   // get(index, seed = 0, epoch = 0) -> NativeTensor [C, H, W]: one transformed sample, on this thread.
@@ -146,10 +147,8 @@ class DatasetWrap : public Napi::ObjectWrap<DatasetWrap> {
     Napi::Env env = info.Env();
     SGDR_TRY
     auto d = dataset(env);
-    int64_t i = 0, epoch = 0;
-    uint64_t seed = 0;
-    SampleArgs(info, d->size(), i, seed, epoch);
-    return TensorWrap::Wrap(env, d->GetTensor(i, seed, epoch));
+    const SampleRef r = SampleArgs(info, d->size());
+    return TensorWrap::Wrap(env, d->GetTensor(r.index, r.seed, r.epoch));
     SGDR_CATCH(env)
   }
 

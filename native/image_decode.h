@@ -13,6 +13,7 @@
 #include <csetjmp>
 #include <cstdint>
 #include <cstring>
+#include <optional>
 #include <stdexcept>
 #include <string>
 #include <vector>
@@ -94,11 +95,15 @@ inline bool EndsWithEoi(const uint8_t* data, size_t size) {
   return size >= 4 && data[size - 2] == 0xff && data[size - 1] == 0xd9;
 }
 
-inline void DecodeJpegWindow(const uint8_t* data, size_t size, const JpegWindow& window, RgbImage& out,
-                             JpegPlacement* placement = nullptr) {
+// Reads the header, asks plan(width, height) for the window to decode (std::nullopt: nothing, the
+// header was all the caller wanted), then decodes that window into *out. The plan runs once the size
+// is known, so a random crop can be drawn and the window fitted to it with one header parse.
+template <class Plan>
+void DecodeJpegPlanned(const uint8_t* data, size_t size, Plan&& plan, RgbImage* out, JpegPlacement* placement = nullptr) {
   jpeg_decompress_struct cinfo;
   JpegErrorManager err;
   std::vector<uint8_t> cmyk_row;  // before setjmp: see the file comment
+  std::optional<JpegWindow> planned;
   std::memset(&err, 0, sizeof(err));
   cinfo.err = jpeg_std_error(&err.mgr);
   err.mgr.error_exit = SgdrJpegErrorExit;
@@ -116,6 +121,17 @@ inline void DecodeJpegWindow(const uint8_t* data, size_t size, const JpegWindow&
     jpeg_destroy_decompress(&cinfo);
     CheckDimensions(w, h);
   }
+  try {
+    planned = plan(static_cast<int64_t>(cinfo.image_width), static_cast<int64_t>(cinfo.image_height));
+  } catch (...) {
+    jpeg_destroy_decompress(&cinfo);
+    throw;
+  }
+  if (!planned) {
+    jpeg_destroy_decompress(&cinfo);
+    return;
+  }
+  const JpegWindow& window = *planned;
   const bool cmyk = cinfo.jpeg_color_space == JCS_CMYK || cinfo.jpeg_color_space == JCS_YCCK;
   cinfo.out_color_space = cmyk ? JCS_CMYK : JCS_RGB;
   // PIL's defaults: accurate integer IDCT, fancy upsampling (libjpeg's own defaults as well). PIL's
@@ -139,12 +155,12 @@ inline void DecodeJpegWindow(const uint8_t* data, size_t size, const JpegWindow&
   if (want_y0 > 0) jpeg_skip_scanlines(&cinfo, static_cast<JDIMENSION>(want_y0));
   const int64_t w = cinfo.output_width;  // the cropped width
   const int64_t h = want_y1 - want_y0;
-  out.width = w;
-  out.height = h;
-  out.pixels.resize(static_cast<size_t>(w * h * 3));
+  out->width = w;
+  out->height = h;
+  out->pixels.resize(static_cast<size_t>(w * h * 3));
   if (cmyk) cmyk_row.resize(static_cast<size_t>(w * 4));
   for (int64_t y = 0; y < h; ++y) {
-    uint8_t* dst = out.pixels.data() + y * w * 3;
+    uint8_t* dst = out->pixels.data() + y * w * 3;
     JSAMPROW row = cmyk ? cmyk_row.data() : dst;
     jpeg_read_scanlines(&cinfo, &row, 1);
     if (cmyk) {
@@ -177,27 +193,18 @@ inline void DecodeJpegWindow(const uint8_t* data, size_t size, const JpegWindow&
   if (placement) *placement = {static_cast<int64_t>(x0), want_y0, sw, sh};
 }
 
-inline void DecodeJpeg(const uint8_t* data, size_t size, RgbImage& out) { DecodeJpegWindow(data, size, JpegWindow{}, out); }
+// The whole image at full size.
+inline void DecodeJpeg(const uint8_t* data, size_t size, RgbImage& out) {
+  DecodeJpegPlanned(data, size, [](int64_t, int64_t) { return std::optional<JpegWindow>(JpegWindow{}); }, &out);
+}
 
 // The image's size from its header alone.
 inline void JpegSize(const uint8_t* data, size_t size, int64_t& w, int64_t& h) {
-  jpeg_decompress_struct cinfo;
-  JpegErrorManager err;
-  std::memset(&err, 0, sizeof(err));
-  cinfo.err = jpeg_std_error(&err.mgr);
-  err.mgr.error_exit = SgdrJpegErrorExit;
-  err.mgr.emit_message = SgdrJpegMessage;
-  if (setjmp(err.jump)) {
-    jpeg_destroy_decompress(&cinfo);
-    throw std::runtime_error(std::string("invalid JPEG: ") + err.message);
-  }
-  jpeg_create_decompress(&cinfo);
-  jpeg_mem_src(&cinfo, const_cast<unsigned char*>(data), static_cast<unsigned long>(size));
-  jpeg_read_header(&cinfo, TRUE);
-  w = cinfo.image_width;
-  h = cinfo.image_height;
-  jpeg_destroy_decompress(&cinfo);
-  CheckDimensions(w, h);
+  DecodeJpegPlanned(data, size, [&](int64_t width, int64_t height) {
+    w = width;
+    h = height;
+    return std::optional<JpegWindow>();
+  }, nullptr);
 }
 
 // PIL's Image.draft scale for a region of w x h that must stay at least need_w x need_h: the largest
