@@ -150,9 +150,18 @@ void DecodeJpegPlanned(const uint8_t* data, size_t size, Plan&& plan, RgbImage* 
                              std::to_string(want_y0) + ", " + std::to_string(want_y1) + ") of a " + std::to_string(sw) + "x" +
                              std::to_string(sh) + " image");
   }
+#ifdef LIBJPEG_TURBO_VERSION  // libjpeg-turbo >= 1.5 (every current distribution and conda)
   JDIMENSION x0 = static_cast<JDIMENSION>(want_x0), width = static_cast<JDIMENSION>(want_x1 - want_x0);
   if (x0 > 0 || width < sw) jpeg_crop_scanline(&cinfo, &x0, &width);
   if (want_y0 > 0) jpeg_skip_scanlines(&cinfo, static_cast<JDIMENSION>(want_y0));
+#else  // IJG's libjpeg has neither call: whole rows, decoded from the top; the same pixels, slower
+  const JDIMENSION x0 = 0;
+  cmyk_row.resize(static_cast<size_t>(sw * cinfo.output_components));
+  for (int64_t y = 0; y < want_y0; ++y) {
+    JSAMPROW row = cmyk_row.data();
+    jpeg_read_scanlines(&cinfo, &row, 1);
+  }
+#endif
   const int64_t w = cinfo.output_width;  // the cropped width
   const int64_t h = want_y1 - want_y0;
   out->width = w;
