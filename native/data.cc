@@ -359,12 +359,9 @@ class FolderDataset : public Dataset {
     const U8View image = U8View::Interleaved(s.image.pixels.data(), s.image.width, s.image.height, 3);
     if (augmenting_) {
       // RandomResizedCrop(size) then RandomHorizontalFlip().
-      Rng rng = SampleRng(seed, epoch, i);
-      const CropBox box = RandomResizedCropBox(image.width, image.height, rng);
-      const bool flip = hflip_ && rng.Uniform() < 0.5;
-      const U8View crop = image.Crop(box.x, box.y, box.w, box.h);
-      const U8View resized = PillowBilinear::Resize(crop, width_, height_, s.resize_tmp, s.resize_out);
-      return EmitNormalized(resized, 0, 0, width_, height_, flip, norm_, out);
+      const SampleCrop c = DrawCrop(i, seed, epoch, image.width, image.height, false);
+      const U8View resized = PillowBilinear::Resize(image.Crop(c.x, c.y, c.w, c.h), width_, height_, s.resize_tmp, s.resize_out);
+      return EmitNormalized(resized, 0, 0, width_, height_, c.flip, norm_, out);
     }
     // Resize(resize) on the shorter side, then CenterCrop(size).
     int64_t rw = 0, rh = 0;
@@ -393,6 +390,12 @@ class FolderDataset : public Dataset {
     } catch (const std::exception& e) {
       throw std::runtime_error("cannot decode image " + path + ": " + e.what());
     }
+    return DrawCrop(i, seed, epoch, w, h, reduced);
+  }
+
+  // RandomResizedCrop's box and RandomHorizontalFlip's coin for sample i of a w x h image, from the
+  // sample's own generator; with `reduced`, the draft scale that keeps the crop >= the output.
+  SampleCrop DrawCrop(int64_t i, uint64_t seed, int64_t epoch, int64_t w, int64_t h, bool reduced) const {
     Rng rng = SampleRng(seed, epoch, i);
     const CropBox box = RandomResizedCropBox(w, h, rng);
     SampleCrop crop{box.x, box.y, box.w, box.h, hflip_ && rng.Uniform() < 0.5, 1};
@@ -417,10 +420,9 @@ class FolderDataset : public Dataset {
       if (augmenting_) {
         // The crop is drawn on the full-size image, then mapped into the scaled one as a fractional
         // box: img.draft(...) then img.resize(size, box=crop / scale), as Pillow's own reduce path.
-        Rng rng = SampleRng(seed, epoch, i);
-        const CropBox crop = RandomResizedCropBox(w, h, rng);
-        flip = hflip_ && rng.Uniform() < 0.5;
-        window.scale = spec_.fast_decode ? DraftScale(crop.w, crop.h, width_, height_) : 1;
+        const SampleCrop crop = DrawCrop(i, seed, epoch, w, h, spec_.fast_decode);
+        flip = crop.flip;
+        window.scale = crop.scale;
         const double d = window.scale;
         box = {crop.x / d, crop.y / d, (crop.x + crop.w) / d, (crop.y + crop.h) / d};
       } else {
