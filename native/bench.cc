@@ -55,17 +55,14 @@ Napi::Value MatmulGflops(const Napi::CallbackInfo& info) {
 
 Napi::Object LeverObject(Napi::Env env) {
   auto o = Napi::Object::New(env);
-  o.Set("fusedSgd", Levers().fused_sgd.load());
-  o.Set("convAsMatmul", Levers().conv_as_matmul.load());
-  o.Set("cachingAllocator", Levers().caching_allocator.load());
-  o.Set("channelsLastInput", Levers().channels_last_input.load());
+  for (const LeverName& lever : kLeverNames) o.Set(lever.name, (Levers().*lever.field).load());
   return o;
 }
 
-// levers() -> { fusedSgd, convAsMatmul, cachingAllocator, channelsLastInput }
+// levers() -> { fusedSgd, convAsMatmul, cachingAllocator, channelsLastInput, loaderBufferPool }
 Napi::Value GetLevers(const Napi::CallbackInfo& info) { return LeverObject(info.Env()); }
 
-// setLevers({ fusedSgd?, convAsMatmul?, cachingAllocator?, channelsLastInput? }) -> the levers now.
+// setLevers({ <lever>?: boolean, ... }) -> the levers now.
 // Takes effect from the next step.
 Napi::Value SetLevers(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
@@ -73,14 +70,17 @@ Napi::Value SetLevers(const Napi::CallbackInfo& info) {
   Napi::Object o = ObjectArg(info, 0, "levers");
   for (const auto& key : o.GetPropertyNames()) {
     const std::string name = Napi::Value(key.second).ToString().Utf8Value();
-    if (name != "fusedSgd" && name != "convAsMatmul" && name != "cachingAllocator" && name != "channelsLastInput")
-      ThrowRange(env, "unknown lever '" + name + "' (expected fusedSgd, convAsMatmul, cachingAllocator or channelsLastInput)");
+    bool known = false;
+    std::string expected;
+    for (const LeverName& lever : kLeverNames) {
+      known = known || name == lever.name;
+      expected += (expected.empty() ? "" : ", ") + std::string(lever.name);
+    }
+    if (!known) ThrowRange(env, "unknown lever '" + name + "' (expected " + expected + ")");
     if (!o.Get(name).IsBoolean()) ThrowType(env, "lever " + name + " must be a boolean");
   }
-  Levers().fused_sgd = BoolOption(o, "fusedSgd", Levers().fused_sgd.load());
-  Levers().conv_as_matmul = BoolOption(o, "convAsMatmul", Levers().conv_as_matmul.load());
-  Levers().caching_allocator = BoolOption(o, "cachingAllocator", Levers().caching_allocator.load());
-  Levers().channels_last_input = BoolOption(o, "channelsLastInput", Levers().channels_last_input.load());
+  for (const LeverName& lever : kLeverNames)
+    (Levers().*lever.field) = BoolOption(o, lever.name, (Levers().*lever.field).load());
   return LeverObject(env);
   SGDR_CATCH(env)
 }

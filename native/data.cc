@@ -21,6 +21,7 @@
 #include "errors.h"
 #include "image_decode.h"
 #include "image_transform.h"
+#include "perf.h"
 
 namespace sgdr {
 
@@ -636,6 +637,8 @@ struct BatchLoader::Impl {
   torch::Tensor AcquireImages(int64_t rows) {
     const auto full = std::vector<int64_t>{batch_size, dataset->channels(), dataset->height(), dataset->width()};
     if (pin_memory) return torch::empty({rows, full[1], full[2], full[3]}, torch::TensorOptions(torch::kFloat32).pinned_memory(true));
+    if (!Levers().loader_buffer_pool.load(std::memory_order_relaxed))
+      return torch::empty({rows, full[1], full[2], full[3]}, torch::kFloat32);
     torch::Tensor buffer;
     {
       std::lock_guard<std::mutex> lock(pool_mu);

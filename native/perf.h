@@ -31,9 +31,26 @@ struct PerfLevers {
   // stay NCHW (converting them too measured slower for training). Rounds differently: off under
   // SGDR_EXACT.
   std::atomic<bool> channels_last_input{true};
+  // The loader reuses its prefetch+2 batch buffers instead of allocating each batch anew. With the
+  // caching allocator on, a fresh batch comes from its cache anyway; without it, each fresh batch is
+  // new pages the loader threads fault in.
+  std::atomic<bool> loader_buffer_pool{true};
 };
 
 PerfLevers& Levers();
+
+// The levers by the names the JS API, $SGDR_LEVERS and `sgdr bench --lever` use.
+struct LeverName {
+  const char* name;
+  std::atomic<bool> PerfLevers::*field;
+};
+inline constexpr LeverName kLeverNames[] = {
+    {"fusedSgd", &PerfLevers::fused_sgd},
+    {"convAsMatmul", &PerfLevers::conv_as_matmul},
+    {"cachingAllocator", &PerfLevers::caching_allocator},
+    {"channelsLastInput", &PerfLevers::channels_last_input},
+    {"loaderBufferPool", &PerfLevers::loader_buffer_pool},
+};
 
 // Nanoseconds spent inside TrainOneStep (zero_grad, forward, loss, backward, optimizer step), summed
 // over the process's life: what the benchmark subtracts from an epoch's wall time to show how much of it

@@ -38,10 +38,8 @@ void LeversFromEnvironment(PerfLevers& levers) {
     if (eq == std::string::npos) continue;
     const std::string name = item.substr(0, eq), value = item.substr(eq + 1);
     const bool on = value == "on" || value == "1" || value == "true";
-    if (name == "fusedSgd") levers.fused_sgd = on;
-    else if (name == "convAsMatmul") levers.conv_as_matmul = on;
-    else if (name == "cachingAllocator") levers.caching_allocator = on;
-    else if (name == "channelsLastInput") levers.channels_last_input = on;
+    for (const LeverName& lever : kLeverNames)
+      if (name == lever.name) (levers.*lever.field) = on;
   }
 }
 

@@ -1,13 +1,17 @@
 /**
  * The performance levers compute what the plain LibTorch path computes: the fused SGD bit for bit,
  * the convolution-as-matmul to rounding, and the caching allocator changes nothing but where memory
- * comes from. Each is compared with the lever off, in the same process.
+ * comes from, and the loader's buffer pool nothing but where batches are written. Each is compared
+ * with the lever off, in the same process.
  */
+import * as fs from 'node:fs';
 import { afterEach, describe, expect, it } from 'vitest';
-import { resnet, SGD, Tensor, trainStep } from '../lib';
+import { Dataset, resnet, SGD, Tensor, trainStep } from '../lib';
+import { expectSameEpoch, idxSplit, readEpoch, writeIdxDataset } from './helpers/data';
+import { tempDir } from './helpers/native';
 import { benchNative, type Levers } from '../lib/bench/native';
 
-const defaults: Levers = { fusedSgd: true, convAsMatmul: true, cachingAllocator: true, channelsLastInput: true };
+const defaults: Levers = { fusedSgd: true, convAsMatmul: true, cachingAllocator: true, channelsLastInput: true, loaderBufferPool: true };
 afterEach(() => {
   benchNative().setLevers(defaults);
 });
@@ -115,6 +119,23 @@ describe('performance levers', () => {
     expect(differing(on.params, off.params)).toBe(0);
     expect(after.hits).toBeGreaterThan(before.hits);
     expect(after.cachedBytes).toBeLessThanOrEqual(after.maxCachedBytes);
+  });
+
+  it('the loader without its buffer pool delivers the same batches', async () => {
+    const dir = tempDir('pool');
+    writeIdxDataset(dir, { train: idxSplit(40, 3), val: idxSplit(10, 4) });
+    const epoch = async (pool: boolean) => {
+      benchNative().setLevers({ ...defaults, loaderBufferPool: pool });
+      const ds = Dataset.open({ kind: 'fashion-mnist', root: dir, split: 'train' });
+      const loader = ds.loader({ batchSize: 8, seed: 1, workers: 2 });
+      loader.startEpoch(2);
+      const e = await readEpoch(loader);
+      loader.dispose();
+      ds.dispose();
+      return e;
+    };
+    expectSameEpoch(await epoch(false), await epoch(true), expect);
+    fs.rmSync(dir, { recursive: true, force: true });
   });
 
   it('unknown levers and non-boolean values are refused', () => {

@@ -38,7 +38,7 @@ describe('sgdr bench', () => {
     expect(o.images_per_second).toBeGreaterThan(0);
     expect(o.pytorch).toBeNull();
     expect(o.loader.images_per_second).toBeGreaterThan(0);
-    expect(o.levers).toEqual({ fusedSgd: true, convAsMatmul: true, cachingAllocator: true, channelsLastInput: true });
+    expect(o.levers).toEqual({ fusedSgd: true, convAsMatmul: true, cachingAllocator: true, channelsLastInput: true, loaderBufferPool: true });
   });
 
   it.runIf(pythonHasTorch(true))('runs the PyTorch reference interleaved and reports the ratio', () => {
@@ -79,9 +79,12 @@ describe('sgdr bench', () => {
     const r = sgdr('--workload', 'levers', ...tiny, '--json');
     expect(r.status, r.stderr).toBe(0);
     const o = JSON.parse(r.stdout);
-    expect(Object.keys(o.configurations)).toEqual(['all on', 'fusedSgd off', 'convAsMatmul off', 'cachingAllocator off', 'channelsLastInput off', 'all off']);
+    expect(Object.keys(o.configurations)).toEqual(['all on', 'fusedSgd off', 'convAsMatmul off', 'cachingAllocator off', 'channelsLastInput off', 'loaderBufferPool off', 'all off']);
     expect(o.configurations['all on'].train_vs_all_on).toBe(1);
     expect(o.configurations['all off'].eval_images_per_second).toBeGreaterThan(0);
+    // The loader alone is measured per configuration too (loaderBufferPool acts only there).
+    expect(o.configurations['all on'].loader_vs_all_on).toBe(1);
+    expect(o.configurations['loaderBufferPool off'].loader_images_per_second).toBeGreaterThan(0);
   });
 
   it('w3 measures a JPEG image folder against the model', () => {

@@ -399,27 +399,33 @@ function tempDir(prefix: string): string {
 }
 
 /** W1's loader: CIFAR-10-format data (random bytes) with its augmentation, against W1's consumption. */
-async function cifarLoaderVsModel(o: BenchOptions, modelIps: number): Promise<Json> {
+/** A CIFAR-10 binary folder of random bytes (10,000 training images) with W1's augmentation, opened. */
+function cifarLoaderData(o: BenchOptions): { ds: NativeDataset; dispose(): void } {
   const dir = tempDir('cifar');
+  const record = 1 + 3 * 32 * 32, n = 10_000;
+  let seed = 12345;
+  const rand = () => ((seed = (seed * 1103515245 + 12345) >>> 0) >>> 16) & 0xff;
+  for (const name of ['data_batch_1.bin', 'data_batch_2.bin', 'data_batch_3.bin', 'data_batch_4.bin', 'data_batch_5.bin', 'test_batch.bin']) {
+    const buf = Buffer.alloc(name.startsWith('data_batch_1') ? record * n : record);
+    for (let i = 0; i < buf.length; i++) buf[i] = i % record === 0 ? rand() % 10 : rand();
+    fs.writeFileSync(path.join(dir, name), buf);
+  }
   try {
-    const record = 1 + 3 * 32 * 32, n = 10_000;
-    let seed = 12345;
-    const rand = () => ((seed = (seed * 1103515245 + 12345) >>> 0) >>> 16) & 0xff;
-    for (const name of ['data_batch_1.bin', 'data_batch_2.bin', 'data_batch_3.bin', 'data_batch_4.bin', 'data_batch_5.bin', 'test_batch.bin']) {
-      const buf = Buffer.alloc(name.startsWith('data_batch_1') ? record * n : record);
-      for (let i = 0; i < buf.length; i++) buf[i] = i % record === 0 ? rand() % 10 : rand();
-      fs.writeFileSync(path.join(dir, name), buf);
-    }
     const ds = new (native().NativeDataset)({ kind: 'cifar10', root: dir, split: 'train', augment: true, imageSize: o.imageSize === 32 ? 0 : o.imageSize });
-    try {
-      const r = await loaderRate(ds, o.batchSize, o.workers, 100);
-      return { data: 'cifar10 format (random bytes), RandomCrop(32, padding=4) + RandomHorizontalFlip + Normalize', workers: r.workers,
-        images_per_second: round(r.ips), model_images_per_second: round(modelIps), ratio_to_model: round(r.ips / modelIps) };
-    } finally {
-      ds.dispose();
-    }
+    return { ds, dispose: () => ds.dispose() };
   } finally {
-    fs.rmSync(dir, { recursive: true, force: true });
+    fs.rmSync(dir, { recursive: true, force: true }); // the data is in memory once opened
+  }
+}
+
+async function cifarLoaderVsModel(o: BenchOptions, modelIps: number): Promise<Json> {
+  const data = cifarLoaderData(o);
+  try {
+    const r = await loaderRate(data.ds, o.batchSize, o.workers, 100);
+    return { data: 'cifar10 format (random bytes), RandomCrop(32, padding=4) + RandomHorizontalFlip + Normalize', workers: r.workers,
+      images_per_second: round(r.ips), model_images_per_second: round(modelIps), ratio_to_model: round(r.ips / modelIps) };
+  } finally {
+    data.dispose();
   }
 }
 
@@ -498,14 +504,16 @@ async function loaderWorkload(o: BenchOptions): Promise<Json> {
  */
 async function leversWorkload(o: BenchOptions): Promise<Json> {
   const ours = new Ours(o, Math.max(o.steps, o.warmup, 1));
+  // W1's loader alone as well (CIFAR format, augmented), for the levers that act on the loader.
+  const loaderData = cifarLoaderData(o);
   const b = benchNative();
   const all = Object.fromEntries(LEVER_NAMES.map((n) => [n, true])) as unknown as Levers;
   const configs: Array<[string, Levers]> = [['all on', all], ...LEVER_NAMES.map((n): [string, Levers] => [`${n} off`, { ...all, [n]: false }]),
     ['all off', Object.fromEntries(LEVER_NAMES.map((n) => [n, false])) as unknown as Levers]];
   try {
-    const results: Record<string, { train: number[]; eval: number[] }> = {};
+    const results: Record<string, { train: number[]; eval: number[]; loader: number[] }> = {};
     for (const [name, levers] of configs) {
-      results[name] = { train: [], eval: [] };
+      results[name] = { train: [], eval: [], loader: [] };
       b.setLevers(levers);
       await ours.train(Math.max(1, o.warmup), 0);
       await ours.evaluate();
@@ -517,6 +525,7 @@ async function leversWorkload(o: BenchOptions): Promise<Json> {
         b.setLevers(levers);
         results[name]!.train.push(ips(await ours.train(o.steps, epoch++)));
         results[name]!.eval.push(ips(await ours.evaluate()));
+        results[name]!.loader.push((await loaderRate(loaderData.ds, o.batchSize, o.workers, 150)).ips);
       }
       o.log?.(`round ${r + 1}/${o.rounds}: ` + configs.map(([n]) => `${n} ${results[n]!.train.at(-1)!.toFixed(0)}`).join(', ') + ' img/s (train)');
     }
@@ -529,6 +538,8 @@ async function leversWorkload(o: BenchOptions): Promise<Json> {
         train_vs_all_on: round(median(x.train.map((v, i) => v / base.train[i]!))),
         eval_images_per_second: round(median(x.eval)),
         eval_vs_all_on: round(median(x.eval.map((v, i) => v / base.eval[i]!))),
+        loader_images_per_second: round(median(x.loader)),
+        loader_vs_all_on: round(median(x.loader.map((v, i) => v / base.loader[i]!))),
       };
     }
     b.setLevers(all);
@@ -536,6 +547,7 @@ async function leversWorkload(o: BenchOptions): Promise<Json> {
       load_average: os.loadavg().map((v) => round(v, 3)) };
   } finally {
     ours.close();
+    loaderData.dispose();
   }
 }
 

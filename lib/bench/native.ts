@@ -14,9 +14,11 @@ export interface Levers {
   cachingAllocator: boolean;
   /** CPU input batches in channels_last before the forward (oneDNN's NHWC kernels). */
   channelsLastInput: boolean;
+  /** The loader reuses its batch buffers instead of allocating each batch anew. */
+  loaderBufferPool: boolean;
 }
 
-export const LEVER_NAMES: ReadonlyArray<keyof Levers> = ['fusedSgd', 'convAsMatmul', 'cachingAllocator', 'channelsLastInput'];
+export const LEVER_NAMES: ReadonlyArray<keyof Levers> = ['fusedSgd', 'convAsMatmul', 'cachingAllocator', 'channelsLastInput', 'loaderBufferPool'];
 
 export interface CpuCacheStats {
   cachedBytes: number;

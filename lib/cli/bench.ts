@@ -27,7 +27,7 @@ const flagSpecs: FlagSpecs = {
   reference: { kind: 'string', help: 'auto (PyTorch when /usr/bin/python3 has torch) | none | pytorch (required) (default auto)' },
   python: { kind: 'string', help: 'the Python with torch for the reference (default /usr/bin/python3)' },
   'reference-env': { kind: 'string', repeat: true, help: 'NAME=VALUE in the PyTorch process\'s environment (repeatable), e.g. GLIBC_TUNABLES=...' },
-  lever: { kind: 'string', repeat: true, help: 'NAME=on|off for fusedSgd, convAsMatmul, cachingAllocator, channelsLastInput (repeatable; default all on)' },
+  lever: { kind: 'string', repeat: true, help: 'NAME=on|off for fusedSgd, convAsMatmul, cachingAllocator, channelsLastInput, loaderBufferPool (repeatable; default all on)' },
   'rss-steps': { kind: 'integer', help: 'rss: training steps watched after the warm-up (default 2000)' },
   data: { kind: 'string', help: 'w3: an image folder (DIR/train/<class>/*.jpg; default: synthetic JPEGs)' },
   workers: { kind: 'integer', help: 'data loader threads (default automatic)' },
