@@ -525,7 +525,7 @@ async function leversWorkload(o: BenchOptions): Promise<Json> {
         b.setLevers(levers);
         results[name]!.train.push(ips(await ours.train(o.steps, epoch++)));
         results[name]!.eval.push(ips(await ours.evaluate()));
-        results[name]!.loader.push((await loaderRate(loaderData.ds, o.batchSize, o.workers, 150)).ips);
+        results[name]!.loader.push((await loaderRate(loaderData.ds, o.batchSize, o.workers, 500)).ips);
       }
       o.log?.(`round ${r + 1}/${o.rounds}: ` + configs.map(([n]) => `${n} ${results[n]!.train.at(-1)!.toFixed(0)}`).join(', ') + ' img/s (train)');
     }
