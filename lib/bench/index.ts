@@ -211,34 +211,47 @@ function referenceFields(info: ReferenceInfo | undefined, rounds: number[], rati
   };
 }
 
+type Paired = Awaited<ReturnType<typeof pairedRounds>>;
+type Reference = Awaited<ReturnType<typeof startReference>>;
+
+/**
+ * What the paired workloads (training and evaluation) print: ours, PyTorch's and their ratio, then
+ * `extra`, the compute floor (with the reference closed, so the matmul runs alone) and the load.
+ */
+async function pairedResult(o: BenchOptions, p: Paired, reference: Reference, extra: Json,
+  flops: { nominal: number; effective: number }): Promise<Json> {
+  const oursIps = median(p.ours);
+  const result: Json = {
+    ...commonFields(o),
+    images_per_second: round(oursIps),
+    ours: { images_per_second: round(oursIps), rounds: p.ours.map((v) => round(v)), summary: summary(p.ours) },
+    ...referenceFields(reference.ref?.info, p.pytorch, p.ratios, reference.skipped, p.pytorchFaults, reference.env),
+    ...extra,
+  };
+  reference.ref?.close();
+  const floor = await floorFor(o, flops.nominal, flops.effective, oursIps);
+  if (floor) result.floor = floor;
+  if (o.workload === 'w1') result.loader = await cifarLoaderVsModel(o, oursIps);
+  result.load_average = os.loadavg().map((v) => round(v, 3));
+  return result;
+}
+
 /** W1/W2: the training step. */
 async function trainingWorkload(o: BenchOptions): Promise<Json> {
   const ours = new Ours(o, Math.max(o.steps, o.warmup, 1));
-  const { ref, skipped, env } = await startReference(o, 'train');
+  const reference = await startReference(o, 'train');
   try {
     if (o.warmup > 0) await ours.train(o.warmup, 0);
     const f0 = faultsNow();
     let epoch = 1;
-    const p = await pairedRounds(o, () => ours.train(o.steps, epoch++), ref, o.steps);
+    const p = await pairedRounds(o, () => ours.train(o.steps, epoch++), reference.ref, o.steps);
     const faultsPerStep = (faultsNow() - f0) / (o.rounds * o.steps);
-    const oursIps = median(p.ours);
     const flops = resnetFlops(o.arch, o.imageSize, o.numClasses, o.channels);
-    const result: Json = {
-      ...commonFields(o),
-      images_per_second: round(oursIps),
-      ours: { images_per_second: round(oursIps), rounds: p.ours.map((v) => round(v)), summary: summary(p.ours) },
-      ...referenceFields(ref?.info, p.pytorch, p.ratios, skipped, p.pytorchFaults, env),
-      page_faults_per_step: round(faultsPerStep, 3),
-      cpu_cache: benchNative().cpuCacheStats(),
-    };
-    ref?.close();
-    const floor = await floorFor(o, flops.trainFlops, flops.effectiveTrainFlops, oursIps);
-    if (floor) result.floor = floor;
-    if (o.workload === 'w1') result.loader = await cifarLoaderVsModel(o, oursIps);
-    result.load_average = os.loadavg().map((v) => round(v, 3));
-    return result;
+    return await pairedResult(o, p, reference,
+      { page_faults_per_step: round(faultsPerStep, 3), cpu_cache: benchNative().cpuCacheStats() },
+      { nominal: flops.trainFlops, effective: flops.effectiveTrainFlops });
   } finally {
-    ref?.close();
+    reference.ref?.close();
     ours.close();
   }
 }
@@ -246,25 +259,14 @@ async function trainingWorkload(o: BenchOptions): Promise<Json> {
 /** Inference throughput: model.eval() under inference mode, the trainer's evaluate(). */
 async function evalWorkload(o: BenchOptions): Promise<Json> {
   const ours = new Ours(o, Math.max(o.steps, 1));
-  const { ref, skipped, env } = await startReference(o, 'eval');
+  const reference = await startReference(o, 'eval');
   try {
     await ours.evaluate();
-    const p = await pairedRounds(o, () => ours.evaluate(), ref, o.steps);
-    const oursIps = median(p.ours);
+    const p = await pairedRounds(o, () => ours.evaluate(), reference.ref, o.steps);
     const flops = resnetFlops(o.arch, o.imageSize, o.numClasses, o.channels);
-    const result: Json = {
-      ...commonFields(o),
-      images_per_second: round(oursIps),
-      ours: { images_per_second: round(oursIps), rounds: p.ours.map((v) => round(v)), summary: summary(p.ours) },
-      ...referenceFields(ref?.info, p.pytorch, p.ratios, skipped, p.pytorchFaults, env),
-    };
-    ref?.close();
-    const floor = await floorFor(o, flops.evalFlops, flops.effectiveForwardMacs * 2, oursIps);
-    if (floor) result.floor = floor;
-    result.load_average = os.loadavg().map((v) => round(v, 3));
-    return result;
+    return await pairedResult(o, p, reference, {}, { nominal: flops.evalFlops, effective: flops.effectiveForwardMacs * 2 });
   } finally {
-    ref?.close();
+    reference.ref?.close();
     ours.close();
   }
 }
