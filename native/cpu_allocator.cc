@@ -24,6 +24,7 @@
 #include <unordered_map>
 #include <vector>
 
+#include "compat.h"
 #include "perf.h"
 
 namespace sgdr {
@@ -45,11 +46,11 @@ size_t MaxCachedBytes() {
   return quarter > 0 && quarter < cap ? quarter : cap;
 }
 
-class CachingCpuAllocator final : public c10::Allocator {
+class CachingCpuAllocator final : public compat::AllocatorBase {
  public:
   CachingCpuAllocator() : fallback_(c10::GetCPUAllocator()), max_cached_(MaxCachedBytes()) {}
 
-  c10::DataPtr allocate(size_t nbytes) const override {
+  c10::DataPtr Allocate(size_t nbytes) const override {
     if (!Levers().caching_allocator.load(std::memory_order_relaxed)) return fallback_->allocate(nbytes);
     if (nbytes == 0) return {nullptr, nullptr, &Free, c10::Device(c10::DeviceType::CPU)};
     if (nbytes < kMinCached) {

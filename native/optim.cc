@@ -6,6 +6,7 @@
 #include <sstream>
 
 #include "addon_data.h"
+#include "compat.h"
 #include "errors.h"
 #include "model.h"
 #include "tensor.h"
@@ -229,8 +230,6 @@ Napi::Value OptimizerWrap::ZeroGrad(const Napi::CallbackInfo& info) {
 
 namespace {
 
-std::string ParamKey(const torch::Tensor& p) { return c10::guts::to_string(p.unsafeGetTensorImpl()); }
-
 Napi::Object Record(Napi::Env env, const torch::Tensor& t) {
   auto o = Napi::Object::New(env);
   o.Set("dtype", DTypeName(t.scalar_type()));
@@ -283,7 +282,7 @@ Napi::Value OptimizerWrap::ExportState(const Napi::CallbackInfo& info) {
     uint32_t k = 0;
     for (auto& p : group.params()) {
       params.Set(k++, index);
-      auto it = state.find(ParamKey(p));
+      auto it = state.find(compat::OptimizerStateKey(*optimizer_, p));
       if (it != state.end()) {
         auto s = Napi::Object::New(env);
         s.Set("index", index);
@@ -334,7 +333,8 @@ Napi::Value OptimizerWrap::ImportState(const Napi::CallbackInfo& info) {
       ThrowRange(env, "optimizer state's group " + std::to_string(g) + " does not match this optimizer's parameters");
     for (auto& p : groups[g].params()) params.push_back(p);
   }
-  std::vector<std::pair<std::string, std::unique_ptr<torch::optim::OptimizerParamState>>> new_state;
+  using StateKey = decltype(compat::OptimizerStateKey(*optimizer_, torch::Tensor()));
+  std::vector<std::pair<StateKey, std::unique_ptr<torch::optim::OptimizerParamState>>> new_state;
   auto state_in = state_v.As<Napi::Array>();
   for (uint32_t i = 0; i < state_in.Length(); ++i) {
     Napi::Object s = state_in.Get(i).As<Napi::Object>();
@@ -345,14 +345,14 @@ Napi::Value OptimizerWrap::ImportState(const Napi::CallbackInfo& info) {
     if (kind_ == "sgd") {
       auto ps = std::make_unique<torch::optim::SGDParamState>();
       if (s.Has("momentum_buffer")) ps->momentum_buffer(StateTensor(env, s.Get("momentum_buffer"), p, where + " (momentum_buffer)"));
-      new_state.emplace_back(ParamKey(p), std::move(ps));
+      new_state.emplace_back(compat::OptimizerStateKey(*optimizer_, p), std::move(ps));
     } else {
       auto ps = std::make_unique<torch::optim::AdamParamState>();
       ps->step(static_cast<int64_t>(NumberOption(s, "step", 0)));
       ps->exp_avg(StateTensor(env, s.Get("exp_avg"), p, where + " (exp_avg)"));
       ps->exp_avg_sq(StateTensor(env, s.Get("exp_avg_sq"), p, where + " (exp_avg_sq)"));
       if (s.Has("max_exp_avg_sq")) ps->max_exp_avg_sq(StateTensor(env, s.Get("max_exp_avg_sq"), p, where + " (max_exp_avg_sq)"));
-      new_state.emplace_back(ParamKey(p), std::move(ps));
+      new_state.emplace_back(compat::OptimizerStateKey(*optimizer_, p), std::move(ps));
     }
   }
   std::vector<Hyper> hypers;

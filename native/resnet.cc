@@ -1,10 +1,10 @@
 #include "resnet.h"
 
 #include <torch/torch.h>
-#include <torch/version.h>
 
 #include <cmath>
 
+#include "compat.h"
 #include "errors.h"
 #include "perf.h"
 
@@ -14,12 +14,7 @@ namespace {
 
 namespace nn = torch::nn;
 
-// Convolution options hold their padding in a variant: c10's up to PyTorch 2.0, std's after.
-#if TORCH_VERSION_MAJOR > 2 || (TORCH_VERSION_MAJOR == 2 && TORCH_VERSION_MINOR >= 1)
-namespace variant_ns = std;
-#else
-namespace variant_ns = c10;
-#endif
+namespace variant_ns = compat::variant_ns;
 
 // conv(x), or, for a CPU convolution whose output is 1x1 (PerfLevers::conv_as_matmul), the same
 // function as one matrix product: the single output window starts at -padding, so only the kernel

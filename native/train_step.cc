@@ -7,11 +7,10 @@
 #include <immintrin.h>
 
 #include <cstdlib>
-#include <sstream>
 #include <string>
-#include <type_traits>
 
 #include "async.h"
+#include "compat.h"
 #include "errors.h"
 #include "model.h"
 #include "optim.h"
@@ -69,19 +68,6 @@ namespace {
 // Here each element is read and written once, in one parallel region over all parameters, with the
 // same float operations in the same order as ATen's AVX2/AVX-512 kernels (add with alpha is a fused
 // multiply-add there, mul is a plain product), so the result is bit for bit the same.
-
-// The key of a parameter's state: the TensorImpl's address printed (LibTorch 1.x, as SGD::step does
-// with c10::guts::to_string), or the address itself where the state map is keyed by void*.
-template <typename Map>
-typename Map::key_type StateKey(const torch::Tensor& p) {
-  if constexpr (std::is_same_v<typename Map::key_type, std::string>) {
-    std::ostringstream s;
-    s << p.unsafeGetTensorImpl();
-    return s.str();
-  } else {
-    return p.unsafeGetTensorImpl();
-  }
-}
 
 struct SgdSegment {
   float* p;
@@ -155,7 +141,7 @@ bool FusedSgdStep(torch::optim::Optimizer& optimizer) {
       if (!p.device().is_cpu() || p.scalar_type() != torch::kFloat32 || g.scalar_type() != torch::kFloat32 ||
           g.is_sparse() || p.is_sparse() || !p.is_contiguous() || !g.is_contiguous() || g.sizes() != p.sizes())
         return false;
-      auto it = state.find(StateKey<std::remove_reference_t<decltype(state)>>(p));
+      auto it = state.find(compat::OptimizerStateKey(*sgd, p));
       if (it != state.end()) {
         const torch::Tensor& b = static_cast<torch::optim::SGDParamState&>(*it->second).momentum_buffer();
         if (!b.defined() || !b.is_contiguous() || b.scalar_type() != torch::kFloat32 || b.sizes() != p.sizes()) return false;
@@ -179,7 +165,7 @@ bool FusedSgdStep(torch::optim::Optimizer& optimizer) {
       s.neg_lr = static_cast<float>(-1 * o.lr());
       s.nesterov = o.nesterov();
       if (o.momentum() != 0) {
-        const auto key = StateKey<std::remove_reference_t<decltype(state)>>(p);
+        const auto key = compat::OptimizerStateKey(*sgd, p);
         auto it = state.find(key);
         if (it == state.end()) {
           torch::Tensor buf = torch::empty_like(p, torch::MemoryFormat::Contiguous);
