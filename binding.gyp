@@ -18,8 +18,8 @@
         "NAPI_CPP_EXCEPTIONS",
         "NODE_ADDON_API_DISABLE_DEPRECATED"
       ],
-      "cflags_cc!": ["-fno-exceptions", "-fno-rtti", "-std=gnu++1y", "-std=gnu++17"],
-      "cflags_cc": ["-std=c++17", "-fexceptions", "-frtti", "-O3", "-Wno-unused-parameter"],
+      "cflags_cc!": ["-fno-exceptions", "-fno-rtti", "-std=gnu++1y", "-std=gnu++17", "-std=gnu++20"],
+      "cflags_cc": ["<!(node scripts/find-libtorch.js --cxx-flag)", "-fexceptions", "-frtti", "-O3", "-Wno-unused-parameter"],
       "libraries": [
         "-L<!(node scripts/find-libtorch.js --lib-dir)",
         "-Wl,--no-as-needed",

@@ -10,8 +10,8 @@
  *   3. the Python torch that `python3 -c 'import torch'` finds ($SGDR_PYTHON overrides the interpreter)
  *   4. the system package (Debian/Ubuntu libtorch-dev: /usr/lib/<triplet>/cmake/Torch)
  *
- * Usage: node scripts/find-libtorch.js [--json | --cmake-dir | --include-dirs | --lib-dir |
- *        --libraries | --defines | --cuda]       (the last ones print gyp-friendly, space-separated lists)
+ * Usage: node scripts/find-libtorch.js [--json | --summary | --version | --cmake-dir | --include-dirs | --lib-dir |
+ *        --libraries | --defines | --cuda | --cxx-standard | --cxx-flag]       (the last ones print gyp-friendly, space-separated lists)
  */
 const fs = require('fs');
 const path = require('path');
@@ -40,6 +40,19 @@ function abiFromCmake(cmakeDir) {
   }
 }
 
+/**
+ * The C++ standard to compile against it: what TorchConfig.cmake asks of its users (14 for 1.13,
+ * 20 for 2.x; LibTorch 2.14's headers refuse anything older), and never below the 17 our code is written in.
+ */
+function cxxStandardFromCmake(cmakeDir) {
+  try {
+    const m = fs.readFileSync(path.join(cmakeDir, 'TorchConfig.cmake'), 'utf8').match(/CXX_STANDARD\s+(\d+)/);
+    return Math.max(17, m ? Number(m[1]) : 17);
+  } catch {
+    return 17;
+  }
+}
+
 function firstExisting(dirs, file) {
   return dirs.find((d) => fs.existsSync(path.join(d, file)));
 }
@@ -60,7 +73,43 @@ function describe(source, cmakeDir, extra = {}) {
   const cuda = has('torch_cuda');
   const libraries = ['torch', 'torch_cpu', 'c10'].concat(cuda ? ['torch_cuda', 'c10_cuda'] : []).filter(has);
   const cxx11Abi = extra.cxx11Abi ?? abiFromCmake(cmakeDir) ?? 1;
-  return { source, prefix, cmakeDir, includeDirs, libDir, libraries, cxx11Abi, cuda };
+  const version = versionFromHeaders(includeRoot);
+  const python = extra.python;
+  const cxxStandard = cxxStandardFromCmake(cmakeDir);
+  return {
+    source, version, prefix, cmakeDir, includeDirs, libDir, libraries, cxx11Abi, cxxStandard, cuda,
+    cudaVersion: cuda ? cudaVersionOf(prefix, libDir) : undefined, python,
+  };
+}
+
+/** The version LibTorch's own headers state (torch/headeronly/version.h from 2.8, torch/csrc/api/include/torch/version.h before). */
+function versionFromHeaders(includeRoot) {
+  for (const rel of ['torch/headeronly/version.h', 'torch/csrc/api/include/torch/version.h']) {
+    let text;
+    try { text = fs.readFileSync(path.join(includeRoot, rel), 'utf8'); } catch { continue; }
+    const part = (name) => (text.match(new RegExp(`#define TORCH_VERSION_${name}\\s+(\\d+)`)) || [])[1];
+    if (part('MAJOR') !== undefined) return `${part('MAJOR')}.${part('MINOR')}.${part('PATCH')}`;
+  }
+  return undefined;
+}
+
+/** The CUDA a CUDA LibTorch was built for: Python torch's version.py says it; else the libcudart it names. */
+function cudaVersionOf(prefix, libDir) {
+  try {
+    const m = fs.readFileSync(path.join(prefix, 'version.py'), 'utf8').match(/^cuda\s*(?::\s*\S+)?\s*=\s*'([^']+)'/m);
+    if (m) return m[1];
+  } catch { /* not a Python torch package */ }
+  try {
+    const m = fs.readdirSync(libDir).map((f) => f.match(/^libcudart[^.]*\.so\.(\d+(?:\.\d+)?)/)).find(Boolean);
+    if (m) return m[1];
+  } catch { /* unreadable lib dir */ }
+  return 'unknown';
+}
+
+/** One line for people: what was found, and where from. */
+function summary(t) {
+  const flavour = t.cuda ? `CUDA ${t.cudaVersion}` : 'CPU';
+  return `LibTorch ${t.version || '(version unknown)'} (${flavour}, _GLIBCXX_USE_CXX11_ABI=${t.cxx11Abi}, C++${t.cxxStandard}) from ${t.source}: ${t.libDir}`;
 }
 
 function fromLibtorchEnv() {
@@ -101,9 +150,25 @@ function fromPython() {
   if (isTorchCmakeDir(cmakeDir) && fs.existsSync(path.join(torchDir, 'include'))) {
     return describe(`python (${python})`, cmakeDir, {
       prefix: torchDir, libDir: path.join(torchDir, 'lib'), includeDir: path.join(torchDir, 'include'), cxx11Abi: Number(abi),
+      python: resolvePython(python),
     });
   }
   return undefined;
+}
+
+/** The interpreter's absolute path, so the record of a build names the Python whose torch it used. */
+function resolvePython(python) {
+  if (path.isAbsolute(python)) return python;
+  const r = spawnSync(python, ['-c', 'import sys; print(sys.executable)'], { encoding: 'utf8', timeout: 60000 });
+  return r.status === 0 && r.stdout.trim() ? r.stdout.trim() : python;
+}
+
+/** Debian's python3-torch is the Python face of its libtorch-dev: the reference for a system build, when it is installed. */
+function systemPythonFor(cmakeDir) {
+  const python = '/usr/bin/python3';
+  if (!fs.existsSync(python)) return undefined;
+  const r = spawnSync(python, ['-c', 'import torch, torch.utils; print(torch.utils.cmake_prefix_path)'], { encoding: 'utf8', timeout: 60000 });
+  return r.status === 0 && path.resolve(r.stdout.trim(), 'Torch') === path.resolve(cmakeDir) ? python : undefined;
 }
 
 function fromSystem() {
@@ -113,7 +178,8 @@ function fromSystem() {
     try { entries = fs.readdirSync(root); } catch { continue; }
     for (const dir of [path.join(root, 'cmake/Torch')].concat(entries.map((e) => path.join(root, e, 'cmake/Torch')))) {
       if (isTorchCmakeDir(dir)) {
-        const found = describe('system package', dir, { prefix: path.resolve(root, '..'), includeDir: '/usr/include' });
+        const found = describe('system package', dir, { prefix: path.resolve(root, '..'), includeDir: '/usr/include',
+          python: systemPythonFor(dir) });
         if (found) return found;
       }
     }
@@ -127,7 +193,7 @@ function findLibTorch() {
   return found;
 }
 
-module.exports = { findLibTorch };
+module.exports = { findLibTorch, summary };
 
 if (require.main === module) {
   try {
@@ -135,12 +201,16 @@ if (require.main === module) {
     const arg = process.argv[2] || '--json';
     const out = {
       '--json': () => JSON.stringify(t, null, 2),
+      '--summary': () => summary(t),
+      '--version': () => t.version || 'unknown',
       '--cmake-dir': () => t.cmakeDir,
       '--include-dirs': () => t.includeDirs.join(' '),
       '--lib-dir': () => t.libDir,
       '--libraries': () => t.libraries.map((l) => `-l${l}`).join(' '),
       '--defines': () => `_GLIBCXX_USE_CXX11_ABI=${t.cxx11Abi}`,
       '--cuda': () => (t.cuda ? '1' : '0'),
+      '--cxx-standard': () => String(t.cxxStandard),
+      '--cxx-flag': () => `-std=c++${t.cxxStandard}`,
     }[arg];
     if (!out) throw new Error(`unknown option ${arg}`);
     process.stdout.write(out() + '\n');
