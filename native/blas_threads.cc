@@ -7,6 +7,7 @@
 // slower (BENCHMARKS.md). With the pthread build (and no OPENBLAS_NUM_THREADS from the user) BLAS calls
 // therefore run on the calling thread. The OpenMP build (libopenblas0-openmp) shares LibTorch's pool
 // and follows its thread count, so it is left alone; so are other BLAS libraries.
+#include <ATen/Version.h>
 #include <dlfcn.h>
 #include <limits.h>
 
@@ -43,6 +44,17 @@ std::string SgemmProvider() {
   return realpath(info.dli_fname, resolved) ? resolved : info.dli_fname;
 }
 
+// PyTorch's pip wheels link MKL statically into libtorch_cpu, so sgemm_ resolves to LibTorch itself;
+// ATen's build configuration names the BLAS then ("BLAS_INFO=mkl"). Empty where it does not apply.
+std::string BlasInsideLibTorch(const std::string& sgemm_file) {
+  if (sgemm_file.find("libtorch_cpu") == std::string::npos) return "";
+  const std::string config = at::show_config();
+  const auto at = config.find("BLAS_INFO=");
+  if (at == std::string::npos) return "";
+  const auto end = config.find_first_of(", \n", at);
+  return config.substr(at + 10, end == std::string::npos ? std::string::npos : end - at - 10);
+}
+
 bool IsOptimisedBlas(const std::string& file) {
   for (const char* name : {"openblas", "mkl", "blis", "armpl", "accelerate", "Accelerate"})
     if (file.find(name) != std::string::npos) return true;
@@ -57,14 +69,15 @@ void ConfigureBlasThreads() {
   // Reference BLAS (Debian's libblas3 through the alternatives link) multiplies at ~6 GFLOP/s against
   // OpenBLAS's ~190: there the convolution-as-matmul lever would be a loss (0.43x PyTorch on W1), so
   // it stays off unless $SGDR_LEVERS turns it on.
-  g_blas.optimised = IsOptimisedBlas(g_blas.sgemm);
+  const std::string inside = BlasInsideLibTorch(g_blas.sgemm);
+  g_blas.optimised = IsOptimisedBlas(g_blas.sgemm) || IsOptimisedBlas(inside);
   if (!g_blas.optimised && !std::getenv("SGDR_LEVERS")) Levers().conv_as_matmul = false;
   const auto get_parallel = Symbol<GetParallel>("openblas_get_parallel");
   const auto set_threads = Symbol<SetThreads>("openblas_set_num_threads");
   const auto get_threads = Symbol<GetThreads>("openblas_get_num_threads");
   const auto get_config = Symbol<GetConfig>("openblas_get_config");
   if (!get_parallel || !get_config) {
-    g_blas.library = "unknown (not OpenBLAS)";
+    g_blas.library = inside.empty() ? "unknown (not OpenBLAS)" : inside + " (linked into libtorch_cpu)";
     g_blas.parallel = "unknown";
     return;
   }
