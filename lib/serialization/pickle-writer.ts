@@ -107,7 +107,6 @@ const ORDERED_DICT = new PyGlobal('collections', 'OrderedDict');
 // Protocol 2 pickles name builtins by their Python 2 module, as CPython does with fix_imports.
 const SET = new PyGlobal('__builtin__', 'set');
 const FROZENSET = new PyGlobal('__builtin__', 'frozenset');
-const BYTES = new PyGlobal('__builtin__', 'bytes');
 const CODECS_ENCODE = new PyGlobal('_codecs', 'encode');
 
 function isPlainObject(v: object): v is Record<string, unknown> {
@@ -344,23 +343,19 @@ export function pickle(value: unknown, options: PickleWriteOptions = {}): Uint8A
       return;
     }
     if (v instanceof Uint8Array && v.constructor === Uint8Array) {
-      // CPython protocol 2: bytes → _codecs.encode(latin1 text, 'latin1'); b'' → bytes().
-      if (v.length === 0) {
-        saveGlobal(BYTES);
-        out.byte(0x29);
-        out.byte(0x52);
-      } else {
-        saveGlobal(CODECS_ENCODE);
-        let text = '';
-        for (let i = 0; i < v.length; i += 0x8000) {
-          text += String.fromCharCode(...v.subarray(i, i + 0x8000));
-        }
-        save(text, path);
-        save('latin1', path);
-        out.byte(0x86); // TUPLE2
-        put();
-        out.byte(0x52);
+      // CPython protocol 2: bytes → _codecs.encode(latin1 text, 'latin1'). CPython writes b'' as
+      // bytes(), a global that torch.load(weights_only=True) refuses; _codecs.encode('', 'latin1') is
+      // the same b'' and is allowed, so empty bytes take that form too.
+      saveGlobal(CODECS_ENCODE);
+      let text = '';
+      for (let i = 0; i < v.length; i += 0x8000) {
+        text += String.fromCharCode(...v.subarray(i, i + 0x8000));
       }
+      save(text, path);
+      save('latin1', path);
+      out.byte(0x86); // TUPLE2
+      put();
+      out.byte(0x52);
       memo.set(v, put());
       return;
     }
