@@ -238,6 +238,33 @@ export function addonPath(): string {
   return path.resolve(__dirname, '..', 'build', 'Release', 'sgdr_native.node');
 }
 
+/** What scripts/build-native.js recorded next to the addon: the LibTorch it was built against. */
+export interface BuiltLibTorch {
+  /** How the locator found it: 'system package', 'LIBTORCH', 'python (/path/to/python)', ... */
+  source: string;
+  version?: string;
+  libDir: string;
+  cuda: boolean;
+  cudaVersion?: string;
+  cxx11Abi: number;
+  /** The Python whose torch is this LibTorch (a pip wheel's, or Debian's python3-torch), when there is one. */
+  python?: string;
+}
+
+/** The record of the LibTorch the addon at addonPath() was built against; undefined for a build that wrote none (node-gyp). */
+export function builtLibTorch(): BuiltLibTorch | undefined {
+  try {
+    return JSON.parse(fs.readFileSync(path.join(path.dirname(addonPath()), 'libtorch.json'), 'utf8')) as BuiltLibTorch;
+  } catch {
+    return undefined;
+  }
+}
+
+/** The Python whose PyTorch matches the built addon's LibTorch (the reference to compare against), else /usr/bin/python3. */
+export function referencePython(): string {
+  return process.env.SGDR_REFERENCE_PYTHON || builtLibTorch()?.python || '/usr/bin/python3';
+}
+
 /** The native addon, loaded on first use (so pure-TS features never need it). */
 export function native(): NativeBinding {
   if (cached) return cached;

@@ -52,7 +52,7 @@ def main():
 
     import torch
     import torch.nn.functional as F
-    import torchvision
+    from torchvision_compat import torchvision
 
     if a.threads > 0:
         torch.set_num_threads(a.threads)
@@ -146,7 +146,7 @@ def lever_study(a):
     import statistics
     import torch
     import torch.nn.functional as F
-    import torchvision
+    from torchvision_compat import torchvision
 
     if a.threads > 0:
         torch.set_num_threads(a.threads)

@@ -9,7 +9,7 @@ import { tmpdir } from 'node:os';
 import * as path from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { benchNative } from '../lib/bench/native';
-import { pythonHasTorch } from './helpers/python';
+import { requireTorchOrSkip } from './helpers/python';
 
 const ROOT = path.resolve(__dirname, '..');
 const work = mkdtempSync(path.join(tmpdir(), 'sgdr-bench-test-'));
@@ -41,7 +41,7 @@ describe('sgdr bench', () => {
     expect(o.levers).toEqual({ fusedSgd: true, convAsMatmul: true, cachingAllocator: true, channelsLastInput: true, loaderBufferPool: true });
   });
 
-  it.runIf(pythonHasTorch(true))('runs the PyTorch reference interleaved and reports the ratio', () => {
+  it.runIf(requireTorchOrSkip(true))('runs the PyTorch reference interleaved and reports the ratio', () => {
     const r = sgdr(...tiny, '--rounds', '2', '--json');
     expect(r.status, r.stderr).toBe(0);
     const o = JSON.parse(r.stdout);

@@ -43,7 +43,7 @@ describe('sgdr train', () => {
   it.runIf(hasTorch)('transfer learning from a torchvision state dict: new classifier, re-initialised and frozen modules', () => {
     const dir = tempDir('cli-transfer');
     const weights = path.join(dir, 'resnet18.pth');
-    runPython(`import sys, torch, torchvision\ntorch.manual_seed(0)\ntorch.save(torchvision.models.resnet18().state_dict(), sys.argv[1])`, [weights]);
+    runPython(`import sys, torch\nfrom torchvision_compat import torchvision\ntorch.manual_seed(0)\ntorch.save(torchvision.models.resnet18().state_dict(), sys.argv[1])`, [weights]);
     const out = path.join(dir, 'run');
     const r = sgdr('train', ...small.filter((a) => a !== 'cifar' && a !== '--stem'), '--epochs', '1', '--init-weights', weights,
       '--reinit-last', '3', '--freeze', '--out', out);

@@ -33,7 +33,8 @@ describe.runIf(hasTorch)('ResNet parity with torchvision', () => {
 
   it('state dict names, order and shapes equal torchvision for every arch', () => {
     const script = `
-import json, torchvision
+import json
+from torchvision_compat import torchvision
 out = {}
 for arch in ["resnet18", "resnet34", "resnet50", "resnet101", "resnet152"]:
     sd = getattr(torchvision.models, arch)().state_dict()
@@ -53,7 +54,8 @@ print(json.dumps(out))`;
     const file = path.join(dir, 'ours.pth');
     await model.saveStateDict(file);
     const script = `
-import sys, torch, torchvision, collections
+import sys, torch, collections
+from torchvision_compat import torchvision
 sd = torch.load(sys.argv[1])
 assert isinstance(sd, collections.OrderedDict), type(sd)
 m = torchvision.models.resnet18(num_classes=7)

@@ -23,7 +23,8 @@ const hasTorch = requireTorchOrSkip(true);
 
 const GENERATE = String.raw`
 import collections, sys, zipfile
-import torch, torchvision
+import torch
+from torchvision_compat import torchvision
 sys.path.insert(0, sys.argv[2])
 from torch_describe import dump
 out = sys.argv[1]

@@ -147,7 +147,8 @@ print('ok')
   it('rewrites a torchvision state dict that load_state_dict accepts, bit for bit', async () => {
     runPython(
       String.raw`
-import sys, torch, torchvision
+import sys, torch
+from torchvision_compat import torchvision
 torch.manual_seed(1)
 m = torchvision.models.resnet18(num_classes=10)
 m.train(); m(torch.randn(2, 3, 32, 32))
@@ -161,7 +162,8 @@ torch.save(m.state_dict(), sys.argv[1])
 
     const { stdout } = runPython(
       String.raw`
-import sys, collections, torch, torchvision
+import sys, collections, torch
+from torchvision_compat import torchvision
 theirs, ours = torch.load(sys.argv[1]), torch.load(sys.argv[2])
 assert type(ours) is collections.OrderedDict
 assert ours._metadata == theirs._metadata

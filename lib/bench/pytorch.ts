@@ -1,6 +1,7 @@
 /**
- * The PyTorch side of `sgdr bench`: scripts/bench_pytorch.py run as a long-lived process by
- * /usr/bin/python3 (the system Python with torch; never the `python3` on PATH), driven one round at
+ * The PyTorch side of `sgdr bench`: scripts/bench_pytorch.py run as a long-lived process by the
+ * Python whose torch is the LibTorch the addon was built against (Debian's /usr/bin/python3 for the
+ * system package, the venv's for a pip wheel; never just the `python3` on PATH), driven one round at
  * a time so rounds interleave with ours without paying start-up or warm-up again.
  */
 import { spawn, spawnSync, type ChildProcess } from 'child_process';
@@ -8,7 +9,10 @@ import * as fs from 'fs';
 import * as path from 'path';
 import * as readline from 'readline';
 
-export const DEFAULT_PYTHON = '/usr/bin/python3';
+import { referencePython } from '../binding';
+
+/** The reference Python: the one whose torch matches the addon's LibTorch (see referencePython). */
+export const DEFAULT_PYTHON = referencePython();
 
 export interface ReferenceOptions {
   python?: string;
@@ -46,7 +50,9 @@ export function benchScript(): string {
 export function referenceAvailable(python = DEFAULT_PYTHON): { ok: true } | { ok: false; why: string } {
   if (!fs.existsSync(python)) return { ok: false, why: `${python} not found` };
   if (!fs.existsSync(benchScript())) return { ok: false, why: `${benchScript()} not found` };
-  const r = spawnSync(python, ['-c', 'import torch, torchvision'], { encoding: 'utf8', timeout: 120_000 });
+  const r = spawnSync(python, ['-c', 'import torchvision_compat'], {
+    encoding: 'utf8', timeout: 120_000, env: { ...process.env, PYTHONPATH: path.dirname(benchScript()) },
+  });
   if (r.status !== 0) return { ok: false, why: `${python} cannot import torch and torchvision` };
   return { ok: true };
 }

@@ -5,7 +5,8 @@
 # usage: fashion_mnist_learning.py [--first] [--no-normalize]
 import gzip, json, os, sys, time
 import numpy as np
-import torch, torchvision
+import torch
+from torchvision_compat import torchvision  # torchvision, also where its C++ ops cannot load
 
 torch.set_num_threads(int(os.environ.get("THREADS", "2")))
 root = "/usr/share/datasets/fashion-mnist"

@@ -19,6 +19,7 @@ import sys
 
 import numpy as np
 import torch
+from torchvision_compat import torchvision  # first: loads it also where its C++ ops cannot
 import torchvision.transforms as T
 import torchvision.transforms.functional as F
 from PIL import Image

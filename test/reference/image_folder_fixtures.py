@@ -10,6 +10,7 @@ import sys
 
 import numpy as np
 import torch
+from torchvision_compat import torchvision  # first: loads it also where its C++ ops cannot
 import torchvision.transforms as T
 from PIL import Image
 from torchvision.datasets import ImageFolder

@@ -2,7 +2,8 @@
 # parameters and buffers after two optimizer steps (the second step exercises momentum/Adam state).
 # usage: optimizer_step.py OUT_DIR sgd|sgd-nesterov|adamw
 import sys
-import torch, torchvision
+import torch
+from torchvision_compat import torchvision  # torchvision, also where its C++ ops cannot load
 
 out, kind = sys.argv[1], sys.argv[2]
 torch.manual_seed(1)

@@ -2,7 +2,8 @@
 # statistics, saved with torch.save(model.state_dict()), plus an input batch and the eval-mode output.
 # usage: resnet_outputs.py OUT_DIR ARCH BATCH SIZE
 import json, sys
-import torch, torchvision
+import torch
+from torchvision_compat import torchvision  # torchvision, also where its C++ ops cannot load
 
 out, arch, batch, size = sys.argv[1], sys.argv[2], int(sys.argv[3]), int(sys.argv[4])
 torch.manual_seed(0)

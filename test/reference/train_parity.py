@@ -5,7 +5,8 @@
 # usage: train_parity.py DATA_DIR OUT_DIR EPOCHS BATCH LR
 import gzip, json, sys
 import numpy as np
-import torch, torchvision
+import torch
+from torchvision_compat import torchvision  # torchvision, also where its C++ ops cannot load
 
 data_dir, out_dir, epochs, batch, lr = sys.argv[1], sys.argv[2], int(sys.argv[3]), int(sys.argv[4]), float(sys.argv[5])
 torch.set_num_threads(2)
