@@ -127,4 +127,17 @@ describe('shipped configs', () => {
       expect(config.schedules.length, f).toBeGreaterThan(0);
     }
   });
+
+  it('the GPU sweep shares (docker/sweeps) parse and split one experiment over disjoint seeds', () => {
+    const dir = path.join(__dirname, '..', 'docker', 'sweeps');
+    const shares = fs.readdirSync(dir).filter((f) => f.endsWith('.json')).sort().map((f) => readExperimentConfig(path.join(dir, f)));
+    expect(shares.length).toBeGreaterThanOrEqual(2);
+    const seeds = shares.flatMap((c) => c.seeds);
+    expect(new Set(seeds).size).toBe(seeds.length);
+    const { seeds: _s, name: _n, description: _d, ...first } = shares[0];
+    for (const c of shares.slice(1)) {
+      const { seeds: _s2, name: _n2, description: _d2, ...rest } = c;
+      expect(rest).toEqual(first);
+    }
+  });
 });
