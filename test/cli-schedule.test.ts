@@ -13,7 +13,8 @@ import { command } from '../lib/cli/schedule';
 import { palette } from '../lib/plot';
 
 const ROOT = path.resolve(__dirname, '..');
-const REFERENCE = path.resolve(__dirname, '../../shared/reference/lr-schedules.pytorch.json');
+// In the repository, written by test/reference/lr_schedules.py (PyTorch's own schedulers).
+const REFERENCE = path.resolve(__dirname, 'reference/lr-schedules.pytorch.json');
 const work = mkdtempSync(path.join(tmpdir(), 'sgdr-schedule-'));
 afterAll(() => rmSync(work, { recursive: true, force: true }));
 
@@ -39,7 +40,7 @@ function flagsOf(c: ReferenceCase): string[] {
   return ['--scheduler', 'warm-restarts', '--t0', String(p.T_0), '--t-mult', String(p.T_mult), '--eta-min', String(p.eta_min), ...common];
 }
 
-describe('sgdr schedule --json against the PyTorch reference', () => {
+describe('sgdr schedule --json against the PyTorch reference (test/reference/lr-schedules.pytorch.json)', () => {
   const cases = (JSON.parse(readFileSync(REFERENCE, 'utf8')) as { cases: ReferenceCase[] }).cases;
   it.each(cases.map((c) => [c.name, c] as const))('%s', (_name, c) => {
     const r = sgdr(...flagsOf(c));

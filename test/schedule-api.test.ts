@@ -43,7 +43,7 @@ describe('cosineCorrectlyRounded', () => {
     [0.8241754189616362, 0.6791624290412889], [2.633824013429263, -0.8738316331630247], [2.1703727141412097, -0.5642928001335873],
     [2.2255411271440098, -0.6089568379409086], [0, 1], [3.141592653589793, -1], [0.7853981633974483, 0.7071067811865476],
     [2.356194490192345, -0.7071067811865475], [1.5707963267948966, 6.123233995736766e-17], [1e-300, 1], [5e-324, 1], [1e-8, 1],
-    // PyTorch's (glibc's) cosine at the one angle where the shared reference and V8 disagreed.
+    // PyTorch's (glibc's) cosine at the one angle where the PyTorch reference and V8 disagreed.
     [3.0692797792104867, -0.9973865632354514],
   ];
   it.each(reference)('cos(%f) = %f exactly', (x, expected) => {

@@ -1,12 +1,16 @@
 /**
- * The TypeScript schedules against PyTorch's own: every case of the shared reference (PyTorch's
- * CosineAnnealingWarmRestarts per epoch and per iteration, and StepLR) to ≤ 1e-12 relative, through
- * lrAt, through step() and through sampleSchedule; and the exact restarts where PyTorch is wrong.
+ * The TypeScript schedules against PyTorch's own: every case of the in-repo reference
+ * test/reference/lr-schedules.pytorch.json (PyTorch's CosineAnnealingWarmRestarts per epoch and per
+ * iteration, and StepLR; written by test/reference/lr_schedules.py) to ≤ 1e-12 relative, through
+ * lrAt, through step() and through sampleSchedule; that the file is what its generator writes; and
+ * the exact restarts where PyTorch's closed form is wrong.
  */
-import { readFileSync } from 'node:fs';
+import { readFileSync, rmSync } from 'node:fs';
 import * as path from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { sampleSchedule, scheduleFromSpec, stepTime, WarmRestarts, type ScheduleSpec } from '../lib/schedule';
+import { referenceScript, tempDir } from './helpers/native';
+import { requireTorchOrSkip, runPython } from './helpers/python';
 
 interface ReferenceCase {
   name: string;
@@ -18,8 +22,10 @@ interface ReferenceCase {
   lr: number[];
 }
 
-const REFERENCE = path.resolve(__dirname, '../../shared/reference/lr-schedules.pytorch.json');
-const cases = (JSON.parse(readFileSync(REFERENCE, 'utf8')) as { cases: ReferenceCase[] }).cases;
+const REFERENCE = path.resolve(__dirname, 'reference/lr-schedules.pytorch.json');
+const referenceText = readFileSync(REFERENCE, 'utf8');
+const reference = JSON.parse(referenceText) as { generator: string; convention: string; cases: ReferenceCase[] };
+const cases = reference.cases;
 
 /** The spec of our schedule that a reference case describes. */
 function specOf(c: ReferenceCase): ScheduleSpec {
@@ -39,11 +45,34 @@ function maxRelativeError(actual: number[], expected: number[]): number {
   return worst;
 }
 
-describe('PyTorch reference (shared/reference/lr-schedules.pytorch.json)', () => {
+describe('PyTorch reference (test/reference/lr-schedules.pytorch.json)', () => {
   it('covers epoch and iteration warm restarts and StepLR', () => {
     expect(cases.some((c) => c.mode === 'iteration')).toBe(true);
     expect(cases.some((c) => c.scheduler === 'StepLR')).toBe(true);
-    expect(cases.length).toBeGreaterThanOrEqual(9);
+    expect(cases.some((c) => c.mode === 'epoch' && c.params.eta_min! > 0)).toBe(true);
+    expect(cases.length).toBeGreaterThanOrEqual(12);
+  });
+
+  it('names the PyTorch version that made it', () => {
+    expect(reference.generator).toMatch(/^PyTorch \d+\.\d+\.\d+\S* torch\.optim\.lr_scheduler$/);
+  });
+
+  it('is what test/reference/lr_schedules.py writes (byte for byte; the generator line names the PyTorch that ran)', (ctx) => {
+    if (!requireTorchOrSkip()) return ctx.skip();
+    const dir = tempDir('lr-reference');
+    try {
+      const out = path.join(dir, 'lr-schedules.pytorch.json');
+      runPython(referenceScript('lr_schedules.py'), [out]);
+      const fresh = readFileSync(out, 'utf8');
+      const freshGenerator = (JSON.parse(fresh) as { generator: string }).generator;
+      expect(freshGenerator).toMatch(/^PyTorch \d+\.\d+\.\d+\S* torch\.optim\.lr_scheduler$/);
+      // Another PyTorch may run here than the one that wrote the file: only its name may differ.
+      const line = (g: string) => `\n "generator": ${JSON.stringify(g)},\n`;
+      expect(fresh.includes(line(freshGenerator))).toBe(true);
+      expect(fresh.replace(line(freshGenerator), line(reference.generator))).toBe(referenceText);
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
   });
 
   for (const c of cases) {
@@ -63,7 +92,19 @@ describe('PyTorch reference (shared/reference/lr-schedules.pytorch.json)', () =>
 
 describe('exact restarts', () => {
   // PyTorch 1.13's CosineAnnealingWarmRestarts.step(t) gives eta_min at both points: its
-  // math.log(t/T_0·(T_mult−1)+1, T_mult) comes out just below the integer cycle index.
+  // math.log(t/T_0·(T_mult−1)+1, T_mult) comes out just below the integer cycle index. Its implicit
+  // step() counts T_cur in integers and is right there: the reference's epoch-mode cases through
+  // these restarts (checked bit for bit above) have the peak at both.
+  it.each([
+    ['warm-epoch-T01-Tm10-eta', 111],
+    ['warm-epoch-T01-Tm3-eta', 121],
+  ])('the reference %s has the peak at t=%i', (name, t) => {
+    const c = cases.find((x) => x.name === name)!;
+    expect(c.lr.length).toBeGreaterThan(t);
+    expect(c.lr[t]).toBe(c.params.base_lr);
+    expect(c.lr[t - 1]).toBeLessThan(c.params.base_lr! / 10);
+  });
+
   it.each([
     [1, 10, 111],
     [1, 3, 121],
