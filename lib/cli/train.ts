@@ -192,7 +192,7 @@ export const command: Command = {
         throw new UsageError(`--out ${outDir} holds another run (${shown}): continue it with --resume ${outDir}, or add --overwrite to replace it`);
       }
       if (err instanceof DivergenceError) {
-        throw new Error(`${err.message}; stopped, nothing saved from it (the last finite checkpoint in ${outDir} is kept)`);
+        throw new Error(`${err.message}; stopped with nothing saved from it (${outDir} keeps its last finite checkpoint, if any; --skip-nonfinite skips such batches)`);
       }
       throw err;
     } finally {
