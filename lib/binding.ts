@@ -88,6 +88,11 @@ export interface NativeEpochResult {
   seconds: number;
   imagesPerSecond: number;
   aborted: boolean;
+  /** 0-based index of the first batch with a NaN or infinite loss (-1: none), and that loss. */
+  nonFiniteBatch: number;
+  nonFiniteLoss: number;
+  /** With skipNonFinite: batches whose update was not applied (left out of the sums). */
+  skipped: number;
 }
 
 export interface NativeBatchProgress {
@@ -108,7 +113,7 @@ export interface NativeEvaluation {
 
 export interface NativeTrainer {
   runEpoch(
-    options: { epoch: number; lrs: Float64Array; startBatch?: number; progressEvery?: number },
+    options: { epoch: number; lrs: Float64Array; startBatch?: number; progressEvery?: number; skipNonFinite?: boolean },
     onProgress?: (p: NativeBatchProgress) => void,
   ): Promise<NativeEpochResult>;
   evaluate(options?: { probabilities?: boolean }): Promise<NativeEvaluation>;

@@ -15,3 +15,33 @@ export async function withCallerStack<T>(work: () => Promise<T>): Promise<T> {
     throw err;
   }
 }
+
+/**
+ * Training diverged: a batch's loss was NaN or infinite. `epoch` and `batch` are 1-based, as
+ * everywhere in the CLI. The run folder keeps its last finite checkpoint: nothing is written from the
+ * diverged weights.
+ */
+export class DivergenceError extends Error {
+  override name = 'DivergenceError';
+  readonly epoch: number;
+  readonly batch: number;
+  readonly loss: number;
+  constructor(epoch: number, batch: number, loss: number, message?: string) {
+    super(message ?? `training diverged: non-finite loss (${String(loss)}) at epoch ${epoch}, batch ${batch}`);
+    this.epoch = epoch;
+    this.batch = batch;
+    this.loss = loss;
+  }
+}
+
+/** A run folder holds files of another run: reuse it with `resume` or `overwrite`. */
+export class RunFolderInUseError extends Error {
+  override name = 'RunFolderInUseError';
+  readonly dir: string;
+  readonly files: string[];
+  constructor(dir: string, files: string[], message: string) {
+    super(message);
+    this.dir = dir;
+    this.files = files;
+  }
+}

@@ -5,10 +5,11 @@ export { SGD, Adam, AdamW, Optimizer, type SGDOptions, type AdamOptions, type Pa
 export { CosineAnnealingLR, StepLRScheduler, LRScheduler, type CosineAnnealingOptions, type StepLRSchedulerOptions } from './optim/lr-scheduler';
 export { WarmRestartsDriver } from './optim/warm-restarts-driver';
 export { trainStep, evaluate, type EvaluationResult } from './train/step';
+export { DivergenceError, RunFolderInUseError } from './errors';
 export { resolveDevice, cudaAvailable, setNumThreads, getNumThreads, manualSeed, type DeviceSpec } from './device';
 export * from './serialization';
 export * from './schedule';
-export { fit, cycleEnds, normalizedWeightDecay, type FitOptions, type FitResult, type FitCallbacks, type BatchProgress, type DatasetHandle } from './train/fit';
+export { fit, cycleEnds, normalizedWeightDecay, runFiles, clearRunFiles, DIVERGED_FILE, type FitOptions, type FitResult, type FitCallbacks, type BatchProgress, type DatasetHandle } from './train/fit';
 export { ensembleMetrics, type EpochMetrics } from './train/metrics';
 export { saveCheckpoint, loadCheckpoint, type Checkpoint, type SnapshotInfo, type TrainingPosition } from './train/checkpoint';
 export { runTraining, readRunConfig, type RunConfig, type RunOptions, type OptimizerConfig } from './train/run';

@@ -8,6 +8,7 @@
 #include <torch/types.h>
 
 #include <chrono>
+#include <cmath>
 
 #include "optim.h"
 #include "perf.h"
@@ -31,13 +32,19 @@ struct StepOutput {
 };
 
 // zero_grad(set_to_none) -> forward -> cross_entropy -> backward -> step, on tensors already on the
-// model's device. Nothing is read back to the host.
+// model's device. Nothing is read back to the host, unless `skip_nonfinite` is given: then the loss
+// is read (a host sync) before the step, and a NaN or infinite loss skips the step (the update is
+// not applied) and sets *skip_nonfinite.
 inline StepOutput TrainOneStep(ResNet& module, torch::optim::Optimizer& optimizer, const torch::Tensor& x,
-                               const torch::Tensor& y) {
+                               const torch::Tensor& y, bool* skip_nonfinite = nullptr) {
   const auto t0 = std::chrono::steady_clock::now();
   ZeroGradToNone(optimizer);
   torch::Tensor out = module->forward(ModelInput(x));
   torch::Tensor loss = torch::nn::functional::cross_entropy(out, y);
+  if (skip_nonfinite) {
+    *skip_nonfinite = !std::isfinite(loss.item<double>());
+    if (*skip_nonfinite) return {loss, out};
+  }
   loss.backward();
   OptimizerStep(optimizer);
   StepNanoseconds().fetch_add(

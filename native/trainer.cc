@@ -230,8 +230,23 @@ class TrainerWrap : public Napi::ObjectWrap<TrainerWrap> {
     for (size_t g = 0; g < groups.size(); ++g) groups[g].options().set_lr(lr * lr_ratios_[g]);
   }
 
-  // runEpoch({ epoch, lrs: number[] | Float64Array, startBatch?, progressEvery? }, onProgress?)
-  //   -> Promise<{ loss, correct, count, batches, seconds, imagesPerSecond, aborted }>
+  // runEpoch({ epoch, lrs: number[] | Float64Array, startBatch?, progressEvery?, skipNonFinite? }, onProgress?)
+  //   -> Promise<{ loss, correct, count, batches, seconds, imagesPerSecond, aborted,
+  //                nonFiniteBatch, nonFiniteLoss, skipped }>
+  //
+  // Divergence: a batch whose loss is NaN or infinite. By default the epoch stops at the first such
+  // batch (its 0-based index in nonFiniteBatch, -1 if none, and its loss in nonFiniteLoss) and JS
+  // refuses to go on; the weights are then no longer finite, so JS saves nothing from them. How it
+  // is detected without a host sync per batch: each batch's isfinite(loss) is folded on the device
+  // into a "first bad batch" index (masked_fill_, no sync), read back once at epoch end together
+  // with the loss sum that is read anyway. Only where a sync costs nothing (a CPU model, or a batch
+  // whose loss is read for progress anyway) is the flag looked at early, to stop at once instead of
+  // training on NaN weights to the end of the epoch. Checking only the epoch's summed loss would be
+  // as cheap but could not name the batch.
+  //
+  // With skipNonFinite the loss must be known before optimizer.step(), which needs a host sync per
+  // batch (explicitly opted into): a non-finite batch's update is not applied, it is left out of the
+  // epoch's sums, and counted in `skipped`.
   Napi::Value RunEpoch(const Napi::CallbackInfo& info) {
     Napi::Env env = info.Env();
     SGDR_TRY
@@ -239,6 +254,7 @@ class TrainerWrap : public Napi::ObjectWrap<TrainerWrap> {
     const int64_t epoch = static_cast<int64_t>(NumberOption(o, "epoch", 0));
     const int64_t start = static_cast<int64_t>(NumberOption(o, "startBatch", 0));
     const int64_t every = std::max<int64_t>(1, static_cast<int64_t>(NumberOption(o, "progressEvery", 1)));
+    const bool skip_nonfinite = BoolOption(o, "skipNonFinite", false);
     const int64_t batches = train_->batches_per_epoch();
     std::vector<double> lrs;
     Napi::Value lv = o.Get("lrs");
@@ -257,7 +273,7 @@ class TrainerWrap : public Napi::ObjectWrap<TrainerWrap> {
     abort_ = false;
     // Without a progress callback nothing is read back per batch (no host sync on a GPU).
     const bool report = info.Length() > 1 && info[1].IsFunction();
-    return Submit(info, info.Length() > 1 ? info[1] : env.Undefined(), [this, epoch, start, every, batches, lrs, report](TrainerTsfn& tsfn) {
+    return Submit(info, info.Length() > 1 ? info[1] : env.Undefined(), [this, epoch, start, every, batches, lrs, report, skip_nonfinite](TrainerTsfn& tsfn) {
       ResNet module = model_->module();
       torch::Device device = model_->device();
       torch::optim::Optimizer& opt = optimizer_->optimizer();
@@ -265,7 +281,13 @@ class TrainerWrap : public Napi::ObjectWrap<TrainerWrap> {
       // Sums stay on the device: no host sync per batch except when progress is reported.
       torch::Tensor loss_sum = torch::zeros({}, torch::TensorOptions().dtype(torch::kFloat64).device(device));
       torch::Tensor correct_sum = torch::zeros({}, torch::TensorOptions().dtype(torch::kInt64).device(device));
-      int64_t count = 0, done = 0;
+      // The first non-finite batch (-1: none) and its loss, recorded on the device.
+      torch::Tensor bad_batch = torch::full({}, -1, torch::TensorOptions().dtype(torch::kInt64).device(device));
+      torch::Tensor bad_loss = torch::zeros({}, torch::TensorOptions().dtype(torch::kFloat64).device(device));
+      const bool cheap_sync = device.is_cpu();
+      int64_t count = 0, done = 0, skipped = 0;
+      int64_t host_bad = -1;
+      double host_bad_loss = 0;
       bool aborted = false;
       const auto t0 = Clock::now();
       Batch batch;
@@ -275,14 +297,31 @@ class TrainerWrap : public Napi::ObjectWrap<TrainerWrap> {
           break;
         }
         const int64_t n = batch.images.size(0);
+        bool stop = false, skipped_step = false;
         {
           std::lock_guard<std::mutex> lock(model_->mutex());
           module->train(true);
           ApplyLr(lrs[b]);
           torch::Tensor y = batch.labels.to(device, /*non_blocking=*/true);
-          const StepOutput step = TrainOneStep(module, opt, batch.images.to(device, /*non_blocking=*/true), y);
+          const StepOutput step = TrainOneStep(module, opt, batch.images.to(device, /*non_blocking=*/true), y,
+                                               skip_nonfinite ? &skipped_step : nullptr);
           const torch::Tensor& loss = step.loss;
-          Accumulate(step, y, n, loss_sum, correct_sum);
+          if (skipped_step) {
+            ++skipped;
+            if (host_bad < 0) {
+              host_bad = b;
+              host_bad_loss = loss.item<double>();
+            }
+          } else {
+            Accumulate(step, y, n, loss_sum, correct_sum);
+            if (!skip_nonfinite) {
+              torch::NoGradGuard no_grad;
+              const torch::Tensor l = loss.detach().to(torch::kFloat64);
+              const torch::Tensor first = torch::isfinite(l).logical_not().logical_and(bad_batch.lt(0));
+              bad_batch.masked_fill_(first, b);
+              bad_loss.copy_(torch::where(first, l, bad_loss));
+            }
+          }
           if (report && ((b + 1) % every == 0 || b + 1 == batches)) {
             auto* m = new Message{Message::Type::kProgress};
             m->batch = b + 1;
@@ -292,14 +331,23 @@ class TrainerWrap : public Napi::ObjectWrap<TrainerWrap> {
             const double secs = std::chrono::duration<double>(Clock::now() - t0).count();
             m->images_per_second = secs > 0 ? (count + n) / secs : 0;
             if (tsfn.NonBlockingCall(m) != napi_ok) delete m;  // JS is busy: drop this update
+            if (!skip_nonfinite && !std::isfinite(m->loss)) stop = true;  // read anyway: stop now
           }
+          if (!skip_nonfinite && cheap_sync && !stop && bad_batch.item<int64_t>() >= 0) stop = true;
         }
-        count += n;
+        if (!skipped_step) count += n;  // a skipped batch is left out of the epoch's sums
         ++done;
+        if (stop) break;
       }
       const double seconds = std::chrono::duration<double>(Clock::now() - t0).count();
       const double loss_total = loss_sum.item<double>();
       const int64_t correct = correct_sum.item<int64_t>();
+      int64_t nonfinite_batch = host_bad;
+      double nonfinite_loss = host_bad_loss;
+      if (!skip_nonfinite) {
+        nonfinite_batch = bad_batch.item<int64_t>();
+        nonfinite_loss = bad_loss.item<double>();
+      }
       return [=](Napi::Env env) -> Napi::Value {
         auto r = Napi::Object::New(env);
         r.Set("loss", count ? loss_total / count : 0.0);
@@ -309,6 +357,9 @@ class TrainerWrap : public Napi::ObjectWrap<TrainerWrap> {
         r.Set("seconds", seconds);
         r.Set("imagesPerSecond", seconds > 0 ? count / seconds : 0.0);
         r.Set("aborted", aborted);
+        r.Set("nonFiniteBatch", static_cast<double>(nonfinite_batch));
+        r.Set("nonFiniteLoss", nonfinite_loss);
+        r.Set("skipped", static_cast<double>(skipped));
         return r;
       };
     });

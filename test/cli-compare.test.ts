@@ -172,4 +172,50 @@ describe('sgdr compare', () => {
     expect(sgdr(['compare']).stderr).toMatch(/--config is required/);
     expect(fs.existsSync(path.join(work, 'never'))).toBe(false);
   });
+
+  it('a diverging schedule is reported as diverged, left out of mean ± std, and the others still train (--jobs 1 and 2)', () => {
+    const mixed = {
+      ...config, name: 'mixed', epochs: 2, seeds: [0],
+      schedules: [
+        { label: 'Blow-up', type: 'step', lr: 1e6, stepSize: 1, gamma: 0.1 },
+        { label: 'Sane', type: 'step', lr: 0.05, stepSize: 1, gamma: 0.1 },
+      ],
+    };
+    const file = path.join(work, 'mixed.json');
+    fs.writeFileSync(file, JSON.stringify(mixed));
+    for (const jobs of ['1', '2']) {
+      const dir = path.join(work, `mixed-${jobs}`);
+      const r = sgdr(['compare', '--config', file, '--out', dir, '--jobs', jobs, '--threads', '1']);
+      expect(r.status, r.stderr).toBe(0);
+      expect(r.stderr).not.toMatch(/TypeError|FAILED/);
+      expect(r.stderr).toMatch(/Blow-up · seed 0\s+DIVERGED: training diverged: .*epoch 1, batch \d+/);
+      expect(r.stderr).toMatch(/1 run\(s\) trained, 0 already finished, 1 diverged/);
+      expect(r.stderr).toMatch(/^\s+Blow-up\s+diverged \(1 of 1 run\(s\)/m);
+      expect(r.stderr).toMatch(/^\s+Sane\s+final val loss \d/m);
+      // The sane schedule was trained to the end and has its numbers; the diverged one has none.
+      expect(readRows(path.join(dir, 'runs', 'sane', 'seed-0', 'metrics.jsonl')).map((row) => row.epoch)).toEqual([1, 2]);
+      const results = JSON.parse(fs.readFileSync(path.join(dir, 'results.json'), 'utf8'));
+      const [blow, sane] = results.schedules;
+      expect(blow).toMatchObject({ label: 'Blow-up', diverged: 1, finished: 0 });
+      expect(sane).toMatchObject({ label: 'Sane', diverged: 0, finished: 1 });
+      expect(Number.isFinite(sane.final.val_loss.mean)).toBe(true);
+      expect(results.runs.find((x: { label: string }) => x.label === 'Blow-up')).toMatchObject({ status: 'diverged', divergence: { epoch: 1 } });
+      const html = fs.readFileSync(path.join(dir, 'report.html'), 'utf8');
+      expect(html).toMatch(/1 diverged, excluded/);
+      expect(html).toMatch(/diverged<div class="spec">non-finite loss at epoch 1, batch \d+/);
+      // No worker outlives the experiment.
+      const workers = fs.readdirSync('/proc').filter((p) => /^\d+$/.test(p)).filter((p) => {
+        try {
+          return fs.readFileSync(`/proc/${p}/cmdline`, 'utf8').includes(dir);
+        } catch {
+          return false;
+        }
+      });
+      expect(workers).toEqual([]);
+      // Run again: the diverged run is final (not retrained), the report is rebuilt.
+      const again = sgdr(['compare', '--config', file, '--out', dir]);
+      expect(again.status, again.stderr).toBe(0);
+      expect(again.stderr).toMatch(/1 already finished \(skipped\); 1 diverged before \(skipped\)/);
+    }
+  });
 });

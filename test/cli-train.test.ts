@@ -4,7 +4,7 @@ import { spawnSync } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { readTorchFile, stateDictEntries } from '../lib';
+import { orderedDict, readTorchFile, stateDictEntries, writeTorchFile } from '../lib';
 import { RUN_CONFIG_FILE } from '../lib/train/run';
 import { tempDir } from './helpers/native';
 import { writeIdxDataset } from './helpers/idx';
@@ -120,5 +120,87 @@ for split, n in (("train", 6), ("val", 2)):
       expect(r.stderr).not.toMatch(/^\s+at /m); // no stack trace
       expect(r.stderr).not.toMatch(/epoch 1\/1/); // nothing trained
     }
+  });
+});
+
+describe('sgdr train: run safety', () => {
+  const rows = (dir: string) => fs.readFileSync(path.join(dir, 'metrics.jsonl'), 'utf8').trim().split('\n').map((l) => JSON.parse(l));
+
+  it('refuses an --out that holds another run; --overwrite clears only that run\'s files', () => {
+    const out = path.join(tempDir('cli-overwrite'), 'run');
+    const first = sgdr('train', ...small, '--epochs', '2', '--t0', '1', '--t-mult', '1', '--out', out);
+    expect(first.status, first.stderr).toBe(0);
+    expect(fs.existsSync(path.join(out, 'snapshot-cycle-2.pth'))).toBe(true);
+    fs.writeFileSync(path.join(out, 'notes.txt'), 'mine');
+    fs.mkdirSync(path.join(out, 'plots'));
+    const before = Object.fromEntries(fs.readdirSync(out).filter((f) => f !== 'plots').map((f) => [f, fs.readFileSync(path.join(out, f))]));
+
+    const refused = sgdr('train', ...small, '--epochs', '1', '--lr', '0.01', '--out', out);
+    expect(refused.status).toBe(1);
+    const lines = refused.stderr.trim().split('\n');
+    expect(lines).toHaveLength(1);
+    expect(lines[0]).toMatch(/--out .* holds another run .*--resume .*--overwrite/);
+    expect(refused.stderr).not.toMatch(/epoch 1\/1/);
+    for (const [f, bytes] of Object.entries(before)) expect(fs.readFileSync(path.join(out, f)).equals(bytes), f).toBe(true);
+
+    const replaced = sgdr('train', ...small, '--epochs', '1', '--lr', '0.01', '--out', out, '--overwrite');
+    expect(replaced.status, replaced.stderr).toBe(0);
+    expect(rows(out).map((r) => r.epoch)).toEqual([1]);
+    expect(fs.existsSync(path.join(out, 'snapshot-cycle-2.pth'))).toBe(false);
+    expect(fs.readFileSync(path.join(out, 'notes.txt'), 'utf8')).toBe('mine');
+    expect(fs.statSync(path.join(out, 'plots')).isDirectory()).toBe(true);
+    expect(JSON.parse(fs.readFileSync(path.join(out, RUN_CONFIG_FILE), 'utf8')).schedule.lr).toBe(0.01);
+    expect(JSON.parse(fs.readFileSync(path.join(out, 'summary.json'), 'utf8')).epochs).toBe(1);
+
+    // An empty folder or one with only unrelated files is fine, as before.
+    const empty = path.join(tempDir('cli-empty-out'), 'run');
+    fs.mkdirSync(empty);
+    fs.writeFileSync(path.join(empty, 'README'), 'x');
+    const fresh = sgdr('train', ...small, '--epochs', '1', '--out', empty);
+    expect(fresh.status, fresh.stderr).toBe(0);
+    expect(sgdr('train', '--resume', out, '--overwrite').stderr).toMatch(/--overwrite/);
+  });
+
+  it('a non-finite loss stops the run naming the epoch and batch, exit 1, nothing saved from it', () => {
+    for (const lr of ['1000', '1e300']) {
+      const out = path.join(tempDir('cli-diverge'), 'run');
+      const r = sgdr('train', ...small, '--epochs', '2', '--lr', lr, '--out', out);
+      expect(r.status, r.stderr).toBe(1);
+      const last = r.stderr.trim().split('\n').pop()!;
+      expect(last, lr).toMatch(/^sgdr train: training diverged: .*epoch 1, batch \d+/);
+      expect(r.stderr).not.toMatch(/done in/);
+      // Epoch 1 never finished: no checkpoint, best or snapshot from the diverged weights.
+      const files = fs.readdirSync(out);
+      expect(files.filter((f) => f.endsWith('.pth')), lr).toEqual([]);
+      expect(files).not.toContain('summary.json');
+      const record = JSON.parse(fs.readFileSync(path.join(out, 'diverged.json'), 'utf8'));
+      expect(record.epoch).toBe(1);
+      expect(record.batch).toBeGreaterThanOrEqual(1);
+    }
+  });
+
+  it('NaN weights given as --init-weights are refused naming the file and the tensor', async () => {
+    const dir = tempDir('cli-nan-weights');
+    const out = path.join(dir, 'run');
+    const ok = sgdr('train', ...small, '--epochs', '1', '--out', out);
+    expect(ok.status, ok.stderr).toBe(0);
+    const entries = stateDictEntries(await readTorchFile(path.join(out, 'best.pth')));
+    (entries.get('layer2.0.conv1.weight')!.data as Float32Array)[5] = NaN;
+    const bad = path.join(dir, 'nan.pth');
+    await writeTorchFile(bad, orderedDict(entries));
+    const r = sgdr('train', ...small, '--epochs', '1', '--init-weights', bad, '--out', path.join(dir, 'run2'));
+    expect(r.status).toBe(1);
+    expect(r.stderr.trim().split('\n').pop()).toMatch(/--init-weights: .*nan\.pth holds non-finite values .*'layer2\.0\.conv1\.weight'/);
+    expect(r.stderr).not.toMatch(/epoch 1\/1/);
+  });
+
+  it('--skip-nonfinite reports the skipped batches in metrics.jsonl, summary.json and at the end', () => {
+    const out = path.join(tempDir('cli-skip'), 'run');
+    const r = sgdr('train', ...small, '--epochs', '1', '--skip-nonfinite', '--out', out);
+    expect(r.status, r.stderr).toBe(0);
+    expect(r.stderr).toMatch(/0 batch\(es\) skipped for a non-finite loss/);
+    expect(rows(out)[0].skipped_batches).toBe(0);
+    expect(JSON.parse(fs.readFileSync(path.join(out, 'summary.json'), 'utf8')).skipped_batches).toBe(0);
+    expect(JSON.parse(fs.readFileSync(path.join(out, RUN_CONFIG_FILE), 'utf8')).skipNonFinite).toBe(true);
   });
 });

@@ -158,3 +158,28 @@ describe('aggregate = recomputation from metrics.jsonl', () => {
     expect(r.schedules[0]!.finished).toBe(0);
   });
 });
+
+describe('diverged runs', () => {
+  it('are counted as diverged and left out of every mean ± std and comparison', () => {
+    const outDir = fs.mkdtempSync(path.join(os.tmpdir(), 'sgdr-aggregate-diverged-'));
+    // Constant · seed 1 stopped after 3 epochs with a non-finite loss.
+    const config = writeSyntheticExperiment(outDir, SYNTHETIC_CONFIG, (label, seed) => (label === 'Constant' && seed === 1 ? 3 : Infinity));
+    const dir = path.join(outDir, 'runs', 'constant', 'seed-1');
+    fs.writeFileSync(path.join(dir, 'diverged.json'), JSON.stringify({ epoch: 4, batch: 2, loss: 'NaN', message: 'training diverged' }));
+    const results = analyzeExperiment(config, outDir);
+    const constant = results.schedules.find((s) => s.label === 'Constant')!;
+    expect(constant.diverged).toBe(1);
+    expect(constant.finished).toBe(3);
+    expect(constant.seeds).toEqual([0, 2, 3]);
+    // Epoch 1 is the mean over the three other seeds only (the diverged run's finite epochs are out).
+    const epoch1 = [0, 2, 3].map((seed) => JSON.parse(fs.readFileSync(path.join(outDir, 'runs', 'constant', `seed-${seed}`, 'metrics.jsonl'), 'utf8').split('\n')[0]!).val_loss as number);
+    close(constant.curves.val_loss.mean[0], avg(epoch1), 'epoch-1 mean val loss');
+    expect(constant.n[0]).toBe(3);
+    for (const c of results.comparisons.filter((x) => x.a === 'Constant' || x.b === 'Constant')) expect(c.seeds).toEqual([0, 2, 3]);
+    expect(results.runs.find((r) => r.label === 'Constant' && r.seed === 1)).toMatchObject({ status: 'diverged', divergence: { epoch: 4, batch: 2 } });
+    expect(results.schedules.filter((s) => s.label !== 'Constant').every((s) => s.diverged === 0)).toBe(true);
+    const html = fs.readFileSync(writeReport(config, results, outDir).html, 'utf8');
+    expect(html).toContain('1 diverged, excluded');
+    expect(html).toContain('non-finite loss at epoch 4, batch 2');
+  });
+});

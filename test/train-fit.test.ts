@@ -3,7 +3,7 @@
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { fit, openData, resnet, SGD, WarmRestarts, type EpochMetrics, type FitOptions } from '../lib';
+import { DivergenceError, fit, loadCheckpoint, openData, readTorchFile, resnet, RunFolderInUseError, SGD, stateDictEntries, WarmRestarts, type EpochMetrics, type FitOptions } from '../lib';
 import { tempDir } from './helpers/native';
 import { writeIdxDataset } from './helpers/idx';
 
@@ -108,5 +108,77 @@ describe('fit()', () => {
     const file = path.join(dir, 'a-file');
     fs.writeFileSync(file, 'not a folder');
     await expect(run(path.join(file, 'out'))).rejects.toThrow(/cannot write to the output folder .*a-file\/out: ENOTDIR/);
+  });
+});
+
+describe('fit(): divergence and run folders', () => {
+  /** SGDR for epoch 1, then an LR no network survives. */
+  class BlowUp extends WarmRestarts {
+    override lrAt(t: number): number {
+      return t >= 1 ? 1e6 : super.lrAt(t);
+    }
+  }
+  const finite = (m: Map<string, { data: ArrayLike<number> | BigInt64Array }>) =>
+    [...m.values()].every((t) => t.data instanceof Float32Array ? t.data.every(Number.isFinite) : true);
+
+  it('a non-finite loss in epoch 2 throws a DivergenceError; the epoch-1 checkpoint, best and snapshot stay intact', async () => {
+    const dir = tempDir('fit-diverge');
+    const err = await run(dir, { schedule: new BlowUp({ lr: 0.05, t0: 1, tMult: 2 }), epochs: 3 }).catch((e: unknown) => e);
+    expect(err).toBeInstanceOf(DivergenceError);
+    const d = err as DivergenceError;
+    expect(d.epoch).toBe(2);
+    expect(d.batch).toBeGreaterThanOrEqual(1);
+    expect(Number.isFinite(d.loss)).toBe(false);
+    expect(d.message).toMatch(new RegExp(`epoch 2, batch ${d.batch}`));
+    const ckpt = await loadCheckpoint(path.join(dir, 'checkpoint.pth'));
+    expect(ckpt.position.epoch).toBe(1);
+    expect(finite(ckpt.model)).toBe(true);
+    expect(finite(stateDictEntries(await readTorchFile(path.join(dir, 'best.pth'))))).toBe(true);
+    expect(finite(stateDictEntries(await readTorchFile(path.join(dir, 'snapshot-cycle-1.pth'))))).toBe(true);
+    expect(fs.existsSync(path.join(dir, 'snapshot-cycle-2.pth'))).toBe(false);
+    expect(fs.readFileSync(path.join(dir, 'metrics.jsonl'), 'utf8').trim().split('\n')).toHaveLength(1);
+    expect(JSON.parse(fs.readFileSync(path.join(dir, 'diverged.json'), 'utf8'))).toMatchObject({ epoch: 2, batch: d.batch });
+  });
+
+  it('skipNonFinite: a non-finite batch is not applied; when every batch is, the run cannot recover', async () => {
+    const { train, val } = openData(`fashion-mnist:${data}`, { augment: false });
+    const model = resnet('resnet18', { numClasses: 10, inChannels: 1, stem: 'cifar', seed: 7 });
+    const optimizer = new SGD(model, { lr: 0.05, momentum: 0.9, weightDecay: 5e-4 });
+    try {
+      const state = model.stateDict();
+      (state.get('fc.bias')!.data as Float32Array)[0] = NaN;
+      await model.loadStateDict(state);
+      const params = () => [...model.stateDict()].filter(([k]) => !/running_|num_batches/.test(k))
+        .map(([k, t]) => [k, Buffer.from((t.data as Float32Array).buffer.slice(0))] as const);
+      const before = params();
+      const opts = { model, optimizer, schedule: new WarmRestarts({ lr: 0.05, t0: 1, tMult: 2 }), train, val, epochs: 1, batchSize: 16 };
+      const skipped = await fit({ ...opts, skipNonFinite: true }).catch((e: unknown) => e);
+      expect(skipped).toBeInstanceOf(DivergenceError);
+      expect((skipped as Error).message).toMatch(/every batch of epoch 1 had a non-finite loss \(first: batch 1/);
+      // Not one update was applied: every weight is bit for bit what it was (NaN included).
+      const after = params();
+      for (let i = 0; i < before.length; i++) expect(after[i]![1].equals(before[i]![1]), before[i]![0]).toBe(true);
+      const stopped = await fit(opts).catch((e: unknown) => e);
+      expect(stopped).toBeInstanceOf(DivergenceError);
+      expect(stopped).toMatchObject({ epoch: 1, batch: 1 });
+    } finally {
+      model.dispose();
+      train.dispose();
+      val.dispose();
+    }
+  });
+
+  it('an outDir holding another run is refused unless resume or overwrite; overwrite keeps unrelated files', async () => {
+    const dir = tempDir('fit-overwrite');
+    await run(dir, { epochs: 1 });
+    fs.writeFileSync(path.join(dir, 'notes.txt'), 'mine');
+    fs.writeFileSync(path.join(dir, 'events.out.tfevents.1.host'), 'tb');
+    const err = await run(dir, { epochs: 1 }).catch((e: unknown) => e);
+    expect(err).toBeInstanceOf(RunFolderInUseError);
+    expect((err as RunFolderInUseError).files).toEqual(expect.arrayContaining(['metrics.jsonl', 'checkpoint.pth', 'events.out.tfevents.1.host']));
+    const again = await run(dir, { epochs: 1, overwrite: true, keep: { best: false } });
+    expect(again.history).toHaveLength(1);
+    expect(fs.readdirSync(dir).sort()).toEqual(['checkpoint.pth', 'metrics.jsonl', 'notes.txt', 'snapshot-cycle-1.pth',
+      'snapshot-cycle-1.val-probabilities.pth', 'summary.json']);
   });
 });

@@ -33,6 +33,8 @@ const flagSpecs: FlagSpecs = {
 };
 
 const pct = (v: number | null | undefined): string => (v === null || v === undefined || !Number.isFinite(v) ? '-' : `${(v * 100).toFixed(1)}%`);
+/** A loss for the terminal: '-' for none, and NaN/Infinity (null once in JSON) as they are. */
+const fmtLoss = (v: number | null | undefined): string => (v === null || v === undefined ? '-' : v.toFixed(4));
 const fmtLr = (lr: number): string => (lr === 0 ? '0' : lr >= 1e-3 ? lr.toFixed(4) : lr.toExponential(1));
 
 /** One progress bar for the whole experiment (epochs of all runs), with a line per run epoch above it. */
@@ -103,8 +105,10 @@ export class ExperimentProgress {
         this.#lastPlain = Date.now();
         const finished = e.status.filter((s) => s === 'done').length;
         const partial = e.status.filter((s) => s === 'partial').length;
+        const diverged = e.status.filter((s) => s === 'diverged').length;
         this.line(`${e.runs.length} runs × ${this.#epochs} epochs; ${e.jobs} at a time with ${e.threads} thread(s) each` +
-          (finished ? `; ${finished} already finished (skipped)` : '') + (partial ? `; ${partial} to resume` : ''));
+          (finished ? `; ${finished} already finished (skipped)` : '') + (partial ? `; ${partial} to resume` : '') +
+          (diverged ? `; ${diverged} diverged before (skipped)` : ''));
         break;
       }
       case 'run-start':
@@ -120,16 +124,17 @@ export class ExperimentProgress {
         const m = e.metrics;
         this.#done += 1;
         this.#partial.set(e.run.index, 0);
-        const val = m.val_loss === null ? '' : `  val ${m.val_loss.toFixed(4)} (${pct(m.val_acc)})`;
-        const ens = m.ensemble_val_loss === undefined ? '' : `  ensemble ${m.ensemble_val_loss.toFixed(4)} (${pct(m.ensemble_val_acc)})`;
-        this.line(`${this.#name(e.run)}  epoch ${m.epoch}/${this.#epochs}  train ${m.train_loss.toFixed(4)}${val}` +
+        const val = m.val_loss === null ? '' : `  val ${fmtLoss(m.val_loss)} (${pct(m.val_acc)})`;
+        const ens = m.ensemble_val_loss === undefined ? '' : `  ensemble ${fmtLoss(m.ensemble_val_loss)} (${pct(m.ensemble_val_acc)})`;
+        this.line(`${this.#name(e.run)}  epoch ${m.epoch}/${this.#epochs}  train ${fmtLoss(m.train_loss)}${val}` +
           `  lr ${fmtLr(m.lr)}→${fmtLr(m.lr_end)}${m.cycle_end ? '  cycle end' : ''}${ens}  ${m.seconds.toFixed(1)} s`);
         break;
       }
       case 'run-end':
         this.#running.delete(e.run.index);
         this.#partial.delete(e.run.index);
-        this.line(`${this.#name(e.run)}  ${e.status === 'done' ? 'done' : e.status === 'aborted' ? 'stopped (checkpoint kept)' : `FAILED: ${e.error}`} after ${formatDuration(e.seconds)}`);
+        this.line(`${this.#name(e.run)}  ${e.status === 'done' ? 'done' : e.status === 'aborted' ? 'stopped (checkpoint kept)'
+          : e.status === 'diverged' ? `DIVERGED: ${e.error}` : `FAILED: ${e.error}`} after ${formatDuration(e.seconds)}`);
         break;
       case 'log':
         break;
@@ -146,9 +151,10 @@ export function summaryLines(results: ExperimentResults): string[] {
   const width = Math.max(...results.schedules.map((s) => s.label.length));
   const ms = (m: { mean: number; std: number }, f: (v: number) => string) =>
     Number.isFinite(m.mean) ? `${f(m.mean)}${Number.isFinite(m.std) ? ` ± ${f(m.std)}` : ''}` : '-';
-  const lines = results.schedules.map((s) =>
-    `  ${s.label.padEnd(width)}  final val loss ${ms(s.final.val_loss, (v) => v.toFixed(4))}  acc ${ms(s.final.val_acc, (v) => (v * 100).toFixed(2) + '%')}` +
-    `  (${s.finished} runs)` + (s.ensemble ? `  ensemble ${ms(s.ensemble.val_loss, (v) => v.toFixed(4))}` : ''));
+  const lines = results.schedules.map((s) => s.finished === 0 && s.diverged > 0
+    ? `  ${s.label.padEnd(width)}  diverged (${s.diverged} of ${s.diverged} run(s): non-finite loss; no results)`
+    : `  ${s.label.padEnd(width)}  final val loss ${ms(s.final.val_loss, (v) => v.toFixed(4))}  acc ${ms(s.final.val_acc, (v) => (v * 100).toFixed(2) + '%')}` +
+    `  (${s.finished} runs${s.diverged ? `, ${s.diverged} diverged, excluded` : ''})` + (s.ensemble ? `  ensemble ${ms(s.ensemble.val_loss, (v) => v.toFixed(4))}` : ''));
   for (const c of results.comparisons.filter((x) => x.metric === 'final_val_loss')) {
     const d = c.difference;
     lines.push(`  ${c.a} − ${c.b}: final val loss ${Number.isFinite(d.mean) ? d.mean.toFixed(4) : '-'}` +
@@ -197,7 +203,8 @@ export async function compareAndReport(o: CompareRunOptions): Promise<number> {
         log(`stopped: ${result.runs.length - result.skipped - result.trained} run(s) unfinished; run the same command again to resume`);
         return 130;
       }
-      log(`${result.trained} run(s) trained, ${result.skipped} already finished, in ${formatDuration(result.seconds)}`);
+      log(`${result.trained} run(s) trained, ${result.skipped} already finished` +
+        (result.diverged ? `, ${result.diverged} diverged` : '') + `, in ${formatDuration(result.seconds)}`);
     } finally {
       process.removeListener('SIGINT', onSignal);
       process.removeListener('SIGTERM', onSignal);

@@ -6,6 +6,7 @@
  */
 import * as fs from 'fs';
 import * as path from 'path';
+import { DivergenceError, RunFolderInUseError } from '../errors';
 import type { ScheduleSpec } from '../schedule';
 import { readRunConfig, runTraining, type RunConfig } from '../train/run';
 import { formatFlags, parseCommandFlags, UsageError, type FlagSpecs, type ParsedFlags } from './args';
@@ -41,6 +42,8 @@ const flagSpecs: FlagSpecs = {
   workers: { kind: 'integer', help: 'data loader threads (default automatic)' },
   out: { kind: 'string', help: 'run folder (default runs/train-<time>)' },
   resume: { kind: 'string', help: 'continue the run in this folder from its last checkpoint' },
+  overwrite: { kind: 'boolean', help: "reuse an --out that holds another run (deletes that run's files only)" },
+  'skip-nonfinite': { kind: 'boolean', help: 'skip (do not apply) batches with a NaN/Inf loss instead of stopping; counted in metrics.jsonl' },
   json: { kind: 'boolean', help: 'print the summary as JSON at the end' },
   help: { kind: 'boolean', help: 'show this help' },
 };
@@ -108,6 +111,7 @@ export function configFromFlags(flags: ParsedFlags): RunConfig {
     imageSize: int(flags, 'image-size'),
     fastDecode: flags['fast-decode'] as boolean | undefined,
     initWeights: flags['init-weights'] as string | undefined,
+    ...(flags['skip-nonfinite'] ? { skipNonFinite: true } : {}),
     reinitLast: int(flags, 'reinit-last'),
     freeze: flags.freeze as boolean | undefined,
     ensembleSize: flags['ensemble-size'] === undefined ? undefined : positive('ensemble-size', 3),
@@ -141,6 +145,7 @@ export const command: Command = {
     let config: RunConfig;
     let outDir: string;
     const resume = flags.resume !== undefined;
+    if (resume && flags.overwrite) throw new UsageError('--resume continues the run in its folder; --overwrite would delete it');
     if (resume) {
       const extra = Object.keys(flags).filter((f) => !RESUME_FLAGS.has(f));
       if (extra.length) throw new UsageError(`--resume continues the run as it was configured; --${extra[0]} cannot change`);
@@ -164,7 +169,7 @@ export const command: Command = {
     const started = Date.now();
     try {
       const result = await runTraining(config, {
-        outDir, resume, signal: controller.signal, log,
+        outDir, resume, overwrite: Boolean(flags.overwrite), signal: controller.signal, log,
         callbacks: {
           onEpochBegin: () => progress.epochBegin(),
           onBatchEnd: (p) => progress.batch(p),
@@ -177,9 +182,19 @@ export const command: Command = {
         return 130;
       }
       log(`done in ${formatDuration((Date.now() - started) / 1000)}: ${outDir} (metrics.jsonl, summary.json, ${result.snapshots.length} cycle snapshot(s))` +
-        (last?.val_acc != null ? `; final val_acc ${(last.val_acc * 100).toFixed(1)}%` : ''));
+        (last?.val_acc != null ? `; final val_acc ${(last.val_acc * 100).toFixed(1)}%` : '') +
+        (result.skippedBatches !== undefined ? `; ${result.skippedBatches} batch(es) skipped for a non-finite loss` : ''));
       if (flags.json) process.stdout.write(fs.readFileSync(path.join(outDir, 'summary.json'), 'utf8'));
       return 0;
+    } catch (err) {
+      if (err instanceof RunFolderInUseError) {
+        const shown = err.files.length > 3 ? `${err.files.slice(0, 3).join(', ')}, …` : err.files.join(', ');
+        throw new UsageError(`--out ${outDir} holds another run (${shown}): continue it with --resume ${outDir}, or add --overwrite to replace it`);
+      }
+      if (err instanceof DivergenceError) {
+        throw new Error(`${err.message}; stopped with nothing saved from it (${outDir} keeps its last finite checkpoint, if any; --skip-nonfinite skips such batches)`);
+      }
+      throw err;
     } finally {
       process.removeListener('SIGINT', onSignal);
       process.removeListener('SIGTERM', onSignal);

@@ -9,7 +9,7 @@ import * as path from 'path';
 import { scheduleFromSpec, type Schedule } from '../schedule';
 import type { EpochMetrics } from '../train/metrics';
 import { scheduleSpecOf, type ExperimentConfig } from './config';
-import { planRuns, readMetrics, runStatus, type RunStatus } from './runs';
+import { planRuns, readDivergence, readMetrics, runStatus, type Divergence, type RunStatus } from './runs';
 import { bestEpoch, defaultBandwidth, epochsToTarget, mean, meanStd, pairedDifference, rbfSmooth, type MeanStd, type PairedDifference } from './stats';
 
 /** One run's metrics, as read from its folder (or made up in a test). */
@@ -20,6 +20,8 @@ export interface RunRecord {
   /** Folder relative to the experiment folder. */
   dir?: string;
   status?: RunStatus;
+  /** Where a diverged run (status 'diverged') stopped. */
+  divergence?: Divergence;
 }
 
 /** Mean and standard deviation per epoch. */
@@ -52,6 +54,8 @@ export interface ScheduleStats {
   seeds: number[];
   /** Runs that finished all epochs. */
   finished: number;
+  /** Runs that diverged (a non-finite loss): left out of every mean ± std. */
+  diverged: number;
   /** Epochs 1…E of the per-epoch curves and the number of runs that reached each. */
   epochs: number[];
   n: number[];
@@ -118,7 +122,7 @@ export interface ExperimentResults {
   level: number;
   schedules: ScheduleStats[];
   comparisons: Comparison[];
-  runs: Array<{ label: string; seed: number; dir?: string; status?: RunStatus; epochs: number }>;
+  runs: Array<{ label: string; seed: number; dir?: string; status?: RunStatus; epochs: number; divergence?: Divergence }>;
 }
 
 const curveOf = (rows: EpochMetrics[], metric: CurveMetric, epochs: number): Array<number | null> => {
@@ -150,7 +154,9 @@ function scheduleStats(
   const schedule = scheduleFromSpec(scheduleSpecOf(entry));
   const E = config.epochs;
   const epochs = Array.from({ length: E }, (_, i) => i + 1);
-  const runs = records.filter((r) => r.rows.length > 0);
+  // Diverged runs count only as diverged: their last finite epochs would bias every mean.
+  const diverged = records.filter((r) => r.status === 'diverged').length;
+  const runs = records.filter((r) => r.rows.length > 0 && r.status !== 'diverged');
   const finished = runs.filter((r) => r.rows.some((row) => row.epoch === E));
 
   const curves = {} as Record<CurveMetric, Band>;
@@ -220,6 +226,7 @@ function scheduleStats(
     spec: schedule.spec() as unknown as Record<string, unknown>,
     seeds: runs.map((r) => r.seed),
     finished: finished.length,
+    diverged,
     epochs, n, lr, curves, smoothed, cycleEnds, final,
     best: {
       val_loss: meanStd(perRunBest.map((b) => b.val_loss)),
@@ -260,17 +267,20 @@ export function aggregate(config: ExperimentConfig, records: RunRecord[]): Exper
   const bandwidth = config.analysis.bandwidth ?? defaultBandwidth(config.epochs);
   const level = config.analysis.level ?? 0.95;
   const byLabel = new Map(config.schedules.map((s) => [s.label, records.filter((r) => r.label === s.label)]));
+  const counted = (r: RunRecord) => r.status !== 'diverged';
 
   // Default target: the worst schedule's best mean val loss, a level every schedule's mean reaches.
   let target: number | null = config.analysis.targetValLoss ?? null;
   const source = target === null ? 'default' : 'config';
   if (target === null) {
-    const bests = config.schedules.map((s) => {
-      const runs = byLabel.get(s.label)!.filter((r) => r.rows.length > 0);
+    // Schedules whose every run diverged have no curve to reach a target on: left out.
+    const live = config.schedules.filter((s) => byLabel.get(s.label)!.some(counted) || byLabel.get(s.label)!.length === 0);
+    const bests = live.map((s) => {
+      const runs = byLabel.get(s.label)!.filter((r) => r.rows.length > 0 && counted(r));
       const meanCurve = Array.from({ length: config.epochs }, (_, i) => mean(runs.map((r) => rowAt(r.rows, i + 1)?.val_loss)));
       return bestEpoch(meanCurve.map((_, i) => i + 1), meanCurve)?.value;
     });
-    if (bests.every((b) => b !== undefined)) target = Math.max(...(bests as number[]));
+    if (bests.length && bests.every((b) => b !== undefined)) target = Math.max(...(bests as number[]));
   }
 
   const schedules = config.schedules.map((s) => scheduleStats(config, s.label, byLabel.get(s.label)!, bandwidth, target, level));
@@ -288,8 +298,8 @@ export function aggregate(config: ExperimentConfig, records: RunRecord[]): Exper
     const rb = byLabel.get(b)!;
     for (const metric of COMPARED_METRICS) {
       const seeds = config.seeds.filter((seed) => {
-        const x = ra.find((r) => r.seed === seed);
-        const y = rb.find((r) => r.seed === seed);
+        const x = ra.find((r) => r.seed === seed && counted(r));
+        const y = rb.find((r) => r.seed === seed && counted(r));
         return x && y && metricOf(x.rows, config.epochs, metric) !== undefined && metricOf(y.rows, config.epochs, metric) !== undefined;
       });
       const va = seeds.map((seed) => metricOf(ra.find((r) => r.seed === seed)!.rows, config.epochs, metric)!);
@@ -307,7 +317,8 @@ export function aggregate(config: ExperimentConfig, records: RunRecord[]): Exper
     level,
     schedules,
     comparisons,
-    runs: records.map((r) => ({ label: r.label, seed: r.seed, dir: r.dir, status: r.status, epochs: r.rows.length })),
+    runs: records.map((r) => ({ label: r.label, seed: r.seed, dir: r.dir, status: r.status, epochs: r.rows.length,
+      ...(r.divergence ? { divergence: r.divergence } : {}) })),
   };
 }
 
@@ -319,6 +330,7 @@ export function analyzeExperiment(config: ExperimentConfig, outDir: string): Exp
     rows: readMetrics(run.dir),
     dir: path.relative(outDir, run.dir) || '.',
     status: runStatus(run.dir),
+    divergence: readDivergence(run.dir),
   }));
   return aggregate(config, records);
 }

@@ -101,7 +101,7 @@ function summaryTable(results: ExperimentResults): string {
   const rows = results.schedules.map((s, i) => {
     const ens = s.ensemble;
     return `<tr><th scope="row">${swatch(i)}${esc(s.label)}<div class="spec">${esc(scheduleText(s.spec))}</div></th>` +
-      `<td>${s.finished}/${results.seeds.length}</td>` +
+      `<td>${s.finished}/${results.seeds.length}${s.diverged ? `<div class="spec diverged">${s.diverged} diverged, excluded</div>` : ''}</td>` +
       `<td>${loss(s.final.val_loss)}</td><td>${acc(s.final.val_acc)}</td><td>${loss(s.final.train_loss)}</td>` +
       `<td>${loss(s.best.val_loss)}</td><td>${ms(s.best.epoch, (v) => v.toFixed(1))}</td>` +
       `<td>${t === null ? '–' : `${ms(s.toTarget.epochs, (v) => v.toFixed(1))} <span class="pm">(${s.toTarget.reached}/${s.toTarget.of} reached)</span>`}</td>` +
@@ -154,7 +154,9 @@ function runsTable(results: ExperimentResults, outDir: string): string {
     const best = s?.best.perRun.find((b) => b.seed === r.seed);
     const metricsPath = r.dir ? path.join(r.dir, 'metrics.jsonl') : '';
     const link = metricsPath && fs.existsSync(path.join(outDir, metricsPath)) ? `<a href="${esc(metricsPath.split(path.sep).join('/'))}">${esc(r.dir!)}</a>` : esc(r.dir ?? '');
-    return `<tr><td>${esc(r.label)}</td><td>${r.seed}</td><td>${r.status ?? ''}</td><td>${r.epochs}/${results.epochs}</td>` +
+    const status = r.status === 'diverged' && r.divergence
+      ? `diverged<div class="spec">non-finite loss at epoch ${r.divergence.epoch}, batch ${r.divergence.batch}</div>` : esc(r.status ?? '');
+    return `<tr><td>${esc(r.label)}</td><td>${r.seed}</td><td>${status}</td><td>${r.epochs}/${results.epochs}</td>` +
       `<td>${best ? `${best.val_loss.toFixed(4)} (epoch ${best.epoch})` : '–'}</td><td class="path">${link}</td></tr>`;
   });
   return `<table><thead><tr><th>Schedule</th><th>Seed</th><th>Status</th><th>Epochs</th><th>Best val loss</th><th>Folder</th></tr></thead><tbody>${rows.join('')}</tbody></table>`;
@@ -181,6 +183,7 @@ dl{display:grid;grid-template-columns:max-content auto;gap:2px 16px}dt{font-weig
 export function renderReportHtml(config: ExperimentConfig, results: ExperimentResults, figures: WrittenFigure[], outDir: string): string {
   const level = Math.round(results.level * 100);
   const finished = results.runs.filter((r) => r.status === 'done').length;
+  const divergedRuns = results.runs.filter((r) => r.status === 'diverged').length;
   const t = results.target;
   const figureHtml = figures.map((f, i) => {
     const uri = `data:image/svg+xml;base64,${Buffer.from(f.svg).toString('base64')}`;
@@ -195,7 +198,8 @@ export function renderReportHtml(config: ExperimentConfig, results: ExperimentRe
     ['Optimizer', Object.entries({ type: 'sgd', ...config.optimizer }).map(([k, v]) => `${k}=${String(v)}`).join(', ')],
     ['Training', `${config.epochs} epochs, batch size ${config.batchSize}`],
     ['Seeds', `${results.seeds.join(', ')} (each schedule trained on every seed: same initial weights, batch order and augmentation per seed)`],
-    ['Runs', `${finished} of ${results.runs.length} finished`],
+    ['Runs', `${finished} of ${results.runs.length} finished` +
+      (divergedRuns ? `; ${divergedRuns} diverged (a NaN/Inf training loss), left out of every mean ± std` : '')],
     ['Smoothing', `Gaussian (RBF) kernel, bandwidth ${Number(results.bandwidth.toPrecision(3))} epochs (${config.analysis.bandwidth !== undefined ? 'set in the config' : 'default: max(0.5, epochs/40)'})`],
     ['Target', t.val_loss === null ? 'none' : `val loss ≤ ${t.val_loss.toFixed(4)} (${t.source === 'config' ? 'set in the config' : "default: the worst schedule's best mean val loss"})`],
     ['Intervals', `${level}% Student-t intervals of the mean paired difference over the seeds both schedules finished; std is the sample standard deviation (n − 1)`],

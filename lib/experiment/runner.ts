@@ -22,6 +22,7 @@ export type WorkerMessage =
   | { type: 'epoch'; metrics: EpochMetrics }
   | { type: 'done'; epochs: number; seconds: number }
   | { type: 'aborted'; epochs: number }
+  | { type: 'diverged'; epoch: number; batch: number; loss: number; message: string }
   | { type: 'error'; message: string };
 
 export type ExperimentEvent =
@@ -30,7 +31,7 @@ export type ExperimentEvent =
   | { type: 'log'; run: PlannedRun; line: string }
   | { type: 'batch'; run: PlannedRun; epoch: number; batch: number; batches: number; loss: number }
   | { type: 'epoch'; run: PlannedRun; metrics: EpochMetrics }
-  | { type: 'run-end'; run: PlannedRun; status: 'done' | 'aborted' | 'failed'; seconds: number; error?: string };
+  | { type: 'run-end'; run: PlannedRun; status: 'done' | 'aborted' | 'diverged' | 'failed'; seconds: number; error?: string };
 
 export interface ExperimentOptions {
   /** The experiment folder: experiment.json, runs/, and the report. */
@@ -54,8 +55,10 @@ export interface ExperimentRunResult {
   runs: PlannedRun[];
   /** Runs trained to the end in this call. */
   trained: number;
-  /** Runs that were already finished. */
+  /** Runs that were already finished (or had diverged). */
   skipped: number;
+  /** Runs that diverged (a non-finite loss) in this call; they are final and reported as diverged. */
+  diverged: number;
   /** True when the signal stopped the experiment before every run finished. */
   aborted: boolean;
   jobs: number;
@@ -107,7 +110,15 @@ export async function runExperiment(config: ExperimentConfig, options: Experimen
     device: options.device ?? config.device ?? 'auto',
     ...(options.workers ?? config.workers) !== undefined ? { workers: options.workers ?? config.workers } : {},
   };
-  const emit = options.onEvent ?? (() => {});
+  // A throwing event handler must not take the experiment (and its children) down with it.
+  const onEvent = options.onEvent;
+  const emit = (event: ExperimentEvent): void => {
+    try {
+      onEvent?.(event);
+    } catch {
+      // progress display only
+    }
+  };
 
   // The data set is checked here, before any process starts: a wrong folder is one line, not N failed runs.
   checkData(config);
@@ -118,23 +129,31 @@ export async function runExperiment(config: ExperimentConfig, options: Experimen
   writeExperimentFile(outDir, config);
   emit({ type: 'plan', runs, status, epochsDone, jobs, threads });
 
-  const queue = runs.filter((_, i) => status[i] !== 'done');
+  const final = (s: RunStatus) => s === 'done' || s === 'diverged';
+  const queue = runs.filter((_, i) => !final(status[i]!));
   const skipped = runs.length - queue.length;
-  if (queue.length === 0) return { runs, trained: 0, skipped, aborted: false, jobs, threads, seconds: (Date.now() - started) / 1000 };
+  if (queue.length === 0) return { runs, trained: 0, skipped, diverged: 0, aborted: false, jobs, threads, seconds: (Date.now() - started) / 1000 };
   const script = options.workerScript ?? defaultWorkerScript();
 
   const children = new Set<ChildProcess>();
   let stopping = false;
   let failure: Error | undefined;
   let trained = 0;
+  let divergedRuns = 0;
   const stopAll = () => {
     stopping = true;
     for (const child of children) if (child.connected) child.send({ type: 'abort' });
   };
   if (options.signal?.aborted) stopping = true;
   options.signal?.addEventListener('abort', stopAll);
+  // No worker may outlive this process, however it ends (an uncaught error included): the workers
+  // would otherwise train on, unobserved, into folders a later call resumes.
+  const killAll = () => {
+    for (const child of children) if (child.exitCode === null && child.signalCode === null) child.kill('SIGKILL');
+  };
+  process.on('exit', killAll);
 
-  const runOne = (run: PlannedRun): Promise<'done' | 'aborted'> =>
+  const runOne = (run: PlannedRun): Promise<'done' | 'aborted' | 'diverged'> =>
     new Promise((resolve, reject) => {
       prepareRunFolder(run);
       emit({ type: 'run-start', run, fromEpoch: readMetrics(run.dir).length });
@@ -165,6 +184,9 @@ export async function runExperiment(config: ExperimentConfig, options: Experimen
         if (outcome?.type === 'done' && code === 0) {
           emit({ type: 'run-end', run, status: 'done', seconds });
           resolve('done');
+        } else if (outcome?.type === 'diverged') {
+          emit({ type: 'run-end', run, status: 'diverged', seconds, error: outcome.message });
+          resolve('diverged');
         } else if (outcome?.type === 'aborted' || (stopping && code === 130)) {
           emit({ type: 'run-end', run, status: 'aborted', seconds });
           resolve('aborted');
@@ -182,7 +204,9 @@ export async function runExperiment(config: ExperimentConfig, options: Experimen
       const run = queue.shift();
       if (!run) return;
       try {
-        if ((await runOne(run)) === 'done') trained++;
+        const outcome = await runOne(run);
+        if (outcome === 'done') trained++;
+        else if (outcome === 'diverged') divergedRuns++;
       } catch (err) {
         failure ??= err as Error;
         // Stop the others at their next batch: they checkpoint and the next call resumes them.
@@ -194,8 +218,10 @@ export async function runExperiment(config: ExperimentConfig, options: Experimen
     await Promise.all(Array.from({ length: Math.min(jobs, queue.length) }, lane));
   } finally {
     options.signal?.removeEventListener('abort', stopAll);
+    killAll();
+    process.removeListener('exit', killAll);
   }
   if (failure) throw failure;
-  const aborted = runs.some((r) => runStatus(r.dir) !== 'done');
-  return { runs, trained, skipped, aborted, jobs, threads, seconds: (Date.now() - started) / 1000 };
+  const aborted = runs.some((r) => !final(runStatus(r.dir)));
+  return { runs, trained, skipped, diverged: divergedRuns, aborted, jobs, threads, seconds: (Date.now() - started) / 1000 };
 }

@@ -5,6 +5,7 @@
  */
 import * as fs from 'fs';
 import * as path from 'path';
+import { DIVERGED_FILE } from '../train/fit';
 import { RUN_CONFIG_FILE, type RunConfig } from '../train/run';
 import type { EpochMetrics } from '../train/metrics';
 import { runConfigFor, slugify, type ExperimentConfig } from './config';
@@ -28,7 +29,17 @@ export interface PlannedRun {
   config: RunConfig;
 }
 
-export type RunStatus = 'done' | 'partial' | 'new';
+/** diverged: training stopped at a non-finite loss (diverged.json); final, like done, but without results. */
+export type RunStatus = 'done' | 'diverged' | 'partial' | 'new';
+
+/** Where a diverged run stopped (its diverged.json). */
+export interface Divergence {
+  epoch: number;
+  batch: number;
+  /** The loss (a string such as 'NaN' or 'Infinity' when not finite). */
+  loss: number | string;
+  message: string;
+}
 
 /** Every schedule × seed of the config, seed-major so complete pairs exist as early as possible. */
 export function planRuns(config: ExperimentConfig, outDir: string): PlannedRun[] {
@@ -62,9 +73,24 @@ export function readMetrics(dir: string): EpochMetrics[] {
   return rows;
 }
 
-/** done: summary.json exists; partial: started (run.json, metrics or a checkpoint); new: nothing yet. */
+/** The divergence record of a run folder, or undefined when it did not diverge. */
+export function readDivergence(dir: string): Divergence | undefined {
+  const file = path.join(dir, DIVERGED_FILE);
+  if (!fs.existsSync(file)) return undefined;
+  try {
+    return JSON.parse(fs.readFileSync(file, 'utf8')) as Divergence;
+  } catch {
+    return { epoch: NaN, batch: NaN, loss: 'NaN', message: 'training diverged' };
+  }
+}
+
+/**
+ * done: summary.json exists; diverged: diverged.json exists (training stopped at a non-finite loss);
+ * partial: started (run.json, metrics or a checkpoint); new: nothing yet.
+ */
 export function runStatus(dir: string): RunStatus {
   if (fs.existsSync(path.join(dir, SUMMARY_FILE))) return 'done';
+  if (fs.existsSync(path.join(dir, DIVERGED_FILE))) return 'diverged';
   if ([RUN_CONFIG_FILE, METRICS_FILE, CHECKPOINT_FILE].some((f) => fs.existsSync(path.join(dir, f)))) return 'partial';
   return 'new';
 }

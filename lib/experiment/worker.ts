@@ -8,8 +8,12 @@
  * A SIGINT/SIGTERM or an {type:'abort'} message stops it after the current batch with a checkpoint
  * of the exact position (exit code 130); the next `sgdr compare` continues from there.
  */
+import { DivergenceError } from '../errors';
 import { readRunConfig, runTraining, type RunConfig } from '../train/run';
 import type { WorkerMessage } from './runner';
+
+/** Exit code of a worker whose run diverged. */
+const DIVERGED_EXIT = 3;
 
 function send(message: WorkerMessage): Promise<void> {
   return new Promise((resolve) => {
@@ -64,6 +68,12 @@ main().then(
   // Exit explicitly: every message has been handed over by now, and nothing else needs the process.
   (code) => process.exit(code),
   async (err: unknown) => {
+    if (err instanceof DivergenceError) {
+      // Not a failure of the experiment: the run is reported as diverged and the others go on.
+      await send({ type: 'diverged', epoch: err.epoch, batch: err.batch, loss: err.loss, message: err.message });
+      process.stderr.write(`${err.message}\n`);
+      process.exit(DIVERGED_EXIT);
+    }
     const message = err instanceof Error ? err.message : String(err);
     await send({ type: 'error', message });
     process.stderr.write(`${message}\n`);

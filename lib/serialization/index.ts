@@ -8,7 +8,7 @@ export type { ReadOptions } from './torch-reader';
 export { writeTorch, writeTorchFile } from './torch-writer';
 export type { WriteOptions } from './torch-writer';
 export { stateDictEntries, STATE_DICT_WRAPPER_KEYS } from './state-dict';
-export { tensorRecord, isTensorRecord, DTYPES, contiguousStrides } from './tensor';
+export { tensorRecord, isTensorRecord, DTYPES, contiguousStrides, firstNonFiniteTensor } from './tensor';
 export type { Dtype, TensorData, TensorRecord, DataForDtype } from './tensor';
 export {
   OrderedDict,

@@ -270,3 +270,21 @@ export function materialize(
   }
   return out;
 }
+
+/**
+ * The first tensor of a state dict holding a NaN or an infinity (floating dtypes only; half and
+ * bfloat16 words are checked by their exponent bits), or undefined when all are finite.
+ */
+export function firstNonFiniteTensor(entries: Iterable<[string, TensorRecord]>): string | undefined {
+  for (const [name, t] of entries) {
+    const d = t.data as ArrayLike<number>;
+    if (t.dtype === 'float32' || t.dtype === 'float64') {
+      for (let i = 0; i < d.length; i++) if (!Number.isFinite(d[i]!)) return name;
+    } else if (t.dtype === 'float16') {
+      for (let i = 0; i < d.length; i++) if ((d[i]! & 0x7c00) === 0x7c00) return name;
+    } else if (t.dtype === 'bfloat16') {
+      for (let i = 0; i < d.length; i++) if ((d[i]! & 0x7f80) === 0x7f80) return name;
+    }
+  }
+  return undefined;
+}

@@ -33,7 +33,7 @@ export interface TrainingPosition {
   /** Batches already done in that epoch (0 at an epoch boundary; > 0 after an abort). */
   batch: number;
   /** Sums of the partly done epoch. */
-  partial: { lossSum: number; correct: number; count: number; seconds: number } | null;
+  partial: { lossSum: number; correct: number; count: number; seconds: number; skipped?: number } | null;
   history: EpochMetrics[];
   snapshots: SnapshotInfo[];
   best: { epoch: number; val_loss: number } | null;
@@ -49,11 +49,11 @@ export interface Checkpoint {
 }
 
 export async function saveCheckpoint(file: string, model: ResNet, optimizer: Optimizer, schedule: ScheduleState,
-  position: TrainingPosition): Promise<void> {
+  position: TrainingPosition, state?: Map<string, TensorRecord>): Promise<void> {
   await writeTorchFile(file, {
     format: CHECKPOINT_FORMAT,
     version: CHECKPOINT_VERSION,
-    model: orderedDict(model.stateDict()),
+    model: orderedDict(state ?? model.stateDict()),
     optimizer: optimizer.stateDict(),
     // JSON keeps these exactly as they were (numbers are float64 either way) and readable from Python.
     schedule: JSON.stringify(schedule),

@@ -9,11 +9,11 @@
 import * as fs from 'fs';
 import * as path from 'path';
 import { native, type NativeBatchProgress, type NativeTrainer } from '../binding';
-import { withCallerStack } from '../errors';
+import { DivergenceError, RunFolderInUseError, withCallerStack } from '../errors';
 import type { ResNet } from '../nn/resnet';
 import type { Optimizer } from '../optim/optimizer';
 import type { Cycle, Schedule } from '../schedule';
-import { readTorchFile, tensorRecord, writeTorchFile, type TensorRecord } from '../serialization';
+import { firstNonFiniteTensor, readTorchFile, tensorRecord, writeTorchFile, type TensorRecord } from '../serialization';
 import { loadCheckpoint, saveCheckpoint, type SnapshotInfo, type TrainingPosition } from './checkpoint';
 import { ensembleMetrics, type EpochMetrics } from './metrics';
 
@@ -64,6 +64,18 @@ export interface FitOptions {
   /** Continue from outDir/checkpoint.pth. */
   resume?: boolean;
   /**
+   * Reuse an outDir that holds files of another run: they (and only they: see runFiles) are deleted
+   * first. Without it (and without resume) such an outDir is refused with a RunFolderInUseError.
+   */
+  overwrite?: boolean;
+  /**
+   * A batch with a NaN or infinite loss normally stops the run with a DivergenceError (nothing is
+   * saved from the diverged weights). With skipNonFinite such a batch's update is not applied
+   * instead; the skipped batches are counted in the metrics (skipped_batches). Reading the loss
+   * before every step costs a host sync per batch on a GPU.
+   */
+  skipNonFinite?: boolean;
+  /**
    * Weight files to keep (default: all). Experiments that only need the numbers can drop them:
    * `checkpoint: false` deletes checkpoint.pth once the run has finished (it stays while a run can
    * still be resumed), `best: false` skips best.pth, `snapshots: false` keeps only each cycle
@@ -95,9 +107,53 @@ export interface FitResult {
   best: { epoch: number; val_loss: number } | null;
   /** True when the signal stopped the run; a checkpoint holds the exact position. */
   aborted: boolean;
+  /** With skipNonFinite: batches skipped for a non-finite loss, over the whole run. */
+  skippedBatches?: number;
 }
 
 const CHECKPOINT = 'checkpoint.pth';
+/** Written into the run folder when training diverged: { epoch, batch, loss, message }. */
+export const DIVERGED_FILE = 'diverged.json';
+
+/**
+ * The files of a run in `dir`: what fit() writes (metrics.jsonl, summary.json, diverged.json, every
+ * .pth: checkpoint, best, cycle snapshots and their validation probabilities), TensorBoard event
+ * files, and with `runConfig` the run.json of runTraining. Nothing else is ever counted or deleted.
+ */
+export function runFiles(dir: string, runConfig = false): string[] {
+  if (!fs.existsSync(dir)) return [];
+  const fixed = new Set(['metrics.jsonl', 'summary.json', DIVERGED_FILE, ...(runConfig ? ['run.json'] : [])]);
+  return fs.readdirSync(dir, { withFileTypes: true })
+    .filter((f) => f.isFile() && (fixed.has(f.name) || f.name.endsWith('.pth') || f.name.startsWith('events.out.tfevents.')))
+    .map((f) => f.name)
+    .sort();
+}
+
+/** Deletes the files of a run in `dir` (see runFiles); returns their names. */
+export function clearRunFiles(dir: string, runConfig = false): string[] {
+  const files = runFiles(dir, runConfig);
+  for (const f of files) fs.rmSync(path.join(dir, f), { force: true });
+  return files;
+}
+
+/**
+ * Makes `dir` ready for a new run: refuses one that holds files of another run unless `overwrite`
+ * (then clears them). With `resume` the files are the run to continue and stay.
+ */
+export function claimRunFolder(dir: string, options: { resume?: boolean; overwrite?: boolean; runConfig?: boolean }): void {
+  ensureWritable(dir);
+  if (options.resume) return;
+  if (options.overwrite) {
+    clearRunFiles(dir, options.runConfig);
+    return;
+  }
+  const files = runFiles(dir, options.runConfig);
+  if (files.length) {
+    const shown = files.length > 3 ? `${files.slice(0, 3).join(', ')}, …` : files.join(', ');
+    throw new RunFolderInUseError(dir, files,
+      `${dir} holds another run (${shown}): continue it with resume, or pass overwrite to replace it`);
+  }
+}
 
 function checkPositiveInt(value: unknown, name: string): number {
   if (typeof value !== 'number' || !Number.isInteger(value) || value < 1) throw new RangeError(`${name} must be an integer >= 1, got ${String(value)}`);
@@ -126,9 +182,15 @@ async function runFit(o: FitOptions): Promise<FitResult> {
   if (!Number.isInteger(seed) || seed < 0) throw new RangeError(`seed must be an integer >= 0, got ${String(seed)}`);
   if (o.resume && !o.outDir) throw new TypeError('resume needs outDir');
   const outDir = o.outDir;
-  if (outDir) ensureWritable(outDir);
+  if (outDir) {
+    claimRunFolder(outDir, { resume: o.resume, overwrite: o.overwrite });
+    // A resumed run that diverged before is tried again from its last finite checkpoint.
+    fs.rmSync(path.join(outDir, DIVERGED_FILE), { force: true });
+  }
+  const skipNonFinite = Boolean(o.skipNonFinite);
   const config = { ...(o.config ?? {}), epochs, batchSize, seed, schedule: o.schedule.spec(),
-    ...(o.normalizedWeightDecay !== undefined ? { normalizedWeightDecay: o.normalizedWeightDecay } : {}) };
+    ...(o.normalizedWeightDecay !== undefined ? { normalizedWeightDecay: o.normalizedWeightDecay } : {}),
+    ...(skipNonFinite ? { skipNonFinite: true } : {}) };
 
   const trainer: NativeTrainer = new (native().NativeTrainer)(o.model.native, o.optimizer.native, {
     train: o.train.native,
@@ -152,7 +214,17 @@ async function runFit(o: FitOptions): Promise<FitResult> {
 
   const abortListener = () => trainer.abort();
   o.signal?.addEventListener('abort', abortListener);
-  const result = (): FitResult => ({ history: position.history, snapshots: position.snapshots, best: position.best, aborted: false });
+  const result = (): FitResult => ({ history: position.history, snapshots: position.snapshots, best: position.best, aborted: false,
+    ...(skipNonFinite ? { skippedBatches: position.history.reduce((a, r) => a + (r.skipped_batches ?? 0), 0) } : {}) });
+  // Divergence: recorded in the run folder (so an experiment reports the run as diverged) and thrown.
+  const diverged = async (err: DivergenceError): Promise<never> => {
+    if (outDir) {
+      await writeAtomic(path.join(outDir, DIVERGED_FILE), JSON.stringify({
+        epoch: err.epoch, batch: err.batch, loss: Number.isFinite(err.loss) ? err.loss : String(err.loss), message: err.message,
+      }) + '\n');
+    }
+    throw err;
+  };
   try {
     if (o.resume && outDir && fs.existsSync(path.join(outDir, CHECKPOINT))) {
       const ckpt = await loadCheckpoint(path.join(outDir, CHECKPOINT));
@@ -182,11 +254,17 @@ async function runFit(o: FitOptions): Promise<FitResult> {
       const lrs = new Float64Array(batches);
       for (let i = 0; i < batches; i++) lrs[i] = o.schedule.lrAt(e + i / batches);
       const startBatch = position.batch;
-      const r = await trainer.runEpoch({ epoch: e, lrs, startBatch, progressEvery: o.progressEvery },
+      const r = await trainer.runEpoch({ epoch: e, lrs, startBatch, progressEvery: o.progressEvery, skipNonFinite },
         o.callbacks?.onBatchEnd ? (p) => o.callbacks!.onBatchEnd!({ ...p, epoch: e + 1 }) : undefined);
+      // Nothing is saved from a diverged state: the last checkpoint (of a finite epoch) stays as it is.
+      if (!skipNonFinite && r.nonFiniteBatch >= 0) await diverged(new DivergenceError(e + 1, r.nonFiniteBatch + 1, r.nonFiniteLoss));
       const prior = position.partial ?? { lossSum: 0, correct: 0, count: 0, seconds: 0 };
       const sums = { lossSum: prior.lossSum + r.loss * r.count, correct: prior.correct + r.correct, count: prior.count + r.count,
-        seconds: prior.seconds + r.seconds };
+        seconds: prior.seconds + r.seconds, ...(skipNonFinite ? { skipped: (prior.skipped ?? 0) + r.skipped } : {}) };
+      if (skipNonFinite && !r.aborted && sums.count === 0 && (sums.skipped ?? 0) > 0) {
+        await diverged(new DivergenceError(e + 1, r.nonFiniteBatch + 1, r.nonFiniteLoss,
+          `training diverged: every batch of epoch ${e + 1} had a non-finite loss (first: batch ${r.nonFiniteBatch + 1}, ${String(r.nonFiniteLoss)}); skipping cannot recover`));
+      }
       if (r.aborted) {
         position = { ...position, epoch: e, batch: startBatch + r.batches, partial: sums };
         return await stop(e, startBatch + r.batches);
@@ -194,6 +272,14 @@ async function runFit(o: FitOptions): Promise<FitResult> {
       const evalStart = Date.now();
       const cycle = ends.get(e + 1);
       const val = o.val ? await trainer.evaluate({ probabilities: Boolean(cycle && outDir) }) : null;
+      // A finite loss can still leave non-finite weights (an overflowing step, e.g. at lr 1e300) in
+      // the last batch: caught here, before anything is saved from them.
+      const state = outDir ? o.model.stateDict() : undefined;
+      const badTensor = state ? firstNonFiniteTensor(state) : undefined;
+      if (badTensor !== undefined || (val && !Number.isFinite(val.loss))) {
+        const what = badTensor !== undefined ? `the weights are no longer finite (first: ${badTensor})` : `non-finite validation loss (${String(val!.loss)})`;
+        await diverged(new DivergenceError(e + 1, batches, val?.loss ?? NaN, `training diverged: ${what} after epoch ${e + 1}, batch ${batches}`));
+      }
       const row: EpochMetrics = {
         epoch: e + 1,
         lr: lrs[0]!,
@@ -207,6 +293,7 @@ async function runFit(o: FitOptions): Promise<FitResult> {
         cycle: o.schedule.cycleIndexAt(e + 0.5 / batches),
         cycle_end: Boolean(cycle),
         ...(weightDecay !== undefined ? { weight_decay: weightDecay } : {}),
+        ...(skipNonFinite ? { skipped_batches: sums.skipped ?? 0 } : {}),
       };
       let snapshot: SnapshotInfo | undefined;
       if (cycle && outDir) {
@@ -237,7 +324,7 @@ async function runFit(o: FitOptions): Promise<FitResult> {
       position = { ...position, epoch: e + 1, batch: 0, partial: null, history: [...position.history, row] };
       if (outDir) {
         await writeMetrics(outDir, position.history);
-        await saveCheckpoint(path.join(outDir, CHECKPOINT), o.model, o.optimizer, o.schedule.state(), position);
+        await saveCheckpoint(path.join(outDir, CHECKPOINT), o.model, o.optimizer, o.schedule.state(), position, state);
       }
       await o.callbacks?.onEpochEnd?.(row);
       if (cycle && snapshot) await o.callbacks?.onCycleEnd?.(cycle, snapshot, row);
@@ -301,6 +388,7 @@ async function writeSummary(dir: string, result: FitResult, config: Record<strin
       ? { val_loss: lastEnsemble.ensemble_val_loss, val_acc: lastEnsemble.ensemble_val_acc, size: lastEnsemble.ensemble_size, epoch: lastEnsemble.epoch }
       : null,
     seconds: result.history.reduce((a, r) => a + r.seconds, 0),
+    ...(result.skippedBatches !== undefined ? { skipped_batches: result.skippedBatches } : {}),
   };
   await writeAtomic(path.join(dir, 'summary.json'), JSON.stringify(summary, null, 2) + '\n');
 }

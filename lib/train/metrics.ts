@@ -25,6 +25,8 @@ export interface EpochMetrics {
   ensemble_val_loss?: number;
   ensemble_val_acc?: number;
   ensemble_size?: number;
+  /** With skipNonFinite: batches of the epoch whose non-finite loss skipped their update. */
+  skipped_batches?: number;
 }
 
 /** Mean cross-entropy and accuracy of averaged class probabilities (row-major [n, classes]). */

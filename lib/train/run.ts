@@ -10,7 +10,7 @@ import { setNumThreads } from '../device';
 import { resnet, type ResNet } from '../nn/resnet';
 import { Adam, AdamW, SGD, type Optimizer } from '../optim/optimizer';
 import { scheduleFromSpec, type ScheduleSpec } from '../schedule';
-import { ensureWritable, fit, type FitCallbacks, type FitResult, type KeepFiles } from './fit';
+import { claimRunFolder, fit, type FitCallbacks, type FitResult, type KeepFiles } from './fit';
 import { modelFromPretrained, type TransferReport } from './transfer';
 
 export interface OptimizerConfig {
@@ -45,11 +45,15 @@ export interface RunConfig extends DataOptions {
   initWeights?: string;
   reinitLast?: number;
   freeze?: boolean;
+  /** Skip (do not apply) batches with a non-finite loss instead of stopping (see FitOptions.skipNonFinite). */
+  skipNonFinite?: boolean;
 }
 
 export interface RunOptions {
   outDir?: string;
   resume?: boolean;
+  /** Reuse an outDir that holds another run: its files (see runFiles) are deleted first. */
+  overwrite?: boolean;
   signal?: AbortSignal;
   callbacks?: FitCallbacks;
   /** One-line messages about the set-up (model, data, transfer). */
@@ -69,7 +73,8 @@ export function readRunConfig(dir: string): RunConfig {
 
 export async function runTraining(config: RunConfig, options: RunOptions = {}): Promise<FitResult & { transfer?: TransferReport }> {
   const log = options.log ?? (() => {});
-  if (options.outDir) ensureWritable(options.outDir);
+  // Refused here, before run.json is written: an outDir with another run's files needs resume or overwrite.
+  if (options.outDir) claimRunFolder(options.outDir, { resume: options.resume, overwrite: options.overwrite, runConfig: true });
   if (config.threads !== undefined) setNumThreads(config.threads);
   const { train, val } = openData(config.data, config);
   let model: ResNet | undefined;
@@ -113,6 +118,7 @@ export async function runTraining(config: RunConfig, options: RunOptions = {}): 
       epochs: config.epochs, batchSize: config.batchSize, evalBatchSize: config.evalBatchSize, seed: config.seed ?? 0,
       workers: config.workers, signal: options.signal, callbacks: options.callbacks, outDir: options.outDir, resume: options.resume,
       ensembleSize: config.ensembleSize, keep: config.keep, normalizedWeightDecay: o.normalizedWeightDecay, config: identity,
+      skipNonFinite: config.skipNonFinite,
     });
     return { ...result, transfer };
   } finally {

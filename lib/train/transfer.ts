@@ -5,7 +5,7 @@
  */
 import * as fs from 'fs';
 import { resnet, type ResNet, type ResNetOptions } from '../nn/resnet';
-import { readTorchFile, stateDictEntries, tensorRecord, type TensorRecord } from '../serialization';
+import { firstNonFiniteTensor, readTorchFile, stateDictEntries, tensorRecord, type TensorRecord } from '../serialization';
 
 export interface TransferOptions {
   /** A file written by torch.save(model.state_dict()) for the same architecture. */
@@ -38,6 +38,9 @@ Promise<{ model: ResNet; report: TransferReport }> {
   } catch (err) {
     throw new Error(`--init-weights: cannot read ${options.initWeights}: ${(err as Error).message}`);
   }
+  // NaN or infinite weights (e.g. a diverged run's file) would only train to NaN: refused up front.
+  const bad = firstNonFiniteTensor(entries);
+  if (bad !== undefined) throw new Error(`--init-weights: ${options.initWeights} holds non-finite values (NaN or Inf), first in '${bad}'`);
   const fcWeight = entries.get('fc.weight');
   const conv1 = entries.get('conv1.weight');
   if (!fcWeight || !conv1) throw new Error(`--init-weights: ${options.initWeights} is not a ResNet state dict (no conv1.weight/fc.weight)`);
