@@ -61,6 +61,7 @@ export class PyTorchReference {
   private child: ChildProcess;
   private lines: AsyncIterator<string>;
   private stderr = '';
+  private closed = false;
   info!: ReferenceInfo;
 
   private constructor(child: ChildProcess) {
@@ -101,7 +102,10 @@ export class PyTorchReference {
     return { seconds: r.seconds as number, images: r.images as number, pageFaults: (r.page_faults as number | undefined) ?? NaN };
   }
 
+  /** Asks the process to quit (once: the workloads close on their way out as well as when done). */
   close(): void {
+    if (this.closed) return;
+    this.closed = true;
     if (this.child.exitCode === null) {
       this.child.stdin!.end(JSON.stringify({ quit: true }) + '\n');
       const timer = setTimeout(() => this.child.kill(), 5000);
