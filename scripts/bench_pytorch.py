@@ -15,6 +15,20 @@ JSON line {"ready": true, ...}, then answers each stdin line {"steps": N} with o
 The training step is what a PyTorch user writes: zero_grad(set_to_none=True), forward,
 cross_entropy, backward, SGD(momentum, weight_decay).step(); nothing read back per step.
 Evaluation is model.eval() under torch.inference_mode(), loss and accuracy kept on the device.
+
+`--compile` (PyTorch >= 2.0) is what a speed-minded PyTorch 2.x user tries next: the same loop with
+`model = torch.compile(model)`, default mode, the inductor backend (on CPU: generated C++/OpenMP
+kernels built with the system C++ compiler, plus oneDNN/BLAS for convolutions and matmuls). In
+train mode the model's forward and backward are compiled (Dynamo captures the forward, AOTAutograd
+derives the backward graph, inductor compiles both); cross_entropy, zero_grad and the optimizer
+step stay eager, as in a typical user's loop (the optimizer is not wrapped in torch.compile). In
+eval mode the forward is compiled under inference_mode. The warm-up includes the compilation: it
+runs at least 2 steps (the first compiles: the forward at the call and, in train mode, the backward
+at loss.backward(); the second is the first compiled step), and the ready line's info gives `compile_seconds`, the wall time of that first step
+(tracing, AOTAutograd, code generation, the C++ builds, one step). Inductor's on-disk caches
+(FX graph cache under TORCHINDUCTOR_CACHE_DIR, default /tmp/torchinductor_$USER) make a repeated
+run compile much faster; `fx_graph_cache` in the info counts its hits and misses. The ready info
+always says `compiled: true/false`.
 """
 import argparse
 import json
@@ -42,6 +56,8 @@ def main():
     p.add_argument("--pool", type=int, default=4, help="distinct random batches cycled through")
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--server", action="store_true")
+    p.add_argument("--compile", action="store_true",
+                   help="model = torch.compile(model) (default mode, inductor backend; PyTorch >= 2.0)")
     p.add_argument("--lever-study", action="store_true",
                    help="measure PyTorch-side levers (memory format, oneDNN, set_to_none, inference mode) "
                         "in interleaved rounds; prints one JSON object")
@@ -69,6 +85,10 @@ def main():
     fmt = torch.channels_last if a.channels_last else torch.contiguous_format
     if a.channels_last:
         model.to(memory_format=torch.channels_last)
+    if a.compile:
+        if not hasattr(torch, "compile"):
+            sys.exit(f"bench_pytorch.py: --compile needs torch.compile (PyTorch >= 2.0); this is torch {torch.__version__}")
+        model = torch.compile(model)  # default mode, backend="inductor"; parameters() are the original module's
     g = torch.Generator().manual_seed(a.seed)
     xs = [torch.randn(a.batch_size, a.channels, a.image_size, a.image_size, generator=g).to(device).contiguous(memory_format=fmt)
           for _ in range(a.pool)]
@@ -119,10 +139,26 @@ def main():
         done += n
         return {"seconds": s, "images": n * a.batch_size, "page_faults": faults}
 
-    run(a.warmup, 0)
+    warmup = a.warmup
+    compile_seconds = None
+    if a.compile:
+        # The first step compiles (forward at the call, backward at loss.backward()); it is part of
+        # the warm-up, never of a timed round, and then at least one compiled step runs untimed.
+        warmup = max(2, a.warmup)
+        sync()
+        t0 = time.perf_counter()
+        run(1, 0)
+        sync()
+        compile_seconds = time.perf_counter() - t0
+        run(warmup - 1, 1)
+    else:
+        run(warmup, 0)
     sync()
     info = {"torch": torch.__version__, "threads": torch.get_num_threads(), "device": str(device),
-            "mkldnn": bool(torch.backends.mkldnn.is_available()), "channels_last": a.channels_last}
+            "mkldnn": bool(torch.backends.mkldnn.is_available()), "channels_last": a.channels_last,
+            "compiled": a.compile, "warmup": warmup}
+    if a.compile:
+        info.update(compile_seconds=compile_seconds, backend="inductor", mode="default", **compile_stats(torch))
     if not a.server:
         r = timed(a.steps)
         r.update(info)
@@ -137,6 +173,19 @@ def main():
         if req.get("quit"):
             break
         print(json.dumps(timed(int(req["steps"]))), flush=True)
+
+
+def compile_stats(torch):
+    """What Dynamo and inductor report after the compilation: graphs captured, graph breaks, and the
+    FX graph cache's hits and misses (a warm cache is why a second run compiles in seconds)."""
+    try:
+        from torch._dynamo.utils import counters
+        return {"graphs": int(counters["stats"].get("unique_graphs", 0)),
+                "graph_breaks": int(sum(counters["graph_break"].values())),
+                "fx_graph_cache": {"hit": int(counters["inductor"].get("fxgraph_cache_hit", 0)),
+                                   "miss": int(counters["inductor"].get("fxgraph_cache_miss", 0))}}
+    except Exception:  # private counters: informative only
+        return {}
 
 
 def lever_study(a):

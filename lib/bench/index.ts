@@ -8,6 +8,11 @@
  * shared, noisy machine slows both alike; each round gives a ratio, and the result is the median of
  * the per-round ratios. Our number is the NativeTrainer's epoch loop (loader thread, batches handed
  * over, the epoch's sums, N-API and the awaiting JS), timed in JS around runEpoch().
+ *
+ * On PyTorch 2.x a second reference joins (w1, w2, eval; `compile`): the same script with
+ * torch.compile(model) (inductor), in its own process, compiled during its warm-up. Each round then
+ * runs ours, eager and compiled in an order that rotates round by round (with two sides this is the
+ * ABBA order above), and each reference's ratio is ours / that reference within the same round.
  */
 import * as fs from 'fs';
 import * as os from 'os';
@@ -19,7 +24,7 @@ import { ConstantLR } from '../schedule';
 import { fit } from '../train/fit';
 import { resnetFlops, type FlopCount } from './flops';
 import { benchNative, LEVER_NAMES, syntheticDataset, type BenchTrainer, type Levers } from './native';
-import { DEFAULT_PYTHON, PyTorchReference, referenceAvailable, type ReferenceInfo } from './pytorch';
+import { DEFAULT_PYTHON, PyTorchReference, referenceAvailable, torchMajor, type ReferenceInfo } from './pytorch';
 import { median, round, summary } from './stats';
 
 export { resnetFlops, resnetConvs, convMacs, type FlopCount } from './flops';
@@ -56,6 +61,11 @@ export interface BenchOptions {
   workers: number;
   /** Measure the matrix-multiply rate behind the compute floor. */
   floor: boolean;
+  /**
+   * torch.compile as a second reference (w1, w2, eval): 'auto' when the reference torch is 2.x (a
+   * failed compilation is reported, not thrown); 'on': required (an error on torch 1.x); 'off'.
+   */
+  compile: 'auto' | 'on' | 'off';
   /** Extra environment for the PyTorch process (e.g. GLIBC_TUNABLES, to show PyTorch with a tuned malloc). */
   referenceEnv?: Record<string, string>;
   /** Progress lines (to stderr in the CLI). */
@@ -77,7 +87,7 @@ export const WORKLOAD_DEFAULTS: Record<Workload, Pick<BenchOptions, 'arch' | 'ba
 export function defaultOptions(workload: Workload = 'w1'): BenchOptions {
   return {
     workload, ...WORKLOAD_DEFAULTS[workload], channels: 3, numClasses: 10, threads: os.cpus().length || 1, device: 'cpu',
-    reference: 'auto', python: DEFAULT_PYTHON, levers: {}, rssSteps: 2000, workers: 0, floor: true,
+    reference: 'auto', python: DEFAULT_PYTHON, levers: {}, rssSteps: 2000, workers: 0, floor: true, compile: 'auto',
   };
 }
 
@@ -131,46 +141,120 @@ function ips(r: { seconds: number; images: number }): number {
   return r.images / r.seconds;
 }
 
-async function startReference(o: BenchOptions, mode: 'train' | 'eval'): Promise<{ ref: PyTorchReference | null; skipped?: string; env?: Record<string, string> }> {
-  if (o.reference === 'none') return { ref: null, skipped: '--reference none' };
+interface Reference {
+  ref: PyTorchReference | null;
+  skipped?: string;
+  env?: Record<string, string>;
+}
+
+/** A paired workload's references: eager PyTorch (unless --reference none or unavailable), and torch.compile as `o.compile` says. */
+interface References {
+  eager: Reference;
+  compiled: Reference;
+}
+
+async function startReferences(o: BenchOptions, mode: 'train' | 'eval'): Promise<References> {
+  const off = (why: string): References => ({ eager: { ref: null, skipped: why }, compiled: { ref: null, skipped: why } });
+  if (o.reference === 'none') {
+    if (o.compile === 'on') throw new Error('--compile on needs the PyTorch reference (got --reference none)');
+    return off('--reference none');
+  }
   const avail = referenceAvailable(o.python);
   if (!avail.ok) {
     if (o.reference === 'pytorch') throw new Error(`the PyTorch reference is not available: ${avail.why}`);
-    return { ref: null, skipped: avail.why };
+    if (o.compile === 'on') throw new Error(`--compile on: the PyTorch reference is not available: ${avail.why}`);
+    return off(avail.why);
+  }
+  // torch.compile exists from PyTorch 2.0 on; 1.x (Debian's 1.13) has none.
+  let compileSkipped: string | undefined;
+  if (o.compile === 'off') compileSkipped = '--compile off';
+  else if (!(torchMajor(avail.torch) >= 2)) {
+    const why = `torch.compile needs PyTorch >= 2.0, and the reference ${o.python} has torch ${avail.torch}`;
+    if (o.compile === 'on') throw new Error(`--compile on: ${why}`);
+    compileSkipped = why;
   }
   // The same BLAS threading on both sides: where our addon runs pthread OpenBLAS on the calling thread
   // (native/blas_threads.cc), so does the reference.
   const env: Record<string, string> = { ...(benchNative().blasInfo().limited ? { OPENBLAS_NUM_THREADS: '1' } : {}), ...(o.referenceEnv ?? {}) };
-  const ref = await PyTorchReference.start({
+  const start = (compile: boolean) => PyTorchReference.start({
     python: o.python, arch: o.arch, batchSize: o.batchSize, imageSize: o.imageSize, channels: o.channels, numClasses: o.numClasses,
-    threads: o.threads, device: o.device, mode, warmup: o.warmup, env,
+    threads: o.threads, device: o.device, mode, warmup: o.warmup, env, compile,
   });
-  return { ref, env };
+  const eager: Reference = { ref: await start(false), env };
+  if (compileSkipped) return { eager, compiled: { ref: null, skipped: compileSkipped } };
+  // One after the other, so the compilation (compile_seconds) has the machine to itself.
+  o.log?.(`compiling the model with torch.compile (inductor, torch ${avail.torch}) ...`);
+  try {
+    const compiled = await start(true);
+    o.log?.(`torch.compile: first step (compilation included) ${compiled.info.compile_seconds?.toFixed(1)} s`);
+    return { eager, compiled: { ref: compiled, env } };
+  } catch (err) {
+    const message = err instanceof Error ? err.message : String(err);
+    if (o.compile === 'on') {
+      eager.ref?.close();
+      throw new Error(`--compile on: torch.compile failed: ${message}`);
+    }
+    o.log?.(`torch.compile failed, so the compiled reference is skipped: ${message}`);
+    return { eager, compiled: { ref: null, skipped: `torch.compile failed: ${message}` } };
+  }
 }
 
-/** Paired rounds: ours and PyTorch alternate, ABBA order; per-round ratios. */
+function closeReferences(refs: References | undefined): void {
+  refs?.eager.ref?.close();
+  refs?.compiled.ref?.close();
+}
+
+/** One reference's rounds: its images/s, ours / it in the same round, its page faults per step. */
+interface ReferenceRounds {
+  ips: number[];
+  ratios: number[];
+  faults: number[];
+}
+
+interface Paired {
+  ours: number[];
+  eager: ReferenceRounds | null;
+  compiled: ReferenceRounds | null;
+}
+
+/**
+ * Paired rounds: ours and each reference once per round, in an order that rotates round by round
+ * (two sides: ours, eager / eager, ours, the ABBA order; three: O E C / E C O / C O E), so each side
+ * takes each position equally often; each reference's ratio is ours / it within the same round.
+ */
 async function pairedRounds(o: BenchOptions, runOurs: (round: number) => Promise<{ seconds: number; images: number }>,
-  ref: PyTorchReference | null, refSteps: number): Promise<{ ours: number[]; pytorch: number[]; ratios: number[]; pytorchFaults: number[] }> {
-  const ours: number[] = [], pytorch: number[] = [], ratios: number[] = [], pytorchFaults: number[] = [];
-  const runRef = async () => {
-    const r = await ref!.run(refSteps);
-    pytorchFaults.push(r.pageFaults / refSteps);
-    return ips(r);
-  };
+  refs: References, refSteps: number): Promise<Paired> {
+  const ours: number[] = [];
+  const fresh = (): ReferenceRounds => ({ ips: [], ratios: [], faults: [] });
+  const eager = refs.eager.ref ? fresh() : null;
+  const compiled = refs.compiled.ref ? fresh() : null;
+  const sides: Array<{ label: string; ref: PyTorchReference; rounds: ReferenceRounds }> = [];
+  if (eager) sides.push({ label: 'PyTorch', ref: refs.eager.ref!, rounds: eager });
+  if (compiled) sides.push({ label: 'torch.compile', ref: refs.compiled.ref!, rounds: compiled });
+  const n = sides.length + 1; // position 0 is ours
   for (let r = 0; r < o.rounds; r++) {
-    let a = 0, b = NaN;
-    const oursFirst = r % 2 === 0;
-    if (oursFirst) a = ips(await runOurs(r));
-    if (ref) b = await runRef();
-    if (!oursFirst) a = ips(await runOurs(r));
-    ours.push(a);
-    if (ref) {
-      pytorch.push(b);
-      ratios.push(a / b);
+    let a = NaN;
+    const b: number[] = [];
+    for (let k = 0; k < n; k++) {
+      const side = (k + r) % n;
+      if (side === 0) {
+        a = ips(await runOurs(r));
+        continue;
+      }
+      const x = await sides[side - 1]!.ref.run(refSteps);
+      sides[side - 1]!.rounds.faults.push(x.pageFaults / refSteps);
+      b[side - 1] = ips(x);
     }
-    o.log?.(`round ${r + 1}/${o.rounds}: ours ${a.toFixed(1)} img/s` + (ref ? `, PyTorch ${b.toFixed(1)} img/s, ratio ${(a / b).toFixed(3)}` : ''));
+    ours.push(a);
+    let line = `round ${r + 1}/${o.rounds}: ours ${a.toFixed(1)} img/s`;
+    sides.forEach((s, i) => {
+      s.rounds.ips.push(b[i]!);
+      s.rounds.ratios.push(a / b[i]!);
+      line += `, ${s.label} ${b[i]!.toFixed(1)} img/s, ratio ${(a / b[i]!).toFixed(3)}`;
+    });
+    o.log?.(line);
   }
-  return { ours, pytorch, ratios, pytorchFaults };
+  return { ours, eager, compiled };
 }
 
 async function floorFor(o: BenchOptions, flops: number, effectiveFlops: number, measured: number): Promise<Json | undefined> {
@@ -211,24 +295,45 @@ function referenceFields(info: ReferenceInfo | undefined, rounds: number[], rati
   };
 }
 
-type Paired = Awaited<ReturnType<typeof pairedRounds>>;
-type Reference = Awaited<ReturnType<typeof startReference>>;
+/** The torch.compile reference: `pytorch_compile` and `ratio_compile` (median of the rounds' ours / compiled). */
+function compileFields(o: BenchOptions, mode: 'train' | 'eval', reference: Reference, p: ReferenceRounds | null): Json {
+  const info = reference.ref?.info;
+  if (!info || !p) return { pytorch_compile: null, compile_skipped: reference.skipped, ratio_compile: null };
+  return {
+    pytorch_compile: {
+      images_per_second: round(median(p.ips)), rounds: p.ips.map((v) => round(v)), summary: summary(p.ips), torch: info.torch,
+      compile_seconds: info.compile_seconds === undefined ? null : round(info.compile_seconds, 3),
+      backend: info.backend ?? 'inductor', mode: info.mode ?? 'default',
+      compiled: mode === 'train'
+        ? 'model forward and backward (Dynamo, AOTAutograd, inductor); cross_entropy, zero_grad and the SGD step eager'
+        : 'model forward under inference_mode (Dynamo, inductor)',
+      warmup: info.warmup ?? Math.max(2, o.warmup), graphs: info.graphs, graph_breaks: info.graph_breaks, fx_graph_cache: info.fx_graph_cache,
+      threads: info.threads, mkldnn: info.mkldnn, page_faults_per_step: round(median(p.faults), 3),
+      page_faults_rounds: p.faults.map((v) => round(v, 3)), env: reference.env ?? {},
+    },
+    ratio_compile: round(median(p.ratios)),
+    ratio_compile_rounds: p.ratios.map((v) => round(v)),
+  };
+}
 
 /**
- * What the paired workloads (training and evaluation) print: ours, PyTorch's and their ratio, then
- * `extra`, the compute floor (with the reference closed, so the matmul runs alone) and the load.
+ * What the paired workloads (training and evaluation) print: ours, eager PyTorch's and their ratio,
+ * torch.compile's and its ratio, then `extra`, the compute floor (with the references closed, so
+ * the matmul runs alone) and the load.
  */
-async function pairedResult(o: BenchOptions, p: Paired, reference: Reference, extra: Json,
+async function pairedResult(o: BenchOptions, mode: 'train' | 'eval', p: Paired, refs: References, extra: Json,
   flops: { nominal: number; effective: number }): Promise<Json> {
   const oursIps = median(p.ours);
+  const eager = refs.eager;
   const result: Json = {
     ...commonFields(o),
     images_per_second: round(oursIps),
     ours: { images_per_second: round(oursIps), rounds: p.ours.map((v) => round(v)), summary: summary(p.ours) },
-    ...referenceFields(reference.ref?.info, p.pytorch, p.ratios, reference.skipped, p.pytorchFaults, reference.env),
+    ...referenceFields(eager.ref?.info, p.eager?.ips ?? [], p.eager?.ratios ?? [], eager.skipped, p.eager?.faults ?? [], eager.env),
+    ...compileFields(o, mode, refs.compiled, p.compiled),
     ...extra,
   };
-  reference.ref?.close();
+  closeReferences(refs);
   const floor = await floorFor(o, flops.nominal, flops.effective, oursIps);
   if (floor) result.floor = floor;
   if (o.workload === 'w1') result.loader = await cifarLoaderVsModel(o, oursIps);
@@ -239,19 +344,20 @@ async function pairedResult(o: BenchOptions, p: Paired, reference: Reference, ex
 /** W1/W2: the training step. */
 async function trainingWorkload(o: BenchOptions): Promise<Json> {
   const ours = new Ours(o, Math.max(o.steps, o.warmup, 1));
-  const reference = await startReference(o, 'train');
+  let refs: References | undefined;
   try {
+    refs = await startReferences(o, 'train');
     if (o.warmup > 0) await ours.train(o.warmup, 0);
     const f0 = faultsNow();
     let epoch = 1;
-    const p = await pairedRounds(o, () => ours.train(o.steps, epoch++), reference.ref, o.steps);
+    const p = await pairedRounds(o, () => ours.train(o.steps, epoch++), refs, o.steps);
     const faultsPerStep = (faultsNow() - f0) / (o.rounds * o.steps);
     const flops = resnetFlops(o.arch, o.imageSize, o.numClasses, o.channels);
-    return await pairedResult(o, p, reference,
+    return await pairedResult(o, 'train', p, refs,
       { page_faults_per_step: round(faultsPerStep, 3), cpu_cache: benchNative().cpuCacheStats() },
       { nominal: flops.trainFlops, effective: flops.effectiveTrainFlops });
   } finally {
-    reference.ref?.close();
+    closeReferences(refs);
     ours.close();
   }
 }
@@ -259,14 +365,15 @@ async function trainingWorkload(o: BenchOptions): Promise<Json> {
 /** Inference throughput: model.eval() under inference mode, the trainer's evaluate(). */
 async function evalWorkload(o: BenchOptions): Promise<Json> {
   const ours = new Ours(o, Math.max(o.steps, 1));
-  const reference = await startReference(o, 'eval');
+  let refs: References | undefined;
   try {
+    refs = await startReferences(o, 'eval');
     await ours.evaluate();
-    const p = await pairedRounds(o, () => ours.evaluate(), reference.ref, o.steps);
+    const p = await pairedRounds(o, () => ours.evaluate(), refs, o.steps);
     const flops = resnetFlops(o.arch, o.imageSize, o.numClasses, o.channels);
-    return await pairedResult(o, p, reference, {}, { nominal: flops.evalFlops, effective: flops.effectiveForwardMacs * 2 });
+    return await pairedResult(o, 'eval', p, refs, {}, { nominal: flops.evalFlops, effective: flops.effectiveForwardMacs * 2 });
   } finally {
-    reference.ref?.close();
+    closeReferences(refs);
     ours.close();
   }
 }

@@ -4,10 +4,12 @@
  *
  *   sgdr bench [--workload w1|w2|w3|eval|glue|rss] [--arch A --batch-size B --image-size S --channels C]
  *              [--steps N --rounds R --warmup W --threads T] [--reference auto|none|pytorch]
- *              [--lever NAME=on|off ...] [--rss-steps N] [--data DIR] [--json]
+ *              [--compile auto|on|off] [--lever NAME=on|off ...] [--rss-steps N] [--data DIR] [--json]
  *
  * --json prints one JSON object with `images_per_second` (ours) and, when PyTorch ran, `pytorch`
- * and `ratio` (median of the per-round ratios, ours / PyTorch).
+ * and `ratio` (median of the per-round ratios, ours / eager PyTorch); with torch.compile as the
+ * second reference (PyTorch 2.x), `pytorch_compile` and `ratio_compile` (ours / compiled) as well,
+ * else `pytorch_compile: null` and `compile_skipped` (why).
  */
 import { formatFlags, parseFlags, UsageError, type FlagSpecs } from './args';
 import type { Command } from './main';
@@ -25,6 +27,7 @@ const flagSpecs: FlagSpecs = {
   threads: { kind: 'integer', help: 'LibTorch threads for both sides (default: the machine\'s cores)' },
   device: { kind: 'string', help: 'cpu | cuda | cuda:N (default cpu)' },
   reference: { kind: 'string', help: 'auto (PyTorch when /usr/bin/python3 has torch) | none | pytorch (required) (default auto)' },
+  compile: { kind: 'string', help: 'torch.compile (inductor) as a second reference: auto (when the reference torch is 2.x; w1, w2, eval) | on (required) | off (default auto)' },
   python: { kind: 'string', help: 'the Python with torch for the reference (default /usr/bin/python3)' },
   'reference-env': { kind: 'string', repeat: true, help: 'NAME=VALUE in the PyTorch process\'s environment (repeatable), e.g. GLIBC_TUNABLES=...' },
   lever: { kind: 'string', repeat: true, help: 'NAME=on|off for fusedSgd, convAsMatmul, cachingAllocator, channelsLastInput, loaderBufferPool (repeatable; default all on)' },
@@ -39,7 +42,8 @@ const flagSpecs: FlagSpecs = {
 const HELP = `usage: sgdr bench [flags]
 
 Throughput of the training step (images/s) through our trainer, and of eager PyTorch on the same
-LibTorch with the same model, batch, shape, threads and optimizer, in alternating rounds.
+LibTorch with the same model, batch, shape, threads and optimizer, in alternating rounds; on
+PyTorch 2.x also of torch.compile(model) (inductor), the three in a rotating order each round.
 
 ${formatFlags(flagSpecs)}`;
 
@@ -90,6 +94,14 @@ async function run(argv: string[]): Promise<number> {
     if (!['auto', 'none', 'pytorch'].includes(ref)) throw new UsageError(`--reference must be auto, none or pytorch, got '${ref}'`);
     o.reference = ref as typeof o.reference;
   }
+  if (flags.compile !== undefined) {
+    const compile = flags.compile as string;
+    if (!['auto', 'on', 'off'].includes(compile)) throw new UsageError(`--compile must be auto, on or off, got '${compile}'`);
+    if (compile === 'on' && !['w1', 'w2', 'eval'].includes(workload)) {
+      throw new UsageError(`--compile on applies to the w1, w2 and eval workloads, not '${workload}'`);
+    }
+    o.compile = compile as typeof o.compile;
+  }
   if (flags.python !== undefined) o.python = flags.python as string;
   for (const spec of (flags['reference-env'] as string[] | undefined) ?? []) {
     const eq = spec.indexOf('=');
@@ -115,15 +127,23 @@ async function run(argv: string[]): Promise<number> {
   return 0;
 }
 
-function formatResult(r: Record<string, unknown>): string {
+/** The text output (without --json): one line per figure. */
+export function formatResult(r: Record<string, unknown>): string {
   const lines: string[] = [];
   const f = (v: unknown) => (typeof v === 'number' ? String(v) : JSON.stringify(v));
   lines.push(`workload ${f(r.workload)}: ${f(r.arch)}, batch ${f(r.batch_size)}, ${f(r.channels)}x${f(r.image_size)}x${f(r.image_size)}, ` +
     `${f(r.threads)} thread(s), ${f(r.device)}, levers ${f(r.levers)}`);
   lines.push(`ours:    ${f(r.images_per_second)} images/s`);
   const py = r.pytorch as { images_per_second: number; torch: string } | null | undefined;
-  if (py) lines.push(`PyTorch: ${py.images_per_second} images/s (torch ${py.torch})\nratio:   ${f(r.ratio)} (median of paired rounds)`);
-  else if (r.reference_skipped) lines.push(`PyTorch: not run (${f(r.reference_skipped)})`);
+  const pc = r.pytorch_compile as { images_per_second: number; compile_seconds: number | null } | null | undefined;
+  if (py && pc) {
+    lines.push(`PyTorch: ${py.images_per_second} images/s eager, ${pc.images_per_second} images/s torch.compile ` +
+      `(torch ${py.torch}; inductor, compiled in ${f(pc.compile_seconds)} s)`);
+    lines.push(`ratio:   ${f(r.ratio)} vs eager, ${f(r.ratio_compile)} vs torch.compile (medians of paired rounds)`);
+  } else if (py) {
+    lines.push(`PyTorch: ${py.images_per_second} images/s (torch ${py.torch})\nratio:   ${f(r.ratio)} (median of paired rounds)`);
+    if (r.compile_skipped) lines.push(`torch.compile: not run (${f(r.compile_skipped)})`);
+  } else if (r.reference_skipped) lines.push(`PyTorch: not run (${f(r.reference_skipped)})`);
   const floor = r.floor as Record<string, number> | undefined;
   if (floor) lines.push(`floor:   ${floor.floor_images_per_second} images/s at ${floor.matmul_gflops} GFLOP/s matmul; ours = ${floor.percent_of_floor}% of it`);
   for (const key of ['loader', 'glue_percent', 'rss_growth_percent', 'ratio_to_model', 'page_faults_per_step']) {
