@@ -5,11 +5,11 @@
  * torch.compile, the second reference, depends on the line: LibTorch 1.x (no torch.compile) must
  * refuse `--compile on` by name; 2.x must really compile and report a ratio.
  */
-import { spawnSync } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import * as path from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
+import { runCommand, type CommandResult } from './helpers/cli';
 import { native } from '../lib/binding';
 import { benchNative } from '../lib/bench/native';
 import { formatResult } from '../lib/cli/bench';
@@ -19,14 +19,13 @@ const ROOT = path.resolve(__dirname, '..');
 const work = mkdtempSync(path.join(tmpdir(), 'sgdr-bench-test-'));
 afterAll(() => rmSync(work, { recursive: true, force: true }));
 
-function sgdrWithin(timeoutMs: number, ...args: string[]): { status: number | null; stdout: string; stderr: string } {
-  const r = spawnSync(process.execPath, [path.join(ROOT, 'bin/sgdr.js'), 'bench', ...args], {
-    cwd: ROOT, encoding: 'utf8', timeout: timeoutMs, env: { ...process.env, SGDR_QUIET: '1' },
+function sgdrWithin(timeoutMs: number, ...args: string[]): Promise<CommandResult> {
+  return runCommand(process.execPath, [path.join(ROOT, 'bin/sgdr.js'), 'bench', ...args], {
+    cwd: ROOT, timeoutMs, env: { ...process.env, SGDR_QUIET: '1' },
   });
-  return { status: r.status, stdout: r.stdout, stderr: r.stderr };
 }
 
-function sgdr(...args: string[]): { status: number | null; stdout: string; stderr: string } {
+function sgdr(...args: string[]): Promise<CommandResult> {
   return sgdrWithin(170_000, ...args);
 }
 
@@ -36,8 +35,8 @@ const libtorchMajor = Number.parseInt(native().libtorchVersion, 10);
 const tiny = ['--batch-size', '4', '--steps', '1', '--rounds', '1', '--warmup', '0', '--threads', '1', '--no-floor'];
 
 describe('sgdr bench', () => {
-  it('--json prints one object with images_per_second (ours only)', () => {
-    const r = sgdr(...tiny, '--reference', 'none', '--json');
+  it('--json prints one object with images_per_second (ours only)', async () => {
+    const r = await sgdr(...tiny, '--reference', 'none', '--json');
     expect(r.status, r.stderr).toBe(0);
     const lines = r.stdout.trim().split('\n');
     expect(lines).toHaveLength(1);
@@ -52,8 +51,8 @@ describe('sgdr bench', () => {
     expect(o.levers).toEqual({ fusedSgd: true, convAsMatmul: true, cachingAllocator: true, channelsLastInput: true, loaderBufferPool: true });
   });
 
-  it.runIf(requireTorchOrSkip(true))('runs the PyTorch reference interleaved and reports the ratio', () => {
-    const r = sgdr(...tiny, '--rounds', '2', '--compile', 'off', '--json');
+  it.runIf(requireTorchOrSkip(true))('runs the PyTorch reference interleaved and reports the ratio', async () => {
+    const r = await sgdr(...tiny, '--rounds', '2', '--compile', 'off', '--json');
     expect(r.status, r.stderr).toBe(0);
     const o = JSON.parse(r.stdout);
     expect(o.pytorch.images_per_second).toBeGreaterThan(0);
@@ -66,17 +65,17 @@ describe('sgdr bench', () => {
     expect(o.compile_skipped).toBe('--compile off');
   });
 
-  it.runIf(requireTorchOrSkip(true))('eval with the PyTorch reference and --no-floor ends cleanly (the reference is closed once)', () => {
+  it.runIf(requireTorchOrSkip(true))('eval with the PyTorch reference and --no-floor ends cleanly (the reference is closed once)', async () => {
     // Without the floor's matmul in between, the second close() came while the first was pending.
-    const r = sgdr('--workload', 'eval', ...tiny, '--compile', 'off', '--json');
+    const r = await sgdr('--workload', 'eval', ...tiny, '--compile', 'off', '--json');
     expect(r.status, r.stderr).toBe(0);
     expect(r.stderr).not.toMatch(/ERR_STREAM_WRITE_AFTER_END/);
     expect(JSON.parse(r.stdout).ratio).toBeGreaterThan(0);
   });
 
   describe.runIf(libtorchMajor < 2 && requireTorchOrSkip(true))('torch.compile on a PyTorch 1.x reference', () => {
-    it('--compile on fails with one line naming the torch version', () => {
-      const r = sgdr(...tiny, '--compile', 'on', '--json');
+    it('--compile on fails with one line naming the torch version', async () => {
+      const r = await sgdr(...tiny, '--compile', 'on', '--json');
       expect(r.status).toBe(1);
       expect(r.stdout).toBe('');
       const lines = r.stderr.trim().split('\n');
@@ -84,8 +83,8 @@ describe('sgdr bench', () => {
       expect(lines[0]).toMatch(/^sgdr bench: --compile on: torch\.compile needs PyTorch >= 2\.0, and the reference .* has torch 1\.\d+/);
     });
 
-    it('--compile auto runs eager only and says why', () => {
-      const r = sgdr(...tiny, '--json');
+    it('--compile auto runs eager only and says why', async () => {
+      const r = await sgdr(...tiny, '--json');
       expect(r.status, r.stderr).toBe(0);
       const o = JSON.parse(r.stdout);
       expect(o.ratio).toBeGreaterThan(0);
@@ -102,8 +101,8 @@ describe('sgdr bench', () => {
   // cold compile took ~97 s). Kept anyway: it is the only proof that the compiled reference works
   // end to end; hence its own 600 s limit. The smallest config (batch 4, 16x16) keeps the steps
   // cheap; the compilation costs about the same at any size.
-  it.runIf(libtorchMajor >= 2 && requireTorchOrSkip(true))('on PyTorch 2.x, --compile auto adds torch.compile interleaved and reports its ratio', () => {
-    const r = sgdrWithin(560_000, ...tiny, '--image-size', '16', '--rounds', '2', '--json');
+  it.runIf(libtorchMajor >= 2 && requireTorchOrSkip(true))('on PyTorch 2.x, --compile auto adds torch.compile interleaved and reports its ratio', async () => {
+    const r = await sgdrWithin(560_000, ...tiny, '--image-size', '16', '--rounds', '2', '--json');
     expect(r.status, r.stderr).toBe(0);
     const o = JSON.parse(r.stdout);
     // The eager reference and its ratio, exactly as without torch.compile.
@@ -128,7 +127,7 @@ describe('sgdr bench', () => {
     for (const l of rounds) expect(l).toMatch(/ours [\d.]+ img\/s, PyTorch [\d.]+ img\/s, ratio [\d.]+, torch\.compile [\d.]+ img\/s, ratio [\d.]+$/);
   }, 600_000);
 
-  it('the text output prints the torch.compile ratio beside the eager one', () => {
+  it('the text output prints the torch.compile ratio beside the eager one', async () => {
     const base = { workload: 'w1', arch: 'resnet18', batch_size: 4, channels: 3, image_size: 16, threads: 1, device: 'cpu', levers: {},
       images_per_second: 60, pytorch: { images_per_second: 30, torch: '2.13.0+cpu' }, ratio: 2 };
     const both = formatResult({ ...base, pytorch_compile: { images_per_second: 40, compile_seconds: 97.5 }, ratio_compile: 1.5 });
@@ -139,23 +138,23 @@ describe('sgdr bench', () => {
     expect(eagerOnly).toMatch(/^torch\.compile: not run \("--compile off"\)$/m);
   });
 
-  it('levers can be switched off; the text output names both sides', () => {
-    const r = sgdr(...tiny, '--reference', 'none', '--lever', 'convAsMatmul=off', '--lever', 'fusedSgd=off');
+  it('levers can be switched off; the text output names both sides', async () => {
+    const r = await sgdr(...tiny, '--reference', 'none', '--lever', 'convAsMatmul=off', '--lever', 'fusedSgd=off');
     expect(r.status, r.stderr).toBe(0);
     expect(r.stdout).toMatch(/ours: +[\d.]+ images\/s/);
     expect(r.stdout).toMatch(/"convAsMatmul":false/);
     expect(r.stdout).toMatch(/PyTorch: not run/);
   });
 
-  it('eval, glue and rss workloads print images_per_second and their own figures', () => {
-    const ev = JSON.parse(sgdr('--workload', 'eval', ...tiny, '--reference', 'none', '--json').stdout);
+  it('eval, glue and rss workloads print images_per_second and their own figures', async () => {
+    const ev = JSON.parse((await sgdr('--workload', 'eval', ...tiny, '--reference', 'none', '--json')).stdout);
     expect(ev.images_per_second).toBeGreaterThan(0);
-    const glue = sgdr('--workload', 'glue', ...tiny, '--steps', '2', '--reference', 'none', '--json');
+    const glue = await sgdr('--workload', 'glue', ...tiny, '--steps', '2', '--reference', 'none', '--json');
     expect(glue.status, glue.stderr).toBe(0);
     const g = JSON.parse(glue.stdout);
     expect(g.images_per_second).toBeGreaterThan(0);
     expect(typeof g.glue_percent).toBe('number');
-    const rss = sgdr('--workload', 'rss', ...tiny, '--steps', '2', '--warmup', '2', '--rss-steps', '4', '--json');
+    const rss = await sgdr('--workload', 'rss', ...tiny, '--steps', '2', '--warmup', '2', '--rss-steps', '4', '--json');
     expect(rss.status, rss.stderr).toBe(0);
     const m = JSON.parse(rss.stdout);
     expect(m.rss_steps).toBe(4);
@@ -163,8 +162,8 @@ describe('sgdr bench', () => {
     expect(typeof m.rss_growth_percent).toBe('number');
   });
 
-  it('levers compares each lever with the plain path in one process', () => {
-    const r = sgdr('--workload', 'levers', ...tiny, '--json');
+  it('levers compares each lever with the plain path in one process', async () => {
+    const r = await sgdr('--workload', 'levers', ...tiny, '--json');
     expect(r.status, r.stderr).toBe(0);
     const o = JSON.parse(r.stdout);
     expect(Object.keys(o.configurations)).toEqual(['all on', 'fusedSgd off', 'convAsMatmul off', 'cachingAllocator off', 'channelsLastInput off', 'loaderBufferPool off', 'all off']);
@@ -175,10 +174,10 @@ describe('sgdr bench', () => {
     expect(o.configurations['loaderBufferPool off'].loader_images_per_second).toBeGreaterThan(0);
   });
 
-  it('w3 measures a JPEG image folder against the model', () => {
+  it('w3 measures a JPEG image folder against the model', async () => {
     const dir = path.join(work, 'jpeg');
     benchNative().writeJpegFolder(dir, { classes: 2, perClass: 8, width: 64, height: 48, seed: 0 });
-    const r = sgdr('--workload', 'w3', '--data', dir, '--arch', 'resnet18', '--image-size', '32', ...tiny, '--json');
+    const r = await sgdr('--workload', 'w3', '--data', dir, '--arch', 'resnet18', '--image-size', '32', ...tiny, '--json');
     expect(r.status, r.stderr).toBe(0);
     const o = JSON.parse(r.stdout);
     expect(o.images_per_second).toBeGreaterThan(0);
@@ -203,8 +202,8 @@ describe('sgdr bench', () => {
     [['--image-size', '4'], /--image-size must be >= 8, got 4/],
     [['--reference-env', 'NOEQUALS'], /--reference-env must be NAME=VALUE, got 'NOEQUALS'/],
     [['--bogus'], /unknown flag --bogus/],
-  ])('%j exits 1 with one line naming the flag', (args, message) => {
-    const r = sgdr(...args);
+  ])('%j exits 1 with one line naming the flag', async (args, message) => {
+    const r = await sgdr(...args);
     expect(r.status).toBe(1);
     expect(r.stdout).toBe('');
     const lines = r.stderr.trim().split('\n');

@@ -4,20 +4,20 @@
  * metrics.jsonl, finished runs skipped, interrupted ones resumed, and bad configs refused with one
  * line naming the key path. Uses the compiled CLI (npm test builds dist/ first).
  */
-import { spawn, spawnSync } from 'node:child_process';
+import { spawn } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { beforeAll, describe, expect, it } from 'vitest';
+import { runCommand, type CommandResult } from './helpers/cli';
 import { writeIdxDataset } from './helpers/idx';
 
 const root = path.join(__dirname, '..');
 const bin = path.join(root, 'bin', 'sgdr.js');
 const env = { ...process.env, CI: '1' };
 
-function sgdr(args: string[]): { status: number | null; stdout: string; stderr: string } {
-  const r = spawnSync(process.execPath, [bin, ...args], { cwd: root, encoding: 'utf8', env, timeout: 170_000 });
-  return { status: r.status, stdout: r.stdout, stderr: r.stderr };
+function sgdr(args: string[]): Promise<CommandResult> {
+  return runCommand(process.execPath, [bin, ...args], { cwd: root, env, timeoutMs: 170_000 });
 }
 
 const readRows = (file: string) => fs.readFileSync(file, 'utf8').trim().split('\n').map((l) => JSON.parse(l) as Record<string, number>);
@@ -50,8 +50,8 @@ describe('sgdr compare', () => {
     fs.writeFileSync(configFile, JSON.stringify(config, null, 2));
   });
 
-  it('trains every schedule × seed and writes the report; the aggregate equals a recomputation', () => {
-    const r = sgdr(['compare', '--config', configFile, '--out', out(), '--jobs', '2', '--threads', '1']);
+  it('trains every schedule × seed and writes the report; the aggregate equals a recomputation', async () => {
+    const r = await sgdr(['compare', '--config', configFile, '--out', out(), '--jobs', '2', '--threads', '1']);
     expect(r.status, r.stderr).toBe(0);
     expect(r.stderr).toMatch(/4 runs × 2 epochs; 2 at a time with 1 thread\(s\) each/);
     expect(r.stderr).toMatch(/SGDR T0=1, Tmult=1 · seed 1\s+epoch 2\/2 .*cycle end .*ensemble/);
@@ -92,11 +92,11 @@ describe('sgdr compare', () => {
     expect(a.lr).toBe(b.lr);
   });
 
-  it('skips finished runs and resumes a started one', () => {
+  it('skips finished runs and resumes a started one', async () => {
     const dir = path.join(out(), 'runs', 'step', 'seed-1');
     const before = fs.readFileSync(path.join(dir, 'metrics.jsonl'), 'utf8');
     fs.rmSync(path.join(dir, 'summary.json'));
-    const r = sgdr(['compare', '--config', configFile, '--out', out()]);
+    const r = await sgdr(['compare', '--config', configFile, '--out', out()]);
     expect(r.status, r.stderr).toBe(0);
     expect(r.stderr).toMatch(/3 already finished \(skipped\); 1 to resume/);
     expect(r.stderr).toMatch(/Step · seed 1\s+start \(resuming after epoch 2\)/);
@@ -105,20 +105,20 @@ describe('sgdr compare', () => {
     expect(fs.readFileSync(path.join(dir, 'metrics.jsonl'), 'utf8')).toBe(before);
   });
 
-  it('--report-only rebuilds the report from the folder alone', () => {
+  it('--report-only rebuilds the report from the folder alone', async () => {
     fs.rmSync(path.join(out(), 'report.html'));
-    const r = sgdr(['compare', '--report-only', '--out', out(), '--json']);
+    const r = await sgdr(['compare', '--report-only', '--out', out(), '--json']);
     expect(r.status, r.stderr).toBe(0);
     expect(JSON.parse(r.stdout).schedules).toHaveLength(2);
     expect(fs.existsSync(path.join(out(), 'report.html'))).toBe(true);
   });
 
-  it('refuses to continue runs trained under another config', () => {
+  it('refuses to continue runs trained under another config', async () => {
     const changed = JSON.parse(JSON.stringify(config));
     changed.schedules[1].gamma = 0.5;
     const file = path.join(work, 'changed.json');
     fs.writeFileSync(file, JSON.stringify(changed));
-    const r = sgdr(['compare', '--config', file, '--out', out()]);
+    const r = await sgdr(['compare', '--config', file, '--out', out()]);
     expect(r.status).toBe(1);
     expect(r.stderr.trim().split('\n')).toHaveLength(1);
     expect(r.stderr).toMatch(/runs\/step\/seed-0 was trained with a different 'schedule'/);
@@ -141,7 +141,7 @@ describe('sgdr compare', () => {
     });
     expect(code, stderr).toBe(130);
     expect(stderr).toMatch(/stopped \(checkpoint kept\)/);
-    const r = sgdr(['compare', '--config', file, '--out', dir]);
+    const r = await sgdr(['compare', '--config', file, '--out', dir]);
     expect(r.status, r.stderr).toBe(0);
     expect(r.stderr).toMatch(/resuming after epoch [12]/);
     for (const s of ['sgdr-t0-1-tmult-1', 'step']) {
@@ -149,7 +149,7 @@ describe('sgdr compare', () => {
     }
   });
 
-  it('bad configs: one line naming the key path', () => {
+  it('bad configs: one line naming the key path', async () => {
     const cases: Array<[(c: Record<string, any>) => void, RegExp]> = [
       [(c) => (c.seeds = []), /bad\.json: seeds: is empty/],
       [(c) => (c.schedules[1].type = 'cosine'), /bad\.json: schedules\[1\]\.type: unknown schedule string "cosine"/],
@@ -163,17 +163,17 @@ describe('sgdr compare', () => {
       mutate(c);
       const file = path.join(work, 'bad.json');
       fs.writeFileSync(file, JSON.stringify(c));
-      const r = sgdr(['compare', '--config', file, '--out', path.join(work, 'never')]);
+      const r = await sgdr(['compare', '--config', file, '--out', path.join(work, 'never')]);
       expect(r.status).toBe(1);
       expect(r.stderr.trim().split('\n')).toHaveLength(1);
       expect(r.stderr).toMatch(message);
     }
-    expect(sgdr(['compare', '--config', path.join(work, 'missing.json')]).stderr).toMatch(/--config: file not found/);
-    expect(sgdr(['compare']).stderr).toMatch(/--config is required/);
+    expect((await sgdr(['compare', '--config', path.join(work, 'missing.json')])).stderr).toMatch(/--config: file not found/);
+    expect((await sgdr(['compare'])).stderr).toMatch(/--config is required/);
     expect(fs.existsSync(path.join(work, 'never'))).toBe(false);
   });
 
-  it('a diverging schedule is reported as diverged, left out of mean ± std, and the others still train (--jobs 1 and 2)', () => {
+  it('a diverging schedule is reported as diverged, left out of mean ± std, and the others still train (--jobs 1 and 2)', async () => {
     const mixed = {
       ...config, name: 'mixed', epochs: 2, seeds: [0],
       schedules: [
@@ -185,7 +185,7 @@ describe('sgdr compare', () => {
     fs.writeFileSync(file, JSON.stringify(mixed));
     for (const jobs of ['1', '2']) {
       const dir = path.join(work, `mixed-${jobs}`);
-      const r = sgdr(['compare', '--config', file, '--out', dir, '--jobs', jobs, '--threads', '1']);
+      const r = await sgdr(['compare', '--config', file, '--out', dir, '--jobs', jobs, '--threads', '1']);
       expect(r.status, r.stderr).toBe(0);
       expect(r.stderr).not.toMatch(/TypeError|FAILED/);
       expect(r.stderr).toMatch(/Blow-up · seed 0\s+DIVERGED: training diverged: .*epoch 1, batch \d+/);
@@ -213,7 +213,7 @@ describe('sgdr compare', () => {
       });
       expect(workers).toEqual([]);
       // Run again: the diverged run is final (not retrained), the report is rebuilt.
-      const again = sgdr(['compare', '--config', file, '--out', dir]);
+      const again = await sgdr(['compare', '--config', file, '--out', dir]);
       expect(again.status, again.stderr).toBe(0);
       expect(again.stderr).toMatch(/1 already finished \(skipped\); 1 diverged before \(skipped\)/);
     }

@@ -1,9 +1,9 @@
 // `sgdr train` end to end: the run folder's files, --resume, transfer learning from a torchvision
 // state dict, an image-folder data set, and one-line errors for bad input before training starts.
-import { spawnSync } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { describe, expect, it } from 'vitest';
+import { runCommand } from './helpers/cli';
 import { orderedDict, readTorchFile, stateDictEntries, writeTorchFile } from '../lib';
 import { RUN_CONFIG_FILE } from '../lib/train/run';
 import { tempDir } from './helpers/native';
@@ -11,16 +11,16 @@ import { writeIdxDataset } from './helpers/idx';
 import { requireTorchOrSkip, runPython } from './helpers/python';
 
 const root = path.resolve(__dirname, '..');
-const sgdr = (...args: string[]) => spawnSync(process.execPath, [path.join(root, 'bin/sgdr.js'), ...args],
-  { cwd: root, encoding: 'utf8', timeout: 170_000, env: { ...process.env, SGDR_QUIET: '1' } });
+const sgdr = (...args: string[]) => runCommand(process.execPath, [path.join(root, 'bin/sgdr.js'), ...args],
+  { cwd: root, timeoutMs: 170_000, env: { ...process.env, SGDR_QUIET: '1' } });
 const data = writeIdxDataset(path.join(tempDir('cli-data'), 'd'), 64, 32, { gzip: true });
 const small = ['--data', `fashion-mnist:${data}`, '--batch-size', '16', '--stem', 'cifar', '--image-size', '12', '--threads', '2'];
 const hasTorch = requireTorchOrSkip(true);
 
 describe('sgdr train', () => {
-  it('writes metrics.jsonl, summary.json, checkpoints and cycle snapshots; --resume continues', () => {
+  it('writes metrics.jsonl, summary.json, checkpoints and cycle snapshots; --resume continues', async () => {
     const out = path.join(tempDir('cli-train'), 'run');
-    const r = sgdr('train', ...small, '--epochs', '3', '--t0', '1', '--t-mult', '2', '--seed', '1', '--out', out,
+    const r = await sgdr('train', ...small, '--epochs', '3', '--t0', '1', '--t-mult', '2', '--seed', '1', '--out', out,
       '--normalized-weight-decay', '0.05');
     expect(r.stderr).toMatch(/epoch 3\/3 +train_loss/);
     expect(r.status).toBe(0);
@@ -32,20 +32,20 @@ describe('sgdr train', () => {
     // Normalized weight decay: w_norm·sqrt(b/(B·T_i)) with T_i = 1, 2, 2 for the three epochs.
     expect(rows.map((x) => x.weight_decay)).toEqual([1, 2, 2].map((t) => 0.05 * Math.sqrt(16 / (64 * t))));
     // A finished run resumed is already done: nothing changes.
-    const again = sgdr('train', '--resume', out);
+    const again = await sgdr('train', '--resume', out);
     expect(again.status).toBe(0);
     expect(fs.readFileSync(path.join(out, 'metrics.jsonl'), 'utf8').trim().split('\n')).toHaveLength(3);
-    const changed = sgdr('train', '--resume', out, '--epochs', '5');
+    const changed = await sgdr('train', '--resume', out, '--epochs', '5');
     expect(changed.status).toBe(1);
     expect(changed.stderr.trim()).toBe('sgdr train: --resume continues the run as it was configured; --epochs cannot change');
   });
 
-  it.runIf(hasTorch)('transfer learning from a torchvision state dict: new classifier, re-initialised and frozen modules', () => {
+  it.runIf(hasTorch)('transfer learning from a torchvision state dict: new classifier, re-initialised and frozen modules', async () => {
     const dir = tempDir('cli-transfer');
     const weights = path.join(dir, 'resnet18.pth');
     runPython(`import sys, torch\nfrom torchvision_compat import torchvision\ntorch.manual_seed(0)\ntorch.save(torchvision.models.resnet18().state_dict(), sys.argv[1])`, [weights]);
     const out = path.join(dir, 'run');
-    const r = sgdr('train', ...small.filter((a) => a !== 'cifar' && a !== '--stem'), '--epochs', '1', '--init-weights', weights,
+    const r = await sgdr('train', ...small.filter((a) => a !== 'cifar' && a !== '--stem'), '--epochs', '1', '--init-weights', weights,
       '--reinit-last', '3', '--freeze', '--out', out);
     expect(r.status, r.stderr).toBe(0);
     expect(r.stderr).toMatch(/new classifier, 3 modules re-initialised, [\d,]+ trainable parameters, [\d,]+ frozen/);
@@ -61,7 +61,7 @@ describe('sgdr train', () => {
     })();
   });
 
-  it.runIf(hasTorch)('trains on an image folder of generated JPEG and PNG files', () => {
+  it.runIf(hasTorch)('trains on an image folder of generated JPEG and PNG files', async () => {
     const dir = tempDir('cli-folder');
     runPython(`
 import os, sys, numpy as np
@@ -76,19 +76,19 @@ for split, n in (("train", 6), ("val", 2)):
             Image.fromarray(img).save(f"{sys.argv[1]}/{split}/{c}/{i}.{ext}")
 `, [dir]);
     const out = path.join(dir, 'run');
-    const r = sgdr('train', '--data', `image-folder:${dir}`, '--image-size', '32', '--batch-size', '4', '--epochs', '2', '--out', out, '--threads', '2');
+    const r = await sgdr('train', '--data', `image-folder:${dir}`, '--image-size', '32', '--batch-size', '4', '--epochs', '2', '--out', out, '--threads', '2');
     expect(r.status, r.stderr).toBe(0);
     const summary = JSON.parse(fs.readFileSync(path.join(out, 'summary.json'), 'utf8'));
     expect(summary.final.epoch).toBe(2);
     expect(summary.final.val_acc).toBeGreaterThanOrEqual(0);
     // --fast-decode reaches the data layer and is part of the run's recorded config.
     const fastOut = path.join(dir, 'run-fast');
-    const f = sgdr('train', '--data', `image-folder:${dir}`, '--image-size', '32', '--batch-size', '4', '--epochs', '1', '--out', fastOut, '--threads', '2', '--fast-decode');
+    const f = await sgdr('train', '--data', `image-folder:${dir}`, '--image-size', '32', '--batch-size', '4', '--epochs', '1', '--out', fastOut, '--threads', '2', '--fast-decode');
     expect(f.status, f.stderr).toBe(0);
     expect(JSON.parse(fs.readFileSync(path.join(fastOut, RUN_CONFIG_FILE), 'utf8')).fastDecode).toBe(true);
   });
 
-  it('bad input: one line naming the flag or file, exit 1, before any training', () => {
+  it('bad input: one line naming the flag or file, exit 1, before any training', async () => {
     const dir = tempDir('cli-bad');
     const cases: Array<[string[], RegExp]> = [
       [['--data', `fashion-mnist:${path.join(dir, 'missing')}`], /missing/],
@@ -113,7 +113,7 @@ for split, n in (("train", 6), ("val", 2)):
     fs.writeFileSync(notWritable, '');
     cases.push([[...small, '--out', path.join(notWritable, 'run')], /cannot write to the output folder/]);
     for (const [args, message] of cases) {
-      const r = sgdr('train', ...args, ...(args[0] === '--resume' ? [] : ['--epochs', '1']));
+      const r = await sgdr('train', ...args, ...(args[0] === '--resume' ? [] : ['--epochs', '1']));
       const lines = r.stderr.trim().split('\n');
       expect(r.status, `${args.join(' ')}: ${r.stderr}`).toBe(1);
       expect(lines[lines.length - 1], args.join(' ')).toMatch(message);
@@ -126,16 +126,16 @@ for split, n in (("train", 6), ("val", 2)):
 describe('sgdr train: run safety', () => {
   const rows = (dir: string) => fs.readFileSync(path.join(dir, 'metrics.jsonl'), 'utf8').trim().split('\n').map((l) => JSON.parse(l));
 
-  it('refuses an --out that holds another run; --overwrite clears only that run\'s files', () => {
+  it('refuses an --out that holds another run; --overwrite clears only that run\'s files', async () => {
     const out = path.join(tempDir('cli-overwrite'), 'run');
-    const first = sgdr('train', ...small, '--epochs', '2', '--t0', '1', '--t-mult', '1', '--out', out);
+    const first = await sgdr('train', ...small, '--epochs', '2', '--t0', '1', '--t-mult', '1', '--out', out);
     expect(first.status, first.stderr).toBe(0);
     expect(fs.existsSync(path.join(out, 'snapshot-cycle-2.pth'))).toBe(true);
     fs.writeFileSync(path.join(out, 'notes.txt'), 'mine');
     fs.mkdirSync(path.join(out, 'plots'));
     const before = Object.fromEntries(fs.readdirSync(out).filter((f) => f !== 'plots').map((f) => [f, fs.readFileSync(path.join(out, f))]));
 
-    const refused = sgdr('train', ...small, '--epochs', '1', '--lr', '0.01', '--out', out);
+    const refused = await sgdr('train', ...small, '--epochs', '1', '--lr', '0.01', '--out', out);
     expect(refused.status).toBe(1);
     const lines = refused.stderr.trim().split('\n');
     expect(lines).toHaveLength(1);
@@ -143,7 +143,7 @@ describe('sgdr train: run safety', () => {
     expect(refused.stderr).not.toMatch(/epoch 1\/1/);
     for (const [f, bytes] of Object.entries(before)) expect(fs.readFileSync(path.join(out, f)).equals(bytes), f).toBe(true);
 
-    const replaced = sgdr('train', ...small, '--epochs', '1', '--lr', '0.01', '--out', out, '--overwrite');
+    const replaced = await sgdr('train', ...small, '--epochs', '1', '--lr', '0.01', '--out', out, '--overwrite');
     expect(replaced.status, replaced.stderr).toBe(0);
     expect(rows(out).map((r) => r.epoch)).toEqual([1]);
     expect(fs.existsSync(path.join(out, 'snapshot-cycle-2.pth'))).toBe(false);
@@ -156,15 +156,15 @@ describe('sgdr train: run safety', () => {
     const empty = path.join(tempDir('cli-empty-out'), 'run');
     fs.mkdirSync(empty);
     fs.writeFileSync(path.join(empty, 'README'), 'x');
-    const fresh = sgdr('train', ...small, '--epochs', '1', '--out', empty);
+    const fresh = await sgdr('train', ...small, '--epochs', '1', '--out', empty);
     expect(fresh.status, fresh.stderr).toBe(0);
-    expect(sgdr('train', '--resume', out, '--overwrite').stderr).toMatch(/--overwrite/);
+    expect((await sgdr('train', '--resume', out, '--overwrite')).stderr).toMatch(/--overwrite/);
   });
 
-  it('a non-finite loss stops the run naming the epoch and batch, exit 1, nothing saved from it', () => {
+  it('a non-finite loss stops the run naming the epoch and batch, exit 1, nothing saved from it', async () => {
     for (const lr of ['1000', '1e300']) {
       const out = path.join(tempDir('cli-diverge'), 'run');
-      const r = sgdr('train', ...small, '--epochs', '2', '--lr', lr, '--out', out);
+      const r = await sgdr('train', ...small, '--epochs', '2', '--lr', lr, '--out', out);
       expect(r.status, r.stderr).toBe(1);
       const last = r.stderr.trim().split('\n').pop()!;
       expect(last, lr).toMatch(/^sgdr train: training diverged: .*epoch 1, batch \d+/);
@@ -182,21 +182,21 @@ describe('sgdr train: run safety', () => {
   it('NaN weights given as --init-weights are refused naming the file and the tensor', async () => {
     const dir = tempDir('cli-nan-weights');
     const out = path.join(dir, 'run');
-    const ok = sgdr('train', ...small, '--epochs', '1', '--out', out);
+    const ok = await sgdr('train', ...small, '--epochs', '1', '--out', out);
     expect(ok.status, ok.stderr).toBe(0);
     const entries = stateDictEntries(await readTorchFile(path.join(out, 'best.pth')));
     (entries.get('layer2.0.conv1.weight')!.data as Float32Array)[5] = NaN;
     const bad = path.join(dir, 'nan.pth');
     await writeTorchFile(bad, orderedDict(entries));
-    const r = sgdr('train', ...small, '--epochs', '1', '--init-weights', bad, '--out', path.join(dir, 'run2'));
+    const r = await sgdr('train', ...small, '--epochs', '1', '--init-weights', bad, '--out', path.join(dir, 'run2'));
     expect(r.status).toBe(1);
     expect(r.stderr.trim().split('\n').pop()).toMatch(/--init-weights: .*nan\.pth holds non-finite values .*'layer2\.0\.conv1\.weight'/);
     expect(r.stderr).not.toMatch(/epoch 1\/1/);
   });
 
-  it('--skip-nonfinite reports the skipped batches in metrics.jsonl, summary.json and at the end', () => {
+  it('--skip-nonfinite reports the skipped batches in metrics.jsonl, summary.json and at the end', async () => {
     const out = path.join(tempDir('cli-skip'), 'run');
-    const r = sgdr('train', ...small, '--epochs', '1', '--skip-nonfinite', '--out', out);
+    const r = await sgdr('train', ...small, '--epochs', '1', '--skip-nonfinite', '--out', out);
     expect(r.status, r.stderr).toBe(0);
     expect(r.stderr).toMatch(/0 batch\(es\) skipped for a non-finite loss/);
     expect(rows(out)[0].skipped_batches).toBe(0);
