@@ -51,3 +51,13 @@ describe('sgdr schedule with a tiny T_0', () => {
     expect(new WarmRestarts({ lr: 0.1, t0: 1e-9, tMult: 2 }).lrAt(3)).toBeGreaterThanOrEqual(0);
   });
 });
+
+describe('a closed stdout (EPIPE)', () => {
+  it('`sgdr schedule --json | head -c 10` exits quietly, without a stack trace', async () => {
+    const script = `"${process.execPath}" "${BIN}" schedule --epochs 100000 --steps-per-epoch 10 --json | head -c 10; echo " rc=\${PIPESTATUS[0]}" >&2`;
+    const r = await runCommand('bash', ['-c', script], { cwd: ROOT, timeoutMs: 60_000 });
+    expect(r.stdout).toBe('{"lr":[0.1');
+    expect(r.stderr).not.toMatch(/EPIPE|Error|at /);
+    expect(r.stderr.trim()).toMatch(/^rc=(0|141)$/);
+  });
+});
