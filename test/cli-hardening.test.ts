@@ -2,10 +2,14 @@
  * Hardening of the CLI against inputs that used to hang it, exhaust its memory or fail with a raw
  * error: every input is crafted here, every command must finish well within its timeout.
  */
+import * as fs from 'node:fs';
+import * as os from 'node:os';
 import * as path from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { boundariesReached } from '../lib/schedule/exact';
 import { WarmRestarts } from '../lib/schedule';
+import { ExperimentConfigError, parseExperimentConfig, readExperimentConfig } from '../lib/experiment';
+import { SYNTHETIC_CONFIG } from './experiment-helpers';
 import { runCommand } from './helpers/cli';
 
 const ROOT = path.resolve(__dirname, '..');
@@ -59,5 +63,42 @@ describe('a closed stdout (EPIPE)', () => {
     expect(r.stdout).toBe('{"lr":[0.1');
     expect(r.stderr).not.toMatch(/EPIPE|Error|at /);
     expect(r.stderr.trim()).toMatch(/^rc=(0|141)$/);
+  });
+});
+
+describe('messages that name the file or the value', () => {
+  const dir = () => fs.mkdtempSync(path.join(os.tmpdir(), 'sgdr-hardening-'));
+
+  it('a compare config saved with a UTF-8 byte-order mark is read', () => {
+    const d = dir();
+    const file = path.join(d, 'bom.json');
+    fs.writeFileSync(file, '\uFEFF' + JSON.stringify(SYNTHETIC_CONFIG));
+    try {
+      expect(readExperimentConfig(file).schedules.length).toBe(SYNTHETIC_CONFIG.schedules.length);
+    } finally {
+      fs.rmSync(d, { recursive: true, force: true });
+    }
+  });
+
+  it('a label whose run folder name is over 255 bytes is refused by name, not by ENAMETOOLONG', () => {
+    const c = JSON.parse(JSON.stringify(SYNTHETIC_CONFIG));
+    const label = 'a'.repeat(256);
+    c.schedules[0].label = label;
+    expect(() => parseExperimentConfig(c, 'x.json')).toThrow(ExperimentConfigError);
+    expect(() => parseExperimentConfig(c, 'x.json')).toThrow(`x.json: schedules[0].label: '${label}' makes a run folder name of 256 bytes, over the limit of 255`);
+    c.schedules[0].label = 'a'.repeat(255);
+    expect(() => parseExperimentConfig(c, 'x.json')).not.toThrow();
+  });
+
+  it('sgdr train --resume names a malformed run.json', async () => {
+    const d = dir();
+    fs.writeFileSync(path.join(d, 'run.json'), '{"data": ');
+    try {
+      const r = await sgdr(['train', '--resume', d]);
+      expect(r.status).toBe(1);
+      expect(r.stderr.trim()).toBe(`sgdr train: --resume: ${path.join(d, 'run.json')} is not a valid run.json: Unexpected end of JSON input`);
+    } finally {
+      fs.rmSync(d, { recursive: true, force: true });
+    }
   });
 });

@@ -46,7 +46,7 @@ interface Batch {
 function schedulesFromConfig(file: string, stepsPerEpoch: number | undefined): Batch {
   let config: unknown;
   try {
-    config = JSON.parse(readFileSync(file, 'utf8'));
+    config = JSON.parse(readFileSync(file, 'utf8').replace(/^\uFEFF/, '')); // a byte-order mark is no JSON
   } catch (err) {
     throw new UsageError(`--config ${file}: ${err instanceof Error ? err.message.split('\n')[0] : String(err)}`);
   }
