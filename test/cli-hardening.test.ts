@@ -10,6 +10,7 @@ import { boundariesReached } from '../lib/schedule/exact';
 import { WarmRestarts } from '../lib/schedule';
 import { ExperimentConfigError, parseExperimentConfig, readExperimentConfig } from '../lib/experiment';
 import { SYNTHETIC_CONFIG } from './experiment-helpers';
+import { makeFolder, outputFolderProblem } from '../lib/folders';
 import { runCommand } from './helpers/cli';
 
 const ROOT = path.resolve(__dirname, '..');
@@ -100,5 +101,65 @@ describe('messages that name the file or the value', () => {
     } finally {
       fs.rmSync(d, { recursive: true, force: true });
     }
+  });
+});
+
+describe('output folders that cannot be made, and too many threads', () => {
+  const cores = Math.max(1, typeof os.availableParallelism === 'function' ? os.availableParallelism() : os.cpus().length);
+  const capped = `--threads 1000 capped at ${cores}, the cores of this machine`;
+  const proc = fs.existsSync('/proc/self') ? it : it.skip;
+
+  proc('makeFolder under /proc fails instead of looping (fs.mkdirSync recursive never returns there)', () => {
+    expect(() => makeFolder('/proc/sgdr-x/y')).toThrow(/ENOENT/);
+    expect(outputFolderProblem('/proc/sgdr-x')).toBe('ENOENT: no such file or directory; cannot create the folder');
+    expect(outputFolderProblem('/proc/sgdr-x/y')).toBe('ENOENT: no such file or directory; cannot create the folder /proc/sgdr-x');
+  });
+
+  it('makeFolder makes missing parents, accepts an existing folder and refuses a file in the way', () => {
+    const d = fs.mkdtempSync(path.join(os.tmpdir(), 'sgdr-hardening-'));
+    try {
+      makeFolder(path.join(d, 'a', 'b', 'c'));
+      makeFolder(path.join(d, 'a', 'b'));
+      expect(fs.statSync(path.join(d, 'a', 'b', 'c')).isDirectory()).toBe(true);
+      expect(outputFolderProblem(path.join(d, 'a'))).toBeUndefined();
+      expect(fs.readdirSync(path.join(d, 'a'))).toEqual(['b']); // the probe file is gone
+      fs.writeFileSync(path.join(d, 'f'), '');
+      expect(outputFolderProblem(path.join(d, 'f', 'x'))).toMatch(/^ENOTDIR: not a directory; cannot create the folder/);
+    } finally {
+      fs.rmSync(d, { recursive: true, force: true });
+    }
+  });
+
+  proc('sgdr train --out /proc/x --threads 1000: the cap in one line, then one line naming --out, at once', async () => {
+    const r = await sgdr(['train', '--threads', '1000', '--out', '/proc/sgdr-x', '--epochs', '1']);
+    expect(r.signal).toBeNull();
+    expect(r.status).toBe(1);
+    const lines = r.stderr.trim().split('\n');
+    if (cores < 1000) expect(lines.shift()).toBe(capped);
+    expect(lines).toEqual(['sgdr train: --out /proc/sgdr-x: cannot write to the output folder (ENOENT: no such file or directory; cannot create the folder)']);
+  });
+
+  proc('sgdr compare --out /proc/x/y --threads 1000 fails at once, naming --out', async () => {
+    const d = fs.mkdtempSync(path.join(os.tmpdir(), 'sgdr-hardening-'));
+    const file = path.join(d, 'c.json');
+    fs.writeFileSync(file, JSON.stringify(SYNTHETIC_CONFIG));
+    try {
+      const r = await sgdr(['compare', '--config', file, '--threads', '1000', '--out', '/proc/sgdr-x/y']);
+      expect(r.signal).toBeNull();
+      expect(r.status).toBe(1);
+      const lines = r.stderr.trim().split('\n');
+      if (cores < 1000) expect(lines.shift()).toBe(capped);
+      expect(lines).toEqual(['sgdr compare: --out /proc/sgdr-x/y: cannot write to the output folder (ENOENT: no such file or directory; cannot create the folder /proc/sgdr-x)']);
+    } finally {
+      fs.rmSync(d, { recursive: true, force: true });
+    }
+  });
+
+  it('sgdr bench --threads 1000 says it caps them', async () => {
+    const r = await sgdr(['bench', '--threads', '1000', '--device', 'bogus']);
+    expect(r.status).toBe(1);
+    const lines = r.stderr.trim().split('\n');
+    if (cores < 1000) expect(lines.shift()).toBe(capped);
+    expect(lines).toEqual(["sgdr bench: --device must be cpu, cuda or cuda:N, got 'bogus'"]);
   });
 });
