@@ -100,3 +100,20 @@ export function parseCommandFlags(argv: string[], specs: FlagSpecs, help: () => 
   if (positional.length > 0) throw new UsageError(`unexpected argument '${positional[0]}' (flags start with --)`);
   return flags;
 }
+
+/** The cores of this machine: more LibTorch threads than that only add contention. */
+export function machineCores(): number {
+  const os = require('node:os') as typeof import('node:os');
+  return Math.max(1, typeof os.availableParallelism === 'function' ? os.availableParallelism() : os.cpus().length);
+}
+
+/**
+ * A --threads value capped at the cores of this machine, saying so in one stderr line: `--threads
+ * 1000` started some 1,800 threads that spent their time switching and never finished a batch.
+ */
+export function capThreads(threads: number | undefined, log: (line: string) => void = (l) => process.stderr.write(`${l}\n`)): number | undefined {
+  const cores = machineCores();
+  if (threads === undefined || !(threads > cores)) return threads;
+  log(`--threads ${threads} capped at ${cores}, the cores of this machine`);
+  return cores;
+}

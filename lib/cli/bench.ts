@@ -11,7 +11,7 @@
  * second reference (PyTorch 2.x), `pytorch_compile` and `ratio_compile` (ours / compiled) as well,
  * else `pytorch_compile: null` and `compile_skipped` (why).
  */
-import { formatFlags, parseFlags, UsageError, type FlagSpecs } from './args';
+import { capThreads, formatFlags, parseFlags, UsageError, type FlagSpecs } from './args';
 import type { Command } from './main';
 
 const flagSpecs: FlagSpecs = {
@@ -80,7 +80,7 @@ async function run(argv: string[]): Promise<number> {
   o.steps = positive('steps') ?? o.steps;
   o.rounds = positive('rounds') ?? o.rounds;
   o.warmup = positive('warmup', 0) ?? o.warmup;
-  o.threads = positive('threads') ?? o.threads;
+  o.threads = capThreads(positive('threads')) ?? o.threads;
   o.rssSteps = positive('rss-steps') ?? o.rssSteps;
   o.workers = positive('workers', 0) ?? o.workers;
   if (flags.floor === false) o.floor = false;

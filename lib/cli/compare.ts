@@ -8,11 +8,12 @@
  */
 import * as fs from 'fs';
 import * as path from 'path';
+import { outputFolderProblem } from '../folders';
 import {
   analyzeExperiment, readExperimentConfig, readExperimentFile, runExperiment, slugify, writeReport,
   type ExperimentConfig, type ExperimentEvent, type ExperimentResults, type PlannedRun,
 } from '../experiment';
-import { formatFlags, parseCommandFlags, UsageError, type FlagSpecs, type ParsedFlags } from './args';
+import { capThreads, formatFlags, parseCommandFlags, UsageError, type FlagSpecs, type ParsedFlags } from './args';
 import type { Command } from './main';
 import { formatDuration } from './progress';
 
@@ -178,6 +179,12 @@ export async function compareAndReport(o: CompareRunOptions): Promise<number> {
     if (v !== undefined && v < 1) throw new UsageError(`--${name} must be >= 1, got ${v}`);
   }
   if (o.flags.workers !== undefined && (o.flags.workers as number) < 0) throw new UsageError(`--workers must be >= 0, got ${String(o.flags.workers)}`);
+  if (o.flags.threads !== undefined) o.flags.threads = capThreads(o.flags.threads as number);
+  if (!o.reportOnly) {
+    // Before any run starts: a folder that cannot take the experiment fails at once.
+    const problem = outputFolderProblem(o.outDir);
+    if (problem) throw new UsageError(`--out ${o.outDir}: cannot write to the output folder (${problem})`);
+  }
   const started = Date.now();
   if (!o.reportOnly) {
     const progress = new ExperimentProgress();

@@ -23,7 +23,25 @@ function usage(): string {
   return `usage: sgdr <command> [flags]\n\ncommands:\n${lines.join('\n')}\n\nRun 'sgdr <command> --help' for a command's flags.`;
 }
 
+/**
+ * A reader that goes away (`sgdr schedule --json | head -c 10`) makes the next write fail with
+ * EPIPE, emitted as an 'error' event that nobody handled: a stack trace. The output is no longer
+ * wanted, so stop quietly, as a command killed by SIGPIPE would, for every command at once.
+ */
+function quietOnClosedPipe(): void {
+  for (const stream of [process.stdout, process.stderr]) {
+    const marked = stream as { sgdrQuietPipe?: boolean };
+    if (marked.sgdrQuietPipe) continue; // main() ran before in this process
+    marked.sgdrQuietPipe = true;
+    stream.on('error', (err: NodeJS.ErrnoException) => {
+      if (err.code === 'EPIPE') process.exit(0);
+      throw err;
+    });
+  }
+}
+
 export async function main(argv: string[]): Promise<number> {
+  quietOnClosedPipe();
   const [name, ...rest] = argv;
   if (!name || name === '--help' || name === '-h' || name === 'help') {
     process.stdout.write(usage() + '\n');

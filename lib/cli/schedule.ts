@@ -11,6 +11,7 @@ import {
   FIGURE1_SPECS,
   FIGURE1_TITLE,
   sampleSchedule,
+  ScheduleParamError,
   scheduleFigure,
   stepTime,
   type LrScale,
@@ -18,7 +19,7 @@ import {
   type ScheduleSpec,
 } from '../schedule';
 import { formatFlags, parseCommandFlags, UsageError, type FlagSpecs, type ParsedFlags } from './args';
-import { build, scheduleFlagSpecs, scheduleFromFlags, singleScheduleFlags } from './schedule-flags';
+import { build, flagFor, scheduleFlagSpecs, scheduleFromFlags, singleScheduleFlags } from './schedule-flags';
 import type { Command } from './main';
 
 const flagSpecs: FlagSpecs = {
@@ -45,7 +46,7 @@ interface Batch {
 function schedulesFromConfig(file: string, stepsPerEpoch: number | undefined): Batch {
   let config: unknown;
   try {
-    config = JSON.parse(readFileSync(file, 'utf8'));
+    config = JSON.parse(readFileSync(file, 'utf8').replace(/^\uFEFF/, '')); // a byte-order mark is no JSON
   } catch (err) {
     throw new UsageError(`--config ${file}: ${err instanceof Error ? err.message.split('\n')[0] : String(err)}`);
   }
@@ -85,21 +86,50 @@ function lrScale(flags: ParsedFlags, several: boolean): LrScale {
 const fmtLr = (v: number): string => (v === 0 ? '0' : Number(v.toPrecision(6)).toString());
 const fmtT = (t: number): string => Number(t.toFixed(4)).toString();
 
-/** One row per step: step, t, lr, cycle; restarts marked, and listed at the end. */
+/** The table lists this many restarts by epoch, then says how many more there are. */
+const LISTED_RESTARTS = 20;
+
+/** How many cycles start before `epochs`: a galloping search, so a tiny T_0 costs no more than a large one. */
+function cyclesBefore(schedule: Schedule, epochs: number): number {
+  const starts = (i: number): boolean => {
+    const c = schedule.cycle(i);
+    return c !== undefined && c.start < epochs;
+  };
+  if (!starts(0)) return 0;
+  let lo = 0; // starts(lo)
+  let hi = 1;
+  while (starts(hi)) {
+    lo = hi;
+    hi *= 2;
+    if (!Number.isFinite(hi)) return lo + 1;
+  }
+  for (;;) {
+    const mid = Math.floor(lo + (hi - lo) / 2);
+    if (mid <= lo || mid >= hi) return lo + 1;
+    if (starts(mid)) lo = mid;
+    else hi = mid;
+  }
+}
+
+/** One row per step: step, t, lr, cycle; restarts marked, and listed at the end (the first LISTED_RESTARTS of them). */
 function singleTable(schedule: Schedule, epochs: number): string {
   const k = schedule.stepsPerEpoch;
   const s = sampleSchedule(schedule, epochs);
-  const cycles = schedule.cycles(epochs);
-  const restartAt = new Set(cycles.slice(1).map((c) => c.index));
+  const listed = schedule.cycles(epochs, LISTED_RESTARTS + 2).slice(1);
   const lines = [
     `# ${schedule.name}: ${epochs} epochs × ${k} step${k === 1 ? '' : 's'}`,
     `${'step'.padStart(7)}  ${'epoch'.padEnd(10)}  ${'lr'.padEnd(12)}  cycle`,
   ];
   s.lr.forEach((lr, n) => {
-    const restart = n > 0 && s.cycle[n]! > s.cycle[n - 1]! && restartAt.has(s.cycle[n]!);
+    // Entering a cycle ≥ 1 is a restart; entering the flat tail after a cycle limit is not.
+    const restart = n > 0 && s.cycle[n]! > s.cycle[n - 1]! && schedule.cycle(s.cycle[n]!) !== undefined;
     lines.push(`${String(n).padStart(7)}  ${fmtT(s.t[n]!).padEnd(10)}  ${fmtLr(lr).padEnd(12)}  ${String(s.cycle[n]).padEnd(5)}${restart ? '  ← restart' : ''}`.trimEnd());
   });
-  if (restartAt.size > 0) lines.push(`# restarts at epochs ${cycles.slice(1).map((c) => fmtT(c.start)).join(', ')}`);
+  if (listed.length > 0) {
+    const more = listed.length > LISTED_RESTARTS ? cyclesBefore(schedule, epochs) - 1 - LISTED_RESTARTS : 0;
+    const shown = listed.slice(0, LISTED_RESTARTS).map((c) => fmtT(c.start)).join(', ');
+    lines.push(`# restarts at epochs ${shown}${more > 0 ? ` … and ${more} more` : ''}`);
+  }
   return lines.join('\n') + '\n';
 }
 
@@ -158,6 +188,17 @@ async function run(argv: string[]): Promise<number> {
   const several = preset !== undefined;
   const yScale = lrScale(flags, several);
 
+  try {
+    output(flags, batch, epochs, several, yScale, plot);
+  } catch (err) {
+    // A parameter that only fails once sampled (a T_0 too small to resolve) is named by its flag.
+    if (err instanceof ScheduleParamError && !several) throw new UsageError(`${flagFor(err.param) ?? err.param} ${err.detail}`);
+    throw err;
+  }
+  return 0;
+}
+
+function output(flags: ParsedFlags, batch: Batch, epochs: number, several: boolean, yScale: LrScale, plot: string | undefined): void {
   if (plot !== undefined) {
     const title = (flags.title as string | undefined) ?? batch.title;
     writeFigure(plot, scheduleFigure(batch.schedules, { epochs, yScale, ...(title ? { title } : {}) }));
@@ -173,7 +214,6 @@ async function run(argv: string[]): Promise<number> {
   } else {
     process.stdout.write(several ? multiTable(batch.schedules, epochs) : singleTable(batch.schedules[0]!, epochs));
   }
-  return 0;
 }
 
 export const command: Command = {

@@ -7,9 +7,10 @@
 import * as fs from 'fs';
 import * as path from 'path';
 import { DivergenceError, RunFolderInUseError } from '../errors';
+import { outputFolderProblem } from '../folders';
 import type { ScheduleSpec } from '../schedule';
 import { readRunConfig, runTraining, type RunConfig } from '../train/run';
-import { formatFlags, parseCommandFlags, UsageError, type FlagSpecs, type ParsedFlags } from './args';
+import { capThreads, formatFlags, parseCommandFlags, UsageError, type FlagSpecs, type ParsedFlags } from './args';
 import type { Command } from './main';
 import { EpochProgress, formatDuration } from './progress';
 import { scheduleFlagSpecs, scheduleFromFlags } from './schedule-flags';
@@ -142,6 +143,7 @@ export const command: Command = {
   async run(argv) {
     const flags = parseCommandFlags(argv, flagSpecs, help);
     if (!flags) return 0;
+    if (flags.threads !== undefined) flags.threads = capThreads(flags.threads as number);
     let config: RunConfig;
     let outDir: string;
     const resume = flags.resume !== undefined;
@@ -156,6 +158,9 @@ export const command: Command = {
     } else {
       config = configFromFlags(flags);
       outDir = (flags.out as string | undefined) ?? defaultOutDir();
+      // Before any data is read or model built: a folder that cannot take the run fails at once.
+      const problem = outputFolderProblem(outDir);
+      if (problem) throw new UsageError(`--out ${outDir}: cannot write to the output folder (${problem})`);
     }
     const log = (line: string) => process.stderr.write(`${line}\n`);
     const progress = new EpochProgress(config.epochs);

@@ -257,6 +257,9 @@ export function parseExperimentConfig(json: Json, file?: string): ExperimentConf
   const slugs = new Map<string, number>();
   schedules.forEach((s, i) => {
     const slug = slugify(s.label);
+    if (Buffer.byteLength(slug) > MAX_FOLDER_NAME_BYTES) {
+      c.fail(`schedules[${i}].label`, `'${s.label}' makes a run folder name of ${Buffer.byteLength(slug)} bytes, over the limit of ${MAX_FOLDER_NAME_BYTES}; give a shorter label`);
+    }
     if (slugs.has(slug)) {
       c.fail(`schedules[${i}].label`, `'${s.label}' names the same run folder as schedules[${slugs.get(slug)}] ('${schedules[slugs.get(slug)!]!.label}'); give distinct labels`);
     }
@@ -307,7 +310,8 @@ export function readExperimentConfig(file: string): ExperimentConfig {
   }
   let json: Json;
   try {
-    json = JSON.parse(text);
+    // Editors on Windows save UTF-8 with a byte-order mark, which JSON.parse rejects.
+    json = JSON.parse(text.replace(/^\uFEFF/, ''));
   } catch (err) {
     throw new ExperimentConfigError('', `not valid JSON: ${(err as Error).message}`, file);
   }
@@ -329,6 +333,9 @@ export function readExperimentConfig(file: string): ExperimentConfig {
   }
   return config;
 }
+
+/** The longest file name most file systems take (NAME_MAX): a run folder is named after its label. */
+const MAX_FOLDER_NAME_BYTES = 255;
 
 /** A run folder name for a schedule label: lower case, letters, digits and single dashes. */
 export function slugify(label: string): string {

@@ -11,6 +11,7 @@ import { scheduleFigure, scheduleFromSpec } from '../schedule';
 import type { ExperimentConfig } from './config';
 import { scheduleSpecOf } from './config';
 import type { ExperimentResults, ScheduleStats } from './aggregate';
+import { makeFolder } from '../folders';
 
 export interface ExperimentFigure {
   /** File stem: figures/<name>.svg and .png. */
@@ -221,7 +222,7 @@ export function experimentFigures(config: ExperimentConfig, results: ExperimentR
 /** Writes every figure as figures/<name>.svg and figures/<name>.png under `outDir`. */
 export function writeExperimentFigures(config: ExperimentConfig, results: ExperimentResults, outDir: string): WrittenFigure[] {
   const dir = path.join(outDir, 'figures');
-  fs.mkdirSync(dir, { recursive: true });
+  makeFolder(dir);
   return experimentFigures(config, results).map((f) => {
     const svg = renderSvg(f.figure);
     const svgFile = path.join(dir, `${f.name}.svg`);

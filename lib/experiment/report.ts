@@ -11,6 +11,7 @@ import { CURVE_METRICS, type ExperimentResults, type ScheduleStats } from './agg
 import type { ExperimentConfig } from './config';
 import { writeExperimentFigures, type WrittenFigure } from './figures';
 import type { MeanStd, PairedDifference } from './stats';
+import { makeFolder } from '../folders';
 
 export const REPORT_FILE = 'report.html';
 export const RESULTS_JSON = 'results.json';
@@ -235,7 +236,7 @@ ${runsTable(results, outDir)}
 
 /** Writes results.json, results.csv, the figures and report.html into `outDir`. */
 export function writeReport(config: ExperimentConfig, results: ExperimentResults, outDir: string): ReportFiles {
-  fs.mkdirSync(outDir, { recursive: true });
+  makeFolder(outDir);
   const json = path.join(outDir, RESULTS_JSON);
   const csv = path.join(outDir, RESULTS_CSV);
   const html = path.join(outDir, REPORT_FILE);

@@ -12,6 +12,7 @@ import type { EpochMetrics } from '../train/metrics';
 import { DataSpecError, parseDataSpec } from '../data/spec';
 import { ExperimentConfigError, readExperimentConfig, type ExperimentConfig } from './config';
 import { checkRunFolder, planRuns, prepareRunFolder, readMetrics, runStatus, type PlannedRun, type RunStatus } from './runs';
+import { makeFolder } from '../folders';
 
 export const EXPERIMENT_FILE = 'experiment.json';
 
@@ -76,7 +77,7 @@ export function defaultWorkerScript(): string {
 
 /** Writes experiment.json into the experiment folder (the config the report and resumes read). */
 export function writeExperimentFile(outDir: string, config: ExperimentConfig): void {
-  fs.mkdirSync(outDir, { recursive: true });
+  makeFolder(outDir);
   fs.writeFileSync(path.join(outDir, EXPERIMENT_FILE), JSON.stringify(config, null, 2) + '\n');
 }
 

@@ -9,6 +9,7 @@ import { DIVERGED_FILE } from '../train/fit';
 import { RUN_CONFIG_FILE, type RunConfig } from '../train/run';
 import type { EpochMetrics } from '../train/metrics';
 import { runConfigFor, slugify, type ExperimentConfig } from './config';
+import { makeFolder } from '../folders';
 
 export const RUNS_DIR = 'runs';
 export const METRICS_FILE = 'metrics.jsonl';
@@ -134,7 +135,7 @@ export function checkRunFolder(run: PlannedRun): void {
 
 /** Writes run.json before the run starts, so an interrupted run is recognised and resumed. */
 export function prepareRunFolder(run: PlannedRun): void {
-  fs.mkdirSync(run.dir, { recursive: true });
+  makeFolder(run.dir);
   const file = path.join(run.dir, RUN_CONFIG_FILE);
   if (!fs.existsSync(file)) fs.writeFileSync(file, JSON.stringify(run.config, null, 2) + '\n');
 }

@@ -74,8 +74,8 @@ abstract class SingleCycle extends ScheduleBase {
     return index === 0 ? { index: 0, start: 0, length: Infinity, end: Infinity, peak: this.base, warmup: 0 } : undefined;
   }
 
-  cycles(until: number): Cycle[] {
-    return until > 0 ? [this.cycle(0)!] : [];
+  cycles(until: number, max = Infinity): Cycle[] {
+    return until > 0 && max >= 1 ? [this.cycle(0)!] : [];
   }
 }
 

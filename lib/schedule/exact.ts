@@ -24,10 +24,35 @@ export function reached(t: number, b: number, exact: boolean): boolean {
  * increasing. `guess` (any real; e.g. from a logarithm) only decides where the search starts.
  */
 export function boundariesReached(t: number, boundary: (n: number) => number, guess: number, exact: boolean): number {
-  let n = Number.isFinite(guess) && guess > 0 ? Math.floor(guess) : 0;
-  while (n > 0 && !reached(t, boundary(n), exact)) n--;
-  while (reached(t, boundary(n + 1), exact)) n++;
-  return n;
+  const hit = (n: number): boolean => n <= 0 || reached(t, boundary(n), exact);
+  const n = Number.isFinite(guess) && guess > 0 ? Math.floor(guess) : 0;
+  // From a good guess the answer is a step or two away. A poor one (or an index beyond 2^53, where
+  // n + 1 === n and a walk one by one would never move) gallops out and bisects back: the work is
+  // logarithmic in the distance, never linear in the number of cycles.
+  let lo: number;
+  let hi: number;
+  if (hit(n)) {
+    lo = n;
+    hi = n + 1;
+    for (let step = 2; hit(hi); step *= 2) {
+      lo = Math.max(lo, hi);
+      hi = n + step;
+    }
+  } else {
+    hi = n;
+    lo = n - 1;
+    for (let step = 2; !hit(lo); step *= 2) {
+      hi = Math.min(hi, lo);
+      lo = Math.max(0, n - step);
+    }
+  }
+  // Now hit(lo) and !hit(hi): bisect while there are integers strictly between them.
+  for (;;) {
+    const mid = Math.floor(lo + (hi - lo) / 2);
+    if (mid <= lo || mid >= hi) return lo;
+    if (hit(mid)) lo = mid;
+    else hi = mid;
+  }
 }
 
 /** base^n for an integer base and exponent, exact whenever the result is below 2^53. */

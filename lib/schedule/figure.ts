@@ -25,7 +25,9 @@ const MAX_POINTS = 100_000;
 const LOG_DECADES = 3;
 
 function series(schedule: Schedule, epochs: number, minSamples: number): Series {
-  const cycles = schedule.cycles(epochs);
+  // Past MAX_POINTS cycles the shortest is below epochs / MAX_POINTS and k is capped anyway, so the
+  // first MAX_POINTS + 1 cycles decide k as all of them would: a tiny T_0 cannot exhaust memory.
+  const cycles = schedule.cycles(epochs, MAX_POINTS + 1);
   const shortest = cycles.reduce((m, c) => Math.min(m, c.length), epochs);
   const wanted = Math.max(minSamples, Math.ceil(POINTS_PER_CYCLE / shortest), Math.ceil(MIN_POINTS / epochs));
   const k = Math.max(1, Math.min(wanted, Math.floor(MAX_POINTS / epochs)));

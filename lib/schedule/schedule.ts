@@ -59,8 +59,10 @@ export interface Schedule {
   lrAt(t: number): number;
   /** Index of the cycle t falls in (0 for schedules without restarts). */
   cycleIndexAt(t: number): number;
-  /** The cycles that start before `until` (epochs), in order. */
-  cycles(until: number): Cycle[];
+  /** Cycle `index`, or undefined where there is none (after a cycle limit). */
+  cycle(index: number): Cycle | undefined;
+  /** The cycles that start before `until` (epochs), in order; only the first `max` when given. */
+  cycles(until: number, max?: number): Cycle[];
   /** The plain-JSON spec that rebuilds this schedule with scheduleFromSpec, defaults filled in. */
   spec(): ScheduleSpec;
 
@@ -100,7 +102,7 @@ export abstract class ScheduleBase implements Schedule {
   abstract cycleIndexAt(t: number): number;
   /** Cycle `index`, or undefined where there is none (after a cycle limit). */
   abstract cycle(index: number): Cycle | undefined;
-  abstract cycles(until: number): Cycle[];
+  abstract cycles(until: number, max?: number): Cycle[];
   abstract spec(): ScheduleSpec;
 
   #iteration = 0;

@@ -114,6 +114,10 @@ export class WarmRestarts extends ScheduleBase {
     const index = this.#indexAt(epochTime(t));
     if (index >= this.cycleLimit) return null;
     const cycle = this.#cycle(index);
+    if (!(cycle.length > 0)) {
+      // So many cycles fit before t that consecutive restarts round to the same double.
+      throw new ScheduleParamError('t0', `${this.t0} is too small: at epoch ${t} cycle ${index} is shorter than a double can resolve`);
+    }
     // A time within the tolerance below a real-valued restart belongs to the new cycle at T_cur = 0.
     return { cycle, tCur: Math.max(0, t - cycle.start) };
   }
@@ -134,9 +138,9 @@ export class WarmRestarts extends ScheduleBase {
     return cosineAnnealing(cycle.peak, this.etaMin, tCur - cycle.warmup, cycle.length - cycle.warmup);
   }
 
-  cycles(until: number): Cycle[] {
+  cycles(until: number, max = Infinity): Cycle[] {
     const list: Cycle[] = [];
-    for (let i = 0; i < this.cycleLimit && this.#start(i) < until; i++) list.push(this.#cycle(i));
+    for (let i = 0; i < this.cycleLimit && i < max && this.#start(i) < until; i++) list.push(this.#cycle(i));
     return list;
   }
 

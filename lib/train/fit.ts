@@ -16,6 +16,7 @@ import type { Cycle, Schedule } from '../schedule';
 import { firstNonFiniteTensor, readTorchFile, tensorRecord, writeTorchFile, type TensorRecord } from '../serialization';
 import { loadCheckpoint, saveCheckpoint, type SnapshotInfo, type TrainingPosition } from './checkpoint';
 import { ensembleMetrics, type EpochMetrics } from './metrics';
+import { makeFolder, outputFolderProblem } from '../folders';
 
 /** What fit() needs of a dataset: the native handle the loader reads. */
 export interface DatasetHandle {
@@ -360,14 +361,10 @@ function cycleLength(schedule: Schedule, e: number, epochs: number): number {
   return cycle && Number.isFinite(cycle.length) ? cycle.length : epochs;
 }
 
-/** Creates the run folder, or fails with one line naming it. */
+/** Creates the run folder and checks that files can be written there, or fails with one line naming it. */
 export function ensureWritable(dir: string): void {
-  try {
-    fs.mkdirSync(dir, { recursive: true });
-    fs.accessSync(dir, fs.constants.W_OK);
-  } catch (err) {
-    throw new Error(`cannot write to the output folder ${dir}: ${(err as NodeJS.ErrnoException).code ?? (err as Error).message}`);
-  }
+  const problem = outputFolderProblem(dir);
+  if (problem) throw new Error(`cannot write to the output folder ${dir}: ${problem}`);
 }
 
 /** Rewritten whole each epoch (atomically), so it always matches the checkpoint beside it. */

@@ -68,7 +68,17 @@ const RUNTIME_ONLY: ReadonlyArray<keyof RunConfig> = ['device', 'threads', 'work
 export function readRunConfig(dir: string): RunConfig {
   const file = path.join(dir, RUN_CONFIG_FILE);
   if (!fs.existsSync(file)) throw new Error(`--resume: ${dir} has no ${RUN_CONFIG_FILE}: not a run folder of sgdr train`);
-  return JSON.parse(fs.readFileSync(file, 'utf8')) as RunConfig;
+  let config: unknown;
+  try {
+    config = JSON.parse(fs.readFileSync(file, 'utf8').replace(/^\uFEFF/, ''));
+  } catch (err) {
+    // Named, so a truncated or hand-edited run.json is not a bare "Unexpected token".
+    throw new Error(`--resume: ${file} is not a valid ${RUN_CONFIG_FILE}: ${(err as Error).message.split('\n')[0]}`);
+  }
+  if (!config || typeof config !== 'object' || Array.isArray(config)) {
+    throw new Error(`--resume: ${file} is not a valid ${RUN_CONFIG_FILE}: expected an object, got ${JSON.stringify(config)}`);
+  }
+  return config as RunConfig;
 }
 
 export async function runTraining(config: RunConfig, options: RunOptions = {}): Promise<FitResult & { transfer?: TransferReport }> {

@@ -1,0 +1,65 @@
+/**
+ * Output folders made safely. Node's fs.mkdirSync(dir, { recursive: true }) never returns under a
+ * parent that exists but refuses new entries with ENOENT (/proc/x): it retries the same mkdir
+ * forever. makeFolder creates the missing folders one level at a time, so every failure is thrown.
+ */
+import * as fs from 'node:fs';
+import * as path from 'node:path';
+
+/** The errno code and its text: "ENOENT: no such file or directory". */
+function reason(err: unknown): string {
+  const e = err as NodeJS.ErrnoException;
+  const text = e?.message ? e.message.split(',')[0]!.trim() : String(err);
+  return e?.code && !text.startsWith(e.code) ? `${e.code}: ${text}` : text;
+}
+
+/** mkdir -p: creates `dir` and its missing parents; an error names the folder that could not be made. */
+export function makeFolder(dir: string): void {
+  const missing: string[] = [];
+  for (let d = path.resolve(dir); ; ) {
+    let stat: fs.Stats | undefined;
+    try {
+      stat = fs.statSync(d);
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code !== 'ENOENT') throw err;
+    }
+    if (stat) {
+      if (!stat.isDirectory()) throw Object.assign(new Error(`ENOTDIR: not a directory, ${d}`), { code: 'ENOTDIR', path: d });
+      break;
+    }
+    missing.push(d);
+    const parent = path.dirname(d);
+    if (parent === d) break;
+    d = parent;
+  }
+  for (const d of missing.reverse()) {
+    try {
+      fs.mkdirSync(d);
+    } catch (err) {
+      // Another process made it in between: fine, if it is a folder.
+      if ((err as NodeJS.ErrnoException).code === 'EEXIST' && fs.statSync(d).isDirectory()) continue;
+      throw err;
+    }
+  }
+}
+
+/**
+ * Why `dir` cannot take output, or undefined when it can: the folder is created and a probe file
+ * written and removed there, so a run fails before any work rather than at its first checkpoint.
+ */
+export function outputFolderProblem(dir: string): string | undefined {
+  try {
+    makeFolder(dir);
+  } catch (err) {
+    const at = (err as NodeJS.ErrnoException).path;
+    return `${reason(err)}; cannot create the folder${at && path.resolve(at) !== path.resolve(dir) ? ` ${at}` : ''}`;
+  }
+  const probe = path.join(dir, `.sgdr-write-test-${process.pid}`);
+  try {
+    fs.writeFileSync(probe, '');
+  } catch (err) {
+    return `${reason(err)}; cannot write a file in it`;
+  }
+  fs.rmSync(probe, { force: true });
+  return undefined;
+}
