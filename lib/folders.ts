@@ -13,8 +13,11 @@ function reason(err: unknown): string {
   return e?.code && !text.startsWith(e.code) ? `${e.code}: ${text}` : text;
 }
 
-/** mkdir -p: creates `dir` and its missing parents; an error names the folder that could not be made. */
-export function makeFolder(dir: string): void {
+/**
+ * mkdir -p: creates `dir` and its missing parents; an error names the folder that could not be made.
+ * Returns the folders it created, outermost first.
+ */
+export function makeFolder(dir: string): string[] {
   const missing: string[] = [];
   for (let d = path.resolve(dir); ; ) {
     let stat: fs.Stats | undefined;
@@ -32,24 +35,39 @@ export function makeFolder(dir: string): void {
     if (parent === d) break;
     d = parent;
   }
+  const made: string[] = [];
   for (const d of missing.reverse()) {
     try {
       fs.mkdirSync(d);
+      made.push(d);
     } catch (err) {
       // Another process made it in between: fine, if it is a folder.
       if ((err as NodeJS.ErrnoException).code === 'EEXIST' && fs.statSync(d).isDirectory()) continue;
       throw err;
     }
   }
+  return made;
 }
 
 /**
  * Why `dir` cannot take output, or undefined when it can: the folder is created and a probe file
  * written and removed there, so a run fails before any work rather than at its first checkpoint.
+ * Unless `keep`, the probe leaves nothing behind: folders it had to create are removed again (the
+ * run makes them when it starts), so a command refused later for bad input leaves no empty --out.
  */
-export function outputFolderProblem(dir: string): string | undefined {
+export function outputFolderProblem(dir: string, options: { keep?: boolean } = {}): string | undefined {
+  let made: string[] = [];
+  const undo = (): void => {
+    for (const d of made.reverse()) {
+      try {
+        fs.rmdirSync(d); // only if still empty
+      } catch {
+        /* something was put there meanwhile: leave it */
+      }
+    }
+  };
   try {
-    makeFolder(dir);
+    made = makeFolder(dir);
   } catch (err) {
     const at = (err as NodeJS.ErrnoException).path;
     return `${reason(err)}; cannot create the folder${at && path.resolve(at) !== path.resolve(dir) ? ` ${at}` : ''}`;
@@ -58,8 +76,10 @@ export function outputFolderProblem(dir: string): string | undefined {
   try {
     fs.writeFileSync(probe, '');
   } catch (err) {
+    undo();
     return `${reason(err)}; cannot write a file in it`;
   }
   fs.rmSync(probe, { force: true });
+  if (!options.keep) undo();
   return undefined;
 }

@@ -363,7 +363,7 @@ function cycleLength(schedule: Schedule, e: number, epochs: number): number {
 
 /** Creates the run folder and checks that files can be written there, or fails with one line naming it. */
 export function ensureWritable(dir: string): void {
-  const problem = outputFolderProblem(dir);
+  const problem = outputFolderProblem(dir, { keep: true });
   if (problem) throw new Error(`cannot write to the output folder ${dir}: ${problem}`);
 }
 
