@@ -18,12 +18,6 @@ namespace sgdr::compat {
 #define SGDR_TORCH_AT_LEAST(major, minor) \
   (TORCH_VERSION_MAJOR > (major) || (TORCH_VERSION_MAJOR == (major) && TORCH_VERSION_MINOR >= (minor)))
 
-// The LibTorch the addon was compiled against, e.g. "2.13.0".
-inline std::string TorchVersion() {
-  return std::to_string(TORCH_VERSION_MAJOR) + "." + std::to_string(TORCH_VERSION_MINOR) + "." +
-         std::to_string(TORCH_VERSION_PATCH);
-}
-
 // Options such as Conv2dOptions::padding hold a variant: c10::variant up to 2.0, std::variant from 2.1.
 #if SGDR_TORCH_AT_LEAST(2, 1)
 namespace variant_ns = std;

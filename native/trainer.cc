@@ -314,7 +314,15 @@ class TrainerWrap : public Napi::ObjectWrap<TrainerWrap> {
             }
           } else {
             Accumulate(step, y, n, loss_sum, correct_sum);
-            if (!skip_nonfinite) {
+            if (!skip_nonfinite && cheap_sync) {
+              // On the CPU the loss is already there: one read, and the epoch stops at the bad batch.
+              const double l = loss.item<double>();
+              if (!std::isfinite(l)) {
+                host_bad = b;
+                host_bad_loss = l;
+                stop = true;
+              }
+            } else if (!skip_nonfinite) {
               torch::NoGradGuard no_grad;
               const torch::Tensor l = loss.detach().to(torch::kFloat64);
               const torch::Tensor first = torch::isfinite(l).logical_not().logical_and(bad_batch.lt(0));
@@ -333,7 +341,6 @@ class TrainerWrap : public Napi::ObjectWrap<TrainerWrap> {
             if (tsfn.NonBlockingCall(m) != napi_ok) delete m;  // JS is busy: drop this update
             if (!skip_nonfinite && !std::isfinite(m->loss)) stop = true;  // read anyway: stop now
           }
-          if (!skip_nonfinite && cheap_sync && !stop && bad_batch.item<int64_t>() >= 0) stop = true;
         }
         if (!skipped_step) count += n;  // a skipped batch is left out of the epoch's sums
         ++done;
@@ -344,7 +351,7 @@ class TrainerWrap : public Napi::ObjectWrap<TrainerWrap> {
       const int64_t correct = correct_sum.item<int64_t>();
       int64_t nonfinite_batch = host_bad;
       double nonfinite_loss = host_bad_loss;
-      if (!skip_nonfinite) {
+      if (!skip_nonfinite && !cheap_sync) {  // on the CPU host_bad already holds it
         nonfinite_batch = bad_batch.item<int64_t>();
         nonfinite_loss = bad_loss.item<double>();
       }

@@ -18,15 +18,16 @@ addon=${1:-build-cuda/Release/sgdr_native.node}
 [ -f "$addon" ] || { echo "check-cuda-build: $addon is missing (scripts/setup-torch2.sh cuda builds it)" >&2; exit 1; }
 
 echo "check-cuda-build: the libraries $addon links"
-ldd "$addon" | grep -E 'torch|c10' | sed 's/^/  /'
+libs=$(ldd "$addon")
+grep -E 'torch|c10' <<< "$libs" | sed 's/^/  /'
 for lib in libtorch_cuda.so libc10_cuda.so; do
-  ldd "$addon" | grep -q "$lib => /" || { echo "check-cuda-build: $addon does not link $lib" >&2; exit 1; }
+  grep -q "$lib => /" <<< "$libs" || { echo "check-cuda-build: $addon does not link $lib" >&2; exit 1; }
 done
-missing=$(ldd "$addon" | grep 'not found' || true)
+missing=$(grep 'not found' <<< "$libs" || true)
 if [ -n "$missing" ]; then
   echo "check-cuda-build: unresolved libraries:" >&2; echo "$missing" >&2; exit 1
 fi
-echo "check-cuda-build: $(ldd "$addon" | wc -l) libraries, all resolved (cuDNN: $(ldd "$addon" | grep -o 'libcudnn[^ ]*' | head -1 || echo 'loaded lazily by LibTorch'))"
+echo "check-cuda-build: $(wc -l <<< "$libs") libraries, all resolved (cuDNN: $(grep -o 'libcudnn[^ ]*' <<< "$libs" | head -1 || echo 'loaded lazily by LibTorch'))"
 
 SGDR_ADDON_PATH=$addon node -e '
 const lib = require("./dist");

@@ -42,9 +42,7 @@ for f in sys.argv[1:]:
     # explicitly too. 1.13's weights_only unpickler was experimental: it lacks BINFLOAT (opcode 'G'),
     # which CPython's pickler writes for every float, so it refuses PyTorch's own checkpoints as well;
     # a 1.13 user calls torch.load(f) with its default, weights_only=False.
-    v = torch.load(f)
-    if int(torch.__version__.split('.')[0]) >= 2:
-        torch.load(f, weights_only=True)
+    v = torch.load(f, weights_only=True) if int(torch.__version__.split('.')[0]) >= 2 else torch.load(f)
     out[f] = {k: [str(t.dtype).replace('torch.', ''), list(t.shape), hashlib.sha256(t.detach().contiguous().numpy().tobytes()).hexdigest()]
               for k, t in tensors(v)}
 print(json.dumps(out))

@@ -4,6 +4,7 @@
  * Why not a dependency: each command must reject unknown flags and bad values with one line that
  * names the flag, and must know which flags are booleans; that is a few dozen lines here.
  */
+import * as os from 'node:os';
 
 /** Error whose message is shown to the user as-is (one line, no stack trace). */
 export class UsageError extends Error {
@@ -103,7 +104,6 @@ export function parseCommandFlags(argv: string[], specs: FlagSpecs, help: () => 
 
 /** The cores of this machine: more LibTorch threads than that only add contention. */
 export function machineCores(): number {
-  const os = require('node:os') as typeof import('node:os');
   return Math.max(1, typeof os.availableParallelism === 'function' ? os.availableParallelism() : os.cpus().length);
 }
 

@@ -16,7 +16,7 @@ import type { Cycle, Schedule } from '../schedule';
 import { firstNonFiniteTensor, readTorchFile, tensorRecord, writeTorchFile, type TensorRecord } from '../serialization';
 import { loadCheckpoint, saveCheckpoint, type SnapshotInfo, type TrainingPosition } from './checkpoint';
 import { ensembleMetrics, type EpochMetrics } from './metrics';
-import { makeFolder, outputFolderProblem } from '../folders';
+import { outputFolderProblem } from '../folders';
 
 /** What fit() needs of a dataset: the native handle the loader reads. */
 export interface DatasetHandle {
