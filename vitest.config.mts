@@ -3,6 +3,9 @@ import { defineConfig } from 'vitest/config';
 export default defineConfig({
   test: {
     include: ['test/**/*.test.ts'],
+    // Every temporary file of the run, the spawned CLIs' and Python's included, goes under one
+    // folder that is removed at the end (test/setup/temp-root.ts).
+    globalSetup: ['test/setup/temp-root.ts'],
     // Native training steps and PyTorch reference runs are slow on 2 cores.
     testTimeout: 180_000,
     hookTimeout: 180_000,

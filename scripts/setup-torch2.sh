@@ -10,7 +10,8 @@
 #
 # Wheels come from local folders only (nothing is downloaded): $SGDR_WHEELS (':'-separated), else
 # those of /opt/wheels, /opt/pypi/files and /opt/pypi-more/files that exist. With no matching wheel
-# the script says so and exits 3, so a caller (CI) can tell "not on this machine" from a failure.
+# the script says so and exits 3, and with too little disk for the venv it exits 4, so a caller (CI)
+# can tell "not possible on this machine" from a failure.
 # Versions: $SGDR_TORCH2_CPU (default 2.13.0+cpu), $SGDR_TORCH2_CUDA (default 2.14.1).
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -37,12 +38,24 @@ if [ -z "$wheel" ]; then
   exit 3
 fi
 
+# Installed, the CUDA line is ~4.6 GB (torch 1.2 GB, its CUDA libraries 3.2 GB), the CPU line ~1 GB.
+# Check the disk first: a pip that runs out of space half-way leaves a broken venv and a message
+# about errno 28. Exit 4 says "not enough disk here", which a caller (CI) can tell from a failure.
+need_gb=$([ "$flavour" = cuda ] && echo 6 || echo 2)
+mkdir -p "$(dirname "$venv")"
+free_kb=$(df -Pk "$(dirname "$venv")" | awk 'NR == 2 { print $4 }')
+if [ -d "$venv" ]; then free_kb=$((free_kb + $(du -sk "$venv" | cut -f1))); fi
+if [ "$free_kb" -lt $((need_gb * 1024 * 1024)) ]; then
+  echo "setup-torch2: the $flavour 2.x line needs ${need_gb} GB of disk for $venv; $(dirname "$venv") has $((free_kb / 1024)) MB free" >&2
+  exit 4
+fi
+
 python=${SGDR_VENV_PYTHON:-python3}
 if [ ! -x "$venv/bin/python" ]; then
   echo "setup-torch2: creating $venv with $($python --version 2>&1)"
   "$python" -m venv "$venv"
 fi
-pip=("$venv/bin/python" -m pip install -q --disable-pip-version-check --no-index "${links[@]}")
+pip=("$venv/bin/python" -m pip install -q --disable-pip-version-check --no-cache-dir --no-index "${links[@]}")
 echo "setup-torch2: installing $(basename "$wheel") into $venv"
 if [ "$flavour" = cpu ]; then
   "${pip[@]}" "$wheel" numpy pillow
