@@ -56,7 +56,7 @@ Napi::Value CudaDeviceCount(const Napi::CallbackInfo& info) {
 
 Napi::Value ManualSeed(const Napi::CallbackInfo& info) {
   const double seed = NumberArg(info, 0, "seed");
-  if (!(seed >= 0) || seed != std::floor(seed)) ThrowRange(info.Env(), "seed must be an integer >= 0");
+  if (!IsIntegerIn(seed, 0, kMaxSeed)) ThrowRange(info.Env(), "seed must be an integer in [0, 2^64)");
   torch::manual_seed(static_cast<uint64_t>(seed));
   return info.Env().Undefined();
 }
