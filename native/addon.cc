@@ -19,6 +19,9 @@ Napi::Function InitTrainer(Napi::Env env);
 Napi::Value TrainStep(const Napi::CallbackInfo& info);
 Napi::Value Evaluate(const Napi::CallbackInfo& info);
 Napi::Object InitBench(Napi::Env env);
+#ifdef SGDR_SANITIZER_PROBES
+Napi::Function InitSanitizerProbe(Napi::Env env);  // sanitizer_probes.cc: the sanitizer build only
+#endif
 void InstallCachingCpuAllocator();
 void ConfigureBlasThreads();
 
@@ -82,6 +85,9 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
   exports.Set("manualSeed", Napi::Function::New(env, ManualSeed, "manualSeed"));
   exports.Set("libtorchVersion", Napi::String::New(env, TORCH_VERSION));
   exports.Set("bench", InitBench(env));
+#ifdef SGDR_SANITIZER_PROBES
+  exports.Set("sanitizerProbe", InitSanitizerProbe(env));
+#endif
   return exports;
 }
 
