@@ -15,13 +15,27 @@ const SCRIPTS_DIR = path.resolve(__dirname, '..', '..', 'scripts');
 
 const probed = new Map<boolean, { ok: boolean; why: string }>();
 
+/**
+ * The environment for the reference Python: ours, less what scripts/sanitize.sh sets for node (the
+ * preloaded ASan/UBSan runtime and its options). Python and its PyTorch are the reference here, not
+ * under test; with the runtime preloaded, LeakSanitizer would report CPython's own allocations at
+ * its exit and fail the run.
+ */
+export function referenceEnv(extra: Record<string, string> = {}): NodeJS.ProcessEnv {
+  const env: NodeJS.ProcessEnv = { ...process.env, PYTHONPATH: SCRIPTS_DIR, ...extra };
+  if (process.env.SGDR_SANITIZE) {
+    for (const k of ['LD_PRELOAD', 'ASAN_OPTIONS', 'UBSAN_OPTIONS', 'LSAN_OPTIONS']) delete env[k];
+  }
+  return env;
+}
+
 function probe(withTorchvision: boolean): { ok: boolean; why: string } {
   let p = probed.get(withTorchvision);
   if (!p) {
     const r = spawnSync(PYTHON, ['-c', withTorchvision ? 'import torch\nfrom torchvision_compat import torchvision' : 'import torch'], {
       encoding: 'utf8',
       timeout: 120_000,
-      env: { ...process.env, PYTHONPATH: SCRIPTS_DIR },
+      env: referenceEnv(),
     });
     const why = r.error ? String(r.error.message) : (r.stderr || '').trim().split('\n').pop() || `exit ${r.status}`;
     p = { ok: r.status === 0, why };
@@ -69,14 +83,7 @@ export function runPython(
     timeout: options.timeoutMs ?? 170_000,
     maxBuffer: 256 * 1024 * 1024,
     // No __pycache__ next to the shipped fixtures.
-    env: {
-      ...process.env,
-      PYTHONPATH: SCRIPTS_DIR,
-      PYTHONHASHSEED: '0',
-      PYTHONDONTWRITEBYTECODE: '1',
-      OMP_NUM_THREADS: '2',
-      ...options.env,
-    },
+    env: referenceEnv({ PYTHONHASHSEED: '0', PYTHONDONTWRITEBYTECODE: '1', OMP_NUM_THREADS: '2', ...options.env }),
   });
   if (r.error) throw r.error;
   if (r.status !== 0) {
