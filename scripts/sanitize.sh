@@ -8,9 +8,10 @@
 #
 # Build: binding.gyp through node-gyp (the second build path the README documents, so CI's node-gyp
 # build is this one and costs no extra build), from a copy of the tree in $SGDR_SANITIZE_DIR
-# (default build-asan/) with g++'s -fsanitize=address,undefined at -O1 with frame pointers and debug
-# info. node-gyp's Makefile appends $CXXFLAGS/$LDFLAGS after binding.gyp's flags, so -O1 overrides its
-# -O3. The copy keeps file times (cp -a), so a rerun recompiles only what changed.
+# (default build-asan/) with g++'s -fsanitize=address,undefined at -O1 with frame pointers and line
+# tables (-g1: every report names file:line, at half the compile time of -g). node-gyp's Makefile
+# appends $CXXFLAGS/$LDFLAGS after binding.gyp's flags, so -O1 overrides its -O3. The copy keeps file
+# times (cp -a), so a rerun recompiles only what changed.
 #
 # Run: every node process the tests start gets libasan (and libubsan) preloaded: an addon built with
 # ASan needs the ASan runtime loaded before anything else, and node itself is not built with it.
@@ -67,7 +68,7 @@ logs=$dir/logs
 # -fno-sanitize-recover=all: the first UBSan finding aborts, like an ASan one, so none can scroll by.
 # float-cast-overflow (a double out of an integer's range cast to it) is not part of "undefined".
 SAN="-fsanitize=address,undefined,float-cast-overflow -fno-sanitize-recover=all"
-export CXXFLAGS="$SAN -fno-omit-frame-pointer -g -O1 -DSGDR_SANITIZER_PROBES"
+export CXXFLAGS="$SAN -fno-omit-frame-pointer -g1 -O1 -DSGDR_SANITIZER_PROBES"
 export LDFLAGS="-fsanitize=address,undefined"
 nodedir=$(dirname "$(dirname "$(command -v node)")")
 
