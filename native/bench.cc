@@ -5,6 +5,9 @@
 #include <torch/torch.h>
 
 #include <sys/resource.h>
+#if defined(__GLIBC__)
+#include <malloc.h>
+#endif
 
 #include <chrono>
 #include <cmath>
@@ -206,6 +209,32 @@ Napi::Value WriteJpegFolder(const Napi::CallbackInfo& info) {
 
 }  // namespace
 
+// mallocStats() -> { inUseBytes, freeBytes, mmappedBytes } | null: glibc's mallinfo2() (null
+// elsewhere): bytes in use in malloc's arenas, free in them, and in use in mmap()ed blocks.
+// mallocTrim() -> boolean: malloc_trim(0), which hands every free page of glibc's heaps back to the
+// system (false elsewhere, or when there was nothing to give back). scripts/soak.js samples RSS
+// after it, and prints the bytes in use beside it.
+Napi::Value MallocStats(const Napi::CallbackInfo& info) {
+#if defined(__GLIBC__) && (__GLIBC__ > 2 || (__GLIBC__ == 2 && __GLIBC_MINOR__ >= 33))
+  const struct mallinfo2 m = mallinfo2();
+  auto o = Napi::Object::New(info.Env());
+  o.Set("inUseBytes", static_cast<double>(m.uordblks));
+  o.Set("freeBytes", static_cast<double>(m.fordblks));
+  o.Set("mmappedBytes", static_cast<double>(m.hblkhd));
+  return o;
+#else
+  return info.Env().Null();
+#endif
+}
+
+Napi::Value MallocTrim(const Napi::CallbackInfo& info) {
+#if defined(__GLIBC__)
+  return Napi::Boolean::New(info.Env(), malloc_trim(0) != 0);
+#else
+  return Napi::Boolean::New(info.Env(), false);
+#endif
+}
+
 Napi::Object InitBench(Napi::Env env) {
   auto o = Napi::Object::New(env);
   o.Set("matmulGflops", Napi::Function::New(env, MatmulGflops, "matmulGflops"));
@@ -217,6 +246,8 @@ Napi::Object InitBench(Napi::Env env) {
           return info.Env().Undefined();
         }, "emptyCpuCache"));
   o.Set("pageFaults", Napi::Function::New(env, PageFaults, "pageFaults"));
+  o.Set("mallocStats", Napi::Function::New(env, MallocStats, "mallocStats"));
+  o.Set("mallocTrim", Napi::Function::New(env, MallocTrim, "mallocTrim"));
   o.Set("blasInfo", Napi::Function::New(env, Blas, "blasInfo"));
   // stepSeconds() -> seconds spent inside TrainOneStep so far, summed over every thread.
   o.Set("stepSeconds", Napi::Function::New(env, [](const Napi::CallbackInfo& info) {

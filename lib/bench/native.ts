@@ -35,6 +35,10 @@ export interface BenchBinding {
   cpuCacheStats(): CpuCacheStats;
   emptyCpuCache(): void;
   pageFaults(): { minor: number; major: number };
+  /** glibc's mallinfo2() (null without glibc): bytes in use and free in malloc's arenas, and mmap()ed. */
+  mallocStats(): { inUseBytes: number; freeBytes: number; mmappedBytes: number } | null;
+  /** malloc_trim(0): glibc's free heap pages back to the system (scripts/soak.js, before each sample). */
+  mallocTrim(): boolean;
   /** Seconds spent inside the training step (zero_grad .. optimizer step) so far, all threads. */
   stepSeconds(): number;
   /** The BLAS behind LibTorch's sgemm; `limited`: pthread OpenBLAS set to run on the calling thread. */
