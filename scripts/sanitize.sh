@@ -18,6 +18,11 @@
 # Node, V8 and LibTorch are not instrumented: ASan still sees every malloc/free they make (the runtime
 # replaces them), but checks loads and stores only in our code.
 #
+# Leaks: LeakSanitizer checks each test worker after its file's tests (test/setup/sanitizer.ts;
+# vitest kills its workers, so the check at exit would never run there) and every other process at
+# exit. Node and V8 always leave some memory unreachable to LSan; a leak counts as ours by where it
+# was allocated (scripts/sanitizer-report.js).
+#
 # Counts: the tests' own pass/fail; sanitizer error reports (ASan, UBSan: each aborts its process);
 # leak reports whose allocation site is in our addon. Before the tests, deliberate defects
 # (native/sanitizer_probes.cc, compiled into this build only) must each be reported: a heap
