@@ -14,6 +14,7 @@ import type { ResNet } from '../nn/resnet';
 import type { Optimizer } from '../optim/optimizer';
 import type { Cycle, Schedule } from '../schedule';
 import { firstNonFiniteTensor, readTorchFile, tensorRecord, writeTorchFile, type TensorRecord } from '../serialization';
+import { removeStaleTemps, writeTextAtomic } from '../atomic-file';
 import { loadCheckpoint, saveCheckpoint, type SnapshotInfo, type TrainingPosition } from './checkpoint';
 import { ensembleMetrics, type EpochMetrics } from './metrics';
 import { outputFolderProblem } from '../folders';
@@ -94,6 +95,8 @@ export interface FitOptions {
   normalizedWeightDecay?: number;
   /** Settings saved with the run; resuming under different ones is refused. */
   config?: Record<string, unknown>;
+  /** One-line notes: stale temporary files removed, a snapshot's missing probabilities remade. */
+  log?: (line: string) => void;
 }
 
 export interface KeepFiles {
@@ -112,7 +115,8 @@ export interface FitResult {
   skippedBatches?: number;
 }
 
-const CHECKPOINT = 'checkpoint.pth';
+export const CHECKPOINT_FILE = 'checkpoint.pth';
+const CHECKPOINT = CHECKPOINT_FILE;
 /** Written into the run folder when training diverged: { epoch, batch, loss, message }. */
 export const DIVERGED_FILE = 'diverged.json';
 
@@ -183,8 +187,14 @@ async function runFit(o: FitOptions): Promise<FitResult> {
   if (!Number.isInteger(seed) || seed < 0) throw new RangeError(`seed must be an integer >= 0, got ${String(seed)}`);
   if (o.resume && !o.outDir) throw new TypeError('resume needs outDir');
   const outDir = o.outDir;
+  const log = o.log ?? (() => {});
   if (outDir) {
     claimRunFolder(outDir, { resume: o.resume, overwrite: o.overwrite });
+    // Temporary files of writes that a kill interrupted (SIGKILL, power loss) go now.
+    const stale = removeStaleTemps(outDir);
+    if (stale.files.length) {
+      log(`removed ${stale.files.length} temporary file(s) of interrupted writes from ${outDir} (${(stale.bytes / 2 ** 20).toFixed(1)} MB)`);
+    }
     // A resumed run that diverged before is tried again from its last finite checkpoint.
     fs.rmSync(path.join(outDir, DIVERGED_FILE), { force: true });
   }
@@ -220,7 +230,7 @@ async function runFit(o: FitOptions): Promise<FitResult> {
   // Divergence: recorded in the run folder (so an experiment reports the run as diverged) and thrown.
   const diverged = async (err: DivergenceError): Promise<never> => {
     if (outDir) {
-      await writeAtomic(path.join(outDir, DIVERGED_FILE), JSON.stringify({
+      await writeTextAtomic(path.join(outDir, DIVERGED_FILE), JSON.stringify({
         epoch: err.epoch, batch: err.batch, loss: Number.isFinite(err.loss) ? err.loss : String(err.loss), message: err.message,
       }) + '\n');
     }
@@ -237,13 +247,43 @@ async function runFit(o: FitOptions): Promise<FitResult> {
       o.optimizer.loadStateDict(ckpt.optimizer);
       o.schedule.restore(ckpt.schedule);
       position = ckpt.position;
+      // The ensemble so far, from the snapshots' validation probabilities. A missing file is made
+      // again from the snapshot's weights when they are there, and otherwise left out (said so).
+      let reloaded = false;
       for (const s of position.snapshots.slice(-ensembleSize)) {
         if (!s.probabilities) continue;
-        const saved = (await readTorchFile(path.join(outDir, s.probabilities))) as Map<string, TensorRecord>;
-        snapshotProbs.push(saved.get('probabilities')!.data as Float32Array);
-        valLabels = saved.get('labels')!.data as Int32Array;
-        classes = saved.get('probabilities')!.shape[1]!;
+        const file = path.join(outDir, s.probabilities);
+        if (!fs.existsSync(file)) {
+          const weights = s.file ? path.join(outDir, s.file) : undefined;
+          if (!weights || !fs.existsSync(weights) || !o.val) {
+            log(`resume: ${file} is missing${s.file ? ` and so is ${s.file}` : ''}: the snapshot ensemble leaves cycle ${s.cycle + 1} out`);
+            continue;
+          }
+          await o.model.loadStateDict(weights);
+          reloaded = true;
+          const again = await trainer.evaluate({ probabilities: true });
+          await writeTorchFile(file, {
+            probabilities: tensorRecord('float32', [again.labels!.length, again.probabilities!.length / again.labels!.length], again.probabilities!),
+            labels: tensorRecord('int32', [again.labels!.length], again.labels!),
+          });
+          log(`resume: ${s.probabilities} was missing; made again from ${s.file}`);
+        }
+        let saved: Map<string, TensorRecord>;
+        try {
+          saved = (await readTorchFile(file)) as Map<string, TensorRecord>;
+        } catch (err) {
+          throw new Error(`cannot resume ${outDir}: ${file}: ${(err as Error).message}`);
+        }
+        const probs = saved instanceof Map ? saved.get('probabilities') : undefined;
+        const labels = saved instanceof Map ? saved.get('labels') : undefined;
+        if (!probs || !labels || probs.shape.length !== 2 || labels.shape[0] !== probs.shape[0]) {
+          throw new Error(`cannot resume ${outDir}: ${file} is not a validation probabilities file of this run (delete it to leave cycle ${s.cycle + 1} out of the ensemble)`);
+        }
+        snapshotProbs.push(probs.data as Float32Array);
+        valLabels = labels.data as Int32Array;
+        classes = probs.shape[1]!;
       }
+      if (reloaded) await o.model.loadStateDict(ckpt.model);
     }
     await o.callbacks?.onTrainBegin?.();
     for (let e = position.epoch; e < epochs; e++) {
@@ -369,7 +409,7 @@ export function ensureWritable(dir: string): void {
 
 /** Rewritten whole each epoch (atomically), so it always matches the checkpoint beside it. */
 async function writeMetrics(dir: string, rows: EpochMetrics[]): Promise<void> {
-  await writeAtomic(path.join(dir, 'metrics.jsonl'), rows.map((r) => JSON.stringify(r)).join('\n') + '\n');
+  await writeTextAtomic(path.join(dir, 'metrics.jsonl'), rows.map((r) => JSON.stringify(r)).join('\n') + '\n');
 }
 
 async function writeSummary(dir: string, result: FitResult, config: Record<string, unknown>): Promise<void> {
@@ -387,11 +427,5 @@ async function writeSummary(dir: string, result: FitResult, config: Record<strin
     seconds: result.history.reduce((a, r) => a + r.seconds, 0),
     ...(result.skippedBatches !== undefined ? { skipped_batches: result.skippedBatches } : {}),
   };
-  await writeAtomic(path.join(dir, 'summary.json'), JSON.stringify(summary, null, 2) + '\n');
-}
-
-export async function writeAtomic(file: string, text: string): Promise<void> {
-  const tmp = `${file}.tmp-${process.pid}-${Math.random().toString(36).slice(2)}`;
-  await fs.promises.writeFile(tmp, text);
-  await fs.promises.rename(tmp, file);
+  await writeTextAtomic(path.join(dir, 'summary.json'), JSON.stringify(summary, null, 2) + '\n');
 }

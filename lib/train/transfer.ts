@@ -18,9 +18,13 @@ export interface TransferOptions {
   reinitLast?: number;
   /** Freeze everything except the classifier and the re-initialised modules. */
   freeze?: boolean;
+  /** The state dict already read (a resumed run's checkpoint); initWeights then only names it. */
+  entries?: Map<string, TensorRecord>;
 }
 
 export interface TransferReport {
+  /** The stem the weights have: 'cifar' (3×3 conv1, no max-pool) or 'imagenet' (7×7 conv1). */
+  stem: 'cifar' | 'imagenet';
   replacedClassifier: boolean;
   adaptedInputChannels: boolean;
   reinitialised: string[];
@@ -31,12 +35,16 @@ export interface TransferReport {
 /** Builds a model from pretrained weights; everything it changes is reported. */
 export async function modelFromPretrained(arch: string, options: Omit<ResNetOptions, 'numClasses' | 'inChannels'> & TransferOptions):
 Promise<{ model: ResNet; report: TransferReport }> {
-  if (!fs.existsSync(options.initWeights)) throw new Error(`--init-weights: file not found: ${options.initWeights}`);
   let entries: Map<string, TensorRecord>;
-  try {
-    entries = stateDictEntries(await readTorchFile(options.initWeights));
-  } catch (err) {
-    throw new Error(`--init-weights: cannot read ${options.initWeights}: ${(err as Error).message}`);
+  if (options.entries) {
+    entries = options.entries;
+  } else {
+    if (!fs.existsSync(options.initWeights)) throw new Error(`--init-weights: file not found: ${options.initWeights}`);
+    try {
+      entries = stateDictEntries(await readTorchFile(options.initWeights));
+    } catch (err) {
+      throw new Error(`--init-weights: cannot read ${options.initWeights}: ${(err as Error).message}`);
+    }
   }
   // NaN or infinite weights (e.g. a diverged run's file) would only train to NaN: refused up front.
   const bad = firstNonFiniteTensor(entries);
@@ -46,7 +54,7 @@ Promise<{ model: ResNet; report: TransferReport }> {
   if (!fcWeight || !conv1) throw new Error(`--init-weights: ${options.initWeights} is not a ResNet state dict (no conv1.weight/fc.weight)`);
   const fileClasses = fcWeight.shape[0]!;
   const fileChannels = conv1.shape[1]!;
-  const stem = conv1.shape[2] === 3 ? 'cifar' : 'imagenet';
+  const stem: TransferReport['stem'] = conv1.shape[2] === 3 ? 'cifar' : 'imagenet';
   const adaptedInputChannels = options.inChannels !== fileChannels;
   if (adaptedInputChannels) {
     if (options.inChannels !== 1) {
@@ -57,7 +65,8 @@ Promise<{ model: ResNet; report: TransferReport }> {
     entries = new Map(entries);
     entries.set('conv1.weight', sumInputChannels(conv1));
   }
-  const model = resnet(arch, { ...options, stem: options.stem ?? stem, numClasses: fileClasses, inChannels: options.inChannels });
+  const { entries: _read, ...resnetOptions } = options;
+  const model = resnet(arch, { ...resnetOptions, stem: options.stem ?? stem, numClasses: fileClasses, inChannels: options.inChannels });
   try {
     await model.loadStateDict(entries);
   } catch (err) {
@@ -82,7 +91,7 @@ Promise<{ model: ResNet; report: TransferReport }> {
   }
   return {
     model,
-    report: { replacedClassifier, adaptedInputChannels, reinitialised, frozenParameters, trainableParameters: model.parameterCount(true) },
+    report: { stem: (options.stem ?? stem) as TransferReport['stem'], replacedClassifier, adaptedInputChannels, reinitialised, frozenParameters, trainableParameters: model.parameterCount(true) },
   };
 }
 
