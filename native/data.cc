@@ -583,6 +583,7 @@ std::vector<int64_t> EpochOrder(int64_t n, uint64_t seed, int64_t epoch) {
 // --- BatchLoader ---------------------------------------------------------------------------------
 
 struct BatchLoader::Impl {
+  std::string role = "training";
   std::shared_ptr<Dataset> dataset;
   int64_t batch_size = 1;
   bool shuffle = false, drop_last = false;
@@ -690,14 +691,17 @@ struct BatchLoader::Impl {
       const uint64_t gen = generation;
       const int64_t e = epoch;
       const auto ord = order;
+      const std::string role_now = role;
       lock.unlock();
       Slot slot;
       bool complete = true;
       try {
         complete = Build(b, e, *ord, gen, slot.batch);
       } catch (const std::exception& err) {
-        slot.error = std::make_exception_ptr(std::runtime_error("batch " + std::to_string(b) + " of epoch " +
-                                                                std::to_string(e) + ": " + err.what()));
+        const std::string where = role_now == "training"
+            ? "training batch " + std::to_string(b + 1) + " of epoch " + std::to_string(e + 1)
+            : role_now + " batch " + std::to_string(b + 1);
+        slot.error = std::make_exception_ptr(std::runtime_error(where + ": " + err.what()));
       } catch (...) {
         slot.error = std::current_exception();
       }
@@ -713,6 +717,11 @@ struct BatchLoader::Impl {
     }
   }
 };
+
+void BatchLoader::SetRole(const std::string& role) {
+  std::lock_guard<std::mutex> lock(impl_->mu);
+  impl_->role = role;
+}
 
 BatchLoader::BatchLoader(std::shared_ptr<Dataset> dataset, int64_t batch_size, bool shuffle, bool drop_last,
                          uint64_t seed, int workers, int prefetch, bool pin_memory)

@@ -18,6 +18,8 @@ import { removeStaleTemps, writeTextAtomic } from '../atomic-file';
 import { loadCheckpoint, saveCheckpoint, type SnapshotInfo, type TrainingPosition } from './checkpoint';
 import { ensembleMetrics, type EpochMetrics } from './metrics';
 import { outputFolderProblem } from '../folders';
+import { Tensor } from '../tensor';
+import { evaluate } from './step';
 
 /** What fit() needs of a dataset: the native handle the loader reads. */
 export interface DatasetHandle {
@@ -203,11 +205,20 @@ async function runFit(o: FitOptions): Promise<FitResult> {
     ...(o.normalizedWeightDecay !== undefined ? { normalizedWeightDecay: o.normalizedWeightDecay } : {}),
     ...(skipNonFinite ? { skipNonFinite: true } : {}) };
 
+  // A batch larger than its data set is the whole data set: the same computation, and no attempt
+  // to allocate for 1e8 images. The config keeps the value asked for (resume compares it).
+  const trainBatch = Math.min(batchSize, Math.max(1, o.train.size));
+  if (trainBatch < batchSize) log(`batch size ${batchSize} is larger than the training set (${o.train.size}): batches of ${trainBatch}`);
+  const askedEval = o.evalBatchSize === undefined ? undefined : checkPositiveInt(o.evalBatchSize, 'evalBatchSize');
+  const evalBatch = o.val ? Math.min(askedEval ?? trainBatch, Math.max(1, o.val.size)) : askedEval;
+  if (o.val && askedEval !== undefined && evalBatch! < askedEval) log(`eval batch size ${askedEval} is larger than the validation set (${o.val.size}): batches of ${evalBatch}`);
+  if (o.val && evalBatch! > trainBatch) await probeEvalBatch(o.model, o.val, evalBatch!);
+
   const trainer: NativeTrainer = new (native().NativeTrainer)(o.model.native, o.optimizer.native, {
     train: o.train.native,
     val: o.val?.native,
-    batchSize,
-    evalBatchSize: o.evalBatchSize,
+    batchSize: trainBatch,
+    evalBatchSize: evalBatch,
     seed,
     shuffle: o.shuffle ?? true,
     workers: o.workers,
@@ -296,7 +307,8 @@ async function runFit(o: FitOptions): Promise<FitResult> {
       for (let i = 0; i < batches; i++) lrs[i] = o.schedule.lrAt(e + i / batches);
       const startBatch = position.batch;
       const r = await trainer.runEpoch({ epoch: e, lrs, startBatch, progressEvery: o.progressEvery, skipNonFinite },
-        o.callbacks?.onBatchEnd ? (p) => o.callbacks!.onBatchEnd!({ ...p, epoch: e + 1 }) : undefined);
+        o.callbacks?.onBatchEnd ? (p) => o.callbacks!.onBatchEnd!({ ...p, epoch: e + 1 }) : undefined)
+        .catch((err: unknown) => { throw outOfMemory(err, `training batch of ${trainBatch} images (epoch ${e + 1})`, 'batchSize (--batch-size)'); });
       // Nothing is saved from a diverged state: the last checkpoint (of a finite epoch) stays as it is.
       if (!skipNonFinite && r.nonFiniteBatch >= 0) await diverged(new DivergenceError(e + 1, r.nonFiniteBatch + 1, r.nonFiniteLoss));
       const prior = position.partial ?? { lossSum: 0, correct: 0, count: 0, seconds: 0 };
@@ -312,7 +324,8 @@ async function runFit(o: FitOptions): Promise<FitResult> {
       }
       const evalStart = Date.now();
       const cycle = ends.get(e + 1);
-      const val = o.val ? await trainer.evaluate({ probabilities: Boolean(cycle && outDir) }) : null;
+      const val = o.val ? await trainer.evaluate({ probabilities: Boolean(cycle && outDir) })
+        .catch((err: unknown) => { throw outOfMemory(err, `validation batch of ${evalBatch} images (epoch ${e + 1})`, 'evalBatchSize (--eval-batch-size)'); }) : null;
       // A finite loss can still leave non-finite weights (an overflowing step, e.g. at lr 1e300) in
       // the last batch: caught here, before anything is saved from them.
       const state = outDir ? o.model.stateDict() : undefined;
@@ -428,4 +441,45 @@ async function writeSummary(dir: string, result: FitResult, config: Record<strin
     ...(result.skippedBatches !== undefined ? { skipped_batches: result.skippedBatches } : {}),
   };
   await writeTextAtomic(path.join(dir, 'summary.json'), JSON.stringify(summary, null, 2) + '\n');
+}
+
+/** LibTorch's and the C++ runtime's ways of saying that an allocation failed. */
+const OUT_OF_MEMORY = /std::bad_alloc|bad_alloc|DefaultCPUAllocator|not enough memory|can't allocate memory|out of memory|Cannot allocate memory|Array buffer allocation failed|Invalid typed array length/i;
+
+/** An allocation failure becomes one line naming the batch and the option to lower; others pass. */
+function outOfMemory(err: unknown, what: string, option: string): unknown {
+  const message = err instanceof Error ? err.message : String(err);
+  if (!OUT_OF_MEMORY.test(message)) return err;
+  return new RangeError(`out of memory for a ${what}: lower ${option} (${message.split('\n')[0]!.slice(0, 160)})`);
+}
+
+/**
+ * A validation batch larger than the training batches would otherwise first run after a whole
+ * epoch of training, and fail there for lack of memory. One inference pass on a batch of zeros of
+ * that size, before training, fails now instead.
+ */
+async function probeEvalBatch(model: ResNet, val: DatasetHandle, batch: number): Promise<void> {
+  const shape = val as Partial<{ channels: number; height: number; width: number }>;
+  if (!shape.channels || !shape.height || !shape.width) return;
+  const what = `validation batch of ${batch} images`;
+  let input: Tensor | undefined;
+  let target: Tensor | undefined;
+  try {
+    input = Tensor.fromArray(new Float32Array(batch * shape.channels * shape.height * shape.width), [batch, shape.channels, shape.height, shape.width],
+      { device: model.device });
+    target = Tensor.fromArray(new BigInt64Array(batch), [batch], { device: model.device });
+    // In eval mode, as validation runs: BatchNorm uses (and leaves) its running statistics.
+    const wasTraining = model.training;
+    model.eval();
+    try {
+      await evaluate(model, input, target);
+    } finally {
+      model.train(wasTraining);
+    }
+  } catch (err) {
+    throw outOfMemory(err, what, 'evalBatchSize (--eval-batch-size)');
+  } finally {
+    input?.dispose();
+    target?.dispose();
+  }
 }
