@@ -306,8 +306,12 @@ async function runFit(o: FitOptions): Promise<FitResult> {
       const lrs = new Float64Array(batches);
       for (let i = 0; i < batches; i++) lrs[i] = o.schedule.lrAt(e + i / batches);
       const startBatch = position.batch;
-      const r = await trainer.runEpoch({ epoch: e, lrs, startBatch, progressEvery: o.progressEvery, skipNonFinite },
-        o.callbacks?.onBatchEnd ? (p) => o.callbacks!.onBatchEnd!({ ...p, epoch: e + 1 }) : undefined)
+      const epochRun = trainer.runEpoch({ epoch: e, lrs, startBatch, progressEvery: o.progressEvery, skipNonFinite },
+        o.callbacks?.onBatchEnd ? (p) => o.callbacks!.onBatchEnd!({ ...p, epoch: e + 1 }) : undefined);
+      // runEpoch clears the trainer's stop flag as it starts: a stop requested while this epoch was
+      // being set up (the awaits above) is passed on again, or it would wait for the next epoch.
+      if (o.signal?.aborted) trainer.abort();
+      const r = await epochRun
         .catch((err: unknown) => { throw outOfMemory(err, `training batch of ${trainBatch} images (epoch ${e + 1})`, 'batchSize (--batch-size)'); });
       // Nothing is saved from a diverged state: the last checkpoint (of a finite epoch) stays as it is.
       if (!skipNonFinite && r.nonFiniteBatch >= 0) await diverged(new DivergenceError(e + 1, r.nonFiniteBatch + 1, r.nonFiniteLoss));
