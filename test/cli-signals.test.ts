@@ -147,4 +147,39 @@ describe('sgdr train, stopped from outside', () => {
     expect(left.stderr).toMatch(/resume: .*snapshot-cycle-1\.val-probabilities\.pth is missing and so is snapshot-cycle-1\.pth: the snapshot ensemble leaves cycle 1 out/);
     expect(rows(bare)[2].ensemble_size).toBe(rows(untouched)[2].ensemble_size - 1);
   });
+
+  it('sgdr compare: SIGTERM twice ends the workers after their writes, exit 143, nothing left running', async () => {
+    const dir = tempDir('signals-compare');
+    const config = {
+      name: 'signals', data: { source: `fashion-mnist:${data}`, augment: false, imageSize: 12 }, model: { arch: 'resnet18', stem: 'cifar' },
+      epochs: 3, batchSize: 16, seeds: [0, 1],
+      schedules: [{ label: 'SGDR', type: 'warm-restarts', lr: 0.05, t0: 1, tMult: 1 }],
+    };
+    const file = path.join(dir, 'experiment.json');
+    fs.writeFileSync(file, JSON.stringify(config));
+    const out = path.join(dir, 'exp');
+    const run = start(process.execPath, [bin, 'compare', '--config', file, '--out', out, '--jobs', '2', '--threads', '1']);
+    await waitFor(() => /epoch 1\/3 /.test(run.stderr()), 'epoch 1 of a run');
+    run.child.kill('SIGTERM');
+    await new Promise((r) => setTimeout(r, 50));
+    run.child.kill('SIGTERM');
+    const { code } = await run.exit;
+    expect(code, run.stderr()).toBe(143);
+    expect(run.stderr()).toMatch(/SIGTERM again: exiting once the file being written is complete/);
+    // No worker outlives it, and no run folder holds a half-written file.
+    const alive = fs.readdirSync('/proc').filter((p) => /^\d+$/.test(p)).filter((p) => {
+      try {
+        return fs.readFileSync(`/proc/${p}/cmdline`, 'utf8').includes(out);
+      } catch {
+        return false;
+      }
+    });
+    expect(alive).toEqual([]);
+    for (const seed of [0, 1]) {
+      const runDir = path.join(out, 'runs', 'sgdr', `seed-${seed}`);
+      if (fs.existsSync(runDir)) expect(tempFiles(runDir)).toEqual([]);
+    }
+    const again = await runCommand(process.execPath, [bin, 'compare', '--config', file, '--out', out, '--threads', '1'], { cwd: root, env });
+    expect(again.status, again.stderr).toBe(0);
+  });
 });
