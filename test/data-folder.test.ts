@@ -19,9 +19,9 @@ describe.runIf(hasTorchvision)('image folders', () => {
   let good = '';
   let reference: { train: [string, number][]; val: [string, number][]; classes: string[] };
 
-  beforeAll(() => {
+  beforeAll(async () => {
     root = tempDir('folder');
-    reference = JSON.parse(runPython(referenceScript('image_folder_fixtures.py'), [root]).stdout);
+    reference = JSON.parse((await runPython(referenceScript('image_folder_fixtures.py'), [root])).stdout);
     good = path.join(root, 'good');
   });
 
