@@ -3,8 +3,22 @@ import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 
+const madeHere: string[] = [];
+
+/**
+ * A new temporary folder, removed when this test file's process exits (vitest runs each file in a
+ * process of its own), so a run's peak disk use is one file's folders, not the sum of all of them.
+ * test/setup/temp-root.ts removes whatever is left at the end of the run.
+ */
 export function tempDir(prefix: string): string {
-  return fs.mkdtempSync(path.join(os.tmpdir(), `sgdr-${prefix}-`));
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), `sgdr-${prefix}-`));
+  if (madeHere.length === 0 && process.env.SGDR_KEEP_TEST_TMP !== '1') {
+    process.on('exit', () => {
+      for (const d of madeHere) fs.rmSync(d, { recursive: true, force: true });
+    });
+  }
+  madeHere.push(dir);
+  return dir;
 }
 
 export function readFloat32(file: string): Float32Array {
