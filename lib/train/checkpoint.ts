@@ -72,10 +72,28 @@ export async function loadCheckpoint(file: string): Promise<Checkpoint> {
   const get = (key: string): TorchValue | undefined => (value instanceof Map ? value.get(key) : undefined);
   if (get('format') !== CHECKPOINT_FORMAT) throw new Error(`${file} is not a libtorch-sgdr training checkpoint`);
   if (get('version') !== CHECKPOINT_VERSION) throw new Error(`${file} has checkpoint version ${String(get('version'))}, expected ${CHECKPOINT_VERSION}`);
-  return {
-    model: stateDictEntries(get('model')!),
-    optimizer: get('optimizer')!,
-    schedule: JSON.parse(get('schedule') as string) as ScheduleState,
-    position: JSON.parse(get('position') as string) as TrainingPosition,
+  // A damaged or crafted checkpoint is named, whichever part of it is wrong.
+  let model: Map<string, TensorRecord>;
+  try {
+    model = stateDictEntries(get('model') ?? null);
+  } catch (err) {
+    throw new Error(`${file}: the checkpoint's model: ${(err as Error).message}`);
+  }
+  const json = <T>(key: string): T => {
+    const text = get(key);
+    if (typeof text !== 'string') throw new Error(`${file}: the checkpoint's '${key}' is not a JSON string`);
+    let parsed: unknown;
+    try {
+      parsed = JSON.parse(text);
+    } catch (err) {
+      throw new Error(`${file}: the checkpoint's '${key}' is not valid JSON: ${(err as Error).message}`);
+    }
+    if (typeof parsed !== 'object' || parsed === null || Array.isArray(parsed)) {
+      throw new Error(`${file}: the checkpoint's '${key}' is not a JSON object`);
+    }
+    return parsed as T;
   };
+  const optimizer = get('optimizer');
+  if (optimizer === undefined) throw new Error(`${file}: the checkpoint has no optimizer state`);
+  return { model, optimizer, schedule: json<ScheduleState>('schedule'), position: json<TrainingPosition>('position') };
 }
