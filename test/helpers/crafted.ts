@@ -5,6 +5,7 @@
  */
 import { pickle, PyGlobal, PyPersistent, PyReduce } from '../../lib/serialization/pickle-writer';
 import { orderedDict, torchTuple } from '../../lib/serialization';
+import * as zlib from 'node:zlib';
 import { buildZip, crc32, crc32Js } from '../../lib/serialization/zip';
 
 export interface CraftedTensor {
@@ -214,4 +215,45 @@ export function idxHeader(dims: number[]): Buffer {
   h.writeUInt32BE(0x800 + dims.length, 0);
   dims.forEach((d, i) => h.writeUInt32BE(d >>> 0, 4 + 4 * i));
   return h;
+}
+
+/** One PNG chunk: length, type, data, CRC-32 of type + data. */
+function pngChunk(type: string, data: Uint8Array): Buffer {
+  const head = Buffer.alloc(8);
+  head.writeUInt32BE(data.length, 0);
+  head.write(type, 4, 'latin1');
+  const crc = Buffer.alloc(4);
+  crc.writeUInt32BE(crc32(Buffer.concat([head.subarray(4), data])), 0);
+  return Buffer.concat([head, data, crc]);
+}
+
+/**
+ * An 8-bit RGB PNG of `width` x `height` filled with `rgb`. `idat` replaces the compressed pixel
+ * data (e.g. a deflate bomb, or too little data for the size the header claims).
+ */
+export function pngBytes(width: number, height: number, rgb: [number, number, number] = [128, 64, 32], idat?: Uint8Array): Buffer {
+  const ihdr = Buffer.alloc(13);
+  ihdr.writeUInt32BE(width, 0);
+  ihdr.writeUInt32BE(height, 4);
+  ihdr[8] = 8; // bit depth
+  ihdr[9] = 2; // RGB
+  let data = idat;
+  if (!data) {
+    const row = Buffer.alloc(1 + 3 * width);
+    for (let x = 0; x < width; x++) row.set(rgb, 1 + 3 * x);
+    data = zlib.deflateSync(Buffer.concat(Array.from({ length: height }, () => row)));
+  }
+  return Buffer.concat([
+    Buffer.from([0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a]),
+    pngChunk('IHDR', ihdr),
+    pngChunk('IDAT', data),
+    pngChunk('IEND', new Uint8Array(0)),
+  ]);
+}
+
+/** zlib framing (RFC 1950) around a raw deflate stream; Adler-32 left 0 unless given. */
+export function zlibWrap(raw: Uint8Array, adler = 0): Buffer {
+  const tail = Buffer.alloc(4);
+  tail.writeUInt32BE(adler >>> 0, 0);
+  return Buffer.concat([Buffer.from([0x78, 0x9c]), raw, tail]);
 }
