@@ -24,9 +24,10 @@ export class PyCallable {
  * gigabytes of heap, and V8 aborts the process (a signal, not an error) when its heap cannot grow.
  * Each opcode and allow-listed call charges what it builds (V8's sizes, measured: a Map about
  * 200 bytes, an array 48, a Map entry 32, an array slot 8-10), so a pickle is refused with a
- * TorchFileError long before memory runs out. Real state dicts and checkpoints cost a few MB.
+ * TorchFileError long before memory runs out (64 MiB: under a 2 GB address-space limit V8 fails to grow
+ * its heap well before 256 MiB once a model is loaded). Real state dicts and checkpoints cost 1-2 MB.
  */
-export const PICKLE_HEAP_BUDGET = 256 * 2 ** 20;
+export const PICKLE_HEAP_BUDGET = 64 * 2 ** 20;
 
 export const COST = {
   slot: 8,

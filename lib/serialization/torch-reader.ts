@@ -345,3 +345,8 @@ export async function readTorchFile(path: string, options: ReadOptions = {}): Pr
     throw e;
   }
 }
+
+/** `message` without the `path: ` prefix readTorchFile gives it, for callers that name the file themselves. */
+export function withoutPath(message: string, path: string): string {
+  return message.startsWith(`${path}: `) ? message.slice(path.length + 2) : message;
+}

@@ -11,7 +11,7 @@ import * as fs from 'fs';
 import type { ResNet } from '../nn/resnet';
 import type { Optimizer } from '../optim/optimizer';
 import type { ScheduleState } from '../schedule';
-import { orderedDict, readTorchFile, stateDictEntries, writeTorchFile, type TensorRecord, type TorchValue } from '../serialization';
+import { orderedDict, readTorchFile, stateDictEntries, withoutPath, writeTorchFile, type TensorRecord, type TorchValue } from '../serialization';
 import type { EpochMetrics } from './metrics';
 
 export const CHECKPOINT_FORMAT = 'libtorch-sgdr-checkpoint';
@@ -61,13 +61,16 @@ export async function saveCheckpoint(file: string, model: ResNet, optimizer: Opt
   });
 }
 
+/** The schedule and position JSON a checkpoint may hold (a run's history is ~300 characters an epoch). */
+const MAX_JSON_CHARS = 8 * 2 ** 20;
+
 export async function loadCheckpoint(file: string): Promise<Checkpoint> {
   if (!fs.existsSync(file)) throw new Error(`checkpoint not found: ${file}`);
   let value: TorchValue;
   try {
     value = await readTorchFile(file);
   } catch (err) {
-    throw new Error(`cannot read checkpoint ${file}: ${(err as Error).message}`);
+    throw new Error(`cannot read checkpoint ${file}: ${withoutPath((err as Error).message, file)}`);
   }
   const get = (key: string): TorchValue | undefined => (value instanceof Map ? value.get(key) : undefined);
   if (get('format') !== CHECKPOINT_FORMAT) throw new Error(`${file} is not a libtorch-sgdr training checkpoint`);
@@ -82,6 +85,10 @@ export async function loadCheckpoint(file: string): Promise<Checkpoint> {
   const json = <T>(key: string): T => {
     const text = get(key);
     if (typeof text !== 'string') throw new Error(`${file}: the checkpoint's '${key}' is not a JSON string`);
+    // JSON.parse builds up to ~30 bytes of heap per byte ('[[],[],...]'); real ones are kilobytes.
+    if (text.length > MAX_JSON_CHARS) {
+      throw new Error(`${file}: the checkpoint's '${key}' is ${text.length} characters of JSON, more than the ${MAX_JSON_CHARS} a checkpoint has`);
+    }
     let parsed: unknown;
     try {
       parsed = JSON.parse(text);

@@ -5,7 +5,7 @@
  */
 import * as fs from 'fs';
 import { resnet, type ResNet, type ResNetOptions } from '../nn/resnet';
-import { firstNonFiniteTensor, readTorchFile, stateDictEntries, tensorRecord, type TensorRecord } from '../serialization';
+import { firstNonFiniteTensor, readTorchFile, stateDictEntries, tensorRecord, withoutPath, type TensorRecord } from '../serialization';
 
 export interface TransferOptions {
   /** A file written by torch.save(model.state_dict()) for the same architecture. */
@@ -39,7 +39,7 @@ Promise<{ model: ResNet; report: TransferReport }> {
   try {
     entries = stateDictEntries(await readTorchFile(options.initWeights));
   } catch (err) {
-    throw new Error(`--init-weights: cannot read ${options.initWeights}: ${(err as Error).message}`);
+    throw new Error(`--init-weights: cannot read ${options.initWeights}: ${withoutPath((err as Error).message, options.initWeights)}`);
   }
   // NaN or infinite weights (e.g. a diverged run's file) would only train to NaN: refused up front.
   const bad = firstNonFiniteTensor(entries);
