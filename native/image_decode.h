@@ -280,7 +280,9 @@ inline void DecodePng(const uint8_t* data, size_t size, RgbImage& out) {
   if (depth == 16) png_set_strip_16(png);  // high byte, as PIL's RGB;16B / RGBA;16B raw modes
   if (color == PNG_COLOR_TYPE_PALETTE) png_set_palette_to_rgb(png);  // tRNS is ignored: PIL's P->RGB
   if (color == PNG_COLOR_TYPE_GRAY && depth < 8) png_set_expand_gray_1_2_4_to_8(png);
-  if (color & PNG_COLOR_MASK_ALPHA) png_set_strip_alpha(png);
+  // Alpha is dropped, as PIL's convert('RGB') does; that includes the alpha channel that expanding
+  // a palette adds for a tRNS chunk (palette images with transparency failed to decode before).
+  if ((color & PNG_COLOR_MASK_ALPHA) || png_get_valid(png, info, PNG_INFO_tRNS)) png_set_strip_alpha(png);
   if (color == PNG_COLOR_TYPE_GRAY || color == PNG_COLOR_TYPE_GRAY_ALPHA) png_set_gray_to_rgb(png);
   png_set_interlace_handling(png);
   png_read_update_info(png, info);

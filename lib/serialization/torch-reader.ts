@@ -93,7 +93,7 @@ class TensorFactory implements TensorRebuilder {
         'the file pickles a whole nn.Module, not a state dict; in Python, load it and save model.state_dict() instead',
       );
     }
-    if (pid[0] !== 'storage' || pid.length < 5) throw corrupt(`unknown persistent id ${String(pid[0])}`);
+    if (pid[0] !== 'storage' || pid.length < 5) throw corrupt(`unknown persistent id ${typeof pid[0] === 'string' ? pid[0] : describe(pid[0])}`);
     const [, type, key, , numel, viewMetadata] = pid as unknown[];
     if (!(type instanceof StorageType)) throw new TorchFileError(`unsupported storage type ${describe(type)}`);
     if (typeof key !== 'string') throw corrupt('storage key is not a string');
