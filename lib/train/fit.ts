@@ -254,9 +254,17 @@ async function runFit(o: FitOptions): Promise<FitResult> {
       if (mismatch) {
         throw new Error(`cannot resume ${outDir}: its '${mismatch}' was ${JSON.stringify(ckpt.position.config[mismatch])}, now ${JSON.stringify(config[mismatch as keyof typeof config])}`);
       }
-      await o.model.loadStateDict(ckpt.model);
-      o.optimizer.loadStateDict(ckpt.optimizer);
-      o.schedule.restore(ckpt.schedule);
+      const file = path.join(outDir, CHECKPOINT);
+      const restore = async (what: string, work: () => unknown): Promise<void> => {
+        try {
+          await work();
+        } catch (err) {
+          throw new Error(`cannot resume ${outDir}: ${file}: its ${what} does not fit this run: ${(err as Error).message.split('\n')[0]}`);
+        }
+      };
+      await restore('model', () => o.model.loadStateDict(ckpt.model));
+      await restore('optimizer state', () => o.optimizer.loadStateDict(ckpt.optimizer));
+      await restore('schedule state', () => o.schedule.restore(ckpt.schedule));
       position = ckpt.position;
       // The ensemble so far, from the snapshots' validation probabilities. A missing file is made
       // again from the snapshot's weights when they are there, and otherwise left out (said so).

@@ -5,7 +5,7 @@
  */
 import * as fs from 'fs';
 import { resnet, type ResNet, type ResNetOptions } from '../nn/resnet';
-import { firstNonFiniteTensor, readTorchFile, stateDictEntries, tensorRecord, type TensorRecord } from '../serialization';
+import { firstNonFiniteTensor, readTorchFile, stateDictEntries, tensorRecord, withoutPath, type TensorRecord } from '../serialization';
 
 export interface TransferOptions {
   /** A file written by torch.save(model.state_dict()) for the same architecture. */
@@ -32,6 +32,9 @@ export interface TransferReport {
   trainableParameters: number;
 }
 
+/** The classifier's input features of each architecture (torchvision's fc.in_features). */
+const FEATURES: Record<string, number | undefined> = { resnet18: 512, resnet34: 512, resnet50: 2048, resnet101: 2048, resnet152: 2048 };
+
 /** Builds a model from pretrained weights; everything it changes is reported. */
 export async function modelFromPretrained(arch: string, options: Omit<ResNetOptions, 'numClasses' | 'inChannels'> & TransferOptions):
 Promise<{ model: ResNet; report: TransferReport }> {
@@ -43,7 +46,7 @@ Promise<{ model: ResNet; report: TransferReport }> {
     try {
       entries = stateDictEntries(await readTorchFile(options.initWeights));
     } catch (err) {
-      throw new Error(`--init-weights: cannot read ${options.initWeights}: ${(err as Error).message}`);
+      throw new Error(`--init-weights: cannot read ${options.initWeights}: ${withoutPath((err as Error).message, options.initWeights)}`);
     }
   }
   // NaN or infinite weights (e.g. a diverged run's file) would only train to NaN: refused up front.
@@ -52,6 +55,20 @@ Promise<{ model: ResNet; report: TransferReport }> {
   const fcWeight = entries.get('fc.weight');
   const conv1 = entries.get('conv1.weight');
   if (!fcWeight || !conv1) throw new Error(`--init-weights: ${options.initWeights} is not a ResNet state dict (no conv1.weight/fc.weight)`);
+  // The model is built from these two shapes before the weights are loaded, so they are checked
+  // first: a crafted file must not make it build a classifier for a billion classes.
+  const shape = (t: TensorRecord): string => `[${t.shape.join(', ')}]`;
+  const k = conv1.shape[2];
+  if (conv1.shape.length !== 4 || conv1.shape[1]! < 1 || (k !== 3 && k !== 7) || conv1.shape[3] !== k) {
+    throw new Error(`--init-weights: ${options.initWeights}: conv1.weight has shape ${shape(conv1)}, not the ` +
+      '[64, C, 7, 7] (or [64, C, 3, 3]) of a ResNet stem');
+  }
+  const features = FEATURES[arch];
+  if (fcWeight.shape.length !== 2 || fcWeight.shape[0]! < 1 ||
+      (features !== undefined && fcWeight.shape[1] !== features)) {
+    throw new Error(`--init-weights: ${options.initWeights}: fc.weight has shape ${shape(fcWeight)}, not the ` +
+      `[classes, ${features ?? 'features'}] of a ${arch} classifier`);
+  }
   const fileClasses = fcWeight.shape[0]!;
   const fileChannels = conv1.shape[1]!;
   const stem: TransferReport['stem'] = conv1.shape[2] === 3 ? 'cifar' : 'imagenet';
