@@ -6,6 +6,8 @@ export default defineConfig({
     // Every temporary file of the run, the spawned CLIs' and Python's included, goes under one
     // folder that is removed at the end (test/setup/temp-root.ts).
     globalSetup: ['test/setup/temp-root.ts'],
+    // ... and each file's own folders as soon as its tests end (test/setup/remove-temp-dirs.ts).
+    setupFiles: ['test/setup/remove-temp-dirs.ts'],
     // Native training steps and PyTorch reference runs are slow on 2 cores.
     testTimeout: 180_000,
     hookTimeout: 180_000,

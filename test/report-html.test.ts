@@ -13,6 +13,7 @@ import { beforeAll, describe, expect, it } from 'vitest';
 import { analyzeExperiment, writeReport, type ReportFiles } from '../lib/experiment';
 import { decodePng, palette, summarizeImage } from '../lib/plot';
 import { writeSyntheticExperiment } from './experiment-helpers';
+import { tempDir } from './helpers/native';
 
 function findChromium(): string | undefined {
   for (const candidate of [process.env.CHROMIUM, '/usr/bin/chromium', '/usr/bin/chromium-browser', '/usr/bin/google-chrome']) {
@@ -37,7 +38,7 @@ describe('experiment report', () => {
   let files: ReportFiles;
 
   beforeAll(() => {
-    outDir = fs.mkdtempSync(path.join(os.tmpdir(), 'sgdr-report-'));
+    outDir = tempDir('report');
     const config = writeSyntheticExperiment(outDir);
     files = writeReport(config, analyzeExperiment(config, outDir), outDir);
   });
@@ -77,7 +78,7 @@ describe('experiment report', () => {
   it.runIf(chromium || process.env.CI)('renders in headless Chromium to a screenshot that is not blank', async () => {
     expect(chromium, 'chromium is not installed (scripts/setup.sh installs Debian\'s chromium package)').toBeTruthy();
     const shot = path.join(outDir, 'screenshot.png');
-    const profile = fs.mkdtempSync(path.join(os.tmpdir(), 'sgdr-chromium-'));
+    const profile = tempDir('chromium');
     const r = await runCommand(chromium!, [
       '--headless', '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking',
       '--disable-component-update', '--disable-sync', '--hide-scrollbars', `--user-data-dir=${profile}`,
