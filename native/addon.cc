@@ -21,6 +21,9 @@ Napi::Function InitTrainer(Napi::Env env);
 Napi::Value TrainStep(const Napi::CallbackInfo& info);
 Napi::Value Evaluate(const Napi::CallbackInfo& info);
 Napi::Object InitBench(Napi::Env env);
+#ifdef SGDR_SANITIZER_PROBES
+Napi::Function InitSanitizerProbe(Napi::Env env);  // sanitizer_probes.cc: the sanitizer build only
+#endif
 void InstallCachingCpuAllocator();
 void ConfigureBlasThreads();
 
@@ -58,7 +61,7 @@ Napi::Value CudaDeviceCount(const Napi::CallbackInfo& info) {
 
 Napi::Value ManualSeed(const Napi::CallbackInfo& info) {
   const double seed = NumberArg(info, 0, "seed");
-  if (!(seed >= 0) || seed != std::floor(seed)) ThrowRange(info.Env(), "seed must be an integer >= 0");
+  if (!IsIntegerIn(seed, 0, kMaxSeed)) ThrowRange(info.Env(), "seed must be an integer in [0, 2^64)");
   torch::manual_seed(static_cast<uint64_t>(seed));
   return info.Env().Undefined();
 }
@@ -96,6 +99,9 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
   exports.Set("exitNow", Napi::Function::New(env, ExitNow, "exitNow"));
   exports.Set("libtorchVersion", Napi::String::New(env, TORCH_VERSION));
   exports.Set("bench", InitBench(env));
+#ifdef SGDR_SANITIZER_PROBES
+  exports.Set("sanitizerProbe", InitSanitizerProbe(env));
+#endif
   return exports;
 }
 

@@ -165,12 +165,15 @@ Napi::Value WriteJpegFolder(const Napi::CallbackInfo& info) {
   SGDR_TRY
   const std::string dir = StringArg(info, 0, "dir");
   Napi::Object o = ObjectArg(info, 1, "options");
-  const int classes = static_cast<int>(NumberOption(o, "classes", 10)), per_class = static_cast<int>(NumberOption(o, "perClass", 10));
-  const int width = static_cast<int>(NumberOption(o, "width", 500)), height = static_cast<int>(NumberOption(o, "height", 375));
-  const int quality = static_cast<int>(NumberOption(o, "quality", 90));
-  const uint64_t seed = static_cast<uint64_t>(NumberOption(o, "seed", 0));
-  if (classes < 1 || per_class < 1 || width < 1 || height < 1 || width > 8192 || height > 8192 || quality < 1 || quality > 100)
-    ThrowRange(env, "writeJpegFolder: classes, perClass >= 1; width, height in [1, 8192]; quality in [1, 100]");
+  const double classes_v = NumberOption(o, "classes", 10), per_class_v = NumberOption(o, "perClass", 10);
+  const double width_v = NumberOption(o, "width", 500), height_v = NumberOption(o, "height", 375);
+  const double quality_v = NumberOption(o, "quality", 90), seed_v = NumberOption(o, "seed", 0);
+  if (!IsIntegerIn(classes_v, 1, 1 << 20) || !IsIntegerIn(per_class_v, 1, 1 << 20) || !IsIntegerIn(width_v, 1, 8192) ||
+      !IsIntegerIn(height_v, 1, 8192) || !IsIntegerIn(quality_v, 1, 100) || !IsIntegerIn(seed_v, 0, kMaxSeed))
+    ThrowRange(env, "writeJpegFolder: classes, perClass integers in [1, 2^20]; width, height in [1, 8192]; quality in [1, 100]; seed >= 0");
+  const int classes = static_cast<int>(classes_v), per_class = static_cast<int>(per_class_v);
+  const int width = static_cast<int>(width_v), height = static_cast<int>(height_v), quality = static_cast<int>(quality_v);
+  const uint64_t seed = static_cast<uint64_t>(seed_v);
   namespace fs = std::filesystem;
   std::vector<uint8_t> rgb(static_cast<size_t>(width) * height * 3);
   int written = 0;

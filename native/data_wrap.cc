@@ -137,8 +137,8 @@ class DatasetWrap : public Napi::ObjectWrap<DatasetWrap> {
       ThrowRange(env, "index must be an integer in [0, " + std::to_string(size) + ")");
     const double seed = info.Length() > 1 && !info[1].IsUndefined() ? NumberArg(info, 1, "seed") : 0;
     const double epoch = info.Length() > 2 && !info[2].IsUndefined() ? NumberArg(info, 2, "epoch") : 0;
-    if (!(seed >= 0) || seed != std::floor(seed)) ThrowRange(env, "seed must be an integer >= 0");
-    if (!(epoch >= 0) || epoch != std::floor(epoch)) ThrowRange(env, "epoch must be an integer >= 0");
+    if (!IsIntegerIn(seed, 0, kMaxSeed)) ThrowRange(env, "seed must be an integer in [0, 2^64)");
+    if (!IsIntegerIn(epoch, 0, kMaxExactInteger)) ThrowRange(env, "epoch must be an integer >= 0 (at most 2^53)");
     return {static_cast<int64_t>(i), static_cast<uint64_t>(seed), static_cast<int64_t>(epoch)};
   }
 
@@ -194,7 +194,7 @@ class DataLoaderWrap : public Napi::ObjectWrap<DataLoaderWrap> {
     Napi::Value bs = o.Get("batchSize");
     if (!bs.IsNumber()) ThrowType(env, "batchSize must be a number");
     const double batch_size = bs.As<Napi::Number>().DoubleValue();
-    if (!(batch_size >= 1) || batch_size != std::floor(batch_size))
+    if (!IsIntegerIn(batch_size, 1, kMaxExactInteger))
       ThrowRange(env, "batch size must be an integer >= 1, got " + bs.ToString().Utf8Value());
     // Train data is shuffled by default, val data is not (as PyTorch scripts usually do).
     const bool shuffle = BoolOption(o, "shuffle", dataset->spec().split == "train");
@@ -232,8 +232,9 @@ class DataLoaderWrap : public Napi::ObjectWrap<DataLoaderWrap> {
     CheckIdle(env, "startEpoch()");
     const double epoch = NumberArg(info, 0, "epoch");
     const double start = info.Length() > 1 && !info[1].IsUndefined() ? NumberArg(info, 1, "startBatch") : 0;
-    if (!(epoch >= 0) || epoch != std::floor(epoch)) ThrowRange(env, "epoch must be an integer >= 0");
-    if (start != std::floor(start)) ThrowRange(env, "startBatch must be an integer");
+    if (!IsIntegerIn(epoch, 0, kMaxExactInteger)) ThrowRange(env, "epoch must be an integer >= 0 (at most 2^53)");
+    // The range [0, batches per epoch] is the loader's check; this one only keeps the cast defined.
+    if (!IsIntegerIn(start, -kMaxExactInteger, kMaxExactInteger)) ThrowRange(env, "startBatch must be an integer");
     l->StartEpoch(static_cast<int64_t>(epoch), static_cast<int64_t>(start));
     return env.Undefined();
     SGDR_CATCH(env)

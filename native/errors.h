@@ -8,6 +8,7 @@
 #include <napi.h>
 #include <c10/util/Exception.h>
 
+#include <cmath>
 #include <string>
 
 namespace sgdr {
@@ -56,6 +57,15 @@ struct TypeFailure : std::runtime_error {
   }
 
 namespace sgdr {
+
+// Whether v is an integer in [lo, hi]. Checked before every cast of a JS number to an integer type:
+// the cast of a double outside the type's range (or of NaN) is undefined behaviour, which on x86
+// quietly gives INT64_MIN, and UBSan's float-cast-overflow aborts on it.
+inline bool IsIntegerIn(double v, double lo, double hi) { return v >= lo && v <= hi && v == std::floor(v); }
+// 2^53: up to here every integer is a double; the bound for counts, indices, epochs and sizes.
+constexpr double kMaxExactInteger = 9007199254740992.0;
+// 2^64 - 2048, the largest double below 2^64: the bound for 64-bit seeds.
+constexpr double kMaxSeed = 18446744073709549568.0;
 
 [[noreturn]] inline void ThrowType(Napi::Env env, const std::string& msg) { throw Napi::TypeError::New(env, msg); }
 [[noreturn]] inline void ThrowRange(Napi::Env env, const std::string& msg) { throw Napi::RangeError::New(env, msg); }

@@ -89,9 +89,9 @@ ModelWrap::ModelWrap(const Napi::CallbackInfo& info) : Napi::ObjectWrap<ModelWra
   options.arch = StringOption(o, "arch", "resnet18");
   const double num_classes = NumberOption(o, "numClasses", 1000);
   const double in_channels = NumberOption(o, "inChannels", 3);
-  if (!(num_classes >= 1) || num_classes != std::floor(num_classes))
+  if (!IsIntegerIn(num_classes, 1, kMaxExactInteger))
     ThrowRange(env, "numClasses must be an integer >= 1, got " + Napi::Number::New(env, num_classes).ToString().Utf8Value());
-  if (!(in_channels >= 1) || in_channels != std::floor(in_channels))
+  if (!IsIntegerIn(in_channels, 1, kMaxExactInteger))
     ThrowRange(env, "inChannels must be an integer >= 1, got " + Napi::Number::New(env, in_channels).ToString().Utf8Value());
   options.num_classes = static_cast<int64_t>(num_classes);
   options.in_channels = static_cast<int64_t>(in_channels);
@@ -337,7 +337,7 @@ Napi::Value ModelWrap::ReplaceClassifier(const Napi::CallbackInfo& info) {
   SGDR_TRY
   if (!module_) throw Napi::Error::New(env, "model is disposed");
   const double n = NumberArg(info, 0, "numClasses");
-  if (!(n >= 1) || n != std::floor(n)) ThrowRange(env, "numClasses must be an integer >= 1");
+  if (!IsIntegerIn(n, 1, kMaxExactInteger)) ThrowRange(env, "numClasses must be an integer >= 1");
   std::lock_guard<std::mutex> lock(*mutex_);
   module_->ReplaceClassifier(static_cast<int64_t>(n));
   ReportMemory(env);

@@ -240,6 +240,20 @@ Napi::Object Record(Napi::Env env, const torch::Tensor& t) {
   return o;
 }
 
+// Adam's and AdamW's options and per-parameter state have the same fields but are unrelated types:
+// each is read and made as its own type (a static_cast of one to the other is undefined behaviour,
+// which UBSan reports, and LibTorch's AdamW::step casts its state to AdamWParamState).
+template <class Options>
+void SetAdamOptions(Napi::Env env, Napi::Object& g, const Options& o) {
+  auto betas = Napi::Array::New(env, 2);
+  betas.Set(0u, std::get<0>(o.betas()));
+  betas.Set(1u, std::get<1>(o.betas()));
+  g.Set("betas", betas);
+  g.Set("eps", o.eps());
+  g.Set("weight_decay", o.weight_decay());
+  g.Set("amsgrad", o.amsgrad());
+}
+
 // A state tensor from a JS record, checked against the parameter it belongs to.
 torch::Tensor StateTensor(Napi::Env env, Napi::Value v, const torch::Tensor& param, const std::string& what) {
   if (!v.IsObject()) throw TypeFailure(what + " must be a tensor record");
@@ -247,6 +261,28 @@ torch::Tensor StateTensor(Napi::Env env, Napi::Value v, const torch::Tensor& par
   torch::Tensor t = TensorFromTypedArray(env, r.Get("data"), r.Get("shape"), StringOption(r, "dtype", "float32"));
   if (t.sizes() != param.sizes()) throw RangeFailure(what + " has the wrong shape for its parameter");
   return t.to(param.device(), param.scalar_type());
+}
+
+template <class State>
+void SetAdamState(Napi::Env env, Napi::Object& s, const State& ps) {
+  s.Set("step", static_cast<double>(ps.step()));
+  s.Set("exp_avg", Record(env, ps.exp_avg()));
+  s.Set("exp_avg_sq", Record(env, ps.exp_avg_sq()));
+  if (ps.max_exp_avg_sq().defined()) s.Set("max_exp_avg_sq", Record(env, ps.max_exp_avg_sq()));
+}
+
+template <class State>
+std::unique_ptr<torch::optim::OptimizerParamState> AdamStateFrom(Napi::Env env, const Napi::Object& s, const torch::Tensor& p,
+                                                                 const std::string& where) {
+  auto ps = std::make_unique<State>();
+  const double step = NumberOption(s, "step", 0);
+  if (!IsIntegerIn(step, 0, kMaxExactInteger))
+    ThrowRange(env, where + ": step must be an integer >= 0, got " + Napi::Number::New(env, step).ToString().Utf8Value());
+  ps->step(static_cast<int64_t>(step));
+  ps->exp_avg(StateTensor(env, s.Get("exp_avg"), p, where + " (exp_avg)"));
+  ps->exp_avg_sq(StateTensor(env, s.Get("exp_avg_sq"), p, where + " (exp_avg_sq)"));
+  if (s.Has("max_exp_avg_sq")) ps->max_exp_avg_sq(StateTensor(env, s.Get("max_exp_avg_sq"), p, where + " (max_exp_avg_sq)"));
+  return ps;
 }
 
 }  // namespace
@@ -269,15 +305,10 @@ Napi::Value OptimizerWrap::ExportState(const Napi::CallbackInfo& info) {
       g.Set("dampening", o.dampening());
       g.Set("weight_decay", o.weight_decay());
       g.Set("nesterov", o.nesterov());
+    } else if (kind_ == "adam") {
+      SetAdamOptions(env, g, static_cast<const torch::optim::AdamOptions&>(opts));
     } else {
-      const auto& o = static_cast<const torch::optim::AdamOptions&>(opts);  // AdamW's options have the same layout
-      auto betas = Napi::Array::New(env, 2);
-      betas.Set(0u, std::get<0>(o.betas()));
-      betas.Set(1u, std::get<1>(o.betas()));
-      g.Set("betas", betas);
-      g.Set("eps", o.eps());
-      g.Set("weight_decay", o.weight_decay());
-      g.Set("amsgrad", o.amsgrad());
+      SetAdamOptions(env, g, static_cast<const torch::optim::AdamWOptions&>(opts));
     }
     uint32_t k = 0;
     for (auto& p : group.params()) {
@@ -289,12 +320,10 @@ Napi::Value OptimizerWrap::ExportState(const Napi::CallbackInfo& info) {
         if (kind_ == "sgd") {
           const auto& ps = static_cast<const torch::optim::SGDParamState&>(*it->second);
           if (ps.momentum_buffer().defined()) s.Set("momentum_buffer", Record(env, ps.momentum_buffer()));
+        } else if (kind_ == "adam") {
+          SetAdamState(env, s, static_cast<const torch::optim::AdamParamState&>(*it->second));
         } else {
-          const auto& ps = static_cast<const torch::optim::AdamParamState&>(*it->second);
-          s.Set("step", static_cast<double>(ps.step()));
-          s.Set("exp_avg", Record(env, ps.exp_avg()));
-          s.Set("exp_avg_sq", Record(env, ps.exp_avg_sq()));
-          if (ps.max_exp_avg_sq().defined()) s.Set("max_exp_avg_sq", Record(env, ps.max_exp_avg_sq()));
+          SetAdamState(env, s, static_cast<const torch::optim::AdamWParamState&>(*it->second));
         }
         state_list.Set(n_state++, s);
       }
@@ -339,7 +368,9 @@ Napi::Value OptimizerWrap::ImportState(const Napi::CallbackInfo& info) {
   for (uint32_t i = 0; i < state_in.Length(); ++i) {
     Napi::Object s = state_in.Get(i).As<Napi::Object>();
     const double idx = NumberOption(s, "index", -1);
-    if (!(idx >= 0) || idx >= params.size()) ThrowRange(env, "optimizer state refers to parameter " + std::to_string(idx));
+    if (!IsIntegerIn(idx, 0, static_cast<double>(params.size()) - 1))
+      ThrowRange(env, "optimizer state refers to parameter " + Napi::Number::New(env, idx).ToString().Utf8Value() + ", not one of its " +
+                          std::to_string(params.size()));
     const torch::Tensor& p = params[static_cast<size_t>(idx)];
     const std::string where = "optimizer state of parameter " + std::to_string(static_cast<int64_t>(idx));
     if (kind_ == "sgd") {
@@ -347,12 +378,9 @@ Napi::Value OptimizerWrap::ImportState(const Napi::CallbackInfo& info) {
       if (s.Has("momentum_buffer")) ps->momentum_buffer(StateTensor(env, s.Get("momentum_buffer"), p, where + " (momentum_buffer)"));
       new_state.emplace_back(compat::OptimizerStateKey(*optimizer_, p), std::move(ps));
     } else {
-      auto ps = std::make_unique<torch::optim::AdamParamState>();
-      ps->step(static_cast<int64_t>(NumberOption(s, "step", 0)));
-      ps->exp_avg(StateTensor(env, s.Get("exp_avg"), p, where + " (exp_avg)"));
-      ps->exp_avg_sq(StateTensor(env, s.Get("exp_avg_sq"), p, where + " (exp_avg_sq)"));
-      if (s.Has("max_exp_avg_sq")) ps->max_exp_avg_sq(StateTensor(env, s.Get("max_exp_avg_sq"), p, where + " (max_exp_avg_sq)"));
-      new_state.emplace_back(compat::OptimizerStateKey(*optimizer_, p), std::move(ps));
+      new_state.emplace_back(compat::OptimizerStateKey(*optimizer_, p),
+                             kind_ == "adam" ? AdamStateFrom<torch::optim::AdamParamState>(env, s, p, where)
+                                             : AdamStateFrom<torch::optim::AdamWParamState>(env, s, p, where));
     }
   }
   std::vector<Hyper> hypers;

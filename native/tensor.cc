@@ -2,6 +2,8 @@
 
 #include <torch/torch.h>
 
+#include <algorithm>
+
 #include "addon_data.h"
 #include "device.h"
 #include "errors.h"
@@ -45,7 +47,7 @@ std::vector<int64_t> ShapeFromJs(Napi::Env env, Napi::Value value) {
   for (uint32_t i = 0; i < arr.Length(); ++i) {
     Napi::Value v = arr.Get(i);
     double d = v.IsNumber() ? v.As<Napi::Number>().DoubleValue() : -1;
-    if (!(d >= 0) || d != static_cast<double>(static_cast<int64_t>(d)))
+    if (!IsIntegerIn(d, 0, kMaxExactInteger))
       ThrowRange(env, "shape[" + std::to_string(i) + "] must be a non-negative integer");
     shape.push_back(static_cast<int64_t>(d));
   }
@@ -79,8 +81,13 @@ torch::Tensor TensorFromTypedArray(Napi::Env env, Napi::Value data, Napi::Value 
   if (array.TypedArrayType() != entry->array_type)
     ThrowType(env, "data's typed array type does not match dtype '" + dtype + "'");
   std::vector<int64_t> shape = ShapeFromJs(env, shape_value);
+  // The product can overflow int64 (shape [2^40, 2^40]): such a shape never matches the data,
+  // unless another dimension is 0.
   int64_t numel = 1;
-  for (int64_t d : shape) numel *= d;
+  bool overflow = false;
+  for (int64_t d : shape) overflow = __builtin_mul_overflow(numel, d, &numel) || overflow;
+  if (std::find(shape.begin(), shape.end(), 0) != shape.end()) numel = 0;
+  else if (overflow) ThrowRange(env, "shape " + ShapeString(shape) + " has more elements than any data can hold");
   if (numel != static_cast<int64_t>(array.ElementLength()))
     ThrowRange(env, "data has " + std::to_string(array.ElementLength()) + " elements but shape " + ShapeString(shape) +
                         " needs " + std::to_string(numel));

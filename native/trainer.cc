@@ -107,13 +107,17 @@ class TrainerWrap : public Napi::ObjectWrap<TrainerWrap> {
     optimizer_ = OptimizerWrap::Get(info[1], "optimizer");
     Napi::Object o = ObjectArg(info, 2, "options");
     const double batch_size = NumberOption(o, "batchSize", 0);
-    if (!(batch_size >= 1) || batch_size != std::floor(batch_size))
+    if (!IsIntegerIn(batch_size, 1, kMaxExactInteger))
       ThrowRange(env, "batchSize must be an integer >= 1, got " + Napi::Number::New(env, batch_size).ToString().Utf8Value());
     const double eval_batch = NumberOption(o, "evalBatchSize", batch_size);
-    if (!(eval_batch >= 1) || eval_batch != std::floor(eval_batch)) ThrowRange(env, "evalBatchSize must be an integer >= 1");
-    const uint64_t seed = static_cast<uint64_t>(NumberOption(o, "seed", 0));
-    const int workers = static_cast<int>(NumberOption(o, "workers", 0));
-    const int prefetch = static_cast<int>(NumberOption(o, "prefetch", 4));
+    if (!IsIntegerIn(eval_batch, 1, kMaxExactInteger)) ThrowRange(env, "evalBatchSize must be an integer >= 1");
+    const double seed_v = NumberOption(o, "seed", 0), workers_v = NumberOption(o, "workers", 0), prefetch_v = NumberOption(o, "prefetch", 4);
+    if (!IsIntegerIn(seed_v, 0, kMaxSeed)) ThrowRange(env, "seed must be an integer in [0, 2^64)");
+    if (!IsIntegerIn(workers_v, 0, 256)) ThrowRange(env, "workers must be an integer in [0, 256] (0 = automatic)");
+    if (!IsIntegerIn(prefetch_v, 1, 1024)) ThrowRange(env, "prefetch must be an integer in [1, 1024]");
+    const uint64_t seed = static_cast<uint64_t>(seed_v);
+    const int workers = static_cast<int>(workers_v);
+    const int prefetch = static_cast<int>(prefetch_v);
     const bool shuffle = BoolOption(o, "shuffle", true);
     // Batches for a GPU come in pinned memory, so their copies overlap the previous step's work.
     const bool pin = model_->device().is_cuda();
@@ -168,6 +172,12 @@ class TrainerWrap : public Napi::ObjectWrap<TrainerWrap> {
   void Stop() {
     RequestStop();
     if (thread_.joinable()) thread_.join();
+  }
+
+  // After close() the loaders are gone (and the model may be too): every method but close() refuses.
+  void CheckOpen(Napi::Env env) {
+    std::lock_guard<std::mutex> lock(mu_);
+    if (stopping_) throw Napi::Error::New(env, "trainer is closed");
   }
 
   // Queues `work` on the training thread; `work` returns the JS result builder or throws.
@@ -252,11 +262,18 @@ class TrainerWrap : public Napi::ObjectWrap<TrainerWrap> {
     Napi::Env env = info.Env();
     SGDR_TRY
     Napi::Object o = ObjectArg(info, 0, "options");
-    const int64_t epoch = static_cast<int64_t>(NumberOption(o, "epoch", 0));
-    const int64_t start = static_cast<int64_t>(NumberOption(o, "startBatch", 0));
-    const int64_t every = std::max<int64_t>(1, static_cast<int64_t>(NumberOption(o, "progressEvery", 1)));
-    const bool skip_nonfinite = BoolOption(o, "skipNonFinite", false);
+    CheckOpen(env);
     const int64_t batches = train_->batches_per_epoch();
+    const double epoch_v = NumberOption(o, "epoch", 0), start_v = NumberOption(o, "startBatch", 0),
+                 every_v = NumberOption(o, "progressEvery", 1);
+    if (!IsIntegerIn(epoch_v, 0, kMaxExactInteger)) ThrowRange(env, "epoch must be an integer >= 0 (at most 2^53)");
+    if (!IsIntegerIn(start_v, 0, static_cast<double>(batches)))
+      ThrowRange(env, "startBatch must be an integer in [0, " + std::to_string(batches) + "]");
+    // progressEvery <= 1 (or beyond any epoch) is as good as 1 (or never); only NaN has no meaning.
+    if (std::isnan(every_v)) ThrowRange(env, "progressEvery must be a number");
+    const int64_t epoch = static_cast<int64_t>(epoch_v), start = static_cast<int64_t>(start_v);
+    const int64_t every = every_v <= 1 ? 1 : every_v >= kMaxExactInteger ? static_cast<int64_t>(kMaxExactInteger) : static_cast<int64_t>(every_v);
+    const bool skip_nonfinite = BoolOption(o, "skipNonFinite", false);
     std::vector<double> lrs;
     Napi::Value lv = o.Get("lrs");
     if (lv.IsTypedArray() && lv.As<Napi::TypedArray>().TypedArrayType() == napi_float64_array) {
@@ -270,7 +287,6 @@ class TrainerWrap : public Napi::ObjectWrap<TrainerWrap> {
     if (static_cast<int64_t>(lrs.size()) != batches)
       ThrowRange(env, "lrs has " + std::to_string(lrs.size()) + " values, the epoch has " + std::to_string(batches) + " batches");
     for (double lr : lrs) CheckLr(lr);
-    if (start < 0 || start > batches) ThrowRange(env, "startBatch must be in [0, " + std::to_string(batches) + "]");
     abort_ = false;
     // Without a progress callback nothing is read back per batch (no host sync on a GPU).
     const bool report = info.Length() > 1 && info[1].IsFunction();
@@ -332,15 +348,18 @@ class TrainerWrap : public Napi::ObjectWrap<TrainerWrap> {
             }
           }
           if (report && ((b + 1) % every == 0 || b + 1 == batches)) {
+            const double batch_loss = loss.item<double>();
             auto* m = new Message{Message::Type::kProgress};
             m->batch = b + 1;
             m->batches = batches;
-            m->loss = loss.item<double>();
+            m->loss = batch_loss;
             m->lr = lrs[b];
             const double secs = std::chrono::duration<double>(Clock::now() - t0).count();
             m->images_per_second = secs > 0 ? (count + n) / secs : 0;
+            // Once queued, the message belongs to the JS thread, which may already have run CallJs
+            // and deleted it: m is not touched again either way.
             if (tsfn.NonBlockingCall(m) != napi_ok) delete m;  // JS is busy: drop this update
-            if (!skip_nonfinite && !std::isfinite(m->loss)) stop = true;  // read anyway: stop now
+            if (!skip_nonfinite && !std::isfinite(batch_loss)) stop = true;  // read anyway: stop now
           }
         }
         if (!skipped_step) count += n;  // a skipped batch is left out of the epoch's sums
@@ -380,6 +399,7 @@ class TrainerWrap : public Napi::ObjectWrap<TrainerWrap> {
   Napi::Value Evaluate(const Napi::CallbackInfo& info) {
     Napi::Env env = info.Env();
     SGDR_TRY
+    CheckOpen(env);
     if (!val_) throw Napi::Error::New(env, "this trainer has no validation set");
     const bool want_probs = info.Length() > 0 && info[0].IsObject() && BoolOption(info[0].As<Napi::Object>(), "probabilities", false);
     return Submit(info, env.Undefined(), [this, want_probs](TrainerTsfn&) {
@@ -439,8 +459,9 @@ class TrainerWrap : public Napi::ObjectWrap<TrainerWrap> {
     Napi::Env env = info.Env();
     SGDR_TRY
     Napi::Object o = ObjectArg(info, 0, "options");
+    CheckOpen(env);
     const double steps = NumberOption(o, "steps", 0), pool = NumberOption(o, "batches", 1);
-    if (!(steps >= 1) || steps != std::floor(steps)) ThrowRange(env, "steps must be an integer >= 1");
+    if (!IsIntegerIn(steps, 1, kMaxExactInteger)) ThrowRange(env, "steps must be an integer >= 1");
     if (!(pool >= 1) || pool != std::floor(pool) || pool > static_cast<double>(train_->batches_per_epoch()))
       ThrowRange(env, "batches must be an integer in [1, " + std::to_string(train_->batches_per_epoch()) + "]");
     const bool train = BoolOption(o, "train", true);
@@ -507,6 +528,7 @@ class TrainerWrap : public Napi::ObjectWrap<TrainerWrap> {
   }
 
   Napi::Value BatchesPerEpoch(const Napi::CallbackInfo& info) {
+    CheckOpen(info.Env());
     return Napi::Number::New(info.Env(), static_cast<double>(train_->batches_per_epoch()));
   }
 

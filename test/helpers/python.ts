@@ -15,13 +15,27 @@ const SCRIPTS_DIR = path.resolve(__dirname, '..', '..', 'scripts');
 
 const probed = new Map<boolean, { ok: boolean; why: string }>();
 
+/**
+ * The environment for the reference Python: ours, less what scripts/sanitize.sh sets for node (the
+ * preloaded ASan/UBSan runtime and its options). Python and its PyTorch are the reference here, not
+ * under test; with the runtime preloaded, LeakSanitizer would report CPython's own allocations at
+ * its exit and fail the run.
+ */
+export function referenceEnv(extra: Record<string, string> = {}): NodeJS.ProcessEnv {
+  const env: NodeJS.ProcessEnv = { ...process.env, PYTHONPATH: SCRIPTS_DIR, ...extra };
+  if (process.env.SGDR_SANITIZE) {
+    for (const k of ['LD_PRELOAD', 'ASAN_OPTIONS', 'UBSAN_OPTIONS', 'LSAN_OPTIONS']) delete env[k];
+  }
+  return env;
+}
+
 function probe(withTorchvision: boolean): { ok: boolean; why: string } {
   let p = probed.get(withTorchvision);
   if (!p) {
     const r = spawnSync(PYTHON, ['-c', withTorchvision ? 'import torch\nfrom torchvision_compat import torchvision' : 'import torch'], {
       encoding: 'utf8',
       timeout: 120_000,
-      env: { ...process.env, PYTHONPATH: SCRIPTS_DIR },
+      env: referenceEnv(),
     });
     const why = r.error ? String(r.error.message) : (r.stderr || '').trim().split('\n').pop() || `exit ${r.status}`;
     p = { ok: r.status === 0, why };
@@ -50,7 +64,7 @@ export function requireTorchOrSkip(withTorchvision = false): boolean {
 /** The reference's torch.__version__ ("1.13.0a0+git...", "2.13.0+cpu"). */
 export function referenceTorchVersion(): string {
   // Short (an import), so synchronous is fine here.
-  const r = spawnSync(PYTHON, ['-c', 'import torch; print(torch.__version__)'], { encoding: 'utf8', env: { ...process.env, PYTHONPATH: SCRIPTS_DIR } });
+  const r = spawnSync(PYTHON, ['-c', 'import torch; print(torch.__version__)'], { encoding: 'utf8', env: referenceEnv() });
   if (r.status !== 0) throw new Error(`${PYTHON} cannot import torch: ${r.stderr}`);
   return r.stdout.trim();
 }
@@ -77,14 +91,7 @@ export function runPython(
       cwd: options.cwd,
       timeout: options.timeoutMs ?? 170_000,
       // No __pycache__ next to the shipped fixtures.
-      env: {
-        ...process.env,
-        PYTHONPATH: SCRIPTS_DIR,
-        PYTHONHASHSEED: '0',
-        PYTHONDONTWRITEBYTECODE: '1',
-        OMP_NUM_THREADS: '2',
-        ...options.env,
-      },
+      env: referenceEnv({ PYTHONHASHSEED: '0', PYTHONDONTWRITEBYTECODE: '1', OMP_NUM_THREADS: '2', ...options.env }),
       stdio: ['ignore', 'pipe', 'pipe'],
     });
     const out: Buffer[] = [];
