@@ -232,6 +232,8 @@ export interface NativeBinding {
   cudaAvailable(): boolean;
   cudaDeviceCount(): number;
   manualSeed(seed: number): void;
+  /** Ends the process now: no exit handlers, no destructors (safe while a trainer thread runs). */
+  exitNow(code: number): never;
   libtorchVersion: string;
 }
 
@@ -271,6 +273,11 @@ export function referencePython(): string {
 }
 
 /** The native addon, loaded on first use (so pure-TS features never need it). */
+/** The addon if this process has loaded it already; never loads it. */
+export function loadedNative(): NativeBinding | undefined {
+  return cached;
+}
+
 export function native(): NativeBinding {
   if (cached) return cached;
   const file = addonPath();

@@ -2,6 +2,8 @@
 #include <napi.h>
 #include <torch/torch.h>
 
+#include <cmath>
+#include <cstdio>
 #include <cstdlib>
 #include <thread>
 
@@ -64,6 +66,17 @@ Napi::Value ManualSeed(const Napi::CallbackInfo& info) {
   return info.Env().Undefined();
 }
 
+// Ends the process at once with `code`, running no exit handlers or static destructors. A second
+// Ctrl-C must not wait for the batch in flight, and exit() while a trainer thread is inside
+// LibTorch tears down what that thread uses (a segfault, rc 139, seen). Every file of ours is
+// written atomically, so nothing half-written survives this.
+Napi::Value ExitNow(const Napi::CallbackInfo& info) {
+  const double code = NumberArg(info, 0, "code");
+  if (!(code >= 0 && code <= 255) || code != std::floor(code)) ThrowRange(info.Env(), "code must be an integer in [0, 255]");
+  std::fflush(nullptr);
+  std::_Exit(static_cast<int>(code));
+}
+
 Napi::Object Init(Napi::Env env, Napi::Object exports) {
   env.SetInstanceData(new AddonData());
   DefaultThreads();
@@ -83,6 +96,7 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
   exports.Set("cudaAvailable", Napi::Function::New(env, CudaAvailable, "cudaAvailable"));
   exports.Set("cudaDeviceCount", Napi::Function::New(env, CudaDeviceCount, "cudaDeviceCount"));
   exports.Set("manualSeed", Napi::Function::New(env, ManualSeed, "manualSeed"));
+  exports.Set("exitNow", Napi::Function::New(env, ExitNow, "exitNow"));
   exports.Set("libtorchVersion", Napi::String::New(env, TORCH_VERSION));
   exports.Set("bench", InitBench(env));
 #ifdef SGDR_SANITIZER_PROBES

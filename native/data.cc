@@ -14,7 +14,10 @@
 #include <map>
 #include <mutex>
 #include <numeric>
+#include <set>
 #include <thread>
+
+#include <sys/stat.h>
 
 #include "data_files.h"
 #include "data_random.h"
@@ -94,15 +97,33 @@ Rng SampleRng(uint64_t seed, int64_t epoch, int64_t index) {
 
 // --- IDX and CIFAR-10: small, held in memory as uint8 --------------------------------------------
 
+// The file rows [first, next file's first) come from; "<file> #<row in that file>" names a sample
+// without a string per sample (a crafted header can claim millions of them).
+struct SourceFile {
+  int64_t first;
+  std::string path;
+};
+
+std::string SourceOf(const std::vector<SourceFile>& files, int64_t row) {
+  auto it = std::upper_bound(files.begin(), files.end(), row, [](int64_t r, const SourceFile& f) { return r < f.first; });
+  if (it == files.begin()) throw std::logic_error("row " + std::to_string(row) + " has no source file");
+  --it;
+  return it->path + " #" + std::to_string(row - it->first);
+}
+
 class InMemoryDataset : public Dataset {
  public:
+  // `label_files`: where the labels come from when not from `sources` (IDX keeps them apart), so a
+  // bad label names the file that holds it.
   InMemoryDataset(DataSpec spec, const KindDefaults& d, std::vector<uint8_t> pixels, std::vector<int64_t> all_labels,
-                  int64_t channels, int64_t side, std::vector<std::string> class_names, std::vector<std::string> sources)
+                  int64_t channels, int64_t side, std::vector<std::string> class_names, std::vector<SourceFile> sources,
+                  std::vector<SourceFile> label_files = {})
       : Dataset(std::move(spec)), pixels_(std::move(pixels)), side_(side), sources_(std::move(sources)) {
     class_names_ = std::move(class_names);
     for (size_t i = 0; i < all_labels.size(); ++i)
       if (all_labels[i] < 0 || all_labels[i] >= num_classes())
-        throw std::runtime_error(sources_[i] + ": label " + std::to_string(all_labels[i]) + " is not a class index in [0, " +
+        throw std::runtime_error(SourceOf(label_files.empty() ? sources_ : label_files, static_cast<int64_t>(i)) + ": label " +
+                                 std::to_string(all_labels[i]) + " is not a class index in [0, " +
                                  std::to_string(num_classes()) + ")");
     rows_ = BalancedSubset(all_labels, num_classes(), spec_.limit);
     labels_.reserve(rows_.size());
@@ -116,7 +137,7 @@ class InMemoryDataset : public Dataset {
     norm_ = MakeNormalizer(spec_, d, channels_);
   }
 
-  std::string source(int64_t i) const override { return sources_.at(static_cast<size_t>(rows_.at(i))); }
+  std::string source(int64_t i) const override { return SourceOf(sources_, rows_.at(i)); }
 
   void Get(int64_t i, uint64_t seed, int64_t epoch, float* out) const override {
     const int64_t plane = side_ * side_;
@@ -137,7 +158,7 @@ class InMemoryDataset : public Dataset {
  private:
   std::vector<uint8_t> pixels_;  // [N, C, side, side], file order
   int64_t side_;
-  std::vector<std::string> sources_;  // per file-order row
+  std::vector<SourceFile> sources_;  // by first file-order row
   std::vector<int64_t> rows_;         // subset index -> row
   bool hflip_ = false;
   int64_t pad_ = 0;
@@ -178,21 +199,21 @@ std::shared_ptr<Dataset> OpenIdx(const DataSpec& spec, const KindDefaults& d) {
                              " (expected train-images-idx3-ubyte[.gz], train-labels-idx1-ubyte[.gz], "
                              "t10k-images-idx3-ubyte[.gz], t10k-labels-idx1-ubyte[.gz])");
   }
-  IdxArray images = ParseIdx(ReadMaybeGzip(images_path), 3, images_path);
-  IdxArray labels = ParseIdx(ReadMaybeGzip(labels_path), 1, labels_path);
+  IdxArray images = ReadIdx(images_path, 3);
+  // Without a single image, an epoch has no batches (and the schedule would divide by zero).
+  if (images.dims[0] == 0)
+    throw std::runtime_error(spec.kind + ": " + images_path + " holds 0 images (its IDX header says 0x" +
+                             std::to_string(images.dims[1]) + "x" + std::to_string(images.dims[2]) + ")");
+  IdxArray labels = ReadIdx(labels_path, 1);
   if (images.dims[0] != labels.dims[0])
     throw std::runtime_error(spec.kind + ": " + images_path + " has " + std::to_string(images.dims[0]) + " images but " +
                              labels_path + " has " + std::to_string(labels.dims[0]) + " labels");
-  if (images.dims[1] != images.dims[2] || images.dims[1] < 1)
-    throw std::runtime_error(images_path + ": images of " + std::to_string(images.dims[1]) + "x" +
-                             std::to_string(images.dims[2]) + " are not square");
   std::vector<int64_t> all_labels(labels.data.begin(), labels.data.end());
   std::vector<std::string> names;
   for (const char* n : spec.kind == "mnist" ? kMnistClasses : kFashionClasses) names.push_back(n);
-  std::vector<std::string> sources(all_labels.size());
-  for (size_t i = 0; i < sources.size(); ++i) sources[i] = images_path + " #" + std::to_string(i);
   return std::make_shared<InMemoryDataset>(spec, d, std::move(images.data), std::move(all_labels), 1, images.dims[1],
-                                           std::move(names), std::move(sources));
+                                           std::move(names), std::vector<SourceFile>{{0, images_path}},
+                                           std::vector<SourceFile>{{0, labels_path}});
 }
 
 std::shared_ptr<Dataset> OpenCifar(const DataSpec& spec, const KindDefaults& d) {
@@ -215,12 +236,11 @@ std::shared_ptr<Dataset> OpenCifar(const DataSpec& spec, const KindDefaults& d) 
                              "version, possibly in a cifar-10-batches-bin subfolder)");
   std::vector<int64_t> labels;
   std::vector<uint8_t> pixels;
-  std::vector<std::string> sources;
+  std::vector<SourceFile> sources;
   for (const auto& f : files) {
     const std::string path = (fs::path(dir) / f).string();
-    const size_t before = labels.size();
+    sources.push_back({static_cast<int64_t>(labels.size()), path});
     ReadCifarBatch(path, labels, pixels);
-    for (size_t i = before; i < labels.size(); ++i) sources.push_back(path + " #" + std::to_string(i - before));
   }
   std::vector<std::string> names(std::begin(kCifarClasses), std::end(kCifarClasses));
   const std::string meta = (fs::path(dir) / "batches.meta.txt").string();
@@ -266,17 +286,50 @@ std::vector<std::string> ClassFolders(const std::string& dir) {
   return classes;
 }
 
+// A folder's identity (device, inode), following symlinks; false if it cannot be stat'ed.
+using DirId = std::pair<uint64_t, uint64_t>;
+bool DirIdOf(const fs::path& p, DirId& id) {
+  struct stat st;
+  if (::stat(p.c_str(), &st) != 0) return false;
+  id = {static_cast<uint64_t>(st.st_dev), static_cast<uint64_t>(st.st_ino)};
+  return true;
+}
+
 // The images of one class, in torchvision's order: sorted(os.walk(...)) then sorted file names.
-std::vector<std::string> ClassImages(const std::string& dir) {
+// Symlinked folders are followed (a class folder may link to images kept elsewhere), but never
+// into a folder that is in `visited`: the walk adds every folder it enters, and the caller seeds it
+// with the split folder, its ancestors and every class folder. A link to "." or ".." (a loop that
+// turned 16 images into 656), to the data set's root, or into another class's folder is skipped,
+// so no image is counted twice and none outside the class is counted as the class.
+std::vector<std::string> ClassImages(const std::string& dir, std::set<DirId>& visited) {
   std::vector<std::pair<std::string, std::string>> found;  // (folder, file name)
-  std::error_code ec;
-  const auto options = fs::directory_options::follow_directory_symlink | fs::directory_options::skip_permission_denied;
-  for (fs::recursive_directory_iterator it(dir, options, ec), end; !ec && it != end; it.increment(ec)) {
-    std::error_code fec;
-    if (it->is_regular_file(fec) && HasImageExtension(it->path()))
-      found.emplace_back(it->path().parent_path().string(), it->path().filename().string());
+  std::vector<fs::path> pending{fs::path(dir)};
+  while (!pending.empty()) {
+    const fs::path folder = pending.back();
+    pending.pop_back();
+    std::error_code ec;
+    std::vector<fs::path> subfolders;
+    for (fs::directory_iterator it(folder, fs::directory_options::skip_permission_denied, ec), end; !ec && it != end;
+         it.increment(ec)) {
+      std::error_code sec;
+      const fs::file_status st = it->status(sec);  // through symlinks; a dangling or looping link fails
+      if (sec) continue;
+      if (fs::is_directory(st)) {
+        subfolders.push_back(it->path());
+      } else if (fs::is_regular_file(st) && HasImageExtension(it->path())) {
+        found.emplace_back(folder.string(), it->path().filename().string());
+      }
+    }
+    if (ec) throw std::runtime_error("image-folder: cannot list " + folder.string() + ": " + ec.message());
+    // In name order, so which of two links to one folder is followed does not depend on readdir.
+    std::sort(subfolders.begin(), subfolders.end());
+    std::vector<fs::path> enter;
+    for (const auto& sub : subfolders) {
+      DirId id;
+      if (DirIdOf(sub, id) && visited.insert(id).second) enter.push_back(sub);
+    }
+    pending.insert(pending.end(), enter.rbegin(), enter.rend());  // the first name is walked first
   }
-  if (ec) throw std::runtime_error("image-folder: cannot list " + dir + ": " + ec.message());
   std::sort(found.begin(), found.end());
   std::vector<std::string> paths;
   for (const auto& f : found) paths.push_back((fs::path(f.first) / f.second).string());
@@ -316,9 +369,23 @@ class FolderDataset : public Dataset {
     std::vector<std::string> files;
     std::vector<int64_t> all_labels;
     std::vector<std::string> empty;
+    // Folders no class walk may enter: the split folder and its ancestors, and the class folders.
+    std::set<DirId> visited;
+    std::error_code cec;
+    const fs::path real = fs::canonical(dir, cec);
+    if (cec) throw std::runtime_error("image-folder: cannot resolve " + dir + ": " + cec.message());
+    for (fs::path p = real;; p = p.parent_path()) {
+      DirId id;
+      if (DirIdOf(p, id)) visited.insert(id);
+      if (p == p.parent_path()) break;
+    }
+    for (const auto& name : class_names_) {
+      DirId id;
+      if (DirIdOf(fs::path(dir) / name, id)) visited.insert(id);
+    }
     for (size_t c = 0; c < class_names_.size(); ++c) {
       const std::string class_dir = (fs::path(dir) / class_names_[c]).string();
-      std::vector<std::string> images = ClassImages(class_dir);
+      std::vector<std::string> images = ClassImages(class_dir, visited);
       if (images.empty()) empty.push_back(class_dir);
       for (auto& p : images) {
         files.push_back(std::move(p));
@@ -583,6 +650,7 @@ std::vector<int64_t> EpochOrder(int64_t n, uint64_t seed, int64_t epoch) {
 // --- BatchLoader ---------------------------------------------------------------------------------
 
 struct BatchLoader::Impl {
+  std::string role = "training";
   std::shared_ptr<Dataset> dataset;
   int64_t batch_size = 1;
   bool shuffle = false, drop_last = false;
@@ -690,14 +758,17 @@ struct BatchLoader::Impl {
       const uint64_t gen = generation;
       const int64_t e = epoch;
       const auto ord = order;
+      const std::string role_now = role;
       lock.unlock();
       Slot slot;
       bool complete = true;
       try {
         complete = Build(b, e, *ord, gen, slot.batch);
       } catch (const std::exception& err) {
-        slot.error = std::make_exception_ptr(std::runtime_error("batch " + std::to_string(b) + " of epoch " +
-                                                                std::to_string(e) + ": " + err.what()));
+        const std::string where = role_now == "training"
+            ? "training batch " + std::to_string(b + 1) + " of epoch " + std::to_string(e + 1)
+            : role_now + " batch " + std::to_string(b + 1);
+        slot.error = std::make_exception_ptr(std::runtime_error(where + ": " + err.what()));
       } catch (...) {
         slot.error = std::current_exception();
       }
@@ -713,6 +784,11 @@ struct BatchLoader::Impl {
     }
   }
 };
+
+void BatchLoader::SetRole(const std::string& role) {
+  std::lock_guard<std::mutex> lock(impl_->mu);
+  impl_->role = role;
+}
 
 BatchLoader::BatchLoader(std::shared_ptr<Dataset> dataset, int64_t batch_size, bool shuffle, bool drop_last,
                          uint64_t seed, int workers, int prefetch, bool pin_memory)

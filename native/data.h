@@ -145,6 +145,9 @@ class BatchLoader {
   bool Next(Batch& out);
   // Stops the workers and wakes any Next() that waits (it throws). Idempotent; the destructor calls it.
   void Close();
+  // What a batch error calls these batches: "training" (default: "training batch 3 of epoch 2") or
+  // "validation" ("validation batch 3"); numbers are 1-based, as everywhere the user reads them.
+  void SetRole(const std::string& role);
 
  private:
   struct Impl;

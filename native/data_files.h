@@ -7,7 +7,9 @@
 #include <cerrno>
 #include <cstdint>
 #include <cstdio>
+#include <algorithm>
 #include <cstring>
+#include <memory>
 #include <stdexcept>
 #include <string>
 #include <vector>
@@ -20,6 +22,19 @@ inline void ReadFileInto(const std::string& path, std::vector<uint8_t>& out) {
   std::FILE* f = std::fopen(path.c_str(), "rb");
   if (!f) throw std::runtime_error("cannot open " + path + ": " + std::strerror(errno));
   out.clear();
+  // The size first when the file has one, so the buffer is allocated once (not grown to 2x).
+  if (std::fseek(f, 0, SEEK_END) == 0) {
+    const long size = std::ftell(f);
+    if (size > 0) {
+      try {
+        out.reserve(static_cast<size_t>(size));
+      } catch (const std::exception&) {
+        std::fclose(f);
+        throw std::runtime_error("cannot read " + path + ": no memory for its " + std::to_string(size) + " bytes");
+      }
+    }
+    std::rewind(f);
+  }
   uint8_t chunk[1 << 16];
   size_t n;
   while ((n = std::fread(chunk, 1, sizeof(chunk), f)) > 0) out.insert(out.end(), chunk, chunk + n);
@@ -37,56 +52,78 @@ inline std::vector<uint8_t> ReadFile(const std::string& path) {
 
 inline bool IsGzip(const std::vector<uint8_t>& bytes) { return bytes.size() >= 2 && bytes[0] == 0x1f && bytes[1] == 0x8b; }
 
-// Inflates a gzip file (concatenated members included); a truncated or corrupt stream is an error.
-inline std::vector<uint8_t> Gunzip(const std::vector<uint8_t>& in, const std::string& path) {
-  std::vector<uint8_t> out;
-  // The trailer's ISIZE (size mod 2^32) is a good first guess for the output size.
-  if (in.size() >= 18) {
-    const size_t n = in.size();
-    out.reserve(static_cast<size_t>(in[n - 4]) | static_cast<size_t>(in[n - 3]) << 8 |
-                static_cast<size_t>(in[n - 2]) << 16 | static_cast<size_t>(in[n - 1]) << 24);
+// Inflates a gzip file (concatenated members included; zero padding after the last member is
+// ignored) on demand, so a caller can read a header, check it, and then inflate only what the
+// header declares. A truncated or corrupt stream is an error naming the file.
+class GzipReader {
+ public:
+  GzipReader(const std::vector<uint8_t>& in, const std::string& path) : in_(in), path_(path) {
+    std::memset(&zs_, 0, sizeof(zs_));
+    if (inflateInit2(&zs_, 15 + 16) != Z_OK) throw std::runtime_error("zlib: cannot initialize inflate for " + path);
+    Feed(0);
   }
-  z_stream zs;
-  std::memset(&zs, 0, sizeof(zs));
-  if (inflateInit2(&zs, 15 + 16) != Z_OK) throw std::runtime_error("zlib: cannot initialize inflate for " + path);
-  zs.next_in = const_cast<Bytef*>(in.data());
-  zs.avail_in = static_cast<uInt>(in.size());
-  uint8_t buffer[1 << 16];
-  for (;;) {
-    zs.next_out = buffer;
-    zs.avail_out = sizeof(buffer);
-    const int rc = inflate(&zs, Z_NO_FLUSH);
-    out.insert(out.end(), buffer, buffer + (sizeof(buffer) - zs.avail_out));
-    if (rc == Z_STREAM_END) {
-      // Another gzip member may follow (gzip allows concatenation); trailing zeros are padding.
-      size_t rest = zs.avail_in;
-      const Bytef* p = zs.next_in;
-      while (rest > 0 && *p == 0) ++p, --rest;
-      if (rest == 0) break;
-      inflateReset(&zs);
-      zs.next_in = const_cast<Bytef*>(p);
-      zs.avail_in = static_cast<uInt>(rest);
-      continue;
-    }
-    if (rc == Z_OK) continue;
-    if (rc == Z_BUF_ERROR && zs.avail_in == 0) {
-      inflateEnd(&zs);
-      throw std::runtime_error(path + " is a truncated gzip file (unexpected end of the compressed data after " +
-                               std::to_string(out.size()) + " bytes)");
-    }
-    const std::string msg = zs.msg ? zs.msg : ("zlib error " + std::to_string(rc));
-    inflateEnd(&zs);
-    throw std::runtime_error(path + " is a corrupt gzip file (" + msg + ")");
-  }
-  inflateEnd(&zs);
-  return out;
-}
+  ~GzipReader() { inflateEnd(&zs_); }
+  GzipReader(const GzipReader&) = delete;
+  GzipReader& operator=(const GzipReader&) = delete;
 
-// The bytes of a file, gunzipped when it is gzip (detected by content, not by name).
-inline std::vector<uint8_t> ReadMaybeGzip(const std::string& path) {
-  std::vector<uint8_t> bytes = ReadFile(path);
-  return IsGzip(bytes) ? Gunzip(bytes, path) : bytes;
-}
+  // Inflates up to n bytes into dst; returns fewer only at the end of the data.
+  size_t Read(uint8_t* dst, size_t n) {
+    size_t got = 0;
+    while (got < n && !done_) {
+      if (zs_.avail_in == 0 && fed_ < in_.size()) Feed(fed_);
+      const size_t want = std::min<size_t>(n - got, size_t{1} << 30);
+      zs_.next_out = dst + got;
+      zs_.avail_out = static_cast<uInt>(want);
+      const int rc = inflate(&zs_, Z_NO_FLUSH);
+      const size_t made = want - zs_.avail_out;
+      got += made;
+      produced_ += made;
+      if (rc == Z_STREAM_END) {
+        NextMember();
+        continue;
+      }
+      if (rc == Z_OK) continue;
+      if (rc == Z_BUF_ERROR && zs_.avail_in == 0) {
+        if (fed_ < in_.size()) continue;
+        throw std::runtime_error(path_ + " is a truncated gzip file (unexpected end of the compressed data after " +
+                                 std::to_string(produced_) + " bytes)");
+      }
+      throw std::runtime_error(path_ + " is a corrupt gzip file (" + (zs_.msg ? std::string(zs_.msg) : "zlib error " + std::to_string(rc)) +
+                               ")");
+    }
+    return got;
+  }
+
+  uint64_t produced() const { return produced_; }
+
+ private:
+  // Hands zlib the input from byte `at` on, at most 1 GiB at a time (avail_in is 32-bit).
+  void Feed(size_t at) {
+    const size_t n = std::min<size_t>(in_.size() - at, size_t{1} << 30);
+    zs_.next_in = const_cast<Bytef*>(in_.data() + at);
+    zs_.avail_in = static_cast<uInt>(n);
+    fed_ = at + n;
+  }
+
+  // After a member's end: another member may follow (gzip allows concatenation); zeros are padding.
+  void NextMember() {
+    size_t at = fed_ - zs_.avail_in;
+    while (at < in_.size() && in_[at] == 0) ++at;
+    if (at == in_.size()) {
+      done_ = true;
+      return;
+    }
+    inflateReset(&zs_);
+    Feed(at);
+  }
+
+  const std::vector<uint8_t>& in_;
+  const std::string& path_;
+  z_stream zs_;
+  size_t fed_ = 0;
+  uint64_t produced_ = 0;
+  bool done_ = false;
+};
 
 // An IDX file of unsigned bytes: dims and data (header stripped).
 struct IdxArray {
@@ -94,40 +131,101 @@ struct IdxArray {
   std::vector<uint8_t> data;
 };
 
-// Parses IDX (http://yann.lecun.com/exdb/mnist/): magic 0x00 0x00 0x08 <ndims>, big-endian int32
-// dims, then the data. `ndims` is what the file must have (3 for images, 1 for labels).
-inline IdxArray ParseIdx(std::vector<uint8_t> bytes, int ndims, const std::string& path) {
+// What an IDX file may declare. The loader holds a data set in memory (plus 24 bytes of indices
+// per example), so the header is checked before anything is inflated or allocated:
+//   - at most kIdxMaxItems examples (MNIST has 70,000; MNIST8M 8.1 million) of at most
+//     kIdxMaxSide x kIdxMaxSide pixels;
+//   - a raw file must be exactly its header plus the data the header declares;
+//   - a gzipped one may inflate to at most kGzipFloor + kGzipRatio x its own size. A decompression
+//     bomb declares its size honestly (4 MB of gzip can hold 4 GiB of zeros), so the size alone is
+//     no bound; real IDX files compress 2-5x.
+constexpr int64_t kIdxMaxItems = int64_t{1} << 24;
+constexpr int64_t kIdxMaxSide = 1024;
+constexpr uint64_t kGzipFloor = uint64_t{64} << 20;
+constexpr uint64_t kGzipRatio = 16;
+
+// Reads an IDX file (http://yann.lecun.com/exdb/mnist/), raw or gzipped (by content): magic
+// 0x00 0x00 0x08 <ndims>, big-endian int32 dims, then the data. `ndims` is what the file must have
+// (3 for images, 1 for labels). Every error names the file.
+inline IdxArray ReadIdx(const std::string& path, int ndims) {
   const char* what = ndims == 3 ? "images" : "labels";
-  char expected[16];
-  std::snprintf(expected, sizeof(expected), "0x%08x", 0x800 + ndims);
-  if (bytes.size() < 4) throw std::runtime_error(path + " is not an IDX file: only " + std::to_string(bytes.size()) + " bytes");
-  const uint32_t magic = static_cast<uint32_t>(bytes[0]) << 24 | static_cast<uint32_t>(bytes[1]) << 16 |
-                         static_cast<uint32_t>(bytes[2]) << 8 | bytes[3];
+  std::vector<uint8_t> file = ReadFile(path);
+  const bool gz = IsGzip(file);
+  std::unique_ptr<GzipReader> reader;
+  if (gz) reader = std::make_unique<GzipReader>(file, path);
+  // The header: straight from the file, or the first bytes inflated.
+  const size_t header = 4 + 4 * static_cast<size_t>(ndims);
+  uint8_t head[16] = {0};
+  size_t have = gz ? reader->Read(head, 4) : std::min<size_t>(file.size(), 4);
+  if (!gz) std::memcpy(head, file.data(), have);
+  if (have < 4) throw std::runtime_error(path + " is not an IDX file: only " + std::to_string(have) + " bytes");
+  const uint32_t magic = static_cast<uint32_t>(head[0]) << 24 | static_cast<uint32_t>(head[1]) << 16 |
+                         static_cast<uint32_t>(head[2]) << 8 | head[3];
   if (magic != static_cast<uint32_t>(0x800 + ndims)) {
-    char got[16];
+    char got[16], expected[16];
     std::snprintf(got, sizeof(got), "0x%08x", magic);
+    std::snprintf(expected, sizeof(expected), "0x%08x", 0x800 + ndims);
     throw std::runtime_error(path + " is not an IDX " + what + " file: bad magic number " + got + " (expected " + expected + ")");
   }
-  const size_t header = 4 + 4 * static_cast<size_t>(ndims);
-  if (bytes.size() < header)
-    throw std::runtime_error(path + " is truncated: " + std::to_string(bytes.size()) + " bytes, shorter than its " +
+  if (gz) {
+    have += reader->Read(head + 4, header - 4);
+  } else {
+    have = std::min(file.size(), header);
+    std::memcpy(head, file.data(), have);
+  }
+  if (have < header)
+    throw std::runtime_error(path + " is truncated: " + std::to_string(have) + " bytes, shorter than its " +
                              std::to_string(header) + "-byte IDX header");
   IdxArray out;
-  int64_t count = 1;
   std::string shape;
   for (int d = 0; d < ndims; ++d) {
-    const uint8_t* p = bytes.data() + 4 + 4 * d;
+    const uint8_t* p = head + 4 + 4 * d;
     const int64_t v = static_cast<int64_t>(static_cast<uint32_t>(p[0]) << 24 | static_cast<uint32_t>(p[1]) << 16 |
                                            static_cast<uint32_t>(p[2]) << 8 | p[3]);
     out.dims.push_back(v);
-    count *= v;
     shape += (d ? "x" : "") + std::to_string(v);
   }
-  if (static_cast<int64_t>(bytes.size() - header) != count)
-    throw std::runtime_error(path + ": size mismatch: the IDX header says " + shape + " (" + std::to_string(count) +
-                             " bytes of data) but the file has " + std::to_string(bytes.size() - header));
-  bytes.erase(bytes.begin(), bytes.begin() + static_cast<std::ptrdiff_t>(header));
-  out.data = std::move(bytes);
+  // Plausible before anything is multiplied: then the product cannot overflow.
+  if (out.dims[0] > kIdxMaxItems)
+    throw std::runtime_error(path + ": the IDX header says " + shape + ", " + std::to_string(out.dims[0]) + " " + what +
+                             ", more than this loader holds (at most " + std::to_string(kIdxMaxItems) + ")");
+  if (ndims == 3) {
+    if (out.dims[1] != out.dims[2] || out.dims[1] < 1)
+      throw std::runtime_error(path + ": images of " + std::to_string(out.dims[1]) + "x" + std::to_string(out.dims[2]) +
+                               " are not square");
+    if (out.dims[1] > kIdxMaxSide)
+      throw std::runtime_error(path + ": the IDX header says images of " + std::to_string(out.dims[1]) + "x" +
+                               std::to_string(out.dims[2]) + " pixels, more than this loader takes (at most " +
+                               std::to_string(kIdxMaxSide) + "x" + std::to_string(kIdxMaxSide) + ")");
+  }
+  int64_t count = 1;
+  for (int64_t v : out.dims) count *= v;
+  const std::string declared = "the IDX header says " + shape + " (" + std::to_string(count) + " bytes of data)";
+  if (!gz) {
+    if (static_cast<int64_t>(file.size() - header) != count)
+      throw std::runtime_error(path + ": size mismatch: " + declared + " but the file has " + std::to_string(file.size() - header));
+    file.erase(file.begin(), file.begin() + static_cast<std::ptrdiff_t>(header));
+    out.data = std::move(file);
+    return out;
+  }
+  const uint64_t limit = kGzipFloor + kGzipRatio * static_cast<uint64_t>(file.size());
+  if (static_cast<uint64_t>(count) + header > limit)
+    throw std::runtime_error(path + ": " + declared + ", more than a gzip file of " + std::to_string(file.size()) +
+                             " bytes may inflate to here (" + std::to_string(kGzipRatio) + "x its size + " +
+                             std::to_string(kGzipFloor >> 20) + " MiB, a guard against decompression bombs; real IDX files "
+                             "compress 2-5x)");
+  try {
+    out.data.resize(static_cast<size_t>(count));
+  } catch (const std::exception&) {
+    throw std::runtime_error(path + ": " + declared + ", and there is no memory for it");
+  }
+  const size_t got = reader->Read(out.data.data(), static_cast<size_t>(count));
+  if (static_cast<int64_t>(got) != count)
+    throw std::runtime_error(path + ": size mismatch: " + declared + " but the file has " + std::to_string(got));
+  // One byte more: trailing data is an error, and reading on checks the gzip trailer (CRC, size).
+  uint8_t extra;
+  if (reader->Read(&extra, 1) > 0)
+    throw std::runtime_error(path + ": size mismatch: " + declared + " but the file has more");
   return out;
 }
 

@@ -31,14 +31,19 @@ struct RgbImage {
   std::vector<uint8_t> pixels;  // [height][width][3]
 };
 
-// Decoded images larger than this are refused rather than exhausting memory (a corrupt header can
-// claim 65535 x 65535).
-constexpr int64_t kMaxPixels = int64_t{1} << 28;
+// Decoded images larger than this are refused rather than exhausting memory: a header can claim
+// 65535 x 65535, and a PNG of 16384 x 16384 zeros is under a megabyte. 2^26 pixels (8192 x 8192,
+// 192 MiB of RGB; a 50-megapixel photo fits) per image, decoded by several loader threads at once.
+constexpr int64_t kMaxPixels = int64_t{1} << 26;
+// libjpeg's whole-image buffers (a progressive JPEG's coefficients: up to 6 bytes a pixel) are
+// capped too; past this it fails cleanly ("backing store not supported") instead of allocating.
+constexpr long kJpegMaxMemory = 512L << 20;
 
 inline void CheckDimensions(int64_t w, int64_t h) {
   if (w < 1 || h < 1) throw std::runtime_error("image has no pixels (" + std::to_string(w) + "x" + std::to_string(h) + ")");
   if (w * h > kMaxPixels)
-    throw std::runtime_error("image of " + std::to_string(w) + "x" + std::to_string(h) + " pixels is too large");
+    throw std::runtime_error("image of " + std::to_string(w) + "x" + std::to_string(h) + " pixels is too large (at most " +
+                             std::to_string(kMaxPixels) + " pixels)");
 }
 
 struct JpegErrorManager {
@@ -113,6 +118,7 @@ void DecodeJpegPlanned(const uint8_t* data, size_t size, Plan&& plan, RgbImage* 
     throw std::runtime_error(std::string("invalid JPEG: ") + err.message);
   }
   jpeg_create_decompress(&cinfo);
+  cinfo.mem->max_memory_to_use = kJpegMaxMemory;
   jpeg_mem_src(&cinfo, const_cast<unsigned char*>(data), static_cast<unsigned long>(size));
   jpeg_read_header(&cinfo, TRUE);
   if (cinfo.image_width < 1 || cinfo.image_height < 1 ||
@@ -274,7 +280,9 @@ inline void DecodePng(const uint8_t* data, size_t size, RgbImage& out) {
   if (depth == 16) png_set_strip_16(png);  // high byte, as PIL's RGB;16B / RGBA;16B raw modes
   if (color == PNG_COLOR_TYPE_PALETTE) png_set_palette_to_rgb(png);  // tRNS is ignored: PIL's P->RGB
   if (color == PNG_COLOR_TYPE_GRAY && depth < 8) png_set_expand_gray_1_2_4_to_8(png);
-  if (color & PNG_COLOR_MASK_ALPHA) png_set_strip_alpha(png);
+  // Alpha is dropped, as PIL's convert('RGB') does; that includes the alpha channel that expanding
+  // a palette adds for a tRNS chunk (palette images with transparency failed to decode before).
+  if ((color & PNG_COLOR_MASK_ALPHA) || png_get_valid(png, info, PNG_INFO_tRNS)) png_set_strip_alpha(png);
   if (color == PNG_COLOR_TYPE_GRAY || color == PNG_COLOR_TYPE_GRAY_ALPHA) png_set_gray_to_rgb(png);
   png_set_interlace_handling(png);
   png_read_update_info(png, info);

@@ -126,6 +126,7 @@ class TrainerWrap : public Napi::ObjectWrap<TrainerWrap> {
     if (!o.Get("val").IsUndefined() && !o.Get("val").IsNull())
       val_ = std::make_unique<BatchLoader>(DatasetFromValue(o.Get("val"), "val"), static_cast<int64_t>(eval_batch),
                                            /*shuffle=*/false, /*drop_last=*/false, seed, workers, prefetch, pin);
+    if (val_) val_->SetRole("validation");
     // Each group keeps its ratio to group 0's LR, so one schedule drives differential LRs.
     auto& groups = optimizer_->optimizer().param_groups();
     const double base = groups.empty() ? 1 : groups[0].options().get_lr();

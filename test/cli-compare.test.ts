@@ -6,11 +6,11 @@
  */
 import { spawn } from 'node:child_process';
 import * as fs from 'node:fs';
-import * as os from 'node:os';
 import * as path from 'node:path';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { runCommand, type CommandResult } from './helpers/cli';
 import { writeIdxDataset } from './helpers/idx';
+import { tempDir } from './helpers/native';
 
 const root = path.join(__dirname, '..');
 const bin = path.join(root, 'bin', 'sgdr.js');
@@ -31,7 +31,7 @@ describe('sgdr compare', () => {
   const out = () => path.join(work, 'exp');
 
   beforeAll(() => {
-    work = fs.mkdtempSync(path.join(os.tmpdir(), 'sgdr-compare-'));
+    work = tempDir('compare');
     const data = writeIdxDataset(path.join(work, 'data'), 160, 80);
     config = {
       name: 'tiny compare',

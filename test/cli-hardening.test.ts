@@ -12,6 +12,9 @@ import { ExperimentConfigError, parseExperimentConfig, readExperimentConfig } fr
 import { SYNTHETIC_CONFIG } from './experiment-helpers';
 import { makeFolder, outputFolderProblem } from '../lib/folders';
 import { runCommand } from './helpers/cli';
+import { writeIdxDataset } from './helpers/idx';
+import { renderPng } from '../lib/plot/png';
+import { tempDir } from './helpers/native';
 
 const ROOT = path.resolve(__dirname, '..');
 const BIN = path.join(ROOT, 'bin/sgdr.js');
@@ -68,7 +71,7 @@ describe('a closed stdout (EPIPE)', () => {
 });
 
 describe('messages that name the file or the value', () => {
-  const dir = () => fs.mkdtempSync(path.join(os.tmpdir(), 'sgdr-hardening-'));
+  const dir = () => tempDir('hardening');
 
   it('a compare config saved with a UTF-8 byte-order mark is read', () => {
     const d = dir();
@@ -116,7 +119,7 @@ describe('output folders that cannot be made, and too many threads', () => {
   });
 
   it('makeFolder makes missing parents, accepts an existing folder and refuses a file in the way', () => {
-    const d = fs.mkdtempSync(path.join(os.tmpdir(), 'sgdr-hardening-'));
+    const d = tempDir('hardening');
     try {
       makeFolder(path.join(d, 'a', 'b', 'c'));
       makeFolder(path.join(d, 'a', 'b'));
@@ -140,7 +143,7 @@ describe('output folders that cannot be made, and too many threads', () => {
   });
 
   proc('sgdr compare --out /proc/x/y --threads 1000 fails at once, naming --out', async () => {
-    const d = fs.mkdtempSync(path.join(os.tmpdir(), 'sgdr-hardening-'));
+    const d = tempDir('hardening');
     const file = path.join(d, 'c.json');
     fs.writeFileSync(file, JSON.stringify(SYNTHETIC_CONFIG));
     try {
@@ -161,5 +164,52 @@ describe('output folders that cannot be made, and too many threads', () => {
     const lines = r.stderr.trim().split('\n');
     if (cores < 1000) expect(lines.shift()).toBe(capped);
     expect(lines).toEqual(["sgdr bench: --device must be cpu, cuda or cuda:N, got 'bogus'"]);
+  });
+});
+
+describe('batch sizes beyond the data or the memory', () => {
+  const data = writeIdxDataset(path.join(tempDir('hardening-batch'), 'd'), 64, 32, { gzip: true });
+  const small = ['train', '--data', `fashion-mnist:${data}`, '--image-size', '12', '--stem', 'cifar', '--threads', '1', '--epochs', '1'];
+
+  it('a batch size of 1e8 is the whole data set: said, and trained', async () => {
+    const out = tempDir('hardening');
+    const r = await sgdr([...small, '--batch-size', '100000000', '--eval-batch-size', '100000000', '--out', out, '--overwrite'], 120_000);
+    expect(r.status, r.stderr).toBe(0);
+    expect(r.stderr).toMatch(/batch size 100000000 is larger than the training set \(64\): batches of 64/);
+    expect(r.stderr).toMatch(/eval batch size 100000000 is larger than the validation set \(32\): batches of 32/);
+  });
+
+  it('a batch that does not fit in memory is one line naming the option, before any epoch for the eval batch', async () => {
+    const big = writeIdxDataset(path.join(tempDir('hardening-big'), 'd'), 64, 8192, { gzip: true });
+    const out = tempDir('hardening');
+    // 8192 validation images of 28 px in one batch: resnet18's first activation alone is 1.6 GB,
+    // more than the 3 GB address space this command gets.
+    const cmd = `ulimit -v 3145728; exec "${process.execPath}" "${BIN}" train --data fashion-mnist:${big} --stem cifar --threads 1 --epochs 1 ` +
+      `--batch-size 16 --eval-batch-size 8192 --out ${out} --overwrite`;
+    const r = await runCommand('bash', ['-c', cmd], { cwd: ROOT, timeoutMs: 120_000 });
+    expect(r.signal).toBeNull();
+    expect(r.status, r.stderr).toBe(1);
+    expect(r.stderr).toMatch(/out of memory for a validation batch of 8192 images: lower evalBatchSize \(--eval-batch-size\)/);
+    expect(r.stderr).not.toMatch(/epoch 1\/1 +train_loss/); // refused before training, not after an epoch
+  });
+});
+
+describe('a bad image in the validation set', () => {
+  it('is named with its 1-based validation batch, not "batch 0 of epoch 0" of the training set', async () => {
+    const root = tempDir('hardening-valimg');
+    const png = renderPng('<svg xmlns="http://www.w3.org/2000/svg" width="16" height="16"><rect width="16" height="16" fill="#c84"/></svg>');
+    for (const split of ['train', 'val']) {
+      for (const cls of ['a', 'b']) {
+        fs.mkdirSync(path.join(root, split, cls), { recursive: true });
+        for (let i = 0; i < 4; i++) fs.writeFileSync(path.join(root, split, cls, `${i}.png`), png);
+      }
+    }
+    fs.writeFileSync(path.join(root, 'val', 'b', '9_garbage.jpg'), 'not an image');
+    const out = tempDir('hardening');
+    const r = await sgdr(['train', '--data', `image-folder:${root}`, '--image-size', '16', '--stem', 'cifar', '--threads', '1', '--epochs', '1',
+      '--batch-size', '4', '--out', out, '--overwrite'], 120_000);
+    expect(r.status).toBe(1);
+    // val: a/0-3, b/0-3, b/9_garbage: the garbage image is the 9th, in validation batch 3 of 4 images.
+    expect(r.stderr).toMatch(/validation batch 3: cannot decode image .*val\/b\/9_garbage\.jpg: not a JPEG or PNG image/);
   });
 });

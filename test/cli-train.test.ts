@@ -43,7 +43,7 @@ describe('sgdr train', () => {
   it.runIf(hasTorch)('transfer learning from a torchvision state dict: new classifier, re-initialised and frozen modules', async () => {
     const dir = tempDir('cli-transfer');
     const weights = path.join(dir, 'resnet18.pth');
-    runPython(`import sys, torch\nfrom torchvision_compat import torchvision\ntorch.manual_seed(0)\ntorch.save(torchvision.models.resnet18().state_dict(), sys.argv[1])`, [weights]);
+    await runPython(`import sys, torch\nfrom torchvision_compat import torchvision\ntorch.manual_seed(0)\ntorch.save(torchvision.models.resnet18().state_dict(), sys.argv[1])`, [weights]);
     const out = path.join(dir, 'run');
     const r = await sgdr('train', ...small.filter((a) => a !== 'cifar' && a !== '--stem'), '--epochs', '1', '--init-weights', weights,
       '--reinit-last', '3', '--freeze', '--out', out);
@@ -63,7 +63,7 @@ describe('sgdr train', () => {
 
   it.runIf(hasTorch)('trains on an image folder of generated JPEG and PNG files', async () => {
     const dir = tempDir('cli-folder');
-    runPython(`
+    await runPython(`
 import os, sys, numpy as np
 from PIL import Image
 rng = np.random.RandomState(0)

@@ -19,15 +19,15 @@ const script = () => referenceScript('fast_decode.py');
 describe.runIf(hasTorchvision)('fastDecode: JPEGs decoded reduced, as PIL Image.draft', () => {
   let root = '';
 
-  beforeAll(() => {
+  beforeAll(async () => {
     root = tempDir('fastdecode');
-    runPython(script(), ['fixtures', root]);
+    await runPython(script(), ['fixtures', root]);
     fs.mkdirSync(path.join(root, 'val'));
     fs.cpSync(path.join(root, 'train'), path.join(root, 'val'), { recursive: true });
   });
 
   /** Our samples for every (image, epoch) against the Python reference on the same crops. */
-  function compare(ds: Dataset, epochs: number[], size: number, val: Array<{ path: string; resize: number; size: number }> = []) {
+  async function compare(ds: Dataset, epochs: number[], size: number, val: Array<{ path: string; resize: number; size: number }> = []) {
     const samples: Array<Record<string, unknown>> = [];
     const ours: Float32Array[] = [];
     for (const epoch of epochs) {
@@ -42,17 +42,17 @@ describe.runIf(hasTorchvision)('fastDecode: JPEGs decoded reduced, as PIL Image.
     const request = path.join(root, `request-${Math.random().toString(36).slice(2)}.json`);
     const out = request.replace(/\.json$/, '.f32');
     fs.writeFileSync(request, JSON.stringify({ size, samples, val }));
-    runPython(script(), ['expect', request, out]);
+    await runPython(script(), ['expect', request, out]);
     const want = readFloat32(out);
     const per = 3 * size * size;
     const diffs = ours.map((a, k) => maxAbsDiff(a, want.subarray(k * per, (k + 1) * per)));
     return { samples, diffs, want };
   }
 
-  it('train: RandomResizedCrop(32) + flip after draft equals PIL draft + resize(box) on every image, scale and subsampling', () => {
+  it('train: RandomResizedCrop(32) + flip after draft equals PIL draft + resize(box) on every image, scale and subsampling', async () => {
     const ds = Dataset.open({ kind: 'image-folder', root, split: 'train', imageSize: 32, fastDecode: true, mean: [0], std: [1] });
     expect(ds.native.info().fastDecode).toBe(true);
-    const { samples, diffs } = compare(ds, [0, 1, 2, 3, 4, 5], 32);
+    const { samples, diffs } = await compare(ds, [0, 1, 2, 3, 4, 5], 32);
     const scales = new Map<number, number>();
     for (const s of samples) scales.set(s.scale as number, (scales.get(s.scale as number) ?? 0) + 1);
     console.log(`fastDecode train vs PIL draft (${samples.length} samples, scales ${JSON.stringify([...scales].sort())}): max |diff| = ${Math.max(...diffs)}`);
@@ -63,7 +63,7 @@ describe.runIf(hasTorchvision)('fastDecode: JPEGs decoded reduced, as PIL Image.
     ds.dispose();
   });
 
-  it('train: the exact path equals torchvision resized_crop + flip on the same boxes, and fastDecode draws the same boxes', () => {
+  it('train: the exact path equals torchvision resized_crop + flip on the same boxes, and fastDecode draws the same boxes', async () => {
     const exact = Dataset.open({ kind: 'image-folder', root, split: 'train', imageSize: 48, mean: [0], std: [1] });
     const fast = Dataset.open({ kind: 'image-folder', root, split: 'train', imageSize: 48, fastDecode: true });
     for (let i = 0; i < exact.size; i++) {
@@ -72,14 +72,14 @@ describe.runIf(hasTorchvision)('fastDecode: JPEGs decoded reduced, as PIL Image.
       expect({ ...b, scale: 1 }).toEqual(a);
       expect(a.scale).toBe(1);
     }
-    const { diffs } = compare(exact, [0, 1, 2], 48);
+    const { diffs } = await compare(exact, [0, 1, 2], 48);
     console.log(`exact train augmentation vs torchvision on the same boxes: max |diff| = ${Math.max(...diffs)}`);
     expect(Math.max(...diffs)).toBe(0);
     exact.dispose();
     fast.dispose();
   });
 
-  it('val: Resize + CenterCrop after draft equals torchvision on the drafted image', () => {
+  it('val: Resize + CenterCrop after draft equals torchvision on the drafted image', async () => {
     const ds = Dataset.open({ kind: 'image-folder', root, split: 'val', imageSize: 32, fastDecode: true, mean: [0], std: [1] });
     expect(ds.crop(0)).toBeNull();
     const val = Array.from({ length: ds.size }, (_, i) => ({ path: ds.source(i), resize: 37, size: 32 }));
@@ -91,7 +91,7 @@ describe.runIf(hasTorchvision)('fastDecode: JPEGs decoded reduced, as PIL Image.
     });
     const request = path.join(root, 'val-request.json');
     fs.writeFileSync(request, JSON.stringify({ size: 32, samples: [], val }));
-    runPython(script(), ['expect', request, path.join(root, 'val.f32')]);
+    await runPython(script(), ['expect', request, path.join(root, 'val.f32')]);
     const want = readFloat32(path.join(root, 'val.f32'));
     const per = 3 * 32 * 32;
     const diff = Math.max(...ours.map((a, k) => maxAbsDiff(a, want.subarray(k * per, (k + 1) * per))));

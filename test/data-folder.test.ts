@@ -19,9 +19,9 @@ describe.runIf(hasTorchvision)('image folders', () => {
   let good = '';
   let reference: { train: [string, number][]; val: [string, number][]; classes: string[] };
 
-  beforeAll(() => {
+  beforeAll(async () => {
     root = tempDir('folder');
-    reference = JSON.parse(runPython(referenceScript('image_folder_fixtures.py'), [root]).stdout);
+    reference = JSON.parse((await runPython(referenceScript('image_folder_fixtures.py'), [root])).stdout);
     good = path.join(root, 'good');
   });
 
@@ -108,7 +108,7 @@ describe.runIf(hasTorchvision)('image folders', () => {
     }
     expect(await loader.next()).toBeNull();
     expect(outcomes[0]).toBe('ok 0');
-    expect(outcomes[1]).toMatch(/^batch 1 of epoch 0: cannot decode image .*bad\/train\/x\/b_garbage\.jpg: not a JPEG or PNG image/);
+    expect(outcomes[1]).toMatch(/^training batch 2 of epoch 1: cannot decode image .*bad\/train\/x\/b_garbage\.jpg: not a JPEG or PNG image/);
     expect(outcomes.slice(2, 4)).toEqual(['ok 2', 'ok 3']);
     expect(outcomes[4]).toMatch(/cannot decode image .*e_truncated\.jpg: invalid JPEG: premature end of file/);
     expect(outcomes[5]).toMatch(/cannot decode image .*f_crc\.png: invalid PNG/);

@@ -9,6 +9,7 @@ import * as path from 'node:path';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { aggregate, analyzeExperiment, tQuantile, writeReport, type ExperimentConfig, type ExperimentResults } from '../lib/experiment';
 import { SYNTHETIC_CONFIG, writeSyntheticExperiment } from './experiment-helpers';
+import { tempDir } from './helpers/native';
 
 type Row = Record<string, number | boolean | null | undefined>;
 
@@ -42,7 +43,7 @@ describe('aggregate = recomputation from metrics.jsonl', () => {
   let runs: ReturnType<typeof readRunsFromDisk>;
 
   beforeAll(() => {
-    outDir = fs.mkdtempSync(path.join(os.tmpdir(), 'sgdr-aggregate-'));
+    outDir = tempDir('aggregate');
     // Seed 3 of the step schedule stops after 5 epochs: it counts per epoch, not in finals or pairs.
     config = writeSyntheticExperiment(outDir, SYNTHETIC_CONFIG, (label, seed) => (label.startsWith('Step') && seed === 3 ? 5 : Infinity));
     writeReport(config, analyzeExperiment(config, outDir), outDir);
@@ -161,7 +162,7 @@ describe('aggregate = recomputation from metrics.jsonl', () => {
 
 describe('diverged runs', () => {
   it('are counted as diverged and left out of every mean ± std and comparison', () => {
-    const outDir = fs.mkdtempSync(path.join(os.tmpdir(), 'sgdr-aggregate-diverged-'));
+    const outDir = tempDir('aggregate-diverged');
     // Constant · seed 1 stopped after 3 epochs with a non-finite loss.
     const config = writeSyntheticExperiment(outDir, SYNTHETIC_CONFIG, (label, seed) => (label === 'Constant' && seed === 1 ? 3 : Infinity));
     const dir = path.join(outDir, 'runs', 'constant', 'seed-1');

@@ -7,6 +7,7 @@ import {
   demoConfig, ExperimentConfigError, parseExperimentConfig, planRuns, readExperimentConfig, runConfigFor, slugify,
 } from '../lib/experiment';
 import { SYNTHETIC_CONFIG } from './experiment-helpers';
+import { tempDir } from './helpers/native';
 
 const base = () => JSON.parse(JSON.stringify(SYNTHETIC_CONFIG)) as Record<string, any>;
 const errorOf = (mutate: (c: Record<string, any>) => void): ExperimentConfigError => {
@@ -76,7 +77,7 @@ describe('parseExperimentConfig', () => {
   });
 
   it('reads files and names them in errors', () => {
-    const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'sgdr-config-'));
+    const dir = tempDir('config');
     fs.writeFileSync(path.join(dir, 'bad.json'), '{"name": ');
     expect(() => readExperimentConfig(path.join(dir, 'bad.json'))).toThrow(/bad\.json: not valid JSON/);
     expect(() => readExperimentConfig(path.join(dir, 'none.json'))).toThrow(/none\.json: cannot read the config: ENOENT/);

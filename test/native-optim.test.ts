@@ -25,7 +25,7 @@ describe.runIf(hasTorch)('optimizer steps equal PyTorch', () => {
   for (const [kind, makeOptimizer] of cases) {
     it(`${kind}: parameters after two steps equal PyTorch's (bit for bit, but AdamW on 2.x: 1e-6)`, async () => {
       const dir = tempDir(kind);
-      const pyLosses = runPython(referenceScript('optimizer_step.py'), [dir, kind]).stdout.trim().split(' ').map(Number);
+      const pyLosses = (await runPython(referenceScript('optimizer_step.py'), [dir, kind])).stdout.trim().split(' ').map(Number);
       const model = resnet('resnet18', { numClasses: 10 });
       await model.loadStateDict(path.join(dir, 'initial.pth'));
       model.train();

@@ -12,7 +12,7 @@ describe.runIf(hasTorch)('ResNet parity with torchvision', () => {
   for (const [arch, size] of [['resnet18', 64], ['resnet50', 64]] as const) {
     it(`${arch}: eval output equals torchvision's (rel L2 <= 1e-4)`, async () => {
       const dir = tempDir(arch);
-      runPython(referenceScript('resnet_outputs.py'), [dir, arch, '4', String(size)]);
+      await runPython(referenceScript('resnet_outputs.py'), [dir, arch, '4', String(size)]);
       const meta = JSON.parse(fs.readFileSync(path.join(dir, 'meta.json'), 'utf8'));
       expect(Math.abs(meta.bn1_running_mean_sum)).toBeGreaterThan(1e-3); // BN statistics are non-trivial
       const model = resnet(arch, { numClasses: 10 });
@@ -31,7 +31,7 @@ describe.runIf(hasTorch)('ResNet parity with torchvision', () => {
     });
   }
 
-  it('state dict names, order and shapes equal torchvision for every arch', () => {
+  it('state dict names, order and shapes equal torchvision for every arch', async () => {
     const script = `
 import json
 from torchvision_compat import torchvision
@@ -40,7 +40,7 @@ for arch in ["resnet18", "resnet34", "resnet50", "resnet101", "resnet152"]:
     sd = getattr(torchvision.models, arch)().state_dict()
     out[arch] = [[k, list(v.shape)] for k, v in sd.items()]
 print(json.dumps(out))`;
-    const expected = JSON.parse(runPython(script).stdout) as Record<string, Array<[string, number[]]>>;
+    const expected = JSON.parse((await runPython(script)).stdout) as Record<string, Array<[string, number[]]>>;
     for (const [arch, keys] of Object.entries(expected)) {
       const model = resnet(arch);
       expect(model.stateDictKeys().map((k) => [k.name, k.shape])).toEqual(keys);
@@ -61,7 +61,7 @@ assert isinstance(sd, collections.OrderedDict), type(sd)
 m = torchvision.models.resnet18(num_classes=7)
 m.load_state_dict(sd)
 print(float(sd["fc.weight"].sum()), int(sd["bn1.num_batches_tracked"]))`;
-    const [sum, tracked] = runPython(script, [file]).stdout.trim().split(' ').map(Number);
+    const [sum, tracked] = (await runPython(script, [file])).stdout.trim().split(' ').map(Number);
     const fc = model.stateDict().get('fc.weight')!.data as Float32Array;
     expect(sum).toBeCloseTo(fc.reduce((a, b) => a + b, 0), 4);
     expect(tracked).toBe(0);

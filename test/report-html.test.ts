@@ -4,6 +4,7 @@
  * blank. In CI (process.env.CI) a missing Chromium is a failure, not a skip.
  */
 import { spawnSync } from 'node:child_process';
+import { runCommand } from './helpers/cli';
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
@@ -12,6 +13,7 @@ import { beforeAll, describe, expect, it } from 'vitest';
 import { analyzeExperiment, writeReport, type ReportFiles } from '../lib/experiment';
 import { decodePng, palette, summarizeImage } from '../lib/plot';
 import { writeSyntheticExperiment } from './experiment-helpers';
+import { tempDir } from './helpers/native';
 
 function findChromium(): string | undefined {
   for (const candidate of [process.env.CHROMIUM, '/usr/bin/chromium', '/usr/bin/chromium-browser', '/usr/bin/google-chrome']) {
@@ -36,7 +38,7 @@ describe('experiment report', () => {
   let files: ReportFiles;
 
   beforeAll(() => {
-    outDir = fs.mkdtempSync(path.join(os.tmpdir(), 'sgdr-report-'));
+    outDir = tempDir('report');
     const config = writeSyntheticExperiment(outDir);
     files = writeReport(config, analyzeExperiment(config, outDir), outDir);
   });
@@ -73,15 +75,15 @@ describe('experiment report', () => {
     expect(html).toMatch(/&quot;seeds&quot;: \[\s*0,\s*1,\s*2,\s*3\s*\]/);
   });
 
-  it.runIf(chromium || process.env.CI)('renders in headless Chromium to a screenshot that is not blank', () => {
+  it.runIf(chromium || process.env.CI)('renders in headless Chromium to a screenshot that is not blank', async () => {
     expect(chromium, 'chromium is not installed (scripts/setup.sh installs Debian\'s chromium package)').toBeTruthy();
     const shot = path.join(outDir, 'screenshot.png');
-    const profile = fs.mkdtempSync(path.join(os.tmpdir(), 'sgdr-chromium-'));
-    const r = spawnSync(chromium!, [
+    const profile = tempDir('chromium');
+    const r = await runCommand(chromium!, [
       '--headless', '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking',
       '--disable-component-update', '--disable-sync', '--hide-scrollbars', `--user-data-dir=${profile}`,
       `--screenshot=${shot}`, '--window-size=1200,1600', pathToFileURL(files.html).href,
-    ], { encoding: 'utf8', timeout: 90_000 });
+    ], { timeoutMs: 90_000 });
     fs.rmSync(profile, { recursive: true, force: true });
     expect(fs.existsSync(shot), `chromium wrote no screenshot (exit ${r.status}): ${r.stderr?.slice(-500)}`).toBe(true);
     const image = decodePng(fs.readFileSync(shot));

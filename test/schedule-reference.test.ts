@@ -57,12 +57,12 @@ describe('PyTorch reference (test/reference/lr-schedules.pytorch.json)', () => {
     expect(reference.generator).toMatch(/^PyTorch \d+\.\d+\.\d+\S* torch\.optim\.lr_scheduler$/);
   });
 
-  it('is what test/reference/lr_schedules.py writes (byte for byte; the generator line names the PyTorch that ran)', (ctx) => {
+  it('is what test/reference/lr_schedules.py writes (byte for byte; the generator line names the PyTorch that ran)', async (ctx) => {
     if (!requireTorchOrSkip()) return ctx.skip();
     const dir = tempDir('lr-reference');
     try {
       const out = path.join(dir, 'lr-schedules.pytorch.json');
-      runPython(referenceScript('lr_schedules.py'), [out]);
+      await runPython(referenceScript('lr_schedules.py'), [out]);
       const fresh = readFileSync(out, 'utf8');
       const freshGenerator = (JSON.parse(fresh) as { generator: string }).generator;
       expect(freshGenerator).toMatch(/^PyTorch \d+\.\d+\.\d+\S* torch\.optim\.lr_scheduler$/);

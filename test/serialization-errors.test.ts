@@ -170,9 +170,9 @@ suite('corrupt, truncated and foreign input', () => {
 suite.skipIf(!hasTorch)('foreign content written by PyTorch', () => {
   let dir = '';
   const file = (name: string): string => path.join(dir, name);
-  beforeAll(() => {
+  beforeAll(async () => {
     dir = mkdtempSync(path.join(tmpdir(), 'torch-bad-'));
-    runPython(
+    await runPython(
       String.raw`
 import os, sys, zipfile
 import torch

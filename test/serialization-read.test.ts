@@ -157,9 +157,9 @@ function asMap(v: TorchValue): TorchDict {
 }
 
 suite.skipIf(!hasTorch)('readTorch on files written by PyTorch', () => {
-  beforeAll(() => {
+  beforeAll(async () => {
     dir = mkdtempSync(path.join(tmpdir(), 'torch-read-'));
-    runPython(GENERATE, [dir, FIXTURES]);
+    await runPython(GENERATE, [dir, FIXTURES]);
   });
   afterAll(() => {
     if (dir) rmSync(dir, { recursive: true, force: true });

@@ -29,8 +29,8 @@ const FIXTURES = path.join(__dirname, 'fixtures', 'serialization');
 const hasTorch = requireTorchOrSkip(true);
 
 /** torch.load(file) described as JSON (see torch_describe.py). */
-function pythonDescribe(file: string): Desc {
-  const { stdout } = runPython(
+async function pythonDescribe(file: string): Promise<Desc> {
+  const { stdout } = await runPython(
     String.raw`
 import json, sys
 sys.path.insert(0, sys.argv[2])
@@ -131,11 +131,11 @@ suite.skipIf(!hasTorch)('writeTorch: files PyTorch loads', () => {
     await writeTorchFile(p, value);
 
     const ours = describe(value);
-    expect(pythonDescribe(p)).toEqual(ours);
+    expect(await pythonDescribe(p)).toEqual(ours);
     expect(describe(await readTorchFile(p, { floats: 'wrap' }))).toEqual(ours);
 
     // PyTorch sees one storage behind both references, and the other details.
-    const { stdout } = runPython(
+    const { stdout } = await runPython(
       String.raw`
 import sys, collections, torch
 try:
@@ -160,7 +160,7 @@ print('ok')
   });
 
   it('rewrites a torchvision state dict that load_state_dict accepts, bit for bit', async () => {
-    runPython(
+    await runPython(
       String.raw`
 import sys, torch
 from torchvision_compat import torchvision
@@ -175,7 +175,7 @@ torch.save(m.state_dict(), sys.argv[1])
     await writeTorchFile(file('ours.pt'), theirs);
     expect(describe(await readTorchFile(file('ours.pt'), { floats: 'wrap' }))).toEqual(describe(theirs));
 
-    const { stdout } = runPython(
+    const { stdout } = await runPython(
       String.raw`
 import sys, collections, torch
 from torchvision_compat import torchvision
@@ -203,7 +203,7 @@ print(m.load_state_dict(ours))
     const back = readTorch(bytes, { floats: 'wrap' });
     expect(back).toBeInstanceOf(OrderedDict);
     expect((back as OrderedDict).get('b')).toBeInstanceOf(OrderedDict);
-    const py = pythonDescribe(p);
+    const py = await pythonDescribe(p);
     expect(py.t).toBe('OrderedDict');
     expect(py).toEqual(describe(back));
   });
@@ -234,7 +234,7 @@ print(m.load_state_dict(ours))
     l.push(l);
     const p = file('recursive.pt');
     await writeTorchFile(p, { l });
-    const { stdout } = runPython(`import sys, torch\nl = torch.load(sys.argv[1])['l']\nprint(l[1] is l, l[0])`, [p]);
+    const { stdout } = await runPython(`import sys, torch\nl = torch.load(sys.argv[1])['l']\nprint(l[1] is l, l[0])`, [p]);
     expect(stdout.trim()).toBe('True 1');
     const back = (readTorch(readFileSync(p)) as Map<string, TorchValue[]>).get('l')!;
     expect(back[1]).toBe(back);

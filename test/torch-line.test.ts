@@ -18,6 +18,7 @@ import { builtLibTorch, native } from '../lib/binding';
 import { readZipDirectory } from '../lib/serialization/zip';
 import { tempDir } from './helpers/native';
 import { writeIdxDataset } from './helpers/idx';
+import { runCommand } from './helpers/cli';
 import { PYTHON, referenceTorchVersion, requireTorchOrSkip, runPython } from './helpers/python';
 
 const root = path.resolve(__dirname, '..');
@@ -89,7 +90,7 @@ describe.runIf(hasTorch)("PyTorch's files both ways", () => {
   it("reads what this PyTorch's torch.save writes, whatever extra records its zip has", async () => {
     const dir = tempDir('torch-line-read');
     const file = path.join(dir, 'sd.pt');
-    runPython(
+    await runPython(
       `import sys, torch, collections
 torch.manual_seed(0)
 m = torch.nn.Sequential(torch.nn.Conv2d(3, 4, 3), torch.nn.BatchNorm2d(4), torch.nn.Linear(2, 2))
@@ -108,7 +109,7 @@ torch.save(sd, sys.argv[1])`,
       expect(names).toEqual(expect.arrayContaining(['byteorder', '.data/serialization_id']));
     }
     const ours = await ourDigests(file);
-    const theirs = JSON.parse(runPython(PY_DIGESTS, [file]).stdout)[file];
+    const theirs = JSON.parse((await runPython(PY_DIGESTS, [file])).stdout)[file];
     expect(ours).toEqual(theirs);
     const sd = stateDictEntries(await readTorchFile(file));
     expect([...sd.keys()]).toContain('1.running_var');
@@ -117,18 +118,18 @@ torch.save(sd, sys.argv[1])`,
   it('our checkpoints, snapshots and best model load with torch.load as called today (weights_only=True on 2.x), tensor for tensor', async () => {
     const data = writeIdxDataset(path.join(tempDir('torch-line-data'), 'd'), 48, 16, { gzip: false });
     const out = path.join(tempDir('torch-line-train'), 'run');
-    const r = spawnSync(
+    const r = await runCommand(
       process.execPath,
       [path.join(root, 'bin/sgdr.js'), 'train', '--data', `fashion-mnist:${data}`, '--batch-size', '16', '--stem', 'cifar',
         '--image-size', '12', '--threads', '2', '--epochs', '3', '--t0', '1', '--t-mult', '2', '--seed', '3', '--out', out],
-      { cwd: root, encoding: 'utf8', timeout: 170_000, env: { ...process.env, SGDR_QUIET: '1' } },
+      { cwd: root, timeoutMs: 170_000, env: { ...process.env, SGDR_QUIET: '1' } },
     );
     expect(r.status, r.stderr).toBe(0);
     const files = fs.readdirSync(out).filter((f) => f.endsWith('.pth')).sort().map((f) => path.join(out, f));
     expect(files.map((f) => path.basename(f))).toEqual(
       expect.arrayContaining(['best.pth', 'checkpoint.pth', 'snapshot-cycle-1.pth', 'snapshot-cycle-2.pth']),
     );
-    const theirs = JSON.parse(runPython(PY_DIGESTS, files).stdout) as Record<string, unknown>;
+    const theirs = JSON.parse((await runPython(PY_DIGESTS, files)).stdout) as Record<string, unknown>;
     for (const f of files) {
       const ours = await ourDigests(f);
       // A whole ResNet-18 (with the optimizer's state in checkpoint.pth); a snapshot's validation

@@ -16,7 +16,7 @@ describe.runIf(hasTorch)('fit() equals a PyTorch training loop', () => {
   it('3 epochs of SGD + SGDR (T_0=1, T_mult=2): per-epoch train loss within 1e-4 relative', async () => {
     const dir = tempDir('parity');
     const data = writeIdxDataset(path.join(dir, 'data'), 200, 100);
-    const rows = JSON.parse(runPython(referenceScript('train_parity.py'), [data, dir, '3', '32', '0.05']).stdout) as
+    const rows = JSON.parse((await runPython(referenceScript('train_parity.py'), [data, dir, '3', '32', '0.05'])).stdout) as
       Array<{ train_loss: number; val_loss: number; val_acc: number }>;
     const { train, val } = openData(`fashion-mnist:${data}`, { augment: false });
     const model = resnet('resnet18', { numClasses: 10, inChannels: 1, stem: 'imagenet' });

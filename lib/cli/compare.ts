@@ -9,6 +9,7 @@
 import * as fs from 'fs';
 import * as path from 'path';
 import { outputFolderProblem } from '../folders';
+import { launchedByNpm, StopSignals } from '../stop-signals';
 import {
   analyzeExperiment, readExperimentConfig, readExperimentFile, runExperiment, slugify, writeReport,
   type ExperimentConfig, type ExperimentEvent, type ExperimentResults, type PlannedRun,
@@ -188,33 +189,38 @@ export async function compareAndReport(o: CompareRunOptions): Promise<number> {
   const started = Date.now();
   if (!o.reportOnly) {
     const progress = new ExperimentProgress();
-    const controller = new AbortController();
-    const onSignal = () => {
-      progress.line('stopping every run after its current batch (checkpoints keep the position; run the same command again to resume)');
-      controller.abort();
-    };
-    process.once('SIGINT', onSignal);
-    process.once('SIGTERM', onSignal);
+    const now = new AbortController();
+    let experiment: Promise<unknown> = Promise.resolve();
+    const stop = new StopSignals({
+      log: (line) => progress.line(line.trim()),
+      firstMessage: 'stopping every run after its current batch (checkpoints keep the position)',
+      resumeHint: 'Run the same command again to resume.',
+      // The workers finish their writes and exit; this process exits when they have.
+      onSecond: () => now.abort(),
+      beforeExit: () => experiment.then(() => undefined, () => undefined),
+      watchParent: launchedByNpm(),
+    });
     try {
-      const result = await runExperiment(o.config, {
+      experiment = runExperiment(o.config, {
         outDir: o.outDir,
         jobs: o.flags.jobs as number | undefined,
         threads: o.flags.threads as number | undefined,
         device: o.flags.device as string | undefined,
         workers: o.flags.workers as number | undefined,
-        signal: controller.signal,
+        signal: stop.signal,
+        stopNow: now.signal,
         onEvent: (e) => progress.event(e),
       });
+      const result = await (experiment as ReturnType<typeof runExperiment>);
       progress.finish();
       if (result.aborted) {
         log(`stopped: ${result.runs.length - result.skipped - result.trained} run(s) unfinished; run the same command again to resume`);
-        return 130;
+        return stop.exitCode() || 130;
       }
       log(`${result.trained} run(s) trained, ${result.skipped} already finished` +
         (result.diverged ? `, ${result.diverged} diverged` : '') + `, in ${formatDuration(result.seconds)}`);
     } finally {
-      process.removeListener('SIGINT', onSignal);
-      process.removeListener('SIGTERM', onSignal);
+      stop.dispose();
     }
   }
   const results = analyzeExperiment(o.config, o.outDir);

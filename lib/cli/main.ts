@@ -2,6 +2,7 @@
  * `sgdr` command-line entry point: dispatches to one module per command.
  * Every command returns an exit code; a UsageError or RangeError becomes one line on stderr.
  */
+import { activeStopSignals } from '../stop-signals';
 import { UsageError } from './args';
 
 export interface Command {
@@ -23,10 +24,15 @@ function usage(): string {
   return `usage: sgdr <command> [flags]\n\ncommands:\n${lines.join('\n')}\n\nRun 'sgdr <command> --help' for a command's flags.`;
 }
 
+/** Errors of a write to an output that nobody reads any more (a closed pipe, a hung-up terminal). */
+const OUTPUT_GONE = new Set(['EPIPE', 'EIO', 'ENXIO', 'ECONNRESET', 'ERR_STREAM_DESTROYED']);
+
 /**
  * A reader that goes away (`sgdr schedule --json | head -c 10`) makes the next write fail with
- * EPIPE, emitted as an 'error' event that nobody handled: a stack trace. The output is no longer
- * wanted, so stop quietly, as a command killed by SIGPIPE would, for every command at once.
+ * EPIPE (EIO for a terminal that hung up), emitted as an 'error' event that nobody handled: a
+ * stack trace. The output is no longer wanted, so stop quietly, as a command killed by SIGPIPE
+ * would, for every command at once; a training run first checkpoints (stop-signals.ts), and
+ * its later lines go nowhere.
  */
 function quietOnClosedPipe(): void {
   for (const stream of [process.stdout, process.stderr]) {
@@ -34,8 +40,10 @@ function quietOnClosedPipe(): void {
     if (marked.sgdrQuietPipe) continue; // main() ran before in this process
     marked.sgdrQuietPipe = true;
     stream.on('error', (err: NodeJS.ErrnoException) => {
-      if (err.code === 'EPIPE') process.exit(0);
-      throw err;
+      if (!err.code || !OUTPUT_GONE.has(err.code)) throw err;
+      const stop = activeStopSignals();
+      if (stop) stop.request('output-closed');
+      else process.exit(0);
     });
   }
 }

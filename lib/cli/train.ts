@@ -6,7 +6,10 @@
  */
 import * as fs from 'fs';
 import * as path from 'path';
+import { FileWriteError } from '../atomic-file';
 import { DivergenceError, RunFolderInUseError } from '../errors';
+import { launchedByNpm, StopSignals } from '../stop-signals';
+import { CHECKPOINT_FILE } from '../train/fit';
 import { outputFolderProblem } from '../folders';
 import type { ScheduleSpec } from '../schedule';
 import { readRunConfig, runTraining, type RunConfig } from '../train/run';
@@ -164,17 +167,16 @@ export const command: Command = {
     }
     const log = (line: string) => process.stderr.write(`${line}\n`);
     const progress = new EpochProgress(config.epochs);
-    const controller = new AbortController();
-    const onSignal = () => {
-      log('\nstopping after the current batch (a checkpoint keeps the exact position; continue with --resume)');
-      controller.abort();
-    };
-    process.once('SIGINT', onSignal);
-    process.once('SIGTERM', onSignal);
+    const stop = new StopSignals({
+      log,
+      firstMessage: 'stopping after the current batch (a checkpoint keeps the exact position)',
+      resumeHint: `Continue with: sgdr train --resume ${outDir}`,
+      watchParent: launchedByNpm(),
+    });
     const started = Date.now();
     try {
       const result = await runTraining(config, {
-        outDir, resume, overwrite: Boolean(flags.overwrite), signal: controller.signal, log,
+        outDir, resume, overwrite: Boolean(flags.overwrite), signal: stop.signal, log,
         callbacks: {
           onEpochBegin: () => progress.epochBegin(),
           onBatchEnd: (p) => progress.batch(p),
@@ -183,8 +185,8 @@ export const command: Command = {
       });
       const last = result.history[result.history.length - 1];
       if (result.aborted) {
-        log(`stopped; continue with: sgdr train --resume ${outDir}`);
-        return 130;
+        log(`stopped at epoch ${result.history.length + 1} with a checkpoint; continue with: sgdr train --resume ${outDir}`);
+        return stop.exitCode() || 130;
       }
       log(`done in ${formatDuration((Date.now() - started) / 1000)}: ${outDir} (metrics.jsonl, summary.json, ${result.snapshots.length} cycle snapshot(s))` +
         (last?.val_acc != null ? `; final val_acc ${(last.val_acc * 100).toFixed(1)}%` : '') +
@@ -199,10 +201,14 @@ export const command: Command = {
       if (err instanceof DivergenceError) {
         throw new Error(`${err.message}; stopped with nothing saved from it (${outDir} keeps its last finite checkpoint, if any; --skip-nonfinite skips such batches)`);
       }
+      if (err instanceof FileWriteError) {
+        const canResume = fs.existsSync(path.join(outDir, CHECKPOINT_FILE));
+        throw new Error(`${err.message}${err.diskFull ? '; free some space' : ''}` +
+          (canResume ? `, then continue from the last checkpoint with: sgdr train --resume ${outDir}` : ''));
+      }
       throw err;
     } finally {
-      process.removeListener('SIGINT', onSignal);
-      process.removeListener('SIGTERM', onSignal);
+      stop.dispose();
     }
   },
 };

@@ -13,6 +13,7 @@ import { DataSpecError, parseDataSpec } from '../data/spec';
 import { ExperimentConfigError, readExperimentConfig, type ExperimentConfig } from './config';
 import { checkRunFolder, planRuns, prepareRunFolder, readMetrics, runStatus, type PlannedRun, type RunStatus } from './runs';
 import { makeFolder } from '../folders';
+import { STOPPED_EXIT_CODES } from '../stop-signals';
 
 export const EXPERIMENT_FILE = 'experiment.json';
 
@@ -47,6 +48,11 @@ export interface ExperimentOptions {
   workers?: number;
   /** Stops every run after its current batch, with a checkpoint to resume from. */
   signal?: AbortSignal;
+  /**
+   * A second stop request: every worker exits as soon as the file it is writing is complete,
+   * without waiting for its batch (the checkpoint on disk stays the previous one).
+   */
+  stopNow?: AbortSignal;
   onEvent?: (event: ExperimentEvent) => void;
   /** The worker script (default: worker.js of the compiled package). */
   workerScript?: string;
@@ -145,8 +151,13 @@ export async function runExperiment(config: ExperimentConfig, options: Experimen
     stopping = true;
     for (const child of children) if (child.connected) child.send({ type: 'abort' });
   };
+  // A worker counts requests as sgdr train does (stop-signals.ts): the second abort is "now".
+  const stopAllNow = () => {
+    for (const child of children) if (child.connected) child.send({ type: 'abort' });
+  };
   if (options.signal?.aborted) stopping = true;
   options.signal?.addEventListener('abort', stopAll);
+  options.stopNow?.addEventListener('abort', stopAllNow);
   // No worker may outlive this process, however it ends (an uncaught error included): the workers
   // would otherwise train on, unobserved, into folders a later call resumes.
   const killAll = () => {
@@ -161,6 +172,9 @@ export async function runExperiment(config: ExperimentConfig, options: Experimen
       const runStarted = Date.now();
       const child = fork(script, [run.dir, JSON.stringify(runtime)], {
         stdio: ['ignore', 'ignore', 'pipe', 'ipc'],
+        // A process group of its own: a Ctrl-C in the terminal reaches this process only, which
+        // passes it on once over IPC, instead of every worker seeing it twice.
+        detached: true,
         env: { ...process.env, OMP_NUM_THREADS: String(threads) },
       });
       children.add(child);
@@ -188,7 +202,7 @@ export async function runExperiment(config: ExperimentConfig, options: Experimen
         } else if (outcome?.type === 'diverged') {
           emit({ type: 'run-end', run, status: 'diverged', seconds, error: outcome.message });
           resolve('diverged');
-        } else if (outcome?.type === 'aborted' || (stopping && code === 130)) {
+        } else if (outcome?.type === 'aborted' || (stopping && code !== null && STOPPED_EXIT_CODES.has(code))) {
           emit({ type: 'run-end', run, status: 'aborted', seconds });
           resolve('aborted');
         } else {
@@ -219,6 +233,7 @@ export async function runExperiment(config: ExperimentConfig, options: Experimen
     await Promise.all(Array.from({ length: Math.min(jobs, queue.length) }, lane));
   } finally {
     options.signal?.removeEventListener('abort', stopAll);
+    options.stopNow?.removeEventListener('abort', stopAllNow);
     killAll();
     process.removeListener('exit', killAll);
   }

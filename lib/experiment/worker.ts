@@ -5,10 +5,12 @@
  *
  *   node dist/experiment/worker.js RUN_DIR '{"threads":1,"device":"cpu"}'
  *
- * A SIGINT/SIGTERM or an {type:'abort'} message stops it after the current batch with a checkpoint
- * of the exact position (exit code 130); the next `sgdr compare` continues from there.
+ * A SIGINT/SIGTERM/SIGHUP or an {type:'abort'} message stops it after the current batch with a
+ * checkpoint of the exact position (exit code 128 + the signal, 143 for the parent's request); the
+ * next `sgdr compare` continues from there. A second request exits once the write in flight is done.
  */
 import { DivergenceError } from '../errors';
+import { StopSignals } from '../stop-signals';
 import { readRunConfig, runTraining, type RunConfig } from '../train/run';
 import type { WorkerMessage } from './runner';
 
@@ -30,20 +32,23 @@ async function main(): Promise<number> {
   }
   const runtime = (runtimeJson ? JSON.parse(runtimeJson) : {}) as Pick<RunConfig, 'device' | 'threads' | 'workers'>;
   const config: RunConfig = { ...readRunConfig(dir), ...runtime };
-  const controller = new AbortController();
-  const abort = () => controller.abort();
-  process.on('SIGINT', abort);
-  process.on('SIGTERM', abort);
+  // Signals sent to this process itself, and the parent's requests over IPC, count alike: the
+  // first stops after the batch with a checkpoint, the second exits once the write in flight is done.
+  const stop = new StopSignals({
+    log: (line) => void send({ type: 'log', line: line.trim() }),
+    firstMessage: 'stopping after the current batch',
+    resumeHint: 'Run the same sgdr compare again to resume.',
+  });
   process.on('message', (m: { type?: string }) => {
-    if (m && m.type === 'abort') abort();
+    if (m && m.type === 'abort') stop.request('SIGTERM');
   });
   // Without the parent (it died), stop cleanly rather than train on unobserved.
-  process.on('disconnect', abort);
+  process.on('disconnect', () => stop.request('parent-exited'));
   let lastBatch = 0;
   const result = await runTraining(config, {
     outDir: dir,
     resume: true,
-    signal: controller.signal,
+    signal: stop.signal,
     log: (line) => void send({ type: 'log', line }),
     callbacks: {
       onBatchEnd: (p) => {
@@ -58,7 +63,7 @@ async function main(): Promise<number> {
   });
   if (result.aborted) {
     await send({ type: 'aborted', epochs: result.history.length });
-    return 130;
+    return stop.exitCode() || 130;
   }
   await send({ type: 'done', epochs: result.history.length, seconds: result.history.reduce((a, r) => a + r.seconds, 0) });
   return 0;

@@ -7,7 +7,7 @@ import * as fs from 'fs';
 import { native, type NativeResNet, type NativeStateKey, type NativeStateRecord } from '../binding';
 import { resolveDevice, type DeviceSpec } from '../device';
 import { withCallerStack } from '../errors';
-import { orderedDict, readTorchFile, stateDictEntries, writeTorchFile, type TensorRecord } from '../serialization';
+import { orderedDict, readTorchFile, stateDictEntries, withoutPath, writeTorchFile, type TensorRecord } from '../serialization';
 import { Tensor } from '../tensor';
 
 export const RESNET_ARCHS = ['resnet18', 'resnet34', 'resnet50', 'resnet101', 'resnet152'] as const;
@@ -124,7 +124,7 @@ export class ResNet {
         try {
           value = await readTorchFile(source);
         } catch (err) {
-          throw new Error(`cannot read weights file ${source}: ${(err as Error).message}`);
+          throw new Error(`cannot read weights file ${source}: ${withoutPath((err as Error).message, source)}`);
         }
         entries = stateDictEntries(value);
       } else if (source instanceof Map) {

@@ -110,21 +110,32 @@ export abstract class Optimizer {
   }
 }
 
-/** Maps (as read from a torch file) become plain objects; tensors, arrays and numbers stay. */
-function toPlain(value: unknown): unknown {
-  if (value instanceof Map) {
-    const out: Record<string, unknown> = {};
-    for (const [k, v] of value) out[String(k)] = toPlain(v);
-    return out;
-  }
-  if (Array.isArray(value)) return value.map(toPlain);
+/** How deep optimizer state may nest (real state is 4 levels: state / index / field / value). */
+const MAX_STATE_DEPTH = 64;
+
+/**
+ * Maps (as read from a torch file) become plain objects; tensors, arrays and numbers stay. The
+ * state comes from a file, so it may be cyclic (a pickle can append a list to itself), nested a
+ * million levels deep, or use '__proto__' as a key: each is refused or kept as a plain key,
+ * instead of overflowing the stack or setting a prototype.
+ */
+function toPlain(value: unknown, depth = 0, open = new Set<unknown>()): unknown {
+  if (value === null || typeof value !== 'object' || ArrayBuffer.isView(value) || isTensorRecord(value)) return value;
   if (value instanceof TorchFloat) return value.value;
-  if (value && typeof value === 'object' && !ArrayBuffer.isView(value) && !isTensorRecord(value)) {
+  if (depth > MAX_STATE_DEPTH) throw new Error(`optimizer state is nested more than ${MAX_STATE_DEPTH} levels deep`);
+  if (open.has(value)) throw new Error('optimizer state contains itself (a cyclic list or dict)');
+  open.add(value);
+  try {
+    if (Array.isArray(value)) return value.map((v) => toPlain(v, depth + 1, open));
     const out: Record<string, unknown> = {};
-    for (const [k, v] of Object.entries(value)) out[k] = toPlain(v);
+    const entries = value instanceof Map ? [...value] : Object.entries(value);
+    for (const [k, v] of entries) {
+      Object.defineProperty(out, String(k), { value: toPlain(v, depth + 1, open), enumerable: true, writable: true, configurable: true });
+    }
     return out;
+  } finally {
+    open.delete(value);
   }
-  return value;
 }
 
 /** SGD with momentum, dampening, Nesterov and (L2) weight decay, exactly as torch.optim.SGD. */

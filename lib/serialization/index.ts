@@ -3,7 +3,7 @@
  * torch-writer.ts). LibTorch's C++ pickle_load cannot read `torch.save(model.state_dict())`, so
  * weights reach the native addon as TensorRecords from here.
  */
-export { readTorch, readTorchFile } from './torch-reader';
+export { readTorch, readTorchFile, withoutPath } from './torch-reader';
 export type { ReadOptions } from './torch-reader';
 export { writeTorch, writeTorchFile } from './torch-writer';
 export type { WriteOptions } from './torch-writer';

@@ -17,6 +17,47 @@ export class PyCallable {
   ) {}
 }
 
+/**
+ * What the values one pickle builds may cost, in estimated bytes of JS heap. Every opcode consumes
+ * input, but one byte can still build a 200-byte Map (EMPTY_DICT), and a memoized list passed to
+ * OrderedDict() again and again is copied each time; a 10 MB crafted pickle could otherwise fill
+ * gigabytes of heap, and V8 aborts the process (a signal, not an error) when its heap cannot grow.
+ * Each opcode and allow-listed call charges what it builds (V8's sizes, measured: a Map about
+ * 200 bytes, an array 48, a Map entry 32, an array slot 8-10), so a pickle is refused with a
+ * TorchFileError long before memory runs out (64 MiB: under a 2 GB address-space limit V8 fails to grow
+ * its heap well before 256 MiB once a model is loaded). Real files cost far less: ResNet-18's state
+ * dict 0.2 MB, ResNet-152's 1.5 MB.
+ */
+export const PICKLE_HEAP_BUDGET = 64 * 2 ** 20;
+
+export const COST = {
+  slot: 8,
+  number: 16,
+  string: 24,
+  bytes: 200,
+  array: 48,
+  tuple: 80,
+  map: 200,
+  set: 170,
+  entry: 32,
+  object: 64,
+} as const;
+
+export class PickleBudget {
+  used = 0;
+  constructor(readonly limit = PICKLE_HEAP_BUDGET) {}
+  /** Adds `bytes` (an estimate of heap built) and throws once the total passes the limit. */
+  charge(bytes: number, what = 'the pickle'): void {
+    this.used += bytes;
+    if (this.used > this.limit) {
+      throw new TorchFileError(
+        `${what} would build more than ${this.limit / 2 ** 20} MiB of Python objects (a guard against crafted ` +
+          'files that exhaust memory; a state dict or checkpoint needs a few MB)',
+      );
+    }
+  }
+}
+
 export interface UnpickleHooks {
   /** Returns the stand-in for `module.name` (a PyCallable or a constant) or throws. */
   findGlobal(module: string, name: string): unknown;
@@ -24,6 +65,8 @@ export interface UnpickleHooks {
   persistentLoad?(pid: unknown): unknown;
   /** 'wrap' returns Python floats as TorchFloat so they stay floats when written back. */
   floats?: 'number' | 'wrap';
+  /** Shared with the allow-listed callables (and other pickles of the same file); a fresh one if absent. */
+  budget?: PickleBudget;
 }
 
 export interface UnpickleResult {
@@ -105,6 +148,8 @@ export function unpickle(buf: Uint8Array, start: number, hooks: UnpickleHooks): 
   let stack: unknown[] = [];
   const metastack: unknown[][] = [];
   const memo = new Map<number, unknown>();
+  const budget = hooks.budget ?? new PickleBudget();
+  const charge = (bytes: number): void => budget.charge(bytes, `the pickle (at offset ${op})`);
 
   const need = (n: number): number => {
     if (n < 0 || pos + n > len) {
@@ -170,7 +215,17 @@ export function unpickle(buf: Uint8Array, start: number, hooks: UnpickleHooks): 
     if (!hooks.persistentLoad) throw corrupt(`unexpected persistent id in pickle at offset ${op}`);
     return hooks.persistentLoad(pid);
   };
-  const str = (n: number): string => utf8.decode(bytes(n));
+  // Charged once the bytes are known to be there, so a bogus length still reads as "truncated".
+  const str = (n: number): string => {
+    const b = bytes(n);
+    charge(COST.string + n);
+    return utf8.decode(b);
+  };
+  const byteString = (n: number): Uint8Array => {
+    const b = bytes(n);
+    charge(COST.bytes + n);
+    return copyBytes(b);
+  };
 
   try {
     for (;;) {
@@ -188,42 +243,56 @@ export function unpickle(buf: Uint8Array, start: number, hooks: UnpickleHooks): 
 
         // --- constants and numbers
         case 0x4e: // NONE
+          charge(COST.slot);
           stack.push(null);
           break;
         case 0x88: // NEWTRUE
+          charge(COST.slot);
           stack.push(true);
           break;
         case 0x89: // NEWFALSE
+          charge(COST.slot);
           stack.push(false);
           break;
         case 0x4a: // BININT
+          charge(COST.number);
           stack.push(dv.getInt32(need(4), true));
           break;
         case 0x4b: // BININT1
+          charge(COST.slot);
           stack.push(u8());
           break;
         case 0x4d: // BININT2
+          charge(COST.slot);
           stack.push(u16());
           break;
-        case 0x8a: // LONG1
-          stack.push(decodeLong(bytes(u8())));
+        case 0x8a: {
+          // LONG1
+          const b = bytes(u8());
+          charge(COST.number + b.length);
+          stack.push(decodeLong(b));
           break;
+        }
         case 0x8b: {
           // LONG4
           const n = dv.getInt32(need(4), true);
           if (n < 0) throw corrupt(`negative LONG4 length at offset ${op}`);
-          stack.push(decodeLong(bytes(n)));
+          const b = bytes(n);
+          charge(COST.number + 3 * n); // the hex string and the BigInt
+          stack.push(decodeLong(b));
           break;
         }
         case 0x47: {
           // BINFLOAT: big-endian IEEE double
           const f = dv.getFloat64(need(8), false);
+          charge(COST.number + (wrapFloats ? COST.object : 0));
           stack.push(wrapFloats ? new TorchFloat(f) : f);
           break;
         }
         case 0x49: {
           // INT (text): also how protocol 0 spells True/False
           const s = line();
+          charge(COST.number + s.length);
           if (s === '01') stack.push(true);
           else if (s === '00') stack.push(false);
           else stack.push(decimalInt(s, op));
@@ -231,12 +300,14 @@ export function unpickle(buf: Uint8Array, start: number, hooks: UnpickleHooks): 
         }
         case 0x4c: {
           // LONG (text)
+          charge(COST.number + 4400);
           stack.push(decimalInt(line().replace(/L$/, ''), op));
           break;
         }
         case 0x46: {
           // FLOAT (text)
           const f = Number(line());
+          charge(COST.number + (wrapFloats ? COST.object : 0));
           stack.push(wrapFloats ? new TorchFloat(f) : f);
           break;
         }
@@ -258,47 +329,54 @@ export function unpickle(buf: Uint8Array, start: number, hooks: UnpickleHooks): 
           stack.push(str(u8()));
           break;
         case 0x42: // BINBYTES
-          stack.push(copyBytes(bytes(u32())));
+          stack.push(byteString(u32()));
           break;
         case 0x43: // SHORT_BINBYTES
-          stack.push(copyBytes(bytes(u8())));
+          stack.push(byteString(u8()));
           break;
         case 0x8e: // BINBYTES8
         case 0x96: // BYTEARRAY8
-          stack.push(copyBytes(bytes(u64())));
+          stack.push(byteString(u64()));
           break;
 
         // --- containers
         case 0x28: // MARK
+          charge(COST.array);
           metastack.push(stack);
           stack = [];
           break;
         case 0x29: // EMPTY_TUPLE
+          charge(COST.tuple);
           stack.push(tuple([]));
           break;
         case 0x74: {
           // TUPLE (popMark swaps `stack`, so take the items before touching it)
           const items = popMark();
+          charge(COST.tuple);
           stack.push(tuple(items));
           break;
         }
         case 0x85: // TUPLE1
+          charge(COST.tuple + COST.slot);
           stack.push(tuple([pop()]));
           break;
         case 0x86: {
           // TUPLE2
+          charge(COST.tuple + 2 * COST.slot);
           const b = pop();
           stack.push(tuple([pop(), b]));
           break;
         }
         case 0x87: {
           // TUPLE3
+          charge(COST.tuple + 3 * COST.slot);
           const c = pop();
           const b = pop();
           stack.push(tuple([pop(), b, c]));
           break;
         }
         case 0x5d: // EMPTY_LIST
+          charge(COST.array);
           stack.push([]);
           break;
         case 0x6c: {
@@ -309,6 +387,7 @@ export function unpickle(buf: Uint8Array, start: number, hooks: UnpickleHooks): 
         }
         case 0x61: {
           // APPEND
+          charge(COST.slot);
           const v = pop();
           asList(top(), 'APPEND').push(v);
           break;
@@ -317,15 +396,18 @@ export function unpickle(buf: Uint8Array, start: number, hooks: UnpickleHooks): 
           // APPENDS
           const items = popMark();
           const list = asList(top(), 'APPENDS');
+          charge(items.length * COST.slot);
           for (const v of items) list.push(v);
           break;
         }
         case 0x7d: // EMPTY_DICT
+          charge(COST.map);
           stack.push(new Map());
           break;
         case 0x64: {
           // DICT
           const items = popMark();
+          charge(COST.map + (items.length / 2) * COST.entry);
           const d = new Map<TorchKey, unknown>();
           setItems(d, items);
           stack.push(d);
@@ -333,6 +415,7 @@ export function unpickle(buf: Uint8Array, start: number, hooks: UnpickleHooks): 
         }
         case 0x73: {
           // SETITEM
+          charge(COST.entry);
           const v = pop();
           const k = pop();
           asDict(top(), 'SETITEM').set(hashableKey(k, op), v);
@@ -341,15 +424,18 @@ export function unpickle(buf: Uint8Array, start: number, hooks: UnpickleHooks): 
         case 0x75: {
           // SETITEMS
           const items = popMark();
+          charge((items.length / 2) * COST.entry);
           setItems(asDict(top(), 'SETITEMS'), items);
           break;
         }
         case 0x8f: // EMPTY_SET
+          charge(COST.set);
           stack.push(new Set());
           break;
         case 0x90: {
           // ADDITEMS
           const items = popMark();
+          charge(items.length * COST.entry);
           const s = top();
           if (!(s instanceof Set)) throw corrupt(`ADDITEMS on a ${describe(s)} at offset ${op}`);
           for (const v of items) s.add(hashableKey(v, op));
@@ -358,6 +444,7 @@ export function unpickle(buf: Uint8Array, start: number, hooks: UnpickleHooks): 
         case 0x91: {
           // FROZENSET
           const items = popMark();
+          charge(COST.set + COST.entry * items.length);
           stack.push(torchFrozenSet(new Set(items.map((v) => hashableKey(v, op)))));
           break;
         }
@@ -371,34 +458,42 @@ export function unpickle(buf: Uint8Array, start: number, hooks: UnpickleHooks): 
           popMark();
           break;
         case 0x32: // DUP
+          charge(COST.slot);
           stack.push(top());
           break;
         case 0x71: // BINPUT
+          charge(COST.entry);
           memo.set(u8(), top());
           break;
         case 0x72: // LONG_BINPUT
+          charge(COST.entry);
           memo.set(u32(), top());
           break;
         case 0x94: // MEMOIZE
+          charge(COST.entry);
           memo.set(memo.size, top());
           break;
         case 0x70: {
           // PUT (text)
           const s = line();
           if (!/^\d+$/.test(s)) throw corrupt(`bad PUT index at offset ${op}`);
+          charge(COST.entry);
           memo.set(Number(s), top());
           break;
         }
         case 0x68: // BINGET
+          charge(COST.slot);
           stack.push(getMemo(u8()));
           break;
         case 0x6a: // LONG_BINGET
+          charge(COST.slot);
           stack.push(getMemo(u32()));
           break;
         case 0x67: {
           // GET (text)
           const s = line();
           if (!/^\d+$/.test(s)) throw corrupt(`bad GET index at offset ${op}`);
+          charge(COST.slot);
           stack.push(getMemo(Number(s)));
           break;
         }
@@ -408,6 +503,7 @@ export function unpickle(buf: Uint8Array, start: number, hooks: UnpickleHooks): 
           // GLOBAL
           const module = line();
           const name = line();
+          charge(COST.slot + COST.string * 2 + module.length + name.length);
           stack.push(hooks.findGlobal(module, name));
           break;
         }
@@ -418,6 +514,7 @@ export function unpickle(buf: Uint8Array, start: number, hooks: UnpickleHooks): 
           if (typeof module !== 'string' || typeof name !== 'string') {
             throw corrupt(`STACK_GLOBAL needs two strings at offset ${op}`);
           }
+          charge(COST.slot);
           stack.push(hooks.findGlobal(module, name));
           break;
         }
@@ -427,6 +524,7 @@ export function unpickle(buf: Uint8Array, start: number, hooks: UnpickleHooks): 
           const f = callable(pop(), 'REDUCE');
           if (!Array.isArray(args)) throw corrupt(`REDUCE arguments are a ${describe(args)} at offset ${op}`);
           if (!f.call) throw new TorchFileError(`${f.qualname} cannot be called (pickle offset ${op})`);
+          charge(COST.object);
           stack.push(f.call(args));
           break;
         }
@@ -437,6 +535,7 @@ export function unpickle(buf: Uint8Array, start: number, hooks: UnpickleHooks): 
           if (!Array.isArray(args)) throw corrupt(`NEWOBJ arguments are a ${describe(args)} at offset ${op}`);
           const make = cls.newObj ?? cls.call;
           if (!make) throw new TorchFileError(`${cls.qualname} cannot be instantiated (pickle offset ${op})`);
+          charge(COST.object);
           stack.push(make(args));
           break;
         }
@@ -449,19 +548,22 @@ export function unpickle(buf: Uint8Array, start: number, hooks: UnpickleHooks): 
           if (kwargs.size > 0) throw new TorchFileError(`${cls.qualname} with keyword arguments is not supported`);
           const make = cls.newObj ?? cls.call;
           if (!make) throw new TorchFileError(`${cls.qualname} cannot be instantiated (pickle offset ${op})`);
+          charge(COST.object);
           stack.push(make(args));
           break;
         }
         case 0x62: {
           // BUILD: only OrderedDict instance attributes (a state dict's _metadata) are expected.
           const state = pop();
-          build(top(), state, op);
+          build(top(), state, op, charge);
           break;
         }
         case 0x51: // BINPERSID
+          charge(COST.object);
           stack.push(persistent(pop()));
           break;
         case 0x50: // PERSID (text)
+          charge(COST.object);
           stack.push(persistent(line()));
           break;
 
@@ -478,7 +580,7 @@ export function unpickle(buf: Uint8Array, start: number, hooks: UnpickleHooks): 
   }
 }
 
-function build(obj: unknown, state: unknown, at: number): void {
+function build(obj: unknown, state: unknown, at: number, charge: (bytes: number) => void): void {
   // Python's BUILD with a (dict_state, slot_state) tuple; either half may be None.
   let dictState = state;
   let slotState: unknown = null;
@@ -487,6 +589,7 @@ function build(obj: unknown, state: unknown, at: number): void {
     for (const s of [dictState, slotState]) {
       if (s === null) continue;
       if (!(s instanceof Map)) throw corrupt(`OrderedDict state is a ${describe(s)} at offset ${at}`);
+      charge(s.size * COST.entry);
       for (const [k, v] of s) {
         if (typeof k !== 'string') throw corrupt(`OrderedDict attribute name is not a string at offset ${at}`);
         (obj.attributes ??= new Map()).set(k, v as TorchValue);

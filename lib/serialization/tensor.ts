@@ -166,9 +166,82 @@ export function typedView(dtype: Dtype, bytes: Uint8Array, copy: boolean): Tenso
 }
 
 /**
+ * Elements a tensor may have beyond its storage's (overlapping views such as expand()'s stride 0)
+ * while materialized as a contiguous copy: small broadcast buffers pass, a crafted file whose tiny
+ * storage claims billions of elements does not.
+ */
+export const MAX_OVERLAP_BYTES = 1 << 20;
+
+/**
+ * Checks a (storage, offset, shape, stride) view the way torch's set_() does, before anything is
+ * allocated: sizes, strides and the offset are non-negative safe integers, one stride per size, and
+ * the largest index, offset + Σ (size_i − 1)·stride_i, lies inside the storage (computed so that it
+ * cannot overflow). A view with more elements than its storage holds (stride 0 or other overlap)
+ * would be materialized as a copy bigger than the data in the file: refused unless it is small
+ * (MAX_OVERLAP_BYTES). Returns the element count.
+ */
+export function checkTensorView(
+  storageNumel: number,
+  itemsize: number,
+  offset: unknown,
+  shape: readonly unknown[],
+  stride: readonly unknown[],
+): number {
+  const rank = shape.length;
+  const list = (v: readonly unknown[]): string =>
+    `[${v.slice(0, 8).map(String).join(', ')}${v.length > 8 ? `, ... (${v.length} in all)` : ''}]`;
+  const view = (): string => `(offset ${String(offset)}, shape ${list(shape)}, stride ${list(stride)})`;
+  if (stride.length !== rank) throw corrupt(`tensor has ${rank} sizes but ${stride.length} strides`);
+  for (let i = 0; i < rank; i++) {
+    const d = shape[i];
+    const s = stride[i];
+    if (typeof d !== 'number' || !Number.isSafeInteger(d) || d < 0) throw corrupt(`tensor size ${String(d)} is invalid ${view()}`);
+    if (typeof s !== 'number' || !Number.isSafeInteger(s) || s < 0) throw corrupt(`tensor stride ${String(s)} is invalid ${view()}`);
+  }
+  if (typeof offset !== 'number' || !Number.isSafeInteger(offset) || offset < 0) {
+    throw corrupt(`tensor storage offset ${String(offset)} is invalid`);
+  }
+  // Element count, stopping as soon as it passes any bound that matters (no overflow).
+  const cap = Math.max(storageNumel, Math.floor(MAX_OVERLAP_BYTES / itemsize));
+  let numel = 1;
+  let atLeast = false; // numel is only a lower bound once it passed the cap
+  for (let i = 0; i < rank; i++) {
+    const d = shape[i] as number;
+    if (d === 0) return 0; // torch checks nothing else for an empty view
+    if (numel > cap) {
+      atLeast ||= d > 1;
+      continue; // keep scanning for a zero size
+    }
+    numel = numel * d;
+  }
+  // Largest index, each step checked against what is left of the storage.
+  let room = storageNumel - 1 - offset; // how far past the offset an index may go
+  if (room < 0) throw corrupt(`tensor view ${view()} starts past its storage of ${storageNumel} elements`);
+  for (let i = 0; i < rank; i++) {
+    const d = shape[i] as number;
+    const s = stride[i] as number;
+    if (d <= 1 || s === 0) continue;
+    if (d - 1 > Math.floor(room / s)) {
+      throw corrupt(`tensor view ${view()} reaches past its storage of ${storageNumel} elements`);
+    }
+    room -= (d - 1) * s;
+  }
+  if (numel > storageNumel && numel > cap) {
+    throw corrupt(
+      `tensor view ${view()} has ${atLeast || numel > Number.MAX_SAFE_INTEGER ? 'at least ' : ''}` +
+        `${Math.min(numel, Number.MAX_SAFE_INTEGER)} elements but its storage ` +
+        `holds only ${storageNumel}: its strides overlap (e.g. stride 0), and reading it would allocate far more ` +
+        `than the file holds; save tensor.contiguous() instead`,
+    );
+  }
+  return numel;
+}
+
+/**
  * Materializes a (storage, offset, shape, stride) view as a contiguous row-major array.
  * Contiguous views are `subarray`s of the storage (no copy); strided ones are gathered, copying
- * whole innermost runs at once where the innermost dimensions are contiguous.
+ * whole innermost runs at once where the innermost dimensions are contiguous. `allocate`, when
+ * given, is told the element count before any copy is made (the reader's budget).
  */
 export function materialize(
   storage: TensorData,
@@ -176,28 +249,12 @@ export function materialize(
   shape: readonly number[],
   stride: readonly number[],
   copy: boolean,
+  allocate?: (numel: number) => void,
 ): TensorData {
   const rank = shape.length;
-  if (stride.length !== rank) throw corrupt(`tensor has ${rank} sizes but ${stride.length} strides`);
-  let numel = 1;
-  let maxIndex = offset;
-  for (let i = 0; i < rank; i++) {
-    const d = shape[i]!;
-    const s = stride[i]!;
-    if (!Number.isSafeInteger(d) || d < 0) throw corrupt(`tensor size ${String(d)} is invalid`);
-    if (!Number.isSafeInteger(s) || s < 0) throw corrupt(`tensor stride ${String(s)} is invalid`);
-    numel *= d;
-    maxIndex += (d - 1) * s;
-  }
-  if (!Number.isSafeInteger(offset) || offset < 0) throw corrupt(`tensor storage offset ${String(offset)} is invalid`);
+  const numel = checkTensorView(storage.length, storage.BYTES_PER_ELEMENT, offset, shape, stride);
   const Ctor = storage.constructor as TypedArrayCtor;
   if (numel === 0) return new Ctor(0);
-  if (maxIndex >= storage.length) {
-    throw corrupt(
-      `tensor view (offset ${offset}, shape [${shape.join(', ')}], stride [${stride.join(', ')}]) ` +
-        `reaches past its storage of ${storage.length} elements`,
-    );
-  }
 
   // Contiguous iff every dimension of size > 1 has the row-major stride.
   const expected = contiguousStrides(shape);
@@ -210,9 +267,12 @@ export function materialize(
   }
   if (contiguous) {
     const view = storage.subarray(offset, offset + numel) as TensorData;
-    return copy ? (view.slice() as TensorData) : view;
+    if (!copy) return view;
+    allocate?.(numel);
+    return view.slice() as TensorData;
   }
 
+  allocate?.(numel);
   let out: TensorData;
   try {
     out = new Ctor(numel);

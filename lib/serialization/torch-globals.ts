@@ -4,7 +4,7 @@
  * do instead). Nothing from the file is ever executed.
  */
 import { TorchFileError } from './errors';
-import { copyBytes, describe, PyCallable } from './pickle-reader';
+import { copyBytes, COST, describe, PickleBudget, PyCallable } from './pickle-reader';
 import { DTYPES, isDtype } from './tensor';
 import type { Dtype } from './tensor';
 import { OrderedDict, TorchDtype, torchFrozenSet, torchTuple } from './values';
@@ -64,12 +64,22 @@ function nonTensorHint(module: string, name: string): string {
   return `unsupported Python global ${q} in pickle: only tensors, containers and plain values are read, and code from the file is never run`;
 }
 
-export function makeFindGlobal(rebuild: TensorRebuilder): (module: string, name: string) => unknown {
+/**
+ * `budget` is the pickle's (UnpickleHooks.budget): every call below charges what it builds, since a
+ * memoized argument can be passed to it any number of times.
+ */
+export function makeFindGlobal(
+  rebuild: TensorRebuilder,
+  budget: PickleBudget = new PickleBudget(),
+): (module: string, name: string) => unknown {
+  const charge = (bytes: number, who: string): void => budget.charge(bytes, `the pickle (calling ${who})`);
   const orderedDictClass = new PyCallable(
     'collections.OrderedDict',
     (args) => {
       const d = new OrderedDict();
-      for (const pair of iterableItems(args[0], 'OrderedDict')) {
+      const items = iterableItems(args[0], 'OrderedDict');
+      charge(COST.map + items.length * COST.entry, 'OrderedDict');
+      for (const pair of items) {
         if (!Array.isArray(pair) || pair.length !== 2) throw new TorchFileError('OrderedDict called with a non-pair item');
         d.set(pair[0] as TorchKey, pair[1] as TorchValue);
       }
@@ -78,13 +88,19 @@ export function makeFindGlobal(rebuild: TensorRebuilder): (module: string, name:
   );
   const makeSet = (frozen: boolean) =>
     new PyCallable(frozen ? 'builtins.frozenset' : 'builtins.set', (args) => {
-      const s = new Set(iterableItems(args[0], 'set') as TorchKey[]);
+      const items = iterableItems(args[0], 'set');
+      charge(COST.set + items.length * COST.entry, 'set');
+      const s = new Set(items as TorchKey[]);
       return frozen ? torchFrozenSet(s) : s;
     });
   const bytesClass = new PyCallable('builtins.bytes', (args) => {
     if (args.length === 0) return new Uint8Array(0);
-    if (args[0] instanceof Uint8Array) return copyBytes(args[0]);
+    if (args[0] instanceof Uint8Array) {
+      charge(COST.bytes + args[0].length, 'bytes');
+      return copyBytes(args[0]);
+    }
     const items = iterableItems(args[0], 'bytes');
+    charge(COST.bytes + items.length, 'bytes');
     if (!items.every((b) => typeof b === 'number' && Number.isInteger(b) && b >= 0 && b < 256)) {
       throw new TorchFileError('bytes() called with values outside 0..255');
     }
@@ -96,6 +112,7 @@ export function makeFindGlobal(rebuild: TensorRebuilder): (module: string, name:
     if (typeof text !== 'string' || (encoding !== 'latin1' && encoding !== 'latin-1')) {
       throw new TorchFileError(`_codecs.encode is only supported as (str, 'latin1'), got (${describe(text)}, ${String(encoding)})`);
     }
+    charge(COST.bytes + text.length, '_codecs.encode');
     const out = new Uint8Array(text.length);
     for (let i = 0; i < text.length; i++) {
       const c = text.charCodeAt(i);
@@ -104,12 +121,16 @@ export function makeFindGlobal(rebuild: TensorRebuilder): (module: string, name:
     }
     return out;
   });
-  const rebuildTensorV2 = new PyCallable('torch._utils._rebuild_tensor_v2', (a) =>
-    rebuild.rebuildTensor(a[0], a[1], a[2], a[3], a[4] ?? false),
-  );
-  const rebuildTensor = new PyCallable('torch._utils._rebuild_tensor', (a) =>
-    rebuild.rebuildTensor(a[0], a[1], a[2], a[3], false),
-  );
+  // A tensor record, its shape and the closure that fills it later.
+  const tensorCost = (size: unknown): number => 4 * COST.object + (Array.isArray(size) ? 2 * size.length * COST.slot : 0);
+  const rebuildTensorV2 = new PyCallable('torch._utils._rebuild_tensor_v2', (a) => {
+    charge(tensorCost(a[2]), 'torch._utils._rebuild_tensor_v2');
+    return rebuild.rebuildTensor(a[0], a[1], a[2], a[3], a[4] ?? false);
+  });
+  const rebuildTensor = new PyCallable('torch._utils._rebuild_tensor', (a) => {
+    charge(tensorCost(a[2]), 'torch._utils._rebuild_tensor');
+    return rebuild.rebuildTensor(a[0], a[1], a[2], a[3], false);
+  });
   const rebuildParameter = new PyCallable('torch._utils._rebuild_parameter', (a) =>
     rebuild.rebuildParameter(a[0], a[1]),
   );
@@ -129,7 +150,11 @@ export function makeFindGlobal(rebuild: TensorRebuilder): (module: string, name:
     }
     return func.call(args);
   });
-  const sizeClass = new PyCallable('torch.Size', (a) => torchTuple([...iterableItems(a[0], 'torch.Size')] as TorchValue[]));
+  const sizeClass = new PyCallable('torch.Size', (a) => {
+    const items = iterableItems(a[0], 'torch.Size');
+    charge(COST.tuple + items.length * COST.slot, 'torch.Size');
+    return torchTuple([...items] as TorchValue[]);
+  });
   const deviceClass = new PyCallable('torch.device', (a) => {
     const [type, index] = a;
     if (typeof type !== 'string') throw new TorchFileError('torch.device called without a device string');

@@ -10,12 +10,12 @@ import { promises as fsp } from 'node:fs';
 import { constants as bufferConstants } from 'node:buffer';
 import { corrupt, truncated, TorchFileError } from './errors';
 import { unpickle } from './pickle-reader';
-import { describe } from './pickle-reader';
-import { looksLikeZip, readZipDirectory, readZipEntry } from './zip';
+import { describe, PickleBudget } from './pickle-reader';
+import { InflateBudget, looksLikeZip, readZipDirectory, readZipEntry } from './zip';
 import type { ZipEntry } from './zip';
 import { makeFindGlobal, refuseGlobals, StorageType } from './torch-globals';
 import type { TensorRebuilder } from './torch-globals';
-import { DTYPES, HOST_LITTLE_ENDIAN, isTensorRecord, materialize, typedView } from './tensor';
+import { checkTensorView, DTYPES, HOST_LITTLE_ENDIAN, isTensorRecord, materialize, typedView } from './tensor';
 import type { Dtype, TensorData, TensorRecord } from './tensor';
 import { isTorchTuple } from './values';
 import type { TorchValue } from './values';
@@ -31,6 +31,13 @@ export interface ReadOptions {
   /** Check each zip entry's CRC-32 (default true). */
   verifyChecksums?: boolean;
 }
+
+/**
+ * Copies the reader makes of tensor data (strided views, and every tensor with `copy: true`) may
+ * total at most this plus twice the bytes of the file's storages: a crafted pickle that rebuilds
+ * the same storage a million times as a transposed view is refused instead of filling memory.
+ */
+export const MATERIALIZE_FLOOR = 64 * 2 ** 20;
 
 const LEGACY_MAGIC = 0x1950a86a20f9469cfc6cn;
 const LEGACY_PROTOCOL_VERSION = 1001;
@@ -75,14 +82,18 @@ class TensorFactory implements TensorRebuilder {
 
   constructor(private readonly copy: boolean) {}
 
-  storageFromPid(pid: unknown, legacy: boolean, loadBytes?: (key: string) => Uint8Array): Storage {
+  storageFromPid(
+    pid: unknown,
+    legacy: boolean,
+    loadBytes?: (key: string, numel: number, dtype: Dtype) => Uint8Array,
+  ): Storage {
     if (!Array.isArray(pid) || pid.length === 0) throw corrupt(`persistent id is a ${describe(pid)}`);
     if (pid[0] === 'module') {
       throw new TorchFileError(
         'the file pickles a whole nn.Module, not a state dict; in Python, load it and save model.state_dict() instead',
       );
     }
-    if (pid[0] !== 'storage' || pid.length < 5) throw corrupt(`unknown persistent id ${String(pid[0])}`);
+    if (pid[0] !== 'storage' || pid.length < 5) throw corrupt(`unknown persistent id ${typeof pid[0] === 'string' ? pid[0] : describe(pid[0])}`);
     const [, type, key, , numel, viewMetadata] = pid as unknown[];
     if (!(type instanceof StorageType)) throw new TorchFileError(`unsupported storage type ${describe(type)}`);
     if (typeof key !== 'string') throw corrupt('storage key is not a string');
@@ -95,7 +106,7 @@ class TensorFactory implements TensorRebuilder {
     }
     if (!root) {
       root = new Storage(key, type.dtype, numel);
-      if (!legacy) root.bytes = loadBytes!(key);
+      if (!legacy) root.bytes = loadBytes!(key, numel, type.dtype);
       this.storages.set(key, root);
     }
     if (legacy && viewMetadata != null) {
@@ -104,6 +115,9 @@ class TensorFactory implements TensorRebuilder {
       const [viewKey, offset, size] = viewMetadata as unknown[];
       if (typeof viewKey !== 'string' || typeof offset !== 'number' || typeof size !== 'number') {
         throw corrupt('malformed storage view metadata');
+      }
+      if (!Number.isSafeInteger(offset) || offset < 0 || !Number.isSafeInteger(size) || size < 0 || offset + size > root.numel) {
+        throw corrupt(`storage view ${viewKey} (offset ${offset}, size ${size}) does not fit in storage ${key} of ${root.numel} elements`);
       }
       let view = this.storages.get(viewKey);
       if (!view) {
@@ -124,10 +138,14 @@ class TensorFactory implements TensorRebuilder {
     const shape = ints(size, 'size');
     const strides = ints(stride, 'stride');
     if (typeof offset !== 'number') throw corrupt('tensor storage offset is not an int');
+    // Checked now, against the size the storage declares (its data may come later): the view must
+    // fit inside it, and must not claim more elements than it holds.
+    checkTensorView(storage.numel, DTYPES[storage.dtype].itemsize, offset, shape, strides);
     const record: TensorRecord = { dtype: storage.dtype, shape: [...shape], data: new Uint8Array(0) };
     if (requiresGrad === true) record.requiresGrad = true;
+    const itemsize = DTYPES[storage.dtype].itemsize;
     this.pending.push(() => {
-      record.data = materialize(storage.typed(), offset, shape, strides, this.copy);
+      record.data = materialize(storage.typed(), offset, shape, strides, this.copy, (n) => this.allocate(n * itemsize));
     });
     return record;
   }
@@ -139,8 +157,27 @@ class TensorFactory implements TensorRebuilder {
     return tensor;
   }
 
+  private copied = 0;
+  private copyLimit = MATERIALIZE_FLOOR;
+
+  /** Counts a copy of `bytes` against the file's limit, before it is made. */
+  private allocate(bytes: number): void {
+    this.copied += bytes;
+    if (this.copied > this.copyLimit) {
+      throw new TorchFileError(
+        `the file's tensors would need ${(this.copied / 2 ** 20).toFixed(1)} MiB of copies, more than the ` +
+          `${(this.copyLimit / 2 ** 20).toFixed(1)} MiB allowed for storages of this size (twice their bytes + ` +
+          `${MATERIALIZE_FLOOR / 2 ** 20} MiB): its tensors overlap far more than a saved state dict's do`,
+      );
+    }
+  }
+
   /** Gives every tensor its data; call once all storages have their bytes. */
   finish(): void {
+    let storageBytes = 0;
+    // The bytes actually in the file (a storage declared but never given data counts nothing).
+    for (const s of this.storages.values()) if (!s.parent && s.bytes) storageBytes += s.bytes.byteLength;
+    this.copyLimit = MATERIALIZE_FLOOR + 2 * storageBytes;
     for (const fill of this.pending) fill();
     this.pending.length = 0;
   }
@@ -171,15 +208,26 @@ function readZipTorch(buf: Uint8Array, options: ReadOptions): TorchValue {
   }
 
   const factory = new TensorFactory(options.copy === true);
-  const loadBytes = (key: string): Uint8Array => {
+  const inflated = new InflateBudget(buf.length);
+  const loadBytes = (key: string, numel: number, dtype: Dtype): Uint8Array => {
     const entry = byName.get(`${prefix}data/${key}`);
     if (!entry) throw corrupt(`storage data/${key} is missing from the archive`);
-    return readZipEntry(buf, entry, verify);
+    // The header against the data, before anything is inflated or viewed.
+    const need = numel * DTYPES[dtype].itemsize;
+    if (entry.uncompressedSize !== need) {
+      throw corrupt(
+        `storage ${key} declares ${numel} ${dtype} elements (${need} bytes) but its record ${entry.name} ` +
+          `holds ${entry.uncompressedSize} bytes`,
+      );
+    }
+    return readZipEntry(buf, entry, verify, inflated);
   };
-  const { value } = unpickle(readZipEntry(buf, pkl, verify), 0, {
-    findGlobal: makeFindGlobal(factory),
+  const budget = new PickleBudget();
+  const { value } = unpickle(readZipEntry(buf, pkl, verify, inflated), 0, {
+    findGlobal: makeFindGlobal(factory, budget),
     persistentLoad: (pid) => factory.storageFromPid(pid, false, loadBytes),
     floats: options.floats,
+    budget,
   });
   factory.finish();
   return value as TorchValue;
@@ -210,10 +258,12 @@ function readLegacyTorch(buf: Uint8Array, options: ReadOptions): TorchValue {
   }
 
   const factory = new TensorFactory(options.copy === true);
+  const budget = new PickleBudget();
   const main = unpickle(buf, sysInfo.end, {
-    findGlobal: makeFindGlobal(factory),
+    findGlobal: makeFindGlobal(factory, budget),
     persistentLoad: (pid) => factory.storageFromPid(pid, true),
     floats: options.floats,
+    budget,
   });
   const keys = unpickle(buf, main.end, header);
   if (!Array.isArray(keys.value) || isTorchTuple(keys.value) || !keys.value.every((k) => typeof k === 'string')) {
@@ -224,9 +274,13 @@ function readLegacyTorch(buf: Uint8Array, options: ReadOptions): TorchValue {
   for (const key of keys.value as string[]) {
     const storage = factory.storages.get(key);
     if (!storage) throw corrupt(`storage ${key} is listed but never used`);
+    if (storage.parent) throw corrupt(`storage ${key} is listed with the storages but is a view of another`);
     if (p + 8 > buf.length) throw truncated(`storage ${key} header lies past the end of the file`);
     const count = dv.getBigInt64(p, true);
     if (count < 0n || count > BigInt(buf.length)) throw corrupt(`storage ${key} has an invalid element count ${count}`);
+    if (count !== BigInt(storage.numel)) {
+      throw corrupt(`storage ${key} declares ${storage.numel} elements in the pickle but ${count} in its data`);
+    }
     const nbytes = Number(count) * DTYPES[storage.dtype].itemsize;
     p += 8;
     if (p + nbytes > buf.length) throw truncated(`storage ${key} data runs past the end of the file`);
@@ -290,4 +344,9 @@ export async function readTorchFile(path: string, options: ReadOptions = {}): Pr
     if (e instanceof Error) e.message = `${path}: ${e.message}`;
     throw e;
   }
+}
+
+/** `message` without the `path: ` prefix readTorchFile gives it, for callers that name the file themselves. */
+export function withoutPath(message: string, path: string): string {
+  return message.startsWith(`${path}: `) ? message.slice(path.length + 2) : message;
 }

@@ -7,7 +7,7 @@
  */
 import { promises as fsp } from 'node:fs';
 import * as path from 'node:path';
-import { randomBytes } from 'node:crypto';
+import { writeViaTemp } from '../atomic-file';
 import { pickle, PyGlobal, PyPersistent, PyReduce } from './pickle-writer';
 import { buildZip } from './zip';
 import type { ZipWriteEntry } from './zip';
@@ -98,26 +98,21 @@ export function writeTorch(value: TorchValue, options: WriteOptions = {}): Uint8
  */
 export async function writeTorchFile(file: string, value: TorchValue, options: WriteOptions = {}): Promise<void> {
   const chunks = torchArchiveChunks(value, options); // serialization errors surface before any I/O
-  const tmp = `${file}.tmp-${process.pid}-${randomBytes(6).toString('hex')}`;
-  let fh: fsp.FileHandle | undefined;
-  try {
-    fh = await fsp.open(tmp, 'wx', 0o666);
-    for (const chunk of chunks) {
-      let off = 0;
-      while (off < chunk.byteLength) {
-        const { bytesWritten } = await fh.write(chunk, off, chunk.byteLength - off);
-        off += bytesWritten;
+  await writeViaTemp(file, async (tmp) => {
+    const fh = await fsp.open(tmp, 'wx', 0o666);
+    try {
+      for (const chunk of chunks) {
+        let off = 0;
+        while (off < chunk.byteLength) {
+          const { bytesWritten } = await fh.write(chunk, off, chunk.byteLength - off);
+          off += bytesWritten;
+        }
       }
+      await fh.sync();
+    } finally {
+      await fh.close();
     }
-    await fh.sync();
-    await fh.close();
-    fh = undefined;
-    await fsp.rename(tmp, file);
-  } catch (e) {
-    if (fh) await fh.close().catch(() => undefined);
-    await fsp.unlink(tmp).catch(() => undefined);
-    throw e;
-  }
+  });
   // Make the rename itself durable; not possible on every platform, so best effort.
   try {
     const dir = await fsp.open(path.dirname(path.resolve(file)), 'r');

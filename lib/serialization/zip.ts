@@ -47,6 +47,43 @@ export function crc32(data: Uint8Array, crc = 0): number {
 // ---------------------------------------------------------------------------------------------
 // Reading
 
+/**
+ * How far a deflated entry may expand. PyTorch stores its entries uncompressed; deflated ones come
+ * from re-zipping, where tensor data compresses little (about 1.1:1 for trained weights) and only
+ * small entries (zero biases, counters) compress much. A zip bomb declares its size honestly (a
+ * 3 MB stream of zeros inflates to 3 GiB), so the declared size is not enough: an entry may inflate
+ * to at most INFLATE_FLOOR + INFLATE_RATIO × its compressed size, and all the deflated entries of
+ * an archive together to at most INFLATE_FLOOR + INFLATE_RATIO × the archive's size.
+ */
+export const INFLATE_FLOOR = 64 * 2 ** 20;
+export const INFLATE_RATIO = 16;
+
+export function inflateLimit(compressedBytes: number): number {
+  return INFLATE_FLOOR + INFLATE_RATIO * compressedBytes;
+}
+
+const MIB = (n: number): string => `${(n / 2 ** 20).toFixed(n < 2 ** 20 ? 3 : 1)} MiB`;
+
+/** The bytes all the deflated entries of one archive may inflate to, together. */
+export class InflateBudget {
+  private used = 0;
+  readonly limit: number;
+  constructor(archiveBytes: number) {
+    this.limit = inflateLimit(archiveBytes);
+  }
+  take(entry: ZipEntry): void {
+    if (this.used + entry.uncompressedSize > this.limit) {
+      throw new TorchFileError(
+        `zip entry ${entry.name} would bring the archive's inflated entries to ${MIB(this.used + entry.uncompressedSize)}, ` +
+          `more than the ${MIB(this.limit)} this reader inflates from an archive of this size ` +
+          `(${INFLATE_RATIO}x its size + ${MIB(INFLATE_FLOOR)}, a guard against zip bombs); PyTorch writes entries ` +
+          'uncompressed: re-save the file with torch.save instead of re-zipping it',
+      );
+    }
+    this.used += entry.uncompressedSize;
+  }
+}
+
 export interface ZipEntry {
   name: string;
   /** 0 = stored, 8 = deflate; anything else is rejected when the entry is read. */
@@ -106,6 +143,10 @@ export function readZipDirectory(buf: Uint8Array): ZipEntry[] {
     cdOffset = u64(dv, rec + 48, 'central directory offset');
   }
   if (cdOffset + cdSize > buf.length) throw truncated('zip central directory lies past the end of the file');
+  // Each record takes at least 46 bytes, so the directory's size bounds the count it may claim.
+  if (count > Math.floor(cdSize / 46)) {
+    throw corrupt(`zip directory claims ${count} entries but its ${cdSize} bytes hold at most ${Math.floor(cdSize / 46)}`);
+  }
 
   const entries: ZipEntry[] = [];
   const decoder = new TextDecoder('utf-8');
@@ -169,7 +210,7 @@ export function readZipDirectory(buf: Uint8Array): ZipEntry[] {
  * from the central directory because PyTorch's writer leaves them zero in the local header (it
  * uses data descriptors).
  */
-export function readZipEntry(buf: Uint8Array, entry: ZipEntry, verifyCrc = true): Uint8Array {
+export function readZipEntry(buf: Uint8Array, entry: ZipEntry, verifyCrc = true, budget?: InflateBudget): Uint8Array {
   const dv = dataView(buf);
   const h = entry.localHeaderOffset;
   if (h + 30 > buf.length) throw truncated(`zip entry ${entry.name} starts past the end of the file`);
@@ -185,8 +226,19 @@ export function readZipEntry(buf: Uint8Array, entry: ZipEntry, verifyCrc = true)
     }
     data = raw;
   } else if (entry.method === 8) {
+    // Checked before inflating anything: the declared size against the compressed size, then
+    // against what the archive's other entries already took.
+    if (entry.uncompressedSize > inflateLimit(entry.compressedSize)) {
+      throw new TorchFileError(
+        `zip entry ${entry.name} declares ${entry.uncompressedSize} bytes inflated from ${entry.compressedSize} ` +
+          `compressed (${(entry.uncompressedSize / Math.max(1, entry.compressedSize)).toFixed(0)}:1), more than the ` +
+          `${INFLATE_RATIO}x + ${MIB(INFLATE_FLOOR)} this reader inflates (a guard against zip bombs; real weights ` +
+          'compress about 1.1:1); PyTorch writes entries uncompressed: re-save the file with torch.save instead of re-zipping it',
+      );
+    }
+    budget?.take(entry);
     try {
-      // Capped at the declared size, so a corrupt entry cannot inflate without bound.
+      // Capped at the declared size, so a corrupt entry cannot inflate past it.
       data = zlib.inflateRawSync(raw, { maxOutputLength: Math.max(1, entry.uncompressedSize) });
     } catch (e) {
       throw corrupt(`cannot inflate zip entry ${entry.name}: ${(e as Error).message}`);

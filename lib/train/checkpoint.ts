@@ -11,7 +11,7 @@ import * as fs from 'fs';
 import type { ResNet } from '../nn/resnet';
 import type { Optimizer } from '../optim/optimizer';
 import type { ScheduleState } from '../schedule';
-import { orderedDict, readTorchFile, stateDictEntries, writeTorchFile, type TensorRecord, type TorchValue } from '../serialization';
+import { orderedDict, readTorchFile, stateDictEntries, withoutPath, writeTorchFile, type TensorRecord, type TorchValue } from '../serialization';
 import type { EpochMetrics } from './metrics';
 
 export const CHECKPOINT_FORMAT = 'libtorch-sgdr-checkpoint';
@@ -61,21 +61,46 @@ export async function saveCheckpoint(file: string, model: ResNet, optimizer: Opt
   });
 }
 
+/** The schedule and position JSON a checkpoint may hold (a run's history is ~300 characters an epoch). */
+const MAX_JSON_CHARS = 8 * 2 ** 20;
+
 export async function loadCheckpoint(file: string): Promise<Checkpoint> {
   if (!fs.existsSync(file)) throw new Error(`checkpoint not found: ${file}`);
   let value: TorchValue;
   try {
     value = await readTorchFile(file);
   } catch (err) {
-    throw new Error(`cannot read checkpoint ${file}: ${(err as Error).message}`);
+    throw new Error(`cannot read checkpoint ${file}: ${withoutPath((err as Error).message, file)}`);
   }
   const get = (key: string): TorchValue | undefined => (value instanceof Map ? value.get(key) : undefined);
   if (get('format') !== CHECKPOINT_FORMAT) throw new Error(`${file} is not a libtorch-sgdr training checkpoint`);
   if (get('version') !== CHECKPOINT_VERSION) throw new Error(`${file} has checkpoint version ${String(get('version'))}, expected ${CHECKPOINT_VERSION}`);
-  return {
-    model: stateDictEntries(get('model')!),
-    optimizer: get('optimizer')!,
-    schedule: JSON.parse(get('schedule') as string) as ScheduleState,
-    position: JSON.parse(get('position') as string) as TrainingPosition,
+  // A damaged or crafted checkpoint is named, whichever part of it is wrong.
+  let model: Map<string, TensorRecord>;
+  try {
+    model = stateDictEntries(get('model') ?? null);
+  } catch (err) {
+    throw new Error(`${file}: the checkpoint's model: ${(err as Error).message}`);
+  }
+  const json = <T>(key: string): T => {
+    const text = get(key);
+    if (typeof text !== 'string') throw new Error(`${file}: the checkpoint's '${key}' is not a JSON string`);
+    // JSON.parse builds up to ~30 bytes of heap per byte ('[[],[],...]'); real ones are kilobytes.
+    if (text.length > MAX_JSON_CHARS) {
+      throw new Error(`${file}: the checkpoint's '${key}' is ${text.length} characters of JSON, more than the ${MAX_JSON_CHARS} a checkpoint has`);
+    }
+    let parsed: unknown;
+    try {
+      parsed = JSON.parse(text);
+    } catch (err) {
+      throw new Error(`${file}: the checkpoint's '${key}' is not valid JSON: ${(err as Error).message}`);
+    }
+    if (typeof parsed !== 'object' || parsed === null || Array.isArray(parsed)) {
+      throw new Error(`${file}: the checkpoint's '${key}' is not a JSON object`);
+    }
+    return parsed as T;
   };
+  const optimizer = get('optimizer');
+  if (optimizer === undefined) throw new Error(`${file}: the checkpoint has no optimizer state`);
+  return { model, optimizer, schedule: json<ScheduleState>('schedule'), position: json<TrainingPosition>('position') };
 }

@@ -14,9 +14,12 @@ import type { ResNet } from '../nn/resnet';
 import type { Optimizer } from '../optim/optimizer';
 import type { Cycle, Schedule } from '../schedule';
 import { firstNonFiniteTensor, readTorchFile, tensorRecord, writeTorchFile, type TensorRecord } from '../serialization';
+import { removeStaleTemps, writeTextAtomic } from '../atomic-file';
 import { loadCheckpoint, saveCheckpoint, type SnapshotInfo, type TrainingPosition } from './checkpoint';
 import { ensembleMetrics, type EpochMetrics } from './metrics';
 import { outputFolderProblem } from '../folders';
+import { Tensor } from '../tensor';
+import { evaluate } from './step';
 
 /** What fit() needs of a dataset: the native handle the loader reads. */
 export interface DatasetHandle {
@@ -94,6 +97,8 @@ export interface FitOptions {
   normalizedWeightDecay?: number;
   /** Settings saved with the run; resuming under different ones is refused. */
   config?: Record<string, unknown>;
+  /** One-line notes: stale temporary files removed, a snapshot's missing probabilities remade. */
+  log?: (line: string) => void;
 }
 
 export interface KeepFiles {
@@ -112,7 +117,8 @@ export interface FitResult {
   skippedBatches?: number;
 }
 
-const CHECKPOINT = 'checkpoint.pth';
+export const CHECKPOINT_FILE = 'checkpoint.pth';
+const CHECKPOINT = CHECKPOINT_FILE;
 /** Written into the run folder when training diverged: { epoch, batch, loss, message }. */
 export const DIVERGED_FILE = 'diverged.json';
 
@@ -183,8 +189,14 @@ async function runFit(o: FitOptions): Promise<FitResult> {
   if (!Number.isInteger(seed) || seed < 0) throw new RangeError(`seed must be an integer >= 0, got ${String(seed)}`);
   if (o.resume && !o.outDir) throw new TypeError('resume needs outDir');
   const outDir = o.outDir;
+  const log = o.log ?? (() => {});
   if (outDir) {
     claimRunFolder(outDir, { resume: o.resume, overwrite: o.overwrite });
+    // Temporary files of writes that a kill interrupted (SIGKILL, power loss) go now.
+    const stale = removeStaleTemps(outDir);
+    if (stale.files.length) {
+      log(`removed ${stale.files.length} temporary file(s) of interrupted writes from ${outDir} (${(stale.bytes / 2 ** 20).toFixed(1)} MB)`);
+    }
     // A resumed run that diverged before is tried again from its last finite checkpoint.
     fs.rmSync(path.join(outDir, DIVERGED_FILE), { force: true });
   }
@@ -193,11 +205,20 @@ async function runFit(o: FitOptions): Promise<FitResult> {
     ...(o.normalizedWeightDecay !== undefined ? { normalizedWeightDecay: o.normalizedWeightDecay } : {}),
     ...(skipNonFinite ? { skipNonFinite: true } : {}) };
 
+  // A batch larger than its data set is the whole data set: the same computation, and no attempt
+  // to allocate for 1e8 images. The config keeps the value asked for (resume compares it).
+  const trainBatch = Math.min(batchSize, Math.max(1, o.train.size));
+  if (trainBatch < batchSize) log(`batch size ${batchSize} is larger than the training set (${o.train.size}): batches of ${trainBatch}`);
+  const askedEval = o.evalBatchSize === undefined ? undefined : checkPositiveInt(o.evalBatchSize, 'evalBatchSize');
+  const evalBatch = o.val ? Math.min(askedEval ?? trainBatch, Math.max(1, o.val.size)) : askedEval;
+  if (o.val && askedEval !== undefined && evalBatch! < askedEval) log(`eval batch size ${askedEval} is larger than the validation set (${o.val.size}): batches of ${evalBatch}`);
+  if (o.val && evalBatch! > trainBatch) await probeEvalBatch(o.model, o.val, evalBatch!);
+
   const trainer: NativeTrainer = new (native().NativeTrainer)(o.model.native, o.optimizer.native, {
     train: o.train.native,
     val: o.val?.native,
-    batchSize,
-    evalBatchSize: o.evalBatchSize,
+    batchSize: trainBatch,
+    evalBatchSize: evalBatch,
     seed,
     shuffle: o.shuffle ?? true,
     workers: o.workers,
@@ -220,7 +241,7 @@ async function runFit(o: FitOptions): Promise<FitResult> {
   // Divergence: recorded in the run folder (so an experiment reports the run as diverged) and thrown.
   const diverged = async (err: DivergenceError): Promise<never> => {
     if (outDir) {
-      await writeAtomic(path.join(outDir, DIVERGED_FILE), JSON.stringify({
+      await writeTextAtomic(path.join(outDir, DIVERGED_FILE), JSON.stringify({
         epoch: err.epoch, batch: err.batch, loss: Number.isFinite(err.loss) ? err.loss : String(err.loss), message: err.message,
       }) + '\n');
     }
@@ -233,17 +254,55 @@ async function runFit(o: FitOptions): Promise<FitResult> {
       if (mismatch) {
         throw new Error(`cannot resume ${outDir}: its '${mismatch}' was ${JSON.stringify(ckpt.position.config[mismatch])}, now ${JSON.stringify(config[mismatch as keyof typeof config])}`);
       }
-      await o.model.loadStateDict(ckpt.model);
-      o.optimizer.loadStateDict(ckpt.optimizer);
-      o.schedule.restore(ckpt.schedule);
+      const file = path.join(outDir, CHECKPOINT);
+      const restore = async (what: string, work: () => unknown): Promise<void> => {
+        try {
+          await work();
+        } catch (err) {
+          throw new Error(`cannot resume ${outDir}: ${file}: its ${what} does not fit this run: ${(err as Error).message.split('\n')[0]}`);
+        }
+      };
+      await restore('model', () => o.model.loadStateDict(ckpt.model));
+      await restore('optimizer state', () => o.optimizer.loadStateDict(ckpt.optimizer));
+      await restore('schedule state', () => o.schedule.restore(ckpt.schedule));
       position = ckpt.position;
+      // The ensemble so far, from the snapshots' validation probabilities. A missing file is made
+      // again from the snapshot's weights when they are there, and otherwise left out (said so).
+      let reloaded = false;
       for (const s of position.snapshots.slice(-ensembleSize)) {
         if (!s.probabilities) continue;
-        const saved = (await readTorchFile(path.join(outDir, s.probabilities))) as Map<string, TensorRecord>;
-        snapshotProbs.push(saved.get('probabilities')!.data as Float32Array);
-        valLabels = saved.get('labels')!.data as Int32Array;
-        classes = saved.get('probabilities')!.shape[1]!;
+        const file = path.join(outDir, s.probabilities);
+        if (!fs.existsSync(file)) {
+          const weights = s.file ? path.join(outDir, s.file) : undefined;
+          if (!weights || !fs.existsSync(weights) || !o.val) {
+            log(`resume: ${file} is missing${s.file ? ` and so is ${s.file}` : ''}: the snapshot ensemble leaves cycle ${s.cycle + 1} out`);
+            continue;
+          }
+          await o.model.loadStateDict(weights);
+          reloaded = true;
+          const again = await trainer.evaluate({ probabilities: true });
+          await writeTorchFile(file, {
+            probabilities: tensorRecord('float32', [again.labels!.length, again.probabilities!.length / again.labels!.length], again.probabilities!),
+            labels: tensorRecord('int32', [again.labels!.length], again.labels!),
+          });
+          log(`resume: ${s.probabilities} was missing; made again from ${s.file}`);
+        }
+        let saved: Map<string, TensorRecord>;
+        try {
+          saved = (await readTorchFile(file)) as Map<string, TensorRecord>;
+        } catch (err) {
+          throw new Error(`cannot resume ${outDir}: ${file}: ${(err as Error).message}`);
+        }
+        const probs = saved instanceof Map ? saved.get('probabilities') : undefined;
+        const labels = saved instanceof Map ? saved.get('labels') : undefined;
+        if (!probs || !labels || probs.shape.length !== 2 || labels.shape[0] !== probs.shape[0]) {
+          throw new Error(`cannot resume ${outDir}: ${file} is not a validation probabilities file of this run (delete it to leave cycle ${s.cycle + 1} out of the ensemble)`);
+        }
+        snapshotProbs.push(probs.data as Float32Array);
+        valLabels = labels.data as Int32Array;
+        classes = probs.shape[1]!;
       }
+      if (reloaded) await o.model.loadStateDict(ckpt.model);
     }
     await o.callbacks?.onTrainBegin?.();
     for (let e = position.epoch; e < epochs; e++) {
@@ -255,8 +314,13 @@ async function runFit(o: FitOptions): Promise<FitResult> {
       const lrs = new Float64Array(batches);
       for (let i = 0; i < batches; i++) lrs[i] = o.schedule.lrAt(e + i / batches);
       const startBatch = position.batch;
-      const r = await trainer.runEpoch({ epoch: e, lrs, startBatch, progressEvery: o.progressEvery, skipNonFinite },
+      const epochRun = trainer.runEpoch({ epoch: e, lrs, startBatch, progressEvery: o.progressEvery, skipNonFinite },
         o.callbacks?.onBatchEnd ? (p) => o.callbacks!.onBatchEnd!({ ...p, epoch: e + 1 }) : undefined);
+      // runEpoch clears the trainer's stop flag as it starts: a stop requested while this epoch was
+      // being set up (the awaits above) is passed on again, or it would wait for the next epoch.
+      if (o.signal?.aborted) trainer.abort();
+      const r = await epochRun
+        .catch((err: unknown) => { throw outOfMemory(err, `training batch of ${trainBatch} images (epoch ${e + 1})`, 'batchSize (--batch-size)'); });
       // Nothing is saved from a diverged state: the last checkpoint (of a finite epoch) stays as it is.
       if (!skipNonFinite && r.nonFiniteBatch >= 0) await diverged(new DivergenceError(e + 1, r.nonFiniteBatch + 1, r.nonFiniteLoss));
       const prior = position.partial ?? { lossSum: 0, correct: 0, count: 0, seconds: 0 };
@@ -272,7 +336,8 @@ async function runFit(o: FitOptions): Promise<FitResult> {
       }
       const evalStart = Date.now();
       const cycle = ends.get(e + 1);
-      const val = o.val ? await trainer.evaluate({ probabilities: Boolean(cycle && outDir) }) : null;
+      const val = o.val ? await trainer.evaluate({ probabilities: Boolean(cycle && outDir) })
+        .catch((err: unknown) => { throw outOfMemory(err, `validation batch of ${evalBatch} images (epoch ${e + 1})`, 'evalBatchSize (--eval-batch-size)'); }) : null;
       // A finite loss can still leave non-finite weights (an overflowing step, e.g. at lr 1e300) in
       // the last batch: caught here, before anything is saved from them.
       const state = outDir ? o.model.stateDict() : undefined;
@@ -369,7 +434,7 @@ export function ensureWritable(dir: string): void {
 
 /** Rewritten whole each epoch (atomically), so it always matches the checkpoint beside it. */
 async function writeMetrics(dir: string, rows: EpochMetrics[]): Promise<void> {
-  await writeAtomic(path.join(dir, 'metrics.jsonl'), rows.map((r) => JSON.stringify(r)).join('\n') + '\n');
+  await writeTextAtomic(path.join(dir, 'metrics.jsonl'), rows.map((r) => JSON.stringify(r)).join('\n') + '\n');
 }
 
 async function writeSummary(dir: string, result: FitResult, config: Record<string, unknown>): Promise<void> {
@@ -387,11 +452,46 @@ async function writeSummary(dir: string, result: FitResult, config: Record<strin
     seconds: result.history.reduce((a, r) => a + r.seconds, 0),
     ...(result.skippedBatches !== undefined ? { skipped_batches: result.skippedBatches } : {}),
   };
-  await writeAtomic(path.join(dir, 'summary.json'), JSON.stringify(summary, null, 2) + '\n');
+  await writeTextAtomic(path.join(dir, 'summary.json'), JSON.stringify(summary, null, 2) + '\n');
 }
 
-export async function writeAtomic(file: string, text: string): Promise<void> {
-  const tmp = `${file}.tmp-${process.pid}-${Math.random().toString(36).slice(2)}`;
-  await fs.promises.writeFile(tmp, text);
-  await fs.promises.rename(tmp, file);
+/** LibTorch's and the C++ runtime's ways of saying that an allocation failed. */
+const OUT_OF_MEMORY = /std::bad_alloc|bad_alloc|DefaultCPUAllocator|not enough memory|can't allocate memory|out of memory|Cannot allocate memory|Array buffer allocation failed|Invalid typed array length/i;
+
+/** An allocation failure becomes one line naming the batch and the option to lower; others pass. */
+function outOfMemory(err: unknown, what: string, option: string): unknown {
+  const message = err instanceof Error ? err.message : String(err);
+  if (!OUT_OF_MEMORY.test(message)) return err;
+  return new RangeError(`out of memory for a ${what}: lower ${option} (${message.split('\n')[0]!.slice(0, 160)})`);
+}
+
+/**
+ * A validation batch larger than the training batches would otherwise first run after a whole
+ * epoch of training, and fail there for lack of memory. One inference pass on a batch of zeros of
+ * that size, before training, fails now instead.
+ */
+async function probeEvalBatch(model: ResNet, val: DatasetHandle, batch: number): Promise<void> {
+  const shape = val as Partial<{ channels: number; height: number; width: number }>;
+  if (!shape.channels || !shape.height || !shape.width) return;
+  const what = `validation batch of ${batch} images`;
+  let input: Tensor | undefined;
+  let target: Tensor | undefined;
+  try {
+    input = Tensor.fromArray(new Float32Array(batch * shape.channels * shape.height * shape.width), [batch, shape.channels, shape.height, shape.width],
+      { device: model.device });
+    target = Tensor.fromArray(new BigInt64Array(batch), [batch], { device: model.device });
+    // In eval mode, as validation runs: BatchNorm uses (and leaves) its running statistics.
+    const wasTraining = model.training;
+    model.eval();
+    try {
+      await evaluate(model, input, target);
+    } finally {
+      model.train(wasTraining);
+    }
+  } catch (err) {
+    throw outOfMemory(err, what, 'evalBatchSize (--eval-batch-size)');
+  } finally {
+    input?.dispose();
+    target?.dispose();
+  }
 }

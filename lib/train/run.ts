@@ -10,7 +10,9 @@ import { setNumThreads } from '../device';
 import { resnet, type ResNet } from '../nn/resnet';
 import { Adam, AdamW, SGD, type Optimizer } from '../optim/optimizer';
 import { scheduleFromSpec, type ScheduleSpec } from '../schedule';
-import { claimRunFolder, fit, type FitCallbacks, type FitResult, type KeepFiles } from './fit';
+import { writeTextAtomicSync } from '../atomic-file';
+import { loadCheckpoint } from './checkpoint';
+import { CHECKPOINT_FILE, claimRunFolder, fit, type FitCallbacks, type FitResult, type KeepFiles } from './fit';
 import { modelFromPretrained, type TransferReport } from './transfer';
 
 export interface OptimizerConfig {
@@ -92,13 +94,28 @@ export async function runTraining(config: RunConfig, options: RunOptions = {}): 
   try {
     const stem = !config.stem || config.stem === 'auto' ? (train.height <= 32 ? 'cifar' : 'imagenet') : config.stem;
     let transfer: TransferReport | undefined;
-    if (config.initWeights) {
+    let stemUsed = stem;
+    const checkpoint = options.resume && options.outDir ? path.join(options.outDir, CHECKPOINT_FILE) : undefined;
+    if (config.initWeights && checkpoint && fs.existsSync(checkpoint)) {
+      // Resuming: the checkpoint holds the whole model, so the original --init-weights file is not
+      // needed (it may have moved). The model is rebuilt with the same shape (stem and classifier
+      // from the checkpoint) and the same frozen/re-initialised modules; fit() then loads the
+      // checkpoint's weights into it.
+      const built = await modelFromPretrained(config.arch, {
+        initWeights: checkpoint, entries: (await loadCheckpoint(checkpoint)).model, numClasses: train.numClasses,
+        inChannels: train.channels, reinitLast: config.reinitLast, freeze: config.freeze, device: config.device, seed: config.seed,
+      });
+      model = built.model;
+      stemUsed = built.report.stem;
+      log(`resume: the model's shape and weights from ${checkpoint} (the original --init-weights ${config.initWeights} is not read)`);
+    } else if (config.initWeights) {
       const built = await modelFromPretrained(config.arch, {
         initWeights: config.initWeights, numClasses: train.numClasses, inChannels: train.channels,
         reinitLast: config.reinitLast, freeze: config.freeze, device: config.device, seed: config.seed,
       });
       model = built.model;
       transfer = built.report;
+      stemUsed = transfer.stem;
       log(`weights from ${config.initWeights}: ${transfer.replacedClassifier ? 'new classifier, ' : ''}` +
         `${transfer.reinitialised.length} modules re-initialised, ${transfer.trainableParameters.toLocaleString('en')} trainable parameters` +
         (transfer.frozenParameters ? `, ${transfer.frozenParameters.toLocaleString('en')} frozen` : ''));
@@ -114,11 +131,11 @@ export async function runTraining(config: RunConfig, options: RunOptions = {}): 
     else if (type === 'adamw') optimizer = new AdamW(model, { lr, weightDecay: o.weightDecay, betas: o.betas, eps: o.eps });
     else if (type === 'adam') optimizer = new Adam(model, { lr, weightDecay: o.weightDecay, betas: o.betas, eps: o.eps });
     else throw new RangeError(`--optimizer must be sgd, adam or adamw, got '${String(type)}'`);
-    log(`${config.arch} (${stem} stem, ${model.parameterCount().toLocaleString('en')} parameters) on ${model.device}; ` +
+    log(`${config.arch} (${stemUsed === 'cifar' ? 'cifar stem: 3×3 conv1, no max-pool' : 'imagenet stem: 7×7 conv1 + max-pool'}, ${model.parameterCount().toLocaleString('en')} parameters) on ${model.device}; ` +
       `train ${train.size} × ${train.channels}×${train.height}×${train.width}, val ${val.size}, ${train.numClasses} classes`);
     if (options.outDir) {
       const saved = Object.fromEntries(Object.entries(config).filter(([k]) => !RUNTIME_ONLY.includes(k as keyof RunConfig)));
-      fs.writeFileSync(path.join(options.outDir, RUN_CONFIG_FILE), JSON.stringify(saved, null, 2) + '\n');
+      writeTextAtomicSync(path.join(options.outDir, RUN_CONFIG_FILE), JSON.stringify(saved, null, 2) + '\n');
     }
     // What the run's results depend on: resuming under other values is refused (which files are
     // kept does not matter).
@@ -128,7 +145,7 @@ export async function runTraining(config: RunConfig, options: RunOptions = {}): 
       epochs: config.epochs, batchSize: config.batchSize, evalBatchSize: config.evalBatchSize, seed: config.seed ?? 0,
       workers: config.workers, signal: options.signal, callbacks: options.callbacks, outDir: options.outDir, resume: options.resume,
       ensembleSize: config.ensembleSize, keep: config.keep, normalizedWeightDecay: o.normalizedWeightDecay, config: identity,
-      skipNonFinite: config.skipNonFinite,
+      skipNonFinite: config.skipNonFinite, log,
     });
     return { ...result, transfer };
   } finally {

@@ -5,7 +5,7 @@
  */
 import * as fs from 'fs';
 import { resnet, type ResNet, type ResNetOptions } from '../nn/resnet';
-import { firstNonFiniteTensor, readTorchFile, stateDictEntries, tensorRecord, type TensorRecord } from '../serialization';
+import { firstNonFiniteTensor, readTorchFile, stateDictEntries, tensorRecord, withoutPath, type TensorRecord } from '../serialization';
 
 export interface TransferOptions {
   /** A file written by torch.save(model.state_dict()) for the same architecture. */
@@ -18,9 +18,13 @@ export interface TransferOptions {
   reinitLast?: number;
   /** Freeze everything except the classifier and the re-initialised modules. */
   freeze?: boolean;
+  /** The state dict already read (a resumed run's checkpoint); initWeights then only names it. */
+  entries?: Map<string, TensorRecord>;
 }
 
 export interface TransferReport {
+  /** The stem the weights have: 'cifar' (3×3 conv1, no max-pool) or 'imagenet' (7×7 conv1). */
+  stem: 'cifar' | 'imagenet';
   replacedClassifier: boolean;
   adaptedInputChannels: boolean;
   reinitialised: string[];
@@ -28,15 +32,22 @@ export interface TransferReport {
   trainableParameters: number;
 }
 
+/** The classifier's input features of each architecture (torchvision's fc.in_features). */
+const FEATURES: Record<string, number | undefined> = { resnet18: 512, resnet34: 512, resnet50: 2048, resnet101: 2048, resnet152: 2048 };
+
 /** Builds a model from pretrained weights; everything it changes is reported. */
 export async function modelFromPretrained(arch: string, options: Omit<ResNetOptions, 'numClasses' | 'inChannels'> & TransferOptions):
 Promise<{ model: ResNet; report: TransferReport }> {
-  if (!fs.existsSync(options.initWeights)) throw new Error(`--init-weights: file not found: ${options.initWeights}`);
   let entries: Map<string, TensorRecord>;
-  try {
-    entries = stateDictEntries(await readTorchFile(options.initWeights));
-  } catch (err) {
-    throw new Error(`--init-weights: cannot read ${options.initWeights}: ${(err as Error).message}`);
+  if (options.entries) {
+    entries = options.entries;
+  } else {
+    if (!fs.existsSync(options.initWeights)) throw new Error(`--init-weights: file not found: ${options.initWeights}`);
+    try {
+      entries = stateDictEntries(await readTorchFile(options.initWeights));
+    } catch (err) {
+      throw new Error(`--init-weights: cannot read ${options.initWeights}: ${withoutPath((err as Error).message, options.initWeights)}`);
+    }
   }
   // NaN or infinite weights (e.g. a diverged run's file) would only train to NaN: refused up front.
   const bad = firstNonFiniteTensor(entries);
@@ -44,9 +55,23 @@ Promise<{ model: ResNet; report: TransferReport }> {
   const fcWeight = entries.get('fc.weight');
   const conv1 = entries.get('conv1.weight');
   if (!fcWeight || !conv1) throw new Error(`--init-weights: ${options.initWeights} is not a ResNet state dict (no conv1.weight/fc.weight)`);
+  // The model is built from these two shapes before the weights are loaded, so they are checked
+  // first: a crafted file must not make it build a classifier for a billion classes.
+  const shape = (t: TensorRecord): string => `[${t.shape.join(', ')}]`;
+  const k = conv1.shape[2];
+  if (conv1.shape.length !== 4 || conv1.shape[1]! < 1 || (k !== 3 && k !== 7) || conv1.shape[3] !== k) {
+    throw new Error(`--init-weights: ${options.initWeights}: conv1.weight has shape ${shape(conv1)}, not the ` +
+      '[64, C, 7, 7] (or [64, C, 3, 3]) of a ResNet stem');
+  }
+  const features = FEATURES[arch];
+  if (fcWeight.shape.length !== 2 || fcWeight.shape[0]! < 1 ||
+      (features !== undefined && fcWeight.shape[1] !== features)) {
+    throw new Error(`--init-weights: ${options.initWeights}: fc.weight has shape ${shape(fcWeight)}, not the ` +
+      `[classes, ${features ?? 'features'}] of a ${arch} classifier`);
+  }
   const fileClasses = fcWeight.shape[0]!;
   const fileChannels = conv1.shape[1]!;
-  const stem = conv1.shape[2] === 3 ? 'cifar' : 'imagenet';
+  const stem: TransferReport['stem'] = conv1.shape[2] === 3 ? 'cifar' : 'imagenet';
   const adaptedInputChannels = options.inChannels !== fileChannels;
   if (adaptedInputChannels) {
     if (options.inChannels !== 1) {
@@ -57,7 +82,8 @@ Promise<{ model: ResNet; report: TransferReport }> {
     entries = new Map(entries);
     entries.set('conv1.weight', sumInputChannels(conv1));
   }
-  const model = resnet(arch, { ...options, stem: options.stem ?? stem, numClasses: fileClasses, inChannels: options.inChannels });
+  const { entries: _read, ...resnetOptions } = options;
+  const model = resnet(arch, { ...resnetOptions, stem: options.stem ?? stem, numClasses: fileClasses, inChannels: options.inChannels });
   try {
     await model.loadStateDict(entries);
   } catch (err) {
@@ -82,7 +108,7 @@ Promise<{ model: ResNet; report: TransferReport }> {
   }
   return {
     model,
-    report: { replacedClassifier, adaptedInputChannels, reinitialised, frozenParameters, trainableParameters: model.parameterCount(true) },
+    report: { stem: (options.stem ?? stem) as TransferReport['stem'], replacedClassifier, adaptedInputChannels, reinitialised, frozenParameters, trainableParameters: model.parameterCount(true) },
   };
 }
 

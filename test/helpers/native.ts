@@ -3,8 +3,23 @@ import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 
+const madeHere: string[] = [];
+
+/**
+ * A new temporary folder, removed after this test file's tests (test/setup/remove-temp-dirs.ts), so
+ * a run's peak disk use is one file's folders, not the sum of all of them (7 GB).
+ * test/setup/temp-root.ts removes whatever is left at the end of the run.
+ */
 export function tempDir(prefix: string): string {
-  return fs.mkdtempSync(path.join(os.tmpdir(), `sgdr-${prefix}-`));
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), `sgdr-${prefix}-`));
+  madeHere.push(dir);
+  return dir;
+}
+
+/** Removes the folders tempDir made in this file (kept with SGDR_KEEP_TEST_TMP=1). */
+export function removeTempDirs(): void {
+  if (process.env.SGDR_KEEP_TEST_TMP === '1') return;
+  for (const d of madeHere.splice(0)) fs.rmSync(d, { recursive: true, force: true });
 }
 
 export function readFloat32(file: string): Float32Array {

@@ -6,7 +6,7 @@
  * gets torchvision through scripts/torchvision_compat.py (which also works with a CUDA torchvision on
  * a CPU torch).
  */
-import { spawnSync } from 'node:child_process';
+import { spawn, spawnSync } from 'node:child_process';
 import * as path from 'node:path';
 import { referencePython } from '../../lib/binding';
 
@@ -63,7 +63,10 @@ export function requireTorchOrSkip(withTorchvision = false): boolean {
 
 /** The reference's torch.__version__ ("1.13.0a0+git...", "2.13.0+cpu"). */
 export function referenceTorchVersion(): string {
-  return runPython('import torch; print(torch.__version__)').stdout.trim();
+  // Short (an import), so synchronous is fine here.
+  const r = spawnSync(PYTHON, ['-c', 'import torch; print(torch.__version__)'], { encoding: 'utf8', env: referenceEnv() });
+  if (r.status !== 0) throw new Error(`${PYTHON} cannot import torch: ${r.stderr}`);
+  return r.stdout.trim();
 }
 
 export interface PythonRun {
@@ -71,23 +74,36 @@ export interface PythonRun {
   stderr: string;
 }
 
-/** Runs `script` (source text) with `args`; throws with Python's stderr when it fails. */
+/**
+ * Runs `script` (source text) with `args`; throws with Python's stderr when it fails.
+ *
+ * Asynchronous on purpose: a PyTorch reference run can take minutes on a loaded 2-core machine,
+ * and a spawnSync that long freezes the test worker's event loop until vitest's worker RPC times
+ * out ("Timeout calling onTaskUpdate") and fails a run whose tests all passed.
+ */
 export function runPython(
   script: string,
   args: string[] = [],
   options: { cwd?: string; timeoutMs?: number; env?: Record<string, string> } = {},
-): PythonRun {
-  const r = spawnSync(PYTHON, ['-c', script, ...args], {
-    cwd: options.cwd,
-    encoding: 'utf8',
-    timeout: options.timeoutMs ?? 170_000,
-    maxBuffer: 256 * 1024 * 1024,
-    // No __pycache__ next to the shipped fixtures.
-    env: referenceEnv({ PYTHONHASHSEED: '0', PYTHONDONTWRITEBYTECODE: '1', OMP_NUM_THREADS: '2', ...options.env }),
+): Promise<PythonRun> {
+  return new Promise((resolve, reject) => {
+    const child = spawn(PYTHON, ['-c', script, ...args], {
+      cwd: options.cwd,
+      timeout: options.timeoutMs ?? 170_000,
+      // No __pycache__ next to the shipped fixtures.
+      env: referenceEnv({ PYTHONHASHSEED: '0', PYTHONDONTWRITEBYTECODE: '1', OMP_NUM_THREADS: '2', ...options.env }),
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
+    const out: Buffer[] = [];
+    const err: Buffer[] = [];
+    child.stdout.on('data', (d: Buffer) => out.push(d));
+    child.stderr.on('data', (d: Buffer) => err.push(d));
+    child.on('error', reject);
+    child.on('close', (status, signal) => {
+      const stdout = Buffer.concat(out).toString('utf8');
+      const stderr = Buffer.concat(err).toString('utf8');
+      if (status !== 0) reject(new Error(`python exited with ${status ?? signal}:\n${stderr}\n${stdout}`));
+      else resolve({ stdout, stderr });
+    });
   });
-  if (r.error) throw r.error;
-  if (r.status !== 0) {
-    throw new Error(`python exited with ${r.status ?? r.signal}:\n${r.stderr}\n${r.stdout}`);
-  }
-  return { stdout: r.stdout, stderr: r.stderr };
 }
