@@ -50,7 +50,8 @@ done
 #   model.cc, resnet.cc             native-resnet, native-errors (forward, state dicts, loads)
 #   optim.cc, train_step.cc         native-optim (SGD/Adam/AdamW steps and state), native-errors
 #   lr_scheduler.cc                 native-scheduler
-#   data.cc, data_wrap.cc           data-* (IDX, CIFAR, JPEG/PNG folders, fast decode, the loader)
+#   data.cc, data_wrap.cc           data-* (IDX, CIFAR, JPEG/PNG folders, fast decode, the loader,
+#   data_files.h, image_decode.h    hostile IDX headers and gzip bombs, PNG transparency, symlinks)
 #   trainer.cc                      train-fit (fit(): epochs, resume, abort, divergence), native-limits
 #   cpu_allocator.cc, bench.cc      bench-levers (each lever against the plain path), and every step
 #   blas_threads.cc                 at load
@@ -58,12 +59,14 @@ done
 # processes for many minutes more (runTraining is fit(); the CLI's own code is TypeScript). So is
 # native-memory (RSS over 1,000 forwards): under ASan, RSS holds the quarantine of freed memory (up
 # to 256 MB, filled as the test frees its outputs), so its 5% bound measures ASan; the leak checks
-# here and scripts/soak.js cover what it guards.
+# here and scripts/soak.js cover what it guards. And crafted-files, whose CLIs run under ulimit -v
+# 2 GB: ASan reserves terabytes of address space for its shadow memory and cannot start there.
 if [ ${#tests[@]} -eq 0 ]; then
   tests=(
     test/native-errors.test.ts test/native-limits.test.ts test/native-optim.test.ts test/native-resnet.test.ts
     test/native-scheduler.test.ts
-    test/data-idx.test.ts test/data-cifar.test.ts test/data-folder.test.ts test/data-fast-decode.test.ts
+    test/data-idx.test.ts test/data-idx-hostile.test.ts test/data-cifar.test.ts test/data-folder.test.ts
+    test/data-folder-links.test.ts test/data-image-trns.test.ts test/data-fast-decode.test.ts
     test/data-loader.test.ts test/data-spec.test.ts
     test/train-fit.test.ts test/train-units.test.ts test/bench-levers.test.ts
   )
