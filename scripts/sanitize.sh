@@ -158,11 +158,12 @@ for kind in heap-buffer-overflow heap-use-after-free signed-integer-overflow lea
   rc=0
   # The probe runs a moment after loading: LSan's exit-time tracer crashes in a process that exits
   # the instant the addon (and LibTorch's threads) started (sanitizer-report.js counts such crashes).
-  # (In a subshell with its stderr dropped, so bash's own "Aborted" line does not show.)
+  # In a subshell with its stderr dropped, and not its last command (bash would exec node in its
+  # place), so that bash's own "Aborted" line for the probe's abort goes to /dev/null.
   ( SGDR_SANITIZE=1 LD_PRELOAD="$libasan:$libubsan" \
     ASAN_OPTIONS="${asan_options//$logs/$plogs}" LSAN_OPTIONS="$lsan_options" UBSAN_OPTIONS="${ubsan_options//$logs/$plogs}" \
     node -e "const a = require(process.argv[1]); setTimeout(() => a.sanitizerProbe(process.argv[2]), 300)" "$addon" "$kind" \
-    >/dev/null 2>"$plogs/stderr.out" ) 2>/dev/null || rc=$?
+    >/dev/null 2>"$plogs/stderr.out"; exit $? ) 2>/dev/null || rc=$?
   report=$(cat "$plogs"/* 2>/dev/null || true)
   case "$kind" in
     leak) pattern="Direct leak of 4000 byte" ;;
