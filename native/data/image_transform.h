@@ -10,7 +10,7 @@
 #include <stdexcept>
 #include <vector>
 
-#include "data_random.h"
+#include "data/random.h"
 
 namespace sgdr {
 namespace data_detail {

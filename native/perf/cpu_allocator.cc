@@ -38,8 +38,8 @@
 #include <unordered_map>
 #include <vector>
 
-#include "compat.h"
-#include "perf.h"
+#include "core/compat.h"
+#include "perf/levers.h"
 
 namespace sgdr {
 
@@ -81,6 +81,7 @@ class CachingCpuAllocator final : public compat::AllocatorBase {
         it->second.pop_back();
         cached_bytes_ -= size;
         ++hits_;
+        CountLeverUse(&LeverUses::caching_allocator);
       } else {
         ++misses_;
       }

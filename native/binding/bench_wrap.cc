@@ -14,11 +14,12 @@
 #include <filesystem>
 #include <fstream>
 
-#include "async.h"
-#include "data_random.h"
-#include "errors.h"
-#include "image_decode.h"
-#include "perf.h"
+#include "binding/promise_worker.h"
+#include "data/random.h"
+#include "binding/args.h"
+#include "binding/js_errors.h"
+#include "data/image_decode.h"
+#include "perf/levers.h"
 
 namespace sgdr {
 
@@ -32,8 +33,8 @@ Napi::Value MatmulGflops(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
   SGDR_TRY
   const double n = NumberArg(info, 0, "n"), reps = NumberArg(info, 1, "reps");
-  if (!(n >= 1 && n <= 16384) || n != std::floor(n)) ThrowRange(env, "n must be an integer in [1, 16384]");
-  if (!(reps >= 1 && reps <= 1000) || reps != std::floor(reps)) ThrowRange(env, "reps must be an integer in [1, 1000]");
+  IntegerIn<int64_t>(env, n, 1, 16384, "n must be an integer in [1, 16384]");
+  IntegerIn<int64_t>(env, reps, 1, 1000, "reps must be an integer in [1, 1000]");
   const int threads = torch::get_num_threads();
   auto best = std::make_shared<double>(0);
   return PromiseWorker::Start(
@@ -64,6 +65,14 @@ Napi::Object LeverObject(Napi::Env env) {
 
 // levers() -> { fusedSgd, convAsMatmul, cachingAllocator, channelsLastInput, loaderBufferPool }
 Napi::Value GetLevers(const Napi::CallbackInfo& info) { return LeverObject(info.Env()); }
+
+// leverUses() -> { fusedSgd, ... }: how many times each lever took its own path (perf/levers.h).
+Napi::Value GetLeverUses(const Napi::CallbackInfo& info) {
+  auto o = Napi::Object::New(info.Env());
+  for (const LeverName& lever : kLeverNames)
+    o.Set(lever.name, static_cast<double>((LeverUseCounts().*lever.uses).load(std::memory_order_relaxed)));
+  return o;
+}
 
 // setLevers({ <lever>?: boolean, ... }) -> the levers now.
 // Takes effect from the next step.
@@ -239,6 +248,7 @@ Napi::Object InitBench(Napi::Env env) {
   auto o = Napi::Object::New(env);
   o.Set("matmulGflops", Napi::Function::New(env, MatmulGflops, "matmulGflops"));
   o.Set("levers", Napi::Function::New(env, GetLevers, "levers"));
+  o.Set("leverUses", Napi::Function::New(env, GetLeverUses, "leverUses"));
   o.Set("setLevers", Napi::Function::New(env, SetLevers, "setLevers"));
   o.Set("cpuCacheStats", Napi::Function::New(env, CpuCache, "cpuCacheStats"));
   o.Set("emptyCpuCache", Napi::Function::New(env, [](const Napi::CallbackInfo& info) {

@@ -7,7 +7,7 @@
 #include <memory>
 #include <mutex>
 
-#include "resnet.h"
+#include "core/resnet.h"
 
 namespace sgdr {
 

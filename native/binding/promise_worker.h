@@ -9,7 +9,7 @@
 #include <functional>
 #include <vector>
 
-#include "errors.h"
+#include "binding/js_errors.h"
 
 namespace sgdr {
 
@@ -29,18 +29,9 @@ class PromiseWorker : public Napi::AsyncWorker {
   void Execute() override {
     try {
       work_();
-    } catch (const RangeFailure& e) {
-      kind_ = Kind::kRange;
-      SetError(e.what());
-    } catch (const TypeFailure& e) {
-      kind_ = Kind::kType;
-      SetError(e.what());
-    } catch (const c10::Error& e) {
-      SetError(MessageOf(e));
-    } catch (const std::exception& e) {
-      SetError(e.what());
     } catch (...) {
-      SetError("unknown native error");
+      error_ = Capture(std::current_exception());
+      SetError(error_.message);
     }
   }
 
@@ -48,27 +39,14 @@ class PromiseWorker : public Napi::AsyncWorker {
     Napi::Env env = Env();
     try {
       deferred_.Resolve(done_(env));
-    } catch (const Napi::Error& e) {
-      deferred_.Reject(e.Value());
-    } catch (const c10::Error& e) {
-      deferred_.Reject(Napi::Error::New(env, MessageOf(e)).Value());
-    } catch (const std::exception& e) {
-      deferred_.Reject(Napi::Error::New(env, e.what()).Value());
+    } catch (...) {
+      deferred_.Reject(ToJsError(env, std::current_exception()).Value());
     }
   }
 
-  void OnError(const Napi::Error& error) override {
-    Napi::Env env = Env();
-    switch (kind_) {
-      case Kind::kRange: deferred_.Reject(Napi::RangeError::New(env, error.Message()).Value()); break;
-      case Kind::kType: deferred_.Reject(Napi::TypeError::New(env, error.Message()).Value()); break;
-      default: deferred_.Reject(Napi::Error::New(env, error.Message()).Value());
-    }
-  }
+  void OnError(const Napi::Error&) override { deferred_.Reject(ToJsError(Env(), error_).Value()); }
 
  private:
-  enum class Kind { kError, kRange, kType };
-
   PromiseWorker(Napi::Env env, Work work, Done done, const std::vector<Napi::Object>& keep_alive)
       : Napi::AsyncWorker(env, "sgdr"), deferred_(Napi::Promise::Deferred::New(env)), work_(std::move(work)),
         done_(std::move(done)) {
@@ -79,7 +57,7 @@ class PromiseWorker : public Napi::AsyncWorker {
   Work work_;
   Done done_;
   std::vector<Napi::ObjectReference> refs_;
-  Kind kind_ = Kind::kError;
+  CapturedError error_;  // what Execute() caught, turned into the JS error in OnError
 };
 
 }  // namespace sgdr

@@ -1,25 +1,20 @@
-#include "model.h"
+#include "binding/model_wrap.h"
 
 #include <torch/torch.h>
 
 #include <map>
 #include <set>
 
-#include "addon_data.h"
-#include "async.h"
-#include "device.h"
-#include "errors.h"
-#include "tensor.h"
+#include "binding/addon_data.h"
+#include "binding/promise_worker.h"
+#include "core/device.h"
+#include "binding/args.h"
+#include "binding/js_errors.h"
+#include "binding/tensor_wrap.h"
 
 namespace sgdr {
 
 namespace {
-
-std::string ShapeString(c10::IntArrayRef shape) {
-  std::string s = "[";
-  for (size_t i = 0; i < shape.size(); ++i) s += (i ? ", " : "") + std::to_string(shape[i]);
-  return s + "]";
-}
 
 // Parameters then buffers, in registration order: the same order as PyTorch's state_dict().
 std::vector<std::pair<std::string, torch::Tensor>> StateEntries(torch::nn::Module& m) {
@@ -77,7 +72,7 @@ ModelWrap* ModelWrap::Get(Napi::Value value, const char* what) {
   if (!obj.InstanceOf(GetAddonData(value.Env()).model_constructor.Value()))
     ThrowType(value.Env(), std::string(what) + " must be a model");
   ModelWrap* self = Unwrap(obj);
-  if (!self->module_) throw Napi::Error::New(value.Env(), std::string(what) + " is a disposed model");
+  if (!self->module_) ThrowDisposed(value.Env(), std::string(what) + " is a disposed model");
   return self;
 }
 
@@ -146,7 +141,7 @@ void ModelWrap::CheckInput(const torch::Tensor& input) const {
 Napi::Value ModelWrap::Forward(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
   SGDR_TRY
-  if (!module_) throw Napi::Error::New(env, "model is disposed");
+  if (!module_) ThrowDisposed(env, "model is disposed");
   torch::Tensor input = TensorWrap::Get(info[0], "input");
   CheckInput(input);
   auto result = std::make_shared<torch::Tensor>();
@@ -167,19 +162,19 @@ Napi::Value ModelWrap::Forward(const Napi::CallbackInfo& info) {
 }
 
 Napi::Value ModelWrap::SetTraining(const Napi::CallbackInfo& info) {
-  if (!module_) throw Napi::Error::New(info.Env(), "model is disposed");
+  if (!module_) ThrowDisposed(info.Env(), "model is disposed");
   std::lock_guard<std::mutex> lock(*mutex_);
   module_->train(info.Length() > 0 && info[0].ToBoolean().Value());
   return info.Env().Undefined();
 }
 
 Napi::Value ModelWrap::IsTraining(const Napi::CallbackInfo& info) {
-  if (!module_) throw Napi::Error::New(info.Env(), "model is disposed");
+  if (!module_) ThrowDisposed(info.Env(), "model is disposed");
   return Napi::Boolean::New(info.Env(), module_->is_training());
 }
 
 Napi::Value ModelWrap::ParameterCount(const Napi::CallbackInfo& info) {
-  if (!module_) throw Napi::Error::New(info.Env(), "model is disposed");
+  if (!module_) ThrowDisposed(info.Env(), "model is disposed");
   const bool trainable_only = info.Length() > 0 && info[0].ToBoolean().Value();
   int64_t n = 0;
   for (const auto& p : module_->parameters())
@@ -189,7 +184,7 @@ Napi::Value ModelWrap::ParameterCount(const Napi::CallbackInfo& info) {
 
 Napi::Value ModelWrap::StateDictKeys(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
-  if (!module_) throw Napi::Error::New(env, "model is disposed");
+  if (!module_) ThrowDisposed(env, "model is disposed");
   std::set<std::string> params;
   for (const auto& p : module_->named_parameters()) params.insert(p.key());
   auto entries = StateEntries(*module_);
@@ -211,7 +206,7 @@ Napi::Value ModelWrap::StateDictKeys(const Napi::CallbackInfo& info) {
 Napi::Value ModelWrap::StateDict(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
   SGDR_TRY
-  if (!module_) throw Napi::Error::New(env, "model is disposed");
+  if (!module_) ThrowDisposed(env, "model is disposed");
   std::lock_guard<std::mutex> lock(*mutex_);
   auto entries = StateEntries(*module_);
   auto arr = Napi::Array::New(env, entries.size());
@@ -235,7 +230,7 @@ Napi::Value ModelWrap::StateDict(const Napi::CallbackInfo& info) {
 Napi::Value ModelWrap::LoadStateDict(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
   SGDR_TRY
-  if (!module_) throw Napi::Error::New(env, "model is disposed");
+  if (!module_) ThrowDisposed(env, "model is disposed");
   if (info.Length() < 1 || !info[0].IsArray()) ThrowType(env, "state dict records must be an array");
   const bool strict = info.Length() < 2 || info[1].ToBoolean().Value();
   auto records = info[0].As<Napi::Array>();
@@ -305,7 +300,7 @@ Napi::Value ModelWrap::LoadStateDict(const Napi::CallbackInfo& info) {
 Napi::Value ModelWrap::To(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
   SGDR_TRY
-  if (!module_) throw Napi::Error::New(env, "model is disposed");
+  if (!module_) ThrowDisposed(env, "model is disposed");
   torch::Device device = ResolveDevice(StringArg(info, 0, "device"));
   std::lock_guard<std::mutex> lock(*mutex_);
   module_->to(device);
@@ -321,7 +316,7 @@ Napi::Value ModelWrap::Device(const Napi::CallbackInfo& info) {
 
 Napi::Value ModelWrap::Info(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
-  if (!module_) throw Napi::Error::New(env, "model is disposed");
+  if (!module_) ThrowDisposed(env, "model is disposed");
   const auto& o = module_->options();
   auto out = Napi::Object::New(env);
   out.Set("arch", o.arch);
@@ -335,7 +330,7 @@ Napi::Value ModelWrap::Info(const Napi::CallbackInfo& info) {
 Napi::Value ModelWrap::ReplaceClassifier(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
   SGDR_TRY
-  if (!module_) throw Napi::Error::New(env, "model is disposed");
+  if (!module_) ThrowDisposed(env, "model is disposed");
   const double n = NumberArg(info, 0, "numClasses");
   if (!IsIntegerIn(n, 1, kMaxExactInteger)) ThrowRange(env, "numClasses must be an integer >= 1");
   std::lock_guard<std::mutex> lock(*mutex_);
@@ -348,7 +343,7 @@ Napi::Value ModelWrap::ReplaceClassifier(const Napi::CallbackInfo& info) {
 // Module names in PyTorch's model.modules() order (the root is ''), e.g. for "re-initialise the last N".
 Napi::Value ModelWrap::ModuleNames(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
-  if (!module_) throw Napi::Error::New(env, "model is disposed");
+  if (!module_) ThrowDisposed(env, "model is disposed");
   auto items = module_->named_modules("", /*include_self=*/true);
   auto arr = Napi::Array::New(env, items.size());
   for (size_t i = 0; i < items.size(); ++i) arr.Set(static_cast<uint32_t>(i), items[i].key());
@@ -358,7 +353,7 @@ Napi::Value ModelWrap::ModuleNames(const Napi::CallbackInfo& info) {
 Napi::Value ModelWrap::ReinitModules(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
   SGDR_TRY
-  if (!module_) throw Napi::Error::New(env, "model is disposed");
+  if (!module_) ThrowDisposed(env, "model is disposed");
   std::vector<std::string> names = StringList(env, info[0], "modules");
   std::lock_guard<std::mutex> lock(*mutex_);
   auto items = module_->named_modules("", true);
@@ -376,7 +371,7 @@ Napi::Value ModelWrap::ReinitModules(const Napi::CallbackInfo& info) {
 Napi::Value ModelWrap::SetRequiresGrad(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
   SGDR_TRY
-  if (!module_) throw Napi::Error::New(env, "model is disposed");
+  if (!module_) ThrowDisposed(env, "model is disposed");
   std::vector<std::string> prefixes = StringList(env, info[0], "prefixes");
   const bool value = info.Length() > 1 && info[1].ToBoolean().Value();
   std::lock_guard<std::mutex> lock(*mutex_);

@@ -1,15 +1,17 @@
-#include "optim.h"
+#include "binding/optimizer_wrap.h"
 
 #include <torch/torch.h>
 
 #include <cmath>
 #include <sstream>
 
-#include "addon_data.h"
-#include "compat.h"
-#include "errors.h"
-#include "model.h"
-#include "tensor.h"
+#include "binding/addon_data.h"
+#include "core/compat.h"
+#include "core/optim.h"
+#include "binding/args.h"
+#include "binding/js_errors.h"
+#include "binding/model_wrap.h"
+#include "binding/tensor_wrap.h"
 
 namespace sgdr {
 
@@ -82,15 +84,6 @@ std::unique_ptr<torch::optim::OptimizerOptions> MakeOptions(const std::string& k
 }
 
 }  // namespace
-
-void ZeroGradToNone(torch::optim::Optimizer& optimizer) {
-  for (auto& group : optimizer.param_groups())
-    for (auto& p : group.params()) p.mutable_grad().reset();
-}
-
-void CheckLr(double lr, const std::string& name) {
-  if (!std::isfinite(lr) || lr < 0) throw RangeFailure(name + " must be a finite number >= 0, got " + Num(lr));
-}
 
 Napi::Function OptimizerWrap::Init(Napi::Env env) {
   Napi::Function ctor = DefineClass(env, "NativeOptimizer",
@@ -173,9 +166,9 @@ Napi::Value OptimizerWrap::GetLr(const Napi::CallbackInfo& info) {
   SGDR_TRY
   const double g = info.Length() > 0 && info[0].IsNumber() ? info[0].As<Napi::Number>().DoubleValue() : 0;
   auto& groups = optimizer_->param_groups();
-  if (!(g >= 0) || g >= groups.size() || g != std::floor(g))
-    ThrowRange(env, "group must be an integer in [0, " + std::to_string(groups.size()) + ")");
-  return Napi::Number::New(env, groups[static_cast<size_t>(g)].options().get_lr());
+  const auto group = IntegerIn<size_t>(env, g, 0, static_cast<double>(groups.size()) - 1,
+                                       "group must be an integer in [0, " + std::to_string(groups.size()) + ")");
+  return Napi::Number::New(env, groups[group].options().get_lr());
   SGDR_CATCH(env)
 }
 
@@ -188,9 +181,9 @@ Napi::Value OptimizerWrap::SetLr(const Napi::CallbackInfo& info) {
   auto& groups = optimizer_->param_groups();
   if (info.Length() > 1 && !info[1].IsUndefined()) {
     const double g = NumberArg(info, 1, "group");
-    if (!(g >= 0) || g >= groups.size() || g != std::floor(g))
-      ThrowRange(env, "group must be an integer in [0, " + std::to_string(groups.size()) + ")");
-    groups[static_cast<size_t>(g)].options().set_lr(lr);
+    const auto group = IntegerIn<size_t>(env, g, 0, static_cast<double>(groups.size()) - 1,
+                                         "group must be an integer in [0, " + std::to_string(groups.size()) + ")");
+    groups[group].options().set_lr(lr);
   } else {
     for (auto& group : groups) group.options().set_lr(lr);
   }

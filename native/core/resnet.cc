@@ -1,12 +1,12 @@
-#include "resnet.h"
+#include "core/resnet.h"
 
 #include <torch/torch.h>
 
 #include <cmath>
 
-#include "compat.h"
-#include "errors.h"
-#include "perf.h"
+#include "core/compat.h"
+#include "core/failure.h"
+#include "perf/levers.h"
 
 namespace sgdr {
 
@@ -32,6 +32,7 @@ torch::Tensor RunConv(nn::Conv2d conv, const torch::Tensor& x) {
     const int64_t oh = (H + 2 * ph - kh) / sh + 1, ow = (W + 2 * pw - kw) / sw + 1;
     const int64_t h = std::min(H, kh - ph), w = std::min(W, kw - pw);
     if (oh == 1 && ow == 1 && h >= 1 && w >= 1 && H + 2 * ph >= kh && W + 2 * pw >= kw) {
+      CountLeverUse(&LeverUses::conv_as_matmul);
       const int64_t n = x.size(0), c = x.size(1), out = conv->weight.size(0);
       torch::Tensor xs = x.narrow(2, 0, h).narrow(3, 0, w).reshape({n, c * h * w});
       torch::Tensor ws = conv->weight.narrow(2, ph, h).narrow(3, pw, w).reshape({out, c * h * w});

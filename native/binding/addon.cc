@@ -7,12 +7,13 @@
 #include <cstdlib>
 #include <thread>
 
-#include "addon_data.h"
-#include "data_wrap.h"
-#include "errors.h"
-#include "model.h"
-#include "optim.h"
-#include "tensor.h"
+#include "binding/addon_data.h"
+#include "binding/data_wrap.h"
+#include "binding/args.h"
+#include "binding/js_errors.h"
+#include "binding/model_wrap.h"
+#include "binding/optimizer_wrap.h"
+#include "binding/tensor_wrap.h"
 
 namespace sgdr {
 
@@ -46,8 +47,7 @@ void DefaultThreads() {
 
 Napi::Value SetNumThreads(const Napi::CallbackInfo& info) {
   const double n = NumberArg(info, 0, "threads");
-  if (!(n >= 1) || n != std::floor(n) || n > 4096) ThrowRange(info.Env(), "threads must be an integer >= 1");
-  torch::set_num_threads(static_cast<int>(n));
+  torch::set_num_threads(IntegerIn<int>(info.Env(), n, 1, 4096, "threads must be an integer in [1, 4096]"));
   return info.Env().Undefined();
 }
 
@@ -72,9 +72,19 @@ Napi::Value ManualSeed(const Napi::CallbackInfo& info) {
 // written atomically, so nothing half-written survives this.
 Napi::Value ExitNow(const Napi::CallbackInfo& info) {
   const double code = NumberArg(info, 0, "code");
-  if (!(code >= 0 && code <= 255) || code != std::floor(code)) ThrowRange(info.Env(), "code must be an integer in [0, 255]");
+  const int status = IntegerIn<int>(info.Env(), code, 0, 255, "code must be an integer in [0, 255]");
   std::fflush(nullptr);
-  std::_Exit(static_cast<int>(code));
+  std::_Exit(status);
+}
+
+// setErrorClasses({ DisposedError }): the library's error classes, for the errors native code throws
+// (binding/js_errors.h). Called once by lib/binding.ts when it loads the addon.
+Napi::Value SetErrorClasses(const Napi::CallbackInfo& info) {
+  Napi::Object classes = ObjectArg(info, 0, "classes");
+  Napi::Value disposed = classes.Get("DisposedError");
+  if (!disposed.IsFunction()) ThrowType(info.Env(), "classes.DisposedError must be a class");
+  GetAddonData(info.Env()).disposed_error_constructor = Napi::Persistent(disposed.As<Napi::Function>());
+  return info.Env().Undefined();
 }
 
 Napi::Object Init(Napi::Env env, Napi::Object exports) {
@@ -97,6 +107,7 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
   exports.Set("cudaDeviceCount", Napi::Function::New(env, CudaDeviceCount, "cudaDeviceCount"));
   exports.Set("manualSeed", Napi::Function::New(env, ManualSeed, "manualSeed"));
   exports.Set("exitNow", Napi::Function::New(env, ExitNow, "exitNow"));
+  exports.Set("setErrorClasses", Napi::Function::New(env, SetErrorClasses, "setErrorClasses"));
   exports.Set("libtorchVersion", Napi::String::New(env, TORCH_VERSION));
   exports.Set("bench", InitBench(env));
 #ifdef SGDR_SANITIZER_PROBES

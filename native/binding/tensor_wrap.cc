@@ -1,12 +1,13 @@
-#include "tensor.h"
+#include "binding/tensor_wrap.h"
 
 #include <torch/torch.h>
 
 #include <algorithm>
 
-#include "addon_data.h"
-#include "device.h"
-#include "errors.h"
+#include "binding/addon_data.h"
+#include "core/device.h"
+#include "binding/args.h"
+#include "binding/js_errors.h"
 
 namespace sgdr {
 
@@ -52,12 +53,6 @@ std::vector<int64_t> ShapeFromJs(Napi::Env env, Napi::Value value) {
     shape.push_back(static_cast<int64_t>(d));
   }
   return shape;
-}
-
-std::string ShapeString(c10::IntArrayRef shape) {
-  std::string s = "[";
-  for (size_t i = 0; i < shape.size(); ++i) s += (i ? ", " : "") + std::to_string(shape[i]);
-  return s + "]";
 }
 
 }  // namespace
@@ -137,7 +132,7 @@ bool TensorWrap::IsTensor(Napi::Value value) {
 torch::Tensor TensorWrap::Get(Napi::Value value, const char* what) {
   if (!IsTensor(value)) ThrowType(value.Env(), std::string(what) + " must be a Tensor");
   TensorWrap* self = Unwrap(value.As<Napi::Object>());
-  if (!self->tensor_.defined()) throw Napi::Error::New(value.Env(), std::string(what) + " is a disposed Tensor");
+  if (!self->tensor_.defined()) ThrowDisposed(value.Env(), std::string(what) + " is a disposed Tensor");
   return self->tensor_;
 }
 
@@ -187,7 +182,7 @@ Napi::Value TensorWrap::FromArray(const Napi::CallbackInfo& info) {
 }
 
 static TensorWrap* Live(TensorWrap* self, Napi::Env env, torch::Tensor& t) {
-  if (!t.defined()) throw Napi::Error::New(env, "Tensor is disposed");
+  if (!t.defined()) ThrowDisposed(env, "Tensor is disposed");
   return self;
 }
 

@@ -7,7 +7,7 @@
 
 #include <memory>
 
-#include "data.h"
+#include "data/datasets.h"
 
 namespace sgdr {
 

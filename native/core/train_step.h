@@ -10,19 +10,21 @@
 #include <chrono>
 #include <cmath>
 
-#include "optim.h"
-#include "perf.h"
-#include "resnet.h"
+#include "core/optim.h"
+#include "perf/levers.h"
+#include "core/resnet.h"
 
 namespace sgdr {
 
-// optimizer.step(), through the fused SGD pass when it applies (see PerfLevers::fused_sgd in perf.h).
+// optimizer.step(), through the fused SGD pass when it applies (see PerfLevers::fused_sgd in perf/levers.h).
 void OptimizerStep(torch::optim::Optimizer& optimizer);
 
 // The batch as the model takes it: on a CPU, in channels_last when that lever is on.
 inline torch::Tensor ModelInput(const torch::Tensor& x) {
-  if (x.dim() == 4 && x.device().is_cpu() && Levers().channels_last_input.load(std::memory_order_relaxed))
+  if (x.dim() == 4 && x.device().is_cpu() && Levers().channels_last_input.load(std::memory_order_relaxed)) {
+    CountLeverUse(&LeverUses::channels_last_input);
     return x.contiguous(torch::MemoryFormat::ChannelsLast);
+  }
   return x;
 }
 

@@ -1,7 +1,7 @@
 // Datasets (IDX, CIFAR-10, image folders), their per-sample transforms, and the background batch
 // loader. See data.h for the contracts; the building blocks are in data_files.h (file formats),
 // image_decode.h (JPEG/PNG), image_transform.h (torchvision transforms) and data_random.h.
-#include "data.h"
+#include "data/datasets.h"
 
 #include <torch/types.h>
 
@@ -19,12 +19,12 @@
 
 #include <sys/stat.h>
 
-#include "data_files.h"
-#include "data_random.h"
-#include "errors.h"
-#include "image_decode.h"
-#include "image_transform.h"
-#include "perf.h"
+#include "data/file_formats.h"
+#include "data/random.h"
+#include "core/failure.h"
+#include "data/image_decode.h"
+#include "data/image_transform.h"
+#include "perf/levers.h"
 
 namespace sgdr {
 
@@ -717,6 +717,7 @@ struct BatchLoader::Impl {
         // accesses happen before our writes.
         if (t.use_count() == 1 && t.storage().use_count() == 1) {
           buffer = t;
+          CountLeverUse(&LeverUses::loader_buffer_pool);
           break;
         }
       if (!buffer.defined()) {

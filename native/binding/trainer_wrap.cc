@@ -11,15 +11,17 @@
 #include <condition_variable>
 #include <deque>
 #include <functional>
+#include <optional>
 #include <thread>
 
-#include "data.h"
-#include "data_wrap.h"
-#include "errors.h"
-#include "model.h"
-#include "optim.h"
-#include "step.h"
-#include "tensor.h"
+#include "data/datasets.h"
+#include "binding/data_wrap.h"
+#include "binding/args.h"
+#include "binding/js_errors.h"
+#include "binding/model_wrap.h"
+#include "binding/optimizer_wrap.h"
+#include "core/train_step.h"
+#include "binding/tensor_wrap.h"
 
 namespace sgdr {
 
@@ -34,9 +36,9 @@ struct Message {
   int64_t batch = 0, batches = 0;
   double loss = 0, lr = 0, images_per_second = 0;
   // done: either an error or a result builder run on the JS thread
-  std::string error;
-  bool range_error = false;
+  std::optional<CapturedError> error;
   std::function<Napi::Value(Napi::Env)> result;
+  bool failed() const { return error.has_value(); }
 };
 
 // A single job's link back to JS: its promise, progress callback and keep-alive references.
@@ -67,13 +69,13 @@ void CallJs(Napi::Env env, Napi::Function callback, JobLink* link, Message* mess
   }
   if (!link->callback_error.empty()) {
     link->deferred.Reject(Napi::Error::New(env, "progress callback threw: " + link->callback_error).Value());
-  } else if (!m->error.empty()) {
-    link->deferred.Reject((m->range_error ? Napi::RangeError::New(env, m->error) : Napi::Error::New(env, m->error)).Value());
+  } else if (m->failed()) {
+    link->deferred.Reject(ToJsError(env, *m->error).Value());
   } else {
     try {
       link->deferred.Resolve(m->result(env));
-    } catch (const Napi::Error& e) {
-      link->deferred.Reject(e.Value());
+    } catch (...) {
+      link->deferred.Reject(ToJsError(env, std::current_exception()).Value());
     }
   }
   link->self.Reset();
@@ -206,15 +208,8 @@ class TrainerWrap : public Napi::ObjectWrap<TrainerWrap> {
         try {
           if (at::get_num_threads() != threads) at::set_num_threads(threads);
           done->result = work(*tsfn);
-        } catch (const RangeFailure& e) {
-          done->error = e.what();
-          done->range_error = true;
-        } catch (const c10::Error& e) {
-          done->error = MessageOf(e);
-        } catch (const std::exception& e) {
-          done->error = e.what();
         } catch (...) {
-          done->error = "unknown native error";
+          done->error = Capture(std::current_exception());
         }
         {
           std::lock_guard<std::mutex> lock(mu_);
@@ -462,8 +457,8 @@ class TrainerWrap : public Napi::ObjectWrap<TrainerWrap> {
     CheckOpen(env);
     const double steps = NumberOption(o, "steps", 0), pool = NumberOption(o, "batches", 1);
     if (!IsIntegerIn(steps, 1, kMaxExactInteger)) ThrowRange(env, "steps must be an integer >= 1");
-    if (!(pool >= 1) || pool != std::floor(pool) || pool > static_cast<double>(train_->batches_per_epoch()))
-      ThrowRange(env, "batches must be an integer in [1, " + std::to_string(train_->batches_per_epoch()) + "]");
+    IntegerIn<int64_t>(env, pool, 1, static_cast<double>(train_->batches_per_epoch()),
+                       "batches must be an integer in [1, " + std::to_string(train_->batches_per_epoch()) + "]");
     const bool train = BoolOption(o, "train", true);
     return Submit(info, env.Undefined(), [this, steps, pool, train](TrainerTsfn&) {
       ResNet module = model_->module();

@@ -35,11 +35,4 @@ class OptimizerWrap : public Napi::ObjectWrap<OptimizerWrap> {
   Napi::ObjectReference model_ref_;  // the model must outlive the optimizer that points into it
 };
 
-// Drops every gradient (PyTorch's zero_grad(set_to_none=True)): no memset per step, and the next
-// backward writes fresh gradients instead of accumulating into zeros.
-void ZeroGradToNone(torch::optim::Optimizer& optimizer);
-
-// Throws RangeFailure unless lr is finite and >= 0.
-void CheckLr(double lr, const std::string& name = "lr");
-
 }  // namespace sgdr

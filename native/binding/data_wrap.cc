@@ -1,12 +1,13 @@
-#include "data_wrap.h"
+#include "binding/data_wrap.h"
 
 #include <atomic>
 #include <cmath>
 
-#include "addon_data.h"
-#include "async.h"
-#include "errors.h"
-#include "tensor.h"
+#include "binding/addon_data.h"
+#include "binding/promise_worker.h"
+#include "binding/args.h"
+#include "binding/js_errors.h"
+#include "binding/tensor_wrap.h"
 
 namespace sgdr {
 
@@ -15,10 +16,9 @@ namespace {
 // An optional integer option in [lo, 2^53]; absent/undefined/null gives the fallback.
 int64_t IntOption(const Napi::Object& o, const char* key, int64_t fallback, int64_t lo) {
   const double v = NumberOption(o, key, static_cast<double>(fallback));
-  if (!(v >= static_cast<double>(lo)) || v != std::floor(v) || v > 9007199254740992.0)
-    ThrowRange(o.Env(), std::string(key) + " must be an integer >= " + std::to_string(lo) + ", got " +
-                            Napi::Number::New(o.Env(), v).ToString().Utf8Value());
-  return static_cast<int64_t>(v);
+  return IntegerIn<int64_t>(o.Env(), v, static_cast<double>(lo), kMaxExactInteger,
+                            std::string(key) + " must be an integer >= " + std::to_string(lo) + ", got " +
+                                Napi::Number::New(o.Env(), v).ToString().Utf8Value());
 }
 
 std::vector<float> FloatList(const Napi::Object& o, const char* key) {
@@ -62,7 +62,7 @@ class DatasetWrap : public Napi::ObjectWrap<DatasetWrap> {
   }
 
   std::shared_ptr<Dataset> dataset(Napi::Env env) const {
-    if (!dataset_) throw Napi::Error::New(env, "dataset is disposed");
+    if (!dataset_) ThrowDisposed(env, "dataset is disposed");
     return dataset_;
   }
 
@@ -99,9 +99,9 @@ class DatasetWrap : public Napi::ObjectWrap<DatasetWrap> {
   Napi::Value Source(const Napi::CallbackInfo& info) {
     auto d = dataset(info.Env());
     const double i = NumberArg(info, 0, "index");
-    if (!(i >= 0) || i != std::floor(i) || i >= static_cast<double>(d->size()))
-      ThrowRange(info.Env(), "index must be an integer in [0, " + std::to_string(d->size()) + ")");
-    return Napi::String::New(info.Env(), d->source(static_cast<int64_t>(i)));
+    const int64_t index = IntegerIn<int64_t>(info.Env(), i, 0, static_cast<double>(d->size()) - 1,
+                                             "index must be an integer in [0, " + std::to_string(d->size()) + ")");
+    return Napi::String::New(info.Env(), d->source(index));
   }
 
   // crop(index, seed = 0, epoch = 0) -> { x, y, w, h, flip, scale } | null: the random crop get()
@@ -133,8 +133,7 @@ class DatasetWrap : public Napi::ObjectWrap<DatasetWrap> {
   static SampleRef SampleArgs(const Napi::CallbackInfo& info, int64_t size) {
     Napi::Env env = info.Env();
     const double i = NumberArg(info, 0, "index");
-    if (!(i >= 0) || i != std::floor(i) || i >= static_cast<double>(size))
-      ThrowRange(env, "index must be an integer in [0, " + std::to_string(size) + ")");
+    IntegerIn<int64_t>(env, i, 0, static_cast<double>(size) - 1, "index must be an integer in [0, " + std::to_string(size) + ")");
     const double seed = info.Length() > 1 && !info[1].IsUndefined() ? NumberArg(info, 1, "seed") : 0;
     const double epoch = info.Length() > 2 && !info[2].IsUndefined() ? NumberArg(info, 2, "epoch") : 0;
     if (!IsIntegerIn(seed, 0, kMaxSeed)) ThrowRange(env, "seed must be an integer in [0, 2^64)");
@@ -216,7 +215,7 @@ class DataLoaderWrap : public Napi::ObjectWrap<DataLoaderWrap> {
 
  private:
   std::shared_ptr<BatchLoader> loader(Napi::Env env) const {
-    if (!loader_) throw Napi::Error::New(env, "data loader is disposed");
+    if (!loader_) ThrowDisposed(env, "data loader is disposed");
     return loader_;
   }
 
@@ -263,15 +262,7 @@ class DataLoaderWrap : public Napi::ObjectWrap<DataLoaderWrap> {
         },
         [batch, got, error, pending](Napi::Env env) -> Napi::Value {
           pending->store(false);
-          if (*error) {
-            try {
-              std::rethrow_exception(*error);
-            } catch (const RangeFailure& e) {
-              throw Napi::RangeError::New(env, e.what());
-            } catch (const std::exception& e) {
-              throw Napi::Error::New(env, e.what());
-            }
-          }
+          if (*error) throw ToJsError(env, *error);
           if (!*got) return env.Null();
           auto o = Napi::Object::New(env);
           o.Set("images", TensorWrap::Wrap(env, batch->images));

@@ -8,6 +8,7 @@
 
 #include <atomic>
 #include <cstddef>
+#include <cstdint>
 #include <string>
 
 namespace sgdr {
@@ -39,17 +40,34 @@ struct PerfLevers {
 
 PerfLevers& Levers();
 
+// How many times each lever took its own path, not merely was on: the proof, in the tests and in
+// `sgdr bench`, that a comparison of a lever on against off compared two different paths.
+struct LeverUses {
+  std::atomic<int64_t> fused_sgd{0};            // optimizer steps done by the fused pass
+  std::atomic<int64_t> conv_as_matmul{0};       // convolutions run as one matrix product
+  std::atomic<int64_t> caching_allocator{0};    // allocations served from the cache of freed blocks
+  std::atomic<int64_t> channels_last_input{0};  // batches converted to channels_last
+  std::atomic<int64_t> loader_buffer_pool{0};   // batch buffers reused from the loader's pool
+};
+
+LeverUses& LeverUseCounts();
+
+inline void CountLeverUse(std::atomic<int64_t> LeverUses::*lever) {
+  (LeverUseCounts().*lever).fetch_add(1, std::memory_order_relaxed);
+}
+
 // The levers by the names the JS API, $SGDR_LEVERS and `sgdr bench --lever` use.
 struct LeverName {
   const char* name;
   std::atomic<bool> PerfLevers::*field;
+  std::atomic<int64_t> LeverUses::*uses;
 };
 inline constexpr LeverName kLeverNames[] = {
-    {"fusedSgd", &PerfLevers::fused_sgd},
-    {"convAsMatmul", &PerfLevers::conv_as_matmul},
-    {"cachingAllocator", &PerfLevers::caching_allocator},
-    {"channelsLastInput", &PerfLevers::channels_last_input},
-    {"loaderBufferPool", &PerfLevers::loader_buffer_pool},
+    {"fusedSgd", &PerfLevers::fused_sgd, &LeverUses::fused_sgd},
+    {"convAsMatmul", &PerfLevers::conv_as_matmul, &LeverUses::conv_as_matmul},
+    {"cachingAllocator", &PerfLevers::caching_allocator, &LeverUses::caching_allocator},
+    {"channelsLastInput", &PerfLevers::channels_last_input, &LeverUses::channels_last_input},
+    {"loaderBufferPool", &PerfLevers::loader_buffer_pool, &LeverUses::loader_buffer_pool},
 };
 
 // Nanoseconds spent inside TrainOneStep (zero_grad, forward, loss, backward, optimizer step), summed

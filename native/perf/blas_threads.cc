@@ -14,7 +14,7 @@
 #include <cstdlib>
 #include <string>
 
-#include "perf.h"
+#include "perf/levers.h"
 
 namespace sgdr {
 
