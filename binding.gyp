@@ -6,9 +6,10 @@
     {
       "target_name": "sgdr_native",
       "sources": [
-        "<!@(node -p \"require('fs').readdirSync('native').filter(f => f.endsWith('.cc')).map(f => 'native/' + f).join(' ')\")"
+        "<!@(node scripts/native-sources.js)"
       ],
       "include_dirs": [
+        "native",
         "<!(node -p \"require('node-addon-api').include_dir\")",
         "<!@(node scripts/find-libtorch.js --include-dirs)"
       ],

@@ -2,6 +2,7 @@
  * Loads the native addon and describes its raw surface. Nothing else: the typed, user-facing
  * classes (Tensor, ResNet, optimizers, schedulers) wrap these in their own files.
  */
+import { DisposedError } from './errors';
 import * as fs from 'fs';
 import * as path from 'path';
 
@@ -234,6 +235,8 @@ export interface NativeBinding {
   manualSeed(seed: number): void;
   /** Ends the process now: no exit handlers, no destructors (safe while a trainer thread runs). */
   exitNow(code: number): never;
+  /** The library's error classes, for the errors native code throws (called once, at load). */
+  setErrorClasses(classes: { DisposedError: new (message: string) => Error }): void;
   libtorchVersion: string;
 }
 
@@ -284,6 +287,13 @@ export function native(): NativeBinding {
   if (!fs.existsSync(file)) {
     throw new Error(`libtorch-sgdr: the native addon is not built (${file} is missing); run 'npm run build:native'`);
   }
-  cached = require(file) as NativeBinding;
+  // eslint-disable-next-line @typescript-eslint/no-require-imports -- a .node file, found at run time
+  const addon = require(file) as NativeBinding;
+  // An addon built from an older checkout (a pull without a rebuild) lacks what this library calls.
+  if (typeof addon.setErrorClasses !== 'function') {
+    throw new Error(`libtorch-sgdr: the native addon ${file} is older than this library; rebuild it (npm run build:native)`);
+  }
+  addon.setErrorClasses({ DisposedError });
+  cached = addon;
   return cached;
 }

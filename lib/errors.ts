@@ -45,3 +45,13 @@ export class RunFolderInUseError extends Error {
     this.files = files;
   }
 }
+
+/**
+ * A Tensor, model, data set or data loader was used after `dispose()`. Thrown by the native
+ * addon (which is given this class when it loads), so `err instanceof DisposedError` holds for
+ * every such use; `code` is 'ERR_SGDR_DISPOSED'.
+ */
+export class DisposedError extends Error {
+  override name = 'DisposedError';
+  readonly code = 'ERR_SGDR_DISPOSED';
+}

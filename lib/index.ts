@@ -5,7 +5,7 @@ export { SGD, Adam, AdamW, Optimizer, type SGDOptions, type AdamOptions, type Pa
 export { CosineAnnealingLR, StepLRScheduler, LRScheduler, type CosineAnnealingOptions, type StepLRSchedulerOptions } from './optim/lr-scheduler';
 export { WarmRestartsDriver } from './optim/warm-restarts-driver';
 export { trainStep, evaluate, type EvaluationResult } from './train/step';
-export { DivergenceError, RunFolderInUseError } from './errors';
+export { DisposedError, DivergenceError, RunFolderInUseError } from './errors';
 export { resolveDevice, cudaAvailable, setNumThreads, getNumThreads, manualSeed, type DeviceSpec } from './device';
 export * from './serialization';
 export * from './schedule';

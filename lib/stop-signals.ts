@@ -74,6 +74,7 @@ export class StopSignals {
 
   constructor(private readonly o: StopOptions) {
     this.exit = o.exit ?? exitProcess;
+    // eslint-disable-next-line @typescript-eslint/no-this-alias -- the one instance the process-wide handlers reach
     active = this;
     for (const name of SIGNALS) {
       const handler = () => this.request(name);

@@ -3,9 +3,9 @@
 /**
  * A seeded mutation fuzzer for every parser of untrusted files, run through the library and the
  * native addon exactly as the CLI uses them:
- *   idx         IDX images/labels, raw and gzipped (native/data_files.h), opened as a data set
+ *   idx         IDX images/labels, raw and gzipped (native/data/file_formats.cc), opened as a data set
  *               and sampled
- *   jpeg, png   image decoding in the image-folder loader (native/image_decode.h), plain, with
+ *   jpeg, png   image decoding in the image-folder loader (native/data/image_decode.cc), plain, with
  *               random-crop augmentation (windowed JPEG decode) and with fastDecode
  *   zip         readTorch on mutated torch.save zip files (checksums checked on a quarter of them)
  *   pickle      readTorch on zip files whose data.pkl is mutated (the zip itself kept valid)

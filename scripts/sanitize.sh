@@ -25,7 +25,7 @@
 #
 # Counts: the tests' own pass/fail; sanitizer error reports (ASan, UBSan: each aborts its process);
 # leak reports whose allocation site is in our addon. Before the tests, deliberate defects
-# (native/sanitizer_probes.cc, compiled into this build only) must each be reported: a heap
+# (native/binding/sanitizer_probes.cc, compiled into this build only) must each be reported: a heap
 # overflow, a use after free, a signed overflow, and a leak that must be attributed to our code. So
 # a count of 0 means the tools were live and found nothing, not that they never ran.
 set -euo pipefail
@@ -45,16 +45,16 @@ for a in "$@"; do
   esac
 done
 
-# The native tests: the test files that load the addon and, together, reach every native/*.cc:
-#   tensor.cc, addon.cc             all of them
-#   model.cc, resnet.cc             native-resnet, native-errors (forward, state dicts, loads)
-#   optim.cc, train_step.cc         native-optim (SGD/Adam/AdamW steps and state), native-errors
-#   lr_scheduler.cc                 native-scheduler
-#   data.cc, data_wrap.cc           data-* (IDX, CIFAR, JPEG/PNG folders, fast decode, the loader,
-#   data_files.h, image_decode.h    hostile IDX headers and gzip bombs, PNG transparency, symlinks)
-#   trainer.cc                      train-fit (fit(): epochs, resume, abort, divergence), native-limits
-#   cpu_allocator.cc, bench.cc      bench-levers (each lever against the plain path), and every step
-#   blas_threads.cc                 at load
+# The native tests: the test files that load the addon and, together, reach every native/**/*.cc:
+#   binding/tensor_wrap, addon                  all of them
+#   binding/model_wrap, core/resnet             native-resnet, native-errors (forward, state dicts, loads)
+#   binding/optimizer_wrap, train_step_wrap,    native-optim (SGD/Adam/AdamW steps and state), native-errors
+#     core/optim, core/fused_sgd
+#   binding/lr_scheduler_wrap, core/lr_scheduler native-scheduler
+#   data/*, binding/data_wrap                   data-* (IDX, CIFAR, JPEG/PNG folders, fast decode, the loader,
+#                                               hostile IDX headers and gzip bombs, PNG transparency, symlinks)
+#   binding/trainer_wrap                        train-fit (fit(): epochs, resume, abort, divergence), native-limits
+#   perf/*, binding/bench_wrap                  bench-levers (each lever against the plain path), and every step
 # The CLI and experiment tests are left out: they drive the same native code through child
 # processes for many minutes more (runTraining is fit(); the CLI's own code is TypeScript). So is
 # native-memory (RSS over 1,000 forwards): under ASan, RSS holds the quarantine of freed memory (up

@@ -13,8 +13,9 @@ cd "$(dirname "$0")/.."
 #   libjpeg-dev, libpng-dev JPEG/PNG decoding for image-folder data sets
 #   cmake, g++, make        the native build
 #   chromium                headless browser the experiment-report test renders report.html with
+#   clang-format            the native code's format check in npm test
 PACKAGES=(libtorch-dev libopenblas0-pthread dataset-fashion-mnist python3-torch python3-torchvision
-          libjpeg-dev libpng-dev cmake g++ make fonts-dejavu-core chromium)
+          libjpeg-dev libpng-dev cmake g++ make fonts-dejavu-core chromium clang-format)
 
 if command -v dpkg-query >/dev/null 2>&1 && command -v apt-get >/dev/null 2>&1; then
   missing=()

@@ -2,7 +2,9 @@
  * The performance levers compute what the plain LibTorch path computes: the fused SGD bit for bit,
  * the convolution-as-matmul to rounding, and the caching allocator changes nothing but where memory
  * comes from, and the loader's buffer pool nothing but where batches are written. Each is compared
- * with the lever off, in the same process.
+ * with the lever off, in the same process, and each comparison checks the lever's use counter
+ * (leverUses(): how many times it took its own path), so "on equals off" cannot pass because the
+ * lever never ran.
  */
 import * as fs from 'node:fs';
 import { afterEach, describe, expect, it } from 'vitest';
@@ -22,8 +24,22 @@ function batch(n: number, size: number): { x: Tensor; y: Tensor } {
   return { x, y };
 }
 
-/** Parameters after `steps` SGD steps with the given levers, and the losses. */
+/** How many times each lever took its own path while `work` ran. */
+async function counting<T>(work: () => Promise<T>): Promise<{ result: T; uses: Record<keyof Levers, number> }> {
+  const before = benchNative().leverUses();
+  const result = await work();
+  const after = benchNative().leverUses();
+  const uses = Object.fromEntries(Object.keys(before).map((k) => [k, after[k as keyof Levers] - before[k as keyof Levers]]));
+  return { result, uses: uses as Record<keyof Levers, number> };
+}
+
+/** Parameters after `steps` SGD steps with the given levers, the losses, and the levers' uses. */
 async function train(levers: Partial<Levers>, options: ConstructorParameters<typeof SGD>[1], steps = 3, size = 32) {
+  const { result, uses } = await counting(() => trainWith(levers, options, steps, size));
+  return { ...result, uses };
+}
+
+async function trainWith(levers: Partial<Levers>, options: ConstructorParameters<typeof SGD>[1], steps: number, size: number) {
   benchNative().setLevers({ ...defaults, ...levers });
   const model = resnet('resnet18', { numClasses: 10, seed: 0 });
   const optimizer = new SGD(model, options);
@@ -60,6 +76,8 @@ describe('performance levers', () => {
   ])('fused SGD equals LibTorch SGD::step bit for bit (%j)', async (options) => {
     const plain = await train({ fusedSgd: false, convAsMatmul: false }, options);
     const fused = await train({ fusedSgd: true, convAsMatmul: false }, options);
+    expect(fused.uses.fusedSgd).toBe(3); // every step went through the fused pass
+    expect(plain.uses.fusedSgd).toBe(0);
     expect(fused.losses).toEqual(plain.losses);
     expect(differing(fused.params, plain.params)).toBe(0);
   });
@@ -80,7 +98,11 @@ describe('performance levers', () => {
       model.dispose();
       return { logits, loss, grads: after.map((a, k) => a.map((v, i) => initial[k]![i]! - v)) };
     };
-    const plain = await run(false), fast = await run(true);
+    const { result: plain, uses: plainUses } = await counting(() => run(false));
+    const { result: fast, uses: fastUses } = await counting(() => run(true));
+    // ResNet-18's last stage at 32 px: 3x3 convolutions with a 1x1 output (forward and the step's forward).
+    expect(fastUses.convAsMatmul).toBeGreaterThan(0);
+    expect(plainUses.convAsMatmul).toBe(0);
     expect(relativeL2([fast.logits], [plain.logits])).toBeLessThan(1e-5);
     expect(Math.abs(fast.loss - plain.loss) / plain.loss).toBeLessThan(1e-5);
     let worst = 0;
@@ -91,6 +113,7 @@ describe('performance levers', () => {
     // 64 px: the last stage is 2x2, no convolution has a 1x1 output, so nothing changes at all.
     const plain64 = await train({ convAsMatmul: false }, { lr: 0.05, momentum: 0.9 }, 2, 64);
     const fast64 = await train({ convAsMatmul: true }, { lr: 0.05, momentum: 0.9 }, 2, 64);
+    expect(fast64.uses.convAsMatmul).toBe(0);
     expect(differing(fast64.params, plain64.params)).toBe(0);
   });
 
@@ -105,7 +128,10 @@ describe('performance levers', () => {
       model.dispose();
       return { loss, params };
     };
-    const plain = await run(false), cl = await run(true);
+    const { result: plain, uses: plainUses } = await counting(() => run(false));
+    const { result: cl, uses: clUses } = await counting(() => run(true));
+    expect(clUses.channelsLastInput).toBe(1); // the one step's batch
+    expect(plainUses.channelsLastInput).toBe(0);
     console.log(`channels_last input: loss ${cl.loss} vs ${plain.loss}, parameters after a step rel L2 ${relativeL2(cl.params, plain.params)}`);
     expect(Math.abs(cl.loss - plain.loss) / plain.loss).toBeLessThan(1e-5);
     expect(relativeL2(cl.params, plain.params)).toBeLessThan(1e-4);
@@ -117,7 +143,9 @@ describe('performance levers', () => {
     const on = await train({ cachingAllocator: true }, { lr: 0.05, momentum: 0.9 });
     const after = benchNative().cpuCacheStats();
     expect(differing(on.params, off.params)).toBe(0);
-    expect(after.hits).toBeGreaterThan(before.hits);
+    expect(on.uses.cachingAllocator).toBeGreaterThan(0);
+    expect(off.uses.cachingAllocator).toBe(0);
+    expect(after.hits - before.hits).toBe(on.uses.cachingAllocator);
     expect(after.cachedBytes).toBeLessThanOrEqual(after.maxCachedBytes);
   });
 
@@ -127,14 +155,19 @@ describe('performance levers', () => {
     const epoch = async (pool: boolean) => {
       benchNative().setLevers({ ...defaults, loaderBufferPool: pool });
       const ds = Dataset.open({ kind: 'fashion-mnist', root: dir, split: 'train' });
-      const loader = ds.loader({ batchSize: 8, seed: 1, workers: 2 });
+      // 10 batches: more than the pool holds (prefetch + 2), so buffers come back and are reused.
+      const loader = ds.loader({ batchSize: 4, seed: 1, workers: 2 });
       loader.startEpoch(2);
       const e = await readEpoch(loader);
       loader.dispose();
       ds.dispose();
       return e;
     };
-    expectSameEpoch(await epoch(false), await epoch(true), expect);
+    const off = await counting(() => epoch(false));
+    const on = await counting(() => epoch(true));
+    expect(off.uses.loaderBufferPool).toBe(0);
+    expect(on.uses.loaderBufferPool).toBeGreaterThan(0);
+    expectSameEpoch(off.result, on.result, expect);
     fs.rmSync(dir, { recursive: true, force: true });
   });
 

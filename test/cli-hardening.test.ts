@@ -38,11 +38,11 @@ describe('sgdr schedule with a tiny T_0', () => {
   });
 
   it('--plot with millions of cycles draws a bounded number of points', async () => {
-    const file = path.join(require('node:os').tmpdir(), `sgdr-hardening-${process.pid}.svg`);
+    const file = path.join(os.tmpdir(), `sgdr-hardening-${process.pid}.svg`);
     const r = await sgdr(['schedule', '--t0', '1e-7', '--epochs', '3', '--plot', file]);
     expect(r.stderr).toBe('');
     expect(r.status).toBe(0);
-    require('node:fs').rmSync(file, { force: true });
+    fs.rmSync(file, { force: true });
   });
 
   it('finds the cycle of t in logarithmic work whatever the guess', () => {

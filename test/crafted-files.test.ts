@@ -8,7 +8,6 @@
  */
 import * as fs from 'node:fs';
 import * as path from 'node:path';
-import * as zlib from 'node:zlib';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { runCommand } from './helpers/cli';
 import { tempDir } from './helpers/native';

@@ -4,7 +4,6 @@
  * std, cycle-end value, best epoch, epochs-to-target, ensemble gain and paired difference.
  */
 import * as fs from 'node:fs';
-import * as os from 'node:os';
 import * as path from 'node:path';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { aggregate, analyzeExperiment, tQuantile, writeReport, type ExperimentConfig, type ExperimentResults } from '../lib/experiment';

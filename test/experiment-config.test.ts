@@ -1,6 +1,5 @@
 /** Experiment configs: defaults, run configs, and one error naming the key path for every bad config. */
 import * as fs from 'node:fs';
-import * as os from 'node:os';
 import * as path from 'node:path';
 import { describe, expect, it } from 'vitest';
 import {

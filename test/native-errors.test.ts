@@ -2,7 +2,8 @@
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { AdamW, evaluate, resnet, SGD, Tensor, trainStep } from '../lib';
+import { AdamW, Dataset, DisposedError, evaluate, resnet, SGD, Tensor, trainStep } from '../lib';
+import { writeIdxDataset } from './helpers/idx';
 import { tempDir } from './helpers/native';
 
 const batch = (n: number, c = 3, s = 32) => Tensor.fromArray(new Float32Array(n * c * s * s).fill(0.1), [n, c, s, s]);
@@ -42,18 +43,31 @@ describe('errors are clear and never abort the process', () => {
     const corrupt = path.join(dir, 'corrupt.pth');
     fs.writeFileSync(corrupt, Buffer.from('PK\u0003\u0004 definitely not a zip archive'));
     await expect(model.loadStateDict(corrupt)).rejects.toThrow(/cannot read weights file .*corrupt\.pth/);
-    const other = resnet('resnet50', { numClasses: 10 });
+    // A failed load changes nothing: every entry is compared with a copy taken before it. The files
+    // below share entries of the same shape with the model (resnet50's bn1 and layer1 biases; the
+    // 5-class cifar resnet18 has every entry but fc's), so a load that copied entry by entry until
+    // the first mismatch would change some of them.
+    const bytes = (a: ArrayBufferView) => Buffer.from(a.buffer, a.byteOffset, a.byteLength);
+    const snapshot = () => new Map([...model.stateDict()].map(([k, v]) => [k, Buffer.from(bytes(v.data as ArrayBufferView))]));
+    const unchanged = (before: Map<string, Buffer>) => {
+      const after = snapshot();
+      expect([...after.keys()]).toEqual([...before.keys()]);
+      for (const [k, v] of before) expect(after.get(k)!.equals(v), k).toBe(true);
+    };
+    const other = resnet('resnet50', { numClasses: 10, seed: 7 });
     const otherFile = path.join(dir, 'resnet50.pth');
     await other.saveStateDict(otherFile);
     other.dispose();
+    let before = snapshot();
     await expect(model.loadStateDict(otherFile)).rejects.toThrow(/error\(s\) loading state dict into resnet18: .*(size mismatch|unexpected key)/);
-    const before = model.stateDict().get('conv1.weight')!.data;
-    expect(model.stateDict().get('conv1.weight')!.data).toEqual(before); // a failed load changes nothing
-    const mismatch = resnet('resnet18', { numClasses: 5, stem: 'cifar' });
+    unchanged(before);
+    const mismatch = resnet('resnet18', { numClasses: 5, stem: 'cifar', seed: 7 });
     const mismatchFile = path.join(dir, 'r18-5.pth');
     await mismatch.saveStateDict(mismatchFile);
+    before = snapshot();
     await expect(model.loadStateDict(mismatchFile)).rejects.toThrow(
       /size mismatch for fc\.weight: copying a param with shape \[5, 512\] from checkpoint, the shape in current model is \[10, 512\]/);
+    unchanged(before);
     const partial = new Map(mismatch.stateDict());
     partial.delete('fc.weight');
     partial.delete('fc.bias');
@@ -85,6 +99,28 @@ describe('errors are clear and never abort the process', () => {
     x.dispose(); // idempotent
     expect(x.disposed).toBe(true);
     await expect(model.forward(x)).rejects.toThrow(/disposed/);
+  });
+
+  it('every use after dispose() is a DisposedError (instanceof, code ERR_SGDR_DISPOSED)', async () => {
+    const isDisposed = (e: unknown, what: RegExp) => {
+      expect(e).toBeInstanceOf(DisposedError);
+      expect((e as DisposedError).code).toBe('ERR_SGDR_DISPOSED');
+      expect((e as Error).message).toMatch(what);
+    };
+    const x = batch(1);
+    x.dispose();
+    isDisposed(await model.forward(x).catch((e: unknown) => e), /input is a disposed Tensor/);
+    try { x.toArray(); expect.unreachable(); } catch (e) { isDisposed(e, /Tensor is disposed/); }
+    const m = resnet('resnet18', { numClasses: 10, stem: 'cifar' });
+    m.dispose();
+    isDisposed(await m.forward(batch(1)).catch((e: unknown) => e), /model is disposed/);
+    try { m.stateDict(); expect.unreachable(); } catch (e) { isDisposed(e, /model is disposed/); }
+    const ds = Dataset.open({ kind: 'fashion-mnist', root: writeIdxDataset(tempDir('disposed'), 8, 4), split: 'train' });
+    const loader = ds.loader({ batchSize: 4 });
+    ds.dispose();
+    try { ds.get(0); expect.unreachable(); } catch (e) { isDisposed(e, /dataset is disposed/); }
+    loader.dispose();
+    isDisposed(await loader.next().catch((e: unknown) => e), /data loader is disposed/);
   });
 
   it('bad tensor data', () => {

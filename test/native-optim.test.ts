@@ -9,7 +9,7 @@ import { readFloat32, readInt64, referenceScript, relativeL2, tempDir } from './
 
 const hasTorch = requireTorchOrSkip(true);
 // Bit-for-bit comparisons with PyTorch run the exact path: no lever that rounds differently
-// (native/perf.h; read when the addon loads).
+// (native/perf/levers.h; read when the addon loads).
 process.env.SGDR_EXACT = '1';
 
 function asNumbers(data: ArrayLike<number | bigint>): number[] {

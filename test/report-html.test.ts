@@ -6,7 +6,6 @@
 import { spawnSync } from 'node:child_process';
 import { runCommand } from './helpers/cli';
 import * as fs from 'node:fs';
-import * as os from 'node:os';
 import * as path from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { beforeAll, describe, expect, it } from 'vitest';

@@ -8,6 +8,7 @@
  * The effective count leaves out the taps that only ever meet zero padding (large on small images:
  * ResNet's last stage on a 32 px input is a 3x3 convolution of a 1x1 map, 1 tap of 9).
  */
+import { RESNET_ARCH_SPECS, type ResNetArchSpec } from '../nn/archs';
 
 export interface ConvShape {
   cin: number;
@@ -31,13 +32,7 @@ export interface FlopCount {
   evalFlops: number;
 }
 
-const ARCHS: Record<string, { bottleneck: boolean; blocks: [number, number, number, number] }> = {
-  resnet18: { bottleneck: false, blocks: [2, 2, 2, 2] },
-  resnet34: { bottleneck: false, blocks: [3, 4, 6, 3] },
-  resnet50: { bottleneck: true, blocks: [3, 4, 6, 3] },
-  resnet101: { bottleneck: true, blocks: [3, 4, 23, 3] },
-  resnet152: { bottleneck: true, blocks: [3, 8, 36, 3] },
-};
+const ARCHS: Record<string, ResNetArchSpec | undefined> = RESNET_ARCH_SPECS;
 
 function outSize(c: ConvShape): number {
   return Math.floor((c.size + 2 * c.pad - c.k) / c.stride) + 1;

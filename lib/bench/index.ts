@@ -22,7 +22,7 @@ import { resnet, type ResNet } from '../nn/resnet';
 import { SGD } from '../optim/optimizer';
 import { ConstantLR } from '../schedule';
 import { fit } from '../train/fit';
-import { resnetFlops, type FlopCount } from './flops';
+import { resnetFlops } from './flops';
 import { benchNative, LEVER_NAMES, syntheticDataset, type BenchTrainer, type Levers } from './native';
 import { DEFAULT_PYTHON, PyTorchReference, referenceAvailable, torchMajor, type ReferenceInfo } from './pytorch';
 import { median, round, summary } from './stats';
@@ -174,7 +174,7 @@ async function startReferences(o: BenchOptions, mode: 'train' | 'eval'): Promise
     compileSkipped = why;
   }
   // The same BLAS threading on both sides: where our addon runs pthread OpenBLAS on the calling thread
-  // (native/blas_threads.cc), so does the reference.
+  // (native/perf/blas_threads.cc), so does the reference.
   const env: Record<string, string> = { ...(benchNative().blasInfo().limited ? { OPENBLAS_NUM_THREADS: '1' } : {}), ...(o.referenceEnv ?? {}) };
   const start = (compile: boolean) => PyTorchReference.start({
     python: o.python, arch: o.arch, batchSize: o.batchSize, imageSize: o.imageSize, channels: o.channels, numClasses: o.numClasses,

@@ -4,7 +4,7 @@
  */
 import { native, type NativeDataSpec, type NativeTrainer } from '../binding';
 
-/** Switches for the performance levers (native/perf.h); each computes the same function as the plain path. */
+/** Switches for the performance levers (native/perf/levers.h); each computes the same function as the plain path. */
 export interface Levers {
   /** SGD in one fused pass over all parameters (bitwise equal to LibTorch's SGD::step). */
   fusedSgd: boolean;
@@ -32,6 +32,8 @@ export interface BenchBinding {
   matmulGflops(n: number, reps: number): Promise<number>;
   levers(): Levers;
   setLevers(levers: Partial<Levers>): Levers;
+  /** How many times each lever took its own path so far (not merely was on), process-wide. */
+  leverUses(): Record<keyof Levers, number>;
   cpuCacheStats(): CpuCacheStats;
   emptyCpuCache(): void;
   pageFaults(): { minor: number; major: number };
@@ -57,7 +59,7 @@ export interface BenchTrainer extends NativeTrainer {
   timeSteps(options: { steps: number; train?: boolean; batches?: number }): Promise<TimedSteps>;
 }
 
-/** Random images resident in memory (native/data.cc, kind 'synthetic'). */
+/** Random images resident in memory (native/data/datasets.cc, kind 'synthetic'). */
 export interface SyntheticSpec {
   kind: 'synthetic';
   size: number;

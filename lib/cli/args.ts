@@ -41,7 +41,7 @@ export function parseFlags(argv: string[], specs: FlagSpecs): { flags: ParsedFla
       value = name.slice(eq + 1);
       name = name.slice(0, eq);
     }
-    let spec = specs[name];
+    const spec = specs[name];
     if (!spec && name.startsWith('no-') && specs[name.slice(3)]?.kind === 'boolean') {
       flags[name.slice(3)] = false;
       continue;

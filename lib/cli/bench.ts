@@ -13,10 +13,11 @@
  */
 import { capThreads, formatFlags, parseFlags, UsageError, type FlagSpecs } from './args';
 import type { Command } from './main';
+import { archList, isResNetArch } from '../nn/archs';
 
 const flagSpecs: FlagSpecs = {
   workload: { kind: 'string', help: 'w1 (ResNet-18, batch 64, 3x32x32) | w2 (ResNet-50, 32, 3x64x64) | w3 (JPEG loader) | eval | glue | rss | levers (default w1)' },
-  arch: { kind: 'string', help: "resnet18 | resnet34 | resnet50 | resnet101 | resnet152 (default: the workload's)" },
+  arch: { kind: 'string', help: `${archList(' | ')} (default: the workload's)` },
   'batch-size': { kind: 'integer', help: "batch size (default: the workload's)" },
   'image-size': { kind: 'integer', help: "input height and width (default: the workload's)" },
   channels: { kind: 'integer', help: 'input channels (default 3)' },
@@ -68,8 +69,8 @@ async function run(argv: string[]): Promise<number> {
   };
   if (flags.arch !== undefined) {
     const arch = flags.arch as string;
-    if (!['resnet18', 'resnet34', 'resnet50', 'resnet101', 'resnet152'].includes(arch)) {
-      throw new UsageError(`--arch must be resnet18, resnet34, resnet50, resnet101 or resnet152, got '${arch}'`);
+    if (!isResNetArch(arch)) {
+      throw new UsageError(`--arch must be ${archList()}, got '${arch}'`);
     }
     o.arch = arch;
   }

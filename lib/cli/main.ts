@@ -11,6 +11,7 @@ export interface Command {
 }
 
 // Commands are loaded lazily so `sgdr schedule` never loads the native addon.
+/* eslint-disable @typescript-eslint/no-require-imports -- lazy on purpose, see above */
 const commands: Record<string, () => Command> = {
   schedule: () => require('./schedule').command as Command,
   train: () => require('./train').command as Command,
@@ -18,6 +19,7 @@ const commands: Record<string, () => Command> = {
   demo: () => require('./demo').command as Command,
   bench: () => require('./bench').command as Command,
 };
+/* eslint-enable @typescript-eslint/no-require-imports */
 
 function usage(): string {
   const lines = Object.entries(commands).map(([name, load]) => `  ${name.padEnd(10)} ${load().summary}`);

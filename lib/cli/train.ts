@@ -17,10 +17,11 @@ import { capThreads, formatFlags, parseCommandFlags, UsageError, type FlagSpecs,
 import type { Command } from './main';
 import { EpochProgress, formatDuration } from './progress';
 import { scheduleFlagSpecs, scheduleFromFlags } from './schedule-flags';
+import { archList } from '../nn/archs';
 
 const flagSpecs: FlagSpecs = {
   data: { kind: 'string', help: "fashion-mnist (default) | fashion-mnist:DIR | mnist:DIR | cifar10:DIR | image-folder:DIR" },
-  arch: { kind: 'string', help: 'resnet18 | resnet34 | resnet50 | resnet101 | resnet152 (default resnet18)' },
+  arch: { kind: 'string', help: `${archList(' | ')} (default resnet18)` },
   stem: { kind: 'string', help: 'auto | imagenet | cifar (default auto: cifar for images of 32 px or less)' },
   epochs: { kind: 'integer', help: 'epochs to train (default 6)' },
   'batch-size': { kind: 'integer', help: 'training batch size (default 64)' },

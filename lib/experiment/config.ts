@@ -25,6 +25,7 @@ import { ScheduleParamError, scheduleFromSpec, scheduleTypes, type Schedule, typ
 import type { DataOptions } from '../data';
 import type { KeepFiles } from '../train/fit';
 import type { OptimizerConfig, RunConfig } from '../train/run';
+import { RESNET_ARCHS } from '../nn/archs';
 
 /** A bad experiment config; `keyPath` names the offending key (e.g. `schedules[1].tMult`). */
 export class ExperimentConfigError extends TypeError {
@@ -157,7 +158,7 @@ const DATA_KEYS = ['source', 'limitTrain', 'limitVal', 'augment', 'hflip', 'pad'
 const MODEL_KEYS = ['arch', 'stem', 'initWeights', 'reinitLast', 'freeze'] as const;
 const OPTIMIZER_KEYS = ['type', 'momentum', 'weightDecay', 'nesterov', 'normalizedWeightDecay', 'betas', 'eps'] as const;
 const ANALYSIS_KEYS = ['targetValLoss', 'bandwidth', 'baseline', 'level'] as const;
-const ARCHS = ['resnet18', 'resnet34', 'resnet50', 'resnet101', 'resnet152'] as const;
+const ARCHS = RESNET_ARCHS;
 
 function optimizerConfig(c: Checker, v: Json, keyPath: string): OptimizerConfig {
   const o = c.object(v, keyPath, OPTIMIZER_KEYS);

@@ -10,8 +10,8 @@ import { withCallerStack } from '../errors';
 import { orderedDict, readTorchFile, stateDictEntries, withoutPath, writeTorchFile, type TensorRecord } from '../serialization';
 import { Tensor } from '../tensor';
 
-export const RESNET_ARCHS = ['resnet18', 'resnet34', 'resnet50', 'resnet101', 'resnet152'] as const;
-export type ResNetArch = (typeof RESNET_ARCHS)[number];
+export { RESNET_ARCHS, type ResNetArch } from './archs';
+import type { ResNetArch } from './archs';
 
 export interface ResNetOptions {
   /** Output classes (torchvision's default is 1000). */

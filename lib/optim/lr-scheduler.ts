@@ -1,5 +1,5 @@
 /**
- * LR schedulers that act on an optimizer, LibTorch-side (native/lr_scheduler.cc), with PyTorch's
+ * LR schedulers that act on an optimizer, LibTorch-side (native/core/lr_scheduler.cc), with PyTorch's
  * semantics: construction applies the LR for epoch 0 and step() advances one epoch.
  *
  * CosineAnnealingLR computes the closed form from t (no recursive drift), accepts fractional t

@@ -48,6 +48,7 @@ export function renderPng(svg: string, options: PngOptions = {}): Buffer {
   const scale = options.scale ?? 2;
   if (!(scale > 0 && Number.isFinite(scale))) throw new RangeError(`scale must be a finite number > 0, got ${scale}`);
   // Loaded here, not at import: printing a schedule or writing an SVG needs no native renderer.
+  // eslint-disable-next-line @typescript-eslint/no-require-imports -- lazy on purpose, see above
   const { Resvg } = require('@resvg/resvg-js') as typeof import('@resvg/resvg-js');
   const resvg = new Resvg(svg, { fitTo: { mode: 'zoom', value: scale }, font: fonts(), background: '#ffffff', logLevel: 'off' });
   return resvg.render().asPng();

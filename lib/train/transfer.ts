@@ -6,6 +6,7 @@
 import * as fs from 'fs';
 import { resnet, type ResNet, type ResNetOptions } from '../nn/resnet';
 import { firstNonFiniteTensor, readTorchFile, stateDictEntries, tensorRecord, withoutPath, type TensorRecord } from '../serialization';
+import { isResNetArch, RESNET_ARCH_SPECS } from '../nn/archs';
 
 export interface TransferOptions {
   /** A file written by torch.save(model.state_dict()) for the same architecture. */
@@ -32,8 +33,6 @@ export interface TransferReport {
   trainableParameters: number;
 }
 
-/** The classifier's input features of each architecture (torchvision's fc.in_features). */
-const FEATURES: Record<string, number | undefined> = { resnet18: 512, resnet34: 512, resnet50: 2048, resnet101: 2048, resnet152: 2048 };
 
 /** Builds a model from pretrained weights; everything it changes is reported. */
 export async function modelFromPretrained(arch: string, options: Omit<ResNetOptions, 'numClasses' | 'inChannels'> & TransferOptions):
@@ -63,7 +62,7 @@ Promise<{ model: ResNet; report: TransferReport }> {
     throw new Error(`--init-weights: ${options.initWeights}: conv1.weight has shape ${shape(conv1)}, not the ` +
       '[64, C, 7, 7] (or [64, C, 3, 3]) of a ResNet stem');
   }
-  const features = FEATURES[arch];
+  const features = isResNetArch(arch) ? RESNET_ARCH_SPECS[arch].features : undefined;
   if (fcWeight.shape.length !== 2 || fcWeight.shape[0]! < 1 ||
       (features !== undefined && fcWeight.shape[1] !== features)) {
     throw new Error(`--init-weights: ${options.initWeights}: fc.weight has shape ${shape(fcWeight)}, not the ` +

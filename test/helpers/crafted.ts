@@ -110,7 +110,7 @@ class BitWriter {
   }
   /** n zero bits; whole bytes are skipped (the buffer is zero-filled). */
   zeroBits(n: number): void {
-    while (n > 0 && this.nbits !== 0) this.bit(0), n--;
+    for (; n > 0 && this.nbits !== 0; n--) this.bit(0);
     const bytes = Math.floor(n / 8);
     this.len += bytes;
     for (let i = 0; i < n % 8; i++) this.bit(0);

@@ -1,7 +1,7 @@
 # PyTorch reference for the training-loop parity test: ResNet-18 (imagenet stem, 1 input channel),
 # SGD momentum 0.9 / weight decay 5e-4, SGDR (T_0=1, T_mult=2) stepped every batch at t = e + i/K,
 # on IDX files in file order without augmentation. Prints the per-epoch train loss (each example
-# weighted equally) and val loss as JSON, and saves the initial weights for the other side.
+# weighted equally) and val loss as JSON, and saves the initial and the final weights for the other side.
 # usage: train_parity.py DATA_DIR OUT_DIR EPOCHS BATCH LR
 import gzip, json, sys
 import numpy as np
@@ -51,4 +51,5 @@ for e in range(epochs):
         val = torch.nn.functional.cross_entropy(out, yva).item()
         acc = (out.argmax(1) == yva).float().mean().item()
     rows.append({"train_loss": total / n, "val_loss": val, "val_acc": acc})
+torch.save(model.state_dict(), f"{out_dir}/final.pth")
 print(json.dumps(rows))

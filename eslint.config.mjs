@@ -1,0 +1,20 @@
+// typescript-eslint's recommended rules over lib/ and test/ (npm run lint, part of npm test).
+import js from '@eslint/js';
+import tseslint from 'typescript-eslint';
+
+export default tseslint.config(
+  { ignores: ['dist/', 'dist-check/', 'build*/', 'node_modules/', 'runs/', '.venv/', 'scripts/', 'bin/', 'examples/', 'docker/'] },
+  js.configs.recommended,
+  ...tseslint.configs.recommended,
+  {
+    files: ['lib/**/*.ts', 'test/**/*.ts'],
+    rules: {
+      '@typescript-eslint/no-unused-vars': ['error', { argsIgnorePattern: '^_', varsIgnorePattern: '^_', caughtErrors: 'none' }],
+    },
+  },
+  {
+    // Tests read untyped JSON (configs, results, summaries) and poke at it.
+    files: ['test/**/*.ts'],
+    rules: { '@typescript-eslint/no-explicit-any': 'off' },
+  },
+);
