@@ -8,7 +8,7 @@
  */
 import * as fs from 'fs';
 import * as path from 'path';
-import { native, type NativeBatchProgress, type NativeTrainer } from '../binding';
+import { native, type NativeBatchProgress, type NativeDataset, type NativeEvaluation, type NativeTrainer } from '../binding';
 import { DivergenceError, RunFolderInUseError, withCallerStack } from '../errors';
 import type { ResNet } from '../nn/resnet';
 import type { Optimizer } from '../optim/optimizer';
@@ -20,6 +20,7 @@ import { ensembleMetrics, type EpochMetrics } from './metrics';
 import { outputFolderProblem } from '../folders';
 import { Tensor } from '../tensor';
 import { evaluate } from './step';
+import { checkSwaOptions, swaAveragesAfter, swaLearningRate, updateBatchNorm, WeightAverage, type SwaOptions } from './swa';
 
 /** What fit() needs of a dataset: the native handle the loader reads. */
 export interface DatasetHandle {
@@ -89,6 +90,13 @@ export interface FitOptions {
   /** Snapshots averaged by the snapshot ensemble (the last M cycles; default 3). */
   ensembleSize?: number;
   /**
+   * Stochastic Weight Averaging (see SwaOptions): an equal-weight average of the weights at every
+   * cycle end (`{ start: 'cycles' }`) or every epoch from a start epoch (`{ start: E, lr }`), its
+   * BatchNorm statistics recomputed by a pass over the training data (update_bn), evaluated on the
+   * validation set (swa_val_loss / swa_val_acc in the metrics) and saved as swa.pth in outDir.
+   */
+  swa?: SwaOptions;
+  /**
    * The AdamW paper's normalized weight decay: lambda = w_norm · sqrt(b / (B · T_i)), with batch
    * size b, training set size B and T_i the length of the current SGDR cycle (the whole run for
    * schedules without restarts). Overrides the optimizer's weight decay epoch by epoch; for AdamW it
@@ -107,8 +115,21 @@ export interface KeepFiles {
   snapshots?: boolean;
 }
 
+export interface SwaResult {
+  /** Models averaged, and the 1-based epochs whose weights they are. */
+  count: number;
+  epochs: number[];
+  /** The averaged model (BatchNorm recomputed) on the validation set; null without one. */
+  val_loss: number | null;
+  val_acc: number | null;
+  /** swa.pth in outDir (absent without an outDir). */
+  file?: string;
+}
+
 export interface FitResult {
   history: EpochMetrics[];
+  /** With swa: the averaged model at the end of the run (null when no epoch was averaged yet). */
+  swa?: SwaResult | null;
   snapshots: SnapshotInfo[];
   best: { epoch: number; val_loss: number } | null;
   /** True when the signal stopped the run; a checkpoint holds the exact position. */
@@ -118,6 +139,8 @@ export interface FitResult {
 }
 
 export const CHECKPOINT_FILE = 'checkpoint.pth';
+/** The SWA model of a run (a plain state dict, BatchNorm statistics recomputed). */
+export const SWA_FILE = 'swa.pth';
 const CHECKPOINT = CHECKPOINT_FILE;
 /** Written into the run folder when training diverged: { epoch, batch, loss, message }. */
 export const DIVERGED_FILE = 'diverged.json';
@@ -203,7 +226,8 @@ async function runFit(o: FitOptions): Promise<FitResult> {
   const skipNonFinite = Boolean(o.skipNonFinite);
   const config = { ...(o.config ?? {}), epochs, batchSize, seed, schedule: o.schedule.spec(),
     ...(o.normalizedWeightDecay !== undefined ? { normalizedWeightDecay: o.normalizedWeightDecay } : {}),
-    ...(skipNonFinite ? { skipNonFinite: true } : {}) };
+    ...(skipNonFinite ? { skipNonFinite: true } : {}),
+    ...(o.swa ? { swa: o.swa } : {}) };
 
   // A batch larger than its data set is the whole data set: the same computation, and no attempt
   // to allocate for 1e8 images. The config keeps the value asked for (resume compares it).
@@ -229,6 +253,14 @@ async function runFit(o: FitOptions): Promise<FitResult> {
   // LR alpha. SGD and Adam take it as their (coupled, L2) weight decay as it is.
   const decayScale = o.optimizer.native.kind() === 'adamw' ? ((o.schedule.spec() as { lr?: number }).lr ?? 1) : 1;
   const ends = cycleEnds(o.schedule, epochs);
+  const swaOptions = o.swa ? checkSwaOptions(o.swa, epochs) : undefined;
+  if (swaOptions?.start === 'cycles' && ends.size === 0) {
+    throw new RangeError(`swa 'cycles' averages at cycle ends, and ${o.schedule.name} has none within ${epochs} epochs: use a warm-restarts schedule or an SWA start epoch`);
+  }
+  const parameterNames = o.model.stateDictKeys().filter((k) => k.kind === 'parameter').map((k) => k.name);
+  let swa = swaOptions ? new WeightAverage(parameterNames) : undefined;
+  /** The SWA evaluation of the current average, once made (cleared whenever a model is added). */
+  let swaEvaluated: { val: NativeEvaluation | null; count: number; saved: boolean } | undefined;
   let position: TrainingPosition = { epoch: 0, batch: 0, partial: null, history: [], snapshots: [], best: null, config };
   const snapshotProbs: Float32Array[] = [];
   let valLabels: Int32Array | undefined;
@@ -266,6 +298,11 @@ async function runFit(o: FitOptions): Promise<FitResult> {
       await restore('optimizer state', () => o.optimizer.loadStateDict(ckpt.optimizer));
       await restore('schedule state', () => o.schedule.restore(ckpt.schedule));
       position = ckpt.position;
+      if (swaOptions && position.swa && position.swa.count > 0) {
+        const saved = ckpt.swaAverage;
+        if (!saved) throw new Error(`cannot resume ${outDir}: ${file} records ${position.swa.count} SWA model(s) but holds no SWA average`);
+        await restore('SWA average', () => { swa = WeightAverage.restore(parameterNames, saved, position.swa!.count); });
+      }
       // The ensemble so far, from the snapshots' validation probabilities. A missing file is made
       // again from the snapshot's weights when they are there, and otherwise left out (said so).
       let reloaded = false;
@@ -312,7 +349,7 @@ async function runFit(o: FitOptions): Promise<FitResult> {
         : normalizedWeightDecay(o.normalizedWeightDecay, batchSize, o.train.size, cycleLength(o.schedule, e, epochs)) / decayScale;
       if (weightDecay !== undefined) o.optimizer.setWeightDecay(weightDecay);
       const lrs = new Float64Array(batches);
-      for (let i = 0; i < batches; i++) lrs[i] = o.schedule.lrAt(e + i / batches);
+      for (let i = 0; i < batches; i++) lrs[i] = (swaOptions && swaLearningRate(swaOptions, e, i, batches)) ?? o.schedule.lrAt(e + i / batches);
       const startBatch = position.batch;
       const epochRun = trainer.runEpoch({ epoch: e, lrs, startBatch, progressEvery: o.progressEvery, skipNonFinite },
         o.callbacks?.onBatchEnd ? (p) => o.callbacks!.onBatchEnd!({ ...p, epoch: e + 1 }) : undefined);
@@ -387,15 +424,32 @@ async function runFit(o: FitOptions): Promise<FitResult> {
         position.best = { epoch: e + 1, val_loss: val.loss };
         if (o.keep?.best !== false) await o.model.saveStateDict(path.join(outDir, 'best.pth'));
       }
+      if (swa && swaOptions && (swaOptions.start === 'cycles' ? Boolean(cycle) : swaAveragesAfter(swaOptions, e + 1))) {
+        swa.add(state ?? o.model.stateDict());
+        position = { ...position, swa: { count: swa.count, epochs: [...(position.swa?.epochs ?? []), e + 1] } };
+        swaEvaluated = undefined;
+        // At the cycle ends, and at the last epoch, the average is evaluated (a pass over the training
+        // data for BatchNorm, then validation): the curve of SWA against the single model.
+        if (cycle || e + 1 === epochs) {
+          const evaluated = await evaluateSwa(e, state, e + 1 === epochs && outDir ? path.join(outDir, SWA_FILE) : undefined);
+          if (evaluated.val) {
+            row.swa_val_loss = evaluated.val.loss;
+            row.swa_val_acc = evaluated.val.correct / evaluated.val.count;
+          }
+          row.swa_size = swa.count;
+        }
+      }
       position = { ...position, epoch: e + 1, batch: 0, partial: null, history: [...position.history, row] };
       if (outDir) {
         await writeMetrics(outDir, position.history);
-        await saveCheckpoint(path.join(outDir, CHECKPOINT), o.model, o.optimizer, o.schedule.state(), position, state);
+        await saveCheckpoint(path.join(outDir, CHECKPOINT), o.model, o.optimizer, o.schedule.state(), position, state,
+          swa && swa.count > 0 ? swa.parametersDict() : undefined);
       }
       await o.callbacks?.onEpochEnd?.(row);
       if (cycle && snapshot) await o.callbacks?.onCycleEnd?.(cycle, snapshot, row);
     }
     const done = result();
+    if (swa) done.swa = swa.count > 0 ? await finishSwa(epochs - 1) : null;
     if (outDir) {
       await writeSummary(outDir, done, config);
       if (o.keep?.checkpoint === false) await fs.promises.rm(path.join(outDir, CHECKPOINT), { force: true });
@@ -409,8 +463,57 @@ async function runFit(o: FitOptions): Promise<FitResult> {
 
   async function stop(epoch: number, batch: number): Promise<FitResult> {
     position = { ...position, epoch, batch };
-    if (outDir) await saveCheckpoint(path.join(outDir, CHECKPOINT), o.model, o.optimizer, o.schedule.state(), position);
+    if (outDir) {
+      await saveCheckpoint(path.join(outDir, CHECKPOINT), o.model, o.optimizer, o.schedule.state(), position, undefined,
+        swa && swa.count > 0 ? swa.parametersDict() : undefined);
+    }
     return { ...result(), aborted: true };
+  }
+
+  /**
+   * Evaluates the SWA average: loads it into the model (the training weights and statistics are
+   * put back after), recomputes BatchNorm by one pass over the training data of 0-based epoch
+   * `epoch` (its batches and train transform), validates, and saves it to `saveTo` when given.
+   */
+  async function evaluateSwa(epoch: number, training?: Map<string, TensorRecord>, saveTo?: string): Promise<{ val: NativeEvaluation | null; count: number; saved: boolean }> {
+    const current = training ?? o.model.stateDict();
+    const averaged = swa!.parametersDict();
+    for (const [name, record] of current) if (!averaged.has(name)) averaged.set(name, record);
+    await o.model.loadStateDict(averaged);
+    try {
+      const loader = (o.train.native as NativeDataset).loader({ batchSize: trainBatch, shuffle: o.shuffle ?? true, seed, workers: o.workers });
+      try {
+        loader.startEpoch(epoch, 0);
+        await updateBatchNorm(o.model, (async function* () {
+          for (let b = await loader.next(); b; b = await loader.next()) {
+            const images = new Tensor(b.images);
+            const labels = new Tensor(b.labels);
+            yield { images, dispose: () => { images.dispose(); labels.dispose(); } };
+          }
+        })());
+      } finally {
+        loader.dispose();
+      }
+      const val = o.val ? await trainer.evaluate({ probabilities: false }) : null;
+      if (saveTo) await o.model.saveStateDict(saveTo);
+      swaEvaluated = { val, count: swa!.count, saved: Boolean(saveTo) };
+      return swaEvaluated;
+    } finally {
+      await o.model.loadStateDict(current);
+    }
+  }
+
+  /** The run's SWA model: evaluated (again only if models were added since), saved as swa.pth. */
+  async function finishSwa(epoch: number): Promise<SwaResult> {
+    const file = outDir ? path.join(outDir, SWA_FILE) : undefined;
+    const evaluated = swaEvaluated && swaEvaluated.count === swa!.count && (swaEvaluated.saved || !file) ? swaEvaluated : await evaluateSwa(epoch, undefined, file);
+    return {
+      count: swa!.count,
+      epochs: position.swa?.epochs ?? [],
+      val_loss: evaluated.val ? evaluated.val.loss : null,
+      val_acc: evaluated.val ? evaluated.val.correct / evaluated.val.count : null,
+      ...(file ? { file: SWA_FILE } : {}),
+    };
   }
 }
 
@@ -449,6 +552,11 @@ async function writeSummary(dir: string, result: FitResult, config: Record<strin
     ensemble: lastEnsemble
       ? { val_loss: lastEnsemble.ensemble_val_loss, val_acc: lastEnsemble.ensemble_val_acc, size: lastEnsemble.ensemble_size, epoch: lastEnsemble.epoch }
       : null,
+    ...(result.swa !== undefined ? {
+      swa: result.swa,
+      swa_val_loss: result.swa?.val_loss ?? null,
+      swa_val_acc: result.swa?.val_acc ?? null,
+    } : {}),
     seconds: result.history.reduce((a, r) => a + r.seconds, 0),
     ...(result.skippedBatches !== undefined ? { skipped_batches: result.skippedBatches } : {}),
   };

@@ -25,6 +25,10 @@ export interface EpochMetrics {
   ensemble_val_loss?: number;
   ensemble_val_acc?: number;
   ensemble_size?: number;
+  /** SWA: the averaged model (BatchNorm recomputed) on the validation set, where it was evaluated; models averaged. */
+  swa_val_loss?: number;
+  swa_val_acc?: number;
+  swa_size?: number;
   /** With skipNonFinite: batches of the epoch whose non-finite loss skipped their update. */
   skipped_batches?: number;
 }
