@@ -12,6 +12,7 @@ export * from './schedule';
 export { fit, cycleEnds, normalizedWeightDecay, runFiles, clearRunFiles, DIVERGED_FILE, SWA_FILE, type FitOptions, type FitResult, type FitCallbacks, type BatchProgress, type DatasetHandle, type SwaResult } from './train/fit';
 export { WeightAverage, updateBatchNorm, swaLearningRate, checkSwaOptions, type SwaOptions, type BatchLike } from './train/swa';
 export { ensembleMetrics, type EpochMetrics } from './train/metrics';
+export { ENSEMBLE_METHODS, ensembleWeights, greedyWeights, nllOptimalWeights, weightedEnsembleMetrics, type EnsembleMethod } from './train/ensemble';
 export { saveCheckpoint, loadCheckpoint, type Checkpoint, type SnapshotInfo, type TrainingPosition } from './train/checkpoint';
 export { runTraining, readRunConfig, type RunConfig, type RunOptions, type OptimizerConfig } from './train/run';
 export { modelFromPretrained, type TransferOptions, type TransferReport } from './train/transfer';

@@ -16,7 +16,9 @@ import type { Cycle, Schedule } from '../schedule';
 import { firstNonFiniteTensor, readTorchFile, tensorRecord, writeTorchFile, type TensorRecord } from '../serialization';
 import { removeStaleTemps, writeTextAtomic } from '../atomic-file';
 import { loadCheckpoint, saveCheckpoint, type SnapshotInfo, type TrainingPosition } from './checkpoint';
-import { ensembleMetrics, type EpochMetrics } from './metrics';
+import type { EpochMetrics } from './metrics';
+import { checkEnsembleMethod, ensembleWeights, weightedEnsembleMetrics, type EnsembleMethod } from './ensemble';
+import { FgeSchedule } from '../schedule/fge';
 import { outputFolderProblem } from '../folders';
 import { Tensor } from '../tensor';
 import { evaluate } from './step';
@@ -87,8 +89,14 @@ export interface FitOptions {
    * snapshot's validation probabilities (enough for the ensemble metrics), not its weights.
    */
   keep?: KeepFiles;
-  /** Snapshots averaged by the snapshot ensemble (the last M cycles; default 3). */
+  /** Snapshots the snapshot ensemble draws on: the last M cycles (default 3; for an FGE schedule, all). */
   ensembleSize?: number;
+  /**
+   * How those snapshots are combined (see lib/train/ensemble.ts): 'last' (default) averages them
+   * equally; 'weighted' fits the mixture weights that minimise the validation loss; 'greedy' is
+   * Caruana's forward selection with replacement on the validation loss.
+   */
+  ensemble?: EnsembleMethod;
   /**
    * Stochastic Weight Averaging (see SwaOptions): an equal-weight average of the weights at every
    * cycle end (`{ start: 'cycles' }`) or every epoch from a start epoch (`{ start: E, lr }`), its
@@ -207,7 +215,10 @@ export function fit(options: FitOptions): Promise<FitResult> {
 async function runFit(o: FitOptions): Promise<FitResult> {
   const epochs = checkPositiveInt(o.epochs, 'epochs');
   const batchSize = checkPositiveInt(o.batchSize, 'batchSize');
-  const ensembleSize = checkPositiveInt(o.ensembleSize ?? 3, 'ensembleSize');
+  const ensembleSize = o.ensembleSize !== undefined ? checkPositiveInt(o.ensembleSize, 'ensembleSize')
+    // FGE averages every model it collects (fge.py's predictions_sum).
+    : o.schedule instanceof FgeSchedule ? Math.max(1, cycleEnds(o.schedule, epochs).size) : 3;
+  const ensembleMethod = checkEnsembleMethod(o.ensemble ?? 'last');
   const seed = o.seed ?? 0;
   if (!Number.isInteger(seed) || seed < 0) throw new RangeError(`seed must be an integer >= 0, got ${String(seed)}`);
   if (o.resume && !o.outDir) throw new TypeError('resume needs outDir');
@@ -227,7 +238,8 @@ async function runFit(o: FitOptions): Promise<FitResult> {
   const config = { ...(o.config ?? {}), epochs, batchSize, seed, schedule: o.schedule.spec(),
     ...(o.normalizedWeightDecay !== undefined ? { normalizedWeightDecay: o.normalizedWeightDecay } : {}),
     ...(skipNonFinite ? { skipNonFinite: true } : {}),
-    ...(o.swa ? { swa: o.swa } : {}) };
+    ...(o.swa ? { swa: o.swa } : {}),
+    ...(o.ensemble && o.ensemble !== 'last' ? { ensemble: o.ensemble } : {}) };
 
   // A batch larger than its data set is the whole data set: the same computation, and no attempt
   // to allocate for 1e8 images. The config keeps the value asked for (resume compares it).
@@ -263,6 +275,8 @@ async function runFit(o: FitOptions): Promise<FitResult> {
   let swaEvaluated: { val: NativeEvaluation | null; count: number; saved: boolean } | undefined;
   let position: TrainingPosition = { epoch: 0, batch: 0, partial: null, history: [], snapshots: [], best: null, config };
   const snapshotProbs: Float32Array[] = [];
+  /** The 1-based cycle numbers of snapshotProbs' members. */
+  const snapshotCycles: number[] = [];
   let valLabels: Int32Array | undefined;
   let classes = 0;
 
@@ -336,6 +350,7 @@ async function runFit(o: FitOptions): Promise<FitResult> {
           throw new Error(`cannot resume ${outDir}: ${file} is not a validation probabilities file of this run (delete it to leave cycle ${s.cycle + 1} out of the ensemble)`);
         }
         snapshotProbs.push(probs.data as Float32Array);
+        snapshotCycles.push(s.cycle + 1);
         valLabels = labels.data as Int32Array;
         classes = probs.shape[1]!;
       }
@@ -412,11 +427,19 @@ async function runFit(o: FitOptions): Promise<FitResult> {
             labels: tensorRecord('int32', [val.labels.length], val.labels),
           });
           snapshotProbs.push(val.probabilities);
-          if (snapshotProbs.length > ensembleSize) snapshotProbs.shift();
-          const ens = ensembleMetrics(snapshotProbs, valLabels, classes);
+          snapshotCycles.push(cycle.index + 1);
+          if (snapshotProbs.length > ensembleSize) {
+            snapshotProbs.shift();
+            snapshotCycles.shift();
+          }
+          const weights = ensembleWeights(ensembleMethod, snapshotProbs, valLabels, classes);
+          const ens = weightedEnsembleMetrics(snapshotProbs, weights, valLabels, classes);
+          const total = weights.reduce((a, w) => a + w, 0);
           row.ensemble_val_loss = ens.loss;
           row.ensemble_val_acc = ens.acc;
-          row.ensemble_size = snapshotProbs.length;
+          row.ensemble_size = weights.filter((w) => w > 0).length;
+          row.ensemble_method = ensembleMethod;
+          row.ensemble_members = snapshotCycles.map((c, i) => ({ cycle: c, weight: Number((weights[i]! / total).toFixed(6)) }));
         }
         position.snapshots.push(snapshot);
       }
@@ -424,20 +447,22 @@ async function runFit(o: FitOptions): Promise<FitResult> {
         position.best = { epoch: e + 1, val_loss: val.loss };
         if (o.keep?.best !== false) await o.model.saveStateDict(path.join(outDir, 'best.pth'));
       }
-      if (swa && swaOptions && (swaOptions.start === 'cycles' ? Boolean(cycle) : swaAveragesAfter(swaOptions, e + 1))) {
-        swa.add(state ?? o.model.stateDict());
-        position = { ...position, swa: { count: swa.count, epochs: [...(position.swa?.epochs ?? []), e + 1] } };
+      const averaged = Boolean(swa && swaOptions && (swaOptions.start === 'cycles' ? cycle : swaAveragesAfter(swaOptions, e + 1)));
+      if (averaged) {
+        swa!.add(state ?? o.model.stateDict());
+        position = { ...position, swa: { count: swa!.count, epochs: [...(position.swa?.epochs ?? []), e + 1] } };
         swaEvaluated = undefined;
-        // At the cycle ends, and at the last epoch, the average is evaluated (a pass over the training
-        // data for BatchNorm, then validation): the curve of SWA against the single model.
-        if (cycle || e + 1 === epochs) {
-          const evaluated = await evaluateSwa(e, state, e + 1 === epochs && outDir ? path.join(outDir, SWA_FILE) : undefined);
-          if (evaluated.val) {
-            row.swa_val_loss = evaluated.val.loss;
-            row.swa_val_acc = evaluated.val.correct / evaluated.val.count;
-          }
-          row.swa_size = swa.count;
+      }
+      // Where models are averaged at a cycle end, and at the last epoch, the average is evaluated (a
+      // pass over the training data for BatchNorm, then validation): SWA's curve beside the single
+      // model's, and its final value in the last row. The last epoch's is also swa.pth.
+      if (swa && swa.count > 0 && ((averaged && cycle) || e + 1 === epochs)) {
+        const evaluated = await evaluateSwa(e, state, e + 1 === epochs && outDir ? path.join(outDir, SWA_FILE) : undefined);
+        if (evaluated.val) {
+          row.swa_val_loss = evaluated.val.loss;
+          row.swa_val_acc = evaluated.val.correct / evaluated.val.count;
         }
+        row.swa_size = swa.count;
       }
       position = { ...position, epoch: e + 1, batch: 0, partial: null, history: [...position.history, row] };
       if (outDir) {
@@ -550,7 +575,8 @@ async function writeSummary(dir: string, result: FitResult, config: Record<strin
     best: result.best,
     snapshots: result.snapshots,
     ensemble: lastEnsemble
-      ? { val_loss: lastEnsemble.ensemble_val_loss, val_acc: lastEnsemble.ensemble_val_acc, size: lastEnsemble.ensemble_size, epoch: lastEnsemble.epoch }
+      ? { val_loss: lastEnsemble.ensemble_val_loss, val_acc: lastEnsemble.ensemble_val_acc, size: lastEnsemble.ensemble_size, epoch: lastEnsemble.epoch,
+        method: lastEnsemble.ensemble_method ?? 'last', members: lastEnsemble.ensemble_members }
       : null,
     ...(result.swa !== undefined ? {
       swa: result.swa,
