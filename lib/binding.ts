@@ -47,6 +47,10 @@ export interface NativeResNet {
   moduleNames(): string[];
   reinitModules(names: string[]): void;
   setRequiresGrad(prefixes: string[], value: boolean): number;
+  /** Every BatchNorm's running mean 0, var 1, num_batches_tracked 0; returns how many BatchNorms there are. */
+  resetBatchNormStats(): number;
+  /** Every BatchNorm's momentum (null: PyTorch's None, the cumulative average); returns the previous one. */
+  setBatchNormMomentum(momentum: number | null): number | null;
   dispose(): void;
 }
 

@@ -20,6 +20,8 @@ export const scheduleFlagSpecs: FlagSpecs = {
   'step-size': { kind: 'number', help: 'step: epochs between decays (required)' },
   milestones: { kind: 'string', help: 'multistep: comma-separated epochs of the decays, e.g. 60,120,160 (required)' },
   gamma: { kind: 'number', help: 'step, multistep: factor applied at each decay, in (0, 1] (default 0.1)' },
+  'fge-lr2': { kind: 'number', help: 'fge: lr_2, the LR mid-cycle where models are collected, in (0, lr] (required; --lr is lr_1)' },
+  'fge-cycle': { kind: 'integer', help: 'fge: cycle length c in epochs, even (required); a model is collected after epoch c/2 of each' },
 };
 
 
@@ -37,6 +39,7 @@ export const schedulerFlags: Record<ScheduleType, Record<string, string>> = {
   step: { 'step-size': 'stepSize', gamma: 'gamma' },
   multistep: { milestones: 'milestones', gamma: 'gamma' },
   constant: {},
+  fge: { 'fge-lr2': 'lr2', 'fge-cycle': 'cycle' },
 };
 export const commonFlags: Record<string, string> = { lr: 'lr', 'steps-per-epoch': 'stepsPerEpoch' };
 /** Flags that describe the one schedule of a command line; --figure1 and --config bring their own. */
@@ -85,6 +88,8 @@ export function scheduleFromFlags(flags: ParsedFlags): Schedule {
   }
   if (type === 'step' && flags['step-size'] === undefined) throw new UsageError('--step-size is required for --scheduler step');
   if (type === 'multistep' && flags.milestones === undefined) throw new UsageError('--milestones is required for --scheduler multistep');
+  if (type === 'fge' && flags['fge-lr2'] === undefined) throw new UsageError('--fge-lr2 is required for --scheduler fge (the LR mid-cycle; --lr is lr_1)');
+  if (type === 'fge' && flags['fge-cycle'] === undefined) throw new UsageError('--fge-cycle is required for --scheduler fge (an even number of epochs)');
 
   const spec: Record<string, unknown> = { type, lr: flags.lr ?? 0.1 };
   if (type === 'warm-restarts') spec.t0 = 10;

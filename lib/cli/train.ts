@@ -10,6 +10,8 @@ import { FileWriteError } from '../atomic-file';
 import { DivergenceError, RunFolderInUseError } from '../errors';
 import { launchedByNpm, StopSignals } from '../stop-signals';
 import { CHECKPOINT_FILE } from '../train/fit';
+import { ENSEMBLE_METHODS, type EnsembleMethod } from '../train/ensemble';
+import type { SwaOptions } from '../train/swa';
 import { outputFolderProblem } from '../folders';
 import type { ScheduleSpec } from '../schedule';
 import { readRunConfig, runTraining, type RunConfig } from '../train/run';
@@ -41,7 +43,14 @@ const flagSpecs: FlagSpecs = {
   'init-weights': { kind: 'string', help: 'start from a torch.save(model.state_dict()) file (transfer learning)' },
   'reinit-last': { kind: 'integer', help: 'with --init-weights: re-initialise the last N modules (the seed study uses 40)' },
   freeze: { kind: 'boolean', help: 'with --init-weights: train only the classifier and the re-initialised modules' },
-  'ensemble-size': { kind: 'integer', help: 'cycle snapshots in the snapshot ensemble (default 3)' },
+  'ensemble-size': { kind: 'integer', help: 'the snapshot ensemble draws on the last M cycle snapshots (default 3; fge: all)' },
+  ensemble: { kind: 'string', help: 'last (equal weights, default) | weighted (validation-NLL-optimal weights) | greedy (Caruana selection on validation)' },
+  'keep-snapshots': { kind: 'boolean', help: 'keep the cycle snapshots\' weights (default on; --no-keep-snapshots keeps only their validation probabilities)' },
+  swa: { kind: 'string', help: 'cycles: SWA, averaging the weights at every cycle end (swa.pth, swa_val_loss in summary.json)' },
+  'swa-start': { kind: 'integer', help: 'SWA from this 1-based epoch: the weights averaged at the end of every epoch (or --swa-cycle epochs) from it' },
+  'swa-lr': { kind: 'number', help: 'with --swa-start: the constant SWA LR from that epoch on (the low end with --swa-lr-max)' },
+  'swa-lr-max': { kind: 'number', help: 'with --swa-lr: a cyclic SWA LR, linear from this down to --swa-lr over each SWA cycle' },
+  'swa-cycle': { kind: 'integer', help: 'with --swa-start: epochs per SWA cycle, averaged at its end (default 1)' },
   device: { kind: 'string', help: 'auto | cpu | cuda | cuda:N (default auto)' },
   threads: { kind: 'integer', help: 'LibTorch threads (default: the machine\'s cores)' },
   workers: { kind: 'integer', help: 'data loader threads (default automatic)' },
@@ -91,6 +100,10 @@ export function configFromFlags(flags: ParsedFlags): RunConfig {
     const v = flags[name] as number | undefined;
     if (v !== undefined && v < (name === 'reinit-last' || name === 'workers' ? 0 : 1)) throw new UsageError(`--${name} must be >= ${name === 'reinit-last' || name === 'workers' ? 0 : 1}, got ${v}`);
   }
+  const swa = swaFromFlags(flags, positive('epochs', 6));
+  if (flags.ensemble !== undefined && !(ENSEMBLE_METHODS as readonly string[]).includes(flags.ensemble as string)) {
+    throw new UsageError(`--ensemble must be one of ${ENSEMBLE_METHODS.join(', ')}, got '${String(flags.ensemble)}'`);
+  }
   if (flags['init-weights'] && !fs.existsSync(flags['init-weights'] as string)) {
     throw new UsageError(`--init-weights: file not found: ${String(flags['init-weights'])}`);
   }
@@ -120,10 +133,38 @@ export function configFromFlags(flags: ParsedFlags): RunConfig {
     reinitLast: int(flags, 'reinit-last'),
     freeze: flags.freeze as boolean | undefined,
     ensembleSize: flags['ensemble-size'] === undefined ? undefined : positive('ensemble-size', 3),
+    ...(flags.ensemble !== undefined ? { ensemble: flags.ensemble as EnsembleMethod } : {}),
+    ...(flags['keep-snapshots'] === false ? { keep: { snapshots: false } } : {}),
+    ...(swa ? { swa } : {}),
     device: (flags.device as string | undefined) ?? 'auto',
     threads: int(flags, 'threads'),
     workers: int(flags, 'workers'),
   };
+}
+
+/** --swa cycles | --swa-start E [--swa-lr X [--swa-lr-max Y] [--swa-cycle C]], checked flag by flag. */
+function swaFromFlags(flags: ParsedFlags, epochs: number): SwaOptions | undefined {
+  const start = flags['swa-start'] as number | undefined;
+  const dependent = ['swa-lr', 'swa-lr-max', 'swa-cycle'].filter((f) => flags[f] !== undefined);
+  if (flags.swa !== undefined) {
+    if (flags.swa !== 'cycles') throw new UsageError(`--swa must be 'cycles' (average at every cycle end; for every epoch from E use --swa-start E), got '${String(flags.swa)}'`);
+    if (start !== undefined) throw new UsageError('--swa cycles and --swa-start are two ways to choose the averaging points: give one');
+    if (dependent.length) throw new UsageError(`--${dependent[0]} needs --swa-start (--swa cycles keeps the schedule's LR)`);
+    return { start: 'cycles' };
+  }
+  if (start === undefined) {
+    if (dependent.length) throw new UsageError(`--${dependent[0]} needs --swa-start`);
+    return undefined;
+  }
+  if (start < 1 || start > epochs) throw new UsageError(`--swa-start must be an epoch from 1 to --epochs (${epochs}), got ${start}`);
+  const lr = flags['swa-lr'] as number | undefined;
+  const lrMax = flags['swa-lr-max'] as number | undefined;
+  const cycle = flags['swa-cycle'] as number | undefined;
+  if (lr !== undefined && !(lr > 0)) throw new UsageError(`--swa-lr must be > 0, got ${lr}`);
+  if (lrMax !== undefined && lr === undefined) throw new UsageError('--swa-lr-max needs --swa-lr (the LR at the end of each SWA cycle)');
+  if (lrMax !== undefined && !(lrMax >= lr!)) throw new UsageError(`--swa-lr-max must be >= --swa-lr (${lr}), got ${lrMax}`);
+  if (cycle !== undefined && cycle < 1) throw new UsageError(`--swa-cycle must be >= 1, got ${cycle}`);
+  return { start, ...(lr !== undefined ? { lr } : {}), ...(lrMax !== undefined ? { lrMax } : {}), ...(cycle !== undefined ? { cycle } : {}) };
 }
 
 function help(): string {
@@ -189,8 +230,10 @@ export const command: Command = {
         log(`stopped at epoch ${result.history.length + 1} with a checkpoint; continue with: sgdr train --resume ${outDir}`);
         return stop.exitCode() || 130;
       }
-      log(`done in ${formatDuration((Date.now() - started) / 1000)}: ${outDir} (metrics.jsonl, summary.json, ${result.snapshots.length} cycle snapshot(s))` +
+      log(`done in ${formatDuration((Date.now() - started) / 1000)}: ${outDir} (metrics.jsonl, summary.json, ${result.snapshots.length} cycle snapshot(s)` +
+        `${result.swa ? `, swa.pth of ${result.swa.count} model(s)` : ''})` +
         (last?.val_acc != null ? `; final val_acc ${(last.val_acc * 100).toFixed(1)}%` : '') +
+        (result.swa?.val_acc != null ? `; SWA val_acc ${(result.swa.val_acc * 100).toFixed(1)}%` : '') +
         (result.skippedBatches !== undefined ? `; ${result.skippedBatches} batch(es) skipped for a non-finite loss` : ''));
       if (flags.json) process.stdout.write(fs.readFileSync(path.join(outDir, 'summary.json'), 'utf8'));
       return 0;

@@ -44,6 +44,9 @@ export interface CycleEndStats {
   /** The snapshot ensemble at this cycle end (absent without validation or snapshots). */
   ensemble_val_loss?: MeanStd;
   ensemble_val_acc?: MeanStd;
+  /** The SWA model at this cycle end (runs with swa that averaged here). */
+  swa_val_loss?: MeanStd;
+  swa_val_acc?: MeanStd;
 }
 
 export interface ScheduleStats {
@@ -87,6 +90,27 @@ export interface ScheduleStats {
   ensemble: {
     epoch: number;
     size: number;
+    /** How the snapshots were combined: 'last' (equal weights), 'weighted' or 'greedy' (chosen on validation). */
+    method: string;
+    /** Snapshots the ensemble drew on (its candidates), and each cycle's mean weight over seeds. */
+    members: Array<{ cycle: number; weight: number }>;
+    val_loss: MeanStd;
+    val_acc: MeanStd;
+    single_val_loss: MeanStd;
+    single_val_acc: MeanStd;
+    loss_gain: PairedDifference;
+    acc_gain: PairedDifference;
+  } | null;
+  /**
+   * The SWA model after the last epoch against the single model of that epoch: gain = single − SWA
+   * for the loss, SWA − single for accuracy, paired over seeds. Null for schedules without swa.
+   */
+  swa: {
+    epoch: number;
+    /** Models averaged (the most over seeds; the same for every seed). */
+    count: number;
+    /** 'cycles' or 'from epoch E' (with the SWA LR when one was set). */
+    mode: string;
     val_loss: MeanStd;
     val_acc: MeanStd;
     single_val_loss: MeanStd;
@@ -184,6 +208,11 @@ function scheduleStats(
       s.ensemble_val_loss = ensLoss;
       s.ensemble_val_acc = at(epoch, (r) => r.ensemble_val_acc);
     }
+    const swaLoss = at(epoch, (r) => r.swa_val_loss);
+    if (swaLoss.n > 0) {
+      s.swa_val_loss = swaLoss;
+      s.swa_val_acc = at(epoch, (r) => r.swa_val_acc);
+    }
     return s;
   });
 
@@ -211,13 +240,34 @@ function scheduleStats(
     const singleAcc = pairs.map((r) => r.val_acc);
     const ens = pairs.map((r) => r.ensemble_val_loss!);
     const ensAcc = pairs.map((r) => r.ensemble_val_acc!);
+    const cycles = [...new Set(pairs.flatMap((r) => (r.ensemble_members ?? []).map((m) => m.cycle)))].sort((x, y) => x - y);
     ensemble = {
       epoch: e,
       size: Math.max(0, ...pairs.map((r) => r.ensemble_size ?? 0)),
+      method: pairs.find((r) => r.ensemble_method)?.ensemble_method ?? 'last',
+      members: cycles.map((cycle) => ({ cycle, weight: mean(pairs.map((r) => r.ensemble_members?.find((m) => m.cycle === cycle)?.weight ?? 0)) ?? 0 })),
       val_loss: meanStd(ens), val_acc: meanStd(ensAcc),
       single_val_loss: meanStd(single), single_val_acc: meanStd(singleAcc),
       loss_gain: pairedDifference(single, ens, level),
       acc_gain: pairedDifference(ensAcc, singleAcc, level),
+    };
+  }
+
+  // SWA after the last epoch, paired with the single model of the same runs.
+  let swa: ScheduleStats['swa'] = null;
+  const swaRows = finished.map((r) => rowAt(r.rows, E)).filter((row): row is EpochMetrics => row?.swa_val_loss !== undefined);
+  if (entry.swa && swaRows.length > 0) {
+    const o = entry.swa;
+    swa = {
+      epoch: E,
+      count: Math.max(0, ...swaRows.map((r) => r.swa_size ?? 0)),
+      mode: o.start === 'cycles' ? 'every cycle end'
+        : `every ${o.cycle && o.cycle > 1 ? `${o.cycle} epochs` : 'epoch'} from epoch ${o.start}` +
+          (o.lr !== undefined ? (o.lrMax !== undefined ? `, cyclic SWA LR ${o.lrMax}→${o.lr}` : `, SWA LR ${o.lr}`) : ''),
+      val_loss: meanStd(swaRows.map((r) => r.swa_val_loss!)), val_acc: meanStd(swaRows.map((r) => r.swa_val_acc!)),
+      single_val_loss: meanStd(swaRows.map((r) => r.val_loss)), single_val_acc: meanStd(swaRows.map((r) => r.val_acc)),
+      loss_gain: pairedDifference(swaRows.map((r) => r.val_loss), swaRows.map((r) => r.swa_val_loss!), level),
+      acc_gain: pairedDifference(swaRows.map((r) => r.swa_val_acc!), swaRows.map((r) => r.val_acc), level),
     };
   }
 
@@ -242,6 +292,7 @@ function scheduleStats(
       perRun: perRunTarget,
     },
     ensemble,
+    swa,
     seconds: meanStd(finished.map((r) => r.rows.reduce((a, row) => a + row.seconds, 0))),
   };
 }

@@ -26,6 +26,8 @@ import type { DataOptions } from '../data';
 import type { KeepFiles } from '../train/fit';
 import type { OptimizerConfig, RunConfig } from '../train/run';
 import { RESNET_ARCHS } from '../nn/archs';
+import { checkSwaOptions, type SwaOptions } from '../train/swa';
+import { ENSEMBLE_METHODS, type EnsembleMethod } from '../train/ensemble';
 
 /** A bad experiment config; `keyPath` names the offending key (e.g. `schedules[1].tMult`). */
 export class ExperimentConfigError extends TypeError {
@@ -59,6 +61,12 @@ export type ExperimentSchedule = ScheduleSpec & {
   label: string;
   /** Overrides of the experiment's optimizer for this schedule (e.g. SGDR with AdamW next to SGD). */
   optimizer?: OptimizerConfig;
+  /** Stochastic Weight Averaging for this schedule's runs (see SwaOptions): { "start": "cycles" } or { "start": E, "lr": X }. */
+  swa?: SwaOptions;
+  /** How this schedule's snapshot ensemble combines snapshots (default: the experiment's, else 'last'). */
+  ensemble?: EnsembleMethod;
+  /** Snapshots this schedule's ensemble draws on (default: the experiment's ensembleSize). */
+  ensembleSize?: number;
 };
 
 export interface ExperimentAnalysis {
@@ -83,6 +91,8 @@ export interface ExperimentConfig {
   evalBatchSize?: number;
   /** Cycle snapshots averaged by the snapshot ensemble (default 3). */
   ensembleSize?: number;
+  /** How snapshot ensembles combine their snapshots: 'last' (default), 'weighted' or 'greedy' (see FitOptions.ensemble). */
+  ensemble?: EnsembleMethod;
   /** Weight files each run keeps (default all; see FitOptions.keep): false drops them to save disk. */
   keep?: KeepFiles;
   seeds: number[];
@@ -150,7 +160,7 @@ class Checker {
 const join = (keyPath: string, key: string): string => (keyPath ? `${keyPath}.${key}` : key);
 
 const TOP_KEYS = [
-  'name', 'description', 'data', 'model', 'optimizer', 'epochs', 'batchSize', 'evalBatchSize', 'ensembleSize',
+  'name', 'description', 'data', 'model', 'optimizer', 'epochs', 'batchSize', 'evalBatchSize', 'ensembleSize', 'ensemble',
   'seeds', 'runs', 'schedules', 'analysis', 'keep', 'device', 'threads', 'workers',
 ] as const;
 const KEEP_KEYS = ['checkpoint', 'best', 'snapshots'] as const;
@@ -178,7 +188,7 @@ function optimizerConfig(c: Checker, v: Json, keyPath: string): OptimizerConfig 
 
 function scheduleEntry(c: Checker, v: Json, keyPath: string): ExperimentSchedule {
   if (!v || typeof v !== 'object' || Array.isArray(v)) c.fail(keyPath, `must be an object with a "type", got ${kindOf(v)}`);
-  const { optimizer, ...rest } = v as Record<string, Json>;
+  const { optimizer, swa, ensemble, ensembleSize, ...rest } = v as Record<string, Json>;
   if (rest.type === undefined) c.fail(join(keyPath, 'type'), `missing (one of ${scheduleTypes.join(', ')})`);
   if (typeof rest.type !== 'string' || !scheduleTypes.includes(rest.type as ScheduleSpec['type'])) {
     c.fail(join(keyPath, 'type'), `unknown schedule ${kindOf(rest.type)} (expected one of ${scheduleTypes.join(', ')})`);
@@ -195,7 +205,20 @@ function scheduleEntry(c: Checker, v: Json, keyPath: string): ExperimentSchedule
   }
   const entry = { ...(rest as unknown as ScheduleSpec), label: (rest.label as string | undefined) ?? schedule.name } as ExperimentSchedule;
   if (optimizer !== undefined) entry.optimizer = optimizerConfig(c, optimizer, join(keyPath, 'optimizer'));
+  if (ensemble !== undefined) entry.ensemble = c.oneOf(ensemble, join(keyPath, 'ensemble'), ENSEMBLE_METHODS);
+  if (ensembleSize !== undefined) entry.ensembleSize = c.number(ensembleSize, join(keyPath, 'ensembleSize'), { integer: true, min: 1 });
+  if (swa !== undefined) entry.swa = swaEntry(c, swa, join(keyPath, 'swa'));
   return entry;
+}
+
+function swaEntry(c: Checker, v: Json, keyPath: string): SwaOptions {
+  const o = c.object(v, keyPath, ['start', 'lr', 'lrMax', 'cycle']);
+  if (o.start === undefined) c.fail(join(keyPath, 'start'), 'missing: "cycles" (every cycle end) or the 1-based epoch averaging starts at');
+  const swa: SwaOptions = { start: o.start === 'cycles' ? 'cycles' : c.number(o.start, join(keyPath, 'start'), { integer: true, min: 1 }) };
+  if (o.lr !== undefined) swa.lr = c.number(o.lr, join(keyPath, 'lr'), { above: 0 });
+  if (o.lrMax !== undefined) swa.lrMax = c.number(o.lrMax, join(keyPath, 'lrMax'), { above: 0 });
+  if (o.cycle !== undefined) swa.cycle = c.number(o.cycle, join(keyPath, 'cycle'), { integer: true, min: 1 });
+  return swa;
 }
 
 /** Validates a parsed JSON config and fills in the defaults. `file` is only used in messages. */
@@ -290,6 +313,17 @@ export function parseExperimentConfig(json: Json, file?: string): ExperimentConf
   };
   if (o.evalBatchSize !== undefined) config.evalBatchSize = c.number(o.evalBatchSize, 'evalBatchSize', { integer: true, min: 1 });
   if (o.ensembleSize !== undefined) config.ensembleSize = c.number(o.ensembleSize, 'ensembleSize', { integer: true, min: 1 });
+  if (o.ensemble !== undefined) config.ensemble = c.oneOf(o.ensemble, 'ensemble', ENSEMBLE_METHODS);
+  // SWA's own checks that need the whole config (a start epoch within the run, lrMax ≥ lr).
+  schedules.forEach((s, i) => {
+    if (!s.swa) return;
+    try {
+      checkSwaOptions(s.swa, epochs);
+    } catch (err) {
+      const m = /^swa\.(\w+)/.exec((err as Error).message);
+      c.fail(`schedules[${i}].swa${m ? `.${m[1]}` : ''}`, (err as Error).message.replace(/^swa\.\w+ /, ''));
+    }
+  });
   if (o.keep !== undefined) {
     const k = c.object(o.keep, 'keep', KEEP_KEYS);
     config.keep = {};
@@ -354,7 +388,7 @@ export function slugify(label: string): string {
 
 /** The schedule spec of an entry, without the experiment-only keys. */
 export function scheduleSpecOf(entry: ExperimentSchedule): ScheduleSpec {
-  const { optimizer: _optimizer, ...spec } = entry;
+  const { optimizer: _optimizer, swa: _swa, ensemble: _ensemble, ensembleSize: _ensembleSize, ...spec } = entry;
   return spec as ScheduleSpec;
 }
 
@@ -371,7 +405,9 @@ export function runConfigFor(config: ExperimentConfig, entry: ExperimentSchedule
     schedule: scheduleSpecOf(entry),
     optimizer: { ...config.optimizer, ...(entry.optimizer ?? {}) },
     seed,
-    ...(config.ensembleSize ? { ensembleSize: config.ensembleSize } : {}),
+    ...(entry.ensembleSize ?? config.ensembleSize ? { ensembleSize: entry.ensembleSize ?? config.ensembleSize } : {}),
+    ...((entry.ensemble ?? config.ensemble) && (entry.ensemble ?? config.ensemble) !== 'last' ? { ensemble: entry.ensemble ?? config.ensemble } : {}),
+    ...(entry.swa ? { swa: entry.swa } : {}),
     ...(config.keep ? { keep: config.keep } : {}),
   };
   for (const k of ['limitTrain', 'limitVal', 'augment', 'hflip', 'pad', 'imageSize', 'resize', 'fastDecode', 'mean', 'std'] as const) {

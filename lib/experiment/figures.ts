@@ -172,23 +172,45 @@ export function experimentFigures(config: ExperimentConfig, results: ExperimentR
   });
 
   // (5) Snapshot ensemble vs single model, at the cycle ends.
-  const withEnsemble = results.schedules.map((s, i) => ({ s, i })).filter(({ s }) => s.cycleEnds.some((c) => c.ensemble_val_loss));
+  const withEnsemble = results.schedules.map((s, i) => ({ s, i })).filter(({ s }) => s.cycleEnds.some((c) => c.ensemble_val_loss) || s.swa);
+  const anySwa = results.schedules.some((s) => s.swa);
   if (withEnsemble.length > 0) {
     const panel = (metric: 'loss' | 'acc'): Panel => {
       const k = metric === 'acc' ? 100 : 1;
       const series: Series[] = [];
       for (const { s, i } of withEnsemble) {
-        const ends = s.cycleEnds.filter((c) => c.ensemble_val_loss);
+        const ends = s.cycleEnds.filter((c) => c.ensemble_val_loss || c.swa_val_loss);
         series.push({
           label: `${s.label}: single model`, x: ends.map((c) => c.epoch),
           y: ends.map((c) => (metric === 'loss' ? c.val_loss.mean : c.val_acc.mean * k)),
           color: colourOf(i), width: 2, markers: true, marker: 'circle',
         });
-        series.push({
-          label: `${s.label}: snapshot ensemble`, x: ends.map((c) => c.epoch),
-          y: ends.map((c) => (metric === 'loss' ? c.ensemble_val_loss!.mean : c.ensemble_val_acc!.mean * k)),
-          color: colourOf(i), width: 2, dash: '7 4', markers: true, marker: 'diamond', markerSize: 8,
-        });
+        const ensEnds = ends.filter((c) => c.ensemble_val_loss);
+        if (ensEnds.length) {
+          series.push({
+            label: `${s.label}: snapshot ensemble (${s.ensemble?.method ?? 'last'})`, x: ensEnds.map((c) => c.epoch),
+            y: ensEnds.map((c) => (metric === 'loss' ? c.ensemble_val_loss!.mean : c.ensemble_val_acc!.mean * k)),
+            color: colourOf(i), width: 2, dash: '7 4', markers: true, marker: 'diamond', markerSize: 8,
+          });
+        }
+        if (s.swa) {
+          // SWA where it was evaluated: the cycle ends it averaged at, and after the last epoch.
+          const points = s.cycleEnds.filter((c) => c.swa_val_loss && c.epoch !== s.swa!.epoch)
+            .map((c) => ({ x: c.epoch, loss: c.swa_val_loss!.mean, acc: c.swa_val_acc!.mean }));
+          points.push({ x: s.swa.epoch, loss: s.swa.val_loss.mean, acc: s.swa.val_acc.mean });
+          if (!ends.some((c) => c.epoch === s.swa!.epoch)) {
+            // The single model at the last epoch, so the SWA point has its pair.
+            series.push({
+              label: `${s.label}: single model, last epoch`, x: [s.swa.epoch],
+              y: [metric === 'loss' ? s.swa.single_val_loss.mean : s.swa.single_val_acc.mean * k],
+              color: colourOf(i), width: 0, markers: true, marker: 'circle',
+            });
+          }
+          series.push({
+            label: `${s.label}: SWA`, x: points.map((p) => p.x), y: points.map((p) => (metric === 'loss' ? p.loss : p.acc * k)),
+            color: colourOf(i), width: 2, dash: '2 3', markers: true, marker: 'square', markerSize: 7,
+          });
+        }
       }
       // Schedules without snapshots: their single model over all epochs, for reference.
       results.schedules.forEach((s, i) => {
@@ -209,11 +231,12 @@ export function experimentFigures(config: ExperimentConfig, results: ExperimentR
     const size = Math.max(0, ...withEnsemble.map(({ s }) => s.ensemble?.size ?? 0));
     figures.push({
       name: 'ensemble',
-      title: 'Snapshot ensemble vs single model',
+      title: anySwa ? 'Snapshot ensemble and SWA vs single model' : 'Snapshot ensemble vs single model',
       caption: `At each cycle end, the mean over ${seeds} of the single model's validation loss and accuracy and of the snapshot ensemble ` +
         `(the averaged softmax of the last ${size > 0 ? `≤ ${size}` : ''} cycle snapshots of the same run). ` +
-        'Dotted: schedules without restarts (no snapshots), their single model after every epoch.',
-      figure: { title: 'Snapshot ensemble vs single model (cycle ends)', panels: [panel('loss'), panel('acc')], legend: 'bottom' },
+        (anySwa ? 'Squares: the SWA model (the averaged weights, BatchNorm recomputed) where it was evaluated: at the cycle ends it averaged at and after the last epoch. ' : '') +
+        'Dotted without markers: schedules with neither, their single model after every epoch.',
+      figure: { title: anySwa ? 'Snapshot ensemble and SWA vs single model' : 'Snapshot ensemble vs single model (cycle ends)', panels: [panel('loss'), panel('acc')], legend: 'bottom' },
     });
   }
   return figures;

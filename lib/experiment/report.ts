@@ -38,7 +38,7 @@ export function resultsCsv(results: ExperimentResults): string {
   const header = ['schedule', 'epoch', 'n', 'lr'];
   for (const m of CURVE_METRICS) header.push(`${m}_mean`, `${m}_std`);
   for (const m of CURVE_METRICS) header.push(`${m}_smoothed`);
-  header.push('cycle_end', 'ensemble_val_loss_mean', 'ensemble_val_acc_mean');
+  header.push('cycle_end', 'ensemble_val_loss_mean', 'ensemble_val_acc_mean', 'swa_val_loss_mean', 'swa_val_acc_mean');
   const lines = [header.join(',')];
   for (const s of results.schedules) {
     s.epochs.forEach((epoch, i) => {
@@ -46,7 +46,9 @@ export function resultsCsv(results: ExperimentResults): string {
       const row: unknown[] = [s.label, epoch, s.n[i], s.lr[i]];
       for (const m of CURVE_METRICS) row.push(s.curves[m].mean[i], s.curves[m].std[i]);
       for (const m of CURVE_METRICS) row.push(s.smoothed[m][i]);
-      row.push(end ? 1 : 0, end?.ensemble_val_loss?.mean, end?.ensemble_val_acc?.mean);
+      const swaFinal = s.swa && s.swa.epoch === epoch ? s.swa : undefined;
+      row.push(end ? 1 : 0, end?.ensemble_val_loss?.mean, end?.ensemble_val_acc?.mean,
+        (end?.swa_val_loss ?? swaFinal?.val_loss)?.mean, (end?.swa_val_acc ?? swaFinal?.val_acc)?.mean);
       lines.push(row.map(csvCell).join(','));
     });
   }
@@ -97,30 +99,42 @@ function swatch(i: number): string {
   return `<span class="sw" style="background:${palette[i % palette.length]}"></span>`;
 }
 
+/** What an ensemble method means, for the tables. */
+export const ENSEMBLE_METHOD_TEXT: Record<string, string> = {
+  last: 'equal weights',
+  weighted: 'weights minimising the validation loss',
+  greedy: 'greedy selection with replacement on the validation loss',
+};
+
 function summaryTable(results: ExperimentResults): string {
   const t = results.target.val_loss;
+  const anySwa = results.schedules.some((s) => s.swa);
   const rows = results.schedules.map((s, i) => {
     const ens = s.ensemble;
+    const swa = s.swa;
     return `<tr><th scope="row">${swatch(i)}${esc(s.label)}<div class="spec">${esc(scheduleText(s.spec))}</div></th>` +
       `<td>${s.finished}/${results.seeds.length}${s.diverged ? `<div class="spec diverged">${s.diverged} diverged, excluded</div>` : ''}</td>` +
       `<td>${loss(s.final.val_loss)}</td><td>${acc(s.final.val_acc)}</td><td>${loss(s.final.train_loss)}</td>` +
       `<td>${loss(s.best.val_loss)}</td><td>${ms(s.best.epoch, (v) => v.toFixed(1))}</td>` +
       `<td>${t === null ? '–' : `${ms(s.toTarget.epochs, (v) => v.toFixed(1))} <span class="pm">(${s.toTarget.reached}/${s.toTarget.of} reached)</span>`}</td>` +
-      `<td>${ens ? `${loss(ens.val_loss)}<div class="spec">${acc(ens.val_acc)}, ${ens.size} snapshots, epoch ${ens.epoch}</div>` : '–'}</td>` +
+      `<td>${ens ? `${loss(ens.val_loss)}<div class="spec">${acc(ens.val_acc)}, ${ens.size} snapshots, ${esc(ens.method)}, epoch ${ens.epoch}</div>` : '–'}</td>` +
+      (anySwa ? `<td>${swa ? `${loss(swa.val_loss)}<div class="spec">${acc(swa.val_acc)}, ${swa.count} models, ${esc(swa.mode)}</div>` : '–'}</td>` : '') +
       `<td>${ms(s.seconds, (v) => v.toFixed(1))}</td></tr>`;
   });
   return `<table><thead><tr><th>Schedule</th><th>Runs</th><th>Final val loss</th><th>Final val acc</th><th>Final train loss</th>` +
-    `<th>Best val loss</th><th>Best epoch</th><th>Epochs to val loss ≤ ${t === null ? '–' : t.toFixed(4)}</th><th>Snapshot ensemble val loss</th><th>Seconds per run</th></tr></thead>` +
+    `<th>Best val loss</th><th>Best epoch</th><th>Epochs to val loss ≤ ${t === null ? '–' : t.toFixed(4)}</th><th>Snapshot ensemble val loss</th>${anySwa ? '<th>SWA val loss</th>' : ''}<th>Seconds per run</th></tr></thead>` +
     `<tbody>${rows.join('')}</tbody></table>`;
 }
 
 function cycleTable(s: ScheduleStats): string {
   if (s.cycleEnds.length === 0) return '';
+  const withSwa = s.cycleEnds.some((c) => c.swa_val_loss);
   const rows = s.cycleEnds.map((c) =>
     `<tr><td>${c.cycle + 1}</td><td>${c.epoch}</td><td>${loss(c.val_loss)}</td><td>${acc(c.val_acc)}</td><td>${loss(c.train_loss)}</td>` +
-    `<td>${c.ensemble_val_loss ? loss(c.ensemble_val_loss) : '–'}</td><td>${c.ensemble_val_acc ? acc(c.ensemble_val_acc) : '–'}</td></tr>`);
+    `<td>${c.ensemble_val_loss ? loss(c.ensemble_val_loss) : '–'}</td><td>${c.ensemble_val_acc ? acc(c.ensemble_val_acc) : '–'}</td>` +
+    (withSwa ? `<td>${c.swa_val_loss ? loss(c.swa_val_loss) : '–'}</td><td>${c.swa_val_acc ? acc(c.swa_val_acc) : '–'}</td>` : '') + '</tr>');
   return `<h3>${esc(s.label)}</h3><table><thead><tr><th>Cycle</th><th>Ends after epoch</th><th>Val loss</th><th>Val acc</th><th>Train loss</th>` +
-    `<th>Ensemble val loss</th><th>Ensemble val acc</th></tr></thead><tbody>${rows.join('')}</tbody></table>`;
+    `<th>Ensemble val loss</th><th>Ensemble val acc</th>${withSwa ? '<th>SWA val loss</th><th>SWA val acc</th>' : ''}</tr></thead><tbody>${rows.join('')}</tbody></table>`;
 }
 
 function comparisonTable(results: ExperimentResults): string {
@@ -139,14 +153,33 @@ function ensembleTable(results: ExperimentResults): string {
   const rows = results.schedules.filter((s) => s.ensemble).map((s) => {
     const e = s.ensemble!;
     const ci = (d: PairedDifference, f: (v: number) => string) => (d.ci ? `[${f(d.ci[0])}, ${f(d.ci[1])}]` : 'n < 2');
-    return `<tr><td>${esc(s.label)}</td><td>${e.epoch}</td><td>${e.size}</td><td>${loss(e.single_val_loss)}</td><td>${loss(e.val_loss)}</td>` +
+    const members = e.members.map((m) => `cycle ${m.cycle}: ${m.weight.toFixed(2)}`).join(', ');
+    return `<tr><td>${esc(s.label)}</td><td>${esc(e.method)}<div class="spec">${esc(ENSEMBLE_METHOD_TEXT[e.method] ?? '')}${members ? `; mean weights ${esc(members)}` : ''}</div></td>` +
+      `<td>${e.epoch}</td><td>${e.size}</td><td>${loss(e.single_val_loss)}</td><td>${loss(e.val_loss)}</td>` +
       `<td>${num(e.loss_gain.mean)}</td><td>${ci(e.loss_gain, (v) => v.toFixed(4))}</td>` +
       `<td>${acc(e.single_val_acc)}</td><td>${acc(e.val_acc)}</td><td>${fin(e.acc_gain.mean) ? (e.acc_gain.mean * 100).toFixed(2) + ' pp' : '–'}</td>` +
       `<td>${ci(e.acc_gain, (v) => (v * 100).toFixed(2) + ' pp')}</td></tr>`;
   });
   if (rows.length === 0) return '<p>No schedule took cycle snapshots (only warm-restart schedules do), so there is no snapshot ensemble.</p>';
-  return `<table><thead><tr><th>Schedule</th><th>Epoch</th><th>Snapshots</th><th>Single val loss</th><th>Ensemble val loss</th><th>Loss gain</th><th>${Math.round(results.level * 100)}% interval</th>` +
+  return `<table><thead><tr><th>Schedule</th><th>Method</th><th>Epoch</th><th>Snapshots</th><th>Single val loss</th><th>Ensemble val loss</th><th>Loss gain</th><th>${Math.round(results.level * 100)}% interval</th>` +
     `<th>Single val acc</th><th>Ensemble val acc</th><th>Accuracy gain</th><th>${Math.round(results.level * 100)}% interval</th></tr></thead><tbody>${rows.join('')}</tbody></table>`;
+}
+
+function swaTable(results: ExperimentResults): string {
+  const rows = results.schedules.filter((s) => s.swa).map((s) => {
+    const w = s.swa!;
+    const ci = (d: PairedDifference, f: (v: number) => string) => (d.ci ? `[${f(d.ci[0])}, ${f(d.ci[1])}]` : 'n < 2');
+    return `<tr><td>${esc(s.label)}</td><td>${esc(w.mode)}</td><td>${w.count}</td><td>${loss(w.single_val_loss)}</td><td>${loss(w.val_loss)}</td>` +
+      `<td>${num(w.loss_gain.mean)}</td><td>${ci(w.loss_gain, (v) => v.toFixed(4))}</td>` +
+      `<td>${acc(w.single_val_acc)}</td><td>${acc(w.val_acc)}</td><td>${fin(w.acc_gain.mean) ? (w.acc_gain.mean * 100).toFixed(2) + ' pp' : '–'}</td>` +
+      `<td>${ci(w.acc_gain, (v) => (v * 100).toFixed(2) + ' pp')}</td></tr>`;
+  });
+  if (rows.length === 0) return '';
+  const level = Math.round(results.level * 100);
+  return `<h2>Stochastic Weight Averaging</h2>
+<p>The equal-weight average of each run's weights at the points named, its BatchNorm statistics recomputed by one pass over the training data (as <code>torch.optim.swa_utils.update_bn</code>), against the single model of the same run after the last epoch. Gain as for the ensembles, paired over seeds.</p>
+<table><thead><tr><th>Schedule</th><th>Averaged</th><th>Models</th><th>Single val loss</th><th>SWA val loss</th><th>Loss gain</th><th>${level}% interval</th>` +
+    `<th>Single val acc</th><th>SWA val acc</th><th>Accuracy gain</th><th>${level}% interval</th></tr></thead><tbody>${rows.join('')}</tbody></table>`;
 }
 
 function runsTable(results: ExperimentResults, outDir: string): string {
@@ -221,8 +254,9 @@ ${figureHtml.join('\n')}
 <p>Each seed trains every schedule from the same initial weights on the same batches, so schedules are compared seed by seed: the mean of A − B over seeds with its ${level}% interval. An interval that excludes 0 is a difference this many seeds can resolve.</p>
 ${comparisonTable(results)}
 <h2>Snapshot ensembles</h2>
-<p>Gain = single model − ensemble for the loss, ensemble − single model for accuracy (positive: the ensemble is better), paired over seeds at the last cycle end.</p>
+<p>Gain = single model − ensemble for the loss, ensemble − single model for accuracy (positive: the ensemble is better), paired over seeds at the last cycle end. The method column says how the snapshots were combined; <i>weighted</i> and <i>greedy</i> choose their weights on the validation set they are scored on, so their scores are optimistic by that choice.</p>
 ${ensembleTable(results)}
+${swaTable(results)}
 <h2>At the end of each cycle</h2>
 ${results.schedules.map(cycleTable).join('\n') || '<p>No schedule has cycle ends within the run.</p>'}
 <h2>Runs</h2>

@@ -1,6 +1,7 @@
 /** Learning-rate schedules: SGDR warm restarts and the step/constant schedules it is compared with. */
 export { ConstantLR, MultiStepLR, StepLR, type ConstantLROptions, type MultiStepLROptions, type StepLROptions } from './comparators';
 export { cosineAnnealing } from './cosine';
+export { FgeSchedule, type FgeOptions } from './fge';
 export { ScheduleParamError } from './errors';
 export { FIGURE1_EPOCHS, FIGURE1_SPECS, FIGURE1_TITLE } from './figure1';
 export { scheduleFigure, type LrScale, type ScheduleFigureOptions } from './figure';
@@ -11,6 +12,7 @@ export {
   scheduleFromState,
   scheduleTypes,
   type ConstantSpec,
+  type FgeSpec,
   type MultiStepSpec,
   type ScheduleSpec,
   type ScheduleType,

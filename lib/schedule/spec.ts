@@ -5,10 +5,12 @@
  *   { "type": "step", "lr": 0.1, "stepSize": 60, "gamma": 0.1 }
  *   { "type": "multistep", "lr": 0.1, "milestones": [60, 120, 160], "gamma": 0.2 }
  *   { "type": "constant", "lr": 0.1 }
+ *   { "type": "fge", "lr": 0.05, "lr2": 0.0005, "cycle": 4 }      (Fast Geometric Ensembling's cyclic LR)
  * Field names are the option names of the classes; unknown fields are errors, so a typo in a
  * config does not silently fall back to a default.
  */
 import { ConstantLR, MultiStepLR, StepLR, type ConstantLROptions, type MultiStepLROptions, type StepLROptions } from './comparators';
+import { FgeSchedule, type FgeOptions } from './fge';
 import type { Schedule, ScheduleState } from './schedule';
 import { WarmRestarts, type WarmRestartsOptions } from './warm-restarts';
 
@@ -24,7 +26,10 @@ export interface MultiStepSpec extends MultiStepLROptions {
 export interface ConstantSpec extends ConstantLROptions {
   type: 'constant';
 }
-export type ScheduleSpec = WarmRestartsSpec | StepSpec | MultiStepSpec | ConstantSpec;
+export interface FgeSpec extends FgeOptions {
+  type: 'fge';
+}
+export type ScheduleSpec = WarmRestartsSpec | StepSpec | MultiStepSpec | ConstantSpec | FgeSpec;
 export type ScheduleType = ScheduleSpec['type'];
 
 const common = ['type', 'lr', 'stepsPerEpoch', 'label'];
@@ -33,6 +38,7 @@ const fields: Record<ScheduleType, readonly string[]> = {
   step: [...common, 'stepSize', 'gamma'],
   multistep: [...common, 'milestones', 'gamma'],
   constant: common,
+  fge: [...common, 'lr2', 'cycle'],
 };
 
 export const scheduleTypes = Object.keys(fields) as ScheduleType[];
@@ -62,6 +68,8 @@ export function scheduleFromSpec(spec: ScheduleSpec): Schedule {
       return new MultiStepLR(spec);
     case 'constant':
       return new ConstantLR(spec);
+    case 'fge':
+      return new FgeSchedule(spec);
   }
 }
 

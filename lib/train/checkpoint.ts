@@ -37,6 +37,8 @@ export interface TrainingPosition {
   history: EpochMetrics[];
   snapshots: SnapshotInfo[];
   best: { epoch: number; val_loss: number } | null;
+  /** With SWA: models averaged so far and their 1-based epochs (the average itself is the checkpoint's swa_average). */
+  swa?: { count: number; epochs: number[] };
   /** The run's settings; resuming with different ones is refused. */
   config: Record<string, unknown>;
 }
@@ -46,10 +48,12 @@ export interface Checkpoint {
   optimizer: TorchValue;
   schedule: ScheduleState;
   position: TrainingPosition;
+  /** With SWA: the running average of the parameters. */
+  swaAverage?: Map<string, TensorRecord>;
 }
 
 export async function saveCheckpoint(file: string, model: ResNet, optimizer: Optimizer, schedule: ScheduleState,
-  position: TrainingPosition, state?: Map<string, TensorRecord>): Promise<void> {
+  position: TrainingPosition, state?: Map<string, TensorRecord>, swaAverage?: Map<string, TensorRecord>): Promise<void> {
   await writeTorchFile(file, {
     format: CHECKPOINT_FORMAT,
     version: CHECKPOINT_VERSION,
@@ -58,6 +62,8 @@ export async function saveCheckpoint(file: string, model: ResNet, optimizer: Opt
     // JSON keeps these exactly as they were (numbers are float64 either way) and readable from Python.
     schedule: JSON.stringify(schedule),
     position: JSON.stringify(position),
+    // In the same file as the position that counts its models, so the two never disagree.
+    ...(swaAverage ? { swa_average: orderedDict(swaAverage) } : {}),
   });
 }
 
@@ -102,5 +108,13 @@ export async function loadCheckpoint(file: string): Promise<Checkpoint> {
   };
   const optimizer = get('optimizer');
   if (optimizer === undefined) throw new Error(`${file}: the checkpoint has no optimizer state`);
-  return { model, optimizer, schedule: json<ScheduleState>('schedule'), position: json<TrainingPosition>('position') };
+  let swaAverage: Map<string, TensorRecord> | undefined;
+  if (get('swa_average') !== undefined) {
+    try {
+      swaAverage = stateDictEntries(get('swa_average')!);
+    } catch (err) {
+      throw new Error(`${file}: the checkpoint's swa_average: ${(err as Error).message}`);
+    }
+  }
+  return { model, optimizer, schedule: json<ScheduleState>('schedule'), position: json<TrainingPosition>('position'), ...(swaAverage ? { swaAverage } : {}) };
 }

@@ -8,7 +8,7 @@
  */
 import * as fs from 'fs';
 import * as path from 'path';
-import { native, type NativeBatchProgress, type NativeTrainer } from '../binding';
+import { native, type NativeBatchProgress, type NativeDataset, type NativeEvaluation, type NativeTrainer } from '../binding';
 import { DivergenceError, RunFolderInUseError, withCallerStack } from '../errors';
 import type { ResNet } from '../nn/resnet';
 import type { Optimizer } from '../optim/optimizer';
@@ -16,10 +16,13 @@ import type { Cycle, Schedule } from '../schedule';
 import { firstNonFiniteTensor, readTorchFile, tensorRecord, writeTorchFile, type TensorRecord } from '../serialization';
 import { removeStaleTemps, writeTextAtomic } from '../atomic-file';
 import { loadCheckpoint, saveCheckpoint, type SnapshotInfo, type TrainingPosition } from './checkpoint';
-import { ensembleMetrics, type EpochMetrics } from './metrics';
+import type { EpochMetrics } from './metrics';
+import { checkEnsembleMethod, ensembleWeights, weightedEnsembleMetrics, type EnsembleMethod } from './ensemble';
+import { FgeSchedule } from '../schedule/fge';
 import { outputFolderProblem } from '../folders';
 import { Tensor } from '../tensor';
 import { evaluate } from './step';
+import { checkSwaOptions, swaAveragesAfter, swaLearningRate, updateBatchNorm, WeightAverage, type SwaOptions } from './swa';
 
 /** What fit() needs of a dataset: the native handle the loader reads. */
 export interface DatasetHandle {
@@ -86,8 +89,21 @@ export interface FitOptions {
    * snapshot's validation probabilities (enough for the ensemble metrics), not its weights.
    */
   keep?: KeepFiles;
-  /** Snapshots averaged by the snapshot ensemble (the last M cycles; default 3). */
+  /** Snapshots the snapshot ensemble draws on: the last M cycles (default 3; for an FGE schedule, all). */
   ensembleSize?: number;
+  /**
+   * How those snapshots are combined (see lib/train/ensemble.ts): 'last' (default) averages them
+   * equally; 'weighted' fits the mixture weights that minimise the validation loss; 'greedy' is
+   * Caruana's forward selection with replacement on the validation loss.
+   */
+  ensemble?: EnsembleMethod;
+  /**
+   * Stochastic Weight Averaging (see SwaOptions): an equal-weight average of the weights at every
+   * cycle end (`{ start: 'cycles' }`) or every epoch from a start epoch (`{ start: E, lr }`), its
+   * BatchNorm statistics recomputed by a pass over the training data (update_bn), evaluated on the
+   * validation set (swa_val_loss / swa_val_acc in the metrics) and saved as swa.pth in outDir.
+   */
+  swa?: SwaOptions;
   /**
    * The AdamW paper's normalized weight decay: lambda = w_norm · sqrt(b / (B · T_i)), with batch
    * size b, training set size B and T_i the length of the current SGDR cycle (the whole run for
@@ -107,8 +123,21 @@ export interface KeepFiles {
   snapshots?: boolean;
 }
 
+export interface SwaResult {
+  /** Models averaged, and the 1-based epochs whose weights they are. */
+  count: number;
+  epochs: number[];
+  /** The averaged model (BatchNorm recomputed) on the validation set; null without one. */
+  val_loss: number | null;
+  val_acc: number | null;
+  /** swa.pth in outDir (absent without an outDir). */
+  file?: string;
+}
+
 export interface FitResult {
   history: EpochMetrics[];
+  /** With swa: the averaged model at the end of the run (null when no epoch was averaged yet). */
+  swa?: SwaResult | null;
   snapshots: SnapshotInfo[];
   best: { epoch: number; val_loss: number } | null;
   /** True when the signal stopped the run; a checkpoint holds the exact position. */
@@ -118,6 +147,8 @@ export interface FitResult {
 }
 
 export const CHECKPOINT_FILE = 'checkpoint.pth';
+/** The SWA model of a run (a plain state dict, BatchNorm statistics recomputed). */
+export const SWA_FILE = 'swa.pth';
 const CHECKPOINT = CHECKPOINT_FILE;
 /** Written into the run folder when training diverged: { epoch, batch, loss, message }. */
 export const DIVERGED_FILE = 'diverged.json';
@@ -184,7 +215,10 @@ export function fit(options: FitOptions): Promise<FitResult> {
 async function runFit(o: FitOptions): Promise<FitResult> {
   const epochs = checkPositiveInt(o.epochs, 'epochs');
   const batchSize = checkPositiveInt(o.batchSize, 'batchSize');
-  const ensembleSize = checkPositiveInt(o.ensembleSize ?? 3, 'ensembleSize');
+  const ensembleSize = o.ensembleSize !== undefined ? checkPositiveInt(o.ensembleSize, 'ensembleSize')
+    // FGE averages every model it collects (fge.py's predictions_sum).
+    : o.schedule instanceof FgeSchedule ? Math.max(1, cycleEnds(o.schedule, epochs).size) : 3;
+  const ensembleMethod = checkEnsembleMethod(o.ensemble ?? 'last');
   const seed = o.seed ?? 0;
   if (!Number.isInteger(seed) || seed < 0) throw new RangeError(`seed must be an integer >= 0, got ${String(seed)}`);
   if (o.resume && !o.outDir) throw new TypeError('resume needs outDir');
@@ -203,7 +237,9 @@ async function runFit(o: FitOptions): Promise<FitResult> {
   const skipNonFinite = Boolean(o.skipNonFinite);
   const config = { ...(o.config ?? {}), epochs, batchSize, seed, schedule: o.schedule.spec(),
     ...(o.normalizedWeightDecay !== undefined ? { normalizedWeightDecay: o.normalizedWeightDecay } : {}),
-    ...(skipNonFinite ? { skipNonFinite: true } : {}) };
+    ...(skipNonFinite ? { skipNonFinite: true } : {}),
+    ...(o.swa ? { swa: o.swa } : {}),
+    ...(o.ensemble && o.ensemble !== 'last' ? { ensemble: o.ensemble } : {}) };
 
   // A batch larger than its data set is the whole data set: the same computation, and no attempt
   // to allocate for 1e8 images. The config keeps the value asked for (resume compares it).
@@ -229,8 +265,18 @@ async function runFit(o: FitOptions): Promise<FitResult> {
   // LR alpha. SGD and Adam take it as their (coupled, L2) weight decay as it is.
   const decayScale = o.optimizer.native.kind() === 'adamw' ? ((o.schedule.spec() as { lr?: number }).lr ?? 1) : 1;
   const ends = cycleEnds(o.schedule, epochs);
+  const swaOptions = o.swa ? checkSwaOptions(o.swa, epochs) : undefined;
+  if (swaOptions?.start === 'cycles' && ends.size === 0) {
+    throw new RangeError(`swa 'cycles' averages at cycle ends, and ${o.schedule.name} has none within ${epochs} epochs: use a warm-restarts schedule or an SWA start epoch`);
+  }
+  const parameterNames = o.model.stateDictKeys().filter((k) => k.kind === 'parameter').map((k) => k.name);
+  let swa = swaOptions ? new WeightAverage(parameterNames) : undefined;
+  /** The SWA evaluation of the current average, once made (cleared whenever a model is added). */
+  let swaEvaluated: { val: NativeEvaluation | null; count: number; saved: boolean } | undefined;
   let position: TrainingPosition = { epoch: 0, batch: 0, partial: null, history: [], snapshots: [], best: null, config };
   const snapshotProbs: Float32Array[] = [];
+  /** The 1-based cycle numbers of snapshotProbs' members. */
+  const snapshotCycles: number[] = [];
   let valLabels: Int32Array | undefined;
   let classes = 0;
 
@@ -266,6 +312,11 @@ async function runFit(o: FitOptions): Promise<FitResult> {
       await restore('optimizer state', () => o.optimizer.loadStateDict(ckpt.optimizer));
       await restore('schedule state', () => o.schedule.restore(ckpt.schedule));
       position = ckpt.position;
+      if (swaOptions && position.swa && position.swa.count > 0) {
+        const saved = ckpt.swaAverage;
+        if (!saved) throw new Error(`cannot resume ${outDir}: ${file} records ${position.swa.count} SWA model(s) but holds no SWA average`);
+        await restore('SWA average', () => { swa = WeightAverage.restore(parameterNames, saved, position.swa!.count); });
+      }
       // The ensemble so far, from the snapshots' validation probabilities. A missing file is made
       // again from the snapshot's weights when they are there, and otherwise left out (said so).
       let reloaded = false;
@@ -299,6 +350,7 @@ async function runFit(o: FitOptions): Promise<FitResult> {
           throw new Error(`cannot resume ${outDir}: ${file} is not a validation probabilities file of this run (delete it to leave cycle ${s.cycle + 1} out of the ensemble)`);
         }
         snapshotProbs.push(probs.data as Float32Array);
+        snapshotCycles.push(s.cycle + 1);
         valLabels = labels.data as Int32Array;
         classes = probs.shape[1]!;
       }
@@ -312,7 +364,7 @@ async function runFit(o: FitOptions): Promise<FitResult> {
         : normalizedWeightDecay(o.normalizedWeightDecay, batchSize, o.train.size, cycleLength(o.schedule, e, epochs)) / decayScale;
       if (weightDecay !== undefined) o.optimizer.setWeightDecay(weightDecay);
       const lrs = new Float64Array(batches);
-      for (let i = 0; i < batches; i++) lrs[i] = o.schedule.lrAt(e + i / batches);
+      for (let i = 0; i < batches; i++) lrs[i] = (swaOptions && swaLearningRate(swaOptions, e, i, batches)) ?? o.schedule.lrAt(e + i / batches);
       const startBatch = position.batch;
       const epochRun = trainer.runEpoch({ epoch: e, lrs, startBatch, progressEvery: o.progressEvery, skipNonFinite },
         o.callbacks?.onBatchEnd ? (p) => o.callbacks!.onBatchEnd!({ ...p, epoch: e + 1 }) : undefined);
@@ -375,11 +427,19 @@ async function runFit(o: FitOptions): Promise<FitResult> {
             labels: tensorRecord('int32', [val.labels.length], val.labels),
           });
           snapshotProbs.push(val.probabilities);
-          if (snapshotProbs.length > ensembleSize) snapshotProbs.shift();
-          const ens = ensembleMetrics(snapshotProbs, valLabels, classes);
+          snapshotCycles.push(cycle.index + 1);
+          if (snapshotProbs.length > ensembleSize) {
+            snapshotProbs.shift();
+            snapshotCycles.shift();
+          }
+          const weights = ensembleWeights(ensembleMethod, snapshotProbs, valLabels, classes);
+          const ens = weightedEnsembleMetrics(snapshotProbs, weights, valLabels, classes);
+          const total = weights.reduce((a, w) => a + w, 0);
           row.ensemble_val_loss = ens.loss;
           row.ensemble_val_acc = ens.acc;
-          row.ensemble_size = snapshotProbs.length;
+          row.ensemble_size = weights.filter((w) => w > 0).length;
+          row.ensemble_method = ensembleMethod;
+          row.ensemble_members = snapshotCycles.map((c, i) => ({ cycle: c, weight: Number((weights[i]! / total).toFixed(6)) }));
         }
         position.snapshots.push(snapshot);
       }
@@ -387,15 +447,34 @@ async function runFit(o: FitOptions): Promise<FitResult> {
         position.best = { epoch: e + 1, val_loss: val.loss };
         if (o.keep?.best !== false) await o.model.saveStateDict(path.join(outDir, 'best.pth'));
       }
+      const averaged = Boolean(swa && swaOptions && (swaOptions.start === 'cycles' ? cycle : swaAveragesAfter(swaOptions, e + 1)));
+      if (averaged) {
+        swa!.add(state ?? o.model.stateDict());
+        position = { ...position, swa: { count: swa!.count, epochs: [...(position.swa?.epochs ?? []), e + 1] } };
+        swaEvaluated = undefined;
+      }
+      // Where models are averaged at a cycle end, and at the last epoch, the average is evaluated (a
+      // pass over the training data for BatchNorm, then validation): SWA's curve beside the single
+      // model's, and its final value in the last row. The last epoch's is also swa.pth.
+      if (swa && swa.count > 0 && ((averaged && cycle) || e + 1 === epochs)) {
+        const evaluated = await evaluateSwa(e, state, e + 1 === epochs && outDir ? path.join(outDir, SWA_FILE) : undefined);
+        if (evaluated.val) {
+          row.swa_val_loss = evaluated.val.loss;
+          row.swa_val_acc = evaluated.val.correct / evaluated.val.count;
+        }
+        row.swa_size = swa.count;
+      }
       position = { ...position, epoch: e + 1, batch: 0, partial: null, history: [...position.history, row] };
       if (outDir) {
         await writeMetrics(outDir, position.history);
-        await saveCheckpoint(path.join(outDir, CHECKPOINT), o.model, o.optimizer, o.schedule.state(), position, state);
+        await saveCheckpoint(path.join(outDir, CHECKPOINT), o.model, o.optimizer, o.schedule.state(), position, state,
+          swa && swa.count > 0 ? swa.parametersDict() : undefined);
       }
       await o.callbacks?.onEpochEnd?.(row);
       if (cycle && snapshot) await o.callbacks?.onCycleEnd?.(cycle, snapshot, row);
     }
     const done = result();
+    if (swa) done.swa = swa.count > 0 ? await finishSwa(epochs - 1) : null;
     if (outDir) {
       await writeSummary(outDir, done, config);
       if (o.keep?.checkpoint === false) await fs.promises.rm(path.join(outDir, CHECKPOINT), { force: true });
@@ -409,8 +488,57 @@ async function runFit(o: FitOptions): Promise<FitResult> {
 
   async function stop(epoch: number, batch: number): Promise<FitResult> {
     position = { ...position, epoch, batch };
-    if (outDir) await saveCheckpoint(path.join(outDir, CHECKPOINT), o.model, o.optimizer, o.schedule.state(), position);
+    if (outDir) {
+      await saveCheckpoint(path.join(outDir, CHECKPOINT), o.model, o.optimizer, o.schedule.state(), position, undefined,
+        swa && swa.count > 0 ? swa.parametersDict() : undefined);
+    }
     return { ...result(), aborted: true };
+  }
+
+  /**
+   * Evaluates the SWA average: loads it into the model (the training weights and statistics are
+   * put back after), recomputes BatchNorm by one pass over the training data of 0-based epoch
+   * `epoch` (its batches and train transform), validates, and saves it to `saveTo` when given.
+   */
+  async function evaluateSwa(epoch: number, training?: Map<string, TensorRecord>, saveTo?: string): Promise<{ val: NativeEvaluation | null; count: number; saved: boolean }> {
+    const current = training ?? o.model.stateDict();
+    const averaged = swa!.parametersDict();
+    for (const [name, record] of current) if (!averaged.has(name)) averaged.set(name, record);
+    await o.model.loadStateDict(averaged);
+    try {
+      const loader = (o.train.native as NativeDataset).loader({ batchSize: trainBatch, shuffle: o.shuffle ?? true, seed, workers: o.workers });
+      try {
+        loader.startEpoch(epoch, 0);
+        await updateBatchNorm(o.model, (async function* () {
+          for (let b = await loader.next(); b; b = await loader.next()) {
+            const images = new Tensor(b.images);
+            const labels = new Tensor(b.labels);
+            yield { images, dispose: () => { images.dispose(); labels.dispose(); } };
+          }
+        })());
+      } finally {
+        loader.dispose();
+      }
+      const val = o.val ? await trainer.evaluate({ probabilities: false }) : null;
+      if (saveTo) await o.model.saveStateDict(saveTo);
+      swaEvaluated = { val, count: swa!.count, saved: Boolean(saveTo) };
+      return swaEvaluated;
+    } finally {
+      await o.model.loadStateDict(current);
+    }
+  }
+
+  /** The run's SWA model: evaluated (again only if models were added since), saved as swa.pth. */
+  async function finishSwa(epoch: number): Promise<SwaResult> {
+    const file = outDir ? path.join(outDir, SWA_FILE) : undefined;
+    const evaluated = swaEvaluated && swaEvaluated.count === swa!.count && (swaEvaluated.saved || !file) ? swaEvaluated : await evaluateSwa(epoch, undefined, file);
+    return {
+      count: swa!.count,
+      epochs: position.swa?.epochs ?? [],
+      val_loss: evaluated.val ? evaluated.val.loss : null,
+      val_acc: evaluated.val ? evaluated.val.correct / evaluated.val.count : null,
+      ...(file ? { file: SWA_FILE } : {}),
+    };
   }
 }
 
@@ -447,8 +575,14 @@ async function writeSummary(dir: string, result: FitResult, config: Record<strin
     best: result.best,
     snapshots: result.snapshots,
     ensemble: lastEnsemble
-      ? { val_loss: lastEnsemble.ensemble_val_loss, val_acc: lastEnsemble.ensemble_val_acc, size: lastEnsemble.ensemble_size, epoch: lastEnsemble.epoch }
+      ? { val_loss: lastEnsemble.ensemble_val_loss, val_acc: lastEnsemble.ensemble_val_acc, size: lastEnsemble.ensemble_size, epoch: lastEnsemble.epoch,
+        method: lastEnsemble.ensemble_method ?? 'last', members: lastEnsemble.ensemble_members }
       : null,
+    ...(result.swa !== undefined ? {
+      swa: result.swa,
+      swa_val_loss: result.swa?.val_loss ?? null,
+      swa_val_acc: result.swa?.val_acc ?? null,
+    } : {}),
     seconds: result.history.reduce((a, r) => a + r.seconds, 0),
     ...(result.skippedBatches !== undefined ? { skipped_batches: result.skippedBatches } : {}),
   };

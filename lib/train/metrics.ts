@@ -21,10 +21,17 @@ export interface EpochMetrics {
   cycle_end: boolean;
   /** Weight decay used this epoch, when normalized weight decay sets it. */
   weight_decay?: number;
-  /** Snapshot ensemble (mean softmax of the last ensemble_size cycle snapshots), at cycle ends. */
+  /** Snapshot ensemble (weighted mean softmax of the last cycle snapshots; ensemble_size members with weight > 0), at cycle ends. */
   ensemble_val_loss?: number;
   ensemble_val_acc?: number;
   ensemble_size?: number;
+  /** How the snapshots were combined ('last': equal weights; 'weighted'; 'greedy'), and each one's cycle (1-based) and weight. */
+  ensemble_method?: 'last' | 'weighted' | 'greedy';
+  ensemble_members?: Array<{ cycle: number; weight: number }>;
+  /** SWA: the averaged model (BatchNorm recomputed) on the validation set, where it was evaluated; models averaged. */
+  swa_val_loss?: number;
+  swa_val_acc?: number;
+  swa_size?: number;
   /** With skipNonFinite: batches of the epoch whose non-finite loss skipped their update. */
   skipped_batches?: number;
 }

@@ -14,6 +14,8 @@ import { writeTextAtomicSync } from '../atomic-file';
 import { loadCheckpoint } from './checkpoint';
 import { CHECKPOINT_FILE, claimRunFolder, fit, type FitCallbacks, type FitResult, type KeepFiles } from './fit';
 import { modelFromPretrained, type TransferReport } from './transfer';
+import type { EnsembleMethod } from './ensemble';
+import type { SwaOptions } from './swa';
 
 export interface OptimizerConfig {
   type?: 'sgd' | 'adam' | 'adamw';
@@ -42,6 +44,10 @@ export interface RunConfig extends DataOptions {
   threads?: number;
   workers?: number;
   ensembleSize?: number;
+  /** How the snapshot ensemble combines its snapshots (see FitOptions.ensemble); default 'last'. */
+  ensemble?: EnsembleMethod;
+  /** Stochastic Weight Averaging (see FitOptions.swa). */
+  swa?: SwaOptions;
   /** Weight files to keep (see FitOptions.keep); default all. */
   keep?: KeepFiles;
   initWeights?: string;
@@ -144,7 +150,7 @@ export async function runTraining(config: RunConfig, options: RunOptions = {}): 
       model, optimizer, schedule, train, val,
       epochs: config.epochs, batchSize: config.batchSize, evalBatchSize: config.evalBatchSize, seed: config.seed ?? 0,
       workers: config.workers, signal: options.signal, callbacks: options.callbacks, outDir: options.outDir, resume: options.resume,
-      ensembleSize: config.ensembleSize, keep: config.keep, normalizedWeightDecay: o.normalizedWeightDecay, config: identity,
+      ensembleSize: config.ensembleSize, ensemble: config.ensemble, swa: config.swa, keep: config.keep, normalizedWeightDecay: o.normalizedWeightDecay, config: identity,
       skipNonFinite: config.skipNonFinite, log,
     });
     return { ...result, transfer };

@@ -59,6 +59,8 @@ Napi::Function ModelWrap::Init(Napi::Env env) {
                          InstanceMethod<&ModelWrap::ModuleNames>("moduleNames"),
                          InstanceMethod<&ModelWrap::ReinitModules>("reinitModules"),
                          InstanceMethod<&ModelWrap::SetRequiresGrad>("setRequiresGrad"),
+                         InstanceMethod<&ModelWrap::ResetBatchNormStats>("resetBatchNormStats"),
+                         InstanceMethod<&ModelWrap::SetBatchNormMomentum>("setBatchNormMomentum"),
                          InstanceMethod<&ModelWrap::Dispose>("dispose"),
                      });
   GetAddonData(env).model_constructor = Napi::Persistent(ctor);
@@ -386,6 +388,56 @@ Napi::Value ModelWrap::SetRequiresGrad(const Napi::CallbackInfo& info) {
     }
   }
   return Napi::Number::New(env, static_cast<double>(changed));
+  SGDR_CATCH(env)
+}
+
+// resetBatchNormStats(): every BatchNorm's running mean 0, running var 1, num_batches_tracked 0
+// (PyTorch's module.reset_running_stats()); returns how many BatchNorm layers there are. With
+// setBatchNormMomentum(null) the forwards that follow give the cumulative average of the batch
+// statistics, which is how torch.optim.swa_utils.update_bn recomputes them for an averaged model.
+Napi::Value ModelWrap::ResetBatchNormStats(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  SGDR_TRY
+  if (!module_) ThrowDisposed(env, "model is disposed");
+  std::lock_guard<std::mutex> lock(*mutex_);
+  torch::NoGradGuard no_grad;
+  int64_t count = 0;
+  for (const auto& m : module_->modules(/*include_self=*/false)) {
+    if (auto* bn = m->as<torch::nn::BatchNorm2d>()) {
+      bn->reset_running_stats();
+      ++count;
+    }
+  }
+  return Napi::Number::New(env, static_cast<double>(count));
+  SGDR_CATCH(env)
+}
+
+// setBatchNormMomentum(momentum: number | null): the momentum of every BatchNorm; null is
+// PyTorch's momentum=None, a cumulative moving average (factor 1 / num_batches_tracked). Returns the
+// previous momentum (null for None); the layers of a ResNet always share one.
+Napi::Value ModelWrap::SetBatchNormMomentum(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  SGDR_TRY
+  if (!module_) ThrowDisposed(env, "model is disposed");
+  c10::optional<double> momentum;
+  if (info.Length() > 0 && !info[0].IsNull() && !info[0].IsUndefined()) {
+    if (!info[0].IsNumber()) ThrowType(env, "momentum must be a number in [0, 1] or null");
+    const double m = info[0].As<Napi::Number>().DoubleValue();
+    if (!(m >= 0 && m <= 1)) ThrowRange(env, "momentum must be a number in [0, 1] or null, got " + info[0].ToString().Utf8Value());
+    momentum = m;
+  }
+  std::lock_guard<std::mutex> lock(*mutex_);
+  c10::optional<double> previous;
+  bool first = true;
+  for (const auto& m : module_->modules(/*include_self=*/false)) {
+    if (auto* bn = m->as<torch::nn::BatchNorm2d>()) {
+      if (first) previous = bn->options.momentum();
+      first = false;
+      bn->options.momentum(momentum);
+    }
+  }
+  if (!previous.has_value()) return env.Null();
+  return Napi::Number::New(env, *previous);
   SGDR_CATCH(env)
 }
 

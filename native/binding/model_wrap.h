@@ -40,6 +40,8 @@ class ModelWrap : public Napi::ObjectWrap<ModelWrap> {
   Napi::Value ModuleNames(const Napi::CallbackInfo& info);
   Napi::Value ReinitModules(const Napi::CallbackInfo& info);
   Napi::Value SetRequiresGrad(const Napi::CallbackInfo& info);
+  Napi::Value ResetBatchNormStats(const Napi::CallbackInfo& info);
+  Napi::Value SetBatchNormMomentum(const Napi::CallbackInfo& info);
   Napi::Value Dispose(const Napi::CallbackInfo& info);
 
   void ReportMemory(Napi::Env env);
