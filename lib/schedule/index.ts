@@ -1,6 +1,6 @@
 /** Learning-rate schedules: SGDR warm restarts and the step/constant schedules it is compared with. */
 export { ConstantLR, MultiStepLR, StepLR, type ConstantLROptions, type MultiStepLROptions, type StepLROptions } from './comparators';
-export { cosineAnnealing } from './cosine';
+export { cosineAnnealing, kDecayAnnealing } from './cosine';
 export { ScheduleParamError } from './errors';
 export { FIGURE1_EPOCHS, FIGURE1_SPECS, FIGURE1_TITLE } from './figure1';
 export { scheduleFigure, type LrScale, type ScheduleFigureOptions } from './figure';

@@ -1,7 +1,7 @@
 /**
  * Schedules as plain JSON specs, the form the trainer, experiment configs, checkpoints and the CLI
  * exchange:
- *   { "type": "warm-restarts", "lr": 0.1, "t0": 10, "tMult": 2, "etaMin": 0 }
+ *   { "type": "warm-restarts", "lr": 0.1, "t0": 10, "tMult": 2, "etaMin": 0 }      (+ "kDecay": k for k-decay)
  *   { "type": "step", "lr": 0.1, "stepSize": 60, "gamma": 0.1 }
  *   { "type": "multistep", "lr": 0.1, "milestones": [60, 120, 160], "gamma": 0.2 }
  *   { "type": "constant", "lr": 0.1 }
@@ -29,7 +29,7 @@ export type ScheduleType = ScheduleSpec['type'];
 
 const common = ['type', 'lr', 'stepsPerEpoch', 'label'];
 const fields: Record<ScheduleType, readonly string[]> = {
-  'warm-restarts': [...common, 't0', 'tMult', 'etaMin', 'decay', 'warmup', 'warmupEveryRestart', 'cycleLimit'],
+  'warm-restarts': [...common, 't0', 'tMult', 'etaMin', 'decay', 'warmup', 'warmupEveryRestart', 'cycleLimit', 'kDecay'],
   step: [...common, 'stepSize', 'gamma'],
   multistep: [...common, 'milestones', 'gamma'],
   constant: common,
