@@ -12,9 +12,18 @@ export {
   scheduleTypes,
   type ConstantSpec,
   type MultiStepSpec,
+  type PlateauRestartsSpec,
   type ScheduleSpec,
   type ScheduleType,
   type StepSpec,
   type WarmRestartsSpec,
 } from './spec';
+export {
+  isAdaptiveSchedule,
+  PlateauRestarts,
+  type AdaptiveSchedule,
+  type PlateauCycle,
+  type PlateauRestartsOptions,
+  type PlateauRestartsState,
+} from './plateau-restarts';
 export { WarmRestarts, type CyclePosition, type WarmRestartsOptions } from './warm-restarts';

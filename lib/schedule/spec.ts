@@ -5,11 +5,13 @@
  *   { "type": "step", "lr": 0.1, "stepSize": 60, "gamma": 0.1 }
  *   { "type": "multistep", "lr": 0.1, "milestones": [60, 120, 160], "gamma": 0.2 }
  *   { "type": "constant", "lr": 0.1 }
+ *   { "type": "plateau-restarts", "lr": 0.1, "t0": 10, "tMult": 1, "patience": 2 }   (threshold 1e-4 rel)
  * Field names are the option names of the classes; unknown fields are errors, so a typo in a
  * config does not silently fall back to a default.
  */
 import { ConstantLR, MultiStepLR, StepLR, type ConstantLROptions, type MultiStepLROptions, type StepLROptions } from './comparators';
 import type { Schedule, ScheduleState } from './schedule';
+import { PlateauRestarts, type PlateauRestartsOptions } from './plateau-restarts';
 import { WarmRestarts, type WarmRestartsOptions } from './warm-restarts';
 
 export interface WarmRestartsSpec extends WarmRestartsOptions {
@@ -24,7 +26,10 @@ export interface MultiStepSpec extends MultiStepLROptions {
 export interface ConstantSpec extends ConstantLROptions {
   type: 'constant';
 }
-export type ScheduleSpec = WarmRestartsSpec | StepSpec | MultiStepSpec | ConstantSpec;
+export interface PlateauRestartsSpec extends PlateauRestartsOptions {
+  type: 'plateau-restarts';
+}
+export type ScheduleSpec = WarmRestartsSpec | StepSpec | MultiStepSpec | ConstantSpec | PlateauRestartsSpec;
 export type ScheduleType = ScheduleSpec['type'];
 
 const common = ['type', 'lr', 'stepsPerEpoch', 'label'];
@@ -33,6 +38,7 @@ const fields: Record<ScheduleType, readonly string[]> = {
   step: [...common, 'stepSize', 'gamma'],
   multistep: [...common, 'milestones', 'gamma'],
   constant: common,
+  'plateau-restarts': [...common, 't0', 'tMult', 'etaMin', 'decay', 'kDecay', 'patience', 'threshold', 'thresholdMode'],
 };
 
 export const scheduleTypes = Object.keys(fields) as ScheduleType[];
@@ -62,6 +68,8 @@ export function scheduleFromSpec(spec: ScheduleSpec): Schedule {
       return new MultiStepLR(spec);
     case 'constant':
       return new ConstantLR(spec);
+    case 'plateau-restarts':
+      return new PlateauRestarts(spec);
   }
 }
 
