@@ -3,8 +3,12 @@
  * points by hand and against PyTorch's own ReduceLROnPlateau (the "improved" rule); the cosine after
  * a plateau restart; exact resume from state(); k-decay inside its cycles; bad values named.
  */
+import { writeFileSync } from 'node:fs';
+import * as path from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { PlateauRestarts, ScheduleParamError, scheduleFromSpec, scheduleFromState, stepTime, WarmRestarts, type PlateauRestartsSpec } from '../lib/schedule';
+import { runCommand } from './helpers/cli';
+import { tempDir } from './helpers/native';
 import { requireTorchOrSkip, runPython } from './helpers/python';
 
 /** A deterministic pseudo-random loss history: a decaying trend with noise and flat stretches. */
@@ -204,5 +208,58 @@ print(json.dumps(out))
   it('has the spec fields of a restart schedule only', () => {
     expect(() => scheduleFromSpec({ type: 'plateau-restarts', lr: 0.1, t0: 2, patience: 2, warmup: 1 } as never))
       .toThrow(/unknown field "warmup" in a "plateau-restarts" schedule spec/);
+  });
+});
+
+describe('sgdr schedule --scheduler plateau-restarts', () => {
+  const ROOT = path.resolve(__dirname, '..');
+  const sgdr = (...args: string[]) => runCommand(process.execPath, [path.join(ROOT, 'bin/sgdr.js'), 'schedule', ...args], { cwd: ROOT });
+  const dir = tempDir('plateau-cli');
+
+  it('replays --val-loss (a metrics.jsonl, a JSON list or plain numbers) and marks the plateau restarts', async () => {
+    const losses = [1.0, 0.9, 0.95, 0.91, 0.8, 0.7, 0.72, 0.71];
+    const files = {
+      'metrics.jsonl': losses.map((v, i) => JSON.stringify({ epoch: i + 1, lr: 0.1, val_loss: v })).join('\n') + '\n',
+      'losses.json': JSON.stringify(losses),
+      'losses.txt': losses.join('\n'),
+    };
+    const expected = new PlateauRestarts({ lr: 0.1, t0: 5, patience: 2 });
+    feed(expected, losses);
+    for (const [name, text] of Object.entries(files)) {
+      writeFileSync(path.join(dir, name), text);
+      const json = await sgdr('--scheduler', 'plateau-restarts', '--t0', '5', '--patience', '2', '--epochs', '12', '--json', '--val-loss', path.join(dir, name));
+      expect(json.stderr).toBe('');
+      expect((JSON.parse(json.stdout) as { lr: number[] }).lr).toEqual(Array.from({ length: 12 }, (_, e) => expected.lrAt(e)));
+    }
+    const table = await sgdr('--scheduler', 'plateau-restarts', '--t0', '5', '--patience', '2', '--epochs', '12', '--val-loss', path.join(dir, 'losses.txt'));
+    expect(table.stdout).toContain('# replaying 8 validation loss(es)');
+    expect(table.stdout.match(/← restart \(plateau\)/g)).toHaveLength(2);
+    expect(table.stdout).toContain('# restarts at epochs 4, 8');
+  });
+
+  it('without --val-loss the preview is SGDR and says so', async () => {
+    const r = await sgdr('--scheduler', 'plateau-restarts', '--t0', '3', '--patience', '2', '--epochs', '9');
+    expect(r.stdout).toContain('assumes no plateau');
+    expect(r.stdout).toContain('# restarts at epochs 3, 6');
+  });
+
+  it.each([
+    [['--t0', '5', '--epochs', '3'], '--patience is required for --scheduler plateau-restarts'],
+    [['--patience', '0'], '--patience must be an integer ≥ 1, got 0'],
+    [['--patience', '2', '--threshold-mode', 'up'], `--threshold-mode must be 'rel' or 'abs', got "up"`],
+    [['--patience', '2', '--warmup', '1'], '--warmup does not apply to --scheduler plateau-restarts'],
+    [['--patience', '2', '--val-loss', '/nonexistent/losses.txt'], '--val-loss /nonexistent/losses.txt: file not found'],
+  ])('%j: %s', async (args, message) => {
+    const r = await sgdr('--scheduler', 'plateau-restarts', ...args);
+    expect(r.status).toBe(1);
+    expect(r.stderr.trim()).toBe(`sgdr schedule: ${message}`);
+  });
+
+  it('a bad entry of --val-loss is named by its place', async () => {
+    writeFileSync(path.join(dir, 'bad.jsonl'), '{"val_loss": 1}\n{"val_loss": null}\n');
+    const r = await sgdr('--scheduler', 'plateau-restarts', '--patience', '2', '--val-loss', path.join(dir, 'bad.jsonl'));
+    expect(r.stderr.trim()).toBe(`sgdr schedule: --val-loss ${path.join(dir, 'bad.jsonl')}: line 2's val_loss is not a finite number (null)`);
+    const w = await sgdr('--scheduler', 'warm-restarts', '--val-loss', path.join(dir, 'bad.jsonl'));
+    expect(w.stderr.trim()).toBe('sgdr schedule: --val-loss applies to --scheduler plateau-restarts only, not warm-restarts');
   });
 });
