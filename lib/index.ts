@@ -15,6 +15,8 @@ export { ensembleMetrics, type EpochMetrics } from './train/metrics';
 export { ENSEMBLE_METHODS, ensembleWeights, greedyWeights, nllOptimalWeights, weightedEnsembleMetrics, type EnsembleMethod } from './train/ensemble';
 export { saveCheckpoint, loadCheckpoint, type Checkpoint, type SnapshotInfo, type TrainingPosition } from './train/checkpoint';
 export { runTraining, readRunConfig, type RunConfig, type RunOptions, type OptimizerConfig } from './train/run';
+export { lrFind, lrFindSchedule, suggestLr, LR_SUGGESTIONS, type LrFindOptions, type LrFindResult, type LrFindStep, type LrSuggestion } from './train/lr-find';
+export { lrFindFigure } from './train/lr-find-figure';
 export { modelFromPretrained, type TransferOptions, type TransferReport } from './train/transfer';
 export * from './data';
 export * from './experiment';

@@ -40,6 +40,9 @@ describe('native LR schedulers', () => {
     { lr: 0.1, t0: 3, tMult: 1.5, decay: 0.7 },
     { lr: 0.2, t0: 4, tMult: 2, warmup: 0.5, warmupEveryRestart: true, etaMin: 0.01 },
     { lr: 0.1, t0: 2, tMult: 1, cycleLimit: 3 },
+    // k-decay: the native cosine runs over T_cur^k out of T_i^k.
+    { lr: 0.1, t0: 3, tMult: 2, etaMin: 0.001, kDecay: 2 },
+    { lr: 0.2, t0: 4, tMult: 1.5, warmup: 0.5, kDecay: 0.5 },
   ];
   for (const cfg of configs) {
     it(`SGDR through the native scheduler equals lrAt: ${JSON.stringify(cfg)}`, () => {

@@ -18,6 +18,7 @@ const commands: Record<string, () => Command> = {
   compare: () => require('./compare').command as Command,
   demo: () => require('./demo').command as Command,
   bench: () => require('./bench').command as Command,
+  'lr-find': () => require('./lr-find').command as Command,
 };
 /* eslint-enable @typescript-eslint/no-require-imports */
 

@@ -17,6 +17,10 @@ export const scheduleFlagSpecs: FlagSpecs = {
   warmup: { kind: 'number', help: 'warm-restarts: epochs of linear warmup from eta-min at the start (default 0)' },
   'warmup-every-restart': { kind: 'boolean', help: 'warm-restarts: warm up again after every restart' },
   'cycle-limit': { kind: 'integer', help: 'warm-restarts: number of cycles, then the LR stays at eta-min' },
+  'k-decay': { kind: 'number', help: "warm-restarts: k-decay's k, the cosine of T_cur^k/T_i^k (timm's k_decay), > 0 (default 1)" },
+  patience: { kind: 'integer', help: 'plateau-restarts: restart when the val loss has not improved for P epochs of a cycle (required)' },
+  threshold: { kind: 'number', help: 'plateau-restarts: least improvement that counts (default 1e-4, relative)' },
+  'threshold-mode': { kind: 'string', help: "plateau-restarts: rel (loss < best·(1−threshold), default) | abs (loss < best − threshold)" },
   'step-size': { kind: 'number', help: 'step: epochs between decays (required)' },
   milestones: { kind: 'string', help: 'multistep: comma-separated epochs of the decays, e.g. 60,120,160 (required)' },
   gamma: { kind: 'number', help: 'step, multistep: factor applied at each decay, in (0, 1] (default 0.1)' },
@@ -35,11 +39,22 @@ export const schedulerFlags: Record<ScheduleType, Record<string, string>> = {
     warmup: 'warmup',
     'warmup-every-restart': 'warmupEveryRestart',
     'cycle-limit': 'cycleLimit',
+    'k-decay': 'kDecay',
   },
   step: { 'step-size': 'stepSize', gamma: 'gamma' },
   multistep: { milestones: 'milestones', gamma: 'gamma' },
   constant: {},
   fge: { 'fge-lr2': 'lr2', 'fge-cycle': 'cycle' },
+  'plateau-restarts': {
+    t0: 't0',
+    't-mult': 'tMult',
+    'eta-min': 'etaMin',
+    decay: 'decay',
+    'k-decay': 'kDecay',
+    patience: 'patience',
+    threshold: 'threshold',
+    'threshold-mode': 'thresholdMode',
+  },
 };
 export const commonFlags: Record<string, string> = { lr: 'lr', 'steps-per-epoch': 'stepsPerEpoch' };
 /** Flags that describe the one schedule of a command line; --figure1 and --config bring their own. */
@@ -90,9 +105,10 @@ export function scheduleFromFlags(flags: ParsedFlags): Schedule {
   if (type === 'multistep' && flags.milestones === undefined) throw new UsageError('--milestones is required for --scheduler multistep');
   if (type === 'fge' && flags['fge-lr2'] === undefined) throw new UsageError('--fge-lr2 is required for --scheduler fge (the LR mid-cycle; --lr is lr_1)');
   if (type === 'fge' && flags['fge-cycle'] === undefined) throw new UsageError('--fge-cycle is required for --scheduler fge (an even number of epochs)');
+  if (type === 'plateau-restarts' && flags.patience === undefined) throw new UsageError('--patience is required for --scheduler plateau-restarts');
 
   const spec: Record<string, unknown> = { type, lr: flags.lr ?? 0.1 };
-  if (type === 'warm-restarts') spec.t0 = 10;
+  if (type === 'warm-restarts' || type === 'plateau-restarts') spec.t0 = 10;
   for (const [flag, option] of Object.entries({ ...commonFlags, ...own })) {
     if (flags[flag] !== undefined) spec[option] = flags[flag];
   }

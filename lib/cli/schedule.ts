@@ -10,17 +10,20 @@ import {
   FIGURE1_EPOCHS,
   FIGURE1_SPECS,
   FIGURE1_TITLE,
+  isAdaptiveSchedule,
   sampleSchedule,
   ScheduleParamError,
   scheduleFigure,
   stepTime,
   type LrScale,
+  type PlateauCycle,
   type Schedule,
   type ScheduleSpec,
 } from '../schedule';
 import { formatFlags, parseCommandFlags, UsageError, type FlagSpecs, type ParsedFlags } from './args';
 import { build, flagFor, scheduleFlagSpecs, scheduleFromFlags, singleScheduleFlags } from './schedule-flags';
 import type { Command } from './main';
+import { readValLosses } from './val-loss-file';
 
 const flagSpecs: FlagSpecs = {
   ...scheduleFlagSpecs,
@@ -33,6 +36,7 @@ const flagSpecs: FlagSpecs = {
   figure1: { kind: 'boolean', help: "the schedules of the SGDR paper's Figure 1, over 200 epochs" },
   config: { kind: 'string', help: 'JSON file: a list of schedule specs, or {"schedules": [...], "epochs": N, "title": "..."}' },
   title: { kind: 'string', help: 'figure title' },
+  'val-loss': { kind: 'string', help: 'plateau-restarts: replay these validation losses (metrics.jsonl, a JSON list, or numbers); without it the preview assumes no plateau' },
   help: { kind: 'boolean', help: 'show this help' },
 };
 
@@ -116,14 +120,21 @@ function singleTable(schedule: Schedule, epochs: number): string {
   const k = schedule.stepsPerEpoch;
   const s = sampleSchedule(schedule, epochs);
   const listed = schedule.cycles(epochs, LISTED_RESTARTS + 2).slice(1);
+  const adaptive = isAdaptiveSchedule(schedule) ? schedule : undefined;
   const lines = [
     `# ${schedule.name}: ${epochs} epochs × ${k} step${k === 1 ? '' : 's'}`,
+    ...(adaptive
+      ? [adaptive.valLosses.length
+        ? `# replaying ${adaptive.valLosses.length} validation loss(es); after epoch ${adaptive.valLosses.length} the preview assumes no plateau`
+        : '# no --val-loss history: the preview assumes no plateau (restarts at the caps T_i, as SGDR)']
+      : []),
     `${'step'.padStart(7)}  ${'epoch'.padEnd(10)}  ${'lr'.padEnd(12)}  cycle`,
   ];
   s.lr.forEach((lr, n) => {
     // Entering a cycle ≥ 1 is a restart; entering the flat tail after a cycle limit is not.
     const restart = n > 0 && s.cycle[n]! > s.cycle[n - 1]! && schedule.cycle(s.cycle[n]!) !== undefined;
-    lines.push(`${String(n).padStart(7)}  ${fmtT(s.t[n]!).padEnd(10)}  ${fmtLr(lr).padEnd(12)}  ${String(s.cycle[n]).padEnd(5)}${restart ? '  ← restart' : ''}`.trimEnd());
+    const plateau = restart && (schedule.cycle(s.cycle[n]!) as Partial<PlateauCycle>).plateau;
+    lines.push(`${String(n).padStart(7)}  ${fmtT(s.t[n]!).padEnd(10)}  ${fmtLr(lr).padEnd(12)}  ${String(s.cycle[n]).padEnd(5)}${restart ? `  ← restart${plateau ? ' (plateau)' : ''}` : ''}`.trimEnd());
   });
   if (listed.length > 0) {
     const more = listed.length > LISTED_RESTARTS ? cyclesBefore(schedule, epochs) - 1 - LISTED_RESTARTS : 0;
@@ -147,12 +158,14 @@ function multiTable(schedules: Schedule[], epochs: number): string {
 
 function help(): string {
   return [
-    'usage: sgdr schedule [--scheduler warm-restarts|step|multistep|constant] [hyper-parameters] [--epochs N]',
+    'usage: sgdr schedule [--scheduler warm-restarts|step|multistep|constant|plateau-restarts] [hyper-parameters] [--epochs N]',
     '                     [--steps-per-epoch K] [--json] [--plot FILE.svg|FILE.png]',
     '       sgdr schedule --figure1 | --config FILE [--plot FILE] [--y-scale linear|log|both] [--json]',
     '',
     'Prints the LR of every training step (the LR at t = e + i/K for batch i of epoch e); --plot draws',
     'lr(t) over fractional epochs, sampled finely enough to show every cycle.',
+    'plateau-restarts restarts where the validation loss plateaus: --val-loss FILE replays a run\'s losses',
+    '(e.g. its metrics.jsonl); without it the preview assumes no plateau, i.e. restarts at the caps T_i as SGDR.',
     '',
     'flags:',
     formatFlags(flagSpecs),
@@ -172,6 +185,7 @@ async function run(argv: string[]): Promise<number> {
   let batch: Batch;
   if (preset) {
     if (flags.figure1 && flags.config !== undefined) throw new UsageError('--figure1 and --config are alternatives; give one');
+    if (flags['val-loss'] !== undefined) throw new UsageError(`--val-loss cannot be combined with ${preset}`);
     const clash = singleScheduleFlags.find((f) => flags[f] !== undefined);
     if (clash) throw new UsageError(`--${clash} cannot be combined with ${preset} (put it in the schedule specs)`);
     batch = flags.figure1
@@ -182,7 +196,12 @@ async function run(argv: string[]): Promise<number> {
         }
       : schedulesFromConfig(flags.config as string, stepsFlag);
   } else {
-    batch = { schedules: [scheduleFromFlags(flags)] };
+    const schedule = scheduleFromFlags(flags);
+    if (flags['val-loss'] !== undefined) {
+      if (!isAdaptiveSchedule(schedule)) throw new UsageError(`--val-loss applies to --scheduler plateau-restarts only, not ${String(flags.scheduler ?? 'warm-restarts')}`);
+      readValLosses(flags['val-loss'] as string).forEach((v, j) => schedule.observe(j + 1, v));
+    }
+    batch = { schedules: [schedule] };
   }
   const epochs = (flags.epochs as number | undefined) ?? batch.epochs ?? 100;
   const several = preset !== undefined;

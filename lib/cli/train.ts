@@ -80,7 +80,7 @@ export function configFromFlags(flags: ParsedFlags): RunConfig {
   };
   // Defaults of a training run: SGDR with T_0 = 1, T_mult = 2 from lr 0.05 (the study).
   const scheduleFlags: ParsedFlags = { ...flags, lr: flags.lr ?? 0.05 };
-  if ((flags.scheduler ?? 'warm-restarts') === 'warm-restarts') {
+  if (['warm-restarts', 'plateau-restarts'].includes((flags.scheduler as string | undefined) ?? 'warm-restarts')) {
     scheduleFlags.t0 = flags.t0 ?? 1;
     scheduleFlags['t-mult'] = flags['t-mult'] ?? 2;
   }

@@ -6,7 +6,7 @@
  * differences between schedules over the same seeds with a Student-t interval.
  */
 import * as path from 'path';
-import { scheduleFromSpec, type Schedule } from '../schedule';
+import { isAdaptiveSchedule, scheduleFromSpec, type Schedule } from '../schedule';
 import type { EpochMetrics } from '../train/metrics';
 import { scheduleSpecOf, type ExperimentConfig } from './config';
 import { planRuns, readDivergence, readMetrics, runStatus, type Divergence, type RunStatus } from './runs';
@@ -67,8 +67,14 @@ export interface ScheduleStats {
   curves: Record<CurveMetric, Band>;
   /** Mean curves smoothed with a Gaussian kernel of `bandwidth` epochs (results.bandwidth). */
   smoothed: Record<CurveMetric, number[]>;
-  /** Values at the end of every cycle within the run (for step decay: none). */
+  /**
+   * Values at the end of every cycle within the run (for step decay: none). For restarts on plateau
+   * the runs restart where their own validation loss plateaued: one entry per (cycle, epoch) that
+   * some run ended a cycle at, over the runs that did (n says how many).
+   */
   cycleEnds: CycleEndStats[];
+  /** Restarts on plateau: the validation losses of the run with the lowest seed, which drew its LR (for the LR figure). */
+  valLossHistory?: { seed: number; val_loss: number[] };
   /** Values after the last epoch, over the runs that finished. */
   final: { epoch: number } & Record<CurveMetric, MeanStd>;
   /** Per run: the lowest val loss and its epoch; summarised over runs. */
@@ -166,6 +172,17 @@ export function cycleEndEpochs(schedule: Schedule, epochs: number): Array<{ cycl
   return out;
 }
 
+/** Cycle ends as the runs of an adaptive schedule recorded them (cycle_end rows), each (cycle, epoch) once, in order. */
+export function observedCycleEnds(runs: RunRecord[], epochs: number): Array<{ cycle: number; epoch: number }> {
+  const seen = new Map<string, { cycle: number; epoch: number }>();
+  for (const r of runs) {
+    for (const row of r.rows) {
+      if (row.cycle_end && row.epoch <= epochs) seen.set(`${row.cycle}:${row.epoch}`, { cycle: row.cycle ?? 0, epoch: row.epoch });
+    }
+  }
+  return [...seen.values()].sort((a, b) => a.epoch - b.epoch || a.cycle - b.cycle);
+}
+
 function scheduleStats(
   config: ExperimentConfig,
   label: string,
@@ -194,19 +211,23 @@ function scheduleStats(
   const n = epochs.map((e) => runs.filter((r) => r.rows.some((row) => row.epoch === e)).length);
   const lr = epochs.map((e) => mean(runs.map((r) => rowAt(r.rows, e)?.lr)));
 
-  const at = (e: number, pick: (row: EpochMetrics) => number | null | undefined): MeanStd => meanStd(runs.map((r) => {
+  const at = (e: number, pick: (row: EpochMetrics) => number | null | undefined, only?: (row: EpochMetrics) => boolean): MeanStd => meanStd(runs.map((r) => {
     const row = rowAt(r.rows, e);
-    return row ? pick(row) : null;
+    return row && (!only || only(row)) ? pick(row) : null;
   }));
-  const cycleEnds: CycleEndStats[] = cycleEndEpochs(schedule, E).map(({ cycle, epoch }) => {
+  // Restarts on plateau end their cycles where each run's own validation loss says: read from the runs.
+  const adaptive = isAdaptiveSchedule(schedule);
+  const ends = adaptive ? observedCycleEnds(runs, E) : cycleEndEpochs(schedule, E);
+  const cycleEnds: CycleEndStats[] = ends.map(({ cycle, epoch }) => {
+    const only = adaptive ? (r: EpochMetrics) => Boolean(r.cycle_end) && r.cycle === cycle : undefined;
     const s: CycleEndStats = {
       cycle, epoch,
-      train_loss: at(epoch, (r) => r.train_loss), val_loss: at(epoch, (r) => r.val_loss), val_acc: at(epoch, (r) => r.val_acc),
+      train_loss: at(epoch, (r) => r.train_loss, only), val_loss: at(epoch, (r) => r.val_loss, only), val_acc: at(epoch, (r) => r.val_acc, only),
     };
-    const ensLoss = at(epoch, (r) => r.ensemble_val_loss);
+    const ensLoss = at(epoch, (r) => r.ensemble_val_loss, only);
     if (ensLoss.n > 0) {
       s.ensemble_val_loss = ensLoss;
-      s.ensemble_val_acc = at(epoch, (r) => r.ensemble_val_acc);
+      s.ensemble_val_acc = at(epoch, (r) => r.ensemble_val_acc, only);
     }
     const swaLoss = at(epoch, (r) => r.swa_val_loss);
     if (swaLoss.n > 0) {
@@ -215,6 +236,10 @@ function scheduleStats(
     }
     return s;
   });
+  const drawn = adaptive ? [...runs].sort((a, b) => a.seed - b.seed)[0] : undefined;
+  const valLossHistory = drawn
+    ? { seed: drawn.seed, val_loss: drawn.rows.map((r) => r.val_loss).filter((v): v is number => typeof v === 'number' && Number.isFinite(v)) }
+    : undefined;
 
   const final = { epoch: E } as ScheduleStats['final'];
   for (const m of CURVE_METRICS) final[m] = meanStd(finished.map((r) => rowAt(r.rows, E)?.[m]));
@@ -277,7 +302,7 @@ function scheduleStats(
     seeds: runs.map((r) => r.seed),
     finished: finished.length,
     diverged,
-    epochs, n, lr, curves, smoothed, cycleEnds, final,
+    epochs, n, lr, curves, smoothed, cycleEnds, ...(valLossHistory ? { valLossHistory } : {}), final,
     best: {
       val_loss: meanStd(perRunBest.map((b) => b.val_loss)),
       epoch: meanStd(perRunBest.map((b) => b.epoch)),

@@ -7,7 +7,7 @@
 import * as fs from 'fs';
 import * as path from 'path';
 import { palette, renderPng, renderSvg, type Figure, type Panel, type Series } from '../plot';
-import { scheduleFigure, scheduleFromSpec } from '../schedule';
+import { isAdaptiveSchedule, scheduleFigure, scheduleFromSpec } from '../schedule';
 import type { ExperimentConfig } from './config';
 import { scheduleSpecOf } from './config';
 import type { ExperimentResults, ScheduleStats } from './aggregate';
@@ -31,7 +31,7 @@ export interface WrittenFigure extends ExperimentFigure {
 const colourOf = (i: number): string => palette[i % palette.length]!;
 const restarts = (s: ScheduleStats): boolean => {
   const spec = s.spec as { type?: string };
-  return spec.type === 'warm-restarts';
+  return spec.type === 'warm-restarts' || spec.type === 'plateau-restarts';
 };
 const styleOf = (s: ScheduleStats, i: number): Pick<Series, 'color' | 'dash'> => ({
   color: colourOf(i),
@@ -97,14 +97,27 @@ export function experimentFigures(config: ExperimentConfig, results: ExperimentR
   const figures: ExperimentFigure[] = [];
 
   // (1) The LR schedules (the SGDR paper's Figure 1, for this experiment's schedules).
-  const schedules = config.schedules.map((entry) => scheduleFromSpec({ ...scheduleSpecOf(entry), label: entry.label }));
+  // Restarts on plateau depend on a run's validation losses: drawn as the lowest seed's run had them.
+  const replayed: string[] = [];
+  const schedules = config.schedules.map((entry) => {
+    const stats = results.schedules.find((s) => s.label === entry.label);
+    const history = stats?.valLossHistory;
+    const label = history ? `${entry.label} (seed ${history.seed})` : entry.label;
+    const schedule = scheduleFromSpec({ ...scheduleSpecOf(entry), label });
+    if (history && isAdaptiveSchedule(schedule)) {
+      history.val_loss.slice(0, config.epochs).forEach((v, j) => schedule.observe(j + 1, v));
+      replayed.push(`${entry.label} restarted where seed ${history.seed}'s validation loss plateaued (marked)`);
+    }
+    return schedule;
+  });
   const lr = scheduleFigure(schedules, { epochs: config.epochs, yScale: 'both', title: 'Learning-rate schedules' });
   lr.panels.forEach((p) => p.series.forEach((s, i) => (s.color = colourOf(i))));
   figures.push({
     name: 'lr-schedules',
     title: 'Learning-rate schedules',
     caption: `The learning rate of every batch over the ${plural(config.epochs, 'epoch')}, on a linear and a log axis. ` +
-      'SGDR anneals with a cosine inside each cycle and restarts at the cycle ends; step decay (dashed) multiplies the rate by gamma at its steps.',
+      'SGDR anneals with a cosine inside each cycle and restarts at the cycle ends; step decay (dashed) multiplies the rate by gamma at its steps.' +
+      (replayed.length ? ` ${replayed.join('; ')}; other seeds may restart elsewhere (see the cycle-end markers of the loss figures).` : ''),
     figure: lr,
   });
 
@@ -123,7 +136,7 @@ export function experimentFigures(config: ExperimentConfig, results: ExperimentR
     caption: `Validation and training loss after each epoch: the line is the mean over ${seeds}, the shaded band ±1 standard deviation ` +
       '(log axes; where mean − std ≤ 0 the band runs off the bottom). ' +
       (zoom ? `The middle panel is the same validation loss on a linear axis cut at ${zoom.max.toPrecision(2)} (twice the largest final mean + std), so the end of training can be compared; higher values leave the frame. ` : '') +
-      'Markers: ends of SGDR cycles, where a warm-restart run should be read (mid-cycle its rate is still high).',
+      'Markers: ends of SGDR cycles, where a warm-restart run should be read (mid-cycle its rate is still high); for restarts on plateau, the epochs after which some seed restarted.',
     figure: {
       title: `Loss, mean ± 1 std over ${seeds}`,
       panels: lossPanels,

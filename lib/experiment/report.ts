@@ -69,7 +69,7 @@ const acc = (s: MeanStd): string => ms(s, (v) => (v * 100).toFixed(2) + '%');
 function scheduleText(spec: Record<string, unknown>): string {
   const { label: _label, stepsPerEpoch: _k, ...rest } = spec;
   // Options at their defaults say nothing a reader needs.
-  const defaults: Record<string, unknown> = { decay: 1, warmup: 0, warmupEveryRestart: false };
+  const defaults: Record<string, unknown> = { decay: 1, warmup: 0, warmupEveryRestart: false, threshold: 1e-4, thresholdMode: 'rel' };
   return Object.entries(rest).filter(([k, v]) => defaults[k] !== v).map(([k, v]) => `${k}=${Array.isArray(v) ? v.join('/') : String(v)}`).join(', ');
 }
 

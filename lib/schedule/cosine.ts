@@ -6,7 +6,7 @@
  * correctly rounded cosine (cos.ts), gives PyTorch's values bit for bit nearly everywhere.
  */
 import { cosineCorrectlyRounded } from './cos';
-import { epochTime, positive } from './errors';
+import { epochTime, positive, ScheduleParamError } from './errors';
 
 /**
  * LR after annealing from etaMax for tCur out of tMax (same unit, e.g. epochs or steps).
@@ -19,4 +19,22 @@ export function cosineAnnealing(etaMax: number, etaMin: number, tCur: number, tM
   if (tCur >= tMax) return etaMin;
   const eta = etaMin + ((etaMax - etaMin) * (1 + cosineCorrectlyRounded((Math.PI * tCur) / tMax))) / 2;
   return Math.min(etaMax, Math.max(etaMin, eta));
+}
+
+/**
+ * k-decay's cosine (timm's CosineLRScheduler with k_decay = k): the annealing of cosineAnnealing
+ * over T_cur^k out of T_max^k, i.e. cos(π · T_cur^k / T_max^k) in timm's order of operations. k = 1
+ * is cosineAnnealing itself, bit for bit.
+ */
+export function kDecayAnnealing(etaMax: number, etaMin: number, tCur: number, tMax: number, k: number): number {
+  if (k === 1) return cosineAnnealing(etaMax, etaMin, tCur, tMax);
+  positive('tMax', tMax);
+  epochTime(tCur, 'tCur');
+  // The ends stay exact: T_cur^k reaches T_max^k exactly when T_cur reaches T_max.
+  if (tCur >= tMax) return etaMin;
+  const span = tMax ** k;
+  if (!(span > 0 && Number.isFinite(span))) {
+    throw new ScheduleParamError('kDecay', `${k} is out of range for a cycle of ${tMax} epochs: T_i^k = ${span} is not a finite number > 0`);
+  }
+  return cosineAnnealing(etaMax, etaMin, tCur ** k, span);
 }

@@ -12,7 +12,7 @@
  */
 
 /** Relative distance under which a real-valued boundary counts as reached. */
-const REAL_BOUNDARY_TOLERANCE = 1e-12;
+export const REAL_BOUNDARY_TOLERANCE = 1e-12;
 
 /** Whether t has reached the boundary b (exactly, or within the tolerance for rounded boundaries). */
 export function reached(t: number, b: number, exact: boolean): boolean {

@@ -1,6 +1,7 @@
 /** Schedules drawn as LR-over-epochs figures (linear and/or log LR axis), ready for lib/plot. */
 import type { Figure, Panel, Series } from '../plot';
 import { countAtLeastOne, positive } from './errors';
+import type { PlateauCycle } from './plateau-restarts';
 import { stepTime, type Schedule } from './schedule';
 
 export type LrScale = 'linear' | 'log' | 'both';
@@ -41,7 +42,9 @@ function series(schedule: Schedule, epochs: number, minSamples: number): Series 
   }
   // Baselines without restarts are dashed, so they read as a family apart from the SGDR curves.
   const annealing = cycles.some((c) => Number.isFinite(c.length));
-  return { label: schedule.name, x, y, ...(annealing ? {} : { dash: true }) };
+  // Restarts on plateau are marked where they happened: the data moved them off SGDR's timeline.
+  const plateaus = cycles.filter((c) => (c as Partial<PlateauCycle>).plateau).map((c) => Math.round(c.start * k)).filter((n) => n < steps);
+  return { label: schedule.name, x, y, ...(annealing ? {} : { dash: true }), ...(plateaus.length ? { markers: plateaus } : {}) };
 }
 
 /** A figure of the schedules' LR over `epochs` epochs, one series per schedule. */

@@ -1,17 +1,19 @@
 /**
  * Schedules as plain JSON specs, the form the trainer, experiment configs, checkpoints and the CLI
  * exchange:
- *   { "type": "warm-restarts", "lr": 0.1, "t0": 10, "tMult": 2, "etaMin": 0 }
+ *   { "type": "warm-restarts", "lr": 0.1, "t0": 10, "tMult": 2, "etaMin": 0 }      (+ "kDecay": k for k-decay)
  *   { "type": "step", "lr": 0.1, "stepSize": 60, "gamma": 0.1 }
  *   { "type": "multistep", "lr": 0.1, "milestones": [60, 120, 160], "gamma": 0.2 }
  *   { "type": "constant", "lr": 0.1 }
  *   { "type": "fge", "lr": 0.05, "lr2": 0.0005, "cycle": 4 }      (Fast Geometric Ensembling's cyclic LR)
+ *   { "type": "plateau-restarts", "lr": 0.1, "t0": 10, "tMult": 1, "patience": 2 }   (threshold 1e-4 rel)
  * Field names are the option names of the classes; unknown fields are errors, so a typo in a
  * config does not silently fall back to a default.
  */
 import { ConstantLR, MultiStepLR, StepLR, type ConstantLROptions, type MultiStepLROptions, type StepLROptions } from './comparators';
 import { FgeSchedule, type FgeOptions } from './fge';
 import type { Schedule, ScheduleState } from './schedule';
+import { PlateauRestarts, type PlateauRestartsOptions } from './plateau-restarts';
 import { WarmRestarts, type WarmRestartsOptions } from './warm-restarts';
 
 export interface WarmRestartsSpec extends WarmRestartsOptions {
@@ -29,16 +31,20 @@ export interface ConstantSpec extends ConstantLROptions {
 export interface FgeSpec extends FgeOptions {
   type: 'fge';
 }
-export type ScheduleSpec = WarmRestartsSpec | StepSpec | MultiStepSpec | ConstantSpec | FgeSpec;
+export interface PlateauRestartsSpec extends PlateauRestartsOptions {
+  type: 'plateau-restarts';
+}
+export type ScheduleSpec = WarmRestartsSpec | StepSpec | MultiStepSpec | ConstantSpec | FgeSpec | PlateauRestartsSpec;
 export type ScheduleType = ScheduleSpec['type'];
 
 const common = ['type', 'lr', 'stepsPerEpoch', 'label'];
 const fields: Record<ScheduleType, readonly string[]> = {
-  'warm-restarts': [...common, 't0', 'tMult', 'etaMin', 'decay', 'warmup', 'warmupEveryRestart', 'cycleLimit'],
+  'warm-restarts': [...common, 't0', 'tMult', 'etaMin', 'decay', 'warmup', 'warmupEveryRestart', 'cycleLimit', 'kDecay'],
   step: [...common, 'stepSize', 'gamma'],
   multistep: [...common, 'milestones', 'gamma'],
   constant: common,
   fge: [...common, 'lr2', 'cycle'],
+  'plateau-restarts': [...common, 't0', 'tMult', 'etaMin', 'decay', 'kDecay', 'patience', 'threshold', 'thresholdMode'],
 };
 
 export const scheduleTypes = Object.keys(fields) as ScheduleType[];
@@ -70,6 +76,8 @@ export function scheduleFromSpec(spec: ScheduleSpec): Schedule {
       return new ConstantLR(spec);
     case 'fge':
       return new FgeSchedule(spec);
+    case 'plateau-restarts':
+      return new PlateauRestarts(spec);
   }
 }
 

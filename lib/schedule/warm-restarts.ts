@@ -9,7 +9,7 @@
  * cycle.peak and eta_min, then move it to T_cur = positionAt(t).tCur − cycle.warmup once past the
  * warmup (before that the LR is the linear ramp of lrAt).
  */
-import { cosineAnnealing } from './cosine';
+import { kDecayAnnealing } from './cosine';
 import { countAtLeastOne, decayFactor, epochTime, nonNegative, positive, ScheduleParamError, within } from './errors';
 import { boundariesReached, integerPower } from './exact';
 import { ScheduleBase, type Cycle } from './schedule';
@@ -32,6 +32,8 @@ export interface WarmRestartsOptions {
   warmupEveryRestart?: boolean;
   /** Number of cycles; after the last one the LR stays at etaMin. Default: no limit. */
   cycleLimit?: number;
+  /** k of k-decay: the cosine runs over T_cur^k / T_i^k (timm's k_decay), a finite number > 0. Default 1 (plain SGDR). */
+  kDecay?: number;
   /** step() calls per epoch (1 steps per epoch, as PyTorch's implicit step()). Default 1. */
   stepsPerEpoch?: number;
   /** Label for tables and legends. */
@@ -56,6 +58,8 @@ export class WarmRestarts extends ScheduleBase {
   readonly warmupEveryRestart: boolean;
   /** Infinity when unlimited. */
   readonly cycleLimit: number;
+  /** k of k-decay (1: plain cosine annealing). */
+  readonly kDecay: number;
   readonly #label: string | undefined;
   /** Integer T_0 and T_mult make every cycle start an exact integer, compared exactly. */
   readonly #exact: boolean;
@@ -76,6 +80,7 @@ export class WarmRestarts extends ScheduleBase {
     }
     this.warmupEveryRestart = Boolean(o.warmupEveryRestart);
     this.cycleLimit = o.cycleLimit === undefined ? Infinity : countAtLeastOne('cycleLimit', o.cycleLimit);
+    this.kDecay = positive('kDecay', o.kDecay ?? 1);
     this.#label = o.label;
     this.#exact = Number.isInteger(this.t0) && Number.isInteger(this.tMult);
     this.#logMult = Math.log1p(this.tMult - 1);
@@ -135,7 +140,7 @@ export class WarmRestarts extends ScheduleBase {
       // The fraction first, so the ramp stays below the peak whatever the magnitudes involved.
       return Math.min(cycle.peak, this.etaMin + (cycle.peak - this.etaMin) * (tCur / cycle.warmup));
     }
-    return cosineAnnealing(cycle.peak, this.etaMin, tCur - cycle.warmup, cycle.length - cycle.warmup);
+    return kDecayAnnealing(cycle.peak, this.etaMin, tCur - cycle.warmup, cycle.length - cycle.warmup, this.kDecay);
   }
 
   cycles(until: number, max = Infinity): Cycle[] {
@@ -157,6 +162,8 @@ export class WarmRestarts extends ScheduleBase {
       stepsPerEpoch: this.stepsPerEpoch,
     };
     if (Number.isFinite(this.cycleLimit)) spec.cycleLimit = this.cycleLimit;
+    // Only when set: specs (and so checkpoints) of plain SGDR runs stay what they were before k-decay.
+    if (this.kDecay !== 1) spec.kDecay = this.kDecay;
     if (this.#label !== undefined) spec.label = this.#label;
     return spec;
   }
@@ -167,5 +174,6 @@ function describe(s: WarmRestarts): string {
   if (s.decay !== 1) parts.push(`decay=${s.decay}`);
   if (s.warmup > 0) parts.push(`warmup=${s.warmup}${s.warmupEveryRestart ? ' every cycle' : ''}`);
   if (Number.isFinite(s.cycleLimit)) parts.push(`${s.cycleLimit} cycles`);
+  if (s.kDecay !== 1) parts.push(`k=${s.kDecay}`);
   return `SGDR ${parts.join(', ')}`;
 }

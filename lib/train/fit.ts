@@ -4,7 +4,9 @@
  * The batches of an epoch run on the native trainer's own thread; this loop runs between epochs:
  * it gives the native side the LR of every batch (lrAt(e + i/K) of the TS schedule, the exact
  * reference formula), evaluates, takes a snapshot at the end of every SGDR cycle, checkpoints, and
- * awaits the user's callbacks, so a callback can checkpoint or stop the run.
+ * awaits the user's callbacks, so a callback can checkpoint or stop the run. A schedule that adapts
+ * to the validation loss (restarts on plateau) is given it after every epoch, before the epoch's
+ * cycle end is decided and before the checkpoint (whose schedule state then holds it).
  */
 import * as fs from 'fs';
 import * as path from 'path';
@@ -12,7 +14,7 @@ import { native, type NativeBatchProgress, type NativeDataset, type NativeEvalua
 import { DivergenceError, RunFolderInUseError, withCallerStack } from '../errors';
 import type { ResNet } from '../nn/resnet';
 import type { Optimizer } from '../optim/optimizer';
-import type { Cycle, Schedule } from '../schedule';
+import { isAdaptiveSchedule, type Cycle, type Schedule } from '../schedule';
 import { firstNonFiniteTensor, readTorchFile, tensorRecord, writeTorchFile, type TensorRecord } from '../serialization';
 import { removeStaleTemps, writeTextAtomic } from '../atomic-file';
 import { loadCheckpoint, saveCheckpoint, type SnapshotInfo, type TrainingPosition } from './checkpoint';
@@ -264,7 +266,13 @@ async function runFit(o: FitOptions): Promise<FitResult> {
   // LibTorch's AdamW applies lr·weight_decay with lr = alpha·eta_t, so lambda is divided by the peak
   // LR alpha. SGD and Adam take it as their (coupled, L2) weight decay as it is.
   const decayScale = o.optimizer.native.kind() === 'adamw' ? ((o.schedule.spec() as { lr?: number }).lr ?? 1) : 1;
-  const ends = cycleEnds(o.schedule, epochs);
+  // Restarts on plateau are decided epoch by epoch: their cycle ends are read again after each observation.
+  const adaptive = isAdaptiveSchedule(o.schedule) ? o.schedule : undefined;
+  if (adaptive && !o.val) throw new TypeError(`${o.schedule.name}: restarts on plateau need validation data (val)`);
+  if (adaptive && !o.resume && adaptive.valLosses.length > 0) {
+    throw new RangeError(`${o.schedule.name} has already observed ${adaptive.valLosses.length} epoch(s): give fit() a fresh schedule (or resume)`);
+  }
+  let ends = cycleEnds(o.schedule, epochs);
   const swaOptions = o.swa ? checkSwaOptions(o.swa, epochs) : undefined;
   if (swaOptions?.start === 'cycles' && ends.size === 0) {
     throw new RangeError(`swa 'cycles' averages at cycle ends, and ${o.schedule.name} has none within ${epochs} epochs: use a warm-restarts schedule or an SWA start epoch`);
@@ -355,6 +363,7 @@ async function runFit(o: FitOptions): Promise<FitResult> {
         classes = probs.shape[1]!;
       }
       if (reloaded) await o.model.loadStateDict(ckpt.model);
+      if (adaptive) ends = cycleEnds(o.schedule, epochs);
     }
     await o.callbacks?.onTrainBegin?.();
     for (let e = position.epoch; e < epochs; e++) {
@@ -387,8 +396,8 @@ async function runFit(o: FitOptions): Promise<FitResult> {
         return await stop(e, startBatch + r.batches);
       }
       const evalStart = Date.now();
-      const cycle = ends.get(e + 1);
-      const val = o.val ? await trainer.evaluate({ probabilities: Boolean(cycle && outDir) })
+      // An adaptive schedule's cycle end is only known after this evaluation: keep its probabilities.
+      const val = o.val ? await trainer.evaluate({ probabilities: Boolean((adaptive || ends.get(e + 1)) && outDir) })
         .catch((err: unknown) => { throw outOfMemory(err, `validation batch of ${evalBatch} images (epoch ${e + 1})`, 'evalBatchSize (--eval-batch-size)'); }) : null;
       // A finite loss can still leave non-finite weights (an overflowing step, e.g. at lr 1e300) in
       // the last batch: caught here, before anything is saved from them.
@@ -398,6 +407,11 @@ async function runFit(o: FitOptions): Promise<FitResult> {
         const what = badTensor !== undefined ? `the weights are no longer finite (first: ${badTensor})` : `non-finite validation loss (${String(val!.loss)})`;
         await diverged(new DivergenceError(e + 1, batches, val?.loss ?? NaN, `training diverged: ${what} after epoch ${e + 1}, batch ${batches}`));
       }
+      if (adaptive && val) {
+        adaptive.observe(e + 1, val.loss);
+        ends = cycleEnds(o.schedule, epochs);
+      }
+      const cycle = ends.get(e + 1);
       const row: EpochMetrics = {
         epoch: e + 1,
         lr: lrs[0]!,
