@@ -11,7 +11,7 @@ export type { DType, TypedArray };
 export interface TensorOptions {
   /** Needed only where the typed array is ambiguous: 'float16'/'bfloat16' (Uint16Array), 'bool' (Uint8Array). */
   dtype?: DType;
-  device?: DeviceSpec | string;
+  device?: DeviceSpec;
 }
 
 export class Tensor {
@@ -62,7 +62,7 @@ export class Tensor {
   }
 
   /** A copy on another device. */
-  to(device: DeviceSpec | string): Tensor {
+  to(device: DeviceSpec): Tensor {
     return new Tensor(this.native.to(resolveDevice(device)));
   }
 

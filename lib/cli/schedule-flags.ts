@@ -5,21 +5,21 @@
  * points at what to fix.
  */
 import { ScheduleParamError, scheduleFromSpec, scheduleTypes, type Schedule, type ScheduleSpec, type ScheduleType } from '../schedule';
-import { UsageError, type FlagSpecs, type ParsedFlags } from './args';
+import { flagDefault, UsageError, type FlagSpecs, type ParsedFlags } from './args';
 
 export const scheduleFlagSpecs: FlagSpecs = {
-  scheduler: { kind: 'string', help: `${scheduleTypes.join(' | ')} (default warm-restarts)` },
-  lr: { kind: 'number', help: 'initial LR; eta_max of the first cycle for warm-restarts (default 0.1)' },
-  t0: { kind: 'number', help: 'warm-restarts: length T_0 of the first cycle in epochs, > 0 (default 10)' },
-  't-mult': { kind: 'number', help: 'warm-restarts: each cycle is T_mult times longer, a real ≥ 1 (default 1)' },
-  'eta-min': { kind: 'number', help: 'warm-restarts: LR at the end of every cycle, in [0, lr] (default 0)' },
-  decay: { kind: 'number', help: 'warm-restarts: the peak of cycle i is lr·decay^i, decay in (0, 1] (default 1)' },
-  warmup: { kind: 'number', help: 'warm-restarts: epochs of linear warmup from eta-min at the start (default 0)' },
+  scheduler: { kind: 'string', help: scheduleTypes.join(' | '), default: 'warm-restarts' },
+  lr: { kind: 'number', help: 'initial LR; eta_max of the first cycle for warm-restarts', default: 0.1 },
+  t0: { kind: 'number', help: 'warm-restarts: length T_0 of the first cycle in epochs, > 0', default: 10 },
+  't-mult': { kind: 'number', help: 'warm-restarts: each cycle is T_mult times longer, a real ≥ 1', default: 1 },
+  'eta-min': { kind: 'number', help: 'warm-restarts: LR at the end of every cycle, in [0, lr]', default: 0 },
+  decay: { kind: 'number', help: 'warm-restarts: the peak of cycle i is lr·decay^i, decay in (0, 1]', default: 1 },
+  warmup: { kind: 'number', help: 'warm-restarts: epochs of linear warmup from eta-min at the start', default: 0 },
   'warmup-every-restart': { kind: 'boolean', help: 'warm-restarts: warm up again after every restart' },
   'cycle-limit': { kind: 'integer', help: 'warm-restarts: number of cycles, then the LR stays at eta-min' },
   'step-size': { kind: 'number', help: 'step: epochs between decays (required)' },
   milestones: { kind: 'string', help: 'multistep: comma-separated epochs of the decays, e.g. 60,120,160 (required)' },
-  gamma: { kind: 'number', help: 'step, multistep: factor applied at each decay, in (0, 1] (default 0.1)' },
+  gamma: { kind: 'number', help: 'step, multistep: factor applied at each decay, in (0, 1]', default: 0.1 },
 };
 
 
@@ -71,9 +71,13 @@ export function parseMilestones(text: string): number[] {
   return values;
 }
 
-/** The one schedule described by --scheduler and its flags. */
-export function scheduleFromFlags(flags: ParsedFlags): Schedule {
-  const type = (flags.scheduler ?? 'warm-restarts') as ScheduleType;
+/**
+ * The one schedule described by --scheduler and its flags. The defaults of --scheduler, --lr and
+ * --t0 come from `specs`; the others are the library's own, which the table states for --help
+ * (test/cli-user.test.ts checks that they agree). sgdr train fills in its own defaults first.
+ */
+export function scheduleFromFlags(flags: ParsedFlags, specs: FlagSpecs = scheduleFlagSpecs): Schedule {
+  const type = (flags.scheduler ?? flagDefault<string>(specs, 'scheduler')) as ScheduleType;
   if (!scheduleTypes.includes(type)) {
     throw new UsageError(`--scheduler must be one of ${scheduleTypes.join(', ')}, got '${String(flags.scheduler)}'`);
   }
@@ -86,8 +90,8 @@ export function scheduleFromFlags(flags: ParsedFlags): Schedule {
   if (type === 'step' && flags['step-size'] === undefined) throw new UsageError('--step-size is required for --scheduler step');
   if (type === 'multistep' && flags.milestones === undefined) throw new UsageError('--milestones is required for --scheduler multistep');
 
-  const spec: Record<string, unknown> = { type, lr: flags.lr ?? 0.1 };
-  if (type === 'warm-restarts') spec.t0 = 10;
+  const spec: Record<string, unknown> = { type, lr: flags.lr ?? flagDefault<number>(specs, 'lr') };
+  if (type === 'warm-restarts') spec.t0 = flagDefault<number>(specs, 't0');
   for (const [flag, option] of Object.entries({ ...commonFlags, ...own })) {
     if (flags[flag] !== undefined) spec[option] = flags[flag];
   }

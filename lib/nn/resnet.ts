@@ -11,7 +11,26 @@ import { orderedDict, readTorchFile, stateDictEntries, withoutPath, writeTorchFi
 import { Tensor } from '../tensor';
 
 export const RESNET_ARCHS = ['resnet18', 'resnet34', 'resnet50', 'resnet101', 'resnet152'] as const;
+/**
+ * The architectures resnet() builds. Strict on purpose: a literal such as 'resnet19' fails to
+ * compile, and editors offer the five names. A name read at run time (a flag, a config file) is
+ * checked with isResNetArch() first; the native side refuses any other string, naming the five.
+ */
 export type ResNetArch = (typeof RESNET_ARCHS)[number];
+
+/** True for the names resnet() builds: narrows a run-time string to ResNetArch. */
+export function isResNetArch(name: unknown): name is ResNetArch {
+  return typeof name === 'string' && (RESNET_ARCHS as readonly string[]).includes(name);
+}
+
+/**
+ * The stem resnet(), runTraining(), experiments and `sgdr train` use when none is given:
+ * torchvision's ImageNet stem (7×7/2 conv + max-pool), the network whose state dicts load. The cifar
+ * stem keeps 28-32 px images at full resolution through the first stage, which costs about 8× the
+ * compute (the same short Fashion-MNIST run: 7 s against 60 s); ask for it with stem: 'cifar' (or
+ * 'auto' in a run config: cifar for images of 32 px or less).
+ */
+export const DEFAULT_STEM = 'imagenet' as const;
 
 export interface ResNetOptions {
   /** Output classes (torchvision's default is 1000). */
@@ -20,7 +39,7 @@ export interface ResNetOptions {
   inChannels?: number;
   /** 'imagenet' (7x7/2 conv + max-pool) or 'cifar' (3x3/1 conv, no pool) for 28-32 px images. */
   stem?: 'imagenet' | 'cifar';
-  device?: DeviceSpec | string;
+  device?: DeviceSpec;
   /** Seeds the weight initialisation: same seed, same initial weights. */
   seed?: number;
 }
@@ -47,7 +66,7 @@ export class ResNet {
       arch,
       numClasses: options.numClasses ?? 1000,
       inChannels: options.inChannels ?? 3,
-      stem: options.stem ?? 'imagenet',
+      stem: options.stem ?? DEFAULT_STEM,
       device: resolveDevice(options.device ?? 'cpu'),
       seed: options.seed,
     });
@@ -150,7 +169,7 @@ export class ResNet {
   }
 
   /** Moves parameters and buffers to another device. */
-  to(device: DeviceSpec | string): this {
+  to(device: DeviceSpec): this {
     this.native.to(resolveDevice(device));
     return this;
   }
@@ -186,6 +205,6 @@ export class ResNet {
 }
 
 /** Builds a ResNet of the torchvision family: resnet('resnet18', { numClasses: 10, inChannels: 1 }). */
-export function resnet(arch: ResNetArch | string, options: ResNetOptions = {}): ResNet {
+export function resnet(arch: ResNetArch, options: ResNetOptions = {}): ResNet {
   return new ResNet(arch, options);
 }
