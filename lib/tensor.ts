@@ -1,3 +1,4 @@
+/// <reference types="node" preserve="true" />
 /**
  * Tensor: a typed handle on a LibTorch tensor. Data crosses the boundary by copy (a typed array in,
  * a new typed array out), so JS never holds a view into memory LibTorch may free. dispose() frees

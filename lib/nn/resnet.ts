@@ -1,3 +1,4 @@
+/// <reference types="node" preserve="true" />
 /**
  * The torchvision-compatible ResNet family. Parameter and buffer names equal torchvision's, so
  * `loadStateDict('resnet18.pth')` takes a file written by PyTorch's torch.save(model.state_dict()),

@@ -1,3 +1,4 @@
+/// <reference types="node" preserve="true" />
 /**
  * fit(): trains a model for a number of epochs with a learning-rate schedule.
  *

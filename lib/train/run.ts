@@ -1,3 +1,4 @@
+/// <reference types="node" preserve="true" />
 /**
  * One training run from a plain JSON config: the data set, the model (fresh or from pretrained
  * weights), the optimizer and the schedule, then fit(). `sgdr train` and experiments both go through
