@@ -23,6 +23,8 @@ const TS_EXAMPLE = fs.readFileSync(path.join(root, 'examples/readme/train.ts'), 
 const skip = process.env.SGDR_SKIP_PACKAGE_TEST === '1';
 const realBuild = process.env.SGDR_PACKAGE_TEST_BUILD === '1';
 const TYPESCRIPT = 'typescript@^5.9';
+// TypeScript 7 (the Go compiler, `tsgo`, still a preview package on npm): opt-in, since it is a dev build.
+const ts7 = process.env.SGDR_PACKAGE_TEST_TS7 === '1';
 
 /** The README's ```sh block under `heading`, with its backslash-continued commands joined. */
 function shellCommands(heading: string): string[] {
@@ -92,7 +94,7 @@ describe.skipIf(skip)('the packed tarball in a fresh TypeScript project', () => 
     const env = realBuild ? {} : { SGDR_PREBUILT_ADDON: addonPath() };
     // Under a pseudo-terminal (script(1)), as a user's terminal: npm captures install scripts'
     // stdout and stderr, so only what the script writes to /dev/tty shows.
-    const npmInstall = `npm install --no-audit --no-fund ${JSON.stringify(tarball)} ${TYPESCRIPT}`;
+    const npmInstall = `npm install --no-audit --no-fund ${JSON.stringify(tarball)} ${TYPESCRIPT}${ts7 ? ' @typescript/native-preview' : ''}`;
     install = await timed('npm install', () => run('script', ['-qec', npmInstall, '/dev/null'], app, env, realBuild ? 1_500_000 : 600_000));
     expect(install.status, install.stdout + install.stderr).toBe(0);
     data = writeIdxDataset(path.join(work, 'fashion'), 40, 20);
@@ -125,6 +127,11 @@ describe.skipIf(skip)('the packed tarball in a fresh TypeScript project', () => 
     const tsc = await timed('tsc', () => run(process.execPath, ['node_modules/typescript/bin/tsc', '-p', '.'], app));
     expect(tsc.stdout + tsc.stderr).toBe('');
     expect(tsc.status).toBe(0);
+    if (ts7) {
+      const tsgo = await run(path.join(app, 'node_modules/.bin/tsgo'), ['-p', '.', '--noEmit'], app);
+      expect(tsgo.stdout + tsgo.stderr).toBe('');
+      expect(tsgo.status).toBe(0);
+    }
     const r = await timed('node train.js', () => run(process.execPath, ['out/train.js'], app, { SGDR_THREADS: '2' }));
     expect(r.status, r.stderr).toBe(0);
     const epochs = r.stdout.split('\n').filter((l) => /^\d+ [\d.]+ [\d.]+$/.test(l));
