@@ -285,11 +285,27 @@ export function loadedNative(): NativeBinding | undefined {
   return cached;
 }
 
+/**
+ * The command that builds the addon where this copy of the package stands: inside a user's
+ * node_modules the package's own scripts cannot be run by name, but `npm rebuild libtorch-sgdr`
+ * reruns its install script; in a checkout of the repository it is `npm run build:native`.
+ */
+export function buildCommand(packageRoot = path.resolve(__dirname, '..')): string {
+  const installed = packageRoot.split(path.sep).includes('node_modules');
+  return installed ? 'npm rebuild libtorch-sgdr' : 'npm run build:native';
+}
+
 export function native(): NativeBinding {
   if (cached) return cached;
   const file = addonPath();
   if (!fs.existsSync(file)) {
-    throw new Error(`libtorch-sgdr: the native addon is not built (${file} is missing); run 'npm run build:native'`);
+    if (process.env.SGDR_ADDON_PATH) {
+      throw new Error(`libtorch-sgdr: SGDR_ADDON_PATH names ${file}, which does not exist; unset it to use this package's own build`);
+    }
+    const root = path.resolve(__dirname, '..');
+    const where = buildCommand(root) === 'npm run build:native' ? `in ${root}` : 'in your project';
+    throw new Error(`libtorch-sgdr: the native addon is not built (${file} is missing); run '${buildCommand(root)}' ${where} ` +
+      '(it compiles against LibTorch: 2-6 minutes)');
   }
   // eslint-disable-next-line @typescript-eslint/no-require-imports -- a .node file, found at run time
   const addon = require(file) as NativeBinding;

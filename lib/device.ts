@@ -4,7 +4,16 @@
  */
 import { native } from './binding';
 
+/**
+ * Where tensors and models live. Strict, like ResNetArch: 'gpu' fails to compile. A device read at
+ * run time (a flag, an environment variable) is checked with isDeviceSpec() first.
+ */
 export type DeviceSpec = 'auto' | 'cpu' | 'cuda' | `cuda:${number}`;
+
+/** True for 'auto', 'cpu', 'cuda' and 'cuda:N' (N a non-negative integer): narrows a string to DeviceSpec. */
+export function isDeviceSpec(spec: unknown): spec is DeviceSpec {
+  return typeof spec === 'string' && /^(auto|cpu|cuda|cuda:(0|[1-9]\d*))$/.test(spec);
+}
 
 let autoFallbackReported = false;
 

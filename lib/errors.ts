@@ -55,3 +55,19 @@ export class DisposedError extends Error {
   override name = 'DisposedError';
   readonly code = 'ERR_SGDR_DISPOSED';
 }
+
+/**
+ * A value as an error message shows it: strings quoted and called strings, so `epochs: '2'` reads
+ * "got '2' (a string)" rather than a "got 2" that looks right; undefined, null, NaN, arrays and
+ * objects by what they are.
+ */
+export function describeValue(value: unknown): string {
+  if (typeof value === 'string') return `'${value}' (a string)`;
+  if (value === undefined) return 'undefined';
+  if (value === null) return 'null';
+  if (typeof value === 'number' || typeof value === 'boolean' || typeof value === 'bigint') return String(value);
+  if (Array.isArray(value)) return `an array of ${value.length}`;
+  if (typeof value === 'function') return 'a function';
+  const name = (value as object).constructor?.name;
+  return name && name !== 'Object' ? `a ${name}` : 'an object';
+}

@@ -83,3 +83,37 @@ export function outputFolderProblem(dir: string, options: { keep?: boolean } = {
   if (!options.keep) undo();
   return undefined;
 }
+
+/** The folders of `dir` and its parents that do not exist yet, outermost first. */
+export function missingFolders(dir: string): string[] {
+  const missing: string[] = [];
+  for (let d = path.resolve(dir); !fs.existsSync(d); ) {
+    missing.unshift(d);
+    const parent = path.dirname(d);
+    if (parent === d) break;
+    d = parent;
+  }
+  return missing;
+}
+
+/**
+ * Runs `work`, which may create the output folder `dir`; when it fails, the folders it created are
+ * removed again if they are still empty. A run refused for a bad arch, data set or device after
+ * the folder was claimed then leaves no empty `runs/train-<time>/` behind; a run that failed after
+ * writing something keeps its folder and files.
+ */
+export async function undoEmptyFoldersOnError<T>(dir: string | undefined, work: () => Promise<T>): Promise<T> {
+  const created = dir ? missingFolders(dir) : [];
+  try {
+    return await work();
+  } catch (err) {
+    for (const d of [...created].reverse()) {
+      try {
+        fs.rmdirSync(d); // only if empty
+      } catch {
+        break; // not empty (or gone): its parents are not empty either
+      }
+    }
+    throw err;
+  }
+}

@@ -1,12 +1,12 @@
 /** libtorch-sgdr: the public surface. */
 export { Tensor, type TensorOptions, type DType, type TypedArray } from './tensor';
-export { resnet, ResNet, RESNET_ARCHS, type ResNetArch, type ResNetOptions, type LoadStateDictOptions, type LoadStateDictResult } from './nn/resnet';
+export { resnet, ResNet, RESNET_ARCHS, DEFAULT_STEM, isResNetArch, type ResNetArch, type ResNetOptions, type LoadStateDictOptions, type LoadStateDictResult } from './nn/resnet';
 export { SGD, Adam, AdamW, Optimizer, type SGDOptions, type AdamOptions, type ParamGroup } from './optim/optimizer';
 export { CosineAnnealingLR, StepLRScheduler, LRScheduler, type CosineAnnealingOptions, type StepLRSchedulerOptions } from './optim/lr-scheduler';
 export { WarmRestartsDriver } from './optim/warm-restarts-driver';
 export { trainStep, evaluate, type EvaluationResult } from './train/step';
 export { DisposedError, DivergenceError, RunFolderInUseError } from './errors';
-export { resolveDevice, cudaAvailable, setNumThreads, getNumThreads, manualSeed, type DeviceSpec } from './device';
+export { resolveDevice, isDeviceSpec, cudaAvailable, setNumThreads, getNumThreads, manualSeed, type DeviceSpec } from './device';
 export * from './serialization';
 export * from './schedule';
 export { fit, cycleEnds, normalizedWeightDecay, runFiles, clearRunFiles, DIVERGED_FILE, SWA_FILE, type FitOptions, type FitResult, type FitCallbacks, type BatchProgress, type DatasetHandle, type SwaResult } from './train/fit';

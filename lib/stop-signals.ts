@@ -1,3 +1,4 @@
+/// <reference types="node" preserve="true" />
 /**
  * How a training process stops when it is asked to: SIGINT (Ctrl-C), SIGTERM (kill, docker stop,
  * a job scheduler), SIGHUP (the terminal or ssh connection went away), and its launcher dying.

@@ -1,3 +1,4 @@
+/// <reference types="node" preserve="true" />
 /**
  * Tensor: a typed handle on a LibTorch tensor. Data crosses the boundary by copy (a typed array in,
  * a new typed array out), so JS never holds a view into memory LibTorch may free. dispose() frees
@@ -11,7 +12,7 @@ export type { DType, TypedArray };
 export interface TensorOptions {
   /** Needed only where the typed array is ambiguous: 'float16'/'bfloat16' (Uint16Array), 'bool' (Uint8Array). */
   dtype?: DType;
-  device?: DeviceSpec | string;
+  device?: DeviceSpec;
 }
 
 export class Tensor {
@@ -62,7 +63,7 @@ export class Tensor {
   }
 
   /** A copy on another device. */
-  to(device: DeviceSpec | string): Tensor {
+  to(device: DeviceSpec): Tensor {
     return new Tensor(this.native.to(resolveDevice(device)));
   }
 

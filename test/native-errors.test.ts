@@ -2,7 +2,7 @@
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { AdamW, Dataset, DisposedError, evaluate, resnet, SGD, Tensor, trainStep } from '../lib';
+import { AdamW, Dataset, DisposedError, evaluate, resnet, SGD, Tensor, trainStep, type DeviceSpec } from '../lib';
 import { writeIdxDataset } from './helpers/idx';
 import { tempDir } from './helpers/native';
 
@@ -24,10 +24,11 @@ describe('errors are clear and never abort the process', () => {
   });
 
   it('unknown arch, bad numClasses/stem/device', () => {
+    // @ts-expect-error: ResNetArch is strict, so the literal does not compile; the native check still names it
     expect(() => resnet('resnet19')).toThrow(/unknown arch 'resnet19'/);
     expect(() => resnet('resnet18', { numClasses: 0 })).toThrow(/numClasses must be an integer >= 1/);
     expect(() => resnet('resnet18', { stem: 'tiny' as 'cifar' })).toThrow(/stem must be 'imagenet' or 'cifar'/);
-    expect(() => resnet('resnet18', { device: 'tpu' })).toThrow(/device 'tpu' is not a valid device/);
+    expect(() => resnet('resnet18', { device: 'tpu' as DeviceSpec })).toThrow(/device 'tpu' is not a valid device/);
   });
 
   it("device 'cuda' without CUDA says so; 'auto' falls back to the CPU", () => {

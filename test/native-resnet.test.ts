@@ -2,7 +2,7 @@
 import * as path from 'node:path';
 import * as fs from 'node:fs';
 import { describe, expect, it } from 'vitest';
-import { resnet, Tensor } from '../lib';
+import { resnet, Tensor, type ResNetArch } from '../lib';
 import { runPython, requireTorchOrSkip } from './helpers/python';
 import { readFloat32, referenceScript, relativeL2, tempDir } from './helpers/native';
 
@@ -42,7 +42,7 @@ for arch in ["resnet18", "resnet34", "resnet50", "resnet101", "resnet152"]:
 print(json.dumps(out))`;
     const expected = JSON.parse((await runPython(script)).stdout) as Record<string, Array<[string, number[]]>>;
     for (const [arch, keys] of Object.entries(expected)) {
-      const model = resnet(arch);
+      const model = resnet(arch as ResNetArch);
       expect(model.stateDictKeys().map((k) => [k.name, k.shape])).toEqual(keys);
       model.dispose();
     }

@@ -26,7 +26,7 @@ async function run(outDir: string | undefined, extra: Partial<FitOptions> = {}) 
   }
 }
 
-const stable = (rows: EpochMetrics[]) => rows.map(({ seconds, images_per_second, ...rest }) => rest);
+const stable = (rows: EpochMetrics[]) => rows.map(({ seconds: _s, images_per_second: _ips, ...rest }) => rest);
 
 describe('fit() with PlateauRestarts', () => {
   let straight: Awaited<ReturnType<typeof run>>;

@@ -18,7 +18,8 @@ import * as fs from 'fs';
 import * as os from 'os';
 import * as path from 'path';
 import { native, type NativeDataLoader, type NativeDataset } from '../binding';
-import { resnet, type ResNet } from '../nn/resnet';
+import { resnet, type ResNet, type ResNetArch } from '../nn/resnet';
+import type { DeviceSpec } from '../device';
 import { SGD } from '../optim/optimizer';
 import { ConstantLR } from '../schedule';
 import { fit } from '../train/fit';
@@ -103,7 +104,7 @@ class Ours {
   readonly lrs: Float64Array;
 
   constructor(readonly o: BenchOptions, batchesPerEpoch: number) {
-    this.model = resnet(o.arch, { numClasses: o.numClasses, inChannels: o.channels, stem: 'imagenet', device: o.device, seed: 0 });
+    this.model = resnet(o.arch as ResNetArch, { numClasses: o.numClasses, inChannels: o.channels, stem: 'imagenet', device: o.device as DeviceSpec, seed: 0 });
     this.optimizer = new SGD(this.model, { lr: 0.05, momentum: 0.9, weightDecay: 5e-4 });
     const spec = { kind: 'synthetic' as const, size: batchesPerEpoch * o.batchSize, channels: o.channels, imageSize: o.imageSize,
       numClasses: o.numClasses, distinct: Math.min(batchesPerEpoch * o.batchSize, 1024), seed: 0 };

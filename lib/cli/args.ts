@@ -19,6 +19,12 @@ export interface FlagSpec {
   help: string;
   /** Flag may be given several times; values are collected in an array. */
   repeat?: boolean;
+  /**
+   * The value a run uses when the flag is not given. --help prints it from here and the command
+   * reads it from here (flagDefault), so the two cannot disagree. A default that is not one value
+   * ("the training batch size") stays in the help text instead.
+   */
+  default?: string | number | boolean;
 }
 
 export type FlagSpecs = Record<string, FlagSpec>;
@@ -82,10 +88,27 @@ function convert(name: string, kind: FlagKind, value: string): string | number {
 export function formatFlags(specs: FlagSpecs): string {
   const rows = Object.entries(specs).map(([name, s]) => {
     const arg = s.kind === 'boolean' ? '' : ` <${s.kind === 'string' ? 'value' : s.kind}>`;
-    return [`  --${name}${arg}`, s.help] as const;
+    return [`  --${name}${arg}`, s.default === undefined ? s.help : `${s.help} (default ${String(s.default)})`] as const;
   });
   const width = Math.max(...rows.map((r) => r[0].length)) + 2;
   return rows.map(([a, h]) => a.padEnd(width) + h).join('\n');
+}
+
+/** The default of a flag from its spec; a flag without one is a programming error. */
+export function flagDefault<T extends string | number | boolean>(specs: FlagSpecs, name: string): T {
+  const value = specs[name]?.default;
+  if (value === undefined) throw new Error(`flag --${name} has no default in its table`);
+  return value as T;
+}
+
+/** A copy of `specs` with other defaults (sgdr train trains with other schedule defaults than sgdr schedule prints). */
+export function withDefaults(specs: FlagSpecs, defaults: Record<string, string | number | boolean>): FlagSpecs {
+  const out: FlagSpecs = { ...specs };
+  for (const [name, value] of Object.entries(defaults)) {
+    if (!out[name]) throw new Error(`withDefaults: no flag --${name}`);
+    out[name] = { ...out[name]!, default: value };
+  }
+  return out;
 }
 
 /**

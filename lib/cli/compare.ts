@@ -1,3 +1,4 @@
+/// <reference types="node" preserve="true" />
 /**
  * `sgdr compare --config FILE --out DIR [--jobs N]`: trains every schedule of an experiment config
  * on every seed (N runs at once, each in its own process), then writes the statistics, figures and

@@ -9,19 +9,20 @@ import * as path from 'path';
 import { writeViaTemp, writeTextAtomic } from '../atomic-file';
 import { openData } from '../data';
 import { outputFolderProblem } from '../folders';
-import { resnet } from '../nn/resnet';
+import { DEFAULT_STEM, resnet } from '../nn/resnet';
+import { archList, isResNetArch } from '../nn/archs';
 import { Adam, AdamW, SGD, type Optimizer } from '../optim/optimizer';
 import { renderPng, renderSvg } from '../plot';
-import { setNumThreads } from '../device';
+import { setNumThreads, type DeviceSpec } from '../device';
 import { lrFind, LR_SUGGESTIONS, type LrSuggestion } from '../train/lr-find';
 import { lrFindFigure, SUGGESTION_NAMES } from '../train/lr-find-figure';
-import { capThreads, formatFlags, parseCommandFlags, UsageError, type FlagSpecs } from './args';
+import { capThreads, flagDefault, formatFlags, parseCommandFlags, UsageError, type FlagSpecs } from './args';
 import type { Command } from './main';
 
 const flagSpecs: FlagSpecs = {
   data: { kind: 'string', help: 'fashion-mnist (default) | fashion-mnist:DIR | mnist:DIR | cifar10:DIR | image-folder:DIR' },
-  arch: { kind: 'string', help: 'resnet18 | resnet34 | resnet50 | resnet101 | resnet152 (default resnet18)' },
-  stem: { kind: 'string', help: 'auto | imagenet | cifar (default auto)' },
+  arch: { kind: 'string', help: archList(' | '), default: 'resnet18' },
+  stem: { kind: 'string', help: 'imagenet | cifar | auto (cifar for images of 32 px or less); as sgdr train', default: DEFAULT_STEM },
   'batch-size': { kind: 'integer', help: 'training batch size (default 64; use the one you will train with)' },
   'start-lr': { kind: 'number', help: 'first LR of the sweep (default 1e-7)' },
   'end-lr': { kind: 'number', help: 'last LR of the sweep (default 10)' },
@@ -85,13 +86,14 @@ async function run(argv: string[]): Promise<number> {
   }
   const optimizerType = (flags.optimizer as string | undefined) ?? 'sgd';
   if (!['sgd', 'adam', 'adamw'].includes(optimizerType)) throw new UsageError(`--optimizer must be sgd, adam or adamw, got '${optimizerType}'`);
-  const stem = (flags.stem as string | undefined) ?? 'auto';
+  const stem = (flags.stem as string | undefined) ?? flagDefault<string>(flagSpecs, 'stem');
   if (!['auto', 'imagenet', 'cifar'].includes(stem)) throw new UsageError(`--stem must be auto, imagenet or cifar, got '${stem}'`);
   const threads = capThreads(flags.threads as number | undefined);
   if (threads !== undefined) setNumThreads(threads);
 
   const dataName = (flags.data as string | undefined) ?? 'fashion-mnist';
-  const arch = (flags.arch as string | undefined) ?? 'resnet18';
+  const arch = (flags.arch as string | undefined) ?? flagDefault<string>(flagSpecs, 'arch');
+  if (!isResNetArch(arch)) throw new UsageError(`--arch must be ${archList()}, got '${arch}'`);
   const batchSize = (flags['batch-size'] as number | undefined) ?? 64;
   const { train, val } = openData(dataName, {
     limitTrain: flags['limit-train'] as number | undefined, limitVal: 1, augment: flags.augment as boolean | undefined,
@@ -100,7 +102,7 @@ async function run(argv: string[]): Promise<number> {
   val.dispose();
   const model = resnet(arch, {
     numClasses: train.numClasses, inChannels: train.channels, stem: stem === 'auto' ? (train.height <= 32 ? 'cifar' : 'imagenet') : stem as 'cifar' | 'imagenet',
-    device: (flags.device as string | undefined) ?? 'auto', seed: (flags.seed as number | undefined) ?? 0,
+    device: ((flags.device as string | undefined) ?? 'auto') as DeviceSpec, seed: (flags.seed as number | undefined) ?? 0,
   });
   const log = (line: string) => process.stderr.write(`${line}\n`);
   const tty = Boolean(process.stderr.isTTY) && !process.env.CI;

@@ -2,6 +2,8 @@
  * `sgdr` command-line entry point: dispatches to one module per command.
  * Every command returns an exit code; a UsageError or RangeError becomes one line on stderr.
  */
+import * as fs from 'node:fs';
+import * as path from 'node:path';
 import { activeStopSignals } from '../stop-signals';
 import { UsageError } from './args';
 
@@ -22,9 +24,15 @@ const commands: Record<string, () => Command> = {
 };
 /* eslint-enable @typescript-eslint/no-require-imports */
 
+/** This package's version, from its package.json (dist/cli/ and lib/cli/ are both two folders below it). */
+export function packageVersion(): string {
+  const file = path.join(__dirname, '..', '..', 'package.json');
+  return (JSON.parse(fs.readFileSync(file, 'utf8')) as { version: string }).version;
+}
+
 function usage(): string {
   const lines = Object.entries(commands).map(([name, load]) => `  ${name.padEnd(10)} ${load().summary}`);
-  return `usage: sgdr <command> [flags]\n\ncommands:\n${lines.join('\n')}\n\nRun 'sgdr <command> --help' for a command's flags.`;
+  return `usage: sgdr <command> [flags]\n       sgdr --version\n\ncommands:\n${lines.join('\n')}\n\nRun 'sgdr <command> --help' for a command's flags.`;
 }
 
 /** Errors of a write to an output that nobody reads any more (a closed pipe, a hung-up terminal). */
@@ -57,6 +65,10 @@ export async function main(argv: string[]): Promise<number> {
   if (!name || name === '--help' || name === '-h' || name === 'help') {
     process.stdout.write(usage() + '\n');
     return name ? 0 : 1;
+  }
+  if (name === '--version' || name === '-V' || name === 'version') {
+    process.stdout.write(`${packageVersion()}\n`);
+    return 0;
   }
   const load = commands[name];
   if (!load) {

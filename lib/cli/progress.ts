@@ -1,3 +1,4 @@
+/// <reference types="node" preserve="true" />
 /**
  * Progress for long work. On a terminal: one live bar per epoch (batches, loss, LR, images/s, ETA)
  * redrawn in place and replaced by the epoch's summary line. Elsewhere (CI logs, pipes): plain lines,

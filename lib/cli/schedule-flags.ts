@@ -5,16 +5,16 @@
  * points at what to fix.
  */
 import { ScheduleParamError, scheduleFromSpec, scheduleTypes, type Schedule, type ScheduleSpec, type ScheduleType } from '../schedule';
-import { UsageError, type FlagSpecs, type ParsedFlags } from './args';
+import { flagDefault, UsageError, type FlagSpecs, type ParsedFlags } from './args';
 
 export const scheduleFlagSpecs: FlagSpecs = {
-  scheduler: { kind: 'string', help: `${scheduleTypes.join(' | ')} (default warm-restarts)` },
-  lr: { kind: 'number', help: 'initial LR; eta_max of the first cycle for warm-restarts (default 0.1)' },
-  t0: { kind: 'number', help: 'warm-restarts: length T_0 of the first cycle in epochs, > 0 (default 10)' },
-  't-mult': { kind: 'number', help: 'warm-restarts: each cycle is T_mult times longer, a real ≥ 1 (default 1)' },
-  'eta-min': { kind: 'number', help: 'warm-restarts: LR at the end of every cycle, in [0, lr] (default 0)' },
-  decay: { kind: 'number', help: 'warm-restarts: the peak of cycle i is lr·decay^i, decay in (0, 1] (default 1)' },
-  warmup: { kind: 'number', help: 'warm-restarts: epochs of linear warmup from eta-min at the start (default 0)' },
+  scheduler: { kind: 'string', help: scheduleTypes.join(' | '), default: 'warm-restarts' },
+  lr: { kind: 'number', help: 'initial LR; eta_max of the first cycle for warm-restarts', default: 0.1 },
+  t0: { kind: 'number', help: 'warm-restarts: length T_0 of the first cycle in epochs, > 0', default: 10 },
+  't-mult': { kind: 'number', help: 'warm-restarts: each cycle is T_mult times longer, a real ≥ 1', default: 1 },
+  'eta-min': { kind: 'number', help: 'warm-restarts: LR at the end of every cycle, in [0, lr]', default: 0 },
+  decay: { kind: 'number', help: 'warm-restarts: the peak of cycle i is lr·decay^i, decay in (0, 1]', default: 1 },
+  warmup: { kind: 'number', help: 'warm-restarts: epochs of linear warmup from eta-min at the start', default: 0 },
   'warmup-every-restart': { kind: 'boolean', help: 'warm-restarts: warm up again after every restart' },
   'cycle-limit': { kind: 'integer', help: 'warm-restarts: number of cycles, then the LR stays at eta-min' },
   'k-decay': { kind: 'number', help: "warm-restarts: k-decay's k, the cosine of T_cur^k/T_i^k (timm's k_decay), > 0 (default 1)" },
@@ -23,7 +23,7 @@ export const scheduleFlagSpecs: FlagSpecs = {
   'threshold-mode': { kind: 'string', help: "plateau-restarts: rel (loss < best·(1−threshold), default) | abs (loss < best − threshold)" },
   'step-size': { kind: 'number', help: 'step: epochs between decays (required)' },
   milestones: { kind: 'string', help: 'multistep: comma-separated epochs of the decays, e.g. 60,120,160 (required)' },
-  gamma: { kind: 'number', help: 'step, multistep: factor applied at each decay, in (0, 1] (default 0.1)' },
+  gamma: { kind: 'number', help: 'step, multistep: factor applied at each decay, in (0, 1]', default: 0.1 },
   'fge-lr2': { kind: 'number', help: 'fge: lr_2, the LR mid-cycle where models are collected, in (0, lr] (required; --lr is lr_1)' },
   'fge-cycle': { kind: 'integer', help: 'fge: cycle length c in epochs, even (required); a model is collected after epoch c/2 of each' },
 };
@@ -89,9 +89,13 @@ export function parseMilestones(text: string): number[] {
   return values;
 }
 
-/** The one schedule described by --scheduler and its flags. */
-export function scheduleFromFlags(flags: ParsedFlags): Schedule {
-  const type = (flags.scheduler ?? 'warm-restarts') as ScheduleType;
+/**
+ * The one schedule described by --scheduler and its flags. The defaults of --scheduler, --lr and
+ * --t0 come from `specs`; the others are the library's own, which the table states for --help
+ * (test/cli-user.test.ts checks that they agree). sgdr train fills in its own defaults first.
+ */
+export function scheduleFromFlags(flags: ParsedFlags, specs: FlagSpecs = scheduleFlagSpecs): Schedule {
+  const type = (flags.scheduler ?? flagDefault<string>(specs, 'scheduler')) as ScheduleType;
   if (!scheduleTypes.includes(type)) {
     throw new UsageError(`--scheduler must be one of ${scheduleTypes.join(', ')}, got '${String(flags.scheduler)}'`);
   }
@@ -107,8 +111,8 @@ export function scheduleFromFlags(flags: ParsedFlags): Schedule {
   if (type === 'fge' && flags['fge-cycle'] === undefined) throw new UsageError('--fge-cycle is required for --scheduler fge (an even number of epochs)');
   if (type === 'plateau-restarts' && flags.patience === undefined) throw new UsageError('--patience is required for --scheduler plateau-restarts');
 
-  const spec: Record<string, unknown> = { type, lr: flags.lr ?? 0.1 };
-  if (type === 'warm-restarts' || type === 'plateau-restarts') spec.t0 = 10;
+  const spec: Record<string, unknown> = { type, lr: flags.lr ?? flagDefault<number>(specs, 'lr') };
+  if (type === 'warm-restarts' || type === 'plateau-restarts') spec.t0 = flagDefault<number>(specs, 't0');
   for (const [flag, option] of Object.entries({ ...commonFlags, ...own })) {
     if (flags[flag] !== undefined) spec[option] = flags[flag];
   }

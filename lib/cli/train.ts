@@ -14,27 +14,30 @@ import { ENSEMBLE_METHODS, type EnsembleMethod } from '../train/ensemble';
 import type { SwaOptions } from '../train/swa';
 import { outputFolderProblem } from '../folders';
 import type { ScheduleSpec } from '../schedule';
-import { readRunConfig, runTraining, type RunConfig } from '../train/run';
-import { capThreads, formatFlags, parseCommandFlags, UsageError, type FlagSpecs, type ParsedFlags } from './args';
+import { DEFAULT_SGD_MOMENTUM, readRunConfig, runTraining, type RunConfig } from '../train/run';
+import { DEFAULT_STEM } from '../nn/resnet';
+import { capThreads, flagDefault, formatFlags, parseCommandFlags, UsageError, withDefaults, type FlagSpecs, type ParsedFlags } from './args';
 import type { Command } from './main';
 import { EpochProgress, formatDuration } from './progress';
 import { scheduleFlagSpecs, scheduleFromFlags } from './schedule-flags';
 import { archList } from '../nn/archs';
 
-const flagSpecs: FlagSpecs = {
-  data: { kind: 'string', help: "fashion-mnist (default) | fashion-mnist:DIR | mnist:DIR | cifar10:DIR | image-folder:DIR" },
-  arch: { kind: 'string', help: `${archList(' | ')} (default resnet18)` },
-  stem: { kind: 'string', help: 'auto | imagenet | cifar (default auto: cifar for images of 32 px or less)' },
-  epochs: { kind: 'integer', help: 'epochs to train (default 6)' },
-  'batch-size': { kind: 'integer', help: 'training batch size (default 64)' },
+/** The flags of sgdr train, with the defaults that a run uses and --help prints. */
+export const flagSpecs: FlagSpecs = {
+  data: { kind: 'string', help: 'fashion-mnist | fashion-mnist:DIR | mnist:DIR | cifar10:DIR | image-folder:DIR', default: 'fashion-mnist' },
+  arch: { kind: 'string', help: archList(' | '), default: 'resnet18' },
+  stem: { kind: 'string', help: "imagenet (torchvision's 7×7 conv1 + max-pool) | cifar (3×3 conv1, no max-pool) | auto (cifar for images of 32 px or less)", default: DEFAULT_STEM },
+  epochs: { kind: 'integer', help: 'epochs to train', default: 6 },
+  'batch-size': { kind: 'integer', help: 'training batch size', default: 64 },
   'eval-batch-size': { kind: 'integer', help: 'validation batch size (default: the training batch size)' },
-  ...scheduleFlagSpecs,
-  optimizer: { kind: 'string', help: 'sgd | adamw | adam (default sgd)' },
-  momentum: { kind: 'number', help: 'SGD momentum (default 0.9)' },
+  // A training run's schedule defaults: SGDR with T_0 = 1, T_mult = 2 from lr 0.05 (the seed study's).
+  ...withDefaults(scheduleFlagSpecs, { lr: 0.05, t0: 1, 't-mult': 2 }),
+  optimizer: { kind: 'string', help: 'sgd | adamw | adam', default: 'sgd' },
+  momentum: { kind: 'number', help: 'SGD momentum', default: DEFAULT_SGD_MOMENTUM },
   'weight-decay': { kind: 'number', help: 'weight decay (default 5e-4 for sgd, 0.01 for adamw)' },
   'normalized-weight-decay': { kind: 'number', help: "w_norm of the AdamW paper: weight decay = w_norm·sqrt(b/(B·T_i)) per cycle" },
   nesterov: { kind: 'boolean', help: 'Nesterov momentum' },
-  seed: { kind: 'integer', help: 'seed of the weights, batch order and augmentation (default 0)' },
+  seed: { kind: 'integer', help: 'seed of the weights, batch order and augmentation', default: 0 },
   'limit-train': { kind: 'integer', help: 'class-balanced subset of the training set (default: all)' },
   'limit-val': { kind: 'integer', help: 'class-balanced subset of the validation set (default: all)' },
   augment: { kind: 'boolean', help: 'random crop/flip augmentation of the training set (default on; --no-augment)' },
@@ -44,17 +47,17 @@ const flagSpecs: FlagSpecs = {
   'reinit-last': { kind: 'integer', help: 'with --init-weights: re-initialise the last N modules (the seed study uses 40)' },
   freeze: { kind: 'boolean', help: 'with --init-weights: train only the classifier and the re-initialised modules' },
   'ensemble-size': { kind: 'integer', help: 'the snapshot ensemble draws on the last M cycle snapshots (default 3; fge: all)' },
-  ensemble: { kind: 'string', help: 'last (equal weights, default) | weighted (validation-NLL-optimal weights) | greedy (Caruana selection on validation)' },
-  'keep-snapshots': { kind: 'boolean', help: 'keep the cycle snapshots\' weights (default on; --no-keep-snapshots keeps only their validation probabilities)' },
+  ensemble: { kind: 'string', help: 'last (equal weights) | weighted (validation-NLL-optimal weights) | greedy (Caruana selection on validation)', default: 'last' },
+  'keep-snapshots': { kind: 'boolean', help: "keep the cycle snapshots' weights (--no-keep-snapshots keeps only their validation probabilities)", default: true },
   swa: { kind: 'string', help: 'cycles: SWA, averaging the weights at every cycle end (swa.pth, swa_val_loss in summary.json)' },
   'swa-start': { kind: 'integer', help: 'SWA from this 1-based epoch: the weights averaged at the end of every epoch (or --swa-cycle epochs) from it' },
   'swa-lr': { kind: 'number', help: 'with --swa-start: the constant SWA LR from that epoch on (the low end with --swa-lr-max)' },
   'swa-lr-max': { kind: 'number', help: 'with --swa-lr: a cyclic SWA LR, linear from this down to --swa-lr over each SWA cycle' },
-  'swa-cycle': { kind: 'integer', help: 'with --swa-start: epochs per SWA cycle, averaged at its end (default 1)' },
-  device: { kind: 'string', help: 'auto | cpu | cuda | cuda:N (default auto)' },
+  'swa-cycle': { kind: 'integer', help: 'with --swa-start: epochs per SWA cycle, averaged at its end', default: 1 },
+  device: { kind: 'string', help: 'auto | cpu | cuda | cuda:N', default: 'auto' },
   threads: { kind: 'integer', help: 'LibTorch threads (default: the machine\'s cores)' },
-  workers: { kind: 'integer', help: 'data loader threads (default automatic)' },
-  out: { kind: 'string', help: 'run folder (default runs/train-<time>)' },
+  workers: { kind: 'integer', help: 'data loader threads (default: automatic)' },
+  out: { kind: 'string', help: 'run folder (default: runs/train-<time>)' },
   resume: { kind: 'string', help: 'continue the run in this folder from its last checkpoint' },
   overwrite: { kind: 'boolean', help: "reuse an --out that holds another run (deletes that run's files only)" },
   'skip-nonfinite': { kind: 'boolean', help: 'skip (do not apply) batches with a NaN/Inf loss instead of stopping; counted in metrics.jsonl' },
@@ -78,16 +81,15 @@ export function configFromFlags(flags: ParsedFlags): RunConfig {
     if (v < 1) throw new UsageError(`--${name} must be >= 1, got ${v}`);
     return v;
   };
-  // Defaults of a training run: SGDR with T_0 = 1, T_mult = 2 from lr 0.05 (the issue's study).
-  const scheduleFlags: ParsedFlags = { ...flags, lr: flags.lr ?? 0.05 };
-  if (['warm-restarts', 'plateau-restarts'].includes((flags.scheduler as string | undefined) ?? 'warm-restarts')) {
-    scheduleFlags.t0 = flags.t0 ?? 1;
-    scheduleFlags['t-mult'] = flags['t-mult'] ?? 2;
+  const scheduleFlags: ParsedFlags = { ...flags, lr: flags.lr ?? flagDefault(flagSpecs, 'lr') };
+  if (['warm-restarts', 'plateau-restarts'].includes(String(flags.scheduler ?? flagDefault(flagSpecs, 'scheduler')))) {
+    scheduleFlags.t0 = flags.t0 ?? flagDefault(flagSpecs, 't0');
+    scheduleFlags['t-mult'] = flags['t-mult'] ?? flagDefault(flagSpecs, 't-mult');
   }
-  const scheduleSpec = scheduleFromFlags(scheduleFlags).spec();
-  const optimizerType = (flags.optimizer as string | undefined) ?? 'sgd';
+  const scheduleSpec = scheduleFromFlags(scheduleFlags, flagSpecs).spec();
+  const optimizerType = (flags.optimizer as string | undefined) ?? flagDefault<string>(flagSpecs, 'optimizer');
   if (!['sgd', 'adam', 'adamw'].includes(optimizerType)) throw new UsageError(`--optimizer must be sgd, adam or adamw, got '${optimizerType}'`);
-  const stem = (flags.stem as string | undefined) ?? 'auto';
+  const stem = (flags.stem as string | undefined) ?? flagDefault<string>(flagSpecs, 'stem');
   if (!['auto', 'imagenet', 'cifar'].includes(stem)) throw new UsageError(`--stem must be auto, imagenet or cifar, got '${stem}'`);
   for (const name of ['momentum', 'weight-decay', 'normalized-weight-decay'] as const) {
     const v = flags[name] as number | undefined;
@@ -108,12 +110,12 @@ export function configFromFlags(flags: ParsedFlags): RunConfig {
     throw new UsageError(`--init-weights: file not found: ${String(flags['init-weights'])}`);
   }
   return {
-    data: (flags.data as string | undefined) ?? 'fashion-mnist',
-    arch: (flags.arch as string | undefined) ?? 'resnet18',
+    data: (flags.data as string | undefined) ?? flagDefault<string>(flagSpecs, 'data'),
+    arch: (flags.arch as string | undefined) ?? flagDefault<string>(flagSpecs, 'arch'),
     stem: stem as RunConfig['stem'],
-    epochs: positive('epochs', 6),
-    batchSize: positive('batch-size', 64),
-    evalBatchSize: flags['eval-batch-size'] === undefined ? undefined : positive('eval-batch-size', 64),
+    epochs: positive('epochs', flagDefault(flagSpecs, 'epochs')),
+    batchSize: positive('batch-size', flagDefault(flagSpecs, 'batch-size')),
+    evalBatchSize: flags['eval-batch-size'] === undefined ? undefined : positive('eval-batch-size', 1),
     schedule: scheduleSpec as ScheduleSpec,
     optimizer: {
       type: optimizerType as 'sgd' | 'adam' | 'adamw',
@@ -122,7 +124,7 @@ export function configFromFlags(flags: ParsedFlags): RunConfig {
       nesterov: flags.nesterov as boolean | undefined,
       normalizedWeightDecay: flags['normalized-weight-decay'] as number | undefined,
     },
-    seed: int(flags, 'seed', 0),
+    seed: int(flags, 'seed', flagDefault<number>(flagSpecs, 'seed')),
     limitTrain: int(flags, 'limit-train'),
     limitVal: int(flags, 'limit-val'),
     augment: flags.augment as boolean | undefined,
@@ -136,7 +138,7 @@ export function configFromFlags(flags: ParsedFlags): RunConfig {
     ...(flags.ensemble !== undefined ? { ensemble: flags.ensemble as EnsembleMethod } : {}),
     ...(flags['keep-snapshots'] === false ? { keep: { snapshots: false } } : {}),
     ...(swa ? { swa } : {}),
-    device: (flags.device as string | undefined) ?? 'auto',
+    device: (flags.device as string | undefined) ?? flagDefault<string>(flagSpecs, 'device'),
     threads: int(flags, 'threads'),
     workers: int(flags, 'workers'),
   };

@@ -1,3 +1,4 @@
+/// <reference types="node" preserve="true" />
 /**
  * Dataset: one opened split (its files listed and checked, small datasets read into memory). Opening
  * validates everything that can be checked without decoding images, so a bad dataset fails before

@@ -1,3 +1,4 @@
+/// <reference types="node" preserve="true" />
 /**
  * DataLoader: batches of a Dataset, prepared ahead on native threads and delivered in order.
  * Batch b of epoch e — which examples, in which order, with which augmentation — depends only on

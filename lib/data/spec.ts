@@ -126,6 +126,26 @@ export function detectKind(dir: string): DatasetKind {
       `CIFAR-10 binary batches; or name the kind (fashion-mnist:DIR, mnist:DIR, cifar10:DIR, image-folder:DIR)`, dir);
 }
 
+/** The dataset kind (or alias) within edit distance 2 of `word`, if any. */
+function closestKind(word: string): string | undefined {
+  let best: { name: string; d: number } | undefined;
+  for (const name of new Set([...DATASET_KINDS, ...Object.keys(ALIASES)])) {
+    const d = editDistance(word, name);
+    if (d <= 2 && (!best || d < best.d)) best = { name, d };
+  }
+  return best?.name;
+}
+
+function editDistance(a: string, b: string): number {
+  let prev = Array.from({ length: b.length + 1 }, (_, j) => j);
+  for (let i = 1; i <= a.length; i++) {
+    const row = [i];
+    for (let j = 1; j <= b.length; j++) row[j] = Math.min(prev[j]! + 1, row[j - 1]! + 1, prev[j - 1]! + (a[i - 1] === b[j - 1] ? 0 : 1));
+    prev = row;
+  }
+  return prev[b.length]!;
+}
+
 /**
  * Parses a dataset descriptor into the train and val specs. Throws a DataSpecError naming the
  * descriptor or folder, or a RangeError naming the bad option.
@@ -153,6 +173,12 @@ export function parseDataSpec(descriptor: string, options: DataOptions = {}): Da
   } else if (colon > 0 && /^[a-z][a-z0-9_-]*$/i.test(prefix)) {
     throw new DataSpecError(
       `unknown dataset kind '${prefix}' in '${descriptor}' (expected ${DATASET_KINDS.join(', ')}, or a folder)`);
+  } else if (colon < 0 && /^[a-z][a-z0-9_-]*$/i.test(descriptor)) {
+    // A bare word that is neither a kind nor a folder is most likely a misspelt kind.
+    const near = closestKind(prefix);
+    throw new DataSpecError(
+      `unknown dataset '${descriptor}': not a dataset kind (${DATASET_KINDS.join(', ')}; all but fashion-mnist take :DIR) ` +
+      `nor a folder (${path.resolve(descriptor)} does not exist)${near ? `; did you mean '${near}'?` : ''}`, path.resolve(descriptor));
   } else {
     throw new DataSpecError(`dataset folder not found: ${path.resolve(descriptor)}`, path.resolve(descriptor));
   }

@@ -1,3 +1,4 @@
+/// <reference types="node" preserve="true" />
 /**
  * Runs every schedule × seed of an experiment, `jobs` at a time, each in a child process of its own
  * (worker.ts): a native crash takes one run down, not the experiment, and every child gets its

@@ -24,8 +24,9 @@ export type ResNetArch = keyof typeof RESNET_ARCH_SPECS;
 
 export const RESNET_ARCHS = Object.keys(RESNET_ARCH_SPECS) as ResNetArch[];
 
-export function isResNetArch(name: string): name is ResNetArch {
-  return Object.prototype.hasOwnProperty.call(RESNET_ARCH_SPECS, name);
+/** True for the names resnet() builds: narrows a run-time string (a flag, a config) to ResNetArch. */
+export function isResNetArch(name: unknown): name is ResNetArch {
+  return typeof name === 'string' && Object.prototype.hasOwnProperty.call(RESNET_ARCH_SPECS, name);
 }
 
 /** 'resnet18, resnet34, resnet50, resnet101 or resnet152' (or joined by `separator`), for messages and help. */

@@ -1,3 +1,4 @@
+/// <reference types="node" preserve="true" />
 /**
  * The torchvision-compatible ResNet family. Parameter and buffer names equal torchvision's, so
  * `loadStateDict('resnet18.pth')` takes a file written by PyTorch's torch.save(model.state_dict()),
@@ -10,8 +11,17 @@ import { withCallerStack } from '../errors';
 import { orderedDict, readTorchFile, stateDictEntries, withoutPath, writeTorchFile, type TensorRecord } from '../serialization';
 import { Tensor } from '../tensor';
 
-export { RESNET_ARCHS, type ResNetArch } from './archs';
+export { RESNET_ARCHS, isResNetArch, type ResNetArch } from './archs';
 import type { ResNetArch } from './archs';
+
+/**
+ * The stem resnet(), runTraining(), experiments and `sgdr train` use when none is given:
+ * torchvision's ImageNet stem (7×7/2 conv + max-pool), the network whose state dicts load. The cifar
+ * stem keeps 28-32 px images at full resolution through the first stage, which costs about 8× the
+ * compute (the same short Fashion-MNIST run: 7 s against 60 s); ask for it with stem: 'cifar' (or
+ * 'auto' in a run config: cifar for images of 32 px or less).
+ */
+export const DEFAULT_STEM = 'imagenet' as const;
 
 export interface ResNetOptions {
   /** Output classes (torchvision's default is 1000). */
@@ -20,7 +30,7 @@ export interface ResNetOptions {
   inChannels?: number;
   /** 'imagenet' (7x7/2 conv + max-pool) or 'cifar' (3x3/1 conv, no pool) for 28-32 px images. */
   stem?: 'imagenet' | 'cifar';
-  device?: DeviceSpec | string;
+  device?: DeviceSpec;
   /** Seeds the weight initialisation: same seed, same initial weights. */
   seed?: number;
 }
@@ -47,7 +57,7 @@ export class ResNet {
       arch,
       numClasses: options.numClasses ?? 1000,
       inChannels: options.inChannels ?? 3,
-      stem: options.stem ?? 'imagenet',
+      stem: options.stem ?? DEFAULT_STEM,
       device: resolveDevice(options.device ?? 'cpu'),
       seed: options.seed,
     });
@@ -150,7 +160,7 @@ export class ResNet {
   }
 
   /** Moves parameters and buffers to another device. */
-  to(device: DeviceSpec | string): this {
+  to(device: DeviceSpec): this {
     this.native.to(resolveDevice(device));
     return this;
   }
@@ -186,6 +196,6 @@ export class ResNet {
 }
 
 /** Builds a ResNet of the torchvision family: resnet('resnet18', { numClasses: 10, inChannels: 1 }). */
-export function resnet(arch: ResNetArch | string, options: ResNetOptions = {}): ResNet {
+export function resnet(arch: ResNetArch, options: ResNetOptions = {}): ResNet {
   return new ResNet(arch, options);
 }

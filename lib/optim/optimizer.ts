@@ -32,6 +32,8 @@ export interface AdamOptions {
 export abstract class Optimizer {
   /** @internal */
   readonly native: NativeOptimizer;
+  /** @internal The model whose parameters this optimizer steps: fit() and trainStep() refuse another. */
+  readonly model: ResNet;
 
   protected constructor(kind: 'sgd' | 'adam' | 'adamw', model: ResNet, options: NativeOptimizerOptions,
     groups: Array<ParamGroup<NativeOptimizerOptions>> = []) {
@@ -39,6 +41,7 @@ export abstract class Optimizer {
     if (!options || typeof options !== 'object') throw new TypeError('optimizer options must be an object');
     this.native = new (native().NativeOptimizer)(model.native, kind, options,
       groups.map((g) => ({ ...(g.options ?? {}), prefixes: g.prefixes })));
+    this.model = model;
   }
 
   /** Parameter groups: group 0 holds every trainable parameter no other group claims. */

@@ -1,3 +1,4 @@
+/// <reference types="node" preserve="true" />
 /**
  * SVG → PNG through resvg. resvg draws text only with fonts it has been given, so it is pointed at
  * the first of a few common sans-serif files that exists; where none does it falls back to the

@@ -1,3 +1,4 @@
+/// <reference types="node" preserve="true" />
 /**
  * fit(): trains a model for a number of epochs with a learning-rate schedule.
  *
@@ -11,9 +12,9 @@
 import * as fs from 'fs';
 import * as path from 'path';
 import { native, type NativeBatchProgress, type NativeDataset, type NativeEvaluation, type NativeTrainer } from '../binding';
-import { DivergenceError, RunFolderInUseError, withCallerStack } from '../errors';
-import type { ResNet } from '../nn/resnet';
-import type { Optimizer } from '../optim/optimizer';
+import { describeValue, DivergenceError, RunFolderInUseError, withCallerStack } from '../errors';
+import { ResNet } from '../nn/resnet';
+import { Optimizer } from '../optim/optimizer';
 import { isAdaptiveSchedule, type Cycle, type Schedule } from '../schedule';
 import { firstNonFiniteTensor, readTorchFile, tensorRecord, writeTorchFile, type TensorRecord } from '../serialization';
 import { removeStaleTemps, writeTextAtomic } from '../atomic-file';
@@ -21,8 +22,9 @@ import { loadCheckpoint, saveCheckpoint, type SnapshotInfo, type TrainingPositio
 import type { EpochMetrics } from './metrics';
 import { checkEnsembleMethod, ensembleWeights, weightedEnsembleMetrics, type EnsembleMethod } from './ensemble';
 import { FgeSchedule } from '../schedule/fge';
-import { outputFolderProblem } from '../folders';
+import { outputFolderProblem, undoEmptyFoldersOnError } from '../folders';
 import { Tensor } from '../tensor';
+import type { DeviceSpec } from '../device';
 import { evaluate } from './step';
 import { checkSwaOptions, swaAveragesAfter, swaLearningRate, updateBatchNorm, WeightAverage, type SwaOptions } from './swa';
 
@@ -196,7 +198,10 @@ export function claimRunFolder(dir: string, options: { resume?: boolean; overwri
 }
 
 function checkPositiveInt(value: unknown, name: string): number {
-  if (typeof value !== 'number' || !Number.isInteger(value) || value < 1) throw new RangeError(`${name} must be an integer >= 1, got ${String(value)}`);
+  if (typeof value !== 'number' || !Number.isInteger(value) || value < 1) {
+    const Kind = typeof value === 'number' ? RangeError : TypeError;
+    throw new Kind(`${name} must be an integer >= 1, got ${describeValue(value)}`);
+  }
   return value;
 }
 
@@ -211,10 +216,59 @@ export function cycleEnds(schedule: Schedule, epochs: number): Map<number, Cycle
 }
 
 export function fit(options: FitOptions): Promise<FitResult> {
-  return withCallerStack(() => runFit(options));
+  return withCallerStack(() => undoEmptyFoldersOnError(options.outDir, () => runFit(options)));
+}
+
+/**
+ * The objects fit() is given, checked before anything runs, so a missing one is named rather than
+ * failing inside as "Cannot read properties of undefined", and an optimizer of another model (whose
+ * steps would move that model's weights while this one never changes) is refused.
+ */
+function checkFitObjects(o: FitOptions): void {
+  if (!o || typeof o !== 'object') throw new TypeError(`fit() takes an options object, got ${describeValue(o)}`);
+  if (!(o.model instanceof ResNet)) throw new TypeError(`fit(): model must be a ResNet (from resnet()), got ${describeValue(o.model)}`);
+  if (!(o.optimizer instanceof Optimizer)) {
+    throw new TypeError(`fit(): optimizer must be an optimizer built for the model, such as new SGD(model, { lr: 0.05 }), got ${describeValue(o.optimizer)}`);
+  }
+  if (o.optimizer.model !== o.model) {
+    throw new TypeError('fit(): the optimizer was built for another model\'s parameters, so training would never change this model; ' +
+      'build it for the model you pass: new SGD(model, ...)');
+  }
+  if (!o.schedule || typeof (o.schedule as Partial<Schedule>).lrAt !== 'function') {
+    throw new TypeError(`fit(): schedule must be a schedule such as new WarmRestarts({ lr: 0.05, t0: 1, tMult: 2 }), got ${describeValue(o.schedule)}`);
+  }
+  for (const [name, data] of [['train', o.train], ['val', o.val]] as const) {
+    if (data === undefined && name === 'val') continue;
+    if (!data || typeof data !== 'object' || !('native' in data)) {
+      throw new TypeError(`fit(): ${name} must be a data set (from openData() or a Dataset), got ${describeValue(data)}`);
+    }
+  }
+}
+
+/**
+ * The model's outputs must cover the data's labels: LibTorch's cross-entropy would otherwise stop
+ * the first batch with "Target 8 is out of bounds", naming neither the option nor the data.
+ */
+function checkClasses(model: ResNet, data: DatasetHandle | undefined, split: string): void {
+  if (!data) return;
+  const d = data as DatasetHandle & { numClasses?: number; labels?: () => Int32Array };
+  let maxLabel = -1;
+  if (typeof d.labels === 'function') {
+    for (const label of d.labels()) if (label > maxLabel) maxLabel = label;
+  } else if (typeof d.numClasses === 'number') {
+    maxLabel = d.numClasses - 1;
+  }
+  if (maxLabel >= model.numClasses) {
+    const classes = typeof d.numClasses === 'number' ? `${d.numClasses} classes` : `labels up to ${maxLabel}`;
+    throw new RangeError(`numClasses: the model has ${model.numClasses} outputs (numClasses: ${model.numClasses}), ` +
+      `but the ${split} data has ${classes} (labels 0..${maxLabel}); build it with resnet(arch, { numClasses: ${Math.max(maxLabel + 1, d.numClasses ?? 0)} })`);
+  }
 }
 
 async function runFit(o: FitOptions): Promise<FitResult> {
+  checkFitObjects(o);
+  checkClasses(o.model, o.train, 'training');
+  checkClasses(o.model, o.val, 'validation');
   const epochs = checkPositiveInt(o.epochs, 'epochs');
   const batchSize = checkPositiveInt(o.batchSize, 'batchSize');
   const ensembleSize = o.ensembleSize !== undefined ? checkPositiveInt(o.ensembleSize, 'ensembleSize')
@@ -222,7 +276,8 @@ async function runFit(o: FitOptions): Promise<FitResult> {
     : o.schedule instanceof FgeSchedule ? Math.max(1, cycleEnds(o.schedule, epochs).size) : 3;
   const ensembleMethod = checkEnsembleMethod(o.ensemble ?? 'last');
   const seed = o.seed ?? 0;
-  if (!Number.isInteger(seed) || seed < 0) throw new RangeError(`seed must be an integer >= 0, got ${String(seed)}`);
+  if (typeof seed !== 'number') throw new TypeError(`seed must be an integer >= 0, got ${describeValue(seed)}`);
+  if (!Number.isInteger(seed) || seed < 0) throw new RangeError(`seed must be an integer >= 0, got ${describeValue(seed)}`);
   if (o.resume && !o.outDir) throw new TypeError('resume needs outDir');
   const outDir = o.outDir;
   const log = o.log ?? (() => {});
@@ -626,8 +681,8 @@ async function probeEvalBatch(model: ResNet, val: DatasetHandle, batch: number):
   let target: Tensor | undefined;
   try {
     input = Tensor.fromArray(new Float32Array(batch * shape.channels * shape.height * shape.width), [batch, shape.channels, shape.height, shape.width],
-      { device: model.device });
-    target = Tensor.fromArray(new BigInt64Array(batch), [batch], { device: model.device });
+      { device: model.device as DeviceSpec });
+    target = Tensor.fromArray(new BigInt64Array(batch), [batch], { device: model.device as DeviceSpec });
     // In eval mode, as validation runs: BatchNorm uses (and leaves) its running statistics.
     const wasTraining = model.training;
     model.eval();

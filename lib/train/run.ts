@@ -1,3 +1,4 @@
+/// <reference types="node" preserve="true" />
 /**
  * One training run from a plain JSON config: the data set, the model (fresh or from pretrained
  * weights), the optimizer and the schedule, then fit(). `sgdr train` and experiments both go through
@@ -7,10 +8,12 @@ import * as fs from 'fs';
 import * as path from 'path';
 import { openData, type DataOptions } from '../data';
 import { setNumThreads } from '../device';
-import { resnet, type ResNet } from '../nn/resnet';
+import { DEFAULT_STEM, resnet, type ResNet, type ResNetArch } from '../nn/resnet';
+import type { DeviceSpec } from '../device';
 import { Adam, AdamW, SGD, type Optimizer } from '../optim/optimizer';
 import { scheduleFromSpec, type ScheduleSpec } from '../schedule';
 import { writeTextAtomicSync } from '../atomic-file';
+import { undoEmptyFoldersOnError } from '../folders';
 import { loadCheckpoint } from './checkpoint';
 import { CHECKPOINT_FILE, claimRunFolder, fit, type FitCallbacks, type FitResult, type KeepFiles } from './fit';
 import { modelFromPretrained, type TransferReport } from './transfer';
@@ -32,7 +35,10 @@ export interface RunConfig extends DataOptions {
   /** 'fashion-mnist' | 'fashion-mnist:DIR' | 'mnist:DIR' | 'cifar10:DIR' | 'image-folder:DIR' | DIR */
   data: string;
   arch: string;
-  /** 'auto' (default): the cifar stem for images of 32 px or less, else imagenet. */
+  /**
+   * 'imagenet' (default, DEFAULT_STEM: torchvision's network, as resnet() builds it), 'cifar', or
+   * 'auto': the cifar stem for images of 32 px or less, else imagenet.
+   */
   stem?: 'auto' | 'imagenet' | 'cifar';
   epochs: number;
   batchSize: number;
@@ -69,6 +75,8 @@ export interface RunOptions {
 }
 
 export const RUN_CONFIG_FILE = 'run.json';
+/** SGD's momentum when the config gives none (sgd train --help prints it from here). */
+export const DEFAULT_SGD_MOMENTUM = 0.9;
 
 /** Settings that only affect speed; a resumed run may change them. */
 const RUNTIME_ONLY: ReadonlyArray<keyof RunConfig> = ['device', 'threads', 'workers'];
@@ -89,7 +97,11 @@ export function readRunConfig(dir: string): RunConfig {
   return config as RunConfig;
 }
 
-export async function runTraining(config: RunConfig, options: RunOptions = {}): Promise<FitResult & { transfer?: TransferReport }> {
+export function runTraining(config: RunConfig, options: RunOptions = {}): Promise<FitResult & { transfer?: TransferReport }> {
+  return undoEmptyFoldersOnError(options.outDir, () => trainRun(config, options));
+}
+
+async function trainRun(config: RunConfig, options: RunOptions): Promise<FitResult & { transfer?: TransferReport }> {
   const log = options.log ?? (() => {});
   // Refused here, before run.json is written: an outDir with another run's files needs resume or overwrite.
   if (options.outDir) claimRunFolder(options.outDir, { resume: options.resume, overwrite: options.overwrite, runConfig: true });
@@ -98,7 +110,7 @@ export async function runTraining(config: RunConfig, options: RunOptions = {}): 
   let model: ResNet | undefined;
   let optimizer: Optimizer | undefined;
   try {
-    const stem = !config.stem || config.stem === 'auto' ? (train.height <= 32 ? 'cifar' : 'imagenet') : config.stem;
+    const stem = config.stem === 'auto' ? (train.height <= 32 ? 'cifar' : 'imagenet') : config.stem ?? DEFAULT_STEM;
     let transfer: TransferReport | undefined;
     let stemUsed = stem;
     const checkpoint = options.resume && options.outDir ? path.join(options.outDir, CHECKPOINT_FILE) : undefined;
@@ -109,7 +121,7 @@ export async function runTraining(config: RunConfig, options: RunOptions = {}): 
       // checkpoint's weights into it.
       const built = await modelFromPretrained(config.arch, {
         initWeights: checkpoint, entries: (await loadCheckpoint(checkpoint)).model, numClasses: train.numClasses,
-        inChannels: train.channels, reinitLast: config.reinitLast, freeze: config.freeze, device: config.device, seed: config.seed,
+        inChannels: train.channels, reinitLast: config.reinitLast, freeze: config.freeze, device: config.device as DeviceSpec | undefined, seed: config.seed,
       });
       model = built.model;
       stemUsed = built.report.stem;
@@ -117,7 +129,7 @@ export async function runTraining(config: RunConfig, options: RunOptions = {}): 
     } else if (config.initWeights) {
       const built = await modelFromPretrained(config.arch, {
         initWeights: config.initWeights, numClasses: train.numClasses, inChannels: train.channels,
-        reinitLast: config.reinitLast, freeze: config.freeze, device: config.device, seed: config.seed,
+        reinitLast: config.reinitLast, freeze: config.freeze, device: config.device as DeviceSpec | undefined, seed: config.seed,
       });
       model = built.model;
       transfer = built.report;
@@ -127,13 +139,15 @@ export async function runTraining(config: RunConfig, options: RunOptions = {}): 
         (transfer.frozenParameters ? `, ${transfer.frozenParameters.toLocaleString('en')} frozen` : ''));
     } else {
       if (config.reinitLast || config.freeze) throw new RangeError('--reinit-last and --freeze need --init-weights');
-      model = resnet(config.arch, { numClasses: train.numClasses, inChannels: train.channels, stem, device: config.device, seed: config.seed ?? 0 });
+      // A config's arch and device are strings from JSON or flags; the native side validates both and
+      // names the bad value with the valid ones.
+      model = resnet(config.arch as ResNetArch, { numClasses: train.numClasses, inChannels: train.channels, stem, device: config.device as DeviceSpec | undefined, seed: config.seed ?? 0 });
     }
     const schedule = scheduleFromSpec(config.schedule);
     const lr = schedule.lrAt(0) || (config.schedule as { lr: number }).lr;
     const o = config.optimizer ?? {};
     const type = o.type ?? 'sgd';
-    if (type === 'sgd') optimizer = new SGD(model, { lr, momentum: o.momentum ?? 0.9, weightDecay: o.weightDecay ?? 5e-4, nesterov: o.nesterov });
+    if (type === 'sgd') optimizer = new SGD(model, { lr, momentum: o.momentum ?? DEFAULT_SGD_MOMENTUM, weightDecay: o.weightDecay ?? 5e-4, nesterov: o.nesterov });
     else if (type === 'adamw') optimizer = new AdamW(model, { lr, weightDecay: o.weightDecay, betas: o.betas, eps: o.eps });
     else if (type === 'adam') optimizer = new Adam(model, { lr, weightDecay: o.weightDecay, betas: o.betas, eps: o.eps });
     else throw new RangeError(`--optimizer must be sgd, adam or adamw, got '${String(type)}'`);

@@ -17,6 +17,9 @@ export function trainStep(model: ResNet, optimizer: Optimizer, input: Tensor, ta
   return withCallerStack(async () => {
     checkTensor(input, 'input');
     checkTensor(target, 'target');
+    if (optimizer?.model !== model) {
+      throw new TypeError("trainStep(): the optimizer was built for another model's parameters, so the step would not change this model");
+    }
     return native().trainStep(model.native, optimizer.native, input.native, target.native);
   });
 }

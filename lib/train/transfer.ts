@@ -4,7 +4,7 @@
  * and optionally freeze the rest.
  */
 import * as fs from 'fs';
-import { resnet, type ResNet, type ResNetOptions } from '../nn/resnet';
+import { resnet, type ResNet, type ResNetArch, type ResNetOptions } from '../nn/resnet';
 import { firstNonFiniteTensor, readTorchFile, stateDictEntries, tensorRecord, withoutPath, type TensorRecord } from '../serialization';
 import { isResNetArch, RESNET_ARCH_SPECS } from '../nn/archs';
 
@@ -82,7 +82,7 @@ Promise<{ model: ResNet; report: TransferReport }> {
     entries.set('conv1.weight', sumInputChannels(conv1));
   }
   const { entries: _read, ...resnetOptions } = options;
-  const model = resnet(arch, { ...resnetOptions, stem: options.stem ?? stem, numClasses: fileClasses, inChannels: options.inChannels });
+  const model = resnet(arch as ResNetArch, { ...resnetOptions, stem: options.stem ?? stem, numClasses: fileClasses, inChannels: options.inChannels });
   try {
     await model.loadStateDict(entries);
   } catch (err) {
