@@ -1,6 +1,7 @@
 /** libtorch-sgdr: the public surface. */
-export { Tensor, type TensorOptions, type DType, type TypedArray } from './tensor';
+export { Tensor, type TensorOptions, type DType, type TypedArray, type NestedList } from './tensor';
 export { resnet, ResNet, RESNET_ARCHS, type ResNetArch, type ResNetOptions, type LoadStateDictOptions, type LoadStateDictResult } from './nn/resnet';
+export type { InferenceOptions, ModelEvaluation } from './nn/inference';
 export { SGD, Adam, AdamW, Optimizer, type SGDOptions, type AdamOptions, type ParamGroup } from './optim/optimizer';
 export { CosineAnnealingLR, StepLRScheduler, LRScheduler, type CosineAnnealingOptions, type StepLRSchedulerOptions } from './optim/lr-scheduler';
 export { WarmRestartsDriver } from './optim/warm-restarts-driver';
