@@ -99,6 +99,8 @@ export interface NativeBatchProgress {
   batch: number;
   batches: number;
   loss: number;
+  /** The batch's accuracy (correct / images of this batch). */
+  accuracy: number;
   lr: number;
   imagesPerSecond: number;
 }

@@ -84,6 +84,8 @@ export interface ExperimentConfig {
   ensembleSize?: number;
   /** Weight files each run keeps (default all; see FitOptions.keep): false drops them to save disk. */
   keep?: KeepFiles;
+  /** TensorBoard event files in every run folder (default true): `tensorboard --logdir OUT` overlays the runs. */
+  tensorboard?: boolean;
   seeds: number[];
   schedules: ExperimentSchedule[];
   analysis: ExperimentAnalysis;
@@ -150,7 +152,7 @@ const join = (keyPath: string, key: string): string => (keyPath ? `${keyPath}.${
 
 const TOP_KEYS = [
   'name', 'description', 'data', 'model', 'optimizer', 'epochs', 'batchSize', 'evalBatchSize', 'ensembleSize',
-  'seeds', 'runs', 'schedules', 'analysis', 'keep', 'device', 'threads', 'workers',
+  'seeds', 'runs', 'schedules', 'analysis', 'keep', 'tensorboard', 'device', 'threads', 'workers',
 ] as const;
 const KEEP_KEYS = ['checkpoint', 'best', 'snapshots'] as const;
 const DATA_KEYS = ['source', 'limitTrain', 'limitVal', 'augment', 'hflip', 'pad', 'imageSize', 'resize', 'fastDecode', 'mean', 'std'] as const;
@@ -294,6 +296,7 @@ export function parseExperimentConfig(json: Json, file?: string): ExperimentConf
     config.keep = {};
     for (const key of KEEP_KEYS) if (k[key] !== undefined) config.keep[key] = c.boolean(k[key], `keep.${key}`);
   }
+  if (o.tensorboard !== undefined) config.tensorboard = c.boolean(o.tensorboard, 'tensorboard');
   if (o.device !== undefined) config.device = c.string(o.device, 'device');
   if (o.threads !== undefined) config.threads = c.number(o.threads, 'threads', { integer: true, min: 1 });
   if (o.workers !== undefined) config.workers = c.number(o.workers, 'workers', { integer: true, min: 0 });
@@ -372,6 +375,7 @@ export function runConfigFor(config: ExperimentConfig, entry: ExperimentSchedule
     seed,
     ...(config.ensembleSize ? { ensembleSize: config.ensembleSize } : {}),
     ...(config.keep ? { keep: config.keep } : {}),
+    ...(config.tensorboard !== undefined ? { tensorboard: config.tensorboard } : {}),
   };
   for (const k of ['limitTrain', 'limitVal', 'augment', 'hflip', 'pad', 'imageSize', 'resize', 'fastDecode', 'mean', 'std'] as const) {
     if (d[k] !== undefined) (run as unknown as Record<string, unknown>)[k] = d[k];

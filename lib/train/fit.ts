@@ -20,6 +20,8 @@ import { ensembleMetrics, type EpochMetrics } from './metrics';
 import { outputFolderProblem } from '../folders';
 import { Tensor } from '../tensor';
 import { evaluate } from './step';
+import { EventFileWriter, type SummaryValue } from './tensorboard';
+import { cycleLength, extensionProblem } from './extend';
 
 /** What fit() needs of a dataset: the native handle the loader reads. */
 export interface DatasetHandle {
@@ -86,6 +88,12 @@ export interface FitOptions {
    * snapshot's validation probabilities (enough for the ensemble metrics), not its weights.
    */
   keep?: KeepFiles;
+  /**
+   * TensorBoard event files in outDir (default true): scalars per batch (batch/loss,
+   * batch/accuracy, batch/lr, batch/cycle at step = batches trained) and per epoch (every number of
+   * metrics.jsonl as epoch/<name> at step = epoch), and a text `cycle_end` at each SGDR cycle end.
+   */
+  tensorboard?: boolean;
   /** Snapshots averaged by the snapshot ensemble (the last M cycles; default 3). */
   ensembleSize?: number;
   /**
@@ -115,6 +123,24 @@ export interface FitResult {
   aborted: boolean;
   /** With skipNonFinite: batches skipped for a non-finite loss, over the whole run. */
   skippedBatches?: number;
+  /** With outDir, on a finished run: what the run folder's files take on disk (as summary.json's `disk`). */
+  disk?: DiskUse;
+}
+
+/** The run folder's files at the end of a run and their sizes (summary.json itself not counted). */
+export interface DiskUse {
+  bytes: number;
+  /** File name → bytes, largest first. */
+  files: Record<string, number>;
+}
+
+/** Sizes of the run's files in `dir` (see runFiles), less `without`. */
+export function runDiskUse(dir: string, without: readonly string[] = []): DiskUse {
+  const sizes = runFiles(dir, true)
+    .filter((f) => f !== 'summary.json' && !without.includes(f))
+    .map((f) => [f, fs.statSync(path.join(dir, f)).size] as const)
+    .sort((a, b) => b[1] - a[1] || (a[0] < b[0] ? -1 : 1));
+  return { bytes: sizes.reduce((a, [, n]) => a + n, 0), files: Object.fromEntries(sizes) };
 }
 
 export const CHECKPOINT_FILE = 'checkpoint.pth';
@@ -234,6 +260,8 @@ async function runFit(o: FitOptions): Promise<FitResult> {
   let valLabels: Int32Array | undefined;
   let classes = 0;
 
+  // Opened after the checks above, so a refused run leaves no event file behind.
+  const events = outDir && o.tensorboard !== false ? new EventFileWriter(outDir) : undefined;
   const abortListener = () => trainer.abort();
   o.signal?.addEventListener('abort', abortListener);
   const result = (): FitResult => ({ history: position.history, snapshots: position.snapshots, best: position.best, aborted: false,
@@ -248,9 +276,27 @@ async function runFit(o: FitOptions): Promise<FitResult> {
     throw err;
   };
   try {
+    if (o.resume && outDir && !fs.existsSync(path.join(outDir, CHECKPOINT)) && fs.existsSync(path.join(outDir, 'summary.json'))) {
+      // A finished run whose checkpoint was not kept cannot go on: starting again would replace it.
+      throw new Error(`cannot resume ${outDir}: the run finished and its ${CHECKPOINT} was not kept (keep.checkpoint false), ` +
+        'so it cannot train longer; start a new run (its other files stay as they are)');
+    }
     if (o.resume && outDir && fs.existsSync(path.join(outDir, CHECKPOINT))) {
       const ckpt = await loadCheckpoint(path.join(outDir, CHECKPOINT));
-      const mismatch = Object.keys(config).find((k) => JSON.stringify(ckpt.position.config[k]) !== JSON.stringify(config[k as keyof typeof config]));
+      const differs = (k: string) => JSON.stringify(ckpt.position.config[k]) !== JSON.stringify(config[k as keyof typeof config]);
+      // Another number of epochs: training longer (or ending sooner) than the run was set up for.
+      if (differs('epochs')) {
+        const problem = extensionProblem(o.schedule, {
+          from: Number(ckpt.position.config.epochs), to: epochs, done: ckpt.position.epoch,
+          normalizedWeightDecay: o.normalizedWeightDecay, batchSize, trainSize: o.train.size,
+        });
+        if (problem) throw new Error(`cannot resume ${outDir} with epochs ${epochs}: ${problem}`);
+        log(`resume: ${outDir} was set up for ${String(ckpt.position.config.epochs)} epochs, now ${epochs} (${ckpt.position.epoch} done)`);
+        ckpt.position.config = { ...ckpt.position.config, epochs };
+        // The run is unfinished again until its new last epoch: its old summary no longer holds.
+        fs.rmSync(path.join(outDir, 'summary.json'), { force: true });
+      }
+      const mismatch = Object.keys(config).find(differs);
       if (mismatch) {
         throw new Error(`cannot resume ${outDir}: its '${mismatch}' was ${JSON.stringify(ckpt.position.config[mismatch])}, now ${JSON.stringify(config[mismatch as keyof typeof config])}`);
       }
@@ -304,6 +350,9 @@ async function runFit(o: FitOptions): Promise<FitResult> {
       }
       if (reloaded) await o.model.loadStateDict(ckpt.model);
     }
+    // Batches an interrupted run trained after its last checkpoint are in its event file too:
+    // TensorBoard drops them (steps >= this one) when it reads this START.
+    if (events && (position.epoch > 0 || position.batch > 0)) events.sessionStart(position.epoch * batches + position.batch + 1);
     await o.callbacks?.onTrainBegin?.();
     for (let e = position.epoch; e < epochs; e++) {
       if (o.signal?.aborted) return await stop(e, 0);
@@ -314,8 +363,12 @@ async function runFit(o: FitOptions): Promise<FitResult> {
       const lrs = new Float64Array(batches);
       for (let i = 0; i < batches; i++) lrs[i] = o.schedule.lrAt(e + i / batches);
       const startBatch = position.batch;
+      const onBatch = o.callbacks?.onBatchEnd;
       const epochRun = trainer.runEpoch({ epoch: e, lrs, startBatch, progressEvery: o.progressEvery, skipNonFinite },
-        o.callbacks?.onBatchEnd ? (p) => o.callbacks!.onBatchEnd!({ ...p, epoch: e + 1 }) : undefined);
+        onBatch || events ? (p) => {
+          if (events) events.add(e * batches + p.batch, batchScalars(p, o.schedule.cycleIndexAt(e + (p.batch - 1) / batches)));
+          onBatch?.({ ...p, epoch: e + 1 });
+        } : undefined);
       // runEpoch clears the trainer's stop flag as it starts: a stop requested while this epoch was
       // being set up (the awaits above) is passed on again, or it would wait for the next epoch.
       if (o.signal?.aborted) trainer.abort();
@@ -390,6 +443,11 @@ async function runFit(o: FitOptions): Promise<FitResult> {
       position = { ...position, epoch: e + 1, batch: 0, partial: null, history: [...position.history, row] };
       if (outDir) {
         await writeMetrics(outDir, position.history);
+        if (events) {
+          events.add(e + 1, epochScalars(row));
+          if (cycle && snapshot) events.add(e + 1, [{ tag: 'cycle_end', text: cycleEndText(cycle, snapshot, row) }]);
+          events.flush();
+        }
         await saveCheckpoint(path.join(outDir, CHECKPOINT), o.model, o.optimizer, o.schedule.state(), position, state);
       }
       await o.callbacks?.onEpochEnd?.(row);
@@ -397,33 +455,63 @@ async function runFit(o: FitOptions): Promise<FitResult> {
     }
     const done = result();
     if (outDir) {
+      events?.flush();
+      // Counted without the checkpoint that is about to go: the summary says what stays. It is
+      // written before the checkpoint is deleted, so a kill in between leaves a finished run.
+      const dropCheckpoint = o.keep?.checkpoint === false;
+      done.disk = runDiskUse(outDir, dropCheckpoint ? [CHECKPOINT] : []);
       await writeSummary(outDir, done, config);
-      if (o.keep?.checkpoint === false) await fs.promises.rm(path.join(outDir, CHECKPOINT), { force: true });
+      if (dropCheckpoint) await fs.promises.rm(path.join(outDir, CHECKPOINT), { force: true });
     }
     await o.callbacks?.onTrainEnd?.(done);
     return done;
   } finally {
     o.signal?.removeEventListener('abort', abortListener);
     trainer.close();
+    events?.close();
   }
 
   async function stop(epoch: number, batch: number): Promise<FitResult> {
     position = { ...position, epoch, batch };
+    events?.flush();
     if (outDir) await saveCheckpoint(path.join(outDir, CHECKPOINT), o.model, o.optimizer, o.schedule.state(), position);
     return { ...result(), aborted: true };
   }
+}
+
+function batchScalars(p: NativeBatchProgress, cycle: number): SummaryValue[] {
+  const values: SummaryValue[] = [{ tag: 'batch/loss', scalar: p.loss }];
+  // An addon built before batch accuracy was reported has none to give.
+  if (typeof p.accuracy === 'number') values.push({ tag: 'batch/accuracy', scalar: p.accuracy });
+  values.push({ tag: 'batch/lr', scalar: p.lr }, { tag: 'batch/cycle', scalar: cycle });
+  return values;
+}
+
+/** Every number of the metrics.jsonl row as epoch/<name> (cycle_end as 0/1). */
+function epochScalars(row: EpochMetrics): SummaryValue[] {
+  const values: SummaryValue[] = [];
+  for (const [key, value] of Object.entries(row)) {
+    if (key === 'epoch') continue;
+    if (typeof value === 'number') values.push({ tag: `epoch/${key}`, scalar: value });
+    else if (typeof value === 'boolean') values.push({ tag: `epoch/${key}`, scalar: value ? 1 : 0 });
+  }
+  return values;
+}
+
+function cycleEndText(cycle: Cycle, snapshot: SnapshotInfo, row: EpochMetrics): string {
+  const parts = [`cycle ${cycle.index + 1} (T_i = ${+cycle.length.toFixed(6)} epochs) ended with epoch ${row.epoch}`];
+  if (row.val_loss !== null) parts.push(`val_loss ${row.val_loss.toFixed(4)}, val_acc ${((row.val_acc ?? 0) * 100).toFixed(2)}%`);
+  parts.push(snapshot.file ? `snapshot ${snapshot.file}` : 'snapshot weights not kept');
+  if (row.ensemble_val_loss !== undefined) {
+    parts.push(`ensemble of ${row.ensemble_size}: val_loss ${row.ensemble_val_loss.toFixed(4)}, val_acc ${((row.ensemble_val_acc ?? 0) * 100).toFixed(2)}%`);
+  }
+  return parts.join('; ');
 }
 
 /** w_norm · sqrt(b / (B · T)) (Loshchilov & Hutter, Decoupled Weight Decay Regularization). */
 export function normalizedWeightDecay(wNorm: number, batchSize: number, trainSize: number, epochs: number): number {
   if (!Number.isFinite(wNorm) || wNorm < 0) throw new RangeError(`normalizedWeightDecay must be a finite number >= 0, got ${wNorm}`);
   return wNorm * Math.sqrt(batchSize / (trainSize * epochs));
-}
-
-/** T_i: the length of the SGDR cycle epoch e falls in, or the whole run without restarts. */
-function cycleLength(schedule: Schedule, e: number, epochs: number): number {
-  const cycle = schedule.cycles(epochs).find((c) => c.start <= e && e < c.end);
-  return cycle && Number.isFinite(cycle.length) ? cycle.length : epochs;
 }
 
 /** Creates the run folder and checks that files can be written there, or fails with one line naming it. */
@@ -451,6 +539,7 @@ async function writeSummary(dir: string, result: FitResult, config: Record<strin
       : null,
     seconds: result.history.reduce((a, r) => a + r.seconds, 0),
     ...(result.skippedBatches !== undefined ? { skipped_batches: result.skippedBatches } : {}),
+    ...(result.disk ? { disk: result.disk } : {}),
   };
   await writeTextAtomic(path.join(dir, 'summary.json'), JSON.stringify(summary, null, 2) + '\n');
 }
