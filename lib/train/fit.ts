@@ -89,9 +89,10 @@ export interface FitOptions {
    */
   keep?: KeepFiles;
   /**
-   * TensorBoard event files in outDir (default true): scalars per batch (batch/loss,
-   * batch/accuracy, batch/lr, batch/cycle at step = batches trained) and per epoch (every number of
-   * metrics.jsonl as epoch/<name> at step = epoch), and a text `cycle_end` at each SGDR cycle end.
+   * TensorBoard event files in outDir (default true), every value at step = batches trained so
+   * far: per batch batch/loss, batch/accuracy, batch/lr, batch/cycle; per epoch every number of
+   * its metrics.jsonl row as epoch/<name> (at the step of its last batch, e·K), and a text
+   * `cycle_end` at each SGDR cycle end.
    */
   tensorboard?: boolean;
   /** Snapshots averaged by the snapshot ensemble (the last M cycles; default 3). */
@@ -444,8 +445,11 @@ async function runFit(o: FitOptions): Promise<FitResult> {
       if (outDir) {
         await writeMetrics(outDir, position.history);
         if (events) {
-          events.add(e + 1, epochScalars(row));
-          if (cycle && snapshot) events.add(e + 1, [{ tag: 'cycle_end', text: cycleEndText(cycle, snapshot, row) }]);
+          // At the step of the epoch's last batch: one step axis (batches trained) for everything,
+          // so a resumed run's SessionLog START also drops an epoch logged after the last checkpoint.
+          const step = (e + 1) * batches;
+          events.add(step, epochScalars(row));
+          if (cycle && snapshot) events.add(step, [{ tag: 'cycle_end', text: cycleEndText(cycle, snapshot, row) }]);
           events.flush();
         }
         await saveCheckpoint(path.join(outDir, CHECKPOINT), o.model, o.optimizer, o.schedule.state(), position, state);
@@ -487,11 +491,10 @@ function batchScalars(p: NativeBatchProgress, cycle: number): SummaryValue[] {
   return values;
 }
 
-/** Every number of the metrics.jsonl row as epoch/<name> (cycle_end as 0/1). */
+/** Every number of the metrics.jsonl row as epoch/<name> (epoch/epoch included; cycle_end as 0/1). */
 function epochScalars(row: EpochMetrics): SummaryValue[] {
   const values: SummaryValue[] = [];
   for (const [key, value] of Object.entries(row)) {
-    if (key === 'epoch') continue;
     if (typeof value === 'number') values.push({ tag: `epoch/${key}`, scalar: value });
     else if (typeof value === 'boolean') values.push({ tag: `epoch/${key}`, scalar: value ? 1 : 0 });
   }
