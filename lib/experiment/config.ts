@@ -17,7 +17,8 @@
  *   "analysis": { "targetValLoss": 0.5, "bandwidth": 1, "baseline": "Step decay" }
  * }
  *
- * A bad config is refused with one error that names the key path (`schedules[1].tMult`).
+ * A bad config is refused with one error that names the key path (`schedules[1].tMult`). The same
+ * config may be written in YAML (a .yaml/.yml file); its errors also give the key's line.
  */
 import * as fs from 'fs';
 import * as path from 'path';
@@ -25,6 +26,7 @@ import { ScheduleParamError, scheduleFromSpec, scheduleTypes, type Schedule, typ
 import type { DataOptions } from '../data';
 import type { KeepFiles } from '../train/fit';
 import type { OptimizerConfig, RunConfig } from '../train/run';
+import { parseYamlConfig } from './yaml-config';
 
 /** A bad experiment config; `keyPath` names the offending key (e.g. `schedules[1].tMult`). */
 export class ExperimentConfigError extends TypeError {
@@ -33,8 +35,10 @@ export class ExperimentConfigError extends TypeError {
     readonly keyPath: string,
     readonly detail: string,
     readonly file?: string,
+    /** 1-based line of the key in a YAML config, when known. */
+    readonly line?: number,
   ) {
-    super(`${file ? `${file}: ` : ''}${keyPath ? `${keyPath}: ` : ''}${detail}`);
+    super(`${file ? `${file}: ` : ''}${keyPath ? `${keyPath}${line ? ` (line ${line})` : ''}: ` : line ? `line ${line}: ` : ''}${detail}`);
   }
 }
 
@@ -303,7 +307,10 @@ export function parseExperimentConfig(json: Json, file?: string): ExperimentConf
   return config;
 }
 
-/** Reads and validates an experiment config file (JSON). */
+/** Whether a config file is YAML (by its extension, .yaml or .yml); anything else is read as JSON. */
+export const isYamlConfig = (file: string): boolean => /\.ya?ml$/i.test(file);
+
+/** Reads and validates an experiment config file: JSON, or YAML for a .yaml/.yml file. */
 export function readExperimentConfig(file: string): ExperimentConfig {
   let text: string;
   try {
@@ -311,14 +318,27 @@ export function readExperimentConfig(file: string): ExperimentConfig {
   } catch (err) {
     throw new ExperimentConfigError('', `cannot read the config: ${(err as NodeJS.ErrnoException).code ?? (err as Error).message}`, file);
   }
-  let json: Json;
-  try {
-    // Editors on Windows save UTF-8 with a byte-order mark, which JSON.parse rejects.
-    json = JSON.parse(text.replace(/^\uFEFF/, ''));
-  } catch (err) {
-    throw new ExperimentConfigError('', `not valid JSON: ${(err as Error).message}`, file);
+  // Editors on Windows save UTF-8 with a byte-order mark, which JSON.parse rejects.
+  text = text.replace(/^\uFEFF/, '');
+  let config: ExperimentConfig;
+  if (isYamlConfig(file)) {
+    const yaml = parseYamlConfig(text, file);
+    try {
+      config = parseExperimentConfig(yaml.value, file);
+    } catch (err) {
+      // The same key-path error, with the line of that key (or of the nearest enclosing one there is).
+      if (err instanceof ExperimentConfigError && err.line === undefined) throw new ExperimentConfigError(err.keyPath, err.detail, file, yaml.lineOf(err.keyPath));
+      throw err;
+    }
+  } else {
+    let json: Json;
+    try {
+      json = JSON.parse(text);
+    } catch (err) {
+      throw new ExperimentConfigError('', `not valid JSON: ${(err as Error).message}`, file);
+    }
+    config = parseExperimentConfig(json, file);
   }
-  const config = parseExperimentConfig(json, file);
   // A relative weight file is looked up next to the config file first (when the file is there;
   // otherwise relative to the working directory), and made absolute so a resume from another
   // directory trains on the same file.
