@@ -20,7 +20,7 @@ function sizesOnDisk(dir: string): Record<string, number> {
   return Object.fromEntries(fs.readdirSync(dir).filter((f) => f !== 'summary.json').map((f) => [f, fs.statSync(path.join(dir, f)).size]));
 }
 
-const mb = (bytes: number) => (bytes / 1e6).toFixed(bytes < 1e7 ? 2 : 1);
+const mb = (bytes: number) => (bytes / 2 ** 20).toFixed(bytes < 10 * 2 ** 20 ? 2 : 1);
 
 describe('disk use in the run summary', () => {
   it('summary.json has every file and its size; the CLI prints the total and the large files', async () => {
@@ -38,8 +38,8 @@ describe('disk use in the run summary', () => {
     expect(Object.keys(onDisk).some((f) => f.startsWith('events.out.tfevents.'))).toBe(true);
     const snapshots = onDisk['snapshot-cycle-1.pth']! + onDisk['snapshot-cycle-2.pth']!;
     const other = summary.disk.bytes - onDisk['checkpoint.pth']! - onDisk['best.pth']! - snapshots;
-    expect(r.stderr).toContain(`${mb(summary.disk.bytes)} MB on disk: checkpoint.pth ${mb(onDisk['checkpoint.pth']!)} MB, best.pth ${mb(onDisk['best.pth']!)} MB, ` +
-      `2 snapshots ${mb(snapshots)} MB, other files ${mb(other)} MB (--keep none keeps only the numbers)`);
+    expect(r.stderr).toContain(`${mb(summary.disk.bytes)} MiB on disk: checkpoint.pth ${mb(onDisk['checkpoint.pth']!)} MiB, best.pth ${mb(onDisk['best.pth']!)} MiB, ` +
+      `2 snapshots ${mb(snapshots)} MiB, other files ${mb(other)} MiB (--keep none keeps only the numbers)`);
   }, 300_000);
 
   it('--keep none keeps the numbers (metrics, snapshot probabilities, events) and no weights; the summary counts what stays', async () => {
@@ -51,7 +51,7 @@ describe('disk use in the run summary', () => {
     const summary = JSON.parse(fs.readFileSync(path.join(out, 'summary.json'), 'utf8'));
     expect(summary.disk.files).toEqual(sizesOnDisk(out));
     expect(summary.snapshots.map((s: { file?: string }) => s.file)).toEqual([undefined, undefined]);
-    expect(r.stderr).toMatch(/MB on disk: other files [\d.]+ MB/);
+    expect(r.stderr).toMatch(/MiB on disk: other files [\d.]+ MiB/);
     // What is kept does not change the results: --resume may change it.
     expect(JSON.parse(fs.readFileSync(path.join(out, 'run.json'), 'utf8')).keep).toEqual({ checkpoint: false, best: false, snapshots: false });
   }, 300_000);

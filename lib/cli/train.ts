@@ -145,9 +145,10 @@ export function configFromFlags(flags: ParsedFlags): RunConfig {
   };
 }
 
-const megabytes = (bytes: number): string => `${(bytes / 1e6).toFixed(bytes < 1e7 ? 2 : 1)} MB`;
+/** MiB, as `du -h` and `ls -lh` count them. */
+const megabytes = (bytes: number): string => `${(bytes / 2 ** 20).toFixed(bytes < 10 * 2 ** 20 ? 2 : 1)} MiB`;
 
-/** "218.4 MB on disk: checkpoint.pth 89.0 MB, best.pth 44.7 MB, 2 snapshots 89.4 MB, other files 0.1 MB" */
+/** "213.4 MiB on disk: checkpoint.pth 85.3 MiB, best.pth 42.7 MiB, 2 snapshots 85.4 MiB, other files 0.01 MiB" */
 export function diskLine(disk: DiskUse): string {
   const parts: string[] = [];
   let snapshots = 0;

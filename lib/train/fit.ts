@@ -261,8 +261,19 @@ async function runFit(o: FitOptions): Promise<FitResult> {
   let valLabels: Int32Array | undefined;
   let classes = 0;
 
-  // Opened after the checks above, so a refused run leaves no event file behind.
-  const events = outDir && o.tensorboard !== false ? new EventFileWriter(outDir) : undefined;
+  // Opened once the run is known to train (below), so a refused run, or a finished one resumed,
+  // leaves no event file behind.
+  let events: EventFileWriter | undefined;
+  // The event files serve the user's view of the run, not its results: a failed write there (a
+  // full disk, a folder gone) is said once and ends the logging, not the training.
+  const logEvents = (work: () => void): void => {
+    try {
+      work();
+    } catch (err) {
+      log(`tensorboard: ${(err as Error).message.split('\n')[0]}; no more event records for this run`);
+      events = undefined;
+    }
+  };
   const abortListener = () => trainer.abort();
   o.signal?.addEventListener('abort', abortListener);
   const result = (): FitResult => ({ history: position.history, snapshots: position.snapshots, best: position.best, aborted: false,
@@ -353,7 +364,10 @@ async function runFit(o: FitOptions): Promise<FitResult> {
     }
     // Batches an interrupted run trained after its last checkpoint are in its event file too:
     // TensorBoard drops them (steps >= this one) when it reads this START.
-    if (events && (position.epoch > 0 || position.batch > 0)) events.sessionStart(position.epoch * batches + position.batch + 1);
+    if (outDir && o.tensorboard !== false && position.epoch < epochs) {
+      events = new EventFileWriter(outDir);
+      if (position.epoch > 0 || position.batch > 0) events.sessionStart(position.epoch * batches + position.batch + 1);
+    }
     await o.callbacks?.onTrainBegin?.();
     for (let e = position.epoch; e < epochs; e++) {
       if (o.signal?.aborted) return await stop(e, 0);
@@ -367,7 +381,7 @@ async function runFit(o: FitOptions): Promise<FitResult> {
       const onBatch = o.callbacks?.onBatchEnd;
       const epochRun = trainer.runEpoch({ epoch: e, lrs, startBatch, progressEvery: o.progressEvery, skipNonFinite },
         onBatch || events ? (p) => {
-          if (events) events.add(e * batches + p.batch, batchScalars(p, o.schedule.cycleIndexAt(e + (p.batch - 1) / batches)));
+          if (events) logEvents(() => events!.add(e * batches + p.batch, batchScalars(p, o.schedule.cycleIndexAt(e + (p.batch - 1) / batches))));
           onBatch?.({ ...p, epoch: e + 1 });
         } : undefined);
       // runEpoch clears the trainer's stop flag as it starts: a stop requested while this epoch was
@@ -448,9 +462,12 @@ async function runFit(o: FitOptions): Promise<FitResult> {
           // At the step of the epoch's last batch: one step axis (batches trained) for everything,
           // so a resumed run's SessionLog START also drops an epoch logged after the last checkpoint.
           const step = (e + 1) * batches;
-          events.add(step, epochScalars(row));
-          if (cycle && snapshot) events.add(step, [{ tag: 'cycle_end', text: cycleEndText(cycle, snapshot, row) }]);
-          events.flush();
+          const writer = events;
+          logEvents(() => {
+            writer.add(step, epochScalars(row));
+            if (cycle && snapshot) writer.add(step, [{ tag: 'cycle_end', text: cycleEndText(cycle, snapshot, row) }]);
+            writer.flush();
+          });
         }
         await saveCheckpoint(path.join(outDir, CHECKPOINT), o.model, o.optimizer, o.schedule.state(), position, state);
       }

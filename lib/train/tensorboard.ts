@@ -60,7 +60,9 @@ function writeValue(w: BinaryWriter, v: SummaryValue): void {
   w.tag(1, WireType.LengthDelimited).fork(); // Summary.value
   w.tag(1, WireType.LengthDelimited).string(v.tag); // Value.tag
   if ('scalar' in v) {
-    w.tag(2, WireType.Bit32).float(v.scalar); // Value.simple_value
+    // Value.simple_value is a float32: values beyond its range are +-Infinity there (as in
+    // PyTorch's SummaryWriter), not an error: an LR of 1e300 is still logged.
+    w.tag(2, WireType.Bit32).float(Math.fround(v.scalar));
   } else {
     // Value.metadata { plugin_data { plugin_name: "text" } } and a scalar DT_STRING tensor.
     w.tag(9, WireType.LengthDelimited).fork();
