@@ -4,7 +4,8 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { stringify } from 'yaml';
-import { parseExperimentConfig, runConfigFor } from '../lib/experiment';
+import { parseExperimentConfig, planRuns, runConfigFor } from '../lib/experiment';
+import { checkRunFolder, prepareRunFolder } from '../lib/experiment/runs';
 import { runCommand } from './helpers/cli';
 import { writeIdxDataset } from './helpers/idx';
 import { tempDir } from './helpers/native';
@@ -92,5 +93,12 @@ describe('disk use in the run summary', () => {
     expect(r.status, r.stderr).toBe(0);
     const runDir = path.join(dir, 'out', 'runs', 'sgdr', 'seed-0');
     expect(fs.readdirSync(runDir).sort()).toEqual(['metrics.jsonl', 'run.json', 'snapshot-cycle-1.val-probabilities.pth', 'summary.json']);
+    // A started experiment may change what its runs keep and log, not what they train.
+    const [planned] = planRuns(parsed, path.join(dir, 'again'));
+    prepareRunFolder(planned!);
+    const relaxed = parseExperimentConfig({ ...config, keep: { best: true }, tensorboard: true });
+    expect(() => checkRunFolder(planRuns(relaxed, path.join(dir, 'again'))[0]!)).not.toThrow();
+    const other = parseExperimentConfig({ ...config, batchSize: 8 });
+    expect(() => checkRunFolder(planRuns(other, path.join(dir, 'again'))[0]!)).toThrow(/was trained with a different 'batchSize'/);
   }, 300_000);
 });

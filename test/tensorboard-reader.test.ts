@@ -92,9 +92,39 @@ describe('TensorBoard event files: framing', () => {
   });
 });
 
+const work = tempDir('tensorboard');
+const data = writeIdxDataset(path.join(work, 'data'), 64, 32);
+
+describe('the per-batch accuracy batch/accuracy logs', () => {
+  it("is each batch's: weighted by batch size, the batches give the epoch's train_acc", async () => {
+    const { train, val } = openData(`fashion-mnist:${data}`, { augment: false });
+    const model = resnet('resnet18', { numClasses: 10, inChannels: 1, stem: 'imagenet', seed: 5 });
+    const seen = new Map<string, number>();
+    try {
+      // 64 examples in batches of 24: 24, 24 and 16, so the weights matter.
+      const r = await fit({
+        model, optimizer: new SGD(model, { lr: 0.02, momentum: 0.9 }), schedule: new WarmRestarts({ lr: 0.02, t0: 1, tMult: 1 }),
+        train, val, epochs: 2, batchSize: 24, seed: 0,
+        callbacks: { onBatchEnd: (p) => seen.set(`${p.epoch}:${p.batch}`, p.accuracy * (p.batch === 3 ? 16 : 24)) },
+      });
+      let checked = 0;
+      for (const row of r.history) {
+        const correct = [1, 2, 3].map((b) => seen.get(`${row.epoch}:${b}`));
+        if (correct.some((c) => c === undefined)) continue; // an update dropped while JS was busy
+        checked++;
+        expect(correct.every((c) => Math.abs(c! - Math.round(c!)) < 1e-9)).toBe(true);
+        expect(correct.reduce((a, b) => a! + b!, 0)! / 64).toBeCloseTo(row.train_acc, 12);
+      }
+      expect(checked).toBeGreaterThan(0);
+    } finally {
+      model.dispose();
+      train.dispose();
+      val.dispose();
+    }
+  }, 120_000);
+});
+
 describe.runIf(probe.ok)("TensorBoard's EventAccumulator reads our event files", () => {
-  const work = tempDir('tensorboard');
-  const data = writeIdxDataset(path.join(work, 'data'), 64, 32);
 
   it('sgdr compare, 2 schedules × 2 seeds × 2 epochs: one run folder each; epoch scalars = metrics.jsonl; batch LR = the schedule', async () => {
     const config = {

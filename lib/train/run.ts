@@ -69,7 +69,7 @@ export const RUN_CONFIG_FILE = 'run.json';
 /** Settings that only affect speed; a resumed run may change them. */
 const RUNTIME_ONLY: ReadonlyArray<keyof RunConfig> = ['device', 'threads', 'workers'];
 /** Settings of what is written, not of what is trained: saved in run.json, free to change on resume. */
-const OUTPUT_ONLY: ReadonlyArray<keyof RunConfig> = ['keep', 'tensorboard'];
+export const OUTPUT_ONLY: ReadonlyArray<keyof RunConfig> = ['keep', 'tensorboard'];
 
 export function readRunConfig(dir: string): RunConfig {
   const file = path.join(dir, RUN_CONFIG_FILE);
