@@ -303,14 +303,16 @@ async function runFit(o: FitOptions): Promise<FitResult> {
           normalizedWeightDecay: o.normalizedWeightDecay, batchSize, trainSize: o.train.size,
         });
         if (problem) throw new Error(`cannot resume ${outDir} with epochs ${epochs}: ${problem}`);
+      }
+      const mismatch = Object.keys(config).find((k) => k !== 'epochs' && differs(k));
+      if (mismatch) {
+        throw new Error(`cannot resume ${outDir}: its '${mismatch}' was ${JSON.stringify(ckpt.position.config[mismatch])}, now ${JSON.stringify(config[mismatch as keyof typeof config])}`);
+      }
+      if (differs('epochs')) {
         log(`resume: ${outDir} was set up for ${String(ckpt.position.config.epochs)} epochs, now ${epochs} (${ckpt.position.epoch} done)`);
         ckpt.position.config = { ...ckpt.position.config, epochs };
         // The run is unfinished again until its new last epoch: its old summary no longer holds.
         fs.rmSync(path.join(outDir, 'summary.json'), { force: true });
-      }
-      const mismatch = Object.keys(config).find(differs);
-      if (mismatch) {
-        throw new Error(`cannot resume ${outDir}: its '${mismatch}' was ${JSON.stringify(ckpt.position.config[mismatch])}, now ${JSON.stringify(config[mismatch as keyof typeof config])}`);
       }
       const file = path.join(outDir, CHECKPOINT);
       const restore = async (what: string, work: () => unknown): Promise<void> => {
@@ -365,8 +367,10 @@ async function runFit(o: FitOptions): Promise<FitResult> {
     // Batches an interrupted run trained after its last checkpoint are in its event file too:
     // TensorBoard drops them (steps >= this one) when it reads this START.
     if (outDir && o.tensorboard !== false && position.epoch < epochs) {
-      events = new EventFileWriter(outDir);
-      if (position.epoch > 0 || position.batch > 0) events.sessionStart(position.epoch * batches + position.batch + 1);
+      logEvents(() => {
+        events = new EventFileWriter(outDir);
+        if (position.epoch > 0 || position.batch > 0) events.sessionStart(position.epoch * batches + position.batch + 1);
+      });
     }
     await o.callbacks?.onTrainBegin?.();
     for (let e = position.epoch; e < epochs; e++) {
@@ -476,7 +480,7 @@ async function runFit(o: FitOptions): Promise<FitResult> {
     }
     const done = result();
     if (outDir) {
-      events?.flush();
+      if (events) logEvents(() => events!.flush());
       // Counted without the checkpoint that is about to go: the summary says what stays. It is
       // written before the checkpoint is deleted, so a kill in between leaves a finished run.
       const dropCheckpoint = o.keep?.checkpoint === false;
@@ -489,12 +493,12 @@ async function runFit(o: FitOptions): Promise<FitResult> {
   } finally {
     o.signal?.removeEventListener('abort', abortListener);
     trainer.close();
-    events?.close();
+    if (events) logEvents(() => events!.close());
   }
 
   async function stop(epoch: number, batch: number): Promise<FitResult> {
     position = { ...position, epoch, batch };
-    events?.flush();
+    if (events) logEvents(() => events!.flush());
     if (outDir) await saveCheckpoint(path.join(outDir, CHECKPOINT), o.model, o.optimizer, o.schedule.state(), position);
     return { ...result(), aborted: true };
   }
