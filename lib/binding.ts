@@ -104,6 +104,8 @@ export interface NativeBatchProgress {
   batch: number;
   batches: number;
   loss: number;
+  /** The batch's accuracy (correct / images of this batch). */
+  accuracy: number;
   lr: number;
   imagesPerSecond: number;
 }

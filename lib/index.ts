@@ -1,6 +1,7 @@
 /** libtorch-sgdr: the public surface. */
-export { Tensor, type TensorOptions, type DType, type TypedArray } from './tensor';
+export { Tensor, type TensorOptions, type DType, type TypedArray, type NestedList } from './tensor';
 export { resnet, ResNet, RESNET_ARCHS, DEFAULT_STEM, isResNetArch, type ResNetArch, type ResNetOptions, type LoadStateDictOptions, type LoadStateDictResult } from './nn/resnet';
+export type { InferenceOptions, ModelEvaluation } from './nn/inference';
 export { SGD, Adam, AdamW, Optimizer, type SGDOptions, type AdamOptions, type ParamGroup } from './optim/optimizer';
 export { CosineAnnealingLR, StepLRScheduler, LRScheduler, type CosineAnnealingOptions, type StepLRSchedulerOptions } from './optim/lr-scheduler';
 export { WarmRestartsDriver } from './optim/warm-restarts-driver';
@@ -9,8 +10,9 @@ export { DisposedError, DivergenceError, RunFolderInUseError } from './errors';
 export { resolveDevice, isDeviceSpec, cudaAvailable, setNumThreads, getNumThreads, manualSeed, type DeviceSpec } from './device';
 export * from './serialization';
 export * from './schedule';
-export { fit, cycleEnds, normalizedWeightDecay, runFiles, clearRunFiles, DIVERGED_FILE, SWA_FILE, type FitOptions, type FitResult, type FitCallbacks, type BatchProgress, type DatasetHandle, type SwaResult } from './train/fit';
+export { fit, cycleEnds, normalizedWeightDecay, runFiles, clearRunFiles, DIVERGED_FILE, SWA_FILE, type FitOptions, type FitResult, type FitCallbacks, type BatchProgress, type DatasetHandle, type SwaResult, type KeepFiles, type DiskUse, runDiskUse } from './train/fit';
 export { WeightAverage, updateBatchNorm, swaLearningRate, checkSwaOptions, type SwaOptions, type BatchLike } from './train/swa';
+export { EventFileWriter, encodeEvent, tfRecord, maskedCrc32c, EVENT_FILE_PREFIX, type SummaryValue, type EventFields } from './train/tensorboard';
 export { ensembleMetrics, type EpochMetrics } from './train/metrics';
 export { ENSEMBLE_METHODS, ensembleWeights, greedyWeights, nllOptimalWeights, weightedEnsembleMetrics, type EnsembleMethod } from './train/ensemble';
 export { saveCheckpoint, loadCheckpoint, type Checkpoint, type SnapshotInfo, type TrainingPosition } from './train/checkpoint';

@@ -35,9 +35,13 @@ describe('sgdr train', () => {
     const again = await sgdr('train', '--resume', out);
     expect(again.status).toBe(0);
     expect(fs.readFileSync(path.join(out, 'metrics.jsonl'), 'utf8').trim().split('\n')).toHaveLength(3);
-    const changed = await sgdr('train', '--resume', out, '--epochs', '5');
+    const changed = await sgdr('train', '--resume', out, '--seed', '5');
     expect(changed.status).toBe(1);
-    expect(changed.stderr.trim()).toBe('sgdr train: --resume continues the run as it was configured; --epochs cannot change');
+    expect(changed.stderr.trim()).toBe('sgdr train: --resume continues the run as it was configured; --seed cannot change');
+    // --epochs may change (train longer), but not to fewer epochs than were trained.
+    const shorter = await sgdr('train', '--resume', out, '--epochs', '2');
+    expect(shorter.status).toBe(1);
+    expect(shorter.stderr.trim()).toMatch(/cannot resume .* with epochs 2: it has trained 3 epochs already, more than 2$/);
   });
 
   it.runIf(hasTorch)('transfer learning from a torchvision state dict: new classifier, re-initialised and frozen modules', async () => {

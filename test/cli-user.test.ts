@@ -42,6 +42,8 @@ describe('sgdr train --help and a run agree', () => {
       'eta-min': schedule.etaMin ?? 0, decay: schedule.decay ?? 1, warmup: schedule.warmup ?? 0,
       optimizer: config.optimizer?.type, momentum: config.optimizer?.momentum ?? DEFAULT_SGD_MOMENTUM,
       seed: config.seed, 'ensemble-size': config.ensembleSize ?? 3, device: config.device,
+      'k-decay': (schedule as { kDecay?: number }).kDecay ?? 1, ensemble: config.ensemble ?? 'last',
+      'keep-snapshots': config.keep?.snapshots ?? true, 'swa-cycle': (config.swa as { cycle?: number } | undefined)?.cycle ?? 1,
     };
     for (const [flag, text] of Object.entries(shown)) {
       if (flag === 'gamma') continue; // step/multistep only: checked below

@@ -117,11 +117,12 @@ describe('runs', () => {
 });
 
 describe('shipped configs', () => {
-  it('the demo and every examples/*.json parse', () => {
+  it('the demo and every examples/*.json and *.yaml parse', () => {
     expect(demoConfig().seeds).toEqual([0, 1, 2]);
     const dir = path.join(__dirname, '..', 'examples');
-    const files = fs.readdirSync(dir).filter((f) => f.endsWith('.json') && f !== 'figure1.json');
-    expect(files.length).toBeGreaterThanOrEqual(3);
+    const files = fs.readdirSync(dir).filter((f) => (f.endsWith('.json') || f.endsWith('.yaml')) && f !== 'figure1.json');
+    expect(files.length).toBeGreaterThanOrEqual(4);
+    expect(files).toContain('sgdr-vs-step.yaml');
     for (const f of files) {
       const config = readExperimentConfig(path.join(dir, f));
       expect(config.schedules.length, f).toBeGreaterThan(0);

@@ -96,7 +96,10 @@ describe('fit()', () => {
     const dir = tempDir('fit-keep');
     const r = await run(dir, { epochs: 1, keep: { checkpoint: false, best: false, snapshots: false } });
     expect(r.snapshots).toEqual([{ cycle: 0, epoch: 1, probabilities: 'snapshot-cycle-1.val-probabilities.pth' }]);
-    expect(fs.readdirSync(dir).sort()).toEqual(['metrics.jsonl', 'snapshot-cycle-1.val-probabilities.pth', 'summary.json']);
+    const files = fs.readdirSync(dir).sort();
+    expect(files.filter((f) => !f.startsWith('events.out.tfevents.'))).toEqual(['metrics.jsonl', 'snapshot-cycle-1.val-probabilities.pth', 'summary.json']);
+    // TensorBoard's event file is numbers too, and stays.
+    expect(files.filter((f) => f.startsWith('events.out.tfevents.'))).toHaveLength(1);
   });
 
   it('refuses to resume a run under other settings, and rejects bad options', async () => {
@@ -179,7 +182,12 @@ describe('fit(): divergence and run folders', () => {
     expect((err as RunFolderInUseError).files).toEqual(expect.arrayContaining(['metrics.jsonl', 'checkpoint.pth', 'events.out.tfevents.1.host']));
     const again = await run(dir, { epochs: 1, overwrite: true, keep: { best: false } });
     expect(again.history).toHaveLength(1);
-    expect(fs.readdirSync(dir).sort()).toEqual(['checkpoint.pth', 'metrics.jsonl', 'notes.txt', 'snapshot-cycle-1.pth',
+    const files = fs.readdirSync(dir).sort();
+    expect(files.filter((f) => !f.startsWith('events.out.tfevents.'))).toEqual(['checkpoint.pth', 'metrics.jsonl', 'notes.txt', 'snapshot-cycle-1.pth',
       'snapshot-cycle-1.val-probabilities.pth', 'summary.json']);
+    // The other run's event file went with it; this run wrote its own.
+    const events = files.filter((f) => f.startsWith('events.out.tfevents.'));
+    expect(events).toHaveLength(1);
+    expect(events[0]).not.toBe('events.out.tfevents.1.host');
   });
 });

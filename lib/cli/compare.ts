@@ -27,7 +27,7 @@ export const runtimeFlagSpecs: FlagSpecs = {
 };
 
 const flagSpecs: FlagSpecs = {
-  config: { kind: 'string', help: 'experiment config (JSON): data, model, optimizer, epochs, seeds, schedules' },
+  config: { kind: 'string', help: 'experiment config, JSON or YAML (.yaml/.yml): data, model, optimizer, epochs, seeds, schedules' },
   out: { kind: 'string', help: 'experiment folder (default runs/<config name>); run again to resume' },
   ...runtimeFlagSpecs,
   'report-only': { kind: 'boolean', help: "don't train: write the report from the runs already in --out" },
@@ -244,7 +244,7 @@ function help(): string {
     'usage: sgdr compare --config FILE [--out DIR] [--jobs N] [flags]',
     '',
     'Trains every schedule of the config on every seed, then writes results.json, results.csv, figures/ and report.html',
-    'into --out. Run it again to skip finished runs and resume interrupted ones. Example configs: examples/*.json.',
+    'into --out. Run it again to skip finished runs and resume interrupted ones. Example configs: examples/*.json, examples/*.yaml.',
     '',
     formatFlags(flagSpecs),
   ].join('\n');

@@ -14,6 +14,7 @@ import { ENSEMBLE_METHODS, type EnsembleMethod } from '../train/ensemble';
 import type { SwaOptions } from '../train/swa';
 import { outputFolderProblem } from '../folders';
 import type { ScheduleSpec } from '../schedule';
+import type { DiskUse, KeepFiles } from '../train/fit';
 import { DEFAULT_SGD_MOMENTUM, readRunConfig, runTraining, type RunConfig } from '../train/run';
 import { DEFAULT_STEM } from '../nn/resnet';
 import { capThreads, flagDefault, formatFlags, parseCommandFlags, UsageError, withDefaults, type FlagSpecs, type ParsedFlags } from './args';
@@ -58,15 +59,32 @@ export const flagSpecs: FlagSpecs = {
   threads: { kind: 'integer', help: 'LibTorch threads (default: the machine\'s cores)' },
   workers: { kind: 'integer', help: 'data loader threads (default: automatic)' },
   out: { kind: 'string', help: 'run folder (default: runs/train-<time>)' },
-  resume: { kind: 'string', help: 'continue the run in this folder from its last checkpoint' },
+  resume: { kind: 'string', help: 'continue the run in this folder from its last checkpoint (with --epochs N: train it longer, to N epochs)' },
   overwrite: { kind: 'boolean', help: "reuse an --out that holds another run (deletes that run's files only)" },
+  keep: { kind: 'string', help: "weight files to keep: all (default) | none | a list of checkpoint,best,snapshots (snapshot probabilities stay; checkpoint goes once the run ends)" },
+  tensorboard: { kind: 'boolean', help: 'TensorBoard event files in --out (default on; --no-tensorboard)' },
   'skip-nonfinite': { kind: 'boolean', help: 'skip (do not apply) batches with a NaN/Inf loss instead of stopping; counted in metrics.jsonl' },
   json: { kind: 'boolean', help: 'print the summary as JSON at the end' },
   help: { kind: 'boolean', help: 'show this help' },
 };
 
-/** Flags that may differ on --resume: they change speed, not results. */
-const RESUME_FLAGS = new Set(['resume', 'device', 'threads', 'workers', 'json']);
+/** Flags that may differ on --resume: speed, what is written, and --epochs (train longer, when the schedule allows it). */
+const RESUME_FLAGS = new Set(['resume', 'device', 'threads', 'workers', 'json', 'keep', 'tensorboard', 'epochs']);
+
+const KEEP_NAMES = ['checkpoint', 'best', 'snapshots'] as const;
+
+/** --keep all | none | checkpoint,best,snapshots (any of them): the weight files a run keeps. */
+export function keepFromFlag(value: string): KeepFiles {
+  const v = value.trim();
+  if (v === 'all') return { checkpoint: true, best: true, snapshots: true };
+  if (v === 'none') return { checkpoint: false, best: false, snapshots: false };
+  const names = v.split(',').map((n) => n.trim()).filter((n) => n !== '');
+  const bad = names.find((n) => !(KEEP_NAMES as readonly string[]).includes(n));
+  if (bad !== undefined || names.length === 0) {
+    throw new UsageError(`--keep takes all, none or a comma-separated list of ${KEEP_NAMES.join(', ')}, got '${value}'`);
+  }
+  return Object.fromEntries(KEEP_NAMES.map((n) => [n, names.includes(n)])) as KeepFiles;
+}
 
 function int(flags: ParsedFlags, name: string, fallback?: number): number | undefined {
   const v = flags[name] as number | undefined;
@@ -132,6 +150,8 @@ export function configFromFlags(flags: ParsedFlags): RunConfig {
     fastDecode: flags['fast-decode'] as boolean | undefined,
     initWeights: flags['init-weights'] as string | undefined,
     ...(flags['skip-nonfinite'] ? { skipNonFinite: true } : {}),
+    ...(flags.keep !== undefined ? { keep: keepFromFlag(flags.keep as string) } : {}),
+    ...(flags.tensorboard !== undefined ? { tensorboard: flags.tensorboard as boolean } : {}),
     reinitLast: int(flags, 'reinit-last'),
     freeze: flags.freeze as boolean | undefined,
     ensembleSize: flags['ensemble-size'] === undefined ? undefined : positive('ensemble-size', 3),
@@ -169,6 +189,27 @@ function swaFromFlags(flags: ParsedFlags, epochs: number): SwaOptions | undefine
   return { start, ...(lr !== undefined ? { lr } : {}), ...(lrMax !== undefined ? { lrMax } : {}), ...(cycle !== undefined ? { cycle } : {}) };
 }
 
+/** MiB, as `du -h` and `ls -lh` count them. */
+const megabytes = (bytes: number): string => `${(bytes / 2 ** 20).toFixed(bytes < 10 * 2 ** 20 ? 2 : 1)} MiB`;
+
+/** "213.4 MiB on disk: checkpoint.pth 85.3 MiB, best.pth 42.7 MiB, 2 snapshots 85.4 MiB, other files 0.01 MiB" */
+export function diskLine(disk: DiskUse): string {
+  const parts: string[] = [];
+  let snapshots = 0;
+  let snapshotBytes = 0;
+  let other = 0;
+  for (const [name, bytes] of Object.entries(disk.files)) {
+    if (/^snapshot-cycle-\d+\.pth$/.test(name)) {
+      snapshots++;
+      snapshotBytes += bytes;
+    } else if (name === 'checkpoint.pth' || name === 'best.pth') parts.push(`${name} ${megabytes(bytes)}`);
+    else other += bytes;
+  }
+  if (snapshots) parts.push(`${snapshots} snapshot${snapshots > 1 ? 's' : ''} ${megabytes(snapshotBytes)}`);
+  parts.push(`other files ${megabytes(other)}`);
+  return `${megabytes(disk.bytes)} on disk: ${parts.join(', ')} (--keep none keeps only the numbers)`;
+}
+
 function help(): string {
   return [
     'usage: sgdr train [flags]',
@@ -202,6 +243,13 @@ export const command: Command = {
       if (!fs.existsSync(outDir)) throw new UsageError(`--resume: folder not found: ${outDir}`);
       config = { ...readRunConfig(outDir), device: (flags.device as string | undefined) ?? 'auto',
         threads: flags.threads as number | undefined, workers: flags.workers as number | undefined };
+      // What is written may change on resume; what is trained may not.
+      if (flags.keep !== undefined) config.keep = keepFromFlag(flags.keep as string);
+      if (flags.tensorboard !== undefined) config.tensorboard = flags.tensorboard as boolean;
+      if (flags.epochs !== undefined) {
+        if ((flags.epochs as number) < 1) throw new UsageError(`--epochs must be >= 1, got ${String(flags.epochs)}`);
+        config.epochs = flags.epochs as number;
+      }
     } else {
       config = configFromFlags(flags);
       outDir = (flags.out as string | undefined) ?? defaultOutDir();
@@ -237,6 +285,7 @@ export const command: Command = {
         (last?.val_acc != null ? `; final val_acc ${(last.val_acc * 100).toFixed(1)}%` : '') +
         (result.swa?.val_acc != null ? `; SWA val_acc ${(result.swa.val_acc * 100).toFixed(1)}%` : '') +
         (result.skippedBatches !== undefined ? `; ${result.skippedBatches} batch(es) skipped for a non-finite loss` : ''));
+      if (result.disk) log(diskLine(result.disk));
       if (flags.json) process.stdout.write(fs.readFileSync(path.join(outDir, 'summary.json'), 'utf8'));
       return 0;
     } catch (err) {

@@ -17,7 +17,8 @@
  *   "analysis": { "targetValLoss": 0.5, "bandwidth": 1, "baseline": "Step decay" }
  * }
  *
- * A bad config is refused with one error that names the key path (`schedules[1].tMult`).
+ * A bad config is refused with one error that names the key path (`schedules[1].tMult`). The same
+ * config may be written in YAML (a .yaml/.yml file); its errors also give the key's line.
  */
 import * as fs from 'fs';
 import * as path from 'path';
@@ -28,6 +29,7 @@ import type { OptimizerConfig, RunConfig } from '../train/run';
 import { RESNET_ARCHS } from '../nn/archs';
 import { checkSwaOptions, type SwaOptions } from '../train/swa';
 import { ENSEMBLE_METHODS, type EnsembleMethod } from '../train/ensemble';
+import { parseYamlConfig } from './yaml-config';
 
 /** A bad experiment config; `keyPath` names the offending key (e.g. `schedules[1].tMult`). */
 export class ExperimentConfigError extends TypeError {
@@ -36,8 +38,10 @@ export class ExperimentConfigError extends TypeError {
     readonly keyPath: string,
     readonly detail: string,
     readonly file?: string,
+    /** 1-based line of the key in a YAML config, when known. */
+    readonly line?: number,
   ) {
-    super(`${file ? `${file}: ` : ''}${keyPath ? `${keyPath}: ` : ''}${detail}`);
+    super(`${file ? `${file}: ` : ''}${keyPath ? `${keyPath}${line ? ` (line ${line})` : ''}: ` : line ? `line ${line}: ` : ''}${detail}`);
   }
 }
 
@@ -95,6 +99,8 @@ export interface ExperimentConfig {
   ensemble?: EnsembleMethod;
   /** Weight files each run keeps (default all; see FitOptions.keep): false drops them to save disk. */
   keep?: KeepFiles;
+  /** TensorBoard event files in every run folder (default true): `tensorboard --logdir OUT` overlays the runs. */
+  tensorboard?: boolean;
   seeds: number[];
   schedules: ExperimentSchedule[];
   analysis: ExperimentAnalysis;
@@ -161,7 +167,7 @@ const join = (keyPath: string, key: string): string => (keyPath ? `${keyPath}.${
 
 const TOP_KEYS = [
   'name', 'description', 'data', 'model', 'optimizer', 'epochs', 'batchSize', 'evalBatchSize', 'ensembleSize', 'ensemble',
-  'seeds', 'runs', 'schedules', 'analysis', 'keep', 'device', 'threads', 'workers',
+  'seeds', 'runs', 'schedules', 'analysis', 'keep', 'tensorboard', 'device', 'threads', 'workers',
 ] as const;
 const KEEP_KEYS = ['checkpoint', 'best', 'snapshots'] as const;
 const DATA_KEYS = ['source', 'limitTrain', 'limitVal', 'augment', 'hflip', 'pad', 'imageSize', 'resize', 'fastDecode', 'mean', 'std'] as const;
@@ -329,13 +335,17 @@ export function parseExperimentConfig(json: Json, file?: string): ExperimentConf
     config.keep = {};
     for (const key of KEEP_KEYS) if (k[key] !== undefined) config.keep[key] = c.boolean(k[key], `keep.${key}`);
   }
+  if (o.tensorboard !== undefined) config.tensorboard = c.boolean(o.tensorboard, 'tensorboard');
   if (o.device !== undefined) config.device = c.string(o.device, 'device');
   if (o.threads !== undefined) config.threads = c.number(o.threads, 'threads', { integer: true, min: 1 });
   if (o.workers !== undefined) config.workers = c.number(o.workers, 'workers', { integer: true, min: 0 });
   return config;
 }
 
-/** Reads and validates an experiment config file (JSON). */
+/** Whether a config file is YAML (by its extension, .yaml or .yml); anything else is read as JSON. */
+export const isYamlConfig = (file: string): boolean => /\.ya?ml$/i.test(file);
+
+/** Reads and validates an experiment config file: JSON, or YAML for a .yaml/.yml file. */
 export function readExperimentConfig(file: string): ExperimentConfig {
   let text: string;
   try {
@@ -343,14 +353,27 @@ export function readExperimentConfig(file: string): ExperimentConfig {
   } catch (err) {
     throw new ExperimentConfigError('', `cannot read the config: ${(err as NodeJS.ErrnoException).code ?? (err as Error).message}`, file);
   }
-  let json: Json;
-  try {
-    // Editors on Windows save UTF-8 with a byte-order mark, which JSON.parse rejects.
-    json = JSON.parse(text.replace(/^\uFEFF/, ''));
-  } catch (err) {
-    throw new ExperimentConfigError('', `not valid JSON: ${(err as Error).message}`, file);
+  // Editors on Windows save UTF-8 with a byte-order mark, which JSON.parse rejects.
+  text = text.replace(/^\uFEFF/, '');
+  let config: ExperimentConfig;
+  if (isYamlConfig(file)) {
+    const yaml = parseYamlConfig(text, file);
+    try {
+      config = parseExperimentConfig(yaml.value, file);
+    } catch (err) {
+      // The same key-path error, with the line of that key (or of the nearest enclosing one there is).
+      if (err instanceof ExperimentConfigError && err.line === undefined) throw new ExperimentConfigError(err.keyPath, err.detail, file, yaml.lineOf(err.keyPath));
+      throw err;
+    }
+  } else {
+    let json: Json;
+    try {
+      json = JSON.parse(text);
+    } catch (err) {
+      throw new ExperimentConfigError('', `not valid JSON: ${(err as Error).message}`, file);
+    }
+    config = parseExperimentConfig(json, file);
   }
-  const config = parseExperimentConfig(json, file);
   // A relative weight file is looked up next to the config file first (when the file is there;
   // otherwise relative to the working directory), and made absolute so a resume from another
   // directory trains on the same file.
@@ -409,6 +432,7 @@ export function runConfigFor(config: ExperimentConfig, entry: ExperimentSchedule
     ...((entry.ensemble ?? config.ensemble) && (entry.ensemble ?? config.ensemble) !== 'last' ? { ensemble: entry.ensemble ?? config.ensemble } : {}),
     ...(entry.swa ? { swa: entry.swa } : {}),
     ...(config.keep ? { keep: config.keep } : {}),
+    ...(config.tensorboard !== undefined ? { tensorboard: config.tensorboard } : {}),
   };
   for (const k of ['limitTrain', 'limitVal', 'augment', 'hflip', 'pad', 'imageSize', 'resize', 'fastDecode', 'mean', 'std'] as const) {
     if (d[k] !== undefined) (run as unknown as Record<string, unknown>)[k] = d[k];

@@ -6,7 +6,7 @@
 import * as fs from 'fs';
 import * as path from 'path';
 import { DIVERGED_FILE } from '../train/fit';
-import { RUN_CONFIG_FILE, type RunConfig } from '../train/run';
+import { OUTPUT_ONLY, RUN_CONFIG_FILE, type RunConfig } from '../train/run';
 import type { EpochMetrics } from '../train/metrics';
 import { runConfigFor, slugify, type ExperimentConfig } from './config';
 import { makeFolder } from '../folders';
@@ -124,7 +124,9 @@ export function checkRunFolder(run: PlannedRun): void {
   } catch (err) {
     throw new Error(`${file}: not valid JSON (${(err as Error).message}); delete the run folder to train it again`);
   }
-  const key = differingKey(saved, run.config as unknown as Record<string, unknown>);
+  // Which files a run writes (keep, tensorboard) may change between calls; what it trains may not.
+  const trained = (c: Record<string, unknown>) => Object.fromEntries(Object.entries(c).filter(([k]) => !(OUTPUT_ONLY as readonly string[]).includes(k)));
+  const key = differingKey(trained(saved), trained(run.config as unknown as Record<string, unknown>));
   if (key !== undefined) {
     throw new Error(
       `${run.relDir} was trained with a different '${key}' (${JSON.stringify(saved[key])}, now ${JSON.stringify((run.config as unknown as Record<string, unknown>)[key])}): ` +

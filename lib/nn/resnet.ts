@@ -10,6 +10,8 @@ import { resolveDevice, type DeviceSpec } from '../device';
 import { withCallerStack } from '../errors';
 import { orderedDict, readTorchFile, stateDictEntries, withoutPath, writeTorchFile, type TensorRecord } from '../serialization';
 import { Tensor } from '../tensor';
+import type { Dataset } from '../data/dataset';
+import { evaluateModel, predictModel, type InferenceOptions, type ModelEvaluation } from './inference';
 
 export { RESNET_ARCHS, isResNetArch, type ResNetArch } from './archs';
 import type { ResNetArch } from './archs';
@@ -76,8 +78,9 @@ export class ResNet {
     return this.native.info().stem;
   }
 
-  get device(): string {
-    return this.native.device();
+  /** Where it lives, as LibTorch names it: 'cpu' or 'cuda:N'. */
+  get device(): 'cpu' | `cuda:${number}` {
+    return this.native.device() as 'cpu' | `cuda:${number}`;
   }
 
   get training(): boolean {
@@ -101,6 +104,24 @@ export class ResNet {
       if (!(input instanceof Tensor)) throw new TypeError('input must be a Tensor');
       return new Tensor(await this.native.forward(input.native));
     });
+  }
+
+  /**
+   * Loss, accuracy and confusion matrix over a whole data set (in its order, in evaluation mode;
+   * the model's mode is restored after). The data set is read as its loader delivers it: open a
+   * training split with `augment: false` to evaluate it without random crops.
+   */
+  evaluate(data: Dataset, options: InferenceOptions = {}): Promise<ModelEvaluation> {
+    return withCallerStack(() => evaluateModel(this, data, options));
+  }
+
+  /**
+   * Class probabilities (softmax of the logits), float32 [N, numClasses] on the CPU, for every
+   * example of a data set (in its order) or for a tensor of images [N, C, H, W] / [C, H, W].
+   * `.argmax()` of the result gives the predicted classes.
+   */
+  predict(input: Dataset | Tensor, options: InferenceOptions = {}): Promise<Tensor> {
+    return withCallerStack(() => predictModel(this, input, options));
   }
 
   /** Number of parameters (all, or only those that will be trained). */

@@ -27,6 +27,8 @@ import { Tensor } from '../tensor';
 import type { DeviceSpec } from '../device';
 import { evaluate } from './step';
 import { checkSwaOptions, swaAveragesAfter, swaLearningRate, updateBatchNorm, WeightAverage, type SwaOptions } from './swa';
+import { EventFileWriter, type SummaryValue } from './tensorboard';
+import { cycleLength, extensionProblem } from './extend';
 
 /** What fit() needs of a dataset: the native handle the loader reads. */
 export interface DatasetHandle {
@@ -93,6 +95,13 @@ export interface FitOptions {
    * snapshot's validation probabilities (enough for the ensemble metrics), not its weights.
    */
   keep?: KeepFiles;
+  /**
+   * TensorBoard event files in outDir (default true), every value at step = batches trained so
+   * far: per batch batch/loss, batch/accuracy, batch/lr, batch/cycle; per epoch every number of
+   * its metrics.jsonl row as epoch/<name> (at the step of its last batch, e·K), and a text
+   * `cycle_end` at each SGDR cycle end.
+   */
+  tensorboard?: boolean;
   /** Snapshots the snapshot ensemble draws on: the last M cycles (default 3; for an FGE schedule, all). */
   ensembleSize?: number;
   /**
@@ -148,6 +157,24 @@ export interface FitResult {
   aborted: boolean;
   /** With skipNonFinite: batches skipped for a non-finite loss, over the whole run. */
   skippedBatches?: number;
+  /** With outDir, on a finished run: what the run folder's files take on disk (as summary.json's `disk`). */
+  disk?: DiskUse;
+}
+
+/** The run folder's files at the end of a run and their sizes (summary.json itself not counted). */
+export interface DiskUse {
+  bytes: number;
+  /** File name → bytes, largest first. */
+  files: Record<string, number>;
+}
+
+/** Sizes of the run's files in `dir` (see runFiles), less `without`. */
+export function runDiskUse(dir: string, without: readonly string[] = []): DiskUse {
+  const sizes = runFiles(dir, true)
+    .filter((f) => f !== 'summary.json' && !without.includes(f))
+    .map((f) => [f, fs.statSync(path.join(dir, f)).size] as const)
+    .sort((a, b) => b[1] - a[1] || (a[0] < b[0] ? -1 : 1));
+  return { bytes: sizes.reduce((a, [, n]) => a + n, 0), files: Object.fromEntries(sizes) };
 }
 
 export const CHECKPOINT_FILE = 'checkpoint.pth';
@@ -343,6 +370,19 @@ async function runFit(o: FitOptions): Promise<FitResult> {
   let valLabels: Int32Array | undefined;
   let classes = 0;
 
+  // Opened once the run is known to train (below), so a refused run, or a finished one resumed,
+  // leaves no event file behind.
+  let events: EventFileWriter | undefined;
+  // The event files serve the user's view of the run, not its results: a failed write there (a
+  // full disk, a folder gone) is said once and ends the logging, not the training.
+  const logEvents = (work: () => void): void => {
+    try {
+      work();
+    } catch (err) {
+      log(`tensorboard: ${(err as Error).message.split('\n')[0]}; no more event records for this run`);
+      events = undefined;
+    }
+  };
   const abortListener = () => trainer.abort();
   o.signal?.addEventListener('abort', abortListener);
   const result = (): FitResult => ({ history: position.history, snapshots: position.snapshots, best: position.best, aborted: false,
@@ -357,11 +397,31 @@ async function runFit(o: FitOptions): Promise<FitResult> {
     throw err;
   };
   try {
+    if (o.resume && outDir && !fs.existsSync(path.join(outDir, CHECKPOINT)) && fs.existsSync(path.join(outDir, 'summary.json'))) {
+      // A finished run whose checkpoint was not kept cannot go on: starting again would replace it.
+      throw new Error(`cannot resume ${outDir}: the run finished and its ${CHECKPOINT} was not kept (keep.checkpoint false), ` +
+        'so it cannot train longer; start a new run (its other files stay as they are)');
+    }
     if (o.resume && outDir && fs.existsSync(path.join(outDir, CHECKPOINT))) {
       const ckpt = await loadCheckpoint(path.join(outDir, CHECKPOINT));
-      const mismatch = Object.keys(config).find((k) => JSON.stringify(ckpt.position.config[k]) !== JSON.stringify(config[k as keyof typeof config]));
+      const differs = (k: string) => JSON.stringify(ckpt.position.config[k]) !== JSON.stringify(config[k as keyof typeof config]);
+      // Another number of epochs: training longer (or ending sooner) than the run was set up for.
+      if (differs('epochs')) {
+        const problem = extensionProblem(o.schedule, {
+          from: Number(ckpt.position.config.epochs), to: epochs, done: ckpt.position.epoch,
+          normalizedWeightDecay: o.normalizedWeightDecay, batchSize, trainSize: o.train.size,
+        });
+        if (problem) throw new Error(`cannot resume ${outDir} with epochs ${epochs}: ${problem}`);
+      }
+      const mismatch = Object.keys(config).find((k) => k !== 'epochs' && differs(k));
       if (mismatch) {
         throw new Error(`cannot resume ${outDir}: its '${mismatch}' was ${JSON.stringify(ckpt.position.config[mismatch])}, now ${JSON.stringify(config[mismatch as keyof typeof config])}`);
+      }
+      if (differs('epochs')) {
+        log(`resume: ${outDir} was set up for ${String(ckpt.position.config.epochs)} epochs, now ${epochs} (${ckpt.position.epoch} done)`);
+        ckpt.position.config = { ...ckpt.position.config, epochs };
+        // The run is unfinished again until its new last epoch: its old summary no longer holds.
+        fs.rmSync(path.join(outDir, 'summary.json'), { force: true });
       }
       const file = path.join(outDir, CHECKPOINT);
       const restore = async (what: string, work: () => unknown): Promise<void> => {
@@ -420,6 +480,14 @@ async function runFit(o: FitOptions): Promise<FitResult> {
       if (reloaded) await o.model.loadStateDict(ckpt.model);
       if (adaptive) ends = cycleEnds(o.schedule, epochs);
     }
+    // Batches an interrupted run trained after its last checkpoint are in its event file too:
+    // TensorBoard drops them (steps >= this one) when it reads this START.
+    if (outDir && o.tensorboard !== false && position.epoch < epochs) {
+      logEvents(() => {
+        events = new EventFileWriter(outDir);
+        if (position.epoch > 0 || position.batch > 0) events.sessionStart(position.epoch * batches + position.batch + 1);
+      });
+    }
     await o.callbacks?.onTrainBegin?.();
     for (let e = position.epoch; e < epochs; e++) {
       if (o.signal?.aborted) return await stop(e, 0);
@@ -430,8 +498,12 @@ async function runFit(o: FitOptions): Promise<FitResult> {
       const lrs = new Float64Array(batches);
       for (let i = 0; i < batches; i++) lrs[i] = (swaOptions && swaLearningRate(swaOptions, e, i, batches)) ?? o.schedule.lrAt(e + i / batches);
       const startBatch = position.batch;
+      const onBatch = o.callbacks?.onBatchEnd;
       const epochRun = trainer.runEpoch({ epoch: e, lrs, startBatch, progressEvery: o.progressEvery, skipNonFinite },
-        o.callbacks?.onBatchEnd ? (p) => o.callbacks!.onBatchEnd!({ ...p, epoch: e + 1 }) : undefined);
+        onBatch || events ? (p) => {
+          if (events) logEvents(() => events!.add(e * batches + p.batch, batchScalars(p, o.schedule.cycleIndexAt(e + (p.batch - 1) / batches))));
+          onBatch?.({ ...p, epoch: e + 1 });
+        } : undefined);
       // runEpoch clears the trainer's stop flag as it starts: a stop requested while this epoch was
       // being set up (the awaits above) is passed on again, or it would wait for the next epoch.
       if (o.signal?.aborted) trainer.abort();
@@ -536,6 +608,17 @@ async function runFit(o: FitOptions): Promise<FitResult> {
       position = { ...position, epoch: e + 1, batch: 0, partial: null, history: [...position.history, row] };
       if (outDir) {
         await writeMetrics(outDir, position.history);
+        if (events) {
+          // At the step of the epoch's last batch: one step axis (batches trained) for everything,
+          // so a resumed run's SessionLog START also drops an epoch logged after the last checkpoint.
+          const step = (e + 1) * batches;
+          const writer = events;
+          logEvents(() => {
+            writer.add(step, epochScalars(row));
+            if (cycle && snapshot) writer.add(step, [{ tag: 'cycle_end', text: cycleEndText(cycle, snapshot, row) }]);
+            writer.flush();
+          });
+        }
         await saveCheckpoint(path.join(outDir, CHECKPOINT), o.model, o.optimizer, o.schedule.state(), position, state,
           swa && swa.count > 0 ? swa.parametersDict() : undefined);
       }
@@ -545,18 +628,25 @@ async function runFit(o: FitOptions): Promise<FitResult> {
     const done = result();
     if (swa) done.swa = swa.count > 0 ? await finishSwa(epochs - 1) : null;
     if (outDir) {
+      if (events) logEvents(() => events!.flush());
+      // Counted without the checkpoint that is about to go: the summary says what stays. It is
+      // written before the checkpoint is deleted, so a kill in between leaves a finished run.
+      const dropCheckpoint = o.keep?.checkpoint === false;
+      done.disk = runDiskUse(outDir, dropCheckpoint ? [CHECKPOINT] : []);
       await writeSummary(outDir, done, config);
-      if (o.keep?.checkpoint === false) await fs.promises.rm(path.join(outDir, CHECKPOINT), { force: true });
+      if (dropCheckpoint) await fs.promises.rm(path.join(outDir, CHECKPOINT), { force: true });
     }
     await o.callbacks?.onTrainEnd?.(done);
     return done;
   } finally {
     o.signal?.removeEventListener('abort', abortListener);
     trainer.close();
+    if (events) logEvents(() => events!.close());
   }
 
   async function stop(epoch: number, batch: number): Promise<FitResult> {
     position = { ...position, epoch, batch };
+    if (events) logEvents(() => events!.flush());
     if (outDir) {
       await saveCheckpoint(path.join(outDir, CHECKPOINT), o.model, o.optimizer, o.schedule.state(), position, undefined,
         swa && swa.count > 0 ? swa.parametersDict() : undefined);
@@ -611,16 +701,38 @@ async function runFit(o: FitOptions): Promise<FitResult> {
   }
 }
 
+function batchScalars(p: NativeBatchProgress, cycle: number): SummaryValue[] {
+  const values: SummaryValue[] = [{ tag: 'batch/loss', scalar: p.loss }];
+  // An addon built before batch accuracy was reported has none to give.
+  if (typeof p.accuracy === 'number') values.push({ tag: 'batch/accuracy', scalar: p.accuracy });
+  values.push({ tag: 'batch/lr', scalar: p.lr }, { tag: 'batch/cycle', scalar: cycle });
+  return values;
+}
+
+/** Every number of the metrics.jsonl row as epoch/<name> (epoch/epoch included; cycle_end as 0/1). */
+function epochScalars(row: EpochMetrics): SummaryValue[] {
+  const values: SummaryValue[] = [];
+  for (const [key, value] of Object.entries(row)) {
+    if (typeof value === 'number') values.push({ tag: `epoch/${key}`, scalar: value });
+    else if (typeof value === 'boolean') values.push({ tag: `epoch/${key}`, scalar: value ? 1 : 0 });
+  }
+  return values;
+}
+
+function cycleEndText(cycle: Cycle, snapshot: SnapshotInfo, row: EpochMetrics): string {
+  const parts = [`cycle ${cycle.index + 1} (T_i = ${+cycle.length.toFixed(6)} epochs) ended with epoch ${row.epoch}`];
+  if (row.val_loss !== null) parts.push(`val_loss ${row.val_loss.toFixed(4)}, val_acc ${((row.val_acc ?? 0) * 100).toFixed(2)}%`);
+  parts.push(snapshot.file ? `snapshot ${snapshot.file}` : 'snapshot weights not kept');
+  if (row.ensemble_val_loss !== undefined) {
+    parts.push(`ensemble of ${row.ensemble_size}: val_loss ${row.ensemble_val_loss.toFixed(4)}, val_acc ${((row.ensemble_val_acc ?? 0) * 100).toFixed(2)}%`);
+  }
+  return parts.join('; ');
+}
+
 /** w_norm · sqrt(b / (B · T)) (Loshchilov & Hutter, Decoupled Weight Decay Regularization). */
 export function normalizedWeightDecay(wNorm: number, batchSize: number, trainSize: number, epochs: number): number {
   if (!Number.isFinite(wNorm) || wNorm < 0) throw new RangeError(`normalizedWeightDecay must be a finite number >= 0, got ${wNorm}`);
   return wNorm * Math.sqrt(batchSize / (trainSize * epochs));
-}
-
-/** T_i: the length of the SGDR cycle epoch e falls in, or the whole run without restarts. */
-function cycleLength(schedule: Schedule, e: number, epochs: number): number {
-  const cycle = schedule.cycles(epochs).find((c) => c.start <= e && e < c.end);
-  return cycle && Number.isFinite(cycle.length) ? cycle.length : epochs;
 }
 
 /** Creates the run folder and checks that files can be written there, or fails with one line naming it. */
@@ -654,6 +766,7 @@ async function writeSummary(dir: string, result: FitResult, config: Record<strin
     } : {}),
     seconds: result.history.reduce((a, r) => a + r.seconds, 0),
     ...(result.skippedBatches !== undefined ? { skipped_batches: result.skippedBatches } : {}),
+    ...(result.disk ? { disk: result.disk } : {}),
   };
   await writeTextAtomic(path.join(dir, 'summary.json'), JSON.stringify(summary, null, 2) + '\n');
 }

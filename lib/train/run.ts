@@ -56,6 +56,8 @@ export interface RunConfig extends DataOptions {
   swa?: SwaOptions;
   /** Weight files to keep (see FitOptions.keep); default all. */
   keep?: KeepFiles;
+  /** TensorBoard event files in the run folder (see FitOptions.tensorboard); default true. */
+  tensorboard?: boolean;
   initWeights?: string;
   reinitLast?: number;
   freeze?: boolean;
@@ -80,6 +82,8 @@ export const DEFAULT_SGD_MOMENTUM = 0.9;
 
 /** Settings that only affect speed; a resumed run may change them. */
 const RUNTIME_ONLY: ReadonlyArray<keyof RunConfig> = ['device', 'threads', 'workers'];
+/** Settings of what is written, not of what is trained: saved in run.json, free to change on resume. */
+export const OUTPUT_ONLY: ReadonlyArray<keyof RunConfig> = ['keep', 'tensorboard'];
 
 export function readRunConfig(dir: string): RunConfig {
   const file = path.join(dir, RUN_CONFIG_FILE);
@@ -158,13 +162,13 @@ async function trainRun(config: RunConfig, options: RunOptions): Promise<FitResu
       writeTextAtomicSync(path.join(options.outDir, RUN_CONFIG_FILE), JSON.stringify(saved, null, 2) + '\n');
     }
     // What the run's results depend on: resuming under other values is refused (which files are
-    // kept does not matter).
-    const identity = Object.fromEntries(Object.entries(config).filter(([k]) => !RUNTIME_ONLY.includes(k as keyof RunConfig) && k !== 'keep'));
+    // kept, and whether event files are written, do not matter).
+    const identity = Object.fromEntries(Object.entries(config).filter(([k]) => !RUNTIME_ONLY.includes(k as keyof RunConfig) && !OUTPUT_ONLY.includes(k as keyof RunConfig)));
     const result = await fit({
       model, optimizer, schedule, train, val,
       epochs: config.epochs, batchSize: config.batchSize, evalBatchSize: config.evalBatchSize, seed: config.seed ?? 0,
       workers: config.workers, signal: options.signal, callbacks: options.callbacks, outDir: options.outDir, resume: options.resume,
-      ensembleSize: config.ensembleSize, ensemble: config.ensemble, swa: config.swa, keep: config.keep, normalizedWeightDecay: o.normalizedWeightDecay, config: identity,
+      ensembleSize: config.ensembleSize, ensemble: config.ensemble, swa: config.swa, keep: config.keep, tensorboard: config.tensorboard, normalizedWeightDecay: o.normalizedWeightDecay, config: identity,
       skipNonFinite: config.skipNonFinite, log,
     });
     return { ...result, transfer };

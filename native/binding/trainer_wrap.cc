@@ -35,6 +35,8 @@ struct Message {
   // progress
   int64_t batch = 0, batches = 0;
   double loss = 0, lr = 0, images_per_second = 0;
+  // The reported batch's accuracy (its correct predictions / its images), for per-batch logs.
+  double accuracy = 0;
   // done: either an error or a result builder run on the JS thread
   std::optional<CapturedError> error;
   std::function<Napi::Value(Napi::Env)> result;
@@ -58,6 +60,7 @@ void CallJs(Napi::Env env, Napi::Function callback, JobLink* link, Message* mess
     o.Set("batch", static_cast<double>(m->batch));
     o.Set("batches", static_cast<double>(m->batches));
     o.Set("loss", m->loss);
+    o.Set("accuracy", m->accuracy);
     o.Set("lr", m->lr);
     o.Set("imagesPerSecond", m->images_per_second);
     try {
@@ -348,6 +351,11 @@ class TrainerWrap : public Napi::ObjectWrap<TrainerWrap> {
             m->batch = b + 1;
             m->batches = batches;
             m->loss = batch_loss;
+            {
+              // Only on the batches that are reported: the loss read above has synchronised already.
+              torch::NoGradGuard no_grad;
+              m->accuracy = n > 0 ? static_cast<double>(step.logits.argmax(1).eq(y).sum().item<int64_t>()) / static_cast<double>(n) : 0.0;
+            }
             m->lr = lrs[b];
             const double secs = std::chrono::duration<double>(Clock::now() - t0).count();
             m->images_per_second = secs > 0 ? (count + n) / secs : 0;
