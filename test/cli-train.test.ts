@@ -4,7 +4,7 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { runCommand } from './helpers/cli';
-import { orderedDict, readTorchFile, stateDictEntries, writeTorchFile } from '../lib';
+import { orderedDict, readTorchFile, stateDictEntries, writeTorchFile } from '../lib/serialization';
 import { RUN_CONFIG_FILE } from '../lib/train/run';
 import { tempDir } from './helpers/native';
 import { writeIdxDataset } from './helpers/idx';

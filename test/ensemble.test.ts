@@ -2,7 +2,8 @@
 // greedy forward selection with replacement ('greedy'); and experiment configs that ask for them
 // and for SWA. Pure TS: no training.
 import { describe, expect, it } from 'vitest';
-import { ensembleMetrics, ensembleWeights, greedyWeights, nllOptimalWeights, parseExperimentConfig, runConfigFor, weightedEnsembleMetrics } from '../lib';
+import { ensembleMetrics, ensembleWeights, greedyWeights, nllOptimalWeights, weightedEnsembleMetrics } from '../lib';
+import { parseExperimentConfig, runConfigFor } from '../lib/experiment';
 import { rng } from './helpers/idx';
 
 const CLASSES = 4;

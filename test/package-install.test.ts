@@ -163,6 +163,29 @@ describe.skipIf(skip)('the packed tarball in a fresh TypeScript project', () => 
     }
   }, 300_000);
 
+  it('the subpaths type-check and load: experiment, plot, serialization, bench; deep imports are closed', async () => {
+    fs.writeFileSync(path.join(app, 'src/subpaths.ts'), [
+      "import { readExperimentConfig, runExperiment } from 'libtorch-sgdr/experiment';",
+      "import { renderSvg } from 'libtorch-sgdr/plot';",
+      "import { orderedDict, readTorchFile } from 'libtorch-sgdr/serialization';",
+      "import * as bench from 'libtorch-sgdr/bench';",
+      "console.log([readExperimentConfig, runExperiment, renderSvg, orderedDict, readTorchFile].map((f) => typeof f).join(' '), typeof bench);",
+      '',
+    ].join('\n'));
+    try {
+      const tsc = await run(process.execPath, ['node_modules/typescript/bin/tsc', '-p', '.'], app);
+      expect(tsc.status, tsc.stdout).toBe(0);
+      const r = await run(process.execPath, ['out/subpaths.js'], app);
+      expect(r.status, r.stderr).toBe(0);
+      expect(r.stdout.trim()).toBe('function function function function function object');
+      const deep = await run(process.execPath, ['-e', "require('libtorch-sgdr/dist/index.js')"], app);
+      expect(deep.stderr).toMatch(/ERR_PACKAGE_PATH_NOT_EXPORTED/);
+    } finally {
+      fs.rmSync(path.join(app, 'src/subpaths.ts'), { force: true });
+      fs.rmSync(path.join(app, 'out/subpaths.js'), { force: true });
+    }
+  }, 300_000);
+
   it("the README's CLI example runs through the installed sgdr; --version", async () => {
     const sgdr = path.join(app, 'node_modules/.bin/sgdr');
     const version = await run(sgdr, ['--version'], app);

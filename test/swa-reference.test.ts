@@ -3,7 +3,8 @@
 // give the same parameters, the same recomputed BatchNorm buffers and the same eval-mode logits.
 import * as path from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
-import { readTorchFile, resnet, Tensor, tensorRecord, updateBatchNorm, WeightAverage, writeTorchFile, type TensorRecord } from '../lib';
+import { readTorchFile, resnet, Tensor, updateBatchNorm, WeightAverage, writeTorchFile, type TensorRecord } from '../lib';
+import { tensorRecord } from '../lib/serialization';
 import { referenceScript, removeTempDirs, tempDir } from './helpers/native';
 import { rng } from './helpers/idx';
 import { requireTorchOrSkip, runPython } from './helpers/python';
