@@ -3,13 +3,29 @@ import js from '@eslint/js';
 import tseslint from 'typescript-eslint';
 
 export default tseslint.config(
-  { ignores: ['dist/', 'dist-check/', 'build*/', 'node_modules/', 'runs/', '.venv/', 'scripts/', 'bin/', 'examples/', 'docker/'] },
+  {
+    ignores: [
+      'dist/',
+      'dist-check/',
+      'build*/',
+      'node_modules/',
+      'runs/',
+      '.venv/',
+      'scripts/',
+      'bin/',
+      'examples/',
+      'docker/',
+    ],
+  },
   js.configs.recommended,
   ...tseslint.configs.recommended,
   {
     files: ['lib/**/*.ts', 'test/**/*.ts'],
     rules: {
-      '@typescript-eslint/no-unused-vars': ['error', { argsIgnorePattern: '^_', varsIgnorePattern: '^_', caughtErrors: 'none' }],
+      '@typescript-eslint/no-unused-vars': [
+        'error',
+        { argsIgnorePattern: '^_', varsIgnorePattern: '^_', caughtErrors: 'none' },
+      ],
     },
   },
   {

@@ -20,8 +20,12 @@ export class FileWriteError extends Error {
   constructor(file: string, cause: unknown) {
     const e = cause as NodeJS.ErrnoException;
     const code = e?.code;
-    const what = code === 'ENOSPC' ? 'ENOSPC: the disk is full' : code === 'EDQUOT' ? 'EDQUOT: the disk quota is exceeded'
-      : (e?.message ?? String(cause)).split('\n')[0]!;
+    const what =
+      code === 'ENOSPC'
+        ? 'ENOSPC: the disk is full'
+        : code === 'EDQUOT'
+          ? 'EDQUOT: the disk quota is exceeded'
+          : (e?.message ?? String(cause)).split('\n')[0]!;
     super(`cannot write ${file}: ${what}`);
     this.file = file;
     this.code = code;
@@ -51,7 +55,12 @@ export async function writeViaTemp(file: string, write: (tmp: string) => Promise
   const tmp = tempPath(file);
   let done!: () => void;
   const key = path.resolve(tmp);
-  inFlight.set(key, new Promise<void>((resolve) => { done = resolve; }));
+  inFlight.set(
+    key,
+    new Promise<void>((resolve) => {
+      done = resolve;
+    }),
+  );
   try {
     await write(tmp);
     await fs.promises.rename(tmp, file);

@@ -6,9 +6,10 @@ import { DisposedError } from './errors';
 import * as fs from 'fs';
 import * as path from 'path';
 
-export type DType = 'float32' | 'float64' | 'float16' | 'bfloat16' | 'int64' | 'int32' | 'int16' | 'int8' | 'uint8' | 'bool';
+export type DType =
+  'float32' | 'float64' | 'float16' | 'bfloat16' | 'int64' | 'int32' | 'int16' | 'int8' | 'uint8' | 'bool';
 export type TypedArray =
-  | Float32Array | Float64Array | Uint16Array | BigInt64Array | Int32Array | Int16Array | Int8Array | Uint8Array;
+  Float32Array | Float64Array | Uint16Array | BigInt64Array | Int32Array | Int16Array | Int8Array | Uint8Array;
 
 export interface NativeTensor {
   shape(): number[];
@@ -20,8 +21,19 @@ export interface NativeTensor {
   isDisposed(): boolean;
 }
 
-export interface NativeStateRecord { name: string; dtype: DType; shape: number[]; data: TypedArray }
-export interface NativeStateKey { name: string; dtype: DType; shape: number[]; kind: 'parameter' | 'buffer'; requiresGrad: boolean }
+export interface NativeStateRecord {
+  name: string;
+  dtype: DType;
+  shape: number[];
+  data: TypedArray;
+}
+export interface NativeStateKey {
+  name: string;
+  dtype: DType;
+  shape: number[];
+  kind: 'parameter' | 'buffer';
+  requiresGrad: boolean;
+}
 
 export interface NativeResNetOptions {
   arch: string;
@@ -222,7 +234,9 @@ export interface NativeBinding {
   NativeTensor: { fromArray(data: TypedArray, shape: number[], dtype?: DType, device?: string): NativeTensor };
   NativeResNet: new (options: NativeResNetOptions) => NativeResNet;
   NativeOptimizer: new (
-    model: NativeResNet, kind: string, options: NativeOptimizerOptions,
+    model: NativeResNet,
+    kind: string,
+    options: NativeOptimizerOptions,
     groups?: Array<NativeOptimizerOptions & { prefixes: string[] }>,
   ) => NativeOptimizer;
   NativeLRScheduler: new (
@@ -232,8 +246,17 @@ export interface NativeBinding {
   NativeTrainer: new (model: NativeResNet, optimizer: NativeOptimizer, options: NativeTrainerOptions) => NativeTrainer;
   NativeDataset: new (spec: NativeDataSpec) => NativeDataset;
   NativeDataLoader: new (dataset: NativeDataset, options: NativeLoaderOptions) => NativeDataLoader;
-  trainStep(model: NativeResNet, optimizer: NativeOptimizer, input: NativeTensor, target: NativeTensor): Promise<{ loss: number }>;
-  evaluate(model: NativeResNet, input: NativeTensor, target: NativeTensor): Promise<{ loss: number; correct: number; count: number }>;
+  trainStep(
+    model: NativeResNet,
+    optimizer: NativeOptimizer,
+    input: NativeTensor,
+    target: NativeTensor,
+  ): Promise<{ loss: number }>;
+  evaluate(
+    model: NativeResNet,
+    input: NativeTensor,
+    target: NativeTensor,
+  ): Promise<{ loss: number; correct: number; count: number }>;
   setNumThreads(n: number): void;
   getNumThreads(): number;
   cudaAvailable(): boolean;
@@ -302,18 +325,24 @@ export function native(): NativeBinding {
   const file = addonPath();
   if (!fs.existsSync(file)) {
     if (process.env.SGDR_ADDON_PATH) {
-      throw new Error(`libtorch-sgdr: SGDR_ADDON_PATH names ${file}, which does not exist; unset it to use this package's own build`);
+      throw new Error(
+        `libtorch-sgdr: SGDR_ADDON_PATH names ${file}, which does not exist; unset it to use this package's own build`,
+      );
     }
     const root = path.resolve(__dirname, '..');
     const where = buildCommand(root) === 'npm run build:native' ? `in ${root}` : 'in your project';
-    throw new Error(`libtorch-sgdr: the native addon is not built (${file} is missing); run '${buildCommand(root)}' ${where} ` +
-      '(it compiles against LibTorch: 2-6 minutes)');
+    throw new Error(
+      `libtorch-sgdr: the native addon is not built (${file} is missing); run '${buildCommand(root)}' ${where} ` +
+        '(it compiles against LibTorch: 2-6 minutes)',
+    );
   }
   // eslint-disable-next-line @typescript-eslint/no-require-imports -- a .node file, found at run time
   const addon = require(file) as NativeBinding;
   // An addon built from an older checkout (a pull without a rebuild) lacks what this library calls.
   if (typeof addon.setErrorClasses !== 'function') {
-    throw new Error(`libtorch-sgdr: the native addon ${file} is older than this library; rebuild it (npm run build:native)`);
+    throw new Error(
+      `libtorch-sgdr: the native addon ${file} is older than this library; rebuild it (npm run build:native)`,
+    );
   }
   addon.setErrorClasses({ DisposedError });
   cached = addon;

@@ -19,7 +19,7 @@ function reason(err: unknown): string {
  */
 export function makeFolder(dir: string): string[] {
   const missing: string[] = [];
-  for (let d = path.resolve(dir); ; ) {
+  for (let d = path.resolve(dir); ;) {
     let stat: fs.Stats | undefined;
     try {
       stat = fs.statSync(d);
@@ -27,7 +27,8 @@ export function makeFolder(dir: string): string[] {
       if ((err as NodeJS.ErrnoException).code !== 'ENOENT') throw err;
     }
     if (stat) {
-      if (!stat.isDirectory()) throw Object.assign(new Error(`ENOTDIR: not a directory, ${d}`), { code: 'ENOTDIR', path: d });
+      if (!stat.isDirectory())
+        throw Object.assign(new Error(`ENOTDIR: not a directory, ${d}`), { code: 'ENOTDIR', path: d });
       break;
     }
     missing.push(d);
@@ -87,7 +88,7 @@ export function outputFolderProblem(dir: string, options: { keep?: boolean } = {
 /** The folders of `dir` and its parents that do not exist yet, outermost first. */
 export function missingFolders(dir: string): string[] {
   const missing: string[] = [];
-  for (let d = path.resolve(dir); !fs.existsSync(d); ) {
+  for (let d = path.resolve(dir); !fs.existsSync(d);) {
     missing.unshift(d);
     const parent = path.dirname(d);
     if (parent === d) break;

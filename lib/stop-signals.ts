@@ -113,8 +113,10 @@ export class StopSignals {
       this.o.onSecond?.(reason);
       const writing = writesInFlight();
       if (writing.length || this.o.beforeExit) {
-        this.o.log(`${describe(reason)} again: exiting once the file being written is complete` +
-          `${writing.length ? ` (${writing.length} write(s) in flight)` : ''}; once more exits at once. ${this.o.resumeHint}`);
+        this.o.log(
+          `${describe(reason)} again: exiting once the file being written is complete` +
+            `${writing.length ? ` (${writing.length} write(s) in flight)` : ''}; once more exits at once. ${this.o.resumeHint}`,
+        );
         void Promise.all([writesSettled(), this.o.beforeExit?.()]).finally(() => this.exit(code));
         return;
       }
@@ -123,7 +125,9 @@ export class StopSignals {
       return;
     }
     removeWritesInFlight();
-    this.o.log(`${describe(reason)} a third time: exiting now (the checkpoint on disk is the previous one). ${this.o.resumeHint}`);
+    this.o.log(
+      `${describe(reason)} a third time: exiting now (the checkpoint on disk is the previous one). ${this.o.resumeHint}`,
+    );
     this.exit(code);
   }
 

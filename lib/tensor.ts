@@ -158,7 +158,9 @@ export class Tensor {
     const shape = this.shape;
     if (shape.length === 0) throw new RangeError(`${op}: a 0-d tensor has no dimension ${dim}`);
     if (!Number.isInteger(dim) || dim < -shape.length || dim >= shape.length) {
-      throw new RangeError(`${op}: dim must be an integer in [${-shape.length}, ${shape.length - 1}] for shape [${shape.join(', ')}], got ${String(dim)}`);
+      throw new RangeError(
+        `${op}: dim must be an integer in [${-shape.length}, ${shape.length - 1}] for shape [${shape.join(', ')}], got ${String(dim)}`,
+      );
     }
     const d = dim < 0 ? dim + shape.length : dim;
     const outer = shape.slice(0, d).reduce((a, b) => a * b, 1);

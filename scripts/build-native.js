@@ -62,7 +62,9 @@ function build() {
   const cmakeJs = require.resolve('cmake-js/bin/cmake-js');
   const jobs = String(Math.max(1, os.cpus().length));
   // Fail early with the locator's own message listing every way to provide LibTorch.
-  const locate = spawnSync(process.execPath, [path.join(__dirname, 'find-libtorch.js'), '--json'], { encoding: 'utf8' });
+  const locate = spawnSync(process.execPath, [path.join(__dirname, 'find-libtorch.js'), '--json'], {
+    encoding: 'utf8',
+  });
   if (locate.status !== 0) {
     process.stderr.write(`libtorch-sgdr: ${locate.stderr}`);
     process.exit(1);
@@ -70,15 +72,20 @@ function build() {
   const torch = JSON.parse(locate.stdout);
   const { summary } = require('./find-libtorch.js');
   const ccache = process.env.SGDR_CCACHE !== '0' ? onPath('ccache') : undefined;
-  announce(`libtorch-sgdr: compiling the native addon (C++, LibTorch) on ${jobs} core(s); this takes 2-6 minutes` +
-    `${ccache ? ' (seconds when ccache has seen it before)' : ''}. Against ${summary(torch)}` +
-    (process.env.npm_lifecycle_event === 'install' ? '. npm shows the compiler output with --foreground-scripts' : ''));
+  announce(
+    `libtorch-sgdr: compiling the native addon (C++, LibTorch) on ${jobs} core(s); this takes 2-6 minutes` +
+      `${ccache ? ' (seconds when ccache has seen it before)' : ''}. Against ${summary(torch)}` +
+      (process.env.npm_lifecycle_event === 'install'
+        ? '. npm shows the compiler output with --foreground-scripts'
+        : ''),
+  );
 
   // cmake-js downloads Node's headers unless told where they are; Node installs ship them in
   // <prefix>/include/node (the same place node-gyp's `nodedir` points at), so use those when present.
   const env = { ...process.env };
   const nodePrefix = path.resolve(path.dirname(process.execPath), '..');
-  if (!env.npm_config_nodedir && fs.existsSync(path.join(nodePrefix, 'include/node/node.h'))) env.npm_config_nodedir = nodePrefix;
+  if (!env.npm_config_nodedir && fs.existsSync(path.join(nodePrefix, 'include/node/node.h')))
+    env.npm_config_nodedir = nodePrefix;
 
   const args = [cmakeJs, 'build', '--out', outDir, '--parallel', jobs];
   if (ccache) args.push(`--CDCMAKE_CXX_COMPILER_LAUNCHER=${ccache}`);

@@ -21,7 +21,7 @@ const TRIED_HINT = [
   'Could not find LibTorch. Give it one of these ways:',
   '  - LIBTORCH=/path/to/libtorch (a folder with include/, lib/ and share/cmake/Torch)',
   '  - Torch_DIR=/path/to/share/cmake/Torch or CMAKE_PREFIX_PATH=/path/to/libtorch',
-  "  - a Python with torch installed, found as `python3` (or set SGDR_PYTHON=/path/to/python)",
+  '  - a Python with torch installed, found as `python3` (or set SGDR_PYTHON=/path/to/python)',
   '  - the system package: on Debian/Ubuntu `sudo apt-get install libtorch-dev` (or run scripts/setup.sh)',
 ].join('\n');
 
@@ -62,14 +62,19 @@ function describe(source, cmakeDir, extra = {}) {
   // TorchConfig.cmake itself assumes <prefix>/share/cmake/Torch; Debian puts it in lib/<triplet>/cmake.
   const prefix = extra.prefix || path.resolve(cmakeDir, '../../../..');
   const libCandidates = [extra.libDir, path.join(prefix, 'lib'), path.resolve(cmakeDir, '../..')].filter(Boolean);
-  const libDir = firstExisting(libCandidates, 'libtorch.so') || firstExisting(libCandidates, 'libtorch.dylib') ||
+  const libDir =
+    firstExisting(libCandidates, 'libtorch.so') ||
+    firstExisting(libCandidates, 'libtorch.dylib') ||
     firstExisting(libCandidates, 'torch.lib');
   if (!libDir) return undefined;
   const includeRoot = extra.includeDir || path.join(prefix, 'include');
   const includeDirs = [includeRoot, path.join(includeRoot, 'torch/csrc/api/include')];
   if (!fs.existsSync(path.join(includeRoot, 'torch/csrc/api/include/torch/torch.h'))) return undefined;
-  const has = (name) => ['so', 'dylib', 'lib'].some((ext) => fs.existsSync(path.join(libDir, `lib${name}.${ext}`)) ||
-    fs.existsSync(path.join(libDir, `${name}.${ext}`)));
+  const has = (name) =>
+    ['so', 'dylib', 'lib'].some(
+      (ext) =>
+        fs.existsSync(path.join(libDir, `lib${name}.${ext}`)) || fs.existsSync(path.join(libDir, `${name}.${ext}`)),
+    );
   const cuda = has('torch_cuda');
   const libraries = ['torch', 'torch_cpu', 'c10'].concat(cuda ? ['torch_cuda', 'c10_cuda'] : []).filter(has);
   const cxx11Abi = extra.cxx11Abi ?? abiFromCmake(cmakeDir) ?? 1;
@@ -77,8 +82,18 @@ function describe(source, cmakeDir, extra = {}) {
   const python = extra.python;
   const cxxStandard = cxxStandardFromCmake(cmakeDir);
   return {
-    source, version, prefix, cmakeDir, includeDirs, libDir, libraries, cxx11Abi, cxxStandard, cuda,
-    cudaVersion: cuda ? cudaVersionOf(prefix, libDir) : undefined, python,
+    source,
+    version,
+    prefix,
+    cmakeDir,
+    includeDirs,
+    libDir,
+    libraries,
+    cxx11Abi,
+    cxxStandard,
+    cuda,
+    cudaVersion: cuda ? cudaVersionOf(prefix, libDir) : undefined,
+    python,
   };
 }
 
@@ -86,7 +101,11 @@ function describe(source, cmakeDir, extra = {}) {
 function versionFromHeaders(includeRoot) {
   for (const rel of ['torch/headeronly/version.h', 'torch/csrc/api/include/torch/version.h']) {
     let text;
-    try { text = fs.readFileSync(path.join(includeRoot, rel), 'utf8'); } catch { continue; }
+    try {
+      text = fs.readFileSync(path.join(includeRoot, rel), 'utf8');
+    } catch {
+      continue;
+    }
     const part = (name) => (text.match(new RegExp(`#define TORCH_VERSION_${name}\\s+(\\d+)`)) || [])[1];
     if (part('MAJOR') !== undefined) return `${part('MAJOR')}.${part('MINOR')}.${part('PATCH')}`;
   }
@@ -98,11 +117,18 @@ function cudaVersionOf(prefix, libDir) {
   try {
     const m = fs.readFileSync(path.join(prefix, 'version.py'), 'utf8').match(/^cuda\s*(?::\s*\S+)?\s*=\s*'([^']+)'/m);
     if (m) return m[1];
-  } catch { /* not a Python torch package */ }
+  } catch {
+    /* not a Python torch package */
+  }
   try {
-    const m = fs.readdirSync(libDir).map((f) => f.match(/^libcudart[^.]*\.so\.(\d+(?:\.\d+)?)/)).find(Boolean);
+    const m = fs
+      .readdirSync(libDir)
+      .map((f) => f.match(/^libcudart[^.]*\.so\.(\d+(?:\.\d+)?)/))
+      .find(Boolean);
     if (m) return m[1];
-  } catch { /* unreadable lib dir */ }
+  } catch {
+    /* unreadable lib dir */
+  }
   return 'unknown';
 }
 
@@ -116,7 +142,8 @@ function fromLibtorchEnv() {
   const root = process.env.LIBTORCH;
   if (!root) return undefined;
   const cmakeDir = path.join(root, 'share/cmake/Torch');
-  if (!isTorchCmakeDir(cmakeDir)) throw new Error(`LIBTORCH=${root} has no share/cmake/Torch/TorchConfig.cmake\n${TRIED_HINT}`);
+  if (!isTorchCmakeDir(cmakeDir))
+    throw new Error(`LIBTORCH=${root} has no share/cmake/Torch/TorchConfig.cmake\n${TRIED_HINT}`);
   return describe('LIBTORCH', cmakeDir, { prefix: root, libDir: path.join(root, 'lib') });
 }
 
@@ -140,7 +167,7 @@ function fromPython() {
   const code = [
     'import os, torch, torch.utils',
     'd = os.path.dirname(torch.__file__)',
-    "print(torch.utils.cmake_prefix_path); print(d); print(int(torch._C._GLIBCXX_USE_CXX11_ABI))",
+    'print(torch.utils.cmake_prefix_path); print(d); print(int(torch._C._GLIBCXX_USE_CXX11_ABI))',
   ].join('\n');
   const r = spawnSync(python, ['-c', code], { encoding: 'utf8', timeout: 60000 });
   if (r.status !== 0 || !r.stdout) return undefined;
@@ -149,7 +176,10 @@ function fromPython() {
   // pip wheels ship lib/ and include/ inside the package; Debian's python3-torch points at the system package.
   if (isTorchCmakeDir(cmakeDir) && fs.existsSync(path.join(torchDir, 'include'))) {
     return describe(`python (${python})`, cmakeDir, {
-      prefix: torchDir, libDir: path.join(torchDir, 'lib'), includeDir: path.join(torchDir, 'include'), cxx11Abi: Number(abi),
+      prefix: torchDir,
+      libDir: path.join(torchDir, 'lib'),
+      includeDir: path.join(torchDir, 'include'),
+      cxx11Abi: Number(abi),
       python: resolvePython(python),
     });
   }
@@ -167,7 +197,10 @@ function resolvePython(python) {
 function systemPythonFor(cmakeDir) {
   const python = '/usr/bin/python3';
   if (!fs.existsSync(python)) return undefined;
-  const r = spawnSync(python, ['-c', 'import torch, torch.utils; print(torch.utils.cmake_prefix_path)'], { encoding: 'utf8', timeout: 60000 });
+  const r = spawnSync(python, ['-c', 'import torch, torch.utils; print(torch.utils.cmake_prefix_path)'], {
+    encoding: 'utf8',
+    timeout: 60000,
+  });
   return r.status === 0 && path.resolve(r.stdout.trim(), 'Torch') === path.resolve(cmakeDir) ? python : undefined;
 }
 
@@ -175,11 +208,18 @@ function fromSystem() {
   const roots = ['/usr/lib', '/usr/local/lib', '/usr/lib64'];
   for (const root of roots) {
     let entries = [];
-    try { entries = fs.readdirSync(root); } catch { continue; }
+    try {
+      entries = fs.readdirSync(root);
+    } catch {
+      continue;
+    }
     for (const dir of [path.join(root, 'cmake/Torch')].concat(entries.map((e) => path.join(root, e, 'cmake/Torch')))) {
       if (isTorchCmakeDir(dir)) {
-        const found = describe('system package', dir, { prefix: path.resolve(root, '..'), includeDir: '/usr/include',
-          python: systemPythonFor(dir) });
+        const found = describe('system package', dir, {
+          prefix: path.resolve(root, '..'),
+          includeDir: '/usr/include',
+          python: systemPythonFor(dir),
+        });
         if (found) return found;
       }
     }

@@ -41,7 +41,18 @@ const PARSERS = ['idx', 'jpeg', 'png', 'zip', 'pickle', 'legacy', 'checkpoint'];
 
 // --- arguments ---------------------------------------------------------------------------------
 function parseArgs(argv) {
-  const o = { count: 10000, seed: 1, parser: 'all', timeoutMs: 20000, slowMs: 1000, memKb: 2097152, save: path.join(root, 'fuzz-failures'), child: false, only: undefined, from: 0 };
+  const o = {
+    count: 10000,
+    seed: 1,
+    parser: 'all',
+    timeoutMs: 20000,
+    slowMs: 1000,
+    memKb: 2097152,
+    save: path.join(root, 'fuzz-failures'),
+    child: false,
+    only: undefined,
+    from: 0,
+  };
   for (let i = 0; i < argv.length; i++) {
     const a = argv[i];
     const next = () => {
@@ -63,12 +74,14 @@ function parseArgs(argv) {
     else usage(`unknown argument '${a}'`);
   }
   o.parsers = o.parser === 'all' ? PARSERS : o.parser.split(',');
-  for (const p of o.parsers) if (!PARSERS.includes(p)) usage(`unknown parser '${p}' (expected ${PARSERS.join(', ')} or all)`);
+  for (const p of o.parsers)
+    if (!PARSERS.includes(p)) usage(`unknown parser '${p}' (expected ${PARSERS.join(', ')} or all)`);
   return o;
 }
 
 function usage(problem) {
-  const text = 'usage: node scripts/fuzz.js [--count N] [--seed S] [--parser NAME[,NAME]|all] [--timeout-ms MS] [--slow-ms MS] [--mem-kb KB] [--save DIR] [--only INDEX]\n' +
+  const text =
+    'usage: node scripts/fuzz.js [--count N] [--seed S] [--parser NAME[,NAME]|all] [--timeout-ms MS] [--slow-ms MS] [--mem-kb KB] [--save DIR] [--only INDEX]\n' +
     `parsers: ${PARSERS.join(', ')}\n`;
   if (problem) {
     process.stderr.write(`fuzz: ${problem}\n${text}`);
@@ -96,8 +109,41 @@ function rngFor(seed, parser, index) {
   return mulberry32(h >>> 0);
 }
 
-const INTERESTING = [0, 1, 2, 3, 4, 7, 8, 16, 28, 64, 100, 127, 128, 255, 256, 1000, 1024, 4096, 32767, 32768, 65535, 65536,
-  0x7fffffff, 0x80000000, 0xfffffffe, 0xffffffff, 2 ** 40, 2 ** 53 - 1, -1, -2, -128, -32768, -(2 ** 31)];
+const INTERESTING = [
+  0,
+  1,
+  2,
+  3,
+  4,
+  7,
+  8,
+  16,
+  28,
+  64,
+  100,
+  127,
+  128,
+  255,
+  256,
+  1000,
+  1024,
+  4096,
+  32767,
+  32768,
+  65535,
+  65536,
+  0x7fffffff,
+  0x80000000,
+  0xfffffffe,
+  0xffffffff,
+  2 ** 40,
+  2 ** 53 - 1,
+  -1,
+  -2,
+  -128,
+  -32768,
+  -(2 ** 31),
+];
 
 /** 1-8 random mutations of `input`; `others` are used for splicing. */
 function mutate(input, rng, others) {
@@ -107,8 +153,10 @@ function mutate(input, rng, others) {
   for (let r = 0; r < rounds; r++) {
     const op = pick(10);
     const at = b.length ? pick(b.length) : 0;
-    if (op === 0 && b.length) b[at] ^= 1 << pick(8); // bit flip
-    else if (op === 1 && b.length) b[at] = pick(256); // random byte
+    if (op === 0 && b.length)
+      b[at] ^= 1 << pick(8); // bit flip
+    else if (op === 1 && b.length)
+      b[at] = pick(256); // random byte
     else if (op === 2 && b.length) b[at] = [0, 1, 0x7f, 0x80, 0xff][pick(5)];
     else if (op === 3 && b.length >= 8) {
       // an interesting integer, 1/2/4/8 bytes, either endianness
@@ -161,7 +209,13 @@ const corpusCache = new Map();
 function readCorpus(dir, filter = () => true) {
   if (!corpusCache.has(dir)) {
     const full = path.join(CORPUS, dir);
-    corpusCache.set(dir, fs.readdirSync(full).sort().map((f) => ({ file: f, name: `${dir}/${f}`, bytes: fs.readFileSync(path.join(full, f)) })));
+    corpusCache.set(
+      dir,
+      fs
+        .readdirSync(full)
+        .sort()
+        .map((f) => ({ file: f, name: `${dir}/${f}`, bytes: fs.readFileSync(path.join(full, f)) })),
+    );
   }
   return corpusCache.get(dir).filter((s) => filter(s.file));
 }
@@ -255,18 +309,37 @@ function makeInput(parser, seed, index) {
       // and fix the checksums, so libpng's row filters and transformations see the odd values.
       bytes = mutatePngInside(s, rng, crc32);
     } else {
-      bytes = mutate(s, rng, seeds.map((x) => x.bytes));
+      bytes = mutate(
+        s,
+        rng,
+        seeds.map((x) => x.bytes),
+      );
       if (parser === 'png' && rng() < 0.6) bytes = fixPngCrcs(bytes, crc32);
     }
     return { bytes, augment: rng() < 0.5, fastDecode: rng() < 0.3, size: pick([8, 16, 33]) };
   }
   if (parser === 'zip') {
     const seeds = readCorpus('torch', (f) => f !== 'legacy.pth');
-    return { bytes: mutate(pick(seeds).bytes, rng, seeds.map((x) => x.bytes)), verify: rng() < 0.25, copy: rng() < 0.3 };
+    return {
+      bytes: mutate(
+        pick(seeds).bytes,
+        rng,
+        seeds.map((x) => x.bytes),
+      ),
+      verify: rng() < 0.25,
+      copy: rng() < 0.3,
+    };
   }
   if (parser === 'legacy') {
     const seeds = readCorpus('torch', (f) => f === 'legacy.pth');
-    return { bytes: mutate(seeds[0].bytes, rng, readCorpus('torch').map((x) => x.bytes)), copy: rng() < 0.3 };
+    return {
+      bytes: mutate(
+        seeds[0].bytes,
+        rng,
+        readCorpus('torch').map((x) => x.bytes),
+      ),
+      copy: rng() < 0.3,
+    };
   }
   // pickle and checkpoint: mutate data.pkl and re-zip with valid checksums, or (checkpoint, 1/3)
   // mutate the whole file.
@@ -275,7 +348,10 @@ function makeInput(parser, seed, index) {
   if (parser === 'checkpoint' && rng() < 0.33) return { bytes: mutate(file, rng, []), copy: false };
   const entries = readZipDirectory(file).map((e) => ({ name: e.name, data: Buffer.from(readZipEntry(file, e)) }));
   const pkl = entries.find((e) => e.name.endsWith('data.pkl'));
-  const pickles = seeds.map((s) => { const d = readZipDirectory(s.bytes).find((e) => e.name.endsWith('data.pkl')); return Buffer.from(readZipEntry(s.bytes, d)); });
+  const pickles = seeds.map((s) => {
+    const d = readZipDirectory(s.bytes).find((e) => e.name.endsWith('data.pkl'));
+    return Buffer.from(readZipEntry(s.bytes, d));
+  });
   pkl.data = mutate(pkl.data, rng, pickles);
   return { bytes: Buffer.concat(buildZip(entries)), copy: rng() < 0.3 };
 }
@@ -283,12 +359,33 @@ function makeInput(parser, seed, index) {
 // --- running one input ---------------------------------------------------------------------------
 // Messages of errors that betray a bug rather than describe the file: the engine's own (a
 // property of undefined, a stack overflow, a failed allocation) and the addon's catch-alls.
-const BUG = new RegExp([
-  'std::bad_alloc', 'unknown native error', 'Maximum call stack size exceeded', 'Cannot read propert', 'Cannot set propert',
-  'Cannot create property', 'is not a function', 'is not iterable', 'is not a constructor', 'is not defined', 'Cannot convert',
-  'Cannot mix BigInt', 'Do not know how to serialize', 'circular structure', 'Invalid array length', 'Invalid typed array length',
-  'Array buffer allocation failed', 'Invalid string length', 'out of memory', 'Reduce of empty array',
-].map((s) => s.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')).join('|'), 'i');
+const BUG = new RegExp(
+  [
+    'std::bad_alloc',
+    'unknown native error',
+    'Maximum call stack size exceeded',
+    'Cannot read propert',
+    'Cannot set propert',
+    'Cannot create property',
+    'is not a function',
+    'is not iterable',
+    'is not a constructor',
+    'is not defined',
+    'Cannot convert',
+    'Cannot mix BigInt',
+    'Do not know how to serialize',
+    'circular structure',
+    'Invalid array length',
+    'Invalid typed array length',
+    'Array buffer allocation failed',
+    'Invalid string length',
+    'out of memory',
+    'Reduce of empty array',
+  ]
+    .map((s) => s.replace(/[.*+?^${}()|[\]\\]/g, '\\$&'))
+    .join('|'),
+  'i',
+);
 
 /** 'ok', or 'error' for a clean error, or 'fail' (with the reason) for an error that is a bug. */
 function classify(err) {
@@ -296,7 +393,8 @@ function classify(err) {
   const message = err.message || '';
   if (!message.trim()) return { outcome: 'fail', message: `${err.name} without a message` };
   // A SyntaxError is JSON.parse's, unwrapped: the file is not named.
-  if (err instanceof ReferenceError || err instanceof SyntaxError || BUG.test(message)) return { outcome: 'fail', message: `${err.name}: ${message}`, stack: err.stack };
+  if (err instanceof ReferenceError || err instanceof SyntaxError || BUG.test(message))
+    return { outcome: 'fail', message: `${err.name}: ${message}`, stack: err.stack };
   return { outcome: 'error', message };
 }
 
@@ -338,7 +436,14 @@ class Runner {
         const classDir = path.join(dir, 'train', 'a');
         fs.mkdirSync(classDir, { recursive: true });
         fs.writeFileSync(path.join(classDir, `x.${this.parser === 'jpeg' ? 'jpg' : 'png'}`), input.bytes);
-        const ds = lib.Dataset.open({ kind: 'image-folder', root: dir, split: 'train', augment: input.augment, fastDecode: input.fastDecode, imageSize: input.size });
+        const ds = lib.Dataset.open({
+          kind: 'image-folder',
+          root: dir,
+          split: 'train',
+          augment: input.augment,
+          fastDecode: input.fastDecode,
+          imageSize: input.size,
+        });
         try {
           ds.get(0).dispose();
         } finally {
@@ -411,7 +516,9 @@ async function only(o) {
     console.log(`${parser} #${o.only} (seed ${o.seed}): success`);
   } catch (err) {
     const r = classify(err);
-    console.log(`${parser} #${o.only} (seed ${o.seed}): ${r.outcome === 'error' ? 'clean error' : 'FAILURE'}: ${r.message}`);
+    console.log(
+      `${parser} #${o.only} (seed ${o.seed}): ${r.outcome === 'error' ? 'clean error' : 'FAILURE'}: ${r.message}`,
+    );
     if (err && err.stack) console.log(err.stack);
   } finally {
     runner.dispose();
@@ -427,14 +534,28 @@ function runParser(o, parser) {
     const base = path.join(o.save, `${parser}-seed${o.seed}-${index}`);
     fs.writeFileSync(`${base}.bin`, input.bytes);
     const { bytes, labels, images, ...rest } = input;
-    fs.writeFileSync(`${base}.txt`, `${kind}: ${message}\nreproduce: node scripts/fuzz.js --parser ${parser} --seed ${o.seed} --only ${index}\ninput: ${JSON.stringify(rest)}\n`);
+    fs.writeFileSync(
+      `${base}.txt`,
+      `${kind}: ${message}\nreproduce: node scripts/fuzz.js --parser ${parser} --seed ${o.seed} --only ${index}\ninput: ${JSON.stringify(rest)}\n`,
+    );
     stats.failed.push({ index, kind, message });
   };
   return new Promise((resolve) => {
     let from = 0;
     const start = () => {
       if (from >= o.count) return resolve(stats);
-      const args = [__filename, '--child', '--parser', parser, '--seed', String(o.seed), '--count', String(o.count), '--from', String(from)];
+      const args = [
+        __filename,
+        '--child',
+        '--parser',
+        parser,
+        '--seed',
+        String(o.seed),
+        '--count',
+        String(o.count),
+        '--from',
+        String(from),
+      ];
       const cmd = `ulimit -v ${o.memKb} && exec "$0" "$@"`;
       const c = spawn('bash', ['-c', cmd, process.execPath, ...args], { stdio: ['ignore', 'pipe', 'pipe'] });
       let current = -1;
@@ -444,13 +565,18 @@ function runParser(o, parser) {
       let killedFor = '';
       const arm = () => {
         clearTimeout(timer);
-        timer = setTimeout(() => {
-          killedFor = 'hang';
-          c.kill('SIGKILL');
-        }, o.timeoutMs + (current < 0 ? 60000 : 0)); // the first input also waits for the addon to load
+        timer = setTimeout(
+          () => {
+            killedFor = 'hang';
+            c.kill('SIGKILL');
+          },
+          o.timeoutMs + (current < 0 ? 60000 : 0),
+        ); // the first input also waits for the addon to load
       };
       arm();
-      c.stderr.setEncoding('utf8').on('data', (d) => { stderr = (stderr + d).slice(-4000); });
+      c.stderr.setEncoding('utf8').on('data', (d) => {
+        stderr = (stderr + d).slice(-4000);
+      });
       c.stdout.setEncoding('utf8').on('data', (d) => {
         buffer += d;
         let nl;
@@ -488,7 +614,10 @@ function runParser(o, parser) {
           // Died or was killed inside an input.
           stats.inputs++;
           stats.failures++;
-          const why = killedFor === 'hang' ? `hang: no result after ${o.timeoutMs} ms` : `crash: the child ended with ${signal ? `signal ${signal}` : `exit code ${code}`}`;
+          const why =
+            killedFor === 'hang'
+              ? `hang: no result after ${o.timeoutMs} ms`
+              : `crash: the child ended with ${signal ? `signal ${signal}` : `exit code ${code}`}`;
           save(current, killedFor || 'crash', `${why}\n${stderr.trim().split('\n').slice(-12).join('\n')}`);
           from = current + 1;
           return start();
@@ -511,22 +640,29 @@ async function main() {
   if (!fs.existsSync(path.join(dist, 'index.js'))) usage('dist/ is missing: run npm run build first');
   if (o.child) return child(o);
   if (o.only !== undefined) return only(o);
-  console.log(`fuzz: seed ${o.seed}, ${o.count} inputs per parser, memory cap ${o.memKb} KB (ulimit -v), ` +
-    `time cap ${o.timeoutMs} ms per input, slow above ${o.slowMs} ms`);
+  console.log(
+    `fuzz: seed ${o.seed}, ${o.count} inputs per parser, memory cap ${o.memKb} KB (ulimit -v), ` +
+      `time cap ${o.timeoutMs} ms per input, slow above ${o.slowMs} ms`,
+  );
   const all = [];
   const t0 = Date.now();
   for (const parser of o.parsers) {
     const s = await runParser(o, parser);
     all.push(s);
-    console.log(`fuzz: ${parser.padEnd(10)} ${String(s.inputs).padStart(6)} inputs  ${String(s.ok).padStart(6)} successes  ` +
-      `${String(s.errors).padStart(6)} clean errors  ${String(s.failures).padStart(3)} failures  slowest ${s.slowest.toFixed(0)} ms (#${s.slowestIndex})` +
-      `${s.slow ? `  ${s.slow} slower than ${o.slowMs} ms` : ''}`);
-    for (const f of s.failed.slice(0, 5)) console.log(`fuzz:   ${parser} #${f.index} ${f.kind}: ${f.message.split('\n')[0]}`);
+    console.log(
+      `fuzz: ${parser.padEnd(10)} ${String(s.inputs).padStart(6)} inputs  ${String(s.ok).padStart(6)} successes  ` +
+        `${String(s.errors).padStart(6)} clean errors  ${String(s.failures).padStart(3)} failures  slowest ${s.slowest.toFixed(0)} ms (#${s.slowestIndex})` +
+        `${s.slow ? `  ${s.slow} slower than ${o.slowMs} ms` : ''}`,
+    );
+    for (const f of s.failed.slice(0, 5))
+      console.log(`fuzz:   ${parser} #${f.index} ${f.kind}: ${f.message.split('\n')[0]}`);
   }
   const failures = all.reduce((n, s) => n + s.failures, 0);
   const inputs = all.reduce((n, s) => n + s.inputs, 0);
-  console.log(`fuzz: ${inputs} inputs in ${((Date.now() - t0) / 1000).toFixed(0)} s, ${failures} failures` +
-    (failures ? ` (saved in ${path.relative(process.cwd(), o.save) || '.'})` : ''));
+  console.log(
+    `fuzz: ${inputs} inputs in ${((Date.now() - t0) / 1000).toFixed(0)} s, ${failures} failures` +
+      (failures ? ` (saved in ${path.relative(process.cwd(), o.save) || '.'})` : ''),
+  );
   process.exitCode = failures ? 1 : 0;
 }
 

@@ -71,9 +71,12 @@ function parseFile(file) {
       for (let j = i + 1; j < lines.length && lines[j].trim() !== ''; j++) block.push(lines[j]);
       const site = allocationSite(block);
       leaks.push({
-        kind: m[1], bytes: Number(m[2]), objects: Number(m[3]),
+        kind: m[1],
+        bytes: Number(m[2]),
+        objects: Number(m[3]),
         ours: isOurs(block),
-        site: site ? site.line : '(no frames)', text: [l, ...block].join('\n'),
+        site: site ? site.line : '(no frames)',
+        text: [l, ...block].join('\n'),
       });
     }
   }
@@ -81,7 +84,12 @@ function parseFile(file) {
 }
 
 function readLogs(dir) {
-  const files = fs.existsSync(dir) ? fs.readdirSync(dir).filter((f) => /^(asan|ubsan)\.\d+$|\.out$/.test(f)).sort() : [];
+  const files = fs.existsSync(dir)
+    ? fs
+        .readdirSync(dir)
+        .filter((f) => /^(asan|ubsan)\.\d+$|\.out$/.test(f))
+        .sort()
+    : [];
   return files.map((f) => ({ file: f, ...parseFile(path.join(dir, f)) }));
 }
 
@@ -92,7 +100,9 @@ function main() {
     const i = args.indexOf(name);
     return i >= 0 ? args[i + 1] : undefined;
   };
-  const dir = args.find((a, i) => !a.startsWith('--') && !['--results', '--seconds', '--total-seconds'].includes(args[i - 1]));
+  const dir = args.find(
+    (a, i) => !a.startsWith('--') && !['--results', '--seconds', '--total-seconds'].includes(args[i - 1]),
+  );
   if (!dir) throw new Error('usage: sanitizer-report.js LOG_DIR [--results FILE] [--seconds N] [--total-seconds N]');
   const logs = readLogs(dir);
   const errors = logs.flatMap((l) => l.errors.map((text) => ({ file: l.file, text })));
@@ -114,10 +124,12 @@ function main() {
       const r = JSON.parse(fs.readFileSync(results, 'utf8'));
       const crashed = r.testResults.filter((t) => t.status !== 'passed' && t.assertionResults.length === 0);
       const seconds = opt('--seconds');
-      console.log(`sanitize: tests under ASan+UBSan: ${r.testResults.length} file${r.testResults.length === 1 ? '' : 's'}, ${r.numTotalTests} tests: ` +
-        `${r.numPassedTests} passed, ${r.numFailedTests} failed, ${r.numPendingTests + (r.numTodoTests || 0)} skipped` +
-        `${crashed.length ? `; ${crashed.length} file(s) did not run: ${crashed.map((t) => path.basename(t.name)).join(', ')}` : ''}` +
-        `${seconds ? ` (${seconds} s)` : ''}`);
+      console.log(
+        `sanitize: tests under ASan+UBSan: ${r.testResults.length} file${r.testResults.length === 1 ? '' : 's'}, ${r.numTotalTests} tests: ` +
+          `${r.numPassedTests} passed, ${r.numFailedTests} failed, ${r.numPendingTests + (r.numTodoTests || 0)} skipped` +
+          `${crashed.length ? `; ${crashed.length} file(s) did not run: ${crashed.map((t) => path.basename(t.name)).join(', ')}` : ''}` +
+          `${seconds ? ` (${seconds} s)` : ''}`,
+      );
       if (!r.success || r.numFailedTests > 0 || crashed.length) failed = true;
     }
   }
@@ -126,7 +138,10 @@ function main() {
   const asan = errors.filter((e) => /AddressSanitizer/.test(e.text)).length;
   console.log(`sanitize: sanitizer reports: ${errors.length} (ASan ${asan}, UBSan ${errors.length - asan})`);
 
-  for (const k of ours) console.log(`sanitize: leak in our code (${k.file}):\n${k.text.split('\n').slice(0, 25).join('\n').replace(/^/gm, '  | ')}`);
+  for (const k of ours)
+    console.log(
+      `sanitize: leak in our code (${k.file}):\n${k.text.split('\n').slice(0, 25).join('\n').replace(/^/gm, '  | ')}`,
+    );
   const others = leaks.filter((k) => !k.ours);
   const processes = new Set(leaks.map((k) => k.file)).size;
   const byModule = new Map();
@@ -135,11 +150,18 @@ function main() {
     const name = m ? path.basename(m[1]) : k.site.includes('(no frames)') ? '(no frames)' : 'unknown';
     byModule.set(name, (byModule.get(name) || 0) + k.bytes);
   }
-  const where = [...byModule].sort((a, b) => b[1] - a[1]).map(([m, b]) => `${m} ${b} B`).join(', ');
-  console.log(`sanitize: leak reports in our code: ${ours.length} ` +
-    `(LeakSanitizer, every process at exit; not ours: ${others.length} reports from ${processes} processes, allocated in ${where || 'nothing'})`);
+  const where = [...byModule]
+    .sort((a, b) => b[1] - a[1])
+    .map(([m, b]) => `${m} ${b} B`)
+    .join(', ');
+  console.log(
+    `sanitize: leak reports in our code: ${ours.length} ` +
+      `(LeakSanitizer, every process at exit; not ours: ${others.length} reports from ${processes} processes, allocated in ${where || 'nothing'})`,
+  );
   if (failedChecks.length) {
-    console.log(`sanitize: leak checks that could not run: ${failedChecks.length} (${failedChecks.join(', ')}: LeakSanitizer's tracer failed)`);
+    console.log(
+      `sanitize: leak checks that could not run: ${failedChecks.length} (${failedChecks.join(', ')}: LeakSanitizer's tracer failed)`,
+    );
   }
   const total = opt('--total-seconds');
   if (total) console.log(`sanitize: ${total} s in all`);

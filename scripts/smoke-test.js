@@ -15,7 +15,9 @@ const { addonPath } = require('../dist/binding');
   model.eval();
   const out = await model.forward(x);
   if (!Number.isFinite(loss) || out.shape.join('x') !== '4x10') throw new Error('smoke test produced wrong results');
-  console.log(`smoke test ok: ${addonPath()} (LibTorch ${require(addonPath()).libtorchVersion}), loss ${loss.toFixed(4)}`);
+  console.log(
+    `smoke test ok: ${addonPath()} (LibTorch ${require(addonPath()).libtorchVersion}), loss ${loss.toFixed(4)}`,
+  );
 })().catch((err) => {
   console.error(`smoke test failed: ${err.message}`);
   process.exit(1);

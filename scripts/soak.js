@@ -165,8 +165,15 @@ async function main() {
     bench.mallocTrim();
     const m = process.memoryUsage();
     const heap = bench.mallocStats();
-    samples.push({ step, rss: m.rss, rssBeforeTrim, mallocInUse: heap ? heap.inUseBytes + heap.mmappedBytes : NaN,
-      cpuCache: bench.cpuCacheStats().cachedBytes, heapTotal: m.heapTotal, external: m.external });
+    samples.push({
+      step,
+      rss: m.rss,
+      rssBeforeTrim,
+      mallocInUse: heap ? heap.inUseBytes + heap.mmappedBytes : NaN,
+      cpuCache: bench.cpuCacheStats().cachedBytes,
+      heapTotal: m.heapTotal,
+      external: m.external,
+    });
   };
   const started = Date.now();
   let lastPrint = started;
@@ -177,12 +184,21 @@ async function main() {
     data = lib.openData(`fashion-mnist:${dataDir}`, { augment: true });
     model = lib.resnet('resnet18', { numClasses: 10, inChannels: 1, stem: 'imagenet', seed: 1 });
     const optimizer = new lib.SGD(model, { lr: 0.05, momentum: 0.9, weightDecay: 5e-4, nesterov: true });
-    console.log(`soak: ${steps} steps (${EPOCHS} epochs x ${perEpoch} batches of ${o.batch}), resnet18 on 28x28, ` +
-      `${lib.getNumThreads()} threads, addon ${addonPath()}`);
+    console.log(
+      `soak: ${steps} steps (${EPOCHS} epochs x ${perEpoch} batches of ${o.batch}), resnet18 on 28x28, ` +
+        `${lib.getNumThreads()} threads, addon ${addonPath()}`,
+    );
     sample(0);
     const result = await lib.fit({
-      model, optimizer, schedule: new lib.WarmRestarts({ lr: 0.05, t0: 1, tMult: 2 }),
-      train: data.train, val: data.val, epochs: EPOCHS, batchSize: o.batch, seed: 1, outDir,
+      model,
+      optimizer,
+      schedule: new lib.WarmRestarts({ lr: 0.05, t0: 1, tMult: 2 }),
+      train: data.train,
+      val: data.val,
+      epochs: EPOCHS,
+      batchSize: o.batch,
+      seed: 1,
+      outDir,
       callbacks: {
         onBatchEnd(p) {
           const step = (p.epoch - 1) * perEpoch + p.batch;
@@ -192,13 +208,16 @@ async function main() {
           const now = Date.now();
           if (now - lastPrint > 10_000 || m.epoch === EPOCHS) {
             lastPrint = now;
-            console.log(`soak: epoch ${m.epoch}/${EPOCHS}, step ${m.epoch * perEpoch}, train loss ${m.train_loss.toFixed(3)}, ` +
-              `val acc ${(100 * m.val_acc).toFixed(1)}%, RSS ${mib(process.memoryUsage().rss)} MiB, ${((now - started) / 1000).toFixed(0)} s`);
+            console.log(
+              `soak: epoch ${m.epoch}/${EPOCHS}, step ${m.epoch * perEpoch}, train loss ${m.train_loss.toFixed(3)}, ` +
+                `val acc ${(100 * m.val_acc).toFixed(1)}%, RSS ${mib(process.memoryUsage().rss)} MiB, ${((now - started) / 1000).toFixed(0)} s`,
+            );
           }
         },
       },
     });
-    if (result.history.length !== EPOCHS) throw new Error(`fit() ran ${result.history.length} epochs, expected ${EPOCHS}`);
+    if (result.history.length !== EPOCHS)
+      throw new Error(`fit() ran ${result.history.length} epochs, expected ${EPOCHS}`);
     const last = result.history[EPOCHS - 1];
     if (!Number.isFinite(last.train_loss)) throw new Error('the training loss is not finite');
     trainSeconds = result.history.reduce((a, r) => a + r.seconds, 0);
@@ -233,27 +252,56 @@ async function main() {
     series.push(`${s.step}:${mib(s.rss)}`);
   }
   console.log(`soak: RSS (MiB) by step: ${series.join(' ')}`);
-  console.log(`soak: ${samples.length} samples; after warm-up (step ${warm}): first ${mib(first.rss)} MiB, last ${mib(lastSample.rss)} MiB ` +
-    `(${(((lastSample.rss - first.rss) / first.rss) * 100).toFixed(2)}%), peak ${mib(peak)} MiB, trend ${(perThousand / MiB).toFixed(2)} MiB per 1,000 steps`);
+  console.log(
+    `soak: ${samples.length} samples; after warm-up (step ${warm}): first ${mib(first.rss)} MiB, last ${mib(lastSample.rss)} MiB ` +
+      `(${(((lastSample.rss - first.rss) / first.rss) * 100).toFixed(2)}%), peak ${mib(peak)} MiB, trend ${(perThousand / MiB).toFixed(2)} MiB per 1,000 steps`,
+  );
   const pct = (x) => `${x >= 0 ? '+' : ''}${(x * 100).toFixed(2)}%`;
-  console.log(`soak: steps ${warm + 1}-${Math.ceil(steps * 0.2)} (${baseWindow.length} samples): floor ${mib(floor(baseWindow))}, ` +
-    `median ${mib(base)}, ceiling ${mib(ceiling(baseWindow))} MiB; steps ${Math.floor(steps * 0.9) + 1}-${steps} ` +
-    `(${endWindow.length} samples): floor ${mib(floor(endWindow))}, median ${mib(end)}, ceiling ${mib(ceiling(endWindow))} MiB`);
-  console.log(`soak: growth after warm-up: floor ${pct(floorGrowth)}, ceiling ${pct(ceilingGrowth)} (median ${pct((end - base) / base)}, not judged)`);
+  console.log(
+    `soak: steps ${warm + 1}-${Math.ceil(steps * 0.2)} (${baseWindow.length} samples): floor ${mib(floor(baseWindow))}, ` +
+      `median ${mib(base)}, ceiling ${mib(ceiling(baseWindow))} MiB; steps ${Math.floor(steps * 0.9) + 1}-${steps} ` +
+      `(${endWindow.length} samples): floor ${mib(floor(endWindow))}, median ${mib(end)}, ceiling ${mib(ceiling(endWindow))} MiB`,
+  );
+  console.log(
+    `soak: growth after warm-up: floor ${pct(floorGrowth)}, ceiling ${pct(ceilingGrowth)} (median ${pct((end - base) / base)}, not judged)`,
+  );
   // For comparison, not judged: RSS before the trims, glibc's count of bytes in use, the tensor cache.
   const field = (w, k, f) => f(...w.map((s) => s[k]));
   const change = (k, f) => (field(endWindow, k, f) - field(baseWindow, k, f)) / field(baseWindow, k, f);
-  console.log(`soak: not judged: RSS before each trim: floor ${pct(change('rssBeforeTrim', Math.min))}, ` +
-    `ceiling ${pct(change('rssBeforeTrim', Math.max))}; malloc in use ${mib(field(baseWindow, 'mallocInUse', Math.max))} -> ${mib(field(endWindow, 'mallocInUse', Math.max))} MiB ` +
-    `(${pct(change('mallocInUse', Math.max))}); CPU tensor cache ${mib(field(baseWindow, 'cpuCache', Math.max))} -> ` +
-    `${mib(field(endWindow, 'cpuCache', Math.max))} MiB`);
+  console.log(
+    `soak: not judged: RSS before each trim: floor ${pct(change('rssBeforeTrim', Math.min))}, ` +
+      `ceiling ${pct(change('rssBeforeTrim', Math.max))}; malloc in use ${mib(field(baseWindow, 'mallocInUse', Math.max))} -> ${mib(field(endWindow, 'mallocInUse', Math.max))} MiB ` +
+      `(${pct(change('mallocInUse', Math.max))}); CPU tensor cache ${mib(field(baseWindow, 'cpuCache', Math.max))} -> ` +
+      `${mib(field(endWindow, 'cpuCache', Math.max))} MiB`,
+  );
   const ok = growth < 0.05;
-  console.log(`soak: ${steps} steps in ${seconds.toFixed(0)} s (training and evaluation ${trainSeconds.toFixed(0)} s, ` +
-    `${((trainSeconds * 1000) / steps).toFixed(0)} ms per step; the rest is epoch ends and collections); ` +
-    `RSS growth after warm-up ${pct(growth)} (the larger of floor and ceiling; bound 5%): ${ok ? 'ok' : 'FAILED'}`);
+  console.log(
+    `soak: ${steps} steps in ${seconds.toFixed(0)} s (training and evaluation ${trainSeconds.toFixed(0)} s, ` +
+      `${((trainSeconds * 1000) / steps).toFixed(0)} ms per step; the rest is epoch ends and collections); ` +
+      `RSS growth after warm-up ${pct(growth)} (the larger of floor and ceiling; bound 5%): ${ok ? 'ok' : 'FAILED'}`,
+  );
   if (o.json) {
-    fs.writeFileSync(o.json, JSON.stringify({ steps, batch: o.batch, seconds, warmupSteps: warm, floorGrowth, ceilingGrowth, growth,
-      medianBase: base, medianEnd: end, peakRss: peak, slopeBytesPerStep: perThousand / 1000, samples }, null, 1) + '\n');
+    fs.writeFileSync(
+      o.json,
+      JSON.stringify(
+        {
+          steps,
+          batch: o.batch,
+          seconds,
+          warmupSteps: warm,
+          floorGrowth,
+          ceilingGrowth,
+          growth,
+          medianBase: base,
+          medianEnd: end,
+          peakRss: peak,
+          slopeBytesPerStep: perThousand / 1000,
+          samples,
+        },
+        null,
+        1,
+      ) + '\n',
+    );
   }
   process.exitCode = ok ? 0 : 1;
 }

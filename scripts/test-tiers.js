@@ -13,7 +13,10 @@ const names = Object.keys(tiers).filter((k) => !k.startsWith('_'));
 const args = process.argv.slice(2);
 
 if (args.includes('--check')) {
-  const files = fs.readdirSync(path.join(root, 'test')).filter((f) => f.endsWith('.test.ts')).map((f) => f.slice(0, -'.test.ts'.length));
+  const files = fs
+    .readdirSync(path.join(root, 'test'))
+    .filter((f) => f.endsWith('.test.ts'))
+    .map((f) => f.slice(0, -'.test.ts'.length));
   const seen = new Map();
   const problems = [];
   for (const tier of names) {
@@ -23,18 +26,23 @@ if (args.includes('--check')) {
       if (!files.includes(name)) problems.push(`${tier} lists ${name}, but test/${name}.test.ts does not exist`);
     }
   }
-  for (const f of files) if (!seen.has(f)) problems.push(`test/${f}.test.ts is in no tier: add it to test/tiers.json (${names.join(', ')})`);
+  for (const f of files)
+    if (!seen.has(f)) problems.push(`test/${f}.test.ts is in no tier: add it to test/tiers.json (${names.join(', ')})`);
   if (problems.length) {
     for (const p of problems) process.stderr.write(`test-tiers: ${p}\n`);
     process.exit(1);
   }
-  process.stdout.write(`test-tiers: ${files.length} test files in ${names.length} tiers (${names.map((t) => `${t} ${tiers[t].length}`).join(', ')})\n`);
+  process.stdout.write(
+    `test-tiers: ${files.length} test files in ${names.length} tiers (${names.map((t) => `${t} ${tiers[t].length}`).join(', ')})\n`,
+  );
   process.exit(0);
 }
 
 const unknown = args.filter((a) => !names.includes(a));
 if (unknown.length || args.length === 0) {
-  process.stderr.write(`usage: test-tiers.js TIER... | --check (tiers: ${names.join(', ')})${unknown.length ? `; unknown: ${unknown.join(', ')}` : ''}\n`);
+  process.stderr.write(
+    `usage: test-tiers.js TIER... | --check (tiers: ${names.join(', ')})${unknown.length ? `; unknown: ${unknown.join(', ')}` : ''}\n`,
+  );
   process.exit(2);
 }
 process.stdout.write(args.flatMap((t) => tiers[t].map((n) => `test/${n}.test.ts`)).join(' '));

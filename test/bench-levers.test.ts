@@ -13,14 +13,27 @@ import { expectSameEpoch, idxSplit, readEpoch, writeIdxDataset } from './helpers
 import { tempDir } from './helpers/native';
 import { benchNative, type Levers } from '../lib/bench/native';
 
-const defaults: Levers = { fusedSgd: true, convAsMatmul: true, cachingAllocator: true, channelsLastInput: true, loaderBufferPool: true };
+const defaults: Levers = {
+  fusedSgd: true,
+  convAsMatmul: true,
+  cachingAllocator: true,
+  channelsLastInput: true,
+  loaderBufferPool: true,
+};
 afterEach(() => {
   benchNative().setLevers(defaults);
 });
 
 function batch(n: number, size: number): { x: Tensor; y: Tensor } {
-  const x = Tensor.fromArray(new Float32Array(n * 3 * size * size).map((_, i) => Math.sin(i * 0.731)), [n, 3, size, size]);
-  const y = Tensor.fromArray(new BigInt64Array(n).map((_, i) => BigInt((i * 7) % 10)), [n], { dtype: 'int64' });
+  const x = Tensor.fromArray(
+    new Float32Array(n * 3 * size * size).map((_, i) => Math.sin(i * 0.731)),
+    [n, 3, size, size],
+  );
+  const y = Tensor.fromArray(
+    new BigInt64Array(n).map((_, i) => BigInt((i * 7) % 10)),
+    [n],
+    { dtype: 'int64' },
+  );
   return { x, y };
 }
 
@@ -29,7 +42,9 @@ async function counting<T>(work: () => Promise<T>): Promise<{ result: T; uses: R
   const before = benchNative().leverUses();
   const result = await work();
   const after = benchNative().leverUses();
-  const uses = Object.fromEntries(Object.keys(before).map((k) => [k, after[k as keyof Levers] - before[k as keyof Levers]]));
+  const uses = Object.fromEntries(
+    Object.keys(before).map((k) => [k, after[k as keyof Levers] - before[k as keyof Levers]]),
+  );
   return { result, uses: uses as Record<keyof Levers, number> };
 }
 
@@ -39,20 +54,29 @@ async function train(levers: Partial<Levers>, options: ConstructorParameters<typ
   return { ...result, uses };
 }
 
-async function trainWith(levers: Partial<Levers>, options: ConstructorParameters<typeof SGD>[1], steps: number, size: number) {
+async function trainWith(
+  levers: Partial<Levers>,
+  options: ConstructorParameters<typeof SGD>[1],
+  steps: number,
+  size: number,
+) {
   benchNative().setLevers({ ...defaults, ...levers });
   const model = resnet('resnet18', { numClasses: 10, seed: 0 });
   const optimizer = new SGD(model, options);
   const { x, y } = batch(8, size);
   const losses: number[] = [];
   for (let i = 0; i < steps; i++) losses.push((await trainStep(model, optimizer, x, y)).loss);
-  const params = model.native.stateDict().filter((r) => r.dtype === 'float32').map((r) => r.data as Float32Array);
+  const params = model.native
+    .stateDict()
+    .filter((r) => r.dtype === 'float32')
+    .map((r) => r.data as Float32Array);
   model.dispose();
   return { losses, params };
 }
 
 function relativeL2(a: Float32Array[], b: Float32Array[]): number {
-  let num = 0, den = 0;
+  let num = 0,
+    den = 0;
   for (let k = 0; k < a.length; k++)
     for (let i = 0; i < a[k]!.length; i++) {
       num += (a[k]![i]! - b[k]![i]!) ** 2;
@@ -90,11 +114,17 @@ describe('performance levers', () => {
     const run = async (on: boolean) => {
       benchNative().setLevers({ ...defaults, convAsMatmul: on });
       const model = resnet('resnet18', { numClasses: 10, seed: 0 });
-      const initial = model.native.stateDict().filter((r) => r.dtype === 'float32').map((r) => (r.data as Float32Array).slice());
+      const initial = model.native
+        .stateDict()
+        .filter((r) => r.dtype === 'float32')
+        .map((r) => (r.data as Float32Array).slice());
       const logits = (await model.forward(x)).toFloat32Array();
       const optimizer = new SGD(model, { lr: 1 });
       const loss = (await trainStep(model, optimizer, x, y)).loss;
-      const after = model.native.stateDict().filter((r) => r.dtype === 'float32').map((r) => r.data as Float32Array);
+      const after = model.native
+        .stateDict()
+        .filter((r) => r.dtype === 'float32')
+        .map((r) => r.data as Float32Array);
       model.dispose();
       return { logits, loss, grads: after.map((a, k) => a.map((v, i) => initial[k]![i]! - v)) };
     };
@@ -107,7 +137,8 @@ describe('performance levers', () => {
     expect(Math.abs(fast.loss - plain.loss) / plain.loss).toBeLessThan(1e-5);
     let worst = 0;
     for (let k = 0; k < plain.grads.length; k++) {
-      if (plain.grads[k]!.some((v) => v !== 0)) worst = Math.max(worst, relativeL2([fast.grads[k]!], [plain.grads[k]!]));
+      if (plain.grads[k]!.some((v) => v !== 0))
+        worst = Math.max(worst, relativeL2([fast.grads[k]!], [plain.grads[k]!]));
     }
     expect(worst).toBeLessThan(1e-4);
     // 64 px: the last stage is 2x2, no convolution has a 1x1 output, so nothing changes at all.
@@ -124,7 +155,10 @@ describe('performance levers', () => {
       const model = resnet('resnet18', { numClasses: 10, seed: 0 });
       const optimizer = new SGD(model, { lr: 1 });
       const loss = (await trainStep(model, optimizer, x, y)).loss;
-      const params = model.native.stateDict().filter((r) => r.dtype === 'float32').map((r) => r.data as Float32Array);
+      const params = model.native
+        .stateDict()
+        .filter((r) => r.dtype === 'float32')
+        .map((r) => r.data as Float32Array);
       model.dispose();
       return { loss, params };
     };
@@ -132,7 +166,9 @@ describe('performance levers', () => {
     const { result: cl, uses: clUses } = await counting(() => run(true));
     expect(clUses.channelsLastInput).toBe(1); // the one step's batch
     expect(plainUses.channelsLastInput).toBe(0);
-    console.log(`channels_last input: loss ${cl.loss} vs ${plain.loss}, parameters after a step rel L2 ${relativeL2(cl.params, plain.params)}`);
+    console.log(
+      `channels_last input: loss ${cl.loss} vs ${plain.loss}, parameters after a step rel L2 ${relativeL2(cl.params, plain.params)}`,
+    );
     expect(Math.abs(cl.loss - plain.loss) / plain.loss).toBeLessThan(1e-5);
     expect(relativeL2(cl.params, plain.params)).toBeLessThan(1e-4);
   });

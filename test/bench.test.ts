@@ -21,7 +21,9 @@ afterAll(() => rmSync(work, { recursive: true, force: true }));
 
 function sgdrWithin(timeoutMs: number, ...args: string[]): Promise<CommandResult> {
   return runCommand(process.execPath, [path.join(ROOT, 'bin/sgdr.js'), 'bench', ...args], {
-    cwd: ROOT, timeoutMs, env: { ...process.env, SGDR_QUIET: '1' },
+    cwd: ROOT,
+    timeoutMs,
+    env: { ...process.env, SGDR_QUIET: '1' },
   });
 }
 
@@ -48,7 +50,13 @@ describe('sgdr bench', () => {
     expect(o.images_per_second).toBeGreaterThan(0);
     expect(o.pytorch).toBeNull();
     expect(o.loader.images_per_second).toBeGreaterThan(0);
-    expect(o.levers).toEqual({ fusedSgd: true, convAsMatmul: true, cachingAllocator: true, channelsLastInput: true, loaderBufferPool: true });
+    expect(o.levers).toEqual({
+      fusedSgd: true,
+      convAsMatmul: true,
+      cachingAllocator: true,
+      channelsLastInput: true,
+      loaderBufferPool: true,
+    });
   });
 
   it.runIf(requireTorchOrSkip(true))('runs the PyTorch reference interleaved and reports the ratio', async () => {
@@ -65,13 +73,16 @@ describe('sgdr bench', () => {
     expect(o.compile_skipped).toBe('--compile off');
   });
 
-  it.runIf(requireTorchOrSkip(true))('eval with the PyTorch reference and --no-floor ends cleanly (the reference is closed once)', async () => {
-    // Without the floor's matmul in between, the second close() came while the first was pending.
-    const r = await sgdr('--workload', 'eval', ...tiny, '--compile', 'off', '--json');
-    expect(r.status, r.stderr).toBe(0);
-    expect(r.stderr).not.toMatch(/ERR_STREAM_WRITE_AFTER_END/);
-    expect(JSON.parse(r.stdout).ratio).toBeGreaterThan(0);
-  });
+  it.runIf(requireTorchOrSkip(true))(
+    'eval with the PyTorch reference and --no-floor ends cleanly (the reference is closed once)',
+    async () => {
+      // Without the floor's matmul in between, the second close() came while the first was pending.
+      const r = await sgdr('--workload', 'eval', ...tiny, '--compile', 'off', '--json');
+      expect(r.status, r.stderr).toBe(0);
+      expect(r.stderr).not.toMatch(/ERR_STREAM_WRITE_AFTER_END/);
+      expect(JSON.parse(r.stdout).ratio).toBeGreaterThan(0);
+    },
+  );
 
   describe.runIf(libtorchMajor < 2 && requireTorchOrSkip(true))('torch.compile on a PyTorch 1.x reference', () => {
     it('--compile on fails with one line naming the torch version', async () => {
@@ -80,7 +91,9 @@ describe('sgdr bench', () => {
       expect(r.stdout).toBe('');
       const lines = r.stderr.trim().split('\n');
       expect(lines).toHaveLength(1);
-      expect(lines[0]).toMatch(/^sgdr bench: --compile on: torch\.compile needs PyTorch >= 2\.0, and the reference .* has torch 1\.\d+/);
+      expect(lines[0]).toMatch(
+        /^sgdr bench: --compile on: torch\.compile needs PyTorch >= 2\.0, and the reference .* has torch 1\.\d+/,
+      );
     });
 
     it('--compile auto runs eager only and says why', async () => {
@@ -101,39 +114,68 @@ describe('sgdr bench', () => {
   // cold compile took ~97 s). Kept anyway: it is the only proof that the compiled reference works
   // end to end; hence its own 600 s limit. The smallest config (batch 4, 16x16) keeps the steps
   // cheap; the compilation costs about the same at any size.
-  it.runIf(libtorchMajor >= 2 && requireTorchOrSkip(true))('on PyTorch 2.x, --compile auto adds torch.compile interleaved and reports its ratio', async () => {
-    const r = await sgdrWithin(560_000, ...tiny, '--image-size', '16', '--rounds', '2', '--json');
-    expect(r.status, r.stderr).toBe(0);
-    const o = JSON.parse(r.stdout);
-    // The eager reference and its ratio, exactly as without torch.compile.
-    expect(o.pytorch.images_per_second).toBeGreaterThan(0);
-    expect(o.ratio_rounds).toHaveLength(2);
-    expect(o.ratio).toBeGreaterThan(0);
-    const c = o.pytorch_compile;
-    expect(c.images_per_second).toBeGreaterThan(0);
-    expect(c.rounds).toHaveLength(2);
-    expect(c.torch).toMatch(/^2\./);
-    expect(c.torch).toBe(o.pytorch.torch);
-    expect(c.threads).toBe(1);
-    expect(c.backend).toBe('inductor');
-    expect(c.compile_seconds).toBeGreaterThan(0);
-    expect(c.warmup).toBeGreaterThanOrEqual(2);
-    expect(o.ratio_compile_rounds).toHaveLength(2);
-    expect(o.ratio_compile).toBeGreaterThan(0);
-    expect(o.compile_skipped).toBeUndefined();
-    // One progress line per round with all three sides.
-    const rounds = r.stderr.split('\n').filter((l) => /^sgdr bench: round \d\/2: /.test(l));
-    expect(rounds).toHaveLength(2);
-    for (const l of rounds) expect(l).toMatch(/ours [\d.]+ img\/s, PyTorch [\d.]+ img\/s, ratio [\d.]+, torch\.compile [\d.]+ img\/s, ratio [\d.]+$/);
-  }, 600_000);
+  it.runIf(libtorchMajor >= 2 && requireTorchOrSkip(true))(
+    'on PyTorch 2.x, --compile auto adds torch.compile interleaved and reports its ratio',
+    async () => {
+      const r = await sgdrWithin(560_000, ...tiny, '--image-size', '16', '--rounds', '2', '--json');
+      expect(r.status, r.stderr).toBe(0);
+      const o = JSON.parse(r.stdout);
+      // The eager reference and its ratio, exactly as without torch.compile.
+      expect(o.pytorch.images_per_second).toBeGreaterThan(0);
+      expect(o.ratio_rounds).toHaveLength(2);
+      expect(o.ratio).toBeGreaterThan(0);
+      const c = o.pytorch_compile;
+      expect(c.images_per_second).toBeGreaterThan(0);
+      expect(c.rounds).toHaveLength(2);
+      expect(c.torch).toMatch(/^2\./);
+      expect(c.torch).toBe(o.pytorch.torch);
+      expect(c.threads).toBe(1);
+      expect(c.backend).toBe('inductor');
+      expect(c.compile_seconds).toBeGreaterThan(0);
+      expect(c.warmup).toBeGreaterThanOrEqual(2);
+      expect(o.ratio_compile_rounds).toHaveLength(2);
+      expect(o.ratio_compile).toBeGreaterThan(0);
+      expect(o.compile_skipped).toBeUndefined();
+      // One progress line per round with all three sides.
+      const rounds = r.stderr.split('\n').filter((l) => /^sgdr bench: round \d\/2: /.test(l));
+      expect(rounds).toHaveLength(2);
+      for (const l of rounds)
+        expect(l).toMatch(
+          /ours [\d.]+ img\/s, PyTorch [\d.]+ img\/s, ratio [\d.]+, torch\.compile [\d.]+ img\/s, ratio [\d.]+$/,
+        );
+    },
+    600_000,
+  );
 
   it('the text output prints the torch.compile ratio beside the eager one', async () => {
-    const base = { workload: 'w1', arch: 'resnet18', batch_size: 4, channels: 3, image_size: 16, threads: 1, device: 'cpu', levers: {},
-      images_per_second: 60, pytorch: { images_per_second: 30, torch: '2.13.0+cpu' }, ratio: 2 };
-    const both = formatResult({ ...base, pytorch_compile: { images_per_second: 40, compile_seconds: 97.5 }, ratio_compile: 1.5 });
-    expect(both).toMatch(/^PyTorch: 30 images\/s eager, 40 images\/s torch\.compile \(torch 2\.13\.0\+cpu; inductor, compiled in 97\.5 s\)$/m);
+    const base = {
+      workload: 'w1',
+      arch: 'resnet18',
+      batch_size: 4,
+      channels: 3,
+      image_size: 16,
+      threads: 1,
+      device: 'cpu',
+      levers: {},
+      images_per_second: 60,
+      pytorch: { images_per_second: 30, torch: '2.13.0+cpu' },
+      ratio: 2,
+    };
+    const both = formatResult({
+      ...base,
+      pytorch_compile: { images_per_second: 40, compile_seconds: 97.5 },
+      ratio_compile: 1.5,
+    });
+    expect(both).toMatch(
+      /^PyTorch: 30 images\/s eager, 40 images\/s torch\.compile \(torch 2\.13\.0\+cpu; inductor, compiled in 97\.5 s\)$/m,
+    );
     expect(both).toMatch(/^ratio: +2 vs eager, 1\.5 vs torch\.compile/m);
-    const eagerOnly = formatResult({ ...base, pytorch_compile: null, ratio_compile: null, compile_skipped: '--compile off' });
+    const eagerOnly = formatResult({
+      ...base,
+      pytorch_compile: null,
+      ratio_compile: null,
+      compile_skipped: '--compile off',
+    });
     expect(eagerOnly).toMatch(/^ratio: +2 \(median of paired rounds\)$/m);
     expect(eagerOnly).toMatch(/^torch\.compile: not run \("--compile off"\)$/m);
   });
@@ -166,7 +208,15 @@ describe('sgdr bench', () => {
     const r = await sgdr('--workload', 'levers', ...tiny, '--json');
     expect(r.status, r.stderr).toBe(0);
     const o = JSON.parse(r.stdout);
-    expect(Object.keys(o.configurations)).toEqual(['all on', 'fusedSgd off', 'convAsMatmul off', 'cachingAllocator off', 'channelsLastInput off', 'loaderBufferPool off', 'all off']);
+    expect(Object.keys(o.configurations)).toEqual([
+      'all on',
+      'fusedSgd off',
+      'convAsMatmul off',
+      'cachingAllocator off',
+      'channelsLastInput off',
+      'loaderBufferPool off',
+      'all off',
+    ]);
     expect(o.configurations['all on'].train_vs_all_on).toBe(1);
     expect(o.configurations['all off'].eval_images_per_second).toBeGreaterThan(0);
     // The loader alone is measured per configuration too (loaderBufferPool acts only there).
@@ -177,7 +227,18 @@ describe('sgdr bench', () => {
   it('w3 measures a JPEG image folder against the model', async () => {
     const dir = path.join(work, 'jpeg');
     benchNative().writeJpegFolder(dir, { classes: 2, perClass: 8, width: 64, height: 48, seed: 0 });
-    const r = await sgdr('--workload', 'w3', '--data', dir, '--arch', 'resnet18', '--image-size', '32', ...tiny, '--json');
+    const r = await sgdr(
+      '--workload',
+      'w3',
+      '--data',
+      dir,
+      '--arch',
+      'resnet18',
+      '--image-size',
+      '32',
+      ...tiny,
+      '--json',
+    );
     expect(r.status, r.stderr).toBe(0);
     const o = JSON.parse(r.stdout);
     expect(o.images_per_second).toBeGreaterThan(0);

@@ -20,7 +20,12 @@ function sgdr(args: string[]): Promise<CommandResult> {
   return runCommand(process.execPath, [bin, ...args], { cwd: root, env, timeoutMs: 170_000 });
 }
 
-const readRows = (file: string) => fs.readFileSync(file, 'utf8').trim().split('\n').map((l) => JSON.parse(l) as Record<string, number>);
+const readRows = (file: string) =>
+  fs
+    .readFileSync(file, 'utf8')
+    .trim()
+    .split('\n')
+    .map((l) => JSON.parse(l) as Record<string, number>);
 const avg = (xs: number[]) => xs.reduce((a, b) => a + b, 0) / xs.length;
 const sd = (xs: number[]) => Math.sqrt(xs.reduce((a, x) => a + (x - avg(xs)) ** 2, 0) / (xs.length - 1));
 
@@ -57,12 +62,16 @@ describe('sgdr compare', () => {
     expect(r.stderr).toMatch(/SGDR T0=1, Tmult=1 · seed 1\s+epoch 2\/2 .*cycle end .*ensemble/);
     expect(r.stderr).toContain(`report: ${path.join(out(), 'report.html')}`);
 
-    const runDirs = ['sgdr-t0-1-tmult-1', 'step'].flatMap((s) => [0, 1].map((seed) => path.join(out(), 'runs', s, `seed-${seed}`)));
+    const runDirs = ['sgdr-t0-1-tmult-1', 'step'].flatMap((s) =>
+      [0, 1].map((seed) => path.join(out(), 'runs', s, `seed-${seed}`)),
+    );
     for (const dir of runDirs) {
-      for (const f of ['run.json', 'metrics.jsonl', 'summary.json', 'checkpoint.pth']) expect(fs.existsSync(path.join(dir, f)), `${dir}/${f}`).toBe(true);
+      for (const f of ['run.json', 'metrics.jsonl', 'summary.json', 'checkpoint.pth'])
+        expect(fs.existsSync(path.join(dir, f)), `${dir}/${f}`).toBe(true);
       expect(readRows(path.join(dir, 'metrics.jsonl')).map((row) => row.epoch)).toEqual([1, 2]);
     }
-    for (const f of ['report.html', 'results.json', 'results.csv', 'experiment.json']) expect(fs.existsSync(path.join(out(), f))).toBe(true);
+    for (const f of ['report.html', 'results.json', 'results.csv', 'experiment.json'])
+      expect(fs.existsSync(path.join(out(), f))).toBe(true);
     const figures = fs.readdirSync(path.join(out(), 'figures'));
     expect(figures.filter((f) => f.endsWith('.png')).length).toBeGreaterThanOrEqual(3);
     expect(figures.filter((f) => f.endsWith('.svg')).length).toBeGreaterThanOrEqual(3);
@@ -81,8 +90,11 @@ describe('sgdr compare', () => {
       expect(s.final.val_loss.mean).toBeCloseTo(avg(rows.map((rr) => rr[1]!.val_loss!)), 12);
     }
     const diff = results.comparisons.find((c: any) => c.metric === 'final_val_loss');
-    const d = [0, 1].map((seed) => readRows(path.join(out(), 'runs', 'sgdr-t0-1-tmult-1', `seed-${seed}`, 'metrics.jsonl'))[1]!.val_loss!
-      - readRows(path.join(out(), 'runs', 'step', `seed-${seed}`, 'metrics.jsonl'))[1]!.val_loss!);
+    const d = [0, 1].map(
+      (seed) =>
+        readRows(path.join(out(), 'runs', 'sgdr-t0-1-tmult-1', `seed-${seed}`, 'metrics.jsonl'))[1]!.val_loss! -
+        readRows(path.join(out(), 'runs', 'step', `seed-${seed}`, 'metrics.jsonl'))[1]!.val_loss!,
+    );
     expect(diff.difference.mean).toBeCloseTo(avg(d), 12);
     // SGDR with T_0 = 1 ends a cycle every epoch: snapshots, and an ensemble of 2 after epoch 2.
     expect(results.schedules[0].ensemble.size).toBe(2);
@@ -129,7 +141,11 @@ describe('sgdr compare', () => {
     const file = path.join(work, 'longer.json');
     fs.writeFileSync(file, JSON.stringify(longer));
     const dir = path.join(work, 'interrupted');
-    const child = spawn(process.execPath, [bin, 'compare', '--config', file, '--out', dir, '--jobs', '2', '--threads', '1'], { cwd: root, env });
+    const child = spawn(
+      process.execPath,
+      [bin, 'compare', '--config', file, '--out', dir, '--jobs', '2', '--threads', '1'],
+      { cwd: root, env },
+    );
     let stderr = '';
     const code = await new Promise<number | null>((resolve) => {
       child.stderr.on('data', (chunk: Buffer) => {
@@ -156,7 +172,10 @@ describe('sgdr compare', () => {
       [(c) => (c.optimizer.lr = 0.1), /bad\.json: optimizer\.lr: unknown key/],
       [(c) => (c.epochs = 'two'), /bad\.json: epochs: must be an integer, got string "two"/],
       // Checked before any run starts.
-      [(c) => (c.data.source = 'fashion-mnist:/nonexistent/fmnist'), /data\.source: fashion-mnist: folder not found: \/nonexistent\/fmnist/],
+      [
+        (c) => (c.data.source = 'fashion-mnist:/nonexistent/fmnist'),
+        /data\.source: fashion-mnist: folder not found: \/nonexistent\/fmnist/,
+      ],
     ];
     for (const [mutate, message] of cases) {
       const c = JSON.parse(JSON.stringify(config));
@@ -168,14 +187,19 @@ describe('sgdr compare', () => {
       expect(r.stderr.trim().split('\n')).toHaveLength(1);
       expect(r.stderr).toMatch(message);
     }
-    expect((await sgdr(['compare', '--config', path.join(work, 'missing.json')])).stderr).toMatch(/--config: file not found/);
+    expect((await sgdr(['compare', '--config', path.join(work, 'missing.json')])).stderr).toMatch(
+      /--config: file not found/,
+    );
     expect((await sgdr(['compare'])).stderr).toMatch(/--config is required/);
     expect(fs.existsSync(path.join(work, 'never'))).toBe(false);
   });
 
   it('a diverging schedule is reported as diverged, left out of mean ± std, and the others still train (--jobs 1 and 2)', async () => {
     const mixed = {
-      ...config, name: 'mixed', epochs: 2, seeds: [0],
+      ...config,
+      name: 'mixed',
+      epochs: 2,
+      seeds: [0],
       schedules: [
         { label: 'Blow-up', type: 'step', lr: 1e6, stepSize: 1, gamma: 0.1 },
         { label: 'Sane', type: 'step', lr: 0.05, stepSize: 1, gamma: 0.1 },
@@ -193,24 +217,32 @@ describe('sgdr compare', () => {
       expect(r.stderr).toMatch(/^\s+Blow-up\s+diverged \(1 of 1 run\(s\)/m);
       expect(r.stderr).toMatch(/^\s+Sane\s+final val loss \d/m);
       // The sane schedule was trained to the end and has its numbers; the diverged one has none.
-      expect(readRows(path.join(dir, 'runs', 'sane', 'seed-0', 'metrics.jsonl')).map((row) => row.epoch)).toEqual([1, 2]);
+      expect(readRows(path.join(dir, 'runs', 'sane', 'seed-0', 'metrics.jsonl')).map((row) => row.epoch)).toEqual([
+        1, 2,
+      ]);
       const results = JSON.parse(fs.readFileSync(path.join(dir, 'results.json'), 'utf8'));
       const [blow, sane] = results.schedules;
       expect(blow).toMatchObject({ label: 'Blow-up', diverged: 1, finished: 0 });
       expect(sane).toMatchObject({ label: 'Sane', diverged: 0, finished: 1 });
       expect(Number.isFinite(sane.final.val_loss.mean)).toBe(true);
-      expect(results.runs.find((x: { label: string }) => x.label === 'Blow-up')).toMatchObject({ status: 'diverged', divergence: { epoch: 1 } });
+      expect(results.runs.find((x: { label: string }) => x.label === 'Blow-up')).toMatchObject({
+        status: 'diverged',
+        divergence: { epoch: 1 },
+      });
       const html = fs.readFileSync(path.join(dir, 'report.html'), 'utf8');
       expect(html).toMatch(/1 diverged, excluded/);
       expect(html).toMatch(/diverged<div class="spec">non-finite loss at epoch 1, batch \d+/);
       // No worker outlives the experiment.
-      const workers = fs.readdirSync('/proc').filter((p) => /^\d+$/.test(p)).filter((p) => {
-        try {
-          return fs.readFileSync(`/proc/${p}/cmdline`, 'utf8').includes(dir);
-        } catch {
-          return false;
-        }
-      });
+      const workers = fs
+        .readdirSync('/proc')
+        .filter((p) => /^\d+$/.test(p))
+        .filter((p) => {
+          try {
+            return fs.readFileSync(`/proc/${p}/cmdline`, 'utf8').includes(dir);
+          } catch {
+            return false;
+          }
+        });
       expect(workers).toEqual([]);
       // Run again: the diverged run is final (not retrained), the report is rebuilt.
       const again = await sgdr(['compare', '--config', file, '--out', dir]);

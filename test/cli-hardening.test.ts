@@ -18,7 +18,8 @@ import { tempDir } from './helpers/native';
 
 const ROOT = path.resolve(__dirname, '..');
 const BIN = path.join(ROOT, 'bin/sgdr.js');
-const sgdr = (args: string[], timeoutMs = 30_000) => runCommand(process.execPath, [BIN, ...args], { cwd: ROOT, timeoutMs });
+const sgdr = (args: string[], timeoutMs = 30_000) =>
+  runCommand(process.execPath, [BIN, ...args], { cwd: ROOT, timeoutMs });
 
 describe('sgdr schedule with a tiny T_0', () => {
   it('--t0 1e-300 --json fails at once, naming --t0 (it used to loop forever)', async () => {
@@ -89,7 +90,9 @@ describe('messages that name the file or the value', () => {
     const label = 'a'.repeat(256);
     c.schedules[0].label = label;
     expect(() => parseExperimentConfig(c, 'x.json')).toThrow(ExperimentConfigError);
-    expect(() => parseExperimentConfig(c, 'x.json')).toThrow(`x.json: schedules[0].label: '${label}' makes a run folder name of 256 bytes, over the limit of 255`);
+    expect(() => parseExperimentConfig(c, 'x.json')).toThrow(
+      `x.json: schedules[0].label: '${label}' makes a run folder name of 256 bytes, over the limit of 255`,
+    );
     c.schedules[0].label = 'a'.repeat(255);
     expect(() => parseExperimentConfig(c, 'x.json')).not.toThrow();
   });
@@ -100,7 +103,9 @@ describe('messages that name the file or the value', () => {
     try {
       const r = await sgdr(['train', '--resume', d]);
       expect(r.status).toBe(1);
-      expect(r.stderr.trim()).toBe(`sgdr train: --resume: ${path.join(d, 'run.json')} is not a valid run.json: Unexpected end of JSON input`);
+      expect(r.stderr.trim()).toBe(
+        `sgdr train: --resume: ${path.join(d, 'run.json')} is not a valid run.json: Unexpected end of JSON input`,
+      );
     } finally {
       fs.rmSync(d, { recursive: true, force: true });
     }
@@ -108,14 +113,19 @@ describe('messages that name the file or the value', () => {
 });
 
 describe('output folders that cannot be made, and too many threads', () => {
-  const cores = Math.max(1, typeof os.availableParallelism === 'function' ? os.availableParallelism() : os.cpus().length);
+  const cores = Math.max(
+    1,
+    typeof os.availableParallelism === 'function' ? os.availableParallelism() : os.cpus().length,
+  );
   const capped = `--threads 1000 capped at ${cores}, the cores of this machine`;
   const proc = fs.existsSync('/proc/self') ? it : it.skip;
 
   proc('makeFolder under /proc fails instead of looping (fs.mkdirSync recursive never returns there)', () => {
     expect(() => makeFolder('/proc/sgdr-x/y')).toThrow(/ENOENT/);
     expect(outputFolderProblem('/proc/sgdr-x')).toBe('ENOENT: no such file or directory; cannot create the folder');
-    expect(outputFolderProblem('/proc/sgdr-x/y')).toBe('ENOENT: no such file or directory; cannot create the folder /proc/sgdr-x');
+    expect(outputFolderProblem('/proc/sgdr-x/y')).toBe(
+      'ENOENT: no such file or directory; cannot create the folder /proc/sgdr-x',
+    );
   });
 
   it('makeFolder makes missing parents, accepts an existing folder and refuses a file in the way', () => {
@@ -127,20 +137,27 @@ describe('output folders that cannot be made, and too many threads', () => {
       expect(outputFolderProblem(path.join(d, 'a'))).toBeUndefined();
       expect(fs.readdirSync(path.join(d, 'a'))).toEqual(['b']); // the probe file is gone
       fs.writeFileSync(path.join(d, 'f'), '');
-      expect(outputFolderProblem(path.join(d, 'f', 'x'))).toMatch(/^ENOTDIR: not a directory; cannot create the folder/);
+      expect(outputFolderProblem(path.join(d, 'f', 'x'))).toMatch(
+        /^ENOTDIR: not a directory; cannot create the folder/,
+      );
     } finally {
       fs.rmSync(d, { recursive: true, force: true });
     }
   });
 
-  proc('sgdr train --out /proc/x --threads 1000: the cap in one line, then one line naming --out, at once', async () => {
-    const r = await sgdr(['train', '--threads', '1000', '--out', '/proc/sgdr-x', '--epochs', '1']);
-    expect(r.signal).toBeNull();
-    expect(r.status).toBe(1);
-    const lines = r.stderr.trim().split('\n');
-    if (cores < 1000) expect(lines.shift()).toBe(capped);
-    expect(lines).toEqual(['sgdr train: --out /proc/sgdr-x: cannot write to the output folder (ENOENT: no such file or directory; cannot create the folder)']);
-  });
+  proc(
+    'sgdr train --out /proc/x --threads 1000: the cap in one line, then one line naming --out, at once',
+    async () => {
+      const r = await sgdr(['train', '--threads', '1000', '--out', '/proc/sgdr-x', '--epochs', '1']);
+      expect(r.signal).toBeNull();
+      expect(r.status).toBe(1);
+      const lines = r.stderr.trim().split('\n');
+      if (cores < 1000) expect(lines.shift()).toBe(capped);
+      expect(lines).toEqual([
+        'sgdr train: --out /proc/sgdr-x: cannot write to the output folder (ENOENT: no such file or directory; cannot create the folder)',
+      ]);
+    },
+  );
 
   proc('sgdr compare --out /proc/x/y --threads 1000 fails at once, naming --out', async () => {
     const d = tempDir('hardening');
@@ -152,7 +169,9 @@ describe('output folders that cannot be made, and too many threads', () => {
       expect(r.status).toBe(1);
       const lines = r.stderr.trim().split('\n');
       if (cores < 1000) expect(lines.shift()).toBe(capped);
-      expect(lines).toEqual(['sgdr compare: --out /proc/sgdr-x/y: cannot write to the output folder (ENOENT: no such file or directory; cannot create the folder /proc/sgdr-x)']);
+      expect(lines).toEqual([
+        'sgdr compare: --out /proc/sgdr-x/y: cannot write to the output folder (ENOENT: no such file or directory; cannot create the folder /proc/sgdr-x)',
+      ]);
     } finally {
       fs.rmSync(d, { recursive: true, force: true });
     }
@@ -169,11 +188,26 @@ describe('output folders that cannot be made, and too many threads', () => {
 
 describe('batch sizes beyond the data or the memory', () => {
   const data = writeIdxDataset(path.join(tempDir('hardening-batch'), 'd'), 64, 32, { gzip: true });
-  const small = ['train', '--data', `fashion-mnist:${data}`, '--image-size', '12', '--stem', 'cifar', '--threads', '1', '--epochs', '1'];
+  const small = [
+    'train',
+    '--data',
+    `fashion-mnist:${data}`,
+    '--image-size',
+    '12',
+    '--stem',
+    'cifar',
+    '--threads',
+    '1',
+    '--epochs',
+    '1',
+  ];
 
   it('a batch size of 1e8 is the whole data set: said, and trained', async () => {
     const out = tempDir('hardening');
-    const r = await sgdr([...small, '--batch-size', '100000000', '--eval-batch-size', '100000000', '--out', out, '--overwrite'], 120_000);
+    const r = await sgdr(
+      [...small, '--batch-size', '100000000', '--eval-batch-size', '100000000', '--out', out, '--overwrite'],
+      120_000,
+    );
     expect(r.status, r.stderr).toBe(0);
     expect(r.stderr).toMatch(/batch size 100000000 is larger than the training set \(64\): batches of 64/);
     expect(r.stderr).toMatch(/eval batch size 100000000 is larger than the validation set \(32\): batches of 32/);
@@ -184,12 +218,15 @@ describe('batch sizes beyond the data or the memory', () => {
     const out = tempDir('hardening');
     // 8192 validation images of 28 px in one batch: resnet18's first activation alone is 1.6 GB,
     // more than the 3 GB address space this command gets.
-    const cmd = `ulimit -v 3145728; exec "${process.execPath}" "${BIN}" train --data fashion-mnist:${big} --stem cifar --threads 1 --epochs 1 ` +
+    const cmd =
+      `ulimit -v 3145728; exec "${process.execPath}" "${BIN}" train --data fashion-mnist:${big} --stem cifar --threads 1 --epochs 1 ` +
       `--batch-size 16 --eval-batch-size 8192 --out ${out} --overwrite`;
     const r = await runCommand('bash', ['-c', cmd], { cwd: ROOT, timeoutMs: 120_000 });
     expect(r.signal).toBeNull();
     expect(r.status, r.stderr).toBe(1);
-    expect(r.stderr).toMatch(/out of memory for a validation batch of 8192 images: lower evalBatchSize \(--eval-batch-size\)/);
+    expect(r.stderr).toMatch(
+      /out of memory for a validation batch of 8192 images: lower evalBatchSize \(--eval-batch-size\)/,
+    );
     expect(r.stderr).not.toMatch(/epoch 1\/1 +train_loss/); // refused before training, not after an epoch
   });
 });
@@ -197,7 +234,9 @@ describe('batch sizes beyond the data or the memory', () => {
 describe('a bad image in the validation set', () => {
   it('is named with its 1-based validation batch, not "batch 0 of epoch 0" of the training set', async () => {
     const root = tempDir('hardening-valimg');
-    const png = renderPng('<svg xmlns="http://www.w3.org/2000/svg" width="16" height="16"><rect width="16" height="16" fill="#c84"/></svg>');
+    const png = renderPng(
+      '<svg xmlns="http://www.w3.org/2000/svg" width="16" height="16"><rect width="16" height="16" fill="#c84"/></svg>',
+    );
     for (const split of ['train', 'val']) {
       for (const cls of ['a', 'b']) {
         fs.mkdirSync(path.join(root, split, cls), { recursive: true });
@@ -206,10 +245,31 @@ describe('a bad image in the validation set', () => {
     }
     fs.writeFileSync(path.join(root, 'val', 'b', '9_garbage.jpg'), 'not an image');
     const out = tempDir('hardening');
-    const r = await sgdr(['train', '--data', `image-folder:${root}`, '--image-size', '16', '--stem', 'cifar', '--threads', '1', '--epochs', '1',
-      '--batch-size', '4', '--out', out, '--overwrite'], 120_000);
+    const r = await sgdr(
+      [
+        'train',
+        '--data',
+        `image-folder:${root}`,
+        '--image-size',
+        '16',
+        '--stem',
+        'cifar',
+        '--threads',
+        '1',
+        '--epochs',
+        '1',
+        '--batch-size',
+        '4',
+        '--out',
+        out,
+        '--overwrite',
+      ],
+      120_000,
+    );
     expect(r.status).toBe(1);
     // val: a/0-3, b/0-3, b/9_garbage: the garbage image is the 9th, in validation batch 3 of 4 images.
-    expect(r.stderr).toMatch(/validation batch 3: cannot decode image .*val\/b\/9_garbage\.jpg: not a JPEG or PNG image/);
+    expect(r.stderr).toMatch(
+      /validation batch 3: cannot decode image .*val\/b\/9_garbage\.jpg: not a JPEG or PNG image/,
+    );
   });
 });

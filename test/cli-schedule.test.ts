@@ -19,7 +19,10 @@ const work = mkdtempSync(path.join(tmpdir(), 'sgdr-schedule-'));
 afterAll(() => rmSync(work, { recursive: true, force: true }));
 
 function sgdr(...args: string[]): { status: number | null; stdout: string; stderr: string } {
-  const r = spawnSync(process.execPath, [path.join(ROOT, 'bin/sgdr.js'), 'schedule', ...args], { cwd: ROOT, encoding: 'utf8' });
+  const r = spawnSync(process.execPath, [path.join(ROOT, 'bin/sgdr.js'), 'schedule', ...args], {
+    cwd: ROOT,
+    encoding: 'utf8',
+  });
   return { status: r.status, stdout: r.stdout, stderr: r.stderr };
 }
 
@@ -35,9 +38,28 @@ interface ReferenceCase {
 /** The command line that reproduces a reference case. */
 function flagsOf(c: ReferenceCase): string[] {
   const p = c.params;
-  const common = ['--lr', String(p.base_lr), '--epochs', String(c.epochs), '--steps-per-epoch', String(c.steps_per_epoch ?? 1), '--json'];
-  if (c.scheduler === 'StepLR') return ['--scheduler', 'step', '--step-size', String(p.step_size), '--gamma', String(p.gamma), ...common];
-  return ['--scheduler', 'warm-restarts', '--t0', String(p.T_0), '--t-mult', String(p.T_mult), '--eta-min', String(p.eta_min), ...common];
+  const common = [
+    '--lr',
+    String(p.base_lr),
+    '--epochs',
+    String(c.epochs),
+    '--steps-per-epoch',
+    String(c.steps_per_epoch ?? 1),
+    '--json',
+  ];
+  if (c.scheduler === 'StepLR')
+    return ['--scheduler', 'step', '--step-size', String(p.step_size), '--gamma', String(p.gamma), ...common];
+  return [
+    '--scheduler',
+    'warm-restarts',
+    '--t0',
+    String(p.T_0),
+    '--t-mult',
+    String(p.T_mult),
+    '--eta-min',
+    String(p.eta_min),
+    ...common,
+  ];
 }
 
 describe('sgdr schedule --json against the PyTorch reference (test/reference/lr-schedules.pytorch.json)', () => {
@@ -54,8 +76,13 @@ describe('sgdr schedule --json against the PyTorch reference (test/reference/lr-
   });
 
   it('gives eta_max at the exact restarts t=111 (T_0=1, T_mult=10) and t=121 (T_0=1, T_mult=3)', () => {
-    for (const [tMult, t] of [[10, 111], [3, 121]] as const) {
-      const out = JSON.parse(sgdr('--lr', '0.1', '--t0', '1', '--t-mult', String(tMult), '--epochs', String(t + 1), '--json').stdout);
+    for (const [tMult, t] of [
+      [10, 111],
+      [3, 121],
+    ] as const) {
+      const out = JSON.parse(
+        sgdr('--lr', '0.1', '--t0', '1', '--t-mult', String(tMult), '--epochs', String(t + 1), '--json').stdout,
+      );
       expect(out.lr[t]).toBe(0.1);
     }
   });
@@ -112,10 +139,18 @@ describe('sgdr schedule errors: exit 1, one line naming the flag', () => {
 
   it('names the config file and the entry of a bad spec', () => {
     const file = path.join(work, 'bad.json');
-    writeFileSync(file, JSON.stringify([{ type: 'constant', lr: 0.1 }, { type: 'warm-restarts', lr: 0.1, t0: 10, tMult: 0 }]));
+    writeFileSync(
+      file,
+      JSON.stringify([
+        { type: 'constant', lr: 0.1 },
+        { type: 'warm-restarts', lr: 0.1, t0: 10, tMult: 0 },
+      ]),
+    );
     const r = sgdr('--config', file);
     expect(r.status).toBe(1);
-    expect(r.stderr.trim()).toBe(`sgdr schedule: --config ${file}: schedules[1].tMult must be a finite number ≥ 1, got 0`);
+    expect(r.stderr.trim()).toBe(
+      `sgdr schedule: --config ${file}: schedules[1].tMult must be a finite number ≥ 1, got 0`,
+    );
     writeFileSync(file, '{ not json');
     expect(sgdr('--config', file).stderr).toMatch(/^sgdr schedule: --config .*bad\.json: .*JSON/);
   });
@@ -144,7 +179,8 @@ describe('sgdr schedule tables', () => {
   it('--help lists the flags', () => {
     const r = sgdr('--help');
     expect(r.status).toBe(0);
-    for (const flag of ['--t-mult', '--steps-per-epoch', '--plot', '--figure1', '--config', '--warmup-every-restart']) expect(r.stdout).toContain(flag);
+    for (const flag of ['--t-mult', '--steps-per-epoch', '--plot', '--figure1', '--config', '--warmup-every-restart'])
+      expect(r.stdout).toContain(flag);
   });
 });
 

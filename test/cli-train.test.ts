@@ -11,24 +11,68 @@ import { writeIdxDataset } from './helpers/idx';
 import { requireTorchOrSkip, runPython } from './helpers/python';
 
 const root = path.resolve(__dirname, '..');
-const sgdr = (...args: string[]) => runCommand(process.execPath, [path.join(root, 'bin/sgdr.js'), ...args],
-  { cwd: root, timeoutMs: 170_000, env: { ...process.env, SGDR_QUIET: '1' } });
+const sgdr = (...args: string[]) =>
+  runCommand(process.execPath, [path.join(root, 'bin/sgdr.js'), ...args], {
+    cwd: root,
+    timeoutMs: 170_000,
+    env: { ...process.env, SGDR_QUIET: '1' },
+  });
 const data = writeIdxDataset(path.join(tempDir('cli-data'), 'd'), 64, 32, { gzip: true });
-const small = ['--data', `fashion-mnist:${data}`, '--batch-size', '16', '--stem', 'cifar', '--image-size', '12', '--threads', '2'];
+const small = [
+  '--data',
+  `fashion-mnist:${data}`,
+  '--batch-size',
+  '16',
+  '--stem',
+  'cifar',
+  '--image-size',
+  '12',
+  '--threads',
+  '2',
+];
 const hasTorch = requireTorchOrSkip(true);
 
 describe('sgdr train', () => {
   it('writes metrics.jsonl, summary.json, checkpoints and cycle snapshots; --resume continues', async () => {
     const out = path.join(tempDir('cli-train'), 'run');
-    const r = await sgdr('train', ...small, '--epochs', '3', '--t0', '1', '--t-mult', '2', '--seed', '1', '--out', out,
-      '--normalized-weight-decay', '0.05');
+    const r = await sgdr(
+      'train',
+      ...small,
+      '--epochs',
+      '3',
+      '--t0',
+      '1',
+      '--t-mult',
+      '2',
+      '--seed',
+      '1',
+      '--out',
+      out,
+      '--normalized-weight-decay',
+      '0.05',
+    );
     expect(r.stderr).toMatch(/epoch 3\/3 +train_loss/);
     expect(r.status).toBe(0);
     const files = fs.readdirSync(out).sort();
-    expect(files).toEqual(expect.arrayContaining(['metrics.jsonl', 'summary.json', 'checkpoint.pth', 'best.pth', 'run.json', 'snapshot-cycle-1.pth', 'snapshot-cycle-2.pth']));
-    const rows = fs.readFileSync(path.join(out, 'metrics.jsonl'), 'utf8').trim().split('\n').map((l) => JSON.parse(l));
+    expect(files).toEqual(
+      expect.arrayContaining([
+        'metrics.jsonl',
+        'summary.json',
+        'checkpoint.pth',
+        'best.pth',
+        'run.json',
+        'snapshot-cycle-1.pth',
+        'snapshot-cycle-2.pth',
+      ]),
+    );
+    const rows = fs
+      .readFileSync(path.join(out, 'metrics.jsonl'), 'utf8')
+      .trim()
+      .split('\n')
+      .map((l) => JSON.parse(l));
     expect(rows.map((x) => x.epoch)).toEqual([1, 2, 3]);
-    for (const key of ['epoch', 'lr', 'train_loss', 'val_loss', 'val_acc', 'seconds']) expect(typeof rows[2][key]).toBe('number');
+    for (const key of ['epoch', 'lr', 'train_loss', 'val_loss', 'val_acc', 'seconds'])
+      expect(typeof rows[2][key]).toBe('number');
     // Normalized weight decay: w_norm·sqrt(b/(B·T_i)) with T_i = 1, 2, 2 for the three epochs.
     expect(rows.map((x) => x.weight_decay)).toEqual([1, 2, 2].map((t) => 0.05 * Math.sqrt(16 / (64 * t))));
     // A finished run resumed is already done: nothing changes.
@@ -37,37 +81,65 @@ describe('sgdr train', () => {
     expect(fs.readFileSync(path.join(out, 'metrics.jsonl'), 'utf8').trim().split('\n')).toHaveLength(3);
     const changed = await sgdr('train', '--resume', out, '--seed', '5');
     expect(changed.status).toBe(1);
-    expect(changed.stderr.trim()).toBe('sgdr train: --resume continues the run as it was configured; --seed cannot change');
+    expect(changed.stderr.trim()).toBe(
+      'sgdr train: --resume continues the run as it was configured; --seed cannot change',
+    );
     // --epochs may change (train longer), but not to fewer epochs than were trained.
     const shorter = await sgdr('train', '--resume', out, '--epochs', '2');
     expect(shorter.status).toBe(1);
-    expect(shorter.stderr.trim()).toMatch(/cannot resume .* with epochs 2: it has trained 3 epochs already, more than 2$/);
+    expect(shorter.stderr.trim()).toMatch(
+      /cannot resume .* with epochs 2: it has trained 3 epochs already, more than 2$/,
+    );
   });
 
-  it.runIf(hasTorch)('transfer learning from a torchvision state dict: new classifier, re-initialised and frozen modules', async () => {
-    const dir = tempDir('cli-transfer');
-    const weights = path.join(dir, 'resnet18.pth');
-    await runPython(`import sys, torch\nfrom torchvision_compat import torchvision\ntorch.manual_seed(0)\ntorch.save(torchvision.models.resnet18().state_dict(), sys.argv[1])`, [weights]);
-    const out = path.join(dir, 'run');
-    const r = await sgdr('train', ...small.filter((a) => a !== 'cifar' && a !== '--stem'), '--epochs', '1', '--init-weights', weights,
-      '--reinit-last', '3', '--freeze', '--out', out);
-    expect(r.status, r.stderr).toBe(0);
-    expect(r.stderr).toMatch(/new classifier, 3 modules re-initialised, [\d,]+ trainable parameters, [\d,]+ frozen/);
-    return (async () => {
-      const before = stateDictEntries(await readTorchFile(weights));
-      const after = stateDictEntries(await readTorchFile(path.join(out, 'checkpoint.pth')).then((v) => (v as Map<string, unknown>).get('model') as never));
-      expect(after.get('fc.weight')!.shape).toEqual([10, 512]);
-      // Frozen: conv1 summed over RGB for the grayscale data, then untouched by training.
-      const rgb = before.get('conv1.weight')!.data as Float32Array;
-      const gray = after.get('conv1.weight')!.data as Float32Array;
-      expect(gray[0]).toBeCloseTo(rgb[0]! + rgb[49]! + rgb[98]!, 5);
-      expect(Array.from(after.get('layer1.0.conv1.weight')!.data as Float32Array)).toEqual(Array.from(before.get('layer1.0.conv1.weight')!.data as Float32Array));
-    })();
-  });
+  it.runIf(hasTorch)(
+    'transfer learning from a torchvision state dict: new classifier, re-initialised and frozen modules',
+    async () => {
+      const dir = tempDir('cli-transfer');
+      const weights = path.join(dir, 'resnet18.pth');
+      await runPython(
+        `import sys, torch\nfrom torchvision_compat import torchvision\ntorch.manual_seed(0)\ntorch.save(torchvision.models.resnet18().state_dict(), sys.argv[1])`,
+        [weights],
+      );
+      const out = path.join(dir, 'run');
+      const r = await sgdr(
+        'train',
+        ...small.filter((a) => a !== 'cifar' && a !== '--stem'),
+        '--epochs',
+        '1',
+        '--init-weights',
+        weights,
+        '--reinit-last',
+        '3',
+        '--freeze',
+        '--out',
+        out,
+      );
+      expect(r.status, r.stderr).toBe(0);
+      expect(r.stderr).toMatch(/new classifier, 3 modules re-initialised, [\d,]+ trainable parameters, [\d,]+ frozen/);
+      return (async () => {
+        const before = stateDictEntries(await readTorchFile(weights));
+        const after = stateDictEntries(
+          await readTorchFile(path.join(out, 'checkpoint.pth')).then(
+            (v) => (v as Map<string, unknown>).get('model') as never,
+          ),
+        );
+        expect(after.get('fc.weight')!.shape).toEqual([10, 512]);
+        // Frozen: conv1 summed over RGB for the grayscale data, then untouched by training.
+        const rgb = before.get('conv1.weight')!.data as Float32Array;
+        const gray = after.get('conv1.weight')!.data as Float32Array;
+        expect(gray[0]).toBeCloseTo(rgb[0]! + rgb[49]! + rgb[98]!, 5);
+        expect(Array.from(after.get('layer1.0.conv1.weight')!.data as Float32Array)).toEqual(
+          Array.from(before.get('layer1.0.conv1.weight')!.data as Float32Array),
+        );
+      })();
+    },
+  );
 
   it.runIf(hasTorch)('trains on an image folder of generated JPEG and PNG files', async () => {
     const dir = tempDir('cli-folder');
-    await runPython(`
+    await runPython(
+      `
 import os, sys, numpy as np
 from PIL import Image
 rng = np.random.RandomState(0)
@@ -78,16 +150,47 @@ for split, n in (("train", 6), ("val", 2)):
             img = np.clip(np.array(tint) + rng.randint(-40, 40, (48, 64, 3)), 0, 255).astype(np.uint8)
             ext = "png" if i % 2 else "jpg"
             Image.fromarray(img).save(f"{sys.argv[1]}/{split}/{c}/{i}.{ext}")
-`, [dir]);
+`,
+      [dir],
+    );
     const out = path.join(dir, 'run');
-    const r = await sgdr('train', '--data', `image-folder:${dir}`, '--image-size', '32', '--batch-size', '4', '--epochs', '2', '--out', out, '--threads', '2');
+    const r = await sgdr(
+      'train',
+      '--data',
+      `image-folder:${dir}`,
+      '--image-size',
+      '32',
+      '--batch-size',
+      '4',
+      '--epochs',
+      '2',
+      '--out',
+      out,
+      '--threads',
+      '2',
+    );
     expect(r.status, r.stderr).toBe(0);
     const summary = JSON.parse(fs.readFileSync(path.join(out, 'summary.json'), 'utf8'));
     expect(summary.final.epoch).toBe(2);
     expect(summary.final.val_acc).toBeGreaterThanOrEqual(0);
     // --fast-decode reaches the data layer and is part of the run's recorded config.
     const fastOut = path.join(dir, 'run-fast');
-    const f = await sgdr('train', '--data', `image-folder:${dir}`, '--image-size', '32', '--batch-size', '4', '--epochs', '1', '--out', fastOut, '--threads', '2', '--fast-decode');
+    const f = await sgdr(
+      'train',
+      '--data',
+      `image-folder:${dir}`,
+      '--image-size',
+      '32',
+      '--batch-size',
+      '4',
+      '--epochs',
+      '1',
+      '--out',
+      fastOut,
+      '--threads',
+      '2',
+      '--fast-decode',
+    );
     expect(f.status, f.stderr).toBe(0);
     expect(JSON.parse(fs.readFileSync(path.join(fastOut, RUN_CONFIG_FILE), 'utf8')).fastDecode).toBe(true);
   });
@@ -128,16 +231,26 @@ for split, n in (("train", 6), ("val", 2)):
 });
 
 describe('sgdr train: run safety', () => {
-  const rows = (dir: string) => fs.readFileSync(path.join(dir, 'metrics.jsonl'), 'utf8').trim().split('\n').map((l) => JSON.parse(l));
+  const rows = (dir: string) =>
+    fs
+      .readFileSync(path.join(dir, 'metrics.jsonl'), 'utf8')
+      .trim()
+      .split('\n')
+      .map((l) => JSON.parse(l));
 
-  it('refuses an --out that holds another run; --overwrite clears only that run\'s files', async () => {
+  it("refuses an --out that holds another run; --overwrite clears only that run's files", async () => {
     const out = path.join(tempDir('cli-overwrite'), 'run');
     const first = await sgdr('train', ...small, '--epochs', '2', '--t0', '1', '--t-mult', '1', '--out', out);
     expect(first.status, first.stderr).toBe(0);
     expect(fs.existsSync(path.join(out, 'snapshot-cycle-2.pth'))).toBe(true);
     fs.writeFileSync(path.join(out, 'notes.txt'), 'mine');
     fs.mkdirSync(path.join(out, 'plots'));
-    const before = Object.fromEntries(fs.readdirSync(out).filter((f) => f !== 'plots').map((f) => [f, fs.readFileSync(path.join(out, f))]));
+    const before = Object.fromEntries(
+      fs
+        .readdirSync(out)
+        .filter((f) => f !== 'plots')
+        .map((f) => [f, fs.readFileSync(path.join(out, f))]),
+    );
 
     const refused = await sgdr('train', ...small, '--epochs', '1', '--lr', '0.01', '--out', out);
     expect(refused.status).toBe(1);
@@ -145,7 +258,8 @@ describe('sgdr train: run safety', () => {
     expect(lines).toHaveLength(1);
     expect(lines[0]).toMatch(/--out .* holds another run .*--resume .*--overwrite/);
     expect(refused.stderr).not.toMatch(/epoch 1\/1/);
-    for (const [f, bytes] of Object.entries(before)) expect(fs.readFileSync(path.join(out, f)).equals(bytes), f).toBe(true);
+    for (const [f, bytes] of Object.entries(before))
+      expect(fs.readFileSync(path.join(out, f)).equals(bytes), f).toBe(true);
 
     const replaced = await sgdr('train', ...small, '--epochs', '1', '--lr', '0.01', '--out', out, '--overwrite');
     expect(replaced.status, replaced.stderr).toBe(0);
@@ -175,7 +289,10 @@ describe('sgdr train: run safety', () => {
       expect(r.stderr).not.toMatch(/done in/);
       // Epoch 1 never finished: no checkpoint, best or snapshot from the diverged weights.
       const files = fs.readdirSync(out);
-      expect(files.filter((f) => f.endsWith('.pth')), lr).toEqual([]);
+      expect(
+        files.filter((f) => f.endsWith('.pth')),
+        lr,
+      ).toEqual([]);
       expect(files).not.toContain('summary.json');
       const record = JSON.parse(fs.readFileSync(path.join(out, 'diverged.json'), 'utf8'));
       expect(record.epoch).toBe(1);
@@ -194,7 +311,9 @@ describe('sgdr train: run safety', () => {
     await writeTorchFile(bad, orderedDict(entries));
     const r = await sgdr('train', ...small, '--epochs', '1', '--init-weights', bad, '--out', path.join(dir, 'run2'));
     expect(r.status).toBe(1);
-    expect(r.stderr.trim().split('\n').pop()).toMatch(/--init-weights: .*nan\.pth holds non-finite values .*'layer2\.0\.conv1\.weight'/);
+    expect(r.stderr.trim().split('\n').pop()).toMatch(
+      /--init-weights: .*nan\.pth holds non-finite values .*'layer2\.0\.conv1\.weight'/,
+    );
     expect(r.stderr).not.toMatch(/epoch 1\/1/);
   });
 

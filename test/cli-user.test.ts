@@ -14,7 +14,8 @@ import { writeIdxDataset } from './helpers/idx';
 
 const root = path.resolve(__dirname, '..');
 const BIN = path.join(root, 'bin/sgdr.js');
-const sgdr = (args: string[], cwd = root) => runCommand(process.execPath, [BIN, ...args], { cwd, timeoutMs: 170_000, env: { ...process.env, SGDR_QUIET: '1' } });
+const sgdr = (args: string[], cwd = root) =>
+  runCommand(process.execPath, [BIN, ...args], { cwd, timeoutMs: 170_000, env: { ...process.env, SGDR_QUIET: '1' } });
 
 /** `--name <kind>   help (default X)` lines of a --help text: flag → X. */
 function helpDefaults(help: string): Record<string, string> {
@@ -34,16 +35,38 @@ describe('sgdr train --help and a run agree', () => {
     // The issue's three: --help said 0.1 / 10 / 1 while a run used 0.05 / 1 / 2.
     expect(shown).toMatchObject({ lr: '0.05', t0: '1', 't-mult': '2' });
     const config = configFromFlags({});
-    const schedule = config.schedule as { type: string; lr: number; t0: number; tMult: number; etaMin?: number; decay?: number; warmup?: number };
+    const schedule = config.schedule as {
+      type: string;
+      lr: number;
+      t0: number;
+      tMult: number;
+      etaMin?: number;
+      decay?: number;
+      warmup?: number;
+    };
     const used: Record<string, unknown> = {
-      data: config.data, arch: config.arch, stem: config.stem, epochs: config.epochs, 'batch-size': config.batchSize,
-      scheduler: schedule.type, lr: schedule.lr, t0: schedule.t0, 't-mult': schedule.tMult,
+      data: config.data,
+      arch: config.arch,
+      stem: config.stem,
+      epochs: config.epochs,
+      'batch-size': config.batchSize,
+      scheduler: schedule.type,
+      lr: schedule.lr,
+      t0: schedule.t0,
+      't-mult': schedule.tMult,
       // The library's own defaults when a flag is not given: the schedule's etaMin/decay/warmup, SGD's momentum.
-      'eta-min': schedule.etaMin ?? 0, decay: schedule.decay ?? 1, warmup: schedule.warmup ?? 0,
-      optimizer: config.optimizer?.type, momentum: config.optimizer?.momentum ?? DEFAULT_SGD_MOMENTUM,
-      seed: config.seed, 'ensemble-size': config.ensembleSize ?? 3, device: config.device,
-      'k-decay': (schedule as { kDecay?: number }).kDecay ?? 1, ensemble: config.ensemble ?? 'last',
-      'keep-snapshots': config.keep?.snapshots ?? true, 'swa-cycle': (config.swa as { cycle?: number } | undefined)?.cycle ?? 1,
+      'eta-min': schedule.etaMin ?? 0,
+      decay: schedule.decay ?? 1,
+      warmup: schedule.warmup ?? 0,
+      optimizer: config.optimizer?.type,
+      momentum: config.optimizer?.momentum ?? DEFAULT_SGD_MOMENTUM,
+      seed: config.seed,
+      'ensemble-size': config.ensembleSize ?? 3,
+      device: config.device,
+      'k-decay': (schedule as { kDecay?: number }).kDecay ?? 1,
+      ensemble: config.ensemble ?? 'last',
+      'keep-snapshots': config.keep?.snapshots ?? true,
+      'swa-cycle': (config.swa as { cycle?: number } | undefined)?.cycle ?? 1,
     };
     for (const [flag, text] of Object.entries(shown)) {
       if (flag === 'gamma') continue; // step/multistep only: checked below
@@ -61,7 +84,12 @@ describe('sgdr train --help and a run agree', () => {
     const s = scheduleFromFlags({}, scheduleFlagSpecs);
     expect(s.lrAt(0)).toBe(Number(shown.lr));
     expect((s.spec() as { t0: number }).t0).toBe(Number(shown.t0));
-    expect(s.cycles(30).map((c) => c.length).slice(0, 3)).toEqual([10, 10, 10]); // T_mult 1
+    expect(
+      s
+        .cycles(30)
+        .map((c) => c.length)
+        .slice(0, 3),
+    ).toEqual([10, 10, 10]); // T_mult 1
   });
 
   it('one stem default: imagenet for the CLI, runTraining and resnet() alike', async () => {
@@ -73,8 +101,19 @@ describe('sgdr train --help and a run agree', () => {
     model.dispose();
     // A 28-px data set through the CLI without --stem: the imagenet stem (the CLI used to pick cifar).
     const data = writeIdxDataset(path.join(tempDir('cli-user-data'), 'd'), 20, 10);
-    const r = await sgdr(['train', '--data', `fashion-mnist:${data}`, '--epochs', '1', '--batch-size', '10', '--threads', '2',
-      '--out', path.join(tempDir('cli-user-stem'), 'run')]);
+    const r = await sgdr([
+      'train',
+      '--data',
+      `fashion-mnist:${data}`,
+      '--epochs',
+      '1',
+      '--batch-size',
+      '10',
+      '--threads',
+      '2',
+      '--out',
+      path.join(tempDir('cli-user-stem'), 'run'),
+    ]);
     expect(r.status, r.stderr).toBe(0);
     expect(r.stderr).toMatch(/resnet18 \(imagenet stem: 7×7 conv1 \+ max-pool,/);
   });
@@ -82,7 +121,8 @@ describe('sgdr train --help and a run agree', () => {
 
 describe('sgdr --version', () => {
   it("prints package.json's version", async () => {
-    const version = (JSON.parse(fs.readFileSync(path.join(root, 'package.json'), 'utf8')) as { version: string }).version;
+    const version = (JSON.parse(fs.readFileSync(path.join(root, 'package.json'), 'utf8')) as { version: string })
+      .version;
     for (const flag of ['--version', '-V']) {
       const r = await sgdr([flag]);
       expect(r.status).toBe(0);

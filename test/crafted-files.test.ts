@@ -14,7 +14,18 @@ import { tempDir } from './helpers/native';
 import { idxBytes } from './helpers/data';
 import { writeIdxDataset } from './helpers/idx';
 import { crc32 } from '../lib/serialization/zip';
-import { crc32Zeros, deflateZeros, gzipZeros, idxHeader, pngBytes, rawZip, statePickle, torchZip, zlibWrap, type CraftedTensor } from './helpers/crafted';
+import {
+  crc32Zeros,
+  deflateZeros,
+  gzipZeros,
+  idxHeader,
+  pngBytes,
+  rawZip,
+  statePickle,
+  torchZip,
+  zlibWrap,
+  type CraftedTensor,
+} from './helpers/crafted';
 
 const root = path.resolve(__dirname, '..');
 const LIMIT_KB = 2097152;
@@ -32,18 +43,30 @@ interface Outcome {
 /** `sgdr ARGS` under the address-space limit (and /usr/bin/time, when there is one). */
 async function sgdrLimited(args: string[]): Promise<Outcome> {
   const t0 = performance.now();
-  const r = await runCommand('bash', ['-c', `ulimit -v ${LIMIT_KB}; exec ${TIME} "$0" "$@"`, process.execPath, path.join(root, 'bin/sgdr.js'), ...args], {
-    cwd: root,
-    timeoutMs: MAX_SECONDS * 1000,
-    env: { ...process.env, SGDR_QUIET: '1' },
-  });
+  const r = await runCommand(
+    'bash',
+    ['-c', `ulimit -v ${LIMIT_KB}; exec ${TIME} "$0" "$@"`, process.execPath, path.join(root, 'bin/sgdr.js'), ...args],
+    {
+      cwd: root,
+      timeoutMs: MAX_SECONDS * 1000,
+      env: { ...process.env, SGDR_QUIET: '1' },
+    },
+  );
   const m = /peak-rss-kb (\d+)/.exec(r.stderr);
-  return { status: r.status, signal: r.signal, stderr: r.stderr, seconds: (performance.now() - t0) / 1000, peakMb: m ? Number(m[1]) / 1024 : undefined };
+  return {
+    status: r.status,
+    signal: r.signal,
+    stderr: r.stderr,
+    seconds: (performance.now() - t0) / 1000,
+    peakMb: m ? Number(m[1]) / 1024 : undefined,
+  };
 }
 
 /** A clean failure: an exit code (no signal, also none reported by time), the file named, the reason given. */
 function expectCleanFailure(name: string, o: Outcome, file: string, reason: RegExp): void {
-  console.log(`${name}: exit ${o.status}${o.signal ? ` signal ${o.signal}` : ''}, ${o.seconds.toFixed(1)} s, peak RSS ${o.peakMb?.toFixed(0) ?? '?'} MB`);
+  console.log(
+    `${name}: exit ${o.status}${o.signal ? ` signal ${o.signal}` : ''}, ${o.seconds.toFixed(1)} s, peak RSS ${o.peakMb?.toFixed(0) ?? '?'} MB`,
+  );
   expect(o.signal).toBeNull();
   expect(o.stderr).not.toMatch(/terminated by signal|Fatal process out of memory|bad_alloc|Aborted|core dumped/);
   expect(o.status).toBeGreaterThanOrEqual(1);
@@ -73,26 +96,50 @@ const torchFiles: Array<{ name: string; bytes: () => Uint8Array; reason: RegExp 
     name: 'stride0.pth',
     bytes: () => {
       const t = (size: number[]): CraftedTensor => ({ key: '0', numel: 1, offset: 0, size, stride: size.map(() => 0) });
-      return torchZip(statePickle({ 'conv1.weight': t([8192, 8192, 7, 7]), 'fc.weight': t([8192, 8192]), 'fc.bias': t([8192]) }), { '0': floats(1) });
+      return torchZip(
+        statePickle({ 'conv1.weight': t([8192, 8192, 7, 7]), 'fc.weight': t([8192, 8192]), 'fc.bias': t([8192]) }),
+        { '0': floats(1) },
+      );
     },
     reason: /its strides overlap \(e\.g\. stride 0\)/,
   },
   {
     // Like the 579-byte one that reached 8.6 GB, then said "the weights take undefined input channels".
     name: 'rank1.pth',
-    bytes: () => torchZip(statePickle({ 'conv1.weight': { key: '0', numel: 1, offset: 0, size: [2 ** 31], stride: [0] }, 'fc.weight': { key: '0', numel: 1, offset: 0, size: [2 ** 31], stride: [0] } }), { '0': floats(1) }),
+    bytes: () =>
+      torchZip(
+        statePickle({
+          'conv1.weight': { key: '0', numel: 1, offset: 0, size: [2 ** 31], stride: [0] },
+          'fc.weight': { key: '0', numel: 1, offset: 0, size: [2 ** 31], stride: [0] },
+        }),
+        { '0': floats(1) },
+      ),
     reason: /its strides overlap/,
   },
   {
     // Honest storages, but shapes that would build a model from nothing: conv1 of rank 1.
     name: 'bad-conv1.pth',
-    bytes: () => torchZip(statePickle({ 'conv1.weight': { key: '0', numel: 4, offset: 0, size: [4], stride: [1] }, 'fc.weight': { key: '1', numel: 5120, offset: 0, size: [10, 512], stride: [512, 1] } }), { '0': floats(4), '1': floats(5120) }),
+    bytes: () =>
+      torchZip(
+        statePickle({
+          'conv1.weight': { key: '0', numel: 4, offset: 0, size: [4], stride: [1] },
+          'fc.weight': { key: '1', numel: 5120, offset: 0, size: [10, 512], stride: [512, 1] },
+        }),
+        { '0': floats(4), '1': floats(5120) },
+      ),
     reason: /conv1\.weight has shape \[4\], not the \[64, C, 7, 7\]/,
   },
   {
     // fc.weight of [10^9, 0]: no data, but a billion-class classifier if believed.
     name: 'empty-fc.pth',
-    bytes: () => torchZip(statePickle({ 'conv1.weight': { key: '0', numel: 576, offset: 0, size: [64, 1, 3, 3], stride: [9, 9, 3, 1] }, 'fc.weight': { key: '1', numel: 0, offset: 0, size: [1e9, 0], stride: [0, 1] } }), { '0': floats(576), '1': new Uint8Array(0) }),
+    bytes: () =>
+      torchZip(
+        statePickle({
+          'conv1.weight': { key: '0', numel: 576, offset: 0, size: [64, 1, 3, 3], stride: [9, 9, 3, 1] },
+          'fc.weight': { key: '1', numel: 0, offset: 0, size: [1e9, 0], stride: [0, 1] },
+        }),
+        { '0': floats(576), '1': new Uint8Array(0) },
+      ),
     reason: /fc\.weight has shape \[1000000000, 0\], not the \[classes, 512\] of a resnet18 classifier/,
   },
   {
@@ -103,10 +150,17 @@ const torchFiles: Array<{ name: string; bytes: () => Uint8Array; reason: RegExp 
       const pkl = statePickle({ 'conv1.weight': { key: '0', numel, offset: 0, size: [numel], stride: [1] } });
       return rawZip([
         { name: 'archive/data.pkl', method: 0, data: pkl, uncompressedSize: pkl.length, crc: crc32(pkl) },
-        { name: 'archive/data/0', method: 8, data: deflateZeros(new Uint8Array(0), numel * 4), uncompressedSize: numel * 4, crc: crc32Zeros(0, numel * 4) },
+        {
+          name: 'archive/data/0',
+          method: 8,
+          data: deflateZeros(new Uint8Array(0), numel * 4),
+          uncompressedSize: numel * 4,
+          crc: crc32Zeros(0, numel * 4),
+        },
       ]);
     },
-    reason: /zip entry archive\/data\/0 declares 3221225472 bytes inflated from \d+ compressed \(1032:1\).*a guard against zip bombs/,
+    reason:
+      /zip entry archive\/data\/0 declares 3221225472 bytes inflated from \d+ compressed \(1032:1\).*a guard against zip bombs/,
   },
   {
     // One 1 MiB storage rebuilt 4000 times as a transposed view: 4 GiB of copies from 300 KB.
@@ -135,12 +189,32 @@ const torchFiles: Array<{ name: string; bytes: () => Uint8Array; reason: RegExp 
 
 describe('crafted files under a 2 GB address-space limit', () => {
   const data = writeIdxDataset(path.join(base, 'idx'), 32, 16);
-  const small = ['--data', `fashion-mnist:${data}`, '--epochs', '1', '--batch-size', '16', '--stem', 'cifar', '--image-size', '12', '--threads', '2'];
+  const small = [
+    '--data',
+    `fashion-mnist:${data}`,
+    '--epochs',
+    '1',
+    '--batch-size',
+    '16',
+    '--stem',
+    'cifar',
+    '--image-size',
+    '12',
+    '--threads',
+    '2',
+  ];
 
   for (const f of torchFiles) {
     it(`--init-weights ${f.name}`, async () => {
       const file = write(f.name, f.bytes());
-      const o = await sgdrLimited(['train', ...small, '--init-weights', file, '--out', path.join(base, `out-${f.name}`)]);
+      const o = await sgdrLimited([
+        'train',
+        ...small,
+        '--init-weights',
+        file,
+        '--out',
+        path.join(base, `out-${f.name}`),
+      ]);
       expectCleanFailure(`--init-weights ${f.name} (${fs.statSync(file).size} bytes)`, o, file, f.reason);
     });
   }
@@ -150,7 +224,9 @@ describe('crafted files under a 2 GB address-space limit', () => {
     beforeAll(async () => {
       // A real one-epoch run (no limit on this one), whose checkpoint is then replaced.
       const r = await runCommand(process.execPath, [path.join(root, 'bin/sgdr.js'), 'train', ...small, '--out', run], {
-        cwd: root, timeoutMs: 170_000, env: { ...process.env, SGDR_QUIET: '1' },
+        cwd: root,
+        timeoutMs: 170_000,
+        env: { ...process.env, SGDR_QUIET: '1' },
       });
       expect(r.status, r.stderr).toBe(0);
     });
@@ -165,7 +241,12 @@ describe('crafted files under a 2 GB address-space limit', () => {
   });
 
   describe('as IDX data', () => {
-    const idx = (name: string, images: Uint8Array, labels: Uint8Array, gz = false): { dir: string; images: string; labels: string } => {
+    const idx = (
+      name: string,
+      images: Uint8Array,
+      labels: Uint8Array,
+      gz = false,
+    ): { dir: string; images: string; labels: string } => {
       const dir = path.join(base, `idx-${name}`);
       const imagesFile = write(`idx-${name}/train-images-idx3-ubyte${gz ? '.gz' : ''}`, images);
       const labelsFile = write(`idx-${name}/train-labels-idx1-ubyte`, labels);
@@ -173,17 +254,42 @@ describe('crafted files under a 2 GB address-space limit', () => {
       write(`idx-${name}/t10k-labels-idx1-ubyte`, idxBytes([2], new Uint8Array(2)));
       return { dir, images: imagesFile, labels: labelsFile };
     };
-    const train = (dir: string) => sgdrLimited(['train', '--data', `fashion-mnist:${dir}`, '--epochs', '1', '--batch-size', '16', '--stem', 'cifar', '--threads', '2', '--out', path.join(dir, 'out')]);
+    const train = (dir: string) =>
+      sgdrLimited([
+        'train',
+        '--data',
+        `fashion-mnist:${dir}`,
+        '--epochs',
+        '1',
+        '--batch-size',
+        '16',
+        '--stem',
+        'cifar',
+        '--threads',
+        '2',
+        '--out',
+        path.join(dir, 'out'),
+      ]);
 
     it('a 4 MB .gz that inflates to 4 GiB', async () => {
       const n = Math.floor((4 * 2 ** 30) / 784);
       const d = idx('gz-bomb', gzipZeros(idxHeader([n, 28, 28]), n * 784), idxBytes([2], new Uint8Array(2)), true);
-      expectCleanFailure('IDX gz bomb (4 GiB)', await train(d.dir), d.images, /more than a gzip file of \d+ bytes may inflate to here .* a guard against decompression bombs/);
+      expectCleanFailure(
+        'IDX gz bomb (4 GiB)',
+        await train(d.dir),
+        d.images,
+        /more than a gzip file of \d+ bytes may inflate to here .* a guard against decompression bombs/,
+      );
     });
 
     it('a 16-byte header claiming 2^32-1 images of 2^32-1 x 2^32-1', async () => {
       const d = idx('huge-dims', idxHeader([0xffffffff, 0xffffffff, 0xffffffff]), idxBytes([2], new Uint8Array(2)));
-      expectCleanFailure('IDX huge dims (raw)', await train(d.dir), d.images, /4294967295 images, more than this loader holds/);
+      expectCleanFailure(
+        'IDX huge dims (raw)',
+        await train(d.dir),
+        d.images,
+        /4294967295 images, more than this loader holds/,
+      );
     });
 
     it('a 4 MB gzipped labels file that inflates to 3.75 GiB', async () => {
@@ -191,7 +297,12 @@ describe('crafted files under a 2 GB address-space limit', () => {
       const d = idx('gz-labels', idxBytes([2, 28, 28], new Uint8Array(2 * 784)), gzipZeros(idxHeader([n]), n));
       // The labels are the second file read; gzipped, under the name the loader looks for first.
       fs.renameSync(d.labels, `${d.labels}.gz`);
-      expectCleanFailure('IDX gz labels bomb (3.75 GiB)', await train(d.dir), `${d.labels}.gz`, /4026531840 labels, more than this loader holds/);
+      expectCleanFailure(
+        'IDX gz labels bomb (3.75 GiB)',
+        await train(d.dir),
+        `${d.labels}.gz`,
+        /4026531840 labels, more than this loader holds/,
+      );
     });
 
     it('0 images', async () => {
@@ -200,8 +311,17 @@ describe('crafted files under a 2 GB address-space limit', () => {
     });
 
     it('a label of 200', async () => {
-      const d = idx('label200', idxBytes([3, 28, 28], new Uint8Array(3 * 784)), idxBytes([3], Uint8Array.from([0, 1, 200])));
-      expectCleanFailure('IDX label 200', await train(d.dir), d.labels, /#2: label 200 is not a class index in \[0, 10\)/);
+      const d = idx(
+        'label200',
+        idxBytes([3, 28, 28], new Uint8Array(3 * 784)),
+        idxBytes([3], Uint8Array.from([0, 1, 200])),
+      );
+      expectCleanFailure(
+        'IDX label 200',
+        await train(d.dir),
+        d.labels,
+        /#2: label 200 is not a class index in \[0, 10\)/,
+      );
     });
   });
 
@@ -211,8 +331,23 @@ describe('crafted files under a 2 GB address-space limit', () => {
       // Rows of zeros (filter byte + 36000 zero bytes), deflated: 432 MB of pixels in ~420 KB.
       const idat = zlibWrap(deflateZeros(new Uint8Array(0), 12000 * 36001));
       const big = write('folder/train/a/big.png', pngBytes(12000, 12000, undefined, idat));
-      for (const split of ['train', 'val']) for (const c of ['a', 'b']) write(`folder/${split}/${c}/small.png`, pngBytes(16, 16));
-      const o = await sgdrLimited(['train', '--data', `image-folder:${dir}`, '--epochs', '1', '--batch-size', '4', '--image-size', '16', '--threads', '2', '--out', path.join(dir, 'out')]);
+      for (const split of ['train', 'val'])
+        for (const c of ['a', 'b']) write(`folder/${split}/${c}/small.png`, pngBytes(16, 16));
+      const o = await sgdrLimited([
+        'train',
+        '--data',
+        `image-folder:${dir}`,
+        '--epochs',
+        '1',
+        '--batch-size',
+        '4',
+        '--image-size',
+        '16',
+        '--threads',
+        '2',
+        '--out',
+        path.join(dir, 'out'),
+      ]);
       expectCleanFailure('PNG 12000x12000', o, big, /image of 12000x12000 pixels is too large/);
     });
   });

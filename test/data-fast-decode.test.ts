@@ -27,7 +27,12 @@ describe.runIf(hasTorchvision)('fastDecode: JPEGs decoded reduced, as PIL Image.
   });
 
   /** Our samples for every (image, epoch) against the Python reference on the same crops. */
-  async function compare(ds: Dataset, epochs: number[], size: number, val: Array<{ path: string; resize: number; size: number }> = []) {
+  async function compare(
+    ds: Dataset,
+    epochs: number[],
+    size: number,
+    val: Array<{ path: string; resize: number; size: number }> = [],
+  ) {
     const samples: Array<Record<string, unknown>> = [];
     const ours: Float32Array[] = [];
     for (const epoch of epochs) {
@@ -50,12 +55,22 @@ describe.runIf(hasTorchvision)('fastDecode: JPEGs decoded reduced, as PIL Image.
   }
 
   it('train: RandomResizedCrop(32) + flip after draft equals PIL draft + resize(box) on every image, scale and subsampling', async () => {
-    const ds = Dataset.open({ kind: 'image-folder', root, split: 'train', imageSize: 32, fastDecode: true, mean: [0], std: [1] });
+    const ds = Dataset.open({
+      kind: 'image-folder',
+      root,
+      split: 'train',
+      imageSize: 32,
+      fastDecode: true,
+      mean: [0],
+      std: [1],
+    });
     expect(ds.native.info().fastDecode).toBe(true);
     const { samples, diffs } = await compare(ds, [0, 1, 2, 3, 4, 5], 32);
     const scales = new Map<number, number>();
     for (const s of samples) scales.set(s.scale as number, (scales.get(s.scale as number) ?? 0) + 1);
-    console.log(`fastDecode train vs PIL draft (${samples.length} samples, scales ${JSON.stringify([...scales].sort())}): max |diff| = ${Math.max(...diffs)}`);
+    console.log(
+      `fastDecode train vs PIL draft (${samples.length} samples, scales ${JSON.stringify([...scales].sort())}): max |diff| = ${Math.max(...diffs)}`,
+    );
     // Every reduction occurs, and PNGs and small images stay at scale 1.
     expect([...scales.keys()].sort()).toEqual([1, 2, 4, 8]);
     for (const s of samples) if (/plain\.png$|small_40x36/.test(s.path as string)) expect(s.scale).toBe(1);
@@ -80,7 +95,15 @@ describe.runIf(hasTorchvision)('fastDecode: JPEGs decoded reduced, as PIL Image.
   });
 
   it('val: Resize + CenterCrop after draft equals torchvision on the drafted image', async () => {
-    const ds = Dataset.open({ kind: 'image-folder', root, split: 'val', imageSize: 32, fastDecode: true, mean: [0], std: [1] });
+    const ds = Dataset.open({
+      kind: 'image-folder',
+      root,
+      split: 'val',
+      imageSize: 32,
+      fastDecode: true,
+      mean: [0],
+      std: [1],
+    });
     expect(ds.crop(0)).toBeNull();
     const val = Array.from({ length: ds.size }, (_, i) => ({ path: ds.source(i), resize: 37, size: 32 }));
     const ours = Array.from({ length: ds.size }, (_, i) => {
@@ -114,6 +137,8 @@ describe.runIf(hasTorchvision)('fastDecode: JPEGs decoded reduced, as PIL Image.
   });
 
   it('rejects a non-boolean fastDecode', () => {
-    expect(() => Dataset.open({ kind: 'image-folder', root, split: 'train', fastDecode: 'yes' as unknown as boolean })).toThrow(/fastDecode/);
+    expect(() =>
+      Dataset.open({ kind: 'image-folder', root, split: 'train', fastDecode: 'yes' as unknown as boolean }),
+    ).toThrow(/fastDecode/);
   });
 });

@@ -28,7 +28,10 @@ describe.runIf(hasTorchvision)('image folders', () => {
   it("lists classes and images in torchvision ImageFolder's order (nested folders, .JPG, non-images skipped)", () => {
     const data = openData(`image-folder:${good}`);
     expect(data.train.classNames).toEqual(reference.classes);
-    for (const [split, ds] of [['train', data.train], ['val', data.val]] as const) {
+    for (const [split, ds] of [
+      ['train', data.train],
+      ['val', data.val],
+    ] as const) {
       const ours = Array.from({ length: ds.size }, (_, i) => [path.relative(good, ds.source(i)), ds.labels()[i]]);
       expect(ours).toEqual(reference[split]);
     }
@@ -44,7 +47,9 @@ describe.runIf(hasTorchvision)('image folders', () => {
     const want = readFloat32(path.join(root, 'val_plain.f32'));
     const all = Float32Array.from(got.images.flatMap((a) => Array.from(a)));
     const diff = maxAbsDiff(all, want);
-    console.log(`val transform vs torchvision (6 images, [0,1] units): max |diff| = ${diff} (${(diff * 255).toFixed(3)}/255)`);
+    console.log(
+      `val transform vs torchvision (6 images, [0,1] units): max |diff| = ${diff} (${(diff * 255).toFixed(3)}/255)`,
+    );
     expect(diff).toBeLessThanOrEqual(1 / 255 + 1e-6);
     plain.dispose();
 
@@ -64,7 +69,15 @@ describe.runIf(hasTorchvision)('image folders', () => {
 
   it('JPEG decode + ToTensor of an image already 224x224 matches PIL within 2/255', () => {
     // resize 224 on a 224x224 image: no resampling, the center crop is the whole image.
-    const ds = Dataset.open({ kind: 'image-folder', root: good, split: 'train', augment: false, resize: 224, mean: [0], std: [1] });
+    const ds = Dataset.open({
+      kind: 'image-folder',
+      root: good,
+      split: 'train',
+      augment: false,
+      resize: 224,
+      mean: [0],
+      std: [1],
+    });
     const i = Array.from({ length: ds.size }, (_, k) => ds.source(k)).findIndex((s) => s.endsWith('b1.jpg'));
     const t = ds.get(i);
     const diff = maxAbsDiff(t.toFloat32Array(), readFloat32(path.join(root, 'b1_plain.f32')));
@@ -108,7 +121,9 @@ describe.runIf(hasTorchvision)('image folders', () => {
     }
     expect(await loader.next()).toBeNull();
     expect(outcomes[0]).toBe('ok 0');
-    expect(outcomes[1]).toMatch(/^training batch 2 of epoch 1: cannot decode image .*bad\/train\/x\/b_garbage\.jpg: not a JPEG or PNG image/);
+    expect(outcomes[1]).toMatch(
+      /^training batch 2 of epoch 1: cannot decode image .*bad\/train\/x\/b_garbage\.jpg: not a JPEG or PNG image/,
+    );
     expect(outcomes.slice(2, 4)).toEqual(['ok 2', 'ok 3']);
     expect(outcomes[4]).toMatch(/cannot decode image .*e_truncated\.jpg: invalid JPEG: premature end of file/);
     expect(outcomes[5]).toMatch(/cannot decode image .*f_crc\.png: invalid PNG/);
@@ -126,7 +141,8 @@ describe.runIf(hasTorchvision)('image folders', () => {
     const base = tempDir('folder-bad');
     const open = (split: 'train' | 'val' = 'train') => Dataset.open({ kind: 'image-folder', root: base, split });
     expect(() => Dataset.open({ kind: 'image-folder', root: path.join(base, 'nope'), split: 'train' })).toThrow(
-      /image-folder: folder not found: .*nope/);
+      /image-folder: folder not found: .*nope/,
+    );
     expect(open).toThrow(/image-folder: .* has no train folder \(expected .*\/train\/<class>\/\*\.jpg\|jpeg\|png/);
     fs.mkdirSync(path.join(base, 'train'));
     fs.writeFileSync(path.join(base, 'train', 'stray.jpg'), 'x');
@@ -156,16 +172,20 @@ describe.runIf(hasTorchvision)('image folders', () => {
       }
     }
     const s = (performance.now() - t0) / 1000;
-    console.log(`loader, JPEG folder 500x375 -> RandomResizedCrop 224 + flip (${loader.options.workers} workers, batch 32): ` +
-      `${Math.round(n / s)} images/s`);
+    console.log(
+      `loader, JPEG folder 500x375 -> RandomResizedCrop 224 + flip (${loader.options.workers} workers, batch 32): ` +
+        `${Math.round(n / s)} images/s`,
+    );
     loader.dispose();
     const val = Dataset.open({ kind: 'image-folder', root: path.join(root, 'speed'), split: 'train', augment: false });
     const vl = val.loader({ batchSize: 32 });
     let m = 0;
     const t1 = performance.now();
     for (let e = 0; e < 2; e++) m += (await readEpoch(vl.startEpoch(e))).images.length * 32;
-    console.log(`loader, JPEG folder 500x375 -> Resize 256 + CenterCrop 224 (${vl.options.workers} workers, batch 32): ` +
-      `${Math.round(m / ((performance.now() - t1) / 1000))} images/s`);
+    console.log(
+      `loader, JPEG folder 500x375 -> Resize 256 + CenterCrop 224 (${vl.options.workers} workers, batch 32): ` +
+        `${Math.round(m / ((performance.now() - t1) / 1000))} images/s`,
+    );
     vl.dispose();
     ds.dispose();
     val.dispose();

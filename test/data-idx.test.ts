@@ -59,10 +59,12 @@ describe('IDX datasets', () => {
   it('missing folder or files are named, with the expected file names listed', () => {
     const dir = tempDir('idx-missing');
     expect(() => Dataset.open({ kind: 'mnist', root: path.join(dir, 'nope'), split: 'train' })).toThrow(
-      /mnist: folder not found: .*nope/);
+      /mnist: folder not found: .*nope/,
+    );
     fs.writeFileSync(path.join(dir, 'train-images-idx3-ubyte'), idxBytes([1, 28, 28], new Uint8Array(784)));
     expect(() => Dataset.open({ kind: 'mnist', root: dir, split: 'train' })).toThrow(
-      /mnist: .* has no train-labels-idx1-ubyte\[\.gz\] \(expected train-images-idx3-ubyte\[\.gz\], train-labels-idx1-ubyte\[\.gz\], t10k-images/);
+      /mnist: .* has no train-labels-idx1-ubyte\[\.gz\] \(expected train-images-idx3-ubyte\[\.gz\], train-labels-idx1-ubyte\[\.gz\], t10k-images/,
+    );
   });
 
   it('bad magic, size mismatch, truncated gzip, count mismatch, label out of range', () => {
@@ -73,10 +75,14 @@ describe('IDX datasets', () => {
     const open = () => Dataset.open({ kind: 'fashion-mnist', root: dir, split: 'train' });
 
     fs.writeFileSync(images, idxBytes([2, 28, 28, 1], new Uint8Array(2 * 784))); // 4 dims: magic 0x804
-    expect(open).toThrow(/train-images-idx3-ubyte is not an IDX images file: bad magic number 0x00000804 \(expected 0x00000803\)/);
+    expect(open).toThrow(
+      /train-images-idx3-ubyte is not an IDX images file: bad magic number 0x00000804 \(expected 0x00000803\)/,
+    );
 
     fs.writeFileSync(images, idxBytes([2, 28, 28], new Uint8Array(2 * 784 - 10)));
-    expect(open).toThrow(/train-images-idx3-ubyte: size mismatch: the IDX header says 2x28x28 \(1568 bytes of data\) but the file has 1558/);
+    expect(open).toThrow(
+      /train-images-idx3-ubyte: size mismatch: the IDX header says 2x28x28 \(1568 bytes of data\) but the file has 1558/,
+    );
 
     fs.rmSync(images);
     const gz = zlib.gzipSync(idxBytes([2, 28, 28], new Uint8Array(2 * 784).fill(3)));
@@ -92,29 +98,34 @@ describe('IDX datasets', () => {
     expect(open).toThrow(/train-labels-idx1-ubyte #1: label 12 is not a class index in \[0, 10\)/);
   });
 
-  it.runIf(fs.existsSync(DEFAULT_FASHION_MNIST_DIR))('the installed Fashion-MNIST opens: 60000/10000, limitTrain balanced', async () => {
-    const full = openData('fashion-mnist');
-    expect([full.train.size, full.val.size]).toEqual([60000, 10000]);
-    const loader = full.train.loader({ batchSize: 256, seed: 0 });
-    const t0 = performance.now();
-    let n = 0;
-    for await (const b of loader) {
-      n += b.images.shape[0]!;
-      b.dispose();
-    }
-    const seconds = (performance.now() - t0) / 1000;
-    console.log(`loader, Fashion-MNIST train (60000, augmented, ${loader.options.workers} workers, batch 256): ` +
-      `${Math.round(n / seconds)} images/s`);
-    loader.dispose();
-    full.dispose();
-    const small = openData('fashion-mnist', { limitTrain: 1000, limitVal: 105 });
-    expect(small.train.size).toBe(1000);
-    const counts = new Array(10).fill(0);
-    for (const l of small.train.labels()) counts[l]++;
-    expect(counts).toEqual(new Array(10).fill(100));
-    const valCounts = new Array(10).fill(0);
-    for (const l of small.val.labels()) valCounts[l]++;
-    expect(valCounts).toEqual([11, 11, 11, 11, 11, 10, 10, 10, 10, 10]);
-    small.dispose();
-  });
+  it.runIf(fs.existsSync(DEFAULT_FASHION_MNIST_DIR))(
+    'the installed Fashion-MNIST opens: 60000/10000, limitTrain balanced',
+    async () => {
+      const full = openData('fashion-mnist');
+      expect([full.train.size, full.val.size]).toEqual([60000, 10000]);
+      const loader = full.train.loader({ batchSize: 256, seed: 0 });
+      const t0 = performance.now();
+      let n = 0;
+      for await (const b of loader) {
+        n += b.images.shape[0]!;
+        b.dispose();
+      }
+      const seconds = (performance.now() - t0) / 1000;
+      console.log(
+        `loader, Fashion-MNIST train (60000, augmented, ${loader.options.workers} workers, batch 256): ` +
+          `${Math.round(n / seconds)} images/s`,
+      );
+      loader.dispose();
+      full.dispose();
+      const small = openData('fashion-mnist', { limitTrain: 1000, limitVal: 105 });
+      expect(small.train.size).toBe(1000);
+      const counts = new Array(10).fill(0);
+      for (const l of small.train.labels()) counts[l]++;
+      expect(counts).toEqual(new Array(10).fill(100));
+      const valCounts = new Array(10).fill(0);
+      for (const l of small.val.labels()) valCounts[l]++;
+      expect(valCounts).toEqual([11, 11, 11, 11, 11, 10, 10, 10, 10, 10]);
+      small.dispose();
+    },
+  );
 });

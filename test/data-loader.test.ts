@@ -54,7 +54,12 @@ describe('batch loader', () => {
   it('same seed: identical batches across runs, worker counts and prefetch depths', async () => {
     const reference = await epochOf(augmented, 3, { batchSize: 64, seed: 42, workers: 1, prefetch: 1 });
     expect(reference.indices).toEqual(Array.from({ length: 16 }, (_, i) => i));
-    for (const [workers, prefetch] of [[1, 4], [2, 2], [4, 8], [0, 4]]) {
+    for (const [workers, prefetch] of [
+      [1, 4],
+      [2, 2],
+      [4, 8],
+      [0, 4],
+    ]) {
       const again = await epochOf(augmented, 3, { batchSize: 64, seed: 42, workers, prefetch });
       expectSameEpoch(again, reference, expect);
     }
@@ -81,7 +86,7 @@ describe('batch loader', () => {
     const aug = await epochOf(augmented, 2, { batchSize: 50, seed, workers: 3 });
     for (const k of [0, 1, 77, 499, 999]) {
       const batch = aug.images[Math.floor(k / 50)]!;
-      const fromLoader = batch.subarray((k % 50) * PIXELS, (k % 50 + 1) * PIXELS);
+      const fromLoader = batch.subarray((k % 50) * PIXELS, ((k % 50) + 1) * PIXELS);
       const t = augmented.get(order[k]!, { seed, epoch: 2 });
       expect(Array.from(t.toFloat32Array())).toEqual(Array.from(fromLoader));
       t.dispose();
@@ -91,7 +96,11 @@ describe('batch loader', () => {
   it('resuming at (epoch, startBatch) gives exactly the remaining batches', async () => {
     const full = await epochOf(augmented, 4, { batchSize: 64, seed: 1 });
     const resumed = await epochOf(augmented, 4, { batchSize: 64, seed: 1, workers: 3 }, 5);
-    expectSameEpoch(resumed, { indices: full.indices.slice(5), images: full.images.slice(5), labels: full.labels.slice(5) }, expect);
+    expectSameEpoch(
+      resumed,
+      { indices: full.indices.slice(5), images: full.images.slice(5), labels: full.labels.slice(5) },
+      expect,
+    );
     const atEnd = await epochOf(augmented, 4, { batchSize: 64, seed: 1 }, 16);
     expect(atEnd.indices).toEqual([]);
   });
@@ -113,7 +122,12 @@ describe('batch loader', () => {
     const held = [];
     for await (const b of loader) held.push(b); // keep every tensor alive, copy nothing yet
     const copies = await epochOf(augmented, 0, { batchSize: 32, seed: 3 });
-    expect(sameFloats(held.map((b) => b.images.toFloat32Array()), copies.images)).toBe(true);
+    expect(
+      sameFloats(
+        held.map((b) => b.images.toFloat32Array()),
+        copies.images,
+      ),
+    ).toBe(true);
     held.forEach((b) => b.dispose());
     // After release the buffers are reused and the next epoch is still right.
     loader.startEpoch(1);
@@ -126,10 +140,15 @@ describe('batch loader', () => {
     // Unbalanced labels: class 0 x40, class 1 x3, class 2 x20, classes 3-9 x5 each (N = 98).
     const labels = [...new Array(40).fill(0), ...new Array(3).fill(1), ...new Array(20).fill(2)];
     for (let c = 3; c < 10; c++) labels.push(...new Array(5).fill(c));
-    const shuffled = labels.map((l, i) => ({ l, k: (i * 37) % labels.length })).sort((a, b) => a.k - b.k).map((x) => x.l);
+    const shuffled = labels
+      .map((l, i) => ({ l, k: (i * 37) % labels.length }))
+      .sort((a, b) => a.k - b.k)
+      .map((x) => x.l);
     const dir = path.join(root, 'unbalanced');
-    writeIdxDataset(dir, { train: { images: new Uint8Array(shuffled.length * PIXELS), labels: Uint8Array.from(shuffled) },
-      val: { images: new Uint8Array(PIXELS), labels: Uint8Array.from([0]) } });
+    writeIdxDataset(dir, {
+      train: { images: new Uint8Array(shuffled.length * PIXELS), labels: Uint8Array.from(shuffled) },
+      val: { images: new Uint8Array(PIXELS), labels: Uint8Array.from([0]) },
+    });
     for (const limit of [10, 25, 47, 60, 97, 98, 500]) {
       const ds = Dataset.open({ kind: 'mnist', root: dir, split: 'train', limit });
       const rows = Array.from({ length: ds.size }, (_, i) => Number(/#(\d+)$/.exec(ds.source(i))![1]));
@@ -145,7 +164,10 @@ describe('batch loader', () => {
       counts.forEach((c, i) => expect(c <= available[i]!).toBe(true));
       // Each class contributes its first examples in file order.
       for (let c = 0; c < 10; c++) {
-        const firsts = shuffled.map((l, i) => (l === c ? i : -1)).filter((i) => i >= 0).slice(0, counts[c]);
+        const firsts = shuffled
+          .map((l, i) => (l === c ? i : -1))
+          .filter((i) => i >= 0)
+          .slice(0, counts[c]);
         expect(rows.filter((r) => shuffled[r] === c)).toEqual(firsts);
       }
       ds.dispose();
@@ -170,9 +192,15 @@ describe('batch loader', () => {
     await expect(loader.next()).rejects.toThrow(/next\(\) called while a next\(\) is pending/);
     (await pending)!.dispose();
     loader.dispose();
-    expect(() => Dataset.open({ kind: 'svhn' as 'mnist', root, split: 'train' })).toThrow(/unknown dataset kind 'svhn'/);
-    expect(() => Dataset.open({ kind: 'mnist', root, split: 'test' as 'val' })).toThrow(/split must be 'train' or 'val', got 'test'/);
-    expect(() => Dataset.open({ kind: 'mnist', root, split: 'train', mean: [0.1, 0.2] })).toThrow(/mean must have 1 or 1 values/);
+    expect(() => Dataset.open({ kind: 'svhn' as 'mnist', root, split: 'train' })).toThrow(
+      /unknown dataset kind 'svhn'/,
+    );
+    expect(() => Dataset.open({ kind: 'mnist', root, split: 'test' as 'val' })).toThrow(
+      /split must be 'train' or 'val', got 'test'/,
+    );
+    expect(() => Dataset.open({ kind: 'mnist', root, split: 'train', mean: [0.1, 0.2] })).toThrow(
+      /mean must have 1 or 1 values/,
+    );
     expect(() => Dataset.open({ kind: 'cifar10', root: '', split: 'train' })).toThrow(/cifar10 needs a folder/);
     expect(() => Dataset.open({ kind: 'mnist', root, split: 'train', std: [0] })).toThrow(/std values must be > 0/);
   });
@@ -190,7 +218,10 @@ describe('batch loader', () => {
     expect((await l0.next())!.index).toBe(1);
     const pending = l0.next();
     l0.dispose();
-    const settled = await pending.then((b) => (b ? 'batch' : 'end'), (e: Error) => e.message);
+    const settled = await pending.then(
+      (b) => (b ? 'batch' : 'end'),
+      (e: Error) => e.message,
+    );
     expect(['batch', 'end', 'the data loader is closed']).toContain(settled);
     await expect(l0.next()).rejects.toThrow(/data loader is disposed/);
     l0.dispose(); // idempotent
@@ -209,7 +240,9 @@ describe('batch loader', () => {
       }
     }
     const s = (performance.now() - t0) / 1000;
-    console.log(`loader, synthetic 28x28 IDX (1000 x 5 epochs, crop+flip, ${loader.options.workers} workers, batch 128): ${Math.round(n / s)} images/s`);
+    console.log(
+      `loader, synthetic 28x28 IDX (1000 x 5 epochs, crop+flip, ${loader.options.workers} workers, batch 128): ${Math.round(n / s)} images/s`,
+    );
     loader.dispose();
   });
 });

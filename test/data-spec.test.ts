@@ -22,9 +22,23 @@ describe('parseDataSpec', () => {
     expect(s.val).toEqual({ kind: 'mnist', root: idx, split: 'val', limit: 1000, augment: false });
     expect(parseDataSpec(`cifar10:${cifar}`).train.kind).toBe('cifar10');
     expect(parseDataSpec(`CIFAR-10:${cifar}`).kind).toBe('cifar10');
-    const f = parseDataSpec(`image-folder:${folder}`, { imageSize: 160, resize: 182, mean: 0.5, std: [0.2, 0.2, 0.2], hflip: false });
-    expect(f.train).toEqual({ kind: 'image-folder', root: folder, split: 'train', imageSize: 160, resize: 182,
-      mean: [0.5], std: [0.2, 0.2, 0.2], hflip: false });
+    const f = parseDataSpec(`image-folder:${folder}`, {
+      imageSize: 160,
+      resize: 182,
+      mean: 0.5,
+      std: [0.2, 0.2, 0.2],
+      hflip: false,
+    });
+    expect(f.train).toEqual({
+      kind: 'image-folder',
+      root: folder,
+      split: 'train',
+      imageSize: 160,
+      resize: 182,
+      mean: [0.5],
+      std: [0.2, 0.2, 0.2],
+      hflip: false,
+    });
     expect(parseDataSpec(`fashion-mnist:${path.relative(process.cwd(), idx)}`).root).toBe(idx); // resolved
   });
 
@@ -40,12 +54,20 @@ describe('parseDataSpec', () => {
   });
 
   it('errors name the descriptor, the folder or the option', () => {
-    expect(() => parseDataSpec('svhn:/data')).toThrow(/unknown dataset kind 'svhn' in 'svhn:\/data' \(expected fashion-mnist, mnist, cifar10, image-folder, or a folder\)/);
+    expect(() => parseDataSpec('svhn:/data')).toThrow(
+      /unknown dataset kind 'svhn' in 'svhn:\/data' \(expected fashion-mnist, mnist, cifar10, image-folder, or a folder\)/,
+    );
     expect(() => parseDataSpec('mnist')).toThrow(/mnist needs a folder: mnist:DIR/);
     expect(() => parseDataSpec(`cifar10:${path.join(dir, 'nope')}`)).toThrow(/cifar10: folder not found: .*nope/);
     expect(() => parseDataSpec(path.join(dir, 'nowhere'))).toThrow(/dataset folder not found: .*nowhere/);
     expect(() => parseDataSpec('')).toThrow(TypeError);
-    const err = (() => { try { parseDataSpec(`mnist:${path.join(dir, 'x')}`); } catch (e) { return e; } })() as DataSpecError;
+    const err = (() => {
+      try {
+        parseDataSpec(`mnist:${path.join(dir, 'x')}`);
+      } catch (e) {
+        return e;
+      }
+    })() as DataSpecError;
     expect(err).toBeInstanceOf(DataSpecError);
     expect(err.path).toBe(path.join(dir, 'x'));
     expect(() => parseDataSpec(folder, { limitTrain: -1 })).toThrow(/limitTrain must be an integer >= 0, got -1/);

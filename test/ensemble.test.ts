@@ -29,7 +29,8 @@ function members(sharp: number[], seed = 1): { probs: Float32Array[]; labels: In
   return { probs, labels };
 }
 
-const nll = (probs: Float32Array[], w: number[], labels: Int32Array) => weightedEnsembleMetrics(probs, w, labels, CLASSES).loss;
+const nll = (probs: Float32Array[], w: number[], labels: Int32Array) =>
+  weightedEnsembleMetrics(probs, w, labels, CLASSES).loss;
 
 describe('ensemble weights', () => {
   const { probs, labels } = members([0.1, 0.6, 2.0, 1.5]);
@@ -58,13 +59,26 @@ describe('ensemble weights', () => {
     }
     const best = nll(probs, w, labels);
     expect(best).toBeLessThanOrEqual(nll(probs, [1, 1, 1, 1], labels));
-    for (let k = 0; k < 4; k++) expect(best).toBeLessThanOrEqual(nll(probs, [0, 1, 2, 3].map((j) => (j === k ? 1 : 0)), labels) + 1e-6);
+    for (let k = 0; k < 4; k++)
+      expect(best).toBeLessThanOrEqual(
+        nll(
+          probs,
+          [0, 1, 2, 3].map((j) => (j === k ? 1 : 0)),
+          labels,
+        ) + 1e-6,
+      );
     // The weak member gets the least weight.
     expect(w[0]).toBe(Math.min(...w));
   });
 
   it("'greedy' starts from the best member, picks with replacement, and keeps the best prefix", () => {
-    const singles = probs.map((_, k) => nll(probs, probs.map((__, j) => (j === k ? 1 : 0)), labels));
+    const singles = probs.map((_, k) =>
+      nll(
+        probs,
+        probs.map((__, j) => (j === k ? 1 : 0)),
+        labels,
+      ),
+    );
     const bestSingle = singles.indexOf(Math.min(...singles));
     const one = greedyWeights(probs, labels, CLASSES, 1);
     expect(one).toEqual(probs.map((_, k) => (k === bestSingle ? 1 : 0)));
@@ -72,7 +86,10 @@ describe('ensemble weights', () => {
     expect(w.every((c) => Number.isInteger(c) && c >= 0)).toBe(true);
     expect(nll(probs, w, labels)).toBeLessThanOrEqual(singles[bestSingle]!);
     // Selection is greedy step by step: no prefix of the 10 picks beats the one kept.
-    for (let r = 1; r <= 10; r++) expect(nll(probs, greedyWeights(probs, labels, CLASSES, r), labels)).toBeGreaterThanOrEqual(nll(probs, w, labels) - 1e-12);
+    for (let r = 1; r <= 10; r++)
+      expect(nll(probs, greedyWeights(probs, labels, CLASSES, r), labels)).toBeGreaterThanOrEqual(
+        nll(probs, w, labels) - 1e-12,
+      );
     // A useless member (uniform) is never picked.
     const withUniform = [...probs, new Float32Array(N * CLASSES).fill(1 / CLASSES)];
     expect(greedyWeights(withUniform, labels, CLASSES).at(-1)).toBe(0);
@@ -81,12 +98,18 @@ describe('ensemble weights', () => {
 
 describe('experiment configs with SWA and ensembles', () => {
   const base = {
-    data: 'fashion-mnist', model: 'resnet18', epochs: 6, batchSize: 32, seeds: [0],
+    data: 'fashion-mnist',
+    model: 'resnet18',
+    epochs: 6,
+    batchSize: 32,
+    seeds: [0],
   };
 
   it('passes swa, ensemble and ensembleSize to the run; the schedule spec stays clean', () => {
     const config = parseExperimentConfig({
-      ...base, ensemble: 'weighted', ensembleSize: 4,
+      ...base,
+      ensemble: 'weighted',
+      ensembleSize: 4,
       schedules: [
         { label: 'A', type: 'warm-restarts', lr: 0.05, t0: 2, swa: { start: 'cycles' }, ensemble: 'greedy' },
         { label: 'B', type: 'warm-restarts', lr: 0.05, t0: 2, swa: { start: 5, lr: 0.01 }, ensembleSize: 2 },
@@ -104,7 +127,14 @@ describe('experiment configs with SWA and ensembles', () => {
   });
 
   it('names the bad key', () => {
-    const bad = (entry: object, top: object = {}) => () => parseExperimentConfig({ ...base, ...top, schedules: [{ label: 'A', type: 'warm-restarts', lr: 0.05, t0: 2, ...entry }] });
+    const bad =
+      (entry: object, top: object = {}) =>
+      () =>
+        parseExperimentConfig({
+          ...base,
+          ...top,
+          schedules: [{ label: 'A', type: 'warm-restarts', lr: 0.05, t0: 2, ...entry }],
+        });
     expect(bad({ swa: { start: 9 } })).toThrow(/schedules\[0\]\.swa\.start.*epoch from 1 to epochs \(6\), got 9/);
     expect(bad({ swa: { begin: 2 } })).toThrow(/schedules\[0\]\.swa\.begin.*unknown key/);
     expect(bad({ ensemble: 'best' })).toThrow(/schedules\[0\]\.ensemble.*must be one of last, weighted, greedy/);

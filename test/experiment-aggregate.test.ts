@@ -6,7 +6,14 @@
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { beforeAll, describe, expect, it } from 'vitest';
-import { aggregate, analyzeExperiment, tQuantile, writeReport, type ExperimentConfig, type ExperimentResults } from '../lib/experiment';
+import {
+  aggregate,
+  analyzeExperiment,
+  tQuantile,
+  writeReport,
+  type ExperimentConfig,
+  type ExperimentResults,
+} from '../lib/experiment';
 import { SYNTHETIC_CONFIG, writeSyntheticExperiment } from './experiment-helpers';
 import { tempDir } from './helpers/native';
 
@@ -21,7 +28,14 @@ function readRunsFromDisk(outDir: string): Array<{ label: string; seed: number; 
       const dir = path.join(runsDir, schedule, seedDir);
       const runJson = JSON.parse(fs.readFileSync(path.join(dir, 'run.json'), 'utf8'));
       const file = path.join(dir, 'metrics.jsonl');
-      const rows = fs.existsSync(file) ? fs.readFileSync(file, 'utf8').trim().split('\n').filter(Boolean).map((l) => JSON.parse(l) as Row) : [];
+      const rows = fs.existsSync(file)
+        ? fs
+            .readFileSync(file, 'utf8')
+            .trim()
+            .split('\n')
+            .filter(Boolean)
+            .map((l) => JSON.parse(l) as Row)
+        : [];
       out.push({ label: runJson.schedule.label, seed: runJson.seed, rows });
     }
   }
@@ -32,7 +46,9 @@ const avg = (xs: number[]) => xs.reduce((a, b) => a + b, 0) / xs.length;
 const sd = (xs: number[]) => Math.sqrt(xs.reduce((a, x) => a + (x - avg(xs)) ** 2, 0) / (xs.length - 1));
 const close = (actual: number | null | undefined, expected: number, what: string) => {
   expect(actual, what).not.toBeNull();
-  expect(Math.abs((actual as number) - expected), `${what}: ${actual} vs ${expected}`).toBeLessThan(1e-12 * Math.max(1, Math.abs(expected)));
+  expect(Math.abs((actual as number) - expected), `${what}: ${actual} vs ${expected}`).toBeLessThan(
+    1e-12 * Math.max(1, Math.abs(expected)),
+  );
 };
 
 describe('aggregate = recomputation from metrics.jsonl', () => {
@@ -44,7 +60,9 @@ describe('aggregate = recomputation from metrics.jsonl', () => {
   beforeAll(() => {
     outDir = tempDir('aggregate');
     // Seed 3 of the step schedule stops after 5 epochs: it counts per epoch, not in finals or pairs.
-    config = writeSyntheticExperiment(outDir, SYNTHETIC_CONFIG, (label, seed) => (label.startsWith('Step') && seed === 3 ? 5 : Infinity));
+    config = writeSyntheticExperiment(outDir, SYNTHETIC_CONFIG, (label, seed) =>
+      label.startsWith('Step') && seed === 3 ? 5 : Infinity,
+    );
     writeReport(config, analyzeExperiment(config, outDir), outDir);
     results = JSON.parse(fs.readFileSync(path.join(outDir, 'results.json'), 'utf8')) as ExperimentResults;
     runs = readRunsFromDisk(outDir);
@@ -56,7 +74,9 @@ describe('aggregate = recomputation from metrics.jsonl', () => {
       const mine = runs.filter((r) => r.label === s.label);
       for (let e = 1; e <= 7; e++) {
         for (const metric of ['train_loss', 'train_acc', 'val_loss', 'val_acc'] as const) {
-          const xs = mine.map((r) => r.rows.find((row) => row.epoch === e)?.[metric]).filter((v): v is number => typeof v === 'number');
+          const xs = mine
+            .map((r) => r.rows.find((row) => row.epoch === e)?.[metric])
+            .filter((v): v is number => typeof v === 'number');
           expect(s.n[e - 1]).toBe(xs.length);
           close(s.curves[metric].mean[e - 1], avg(xs), `${s.label} ${metric} mean @${e}`);
           close(s.curves[metric].std[e - 1], sd(xs), `${s.label} ${metric} std @${e}`);
@@ -85,7 +105,9 @@ describe('aggregate = recomputation from metrics.jsonl', () => {
       });
       close(s.best.val_loss.mean, avg(bests.map((b) => b.value)), 'best val_loss');
       close(s.best.epoch.mean, avg(bests.map((b) => b.epoch)), 'best epoch');
-      const hits = finished.map((r) => r.rows.find((row) => (row.val_loss as number) <= target)?.epoch as number | undefined);
+      const hits = finished.map(
+        (r) => r.rows.find((row) => (row.val_loss as number) <= target)?.epoch as number | undefined,
+      );
       expect(s.toTarget.reached).toBe(hits.filter((h) => h !== undefined).length);
       const reached = hits.filter((h): h is number => h !== undefined);
       if (reached.length) close(s.toTarget.epochs.mean, avg(reached), 'epochs to target');
@@ -108,14 +130,16 @@ describe('aggregate = recomputation from metrics.jsonl', () => {
     const rows = mine.map((r) => r.rows[6]!);
     const gains = rows.map((r) => (r.val_loss as number) - (r.ensemble_val_loss as number));
     close(e.loss_gain.mean, avg(gains), 'ensemble loss gain');
-    const half = tQuantile(0.975, gains.length - 1) * sd(gains) / Math.sqrt(gains.length);
+    const half = (tQuantile(0.975, gains.length - 1) * sd(gains)) / Math.sqrt(gains.length);
     close(e.loss_gain.ci![0], avg(gains) - half, 'gain interval');
     expect(results.schedules[1]!.cycleEnds).toEqual([]);
     expect(results.schedules[1]!.ensemble).toBeNull();
   });
 
   it('paired differences over the seeds both schedules finished, with a t interval', () => {
-    const c = results.comparisons.find((x) => x.a === 'SGDR T0=1, Tmult=2' && x.b === 'Step ×0.1 at 4, 6' && x.metric === 'final_val_loss')!;
+    const c = results.comparisons.find(
+      (x) => x.a === 'SGDR T0=1, Tmult=2' && x.b === 'Step ×0.1 at 4, 6' && x.metric === 'final_val_loss',
+    )!;
     expect(c.seeds).toEqual([0, 1, 2]);
     const d = c.seeds.map((seed) => {
       const a = runs.find((r) => r.label === c.a && r.seed === seed)!.rows[6]!.val_loss as number;
@@ -123,7 +147,7 @@ describe('aggregate = recomputation from metrics.jsonl', () => {
       return a - b;
     });
     close(c.difference.mean, avg(d), 'paired mean');
-    const half = 4.302652729749464 * sd(d) / Math.sqrt(3);
+    const half = (4.302652729749464 * sd(d)) / Math.sqrt(3);
     close(c.difference.ci![0], avg(d) - half, 'ci low');
     close(c.difference.ci![1], avg(d) + half, 'ci high');
     // Without a baseline every pair is compared, on every metric.
@@ -163,20 +187,36 @@ describe('diverged runs', () => {
   it('are counted as diverged and left out of every mean ± std and comparison', () => {
     const outDir = tempDir('aggregate-diverged');
     // Constant · seed 1 stopped after 3 epochs with a non-finite loss.
-    const config = writeSyntheticExperiment(outDir, SYNTHETIC_CONFIG, (label, seed) => (label === 'Constant' && seed === 1 ? 3 : Infinity));
+    const config = writeSyntheticExperiment(outDir, SYNTHETIC_CONFIG, (label, seed) =>
+      label === 'Constant' && seed === 1 ? 3 : Infinity,
+    );
     const dir = path.join(outDir, 'runs', 'constant', 'seed-1');
-    fs.writeFileSync(path.join(dir, 'diverged.json'), JSON.stringify({ epoch: 4, batch: 2, loss: 'NaN', message: 'training diverged' }));
+    fs.writeFileSync(
+      path.join(dir, 'diverged.json'),
+      JSON.stringify({ epoch: 4, batch: 2, loss: 'NaN', message: 'training diverged' }),
+    );
     const results = analyzeExperiment(config, outDir);
     const constant = results.schedules.find((s) => s.label === 'Constant')!;
     expect(constant.diverged).toBe(1);
     expect(constant.finished).toBe(3);
     expect(constant.seeds).toEqual([0, 2, 3]);
     // Epoch 1 is the mean over the three other seeds only (the diverged run's finite epochs are out).
-    const epoch1 = [0, 2, 3].map((seed) => JSON.parse(fs.readFileSync(path.join(outDir, 'runs', 'constant', `seed-${seed}`, 'metrics.jsonl'), 'utf8').split('\n')[0]!).val_loss as number);
+    const epoch1 = [0, 2, 3].map(
+      (seed) =>
+        JSON.parse(
+          fs
+            .readFileSync(path.join(outDir, 'runs', 'constant', `seed-${seed}`, 'metrics.jsonl'), 'utf8')
+            .split('\n')[0]!,
+        ).val_loss as number,
+    );
     close(constant.curves.val_loss.mean[0], avg(epoch1), 'epoch-1 mean val loss');
     expect(constant.n[0]).toBe(3);
-    for (const c of results.comparisons.filter((x) => x.a === 'Constant' || x.b === 'Constant')) expect(c.seeds).toEqual([0, 2, 3]);
-    expect(results.runs.find((r) => r.label === 'Constant' && r.seed === 1)).toMatchObject({ status: 'diverged', divergence: { epoch: 4, batch: 2 } });
+    for (const c of results.comparisons.filter((x) => x.a === 'Constant' || x.b === 'Constant'))
+      expect(c.seeds).toEqual([0, 2, 3]);
+    expect(results.runs.find((r) => r.label === 'Constant' && r.seed === 1)).toMatchObject({
+      status: 'diverged',
+      divergence: { epoch: 4, batch: 2 },
+    });
     expect(results.schedules.filter((s) => s.label !== 'Constant').every((s) => s.diverged === 0)).toBe(true);
     const html = fs.readFileSync(writeReport(config, results, outDir).html, 'utf8');
     expect(html).toContain('1 diverged, excluded');

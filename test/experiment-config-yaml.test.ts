@@ -78,15 +78,33 @@ describe('YAML experiment configs', () => {
   });
 
   it('a missing key points at its parent; syntax errors, duplicate keys and alias bombs give the line', () => {
-    const missing = write('missing.yaml', 'name: x\ndata:\n  limitTrain: 5\nmodel: resnet18\nepochs: 1\nbatchSize: 8\nruns: 1\nschedules: [{type: constant, lr: 0.1}]\n');
-    expect(errorOf(missing).message).toBe(`${missing}: data.source (line 2): missing (e.g. "fashion-mnist" or "image-folder:DIR")`);
+    const missing = write(
+      'missing.yaml',
+      'name: x\ndata:\n  limitTrain: 5\nmodel: resnet18\nepochs: 1\nbatchSize: 8\nruns: 1\nschedules: [{type: constant, lr: 0.1}]\n',
+    );
+    expect(errorOf(missing).message).toBe(
+      `${missing}: data.source (line 2): missing (e.g. "fashion-mnist" or "image-folder:DIR")`,
+    );
     const syntax = write('syntax.yaml', 'name: x\ndata:\n  source: fashion-mnist\n   limitTrain: 5\n');
-    expect(errorOf(syntax).message).toMatch(new RegExp(`^${syntax.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')}: line 3: not valid YAML: Nested mappings are not allowed in compact mappings \\(column 11\\)$`));
+    expect(errorOf(syntax).message).toMatch(
+      new RegExp(
+        `^${syntax.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')}: line 3: not valid YAML: Nested mappings are not allowed in compact mappings \\(column 11\\)$`,
+      ),
+    );
     const dup = write('dup.yaml', 'name: x\nepochs: 1\nepochs: 2\n');
     const dupError = errorOf(dup);
     expect(dupError.line).toBe(3);
     expect(dupError.message).toMatch(/not valid YAML: .*unique/i);
-    const bomb = ['a: &a [x, x, x, x, x, x, x, x, x, x]', ...Array.from({ length: 8 }, (_, i) => `${String.fromCharCode(98 + i)}: &${String.fromCharCode(98 + i)} [${Array(10).fill(`*${String.fromCharCode(97 + i)}`).join(', ')}]`)].join('\n');
+    const bomb = [
+      'a: &a [x, x, x, x, x, x, x, x, x, x]',
+      ...Array.from(
+        { length: 8 },
+        (_, i) =>
+          `${String.fromCharCode(98 + i)}: &${String.fromCharCode(98 + i)} [${Array(10)
+            .fill(`*${String.fromCharCode(97 + i)}`)
+            .join(', ')}]`,
+      ),
+    ].join('\n');
     expect(errorOf(write('bomb.yaml', bomb)).message).toMatch(/not valid YAML: .*alias/i);
   });
 
@@ -94,10 +112,18 @@ describe('YAML experiment configs', () => {
     const c = base();
     c.schedules[0].tmult = 2;
     const file = write('bad.yaml', stringify(c));
-    const r = await runCommand(process.execPath, [path.join(__dirname, '..', 'bin', 'sgdr.js'), 'compare', '--config', file, '--out', path.join(dir, 'out')],
-      { cwd: path.join(__dirname, '..'), timeoutMs: 60_000 });
+    const r = await runCommand(
+      process.execPath,
+      [path.join(__dirname, '..', 'bin', 'sgdr.js'), 'compare', '--config', file, '--out', path.join(dir, 'out')],
+      { cwd: path.join(__dirname, '..'), timeoutMs: 60_000 },
+    );
     expect(r.status).toBe(1);
-    const line = stringify(c).split('\n').findIndex((l) => l.includes('tmult:')) + 1;
-    expect(r.stderr.trim()).toBe(`sgdr compare: ${file}: schedules[0].tmult (line ${line}): unknown key for a "warm-restarts" schedule`);
+    const line =
+      stringify(c)
+        .split('\n')
+        .findIndex((l) => l.includes('tmult:')) + 1;
+    expect(r.stderr.trim()).toBe(
+      `sgdr compare: ${file}: schedules[0].tmult (line ${line}): unknown key for a "warm-restarts" schedule`,
+    );
   });
 });

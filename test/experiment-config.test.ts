@@ -3,7 +3,13 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { describe, expect, it } from 'vitest';
 import {
-  demoConfig, ExperimentConfigError, parseExperimentConfig, planRuns, readExperimentConfig, runConfigFor, slugify,
+  demoConfig,
+  ExperimentConfigError,
+  parseExperimentConfig,
+  planRuns,
+  readExperimentConfig,
+  runConfigFor,
+  slugify,
 } from '../lib/experiment';
 import { SYNTHETIC_CONFIG } from './experiment-helpers';
 import { tempDir } from './helpers/native';
@@ -79,7 +85,9 @@ describe('parseExperimentConfig', () => {
     const dir = tempDir('config');
     fs.writeFileSync(path.join(dir, 'bad.json'), '{"name": ');
     expect(() => readExperimentConfig(path.join(dir, 'bad.json'))).toThrow(/bad\.json: not valid JSON/);
-    expect(() => readExperimentConfig(path.join(dir, 'none.json'))).toThrow(/none\.json: cannot read the config: ENOENT/);
+    expect(() => readExperimentConfig(path.join(dir, 'none.json'))).toThrow(
+      /none\.json: cannot read the config: ENOENT/,
+    );
     fs.writeFileSync(path.join(dir, 'ok.json'), JSON.stringify(SYNTHETIC_CONFIG));
     expect(readExperimentConfig(path.join(dir, 'ok.json')).schedules).toHaveLength(3);
     // Relative data folders are taken from the working directory and stored absolute.
@@ -93,11 +101,24 @@ describe('runs', () => {
     const config = parseExperimentConfig(base());
     const runs = planRuns(config, '/tmp/exp');
     expect(runs).toHaveLength(12);
-    expect(runs.slice(0, 3).map((r) => [r.seed, r.label])).toEqual([[0, 'SGDR T0=1, Tmult=2'], [0, 'Step ×0.1 at 4, 6'], [0, 'Constant']]);
+    expect(runs.slice(0, 3).map((r) => [r.seed, r.label])).toEqual([
+      [0, 'SGDR T0=1, Tmult=2'],
+      [0, 'Step ×0.1 at 4, 6'],
+      [0, 'Constant'],
+    ]);
     expect(runs[0]!.relDir).toBe(path.join('runs', 'sgdr-t0-1-tmult-2', 'seed-0'));
     expect(runs[4]!.dir).toBe(path.join('/tmp/exp', 'runs', 'step-x0.1-at-4-6', 'seed-1'));
     const a = runConfigFor(config, config.schedules[0]!, 3);
-    expect(a).toMatchObject({ data: 'fashion-mnist', arch: 'resnet18', stem: 'imagenet', epochs: 7, batchSize: 64, seed: 3, limitTrain: 512, limitVal: 256 });
+    expect(a).toMatchObject({
+      data: 'fashion-mnist',
+      arch: 'resnet18',
+      stem: 'imagenet',
+      epochs: 7,
+      batchSize: 64,
+      seed: 3,
+      limitTrain: 512,
+      limitVal: 256,
+    });
     expect(a.schedule).toEqual({ type: 'warm-restarts', lr: 0.05, t0: 1, tMult: 2, label: 'SGDR T0=1, Tmult=2' });
   });
 
@@ -105,8 +126,16 @@ describe('runs', () => {
     const c = base();
     c.schedules[0].optimizer = { type: 'adamw', weightDecay: 0.01 };
     const config = parseExperimentConfig(c);
-    expect(runConfigFor(config, config.schedules[0]!, 0).optimizer).toEqual({ type: 'adamw', momentum: 0.9, weightDecay: 0.01 });
-    expect(runConfigFor(config, config.schedules[1]!, 0).optimizer).toEqual({ type: 'sgd', momentum: 0.9, weightDecay: 5e-4 });
+    expect(runConfigFor(config, config.schedules[0]!, 0).optimizer).toEqual({
+      type: 'adamw',
+      momentum: 0.9,
+      weightDecay: 0.01,
+    });
+    expect(runConfigFor(config, config.schedules[1]!, 0).optimizer).toEqual({
+      type: 'sgd',
+      momentum: 0.9,
+      weightDecay: 5e-4,
+    });
   });
 
   it('slugs are folder names', () => {
@@ -120,7 +149,9 @@ describe('shipped configs', () => {
   it('the demo and every examples/*.json and *.yaml parse', () => {
     expect(demoConfig().seeds).toEqual([0, 1, 2]);
     const dir = path.join(__dirname, '..', 'examples');
-    const files = fs.readdirSync(dir).filter((f) => (f.endsWith('.json') || f.endsWith('.yaml')) && f !== 'figure1.json');
+    const files = fs
+      .readdirSync(dir)
+      .filter((f) => (f.endsWith('.json') || f.endsWith('.yaml')) && f !== 'figure1.json');
     expect(files.length).toBeGreaterThanOrEqual(4);
     expect(files).toContain('sgdr-vs-step.yaml');
     for (const f of files) {
@@ -131,7 +162,11 @@ describe('shipped configs', () => {
 
   it('the GPU sweep shares (docker/sweeps) parse and split one experiment over disjoint seeds', () => {
     const dir = path.join(__dirname, '..', 'docker', 'sweeps');
-    const shares = fs.readdirSync(dir).filter((f) => f.endsWith('.json')).sort().map((f) => readExperimentConfig(path.join(dir, f)));
+    const shares = fs
+      .readdirSync(dir)
+      .filter((f) => f.endsWith('.json'))
+      .sort()
+      .map((f) => readExperimentConfig(path.join(dir, f)));
     expect(shares.length).toBeGreaterThanOrEqual(2);
     const seeds = shares.flatMap((c) => c.seeds);
     expect(new Set(seeds).size).toBe(seeds.length);

@@ -11,14 +11,16 @@ import type { EpochMetrics } from '../lib/train/metrics';
 describe('lib/plot extensions', () => {
   const x = [1, 2, 3, 4, 5, 6, 7];
   const figure: Figure = {
-    panels: [{
-      x: { label: 'Epoch', min: 1, max: 7, ticks: x },
-      y: { scale: 'log' },
-      series: [
-        { label: 'a', x, y: [0.9, 0.7, 0.5, 0.6, 0.45, 0.4, 0.35], markers: [0, 2, 6] },
-        { label: 'b', x, y: [0.8, 0.7, 0.6, 0.55, 0.5, 0.45, 0.42], markers: true, marker: 'diamond', dash: true },
-      ],
-    }],
+    panels: [
+      {
+        x: { label: 'Epoch', min: 1, max: 7, ticks: x },
+        y: { scale: 'log' },
+        series: [
+          { label: 'a', x, y: [0.9, 0.7, 0.5, 0.6, 0.45, 0.4, 0.35], markers: [0, 2, 6] },
+          { label: 'b', x, y: [0.8, 0.7, 0.6, 0.55, 0.5, 0.45, 0.42], markers: true, marker: 'diamond', dash: true },
+        ],
+      },
+    ],
   };
 
   it('markers at the given points (and every point), shown in the legend', () => {
@@ -34,7 +36,9 @@ describe('lib/plot extensions', () => {
     const svg = renderSvg(figure);
     for (const e of x) expect(svg).toMatch(new RegExp(`text-anchor="middle" font-size="12" fill="#222">${e}</text>`));
     const narrow = renderSvg({ ...figure, panelWidth: 120, legend: 'none' });
-    const labels = [...narrow.matchAll(/text-anchor="middle" font-size="12" fill="#222">(\d+)<\/text>/g)].map((m) => Number(m[1]));
+    const labels = [...narrow.matchAll(/text-anchor="middle" font-size="12" fill="#222">(\d+)<\/text>/g)].map((m) =>
+      Number(m[1]),
+    );
     expect(labels.length).toBeLessThan(7);
     expect(labels[0]).toBe(1);
   });
@@ -51,27 +55,44 @@ describe('lib/plot extensions', () => {
     const s = summarizeImage(png);
     expect(s.inked).toBeGreaterThan(0.02);
     let blue = 0;
-    for (let i = 0; i < png.pixels.length; i += 4) if (png.pixels[i] === 0x00 && png.pixels[i + 1] === 0x72 && png.pixels[i + 2] === 0xb2) blue++;
+    for (let i = 0; i < png.pixels.length; i += 4)
+      if (png.pixels[i] === 0x00 && png.pixels[i + 1] === 0x72 && png.pixels[i + 2] === 0xb2) blue++;
     expect(blue).toBeGreaterThan(50);
   });
 });
 
 describe('experiment figures', () => {
   const config = parseExperimentConfig({
-    name: 't', data: 'fashion-mnist', model: 'resnet18', epochs: 7, batchSize: 64, seeds: [0, 1],
+    name: 't',
+    data: 'fashion-mnist',
+    model: 'resnet18',
+    epochs: 7,
+    batchSize: 64,
+    seeds: [0, 1],
     schedules: [
       { label: 'Step', type: 'multistep', lr: 0.05, milestones: [4, 6] },
       { label: 'SGDR', type: 'warm-restarts', lr: 0.05, t0: 1, tMult: 2 },
     ],
   });
-  const rows = (seed: number, spike: number): EpochMetrics[] => Array.from({ length: 7 }, (_, i) => ({
-    epoch: i + 1, lr: 0.05, lr_end: 0.01, train_loss: 1 / (i + 1), train_acc: 0.5 + i / 20,
-    val_loss: i === 0 ? spike : 0.5 + 0.3 / (i + 1) + seed / 100, val_acc: 0.6 + i / 30, seconds: 1, images_per_second: 100,
-    cycle: 0, cycle_end: [1, 3, 7].includes(i + 1),
-  }));
+  const rows = (seed: number, spike: number): EpochMetrics[] =>
+    Array.from({ length: 7 }, (_, i) => ({
+      epoch: i + 1,
+      lr: 0.05,
+      lr_end: 0.01,
+      train_loss: 1 / (i + 1),
+      train_acc: 0.5 + i / 20,
+      val_loss: i === 0 ? spike : 0.5 + 0.3 / (i + 1) + seed / 100,
+      val_acc: 0.6 + i / 30,
+      seconds: 1,
+      images_per_second: 100,
+      cycle: 0,
+      cycle_end: [1, 3, 7].includes(i + 1),
+    }));
   const records: RunRecord[] = [
-    { label: 'Step', seed: 0, rows: rows(0, 300) }, { label: 'Step', seed: 1, rows: rows(1, 100) },
-    { label: 'SGDR', seed: 0, rows: rows(0, 3) }, { label: 'SGDR', seed: 1, rows: rows(1, 4) },
+    { label: 'Step', seed: 0, rows: rows(0, 300) },
+    { label: 'Step', seed: 1, rows: rows(1, 100) },
+    { label: 'SGDR', seed: 0, rows: rows(0, 3) },
+    { label: 'SGDR', seed: 1, rows: rows(1, 4) },
   ];
   const results = aggregate(config, records);
   const figures = experimentFigures(config, results);
@@ -96,8 +117,15 @@ describe('experiment figures', () => {
 
   it('zooms on the end of training when the first epochs dwarf it', () => {
     const z = zoomLimits(results, 'val_loss')!;
-    expect(z.max).toBeCloseTo(2 * Math.max(...results.schedules.map((s) => s.curves.val_loss.mean[6]! + s.curves.val_loss.std[6]!)), 12);
-    expect(figures[1]!.figure.panels.map((p) => p.title)).toEqual(['Validation loss', 'Validation loss, zoomed', 'Training loss']);
+    expect(z.max).toBeCloseTo(
+      2 * Math.max(...results.schedules.map((s) => s.curves.val_loss.mean[6]! + s.curves.val_loss.std[6]!)),
+      12,
+    );
+    expect(figures[1]!.figure.panels.map((p) => p.title)).toEqual([
+      'Validation loss',
+      'Validation loss, zoomed',
+      'Training loss',
+    ]);
     expect(figures[2]!.title).toContain('bandwidth 0.5 epochs');
   });
 });

@@ -37,7 +37,12 @@ export function writeSyntheticExperiment(
     fs.mkdirSync(run.dir, { recursive: true });
     fs.writeFileSync(path.join(run.dir, 'run.json'), JSON.stringify(run.config, null, 2) + '\n');
     const schedule = scheduleFromSpec(run.config.schedule);
-    const ends = new Set(schedule.cycles(config.epochs).filter((c) => Number.isFinite(c.end) && c.end <= config.epochs).map((c) => Math.ceil(c.end - 1e-9)));
+    const ends = new Set(
+      schedule
+        .cycles(config.epochs)
+        .filter((c) => Number.isFinite(c.end) && c.end <= config.epochs)
+        .map((c) => Math.ceil(c.end - 1e-9)),
+    );
     const rand = rng(1000 * run.seed + 17 * run.scheduleIndex + 1);
     const seedShift = (rng(run.seed + 99)() - 0.5) * 0.08;
     const rows: EpochMetrics[] = [];
@@ -49,11 +54,17 @@ export function writeSyntheticExperiment(
       const valLoss = base + 3 * lrEnd + (rand() - 0.5) * 0.04;
       const trainLoss = base - 0.05 + 2 * lrEnd + (rand() - 0.5) * 0.02;
       const row: EpochMetrics = {
-        epoch: e, lr: schedule.lrAt(e - 1), lr_end: lrEnd,
-        train_loss: trainLoss, train_acc: Math.min(1, 1 - trainLoss / 1.6),
-        val_loss: valLoss, val_acc: Math.min(1, 1 - valLoss / 1.5),
-        seconds: 2 + rand(), images_per_second: 300 + 50 * rand(),
-        cycle: schedule.cycleIndexAt(e - 0.5), cycle_end: ends.has(e),
+        epoch: e,
+        lr: schedule.lrAt(e - 1),
+        lr_end: lrEnd,
+        train_loss: trainLoss,
+        train_acc: Math.min(1, 1 - trainLoss / 1.6),
+        val_loss: valLoss,
+        val_acc: Math.min(1, 1 - valLoss / 1.5),
+        seconds: 2 + rand(),
+        images_per_second: 300 + 50 * rand(),
+        cycle: schedule.cycleIndexAt(e - 0.5),
+        cycle_end: ends.has(e),
       };
       if (ends.has(e)) {
         ensembleProbs.push(valLoss);
@@ -64,8 +75,10 @@ export function writeSyntheticExperiment(
       }
       rows.push(row);
     }
-    if (rows.length) fs.writeFileSync(path.join(run.dir, 'metrics.jsonl'), rows.map((r) => JSON.stringify(r)).join('\n') + '\n');
-    if (n === config.epochs) fs.writeFileSync(path.join(run.dir, 'summary.json'), JSON.stringify({ epochs: n, final: rows[n - 1] }) + '\n');
+    if (rows.length)
+      fs.writeFileSync(path.join(run.dir, 'metrics.jsonl'), rows.map((r) => JSON.stringify(r)).join('\n') + '\n');
+    if (n === config.epochs)
+      fs.writeFileSync(path.join(run.dir, 'summary.json'), JSON.stringify({ epochs: n, final: rows[n - 1] }) + '\n');
   }
   return config;
 }

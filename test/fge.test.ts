@@ -4,7 +4,18 @@
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
-import { cycleEnds, FgeSchedule, fit, openData, readTorchFile, resnet, scheduleFromSpec, SGD, Tensor, type TensorRecord } from '../lib';
+import {
+  cycleEnds,
+  FgeSchedule,
+  fit,
+  openData,
+  readTorchFile,
+  resnet,
+  scheduleFromSpec,
+  SGD,
+  Tensor,
+  type TensorRecord,
+} from '../lib';
 import { removeTempDirs, tempDir } from './helpers/native';
 import { writeIdxDataset } from './helpers/idx';
 import { PYTHON, runPython } from './helpers/python';
@@ -39,12 +50,19 @@ print(json.dumps({"lr": lrs, "collected": collected}))
 
 describe('FGE schedule', () => {
   it.runIf(fs.existsSync(PYTHON))("equals fge.py's LR batch by batch and collects after the same epochs", async () => {
-    for (const [cycle, K] of [[2, 5], [4, 7], [6, 3]] as const) {
+    for (const [cycle, K] of [
+      [2, 5],
+      [4, 7],
+      [6, 3],
+    ] as const) {
       const epochs = 3 * cycle;
-      const ref = JSON.parse((await runPython(FGE_PY, [String(epochs), String(cycle), '0.05', '0.0005', String(K)])).stdout) as { lr: number[]; collected: number[] };
+      const ref = JSON.parse(
+        (await runPython(FGE_PY, [String(epochs), String(cycle), '0.05', '0.0005', String(K)])).stdout,
+      ) as { lr: number[]; collected: number[] };
       const s = new FgeSchedule({ lr: 0.05, lr2: 0.0005, cycle, stepsPerEpoch: K });
       let worst = 0;
-      for (let e = 0; e < epochs; e++) for (let i = 0; i < K; i++) worst = Math.max(worst, Math.abs(s.lrAt(e + i / K) - ref.lr[e * K + i]!));
+      for (let e = 0; e < epochs; e++)
+        for (let i = 0; i < K; i++) worst = Math.max(worst, Math.abs(s.lrAt(e + i / K) - ref.lr[e * K + i]!));
       expect(worst).toBeLessThan(1e-15);
       expect([...cycleEnds(s, epochs).keys()]).toEqual(ref.collected);
     }
@@ -55,14 +73,35 @@ describe('FGE schedule', () => {
     expect(s.lrAt(0)).toBe(0.1);
     expect(s.lrAt(2)).toBeCloseTo(0.001, 15);
     expect(s.lrAt(4)).toBe(0.1);
-    expect(s.cycles(8).map((c) => [c.start, c.end])).toEqual([[0, 2], [2, 6], [6, 10]]);
+    expect(s.cycles(8).map((c) => [c.start, c.end])).toEqual([
+      [0, 2],
+      [2, 6],
+      [6, 10],
+    ]);
     expect(scheduleFromSpec(s.spec()).spec()).toEqual(s.spec());
-    expect(() => new FgeSchedule({ lr: 0.1, lr2: 0.001, cycle: 3 })).toThrow(/cycle must be an even integer ≥ 2 .* got 3/);
+    expect(() => new FgeSchedule({ lr: 0.1, lr2: 0.001, cycle: 3 })).toThrow(
+      /cycle must be an even integer ≥ 2 .* got 3/,
+    );
     expect(() => new FgeSchedule({ lr: 0.01, lr2: 0.1, cycle: 2 })).toThrow(/lr2 must be ≤ lr \(0.01\)/);
   });
 
   it('sgdr schedule --scheduler fge prints it; a missing --fge-lr2 is named', async () => {
-    const out = await sgdr(['schedule', '--scheduler', 'fge', '--lr', '0.05', '--fge-lr2', '0.0005', '--fge-cycle', '2', '--epochs', '2', '--steps-per-epoch', '2', '--json']);
+    const out = await sgdr([
+      'schedule',
+      '--scheduler',
+      'fge',
+      '--lr',
+      '0.05',
+      '--fge-lr2',
+      '0.0005',
+      '--fge-cycle',
+      '2',
+      '--epochs',
+      '2',
+      '--steps-per-epoch',
+      '2',
+      '--json',
+    ]);
     expect(out.status).toBe(0);
     const lr = (JSON.parse(out.stdout) as { lr: number[] }).lr;
     expect(lr.map((v) => Number(v.toPrecision(12)))).toEqual([0.05, 0.02525, 0.0005, 0.02525]);
@@ -72,7 +111,7 @@ describe('FGE schedule', () => {
   });
 });
 
-describe('FGE in fit(): the ensemble is the mean of the members\' softmax', () => {
+describe("FGE in fit(): the ensemble is the mean of the members' softmax", () => {
   it('cycle 2 over 4 epochs: models after epochs 1 and 3, ensemble of both (all collected by default)', async () => {
     const dir = tempDir('fge-fit');
     const data = writeIdxDataset(path.join(dir, 'data'), 96, 40);
@@ -80,7 +119,16 @@ describe('FGE in fit(): the ensemble is the mean of the members\' softmax', () =
     const model = resnet('resnet18', { numClasses: 10, inChannels: 1, stem: 'imagenet', seed: 5 });
     const optimizer = new SGD(model, { lr: 0.05, momentum: 0.9, weightDecay: 1e-4 });
     const out = path.join(dir, 'run');
-    const r = await fit({ model, optimizer, schedule: new FgeSchedule({ lr: 0.05, lr2: 0.0005, cycle: 2 }), train, val, epochs: 4, batchSize: 16, outDir: out });
+    const r = await fit({
+      model,
+      optimizer,
+      schedule: new FgeSchedule({ lr: 0.05, lr2: 0.0005, cycle: 2 }),
+      train,
+      val,
+      epochs: 4,
+      batchSize: 16,
+      outDir: out,
+    });
     expect(r.snapshots.map((s) => s.epoch)).toEqual([1, 3]);
     const row = r.history[2]!;
     expect(row.ensemble_size).toBe(2);
@@ -102,7 +150,9 @@ describe('FGE in fit(): the ensemble is the mean of the members\' softmax', () =
       const logits = await model.forward(input);
       const z = logits.toFloat32Array();
       logits.dispose();
-      const saved = ((await readTorchFile(path.join(out, s.probabilities!))) as Map<string, TensorRecord>).get('probabilities')!.data as Float32Array;
+      const saved = ((await readTorchFile(path.join(out, s.probabilities!))) as Map<string, TensorRecord>).get(
+        'probabilities',
+      )!.data as Float32Array;
       for (let i = 0; i < n; i++) {
         const row = z.subarray(i * 10, i * 10 + 10);
         const max = Math.max(...row);

@@ -18,7 +18,16 @@ async function find(extra: Partial<Parameters<typeof lrFind>[0]> = {}) {
   try {
     const before = { weights: model.stateDict(), optimizer: optimizer.stateDict(), lr: optimizer.getLr(0) };
     const result = await lrFind({ model, optimizer, train, batchSize: 16, iterations: 24, ...extra });
-    return { result, before, after: { weights: model.stateDict(), optimizer: optimizer.stateDict(), lr: optimizer.getLr(0), training: model.training } };
+    return {
+      result,
+      before,
+      after: {
+        weights: model.stateDict(),
+        optimizer: optimizer.stateDict(),
+        lr: optimizer.getLr(0),
+        training: model.training,
+      },
+    };
   } finally {
     model.dispose();
     train.dispose();
@@ -38,7 +47,7 @@ describe('lrFind()', () => {
     for (let i = 1; i < 100; i++) expect(lrs[i]! / lrs[i - 1]!).toBeCloseTo(ratio, 10);
   });
 
-  it('on small data: every step at the planned LR, the smoothed loss is fastai\'s debiased EMA, and nothing is changed afterwards', async () => {
+  it("on small data: every step at the planned LR, the smoothed loss is fastai's debiased EMA, and nothing is changed afterwards", async () => {
     completed = await find({ startLr: 1e-5, endLr: 1e-2, divergeFactor: 1e6 });
     const r = completed.result;
     expect(r.stopped).toBe('completed');
@@ -56,12 +65,18 @@ describe('lrFind()', () => {
     expect([...after.weights.keys()]).toEqual([...before.weights.keys()]);
     let compared = 0;
     for (const [name, t] of before.weights) {
-      expect(Buffer.from((after.weights.get(name)!.data as Float32Array).buffer).equals(Buffer.from((t.data as Float32Array).buffer)), name).toBe(true);
+      expect(
+        Buffer.from((after.weights.get(name)!.data as Float32Array).buffer).equals(
+          Buffer.from((t.data as Float32Array).buffer),
+        ),
+        name,
+      ).toBe(true);
       compared++;
     }
     expect(compared).toBeGreaterThan(100);
     expect(JSON.stringify(after.optimizer, (_k, v) => (typeof v === 'bigint' ? String(v) : v))).toBe(
-      JSON.stringify(before.optimizer, (_k, v) => (typeof v === 'bigint' ? String(v) : v)));
+      JSON.stringify(before.optimizer, (_k, v) => (typeof v === 'bigint' ? String(v) : v)),
+    );
     expect(after.lr).toBe(0.05);
   });
 
@@ -84,7 +99,9 @@ describe('lrFind()', () => {
     await expect(find({ startLr: 0 })).rejects.toThrow('startLr must be a finite number > 0, got 0');
     await expect(find({ startLr: 1, endLr: 0.1 })).rejects.toThrow('endLr must be larger than startLr (1), got 0.1');
     await expect(find({ iterations: 1 })).rejects.toThrow('iterations must be an integer ≥ 2, got 1');
-    await expect(find({ suggestion: 'valley' as never })).rejects.toThrow("suggestion must be one of steepest, minimum, got 'valley'");
+    await expect(find({ suggestion: 'valley' as never })).rejects.toThrow(
+      "suggestion must be one of steepest, minimum, got 'valley'",
+    );
   });
 });
 
@@ -113,10 +130,33 @@ describe('suggestLr', () => {
 describe('sgdr lr-find', () => {
   it('writes lr-find.json, .png and .svg with the suggestion marked, shows progress, prints the train command', async () => {
     const out = path.join(tempDir('lr-find-cli'), 'find');
-    const r = await runCommand(process.execPath, [path.join(ROOT, 'bin/sgdr.js'), 'lr-find', '--data', `fashion-mnist:${data}`, '--arch', 'resnet18',
-      '--batch-size', '16', '--iterations', '20', '--suggestion', 'minimum', '--out', out], { cwd: ROOT, timeoutMs: 300_000 });
+    const r = await runCommand(
+      process.execPath,
+      [
+        path.join(ROOT, 'bin/sgdr.js'),
+        'lr-find',
+        '--data',
+        `fashion-mnist:${data}`,
+        '--arch',
+        'resnet18',
+        '--batch-size',
+        '16',
+        '--iterations',
+        '20',
+        '--suggestion',
+        'minimum',
+        '--out',
+        out,
+      ],
+      { cwd: ROOT, timeoutMs: 300_000 },
+    );
     expect(r.status, r.stderr).toBe(0);
-    const doc = JSON.parse(fs.readFileSync(path.join(out, 'lr-find.json'), 'utf8')) as { lr: number[]; loss: number[]; suggested_lr: number; method: string };
+    const doc = JSON.parse(fs.readFileSync(path.join(out, 'lr-find.json'), 'utf8')) as {
+      lr: number[];
+      loss: number[];
+      suggested_lr: number;
+      method: string;
+    };
     expect(doc.method).toBe('minimum');
     expect(doc.lr[0]).toBe(1e-7);
     expect(doc.lr.length).toBe(doc.loss.length);

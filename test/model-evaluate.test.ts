@@ -13,7 +13,10 @@ const hasTorch = requireTorchOrSkip(true);
 describe('Tensor ops for results', () => {
   it('toList nests the data as the shape; 0-d gives the number; bool gives booleans', () => {
     const t = Tensor.fromArray(new Float32Array([1, 2, 3, 4, 5, 6]), [2, 3]);
-    expect(t.toList()).toEqual([[1, 2, 3], [4, 5, 6]]);
+    expect(t.toList()).toEqual([
+      [1, 2, 3],
+      [4, 5, 6],
+    ]);
     expect(Tensor.fromArray(new Float32Array([7]), []).toList()).toBe(7);
     expect(Tensor.fromArray(new BigInt64Array([3n, -2n]), [2, 1]).toList()).toEqual([[3], [-2]]);
     expect(Tensor.fromArray(new Uint8Array([1, 0]), [2], { dtype: 'bool' }).toList()).toEqual([true, false]);
@@ -24,18 +27,22 @@ describe('Tensor ops for results', () => {
     const t = Tensor.fromArray(new Float32Array(6), [2, 3]);
     expect(() => t.softmax(2)).toThrow('softmax: dim must be an integer in [-2, 1] for shape [2, 3], got 2');
     expect(() => t.argmax(-3)).toThrow('argmax: dim must be an integer in [-2, 1] for shape [2, 3], got -3');
-    expect(() => Tensor.fromArray(new Float32Array(0), [2, 0]).argmax(1)).toThrow('argmax: dimension 1 of shape [2, 0] is empty');
+    expect(() => Tensor.fromArray(new Float32Array(0), [2, 0]).argmax(1)).toThrow(
+      'argmax: dimension 1 of shape [2, 0] is empty',
+    );
   });
 
-  it.runIf(hasTorch)("softmax and argmax equal torch's along every dim (ties: first index; NaN is the maximum)", async () => {
-    const shape = [3, 4, 5];
-    const data = new Float32Array(60).map((_, i) => Math.sin(i * 12.9898) * 30);
-    // Ties and a NaN along the last dim of row [0, 0], a huge logit that overflows a naive exp.
-    data[1] = data[3] = 100;
-    data[7] = NaN;
-    data[12] = 1e4;
-    const t = Tensor.fromArray(data, shape);
-    const script = `
+  it.runIf(hasTorch)(
+    "softmax and argmax equal torch's along every dim (ties: first index; NaN is the maximum)",
+    async () => {
+      const shape = [3, 4, 5];
+      const data = new Float32Array(60).map((_, i) => Math.sin(i * 12.9898) * 30);
+      // Ties and a NaN along the last dim of row [0, 0], a huge logit that overflows a naive exp.
+      data[1] = data[3] = 100;
+      data[7] = NaN;
+      data[12] = 1e4;
+      const t = Tensor.fromArray(data, shape);
+      const script = `
 import json, sys, math, torch
 x = torch.tensor(json.loads(sys.argv[1]), dtype=torch.float32).reshape(3, 4, 5)
 x.view(-1)[7] = float('nan')
@@ -44,23 +51,27 @@ for d in range(-3, 3):
     s = torch.softmax(x, dim=d)
     out[str(d)] = {"softmax": [None if math.isnan(v) else v for v in s.flatten().tolist()], "argmax": x.argmax(dim=d).flatten().tolist(), "shape": list(x.argmax(dim=d).shape)}
 print(json.dumps(out))`;
-    const plain = Array.from(data, (v) => (Number.isNaN(v) ? 0 : v));
-    const expected = JSON.parse((await runPython(script, [JSON.stringify(plain)])).stdout) as Record<string, { softmax: Array<number | null>; argmax: number[]; shape: number[] }>;
-    for (let d = -3; d < 3; d++) {
-      const e = expected[String(d)]!;
-      const s = t.softmax(d);
-      expect(s.shape).toEqual(shape);
-      const got = s.toFloat32Array();
-      e.softmax.forEach((v, i) => {
-        if (v === null) expect(Number.isNaN(got[i]!), `softmax dim ${d} [${i}]`).toBe(true);
-        else expect(Math.abs(got[i]! - v), `softmax dim ${d} [${i}]`).toBeLessThanOrEqual(1e-6);
-      });
-      const a = t.argmax(d);
-      expect(a.dtype).toBe('int64');
-      expect(a.shape).toEqual(e.shape);
-      expect(Array.from(a.toArray() as BigInt64Array, Number), `argmax dim ${d}`).toEqual(e.argmax);
-    }
-  });
+      const plain = Array.from(data, (v) => (Number.isNaN(v) ? 0 : v));
+      const expected = JSON.parse((await runPython(script, [JSON.stringify(plain)])).stdout) as Record<
+        string,
+        { softmax: Array<number | null>; argmax: number[]; shape: number[] }
+      >;
+      for (let d = -3; d < 3; d++) {
+        const e = expected[String(d)]!;
+        const s = t.softmax(d);
+        expect(s.shape).toEqual(shape);
+        const got = s.toFloat32Array();
+        e.softmax.forEach((v, i) => {
+          if (v === null) expect(Number.isNaN(got[i]!), `softmax dim ${d} [${i}]`).toBe(true);
+          else expect(Math.abs(got[i]! - v), `softmax dim ${d} [${i}]`).toBeLessThanOrEqual(1e-6);
+        });
+        const a = t.argmax(d);
+        expect(a.dtype).toBe('int64');
+        expect(a.shape).toEqual(e.shape);
+        expect(Array.from(a.toArray() as BigInt64Array, Number), `argmax dim ${d}`).toEqual(e.argmax);
+      }
+    },
+  );
 });
 
 describe.runIf(hasTorch)('model.evaluate() and model.predict() against PyTorch', () => {
@@ -83,12 +94,18 @@ describe.runIf(hasTorch)('model.evaluate() and model.predict() against PyTorch',
     await model.saveStateDict(weights);
     model.train();
     await runPython(referenceScript('model_evaluate.py'), [data, weights, dir]);
-    const ref = JSON.parse(fs.readFileSync(path.join(dir, 'metrics.json'), 'utf8')) as { loss: number; accuracy: number; confusion: number[][] };
+    const ref = JSON.parse(fs.readFileSync(path.join(dir, 'metrics.json'), 'utf8')) as {
+      loss: number;
+      accuracy: number;
+      confusion: number[][];
+    };
 
     // A batch size that does not divide the 70 examples: the last batch is partial.
     const result = await model.evaluate(val, { batchSize: 32 });
     expect(model.training).toBe(true); // its mode is restored
-    console.log(`evaluate: loss ${result.loss.toFixed(6)} (torch ${ref.loss.toFixed(6)}), accuracy ${result.accuracy} (torch ${ref.accuracy})`);
+    console.log(
+      `evaluate: loss ${result.loss.toFixed(6)} (torch ${ref.loss.toFixed(6)}), accuracy ${result.accuracy} (torch ${ref.accuracy})`,
+    );
     expect(result.count).toBe(70);
     expect(Math.abs(result.loss - ref.loss) / ref.loss).toBeLessThanOrEqual(1e-5);
     expect(result.accuracy).toBeCloseTo(ref.accuracy, 6);
@@ -116,15 +133,22 @@ describe.runIf(hasTorch)('model.evaluate() and model.predict() against PyTorch',
 
     // A tensor of images: the same probabilities as the data set's first examples.
     const images = Array.from({ length: 5 }, (_, i) => val.get(i));
-    const batch = Tensor.fromArray(Float32Array.from(images.flatMap((im) => Array.from(im.toFloat32Array()))), [5, 1, 28, 28]);
+    const batch = Tensor.fromArray(
+      Float32Array.from(images.flatMap((im) => Array.from(im.toFloat32Array()))),
+      [5, 1, 28, 28],
+    );
     const fromTensor = (await model.predict(batch)).toFloat32Array();
     for (let i = 0; i < 50; i++) expect(Math.abs(fromTensor[i]! - refProbs[i]!)).toBeLessThanOrEqual(1e-4);
     const one = await model.predict(images[2]!);
     expect(one.shape).toEqual([1, 10]);
 
     // Bad input names what is wrong.
-    await expect(model.predict(Tensor.fromArray(new Float32Array(4), [2, 2]))).rejects.toThrow('predict takes images [N, C, H, W] or one image [C, H, W], got shape [2, 2]');
-    await expect(model.predict(Tensor.fromArray(new Float32Array(3 * 28 * 28), [1, 3, 28, 28]))).rejects.toThrow('the images have 3 channel(s), the model takes 1');
+    await expect(model.predict(Tensor.fromArray(new Float32Array(4), [2, 2]))).rejects.toThrow(
+      'predict takes images [N, C, H, W] or one image [C, H, W], got shape [2, 2]',
+    );
+    await expect(model.predict(Tensor.fromArray(new Float32Array(3 * 28 * 28), [1, 3, 28, 28]))).rejects.toThrow(
+      'the images have 3 channel(s), the model takes 1',
+    );
     await expect(model.evaluate(val, { batchSize: 0 })).rejects.toThrow('batchSize must be an integer >= 1, got 0');
     await expect(model.evaluate({} as Dataset)).rejects.toThrow('evaluate takes a Dataset');
     const small = resnet('resnet18', { numClasses: 5, inChannels: 1 });

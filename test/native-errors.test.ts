@@ -13,7 +13,9 @@ describe('errors are clear and never abort the process', () => {
   const model = resnet('resnet18', { numClasses: 10, stem: 'cifar' });
 
   it('wrong input shape', async () => {
-    await expect(model.forward(batch(2, 1))).rejects.toThrow(/input must have shape \[N, 3, H, W\], got \[2, 1, 32, 32\]/);
+    await expect(model.forward(batch(2, 1))).rejects.toThrow(
+      /input must have shape \[N, 3, H, W\], got \[2, 1, 32, 32\]/,
+    );
     await expect(model.forward(Tensor.fromArray(new Float32Array(6), [2, 3]))).rejects.toThrow(RangeError);
     await expect(model.forward('x' as unknown as Tensor)).rejects.toThrow(TypeError);
   });
@@ -40,7 +42,9 @@ describe('errors are clear and never abort the process', () => {
 
   it('missing, corrupt and foreign weights files', async () => {
     const dir = tempDir('errors');
-    await expect(model.loadStateDict(path.join(dir, 'nope.pth'))).rejects.toThrow(/weights file not found: .*nope\.pth/);
+    await expect(model.loadStateDict(path.join(dir, 'nope.pth'))).rejects.toThrow(
+      /weights file not found: .*nope\.pth/,
+    );
     const corrupt = path.join(dir, 'corrupt.pth');
     fs.writeFileSync(corrupt, Buffer.from('PK\u0003\u0004 definitely not a zip archive'));
     await expect(model.loadStateDict(corrupt)).rejects.toThrow(/cannot read weights file .*corrupt\.pth/);
@@ -49,7 +53,8 @@ describe('errors are clear and never abort the process', () => {
     // 5-class cifar resnet18 has every entry but fc's), so a load that copied entry by entry until
     // the first mismatch would change some of them.
     const bytes = (a: ArrayBufferView) => Buffer.from(a.buffer, a.byteOffset, a.byteLength);
-    const snapshot = () => new Map([...model.stateDict()].map(([k, v]) => [k, Buffer.from(bytes(v.data as ArrayBufferView))]));
+    const snapshot = () =>
+      new Map([...model.stateDict()].map(([k, v]) => [k, Buffer.from(bytes(v.data as ArrayBufferView))]));
     const unchanged = (before: Map<string, Buffer>) => {
       const after = snapshot();
       expect([...after.keys()]).toEqual([...before.keys()]);
@@ -60,27 +65,35 @@ describe('errors are clear and never abort the process', () => {
     await other.saveStateDict(otherFile);
     other.dispose();
     let before = snapshot();
-    await expect(model.loadStateDict(otherFile)).rejects.toThrow(/error\(s\) loading state dict into resnet18: .*(size mismatch|unexpected key)/);
+    await expect(model.loadStateDict(otherFile)).rejects.toThrow(
+      /error\(s\) loading state dict into resnet18: .*(size mismatch|unexpected key)/,
+    );
     unchanged(before);
     const mismatch = resnet('resnet18', { numClasses: 5, stem: 'cifar', seed: 7 });
     const mismatchFile = path.join(dir, 'r18-5.pth');
     await mismatch.saveStateDict(mismatchFile);
     before = snapshot();
     await expect(model.loadStateDict(mismatchFile)).rejects.toThrow(
-      /size mismatch for fc\.weight: copying a param with shape \[5, 512\] from checkpoint, the shape in current model is \[10, 512\]/);
+      /size mismatch for fc\.weight: copying a param with shape \[5, 512\] from checkpoint, the shape in current model is \[10, 512\]/,
+    );
     unchanged(before);
     const partial = new Map(mismatch.stateDict());
     partial.delete('fc.weight');
     partial.delete('fc.bias');
     await expect(model.loadStateDict(partial)).rejects.toThrow(/missing key\(s\): "fc.weight", "fc.bias"/);
-    expect(await model.loadStateDict(partial, { strict: false })).toEqual({ missing: ['fc.weight', 'fc.bias'], unexpected: [] });
+    expect(await model.loadStateDict(partial, { strict: false })).toEqual({
+      missing: ['fc.weight', 'fc.bias'],
+      unexpected: [],
+    });
     mismatch.dispose();
   });
 
   it('NaN/negative LR, negative momentum, bad betas, nesterov without momentum', () => {
     expect(() => new SGD(model, { lr: NaN })).toThrow(/lr must be a finite number >= 0, got nan/i);
     expect(() => new SGD(model, { lr: -0.1 })).toThrow(RangeError);
-    expect(() => new SGD(model, { lr: 0.1, momentum: -0.9 })).toThrow(/momentum must be a finite number >= 0, got -0.9/);
+    expect(() => new SGD(model, { lr: 0.1, momentum: -0.9 })).toThrow(
+      /momentum must be a finite number >= 0, got -0.9/,
+    );
     expect(() => new SGD(model, { lr: 0.1, nesterov: true })).toThrow(/nesterov momentum requires momentum > 0/);
     expect(() => new AdamW(model, { betas: [1.5, 0.9] })).toThrow(/betas\[0\] must be in \[0, 1\)/);
     expect(() => new SGD(model, { lr: 0.1, weightDecay: -1 })).toThrow(/weightDecay/);
@@ -92,7 +105,9 @@ describe('errors are clear and never abort the process', () => {
 
   it('bad targets and disposed tensors', async () => {
     const opt = new SGD(model, { lr: 0.01 });
-    await expect(trainStep(model, opt, batch(2), labels(1, 10))).rejects.toThrow(/target class indices must be in \[0, 10\), found 10/);
+    await expect(trainStep(model, opt, batch(2), labels(1, 10))).rejects.toThrow(
+      /target class indices must be in \[0, 10\), found 10/,
+    );
     await expect(trainStep(model, opt, batch(2), labels(1))).rejects.toThrow(/target must have shape \[2\]/);
     await expect(evaluate(model, batch(2), Tensor.fromArray(new Float32Array(2), [2]))).rejects.toThrow(/int64/);
     const x = batch(1);
@@ -111,21 +126,42 @@ describe('errors are clear and never abort the process', () => {
     const x = batch(1);
     x.dispose();
     isDisposed(await model.forward(x).catch((e: unknown) => e), /input is a disposed Tensor/);
-    try { x.toArray(); expect.unreachable(); } catch (e) { isDisposed(e, /Tensor is disposed/); }
+    try {
+      x.toArray();
+      expect.unreachable();
+    } catch (e) {
+      isDisposed(e, /Tensor is disposed/);
+    }
     const m = resnet('resnet18', { numClasses: 10, stem: 'cifar' });
     m.dispose();
     isDisposed(await m.forward(batch(1)).catch((e: unknown) => e), /model is disposed/);
-    try { m.stateDict(); expect.unreachable(); } catch (e) { isDisposed(e, /model is disposed/); }
-    const ds = Dataset.open({ kind: 'fashion-mnist', root: writeIdxDataset(tempDir('disposed'), 8, 4), split: 'train' });
+    try {
+      m.stateDict();
+      expect.unreachable();
+    } catch (e) {
+      isDisposed(e, /model is disposed/);
+    }
+    const ds = Dataset.open({
+      kind: 'fashion-mnist',
+      root: writeIdxDataset(tempDir('disposed'), 8, 4),
+      split: 'train',
+    });
     const loader = ds.loader({ batchSize: 4 });
     ds.dispose();
-    try { ds.get(0); expect.unreachable(); } catch (e) { isDisposed(e, /dataset is disposed/); }
+    try {
+      ds.get(0);
+      expect.unreachable();
+    } catch (e) {
+      isDisposed(e, /dataset is disposed/);
+    }
     loader.dispose();
     isDisposed(await loader.next().catch((e: unknown) => e), /data loader is disposed/);
   });
 
   it('bad tensor data', () => {
-    expect(() => Tensor.fromArray(new Float32Array(5), [2, 3])).toThrow(/data has 5 elements but shape \[2, 3\] needs 6/);
+    expect(() => Tensor.fromArray(new Float32Array(5), [2, 3])).toThrow(
+      /data has 5 elements but shape \[2, 3\] needs 6/,
+    );
     expect(() => Tensor.fromArray(new Float32Array(4), [2, -2])).toThrow(/shape\[1\] must be a non-negative integer/);
     expect(() => Tensor.fromArray([1, 2] as unknown as Float32Array, [2])).toThrow(TypeError);
   });

@@ -20,13 +20,17 @@ const hugeSeeds = [1e300, 2 ** 64, Infinity, NaN];
 
 describe('numbers outside their integer type are refused, not cast', () => {
   it('manualSeed', () => {
-    for (const v of [...hugeSeeds, -1, 0.5]) expect(() => manualSeed(v)).toThrow(/seed must be an integer in \[0, 2\^64\)/);
+    for (const v of [...hugeSeeds, -1, 0.5])
+      expect(() => manualSeed(v)).toThrow(/seed must be an integer in \[0, 2\^64\)/);
     manualSeed(2 ** 63); // in range: fine
   });
 
   it('tensor shapes: out-of-range dimensions and products that overflow int64', () => {
-    for (const v of huge) expect(() => Tensor.fromArray(new Float32Array(0), [v])).toThrow(/shape\[0\] must be a non-negative integer/);
-    expect(() => Tensor.fromArray(new Float32Array(0), [2 ** 40, 2 ** 40])).toThrow(/has more elements than any data can hold/);
+    for (const v of huge)
+      expect(() => Tensor.fromArray(new Float32Array(0), [v])).toThrow(/shape\[0\] must be a non-negative integer/);
+    expect(() => Tensor.fromArray(new Float32Array(0), [2 ** 40, 2 ** 40])).toThrow(
+      /has more elements than any data can hold/,
+    );
     expect(() => Tensor.fromArray(new Float32Array(1), [2 ** 32, 2 ** 32])).toThrow(RangeError); // wraps to 0 in int64
     // With a 0 the count is 0, but LibTorch refuses sizes whose product overflows anyway.
     expect(() => Tensor.fromArray(new Float32Array(0), [2 ** 40, 2 ** 40, 0])).toThrow(/overflow/);
@@ -45,14 +49,16 @@ describe('numbers outside their integer type are refused, not cast', () => {
   it('dataset samples and loaders: seeds, epochs, batch sizes, start batches', () => {
     const { train, val } = openData(`fashion-mnist:${data}`, { augment: true });
     try {
-      for (const v of hugeSeeds) expect(() => train.native.get(0, v, 0)).toThrow(/seed must be an integer in \[0, 2\^64\)/);
+      for (const v of hugeSeeds)
+        expect(() => train.native.get(0, v, 0)).toThrow(/seed must be an integer in \[0, 2\^64\)/);
       for (const v of huge) {
         expect(() => train.native.get(0, 0, v)).toThrow(/epoch must be an integer >= 0/);
         expect(() => train.native.loader({ batchSize: v })).toThrow(RangeError);
       }
       const loader = train.loader({ batchSize: 4, workers: 1 });
       for (const v of huge) expect(() => loader.startEpoch(v)).toThrow(/epoch must be an integer >= 0/);
-      for (const v of [1e300, -1e300, Infinity]) expect(() => loader.startEpoch(0, v)).toThrow(/startBatch must be an integer/);
+      for (const v of [1e300, -1e300, Infinity])
+        expect(() => loader.startEpoch(0, v)).toThrow(/startBatch must be an integer/);
       expect(() => loader.startEpoch(0, 7)).toThrow(/start batch must be in \[0, 6\], got 7/);
       loader.dispose();
     } finally {
@@ -64,13 +70,22 @@ describe('numbers outside their integer type are refused, not cast', () => {
   it('optimizer state from a file: fractional or out-of-range indices and steps', () => {
     const model = resnet('resnet18', { numClasses: 2, stem: 'cifar' });
     const opt = new (native().NativeOptimizer)(model.native, 'adam', { lr: 1e-3 });
-    const record = (shape: number[]) => ({ dtype: 'float32', shape, data: new Float32Array(shape.reduce((a, b) => a * b, 1)) });
+    const record = (shape: number[]) => ({
+      dtype: 'float32',
+      shape,
+      data: new Float32Array(shape.reduce((a, b) => a * b, 1)),
+    });
     const p0 = model.native.stateDictKeys()[0]!.shape;
     const good = opt.exportState() as { kind: string; param_groups: unknown[] };
-    const state = (index: number, step: number) => ({ ...good, state: [{ index, step, exp_avg: record(p0), exp_avg_sq: record(p0) }] });
+    const state = (index: number, step: number) => ({
+      ...good,
+      state: [{ index, step, exp_avg: record(p0), exp_avg_sq: record(p0) }],
+    });
     opt.importState(state(0, 3)); // well-formed: accepted
-    for (const step of [NaN, 1e300, -1, 2.5]) expect(() => opt.importState(state(0, step))).toThrow(/step must be an integer >= 0/);
-    for (const index of [0.5, 1e300, -1, NaN]) expect(() => opt.importState(state(index, 1))).toThrow(/optimizer state refers to parameter/);
+    for (const step of [NaN, 1e300, -1, 2.5])
+      expect(() => opt.importState(state(0, step))).toThrow(/step must be an integer >= 0/);
+    for (const index of [0.5, 1e300, -1, NaN])
+      expect(() => opt.importState(state(index, 1))).toThrow(/optimizer state refers to parameter/);
     model.dispose();
   });
 });
@@ -81,16 +96,27 @@ describe('the native trainer', () => {
     const model = resnet('resnet18', { numClasses: 10, inChannels: 1, stem: 'cifar' });
     const opt = new SGD(model, { lr: 0.01 });
     const make = (extra: Record<string, unknown>) =>
-      new (native().NativeTrainer)(model.native, opt.native, { train: train.native, val: val.native, batchSize: 8, ...extra });
+      new (native().NativeTrainer)(model.native, opt.native, {
+        train: train.native,
+        val: val.native,
+        batchSize: 8,
+        ...extra,
+      });
     expect(() => make({ batchSize: 1e300 })).toThrow(/batchSize must be an integer >= 1/);
     expect(() => make({ evalBatchSize: 2 ** 64 })).toThrow(/evalBatchSize must be an integer >= 1/);
-    for (const v of [...hugeSeeds, -1]) expect(() => make({ seed: v })).toThrow(/seed must be an integer in \[0, 2\^64\)/);
-    for (const v of [1e10, NaN, -1, 0.5]) expect(() => make({ workers: v })).toThrow(/workers must be an integer in \[0, 256\]/);
-    for (const v of [0, 1e10, NaN]) expect(() => make({ prefetch: v })).toThrow(/prefetch must be an integer in \[1, 1024\]/);
+    for (const v of [...hugeSeeds, -1])
+      expect(() => make({ seed: v })).toThrow(/seed must be an integer in \[0, 2\^64\)/);
+    for (const v of [1e10, NaN, -1, 0.5])
+      expect(() => make({ workers: v })).toThrow(/workers must be an integer in \[0, 256\]/);
+    for (const v of [0, 1e10, NaN])
+      expect(() => make({ prefetch: v })).toThrow(/prefetch must be an integer in \[1, 1024\]/);
     const trainer = make({});
     const lrs = new Float64Array(trainer.batchesPerEpoch()).fill(0.01);
     for (const v of huge) expect(() => trainer.runEpoch({ epoch: v, lrs })).toThrow(/epoch must be an integer >= 0/);
-    for (const v of [...huge, -1, 4]) expect(() => trainer.runEpoch({ epoch: 0, lrs, startBatch: v })).toThrow(/startBatch must be an integer in \[0, 3\]/);
+    for (const v of [...huge, -1, 4])
+      expect(() => trainer.runEpoch({ epoch: 0, lrs, startBatch: v })).toThrow(
+        /startBatch must be an integer in \[0, 3\]/,
+      );
     expect(() => trainer.runEpoch({ epoch: 0, lrs, progressEvery: NaN })).toThrow(/progressEvery must be a number/);
     trainer.close();
     model.dispose();
@@ -106,7 +132,11 @@ describe('the native trainer', () => {
     // the spinning JS thread below does not stall an OpenMP team that needs its core.
     const threads = getNumThreads();
     setNumThreads(1);
-    const trainer = new (native().NativeTrainer)(model.native, opt.native, { train: train.native, batchSize: 2, workers: 1 });
+    const trainer = new (native().NativeTrainer)(model.native, opt.native, {
+      train: train.native,
+      batchSize: 2,
+      workers: 1,
+    });
     let heard = 0;
     const done = trainer.runEpoch({ epoch: 0, lrs: new Float64Array(32).fill(0.01) }, () => heard++);
     const until = Date.now() + 4000;
@@ -127,8 +157,11 @@ describe('the native trainer', () => {
     const model = resnet('resnet18', { numClasses: 10, inChannels: 1, stem: 'cifar' });
     const opt = new SGD(model, { lr: 0.01 });
     // timeSteps() is the benchmark's (lib/bench), not part of the typed surface.
-    const trainer = new (native().NativeTrainer)(model.native, opt.native, { train: train.native, val: val.native, batchSize: 8 }) as
-      NativeTrainer & { timeSteps(o: object): Promise<unknown> };
+    const trainer = new (native().NativeTrainer)(model.native, opt.native, {
+      train: train.native,
+      val: val.native,
+      batchSize: 8,
+    }) as NativeTrainer & { timeSteps(o: object): Promise<unknown> };
     const lrs = new Float64Array(trainer.batchesPerEpoch()).fill(0.01);
     const r = await trainer.runEpoch({ epoch: 0, lrs }, () => {});
     expect(r.batches).toBe(3);

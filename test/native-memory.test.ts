@@ -31,7 +31,9 @@ describe('memory', () => {
     for (let i = 0; i < 500; i++) await model.forward(input); // left to the finalizers
     const after = process.memoryUsage().rss;
     const growth = (after - start) / start;
-    console.log(`RSS ${(start / MiB).toFixed(1)} MiB -> ${(after / MiB).toFixed(1)} MiB (${(growth * 100).toFixed(2)}%)`);
+    console.log(
+      `RSS ${(start / MiB).toFixed(1)} MiB -> ${(after / MiB).toFixed(1)} MiB (${(growth * 100).toFixed(2)}%)`,
+    );
     expect(growth).toBeLessThan(0.05);
     input.dispose();
     model.dispose();

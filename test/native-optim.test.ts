@@ -25,7 +25,10 @@ describe.runIf(hasTorch)('optimizer steps equal PyTorch', () => {
   for (const [kind, makeOptimizer] of cases) {
     it(`${kind}: parameters after two steps equal PyTorch's (bit for bit, but AdamW on 2.x: 1e-6)`, async () => {
       const dir = tempDir(kind);
-      const pyLosses = (await runPython(referenceScript('optimizer_step.py'), [dir, kind])).stdout.trim().split(' ').map(Number);
+      const pyLosses = (await runPython(referenceScript('optimizer_step.py'), [dir, kind])).stdout
+        .trim()
+        .split(' ')
+        .map(Number);
       const model = resnet('resnet18', { numClasses: 10 });
       await model.loadStateDict(path.join(dir, 'initial.pth'));
       model.train();
@@ -49,7 +52,9 @@ describe.runIf(hasTorch)('optimizer steps equal PyTorch', () => {
       const initial = stateDictEntries(await readTorchFile(path.join(dir, 'initial.pth')));
       const moved = relativeL2(asNumbers(expected.get('fc.weight')!.data), asNumbers(initial.get('fc.weight')!.data));
       expect(moved).toBeGreaterThan(1e-4);
-      console.log(`${kind}: worst relative L2 error ${worst.toExponential(2)} (${worstName}); losses ${losses.join(', ')}`);
+      console.log(
+        `${kind}: worst relative L2 error ${worst.toExponential(2)} (${worstName}); losses ${losses.join(', ')}`,
+      );
       // SGD is bit-identical on every line. AdamW is bit-identical to PyTorch 1.13; PyTorch 2.x's
       // Python AdamW updates the first moment with exp_avg.lerp_(grad, 1 - beta1) where LibTorch's C++
       // AdamW (ours) keeps exp_avg.mul_(beta1).add_(grad, 1 - beta1): the same value, rounded
@@ -86,8 +91,13 @@ describe('optimizer state round trip', () => {
       const { writeTorchFile } = await import('../lib');
       const dir = tempDir(`optstate-${kind}`);
       const make = (m: ReturnType<typeof resnet>) =>
-        kind === 'sgd' ? new SGD(m, { lr: 0.05, momentum: 0.9, weightDecay: 5e-4, nesterov: true }) : new AdamW(m, { lr: 1e-3 });
-      const x = Tensor.fromArray(Float32Array.from({ length: 4 * 3 * 16 * 16 }, (_, i) => Math.sin(i)), [4, 3, 16, 16]);
+        kind === 'sgd'
+          ? new SGD(m, { lr: 0.05, momentum: 0.9, weightDecay: 5e-4, nesterov: true })
+          : new AdamW(m, { lr: 1e-3 });
+      const x = Tensor.fromArray(
+        Float32Array.from({ length: 4 * 3 * 16 * 16 }, (_, i) => Math.sin(i)),
+        [4, 3, 16, 16],
+      );
       const y = Tensor.fromArray(new BigInt64Array([0n, 1n, 2n, 3n]), [4]);
       const a = resnet('resnet18', { numClasses: 4, stem: 'cifar', seed: 5 }).train();
       const optA = make(a);

@@ -9,7 +9,10 @@ import { readFloat32, referenceScript, relativeL2, tempDir } from './helpers/nat
 const hasTorch = requireTorchOrSkip(true);
 
 describe.runIf(hasTorch)('ResNet parity with torchvision', () => {
-  for (const [arch, size] of [['resnet18', 64], ['resnet50', 64]] as const) {
+  for (const [arch, size] of [
+    ['resnet18', 64],
+    ['resnet50', 64],
+  ] as const) {
     it(`${arch}: eval output equals torchvision's (rel L2 <= 1e-4)`, async () => {
       const dir = tempDir(arch);
       await runPython(referenceScript('resnet_outputs.py'), [dir, arch, '4', String(size)]);
@@ -63,7 +66,10 @@ m.load_state_dict(sd)
 print(float(sd["fc.weight"].sum()), int(sd["bn1.num_batches_tracked"]))`;
     const [sum, tracked] = (await runPython(script, [file])).stdout.trim().split(' ').map(Number);
     const fc = model.stateDict().get('fc.weight')!.data as Float32Array;
-    expect(sum).toBeCloseTo(fc.reduce((a, b) => a + b, 0), 4);
+    expect(sum).toBeCloseTo(
+      fc.reduce((a, b) => a + b, 0),
+      4,
+    );
     expect(tracked).toBe(0);
     model.dispose();
   });

@@ -1,7 +1,16 @@
 // The native CosineAnnealingLR/StepLR against the TS formulas, and SGDR driven through the native
 // scheduler (the restart manager resets it at every restart) against WarmRestarts.lrAt.
 import { describe, expect, it } from 'vitest';
-import { CosineAnnealingLR, cosineAnnealing, resnet, SGD, StepLR, StepLRScheduler, WarmRestarts, WarmRestartsDriver } from '../lib';
+import {
+  CosineAnnealingLR,
+  cosineAnnealing,
+  resnet,
+  SGD,
+  StepLR,
+  StepLRScheduler,
+  WarmRestarts,
+  WarmRestartsDriver,
+} from '../lib';
 
 const model = resnet('resnet18', { numClasses: 2, stem: 'cifar' });
 const rel = (a: number, b: number) => (b === 0 ? Math.abs(a) : Math.abs(a - b) / Math.abs(b));
@@ -14,7 +23,8 @@ describe('native LR schedulers', () => {
     for (let e = 1; e <= 25; e++) {
       s.step();
       // Past T_max PyTorch's closed form keeps following the cosine (back up); so does ours.
-      const expected = e <= 10 ? cosineAnnealing(0.1, 0.001, e, 10) : 0.001 + ((0.1 - 0.001) * (1 + Math.cos((Math.PI * e) / 10))) / 2;
+      const expected =
+        e <= 10 ? cosineAnnealing(0.1, 0.001, e, 10) : 0.001 + ((0.1 - 0.001) * (1 + Math.cos((Math.PI * e) / 10))) / 2;
       expect(rel(opt.lr, expected)).toBeLessThan(1e-12);
     }
     s.setEpoch(3.25);

@@ -31,7 +31,11 @@ function shellCommands(heading: string): string[] {
   const at = README.indexOf(`\n## ${heading}\n`);
   expect(at, `README has a "## ${heading}" section`).toBeGreaterThan(0);
   const block = README.slice(at).match(/```sh\n([\s\S]*?)```/)![1]!;
-  return block.replace(/\\\n\s*/g, '').split('\n').map((l) => l.replace(/\s+#.*$/, '').trim()).filter((l) => l && !l.startsWith('#'));
+  return block
+    .replace(/\\\n\s*/g, '')
+    .split('\n')
+    .map((l) => l.replace(/\s+#.*$/, '').trim())
+    .filter((l) => l && !l.startsWith('#'));
 }
 
 /** Replaces `from` (which must occur exactly once: a README that drifts fails here) by `to`. */
@@ -47,7 +51,9 @@ describe('README examples are the files the tests run', () => {
     // The stated accuracy needs augment: false (with augmentation the same run reaches ~77%).
     expect(TS_EXAMPLE).toMatch(/augment: false/);
     // CommonJS projects (the default) cannot use top-level await: the example awaits inside main().
-    expect(TS_EXAMPLE.split('\n').filter((l) => /^(const|let|var)? ?.*\bawait\b/.test(l) && !l.startsWith(' '))).toEqual([]);
+    expect(
+      TS_EXAMPLE.split('\n').filter((l) => /^(const|let|var)? ?.*\bawait\b/.test(l) && !l.startsWith(' ')),
+    ).toEqual([]);
   });
 
   it('the command-line section starts with a training run the CLI example test runs', () => {
@@ -55,7 +61,13 @@ describe('README examples are the files the tests run', () => {
   });
 });
 
-const run = (cmd: string, args: string[], cwd: string, env: NodeJS.ProcessEnv = {}, timeoutMs = 600_000): Promise<CommandResult> =>
+const run = (
+  cmd: string,
+  args: string[],
+  cwd: string,
+  env: NodeJS.ProcessEnv = {},
+  timeoutMs = 600_000,
+): Promise<CommandResult> =>
   runCommand(cmd, args, { cwd, timeoutMs, env: { ...process.env, SGDR_ADDON_PATH: '', SGDR_QUIET: '1', ...env } });
 
 describe.skipIf(skip)('the packed tarball in a fresh TypeScript project', () => {
@@ -78,24 +90,47 @@ describe.skipIf(skip)('the packed tarball in a fresh TypeScript project', () => 
     fs.mkdirSync(app);
     // --ignore-scripts: the suite built dist/ already (npm test runs tsc first), and prepack's
     // clean rebuild would pull dist/ from under the tests running beside this one.
-    const packed = await timed('npm pack', () => run('npm', ['pack', '--ignore-scripts', '--pack-destination', work, '--json'], root));
+    const packed = await timed('npm pack', () =>
+      run('npm', ['pack', '--ignore-scripts', '--pack-destination', work, '--json'], root),
+    );
     expect(packed.status, packed.stderr).toBe(0);
     const tarball = path.join(work, (JSON.parse(packed.stdout) as Array<{ filename: string }>)[0]!.filename);
-    fs.writeFileSync(path.join(app, 'package.json'), JSON.stringify({ name: 'user-app', version: '1.0.0', private: true }, null, 2));
+    fs.writeFileSync(
+      path.join(app, 'package.json'),
+      JSON.stringify({ name: 'user-app', version: '1.0.0', private: true }, null, 2),
+    );
     // A strict CommonJS project whose `types` is [] (TypeScript 7's default): our declarations must
     // bring the Node types they use. skipLibCheck off, so errors inside them count.
-    fs.writeFileSync(path.join(app, 'tsconfig.json'), JSON.stringify({
-      compilerOptions: {
-        target: 'es2022', module: 'commonjs', lib: ['es2022'], types: [], strict: true, skipLibCheck: false,
-        noUncheckedIndexedAccess: true, exactOptionalPropertyTypes: true, noEmitOnError: true, outDir: 'out', rootDir: 'src',
-      },
-      include: ['src/*.ts'],
-    }, null, 2));
+    fs.writeFileSync(
+      path.join(app, 'tsconfig.json'),
+      JSON.stringify(
+        {
+          compilerOptions: {
+            target: 'es2022',
+            module: 'commonjs',
+            lib: ['es2022'],
+            types: [],
+            strict: true,
+            skipLibCheck: false,
+            noUncheckedIndexedAccess: true,
+            exactOptionalPropertyTypes: true,
+            noEmitOnError: true,
+            outDir: 'out',
+            rootDir: 'src',
+          },
+          include: ['src/*.ts'],
+        },
+        null,
+        2,
+      ),
+    );
     const env = realBuild ? {} : { SGDR_PREBUILT_ADDON: addonPath() };
     // Under a pseudo-terminal (script(1)), as a user's terminal: npm captures install scripts'
     // stdout and stderr, so only what the script writes to /dev/tty shows.
     const npmInstall = `npm install --no-audit --no-fund ${JSON.stringify(tarball)} ${TYPESCRIPT}${ts7 ? ' @typescript/native-preview' : ''}`;
-    install = await timed('npm install', () => run('script', ['-qec', npmInstall, '/dev/null'], app, env, realBuild ? 1_500_000 : 600_000));
+    install = await timed('npm install', () =>
+      run('script', ['-qec', npmInstall, '/dev/null'], app, env, realBuild ? 1_500_000 : 600_000),
+    );
     expect(install.status, install.stdout + install.stderr).toBe(0);
     data = writeIdxDataset(path.join(work, 'fashion'), 40, 20);
   }, 1_600_000);
@@ -103,24 +138,40 @@ describe.skipIf(skip)('the packed tarball in a fresh TypeScript project', () => 
   it('installs what a user needs and nothing else', () => {
     const pkg = path.join(app, 'node_modules/libtorch-sgdr');
     expect(fs.existsSync(path.join(pkg, 'LICENSE'))).toBe(true);
-    const listing = execFileSync('find', ['.', '-type', 'f', '-not', '-path', './build/*'], { cwd: pkg, encoding: 'utf8' }).trim().split('\n');
+    const listing = execFileSync('find', ['.', '-type', 'f', '-not', '-path', './build/*'], {
+      cwd: pkg,
+      encoding: 'utf8',
+    })
+      .trim()
+      .split('\n');
     expect(listing.filter((f) => f.endsWith('.map'))).toEqual([]);
     expect(listing.filter((f) => /sourceMappingURL/.test(fs.readFileSync(path.join(pkg, f), 'utf8')))).toEqual([]);
-    expect(listing.filter((f) => f.startsWith('./scripts/')).sort()).toEqual(
-      ['./scripts/bench_pytorch.py', './scripts/build-native.js', './scripts/find-libtorch.js', './scripts/torchvision_compat.py']);
+    expect(listing.filter((f) => f.startsWith('./scripts/')).sort()).toEqual([
+      './scripts/bench_pytorch.py',
+      './scripts/build-native.js',
+      './scripts/find-libtorch.js',
+      './scripts/torchvision_compat.py',
+    ]);
     expect(listing.filter((f) => f.startsWith('./lib/') || f.startsWith('./test/'))).toEqual([]);
     expect(fs.existsSync(path.join(pkg, 'build/Release/sgdr_native.node'))).toBe(true);
   });
 
   it("the install script's line reaches the terminal though npm hides install output", () => {
     const out = install.stdout.replace(/\r/g, '');
-    expect(out).toMatch(realBuild ? /libtorch-sgdr: compiling the native addon \(C\+\+, LibTorch\) on \d+ core\(s\); this takes 2-6 minutes/
-      : /libtorch-sgdr: using the prebuilt native addon .* \(SGDR_PREBUILT_ADDON\); nothing compiled/);
+    expect(out).toMatch(
+      realBuild
+        ? /libtorch-sgdr: compiling the native addon \(C\+\+, LibTorch\) on \d+ core\(s\); this takes 2-6 minutes/
+        : /libtorch-sgdr: using the prebuilt native addon .* \(SGDR_PREBUILT_ADDON\); nothing compiled/,
+    );
   });
 
   it("the README's TS example type-checks against the shipped declarations and runs", async () => {
     // The example as written, on a small data set and fewer epochs (each swap must match once).
-    let example = swap(TS_EXAMPLE, "openData('fashion-mnist', { limitTrain: 2048, limitVal: 1000,", `openData(${JSON.stringify(`fashion-mnist:${data}`)}, {`);
+    let example = swap(
+      TS_EXAMPLE,
+      "openData('fashion-mnist', { limitTrain: 2048, limitVal: 1000,",
+      `openData(${JSON.stringify(`fashion-mnist:${data}`)}, {`,
+    );
     example = swap(example, 'epochs: 7, batchSize: 64', 'epochs: 2, batchSize: 20');
     fs.mkdirSync(path.join(app, 'src'), { recursive: true });
     fs.writeFileSync(path.join(app, 'src/train.ts'), example);
@@ -145,33 +196,43 @@ describe.skipIf(skip)('the packed tarball in a fresh TypeScript project', () => 
   }, 600_000);
 
   it("strict types: 'resnet19' and device 'gpu' fail to compile, and the messages name the valid values", async () => {
-    fs.writeFileSync(path.join(app, 'src/bad.ts'), [
-      "import { resnet } from 'libtorch-sgdr';",
-      "resnet('resnet19');",
-      "resnet('resnet18', { device: 'gpu' });",
-      '',
-    ].join('\n'));
+    fs.writeFileSync(
+      path.join(app, 'src/bad.ts'),
+      [
+        "import { resnet } from 'libtorch-sgdr';",
+        "resnet('resnet19');",
+        "resnet('resnet18', { device: 'gpu' });",
+        '',
+      ].join('\n'),
+    );
     try {
       const tsc = await run(process.execPath, ['node_modules/typescript/bin/tsc', '-p', '.', '--noEmit'], app);
       expect(tsc.status).not.toBe(0);
       const errors = tsc.stdout.split('\n').filter((l) => l.includes('error TS'));
       expect(errors).toHaveLength(2);
-      expect(errors[0]).toMatch(/src\/bad\.ts\(2,8\): error TS2345: Argument of type '"resnet19"' is not assignable to parameter of type '"resnet18" \| "resnet34" \| "resnet50" \| "resnet101" \| "resnet152"'/);
-      expect(errors[1]).toMatch(/src\/bad\.ts\(3,22\): error TS2322: Type '"gpu"' is not assignable to type 'DeviceSpec/);
+      expect(errors[0]).toMatch(
+        /src\/bad\.ts\(2,8\): error TS2345: Argument of type '"resnet19"' is not assignable to parameter of type '"resnet18" \| "resnet34" \| "resnet50" \| "resnet101" \| "resnet152"'/,
+      );
+      expect(errors[1]).toMatch(
+        /src\/bad\.ts\(3,22\): error TS2322: Type '"gpu"' is not assignable to type 'DeviceSpec/,
+      );
     } finally {
       fs.rmSync(path.join(app, 'src/bad.ts'));
     }
   }, 300_000);
 
   it('the subpaths type-check and load: experiment, plot, serialization, bench; deep imports are closed', async () => {
-    fs.writeFileSync(path.join(app, 'src/subpaths.ts'), [
-      "import { readExperimentConfig, runExperiment } from 'libtorch-sgdr/experiment';",
-      "import { renderSvg } from 'libtorch-sgdr/plot';",
-      "import { orderedDict, readTorchFile } from 'libtorch-sgdr/serialization';",
-      "import * as bench from 'libtorch-sgdr/bench';",
-      "console.log([readExperimentConfig, runExperiment, renderSvg, orderedDict, readTorchFile].map((f) => typeof f).join(' '), typeof bench);",
-      '',
-    ].join('\n'));
+    fs.writeFileSync(
+      path.join(app, 'src/subpaths.ts'),
+      [
+        "import { readExperimentConfig, runExperiment } from 'libtorch-sgdr/experiment';",
+        "import { renderSvg } from 'libtorch-sgdr/plot';",
+        "import { orderedDict, readTorchFile } from 'libtorch-sgdr/serialization';",
+        "import * as bench from 'libtorch-sgdr/bench';",
+        "console.log([readExperimentConfig, runExperiment, renderSvg, orderedDict, readTorchFile].map((f) => typeof f).join(' '), typeof bench);",
+        '',
+      ].join('\n'),
+    );
     try {
       const tsc = await run(process.execPath, ['node_modules/typescript/bin/tsc', '-p', '.'], app);
       expect(tsc.status, tsc.stdout).toBe(0);
@@ -189,7 +250,9 @@ describe.skipIf(skip)('the packed tarball in a fresh TypeScript project', () => 
   it("the README's CLI example runs through the installed sgdr; --version", async () => {
     const sgdr = path.join(app, 'node_modules/.bin/sgdr');
     const version = await run(sgdr, ['--version'], app);
-    expect(version.stdout.trim()).toBe((JSON.parse(fs.readFileSync(path.join(root, 'package.json'), 'utf8')) as { version: string }).version);
+    expect(version.stdout.trim()).toBe(
+      (JSON.parse(fs.readFileSync(path.join(root, 'package.json'), 'utf8')) as { version: string }).version,
+    );
     let cmd = shellCommands('Command line')[0]!;
     cmd = swap(cmd, '--data fashion-mnist ', `--data fashion-mnist:${data} `);
     cmd = swap(cmd, '--epochs 7', '--epochs 2');
@@ -213,7 +276,9 @@ describe.skipIf(skip)('the packed tarball in a fresh TypeScript project', () => 
       fs.writeFileSync(path.join(app, 'noaddon.js'), "require('libtorch-sgdr').resnet('resnet18');\n");
       const r = await run(process.execPath, ['noaddon.js'], app);
       expect(r.status).not.toBe(0);
-      expect(r.stderr).toMatch(/the native addon is not built \(.*node_modules\/libtorch-sgdr\/build\/Release\/sgdr_native\.node is missing\); run 'npm rebuild libtorch-sgdr' in your project/);
+      expect(r.stderr).toMatch(
+        /the native addon is not built \(.*node_modules\/libtorch-sgdr\/build\/Release\/sgdr_native\.node is missing\); run 'npm rebuild libtorch-sgdr' in your project/,
+      );
     } finally {
       fs.renameSync(aside, built);
     }

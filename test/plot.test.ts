@@ -38,8 +38,20 @@ const figure: Figure = {
       x: { label: 'Epochs' },
       y: { label: 'Loss' },
       series: [
-        { label: 'mean ± std', x, y: x.map((i) => 2 * Math.exp(-i / 30)), lower: x.map((i) => 1.8 * Math.exp(-i / 30)), upper: x.map((i) => 2.2 * Math.exp(-i / 30)) },
-        { label: 'raw', x, y: x.map((i) => (i === 50 ? Number.NaN : 1 + Math.sin(i / 5) / 4)), opacity: 0.4, legend: false },
+        {
+          label: 'mean ± std',
+          x,
+          y: x.map((i) => 2 * Math.exp(-i / 30)),
+          lower: x.map((i) => 1.8 * Math.exp(-i / 30)),
+          upper: x.map((i) => 2.2 * Math.exp(-i / 30)),
+        },
+        {
+          label: 'raw',
+          x,
+          y: x.map((i) => (i === 50 ? Number.NaN : 1 + Math.sin(i / 5) / 4)),
+          opacity: 0.4,
+          legend: false,
+        },
         { label: 'baseline', x, y: x.map(() => 1.5), dash: true },
       ],
     },
@@ -67,7 +79,9 @@ describe('renderSvg', () => {
   });
 
   it('keeps one colour per label across panels', () => {
-    const colours = [...svg.matchAll(/data-label="mean ± std"[^>]*>\s*<path d="[^"]*" fill="none" stroke="(#[0-9A-Fa-f]{6})"/g)].map((m) => m[1]);
+    const colours = [
+      ...svg.matchAll(/data-label="mean ± std"[^>]*>\s*<path d="[^"]*" fill="none" stroke="(#[0-9A-Fa-f]{6})"/g),
+    ].map((m) => m[1]);
     expect(colours).toHaveLength(2);
     expect(colours[0]).toBe(colours[1]);
   });
@@ -88,7 +102,9 @@ describe('renderSvg', () => {
 
   it('rejects a figure without panels, and a log axis limit ≤ 0', () => {
     expect(() => renderSvg({ panels: [] })).toThrow(TypeError);
-    expect(() => renderSvg({ panels: [{ y: { scale: 'log', min: 0 }, series: [] }] })).toThrow(/axis min must be a finite number > 0 on a log axis/);
+    expect(() => renderSvg({ panels: [{ y: { scale: 'log', min: 0 }, series: [] }] })).toThrow(
+      /axis min must be a finite number > 0 on a log axis/,
+    );
   });
 });
 
@@ -102,12 +118,17 @@ describe('renderPng', () => {
     expect(png.readUInt32BE(20)).toBe(r.height * 2);
 
     // The same pixels, to look at: the colours of the two opaque series, and dark text.
-    const image = new Resvg(svg, { fitTo: { mode: 'zoom', value: 2 }, font: { fontFiles: ['/usr/share/fonts/truetype/dejavu/DejaVuSans.ttf'], loadSystemFonts: false }, background: '#fff' }).render();
+    const image = new Resvg(svg, {
+      fitTo: { mode: 'zoom', value: 2 },
+      font: { fontFiles: ['/usr/share/fonts/truetype/dejavu/DejaVuSans.ttf'], loadSystemFonts: false },
+      background: '#fff',
+    }).render();
     const pixels = image.pixels;
     const hits = (hex: string) => {
       const [r0, g0, b0] = [1, 3, 5].map((i) => parseInt(hex.slice(i, i + 2), 16));
       let n = 0;
-      for (let i = 0; i < pixels.length; i += 4) if (pixels[i] === r0 && pixels[i + 1] === g0 && pixels[i + 2] === b0) n++;
+      for (let i = 0; i < pixels.length; i += 4)
+        if (pixels[i] === r0 && pixels[i + 1] === g0 && pixels[i + 2] === b0) n++;
       return n;
     };
     for (const colour of [palette[0]!, palette[2]!]) expect(hits(colour)).toBeGreaterThan(200);

@@ -15,7 +15,12 @@ import { writeSyntheticExperiment } from './experiment-helpers';
 import { tempDir } from './helpers/native';
 
 function findChromium(): string | undefined {
-  for (const candidate of [process.env.CHROMIUM, '/usr/bin/chromium', '/usr/bin/chromium-browser', '/usr/bin/google-chrome']) {
+  for (const candidate of [
+    process.env.CHROMIUM,
+    '/usr/bin/chromium',
+    '/usr/bin/chromium-browser',
+    '/usr/bin/google-chrome',
+  ]) {
     if (candidate && fs.existsSync(candidate)) return candidate;
   }
   const which = spawnSync('sh', ['-c', 'command -v chromium || command -v chromium-browser'], { encoding: 'utf8' });
@@ -74,26 +79,46 @@ describe('experiment report', () => {
     expect(html).toMatch(/&quot;seeds&quot;: \[\s*0,\s*1,\s*2,\s*3\s*\]/);
   });
 
-  it.runIf(chromium || process.env.CI)('renders in headless Chromium to a screenshot that is not blank', async () => {
-    expect(chromium, 'chromium is not installed (scripts/setup.sh installs Debian\'s chromium package)').toBeTruthy();
-    const shot = path.join(outDir, 'screenshot.png');
-    const profile = tempDir('chromium');
-    const r = await runCommand(chromium!, [
-      '--headless', '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking',
-      '--disable-component-update', '--disable-sync', '--hide-scrollbars', `--user-data-dir=${profile}`,
-      `--screenshot=${shot}`, '--window-size=1200,1600', pathToFileURL(files.html).href,
-    ], { timeoutMs: 90_000 });
-    fs.rmSync(profile, { recursive: true, force: true });
-    expect(fs.existsSync(shot), `chromium wrote no screenshot (exit ${r.status}): ${r.stderr?.slice(-500)}`).toBe(true);
-    const image = decodePng(fs.readFileSync(shot));
-    expect([image.width, image.height]).toEqual([1200, 1600]);
-    const s = summarizeImage(image);
-    // A blank page is one colour; this one has text, tables and the first figures.
-    expect(s.colours).toBeGreaterThan(100);
-    expect(s.inked).toBeGreaterThan(0.03);
-    expect(s.coloured).toBeGreaterThan(0.002);
-    expect(countColour(image.pixels, palette[0]!) + countColour(image.pixels, palette[1]!)).toBeGreaterThan(100);
-  }, 120_000);
+  it.runIf(chromium || process.env.CI)(
+    'renders in headless Chromium to a screenshot that is not blank',
+    async () => {
+      expect(chromium, "chromium is not installed (scripts/setup.sh installs Debian's chromium package)").toBeTruthy();
+      const shot = path.join(outDir, 'screenshot.png');
+      const profile = tempDir('chromium');
+      const r = await runCommand(
+        chromium!,
+        [
+          '--headless',
+          '--no-sandbox',
+          '--disable-gpu',
+          '--disable-quic',
+          '--no-first-run',
+          '--disable-background-networking',
+          '--disable-component-update',
+          '--disable-sync',
+          '--hide-scrollbars',
+          `--user-data-dir=${profile}`,
+          `--screenshot=${shot}`,
+          '--window-size=1200,1600',
+          pathToFileURL(files.html).href,
+        ],
+        { timeoutMs: 90_000 },
+      );
+      fs.rmSync(profile, { recursive: true, force: true });
+      expect(fs.existsSync(shot), `chromium wrote no screenshot (exit ${r.status}): ${r.stderr?.slice(-500)}`).toBe(
+        true,
+      );
+      const image = decodePng(fs.readFileSync(shot));
+      expect([image.width, image.height]).toEqual([1200, 1600]);
+      const s = summarizeImage(image);
+      // A blank page is one colour; this one has text, tables and the first figures.
+      expect(s.colours).toBeGreaterThan(100);
+      expect(s.inked).toBeGreaterThan(0.03);
+      expect(s.coloured).toBeGreaterThan(0.002);
+      expect(countColour(image.pixels, palette[0]!) + countColour(image.pixels, palette[1]!)).toBeGreaterThan(100);
+    },
+    120_000,
+  );
 });
 
 describe('decodePng', () => {

@@ -36,13 +36,30 @@ describe('cosineCorrectlyRounded', () => {
   // cos(x) rounded to the nearest double, from mpmath at 130 bits. The first 16 are angles where
   // V8's Math.cos is one ulp off; the rest are the ends and the switch points of the evaluation.
   const reference: Array<[number, number]> = [
-    [0.7922893457260535, 0.7022172283821985], [1.7895069146143228, -0.21697110795890265], [0.6408108773936717, 0.8016112419565077],
-    [1.1006026496608767, 0.4530589532747587], [2.8000393803102184, -0.942235531875324], [2.433273235254784, -0.7594562644178228],
-    [2.735457433547173, -0.9186545070330617], [0.5322317407352957, 0.8616767034243566], [2.3892347628136013, -0.730079606652469],
-    [2.2042163152188885, -0.5919047518702535], [2.432107579232648, -0.7586974213600296], [2.599491339278896, -0.8566264272268681],
-    [0.8241754189616362, 0.6791624290412889], [2.633824013429263, -0.8738316331630247], [2.1703727141412097, -0.5642928001335873],
-    [2.2255411271440098, -0.6089568379409086], [0, 1], [3.141592653589793, -1], [0.7853981633974483, 0.7071067811865476],
-    [2.356194490192345, -0.7071067811865475], [1.5707963267948966, 6.123233995736766e-17], [1e-300, 1], [5e-324, 1], [1e-8, 1],
+    [0.7922893457260535, 0.7022172283821985],
+    [1.7895069146143228, -0.21697110795890265],
+    [0.6408108773936717, 0.8016112419565077],
+    [1.1006026496608767, 0.4530589532747587],
+    [2.8000393803102184, -0.942235531875324],
+    [2.433273235254784, -0.7594562644178228],
+    [2.735457433547173, -0.9186545070330617],
+    [0.5322317407352957, 0.8616767034243566],
+    [2.3892347628136013, -0.730079606652469],
+    [2.2042163152188885, -0.5919047518702535],
+    [2.432107579232648, -0.7586974213600296],
+    [2.599491339278896, -0.8566264272268681],
+    [0.8241754189616362, 0.6791624290412889],
+    [2.633824013429263, -0.8738316331630247],
+    [2.1703727141412097, -0.5642928001335873],
+    [2.2255411271440098, -0.6089568379409086],
+    [0, 1],
+    [3.141592653589793, -1],
+    [0.7853981633974483, 0.7071067811865476],
+    [2.356194490192345, -0.7071067811865475],
+    [1.5707963267948966, 6.123233995736766e-17],
+    [1e-300, 1],
+    [5e-324, 1],
+    [1e-8, 1],
     // PyTorch's (glibc's) cosine at the one angle where the PyTorch reference and V8 disagreed.
     [3.0692797792104867, -0.9973865632354514],
   ];
@@ -113,23 +130,46 @@ describe('hyper-parameter validation: a RangeError naming the parameter', () => 
 describe('scheduleFromSpec', () => {
   const specs: ScheduleSpec[] = [
     { type: 'warm-restarts', lr: 0.1, t0: 10, tMult: 2, etaMin: 0 },
-    { type: 'warm-restarts', lr: 0.1, t0: 1.5, tMult: 1.5, etaMin: 0.01, decay: 0.8, warmup: 0.5, warmupEveryRestart: true, cycleLimit: 4, stepsPerEpoch: 3, label: 'mine' },
+    {
+      type: 'warm-restarts',
+      lr: 0.1,
+      t0: 1.5,
+      tMult: 1.5,
+      etaMin: 0.01,
+      decay: 0.8,
+      warmup: 0.5,
+      warmupEveryRestart: true,
+      cycleLimit: 4,
+      stepsPerEpoch: 3,
+      label: 'mine',
+    },
     { type: 'step', lr: 0.1, stepSize: 60, gamma: 0.1 },
     { type: 'multistep', lr: 0.1, milestones: [120, 60, 160], gamma: 0.2 },
     { type: 'constant', lr: 0.01 },
   ];
 
-  it.each(specs.map((s) => [s.type, s] as const))('%s: builds, and spec() rebuilds the same schedule', (_type, spec) => {
-    const s = scheduleFromSpec(spec);
-    const again = scheduleFromSpec(JSON.parse(JSON.stringify(s.spec())));
-    expect(again.spec()).toEqual(s.spec());
-    expect(again.name).toBe(s.name);
-    for (const t of [0, 0.5, 1, 7.25, 61, 130, 250]) expect(again.lrAt(t)).toBe(s.lrAt(t));
-  });
+  it.each(specs.map((s) => [s.type, s] as const))(
+    '%s: builds, and spec() rebuilds the same schedule',
+    (_type, spec) => {
+      const s = scheduleFromSpec(spec);
+      const again = scheduleFromSpec(JSON.parse(JSON.stringify(s.spec())));
+      expect(again.spec()).toEqual(s.spec());
+      expect(again.name).toBe(s.name);
+      for (const t of [0, 0.5, 1, 7.25, 61, 130, 250]) expect(again.lrAt(t)).toBe(s.lrAt(t));
+    },
+  );
 
   it('fills defaults, keeps a label and sorts milestones', () => {
     expect(scheduleFromSpec({ type: 'warm-restarts', lr: 0.1, t0: 10 }).spec()).toEqual({
-      type: 'warm-restarts', lr: 0.1, t0: 10, tMult: 1, etaMin: 0, decay: 1, warmup: 0, warmupEveryRestart: false, stepsPerEpoch: 1,
+      type: 'warm-restarts',
+      lr: 0.1,
+      t0: 10,
+      tMult: 1,
+      etaMin: 0,
+      decay: 1,
+      warmup: 0,
+      warmupEveryRestart: false,
+      stepsPerEpoch: 1,
     });
     expect(scheduleFromSpec(specs[1]!).name).toBe('mine');
     expect(scheduleFromSpec(specs[3]!).spec()).toMatchObject({ milestones: [60, 120, 160] });
@@ -230,8 +270,12 @@ describe('WarmRestarts', () => {
     const state = JSON.parse(JSON.stringify(s.state()));
     expect(state).toEqual({ spec: s.spec(), iteration: 17 });
     expect(scheduleFromState(state).t).toBe(s.t);
-    expect(() => new WarmRestarts({ lr: 0.1, t0: 3, tMult: 3, stepsPerEpoch: 5 }).restore(state)).toThrow(/not for this schedule/);
-    expect(() => new WarmRestarts({ lr: 0.1, t0: 3, tMult: 2, stepsPerEpoch: 5 }).restore({ ...state, iteration: -1 })).toThrow(RangeError);
+    expect(() => new WarmRestarts({ lr: 0.1, t0: 3, tMult: 3, stepsPerEpoch: 5 }).restore(state)).toThrow(
+      /not for this schedule/,
+    );
+    expect(() =>
+      new WarmRestarts({ lr: 0.1, t0: 3, tMult: 2, stepsPerEpoch: 5 }).restore({ ...state, iteration: -1 }),
+    ).toThrow(RangeError);
     expect(() => scheduleFromState(undefined as never)).toThrow(TypeError);
   });
 });
@@ -250,7 +294,11 @@ describe('comparators', () => {
   });
 
   it('have one open cycle and never restart', () => {
-    for (const s of [new StepLR({ lr: 0.1, stepSize: 2 }), new MultiStepLR({ lr: 0.1, milestones: [1] }), new ConstantLR({ lr: 0.1 })]) {
+    for (const s of [
+      new StepLR({ lr: 0.1, stepSize: 2 }),
+      new MultiStepLR({ lr: 0.1, milestones: [1] }),
+      new ConstantLR({ lr: 0.1 }),
+    ]) {
       expect(s.cycles(100)).toEqual([{ index: 0, start: 0, length: Infinity, end: Infinity, peak: 0.1, warmup: 0 }]);
       for (let n = 0; n < 10; n++) expect(s.step().restart).toBeUndefined();
       expect(s.cycleIndexAt(s.t)).toBe(0);

@@ -9,7 +9,15 @@ import { spawnSync } from 'node:child_process';
 import { readFileSync, rmSync } from 'node:fs';
 import * as path from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { kDecayAnnealing, sampleSchedule, ScheduleParamError, scheduleFromSpec, stepTime, WarmRestarts, type WarmRestartsSpec } from '../lib/schedule';
+import {
+  kDecayAnnealing,
+  sampleSchedule,
+  ScheduleParamError,
+  scheduleFromSpec,
+  stepTime,
+  WarmRestarts,
+  type WarmRestartsSpec,
+} from '../lib/schedule';
 import { runCommand } from './helpers/cli';
 import { referenceScript, tempDir } from './helpers/native';
 import { PYTHON, runPython } from './helpers/python';
@@ -18,7 +26,15 @@ interface TimmCase {
   name: string;
   mode: 'epoch' | 'iteration';
   steps_per_epoch?: number;
-  params: { T_0: number; T_mult: number; eta_min: number; base_lr: number; k_decay: number; decay: number; cycle_limit: number };
+  params: {
+    T_0: number;
+    T_mult: number;
+    eta_min: number;
+    base_lr: number;
+    k_decay: number;
+    decay: number;
+    cycle_limit: number;
+  };
   epochs: number;
   lr: number[];
 }
@@ -34,14 +50,24 @@ const UNLIMITED = 1e6;
 function specOf(c: TimmCase): WarmRestartsSpec {
   const p = c.params;
   return {
-    type: 'warm-restarts', lr: p.base_lr, t0: p.T_0, tMult: p.T_mult, etaMin: p.eta_min, decay: p.decay, kDecay: p.k_decay,
-    stepsPerEpoch: c.steps_per_epoch ?? 1, ...(p.cycle_limit < UNLIMITED ? { cycleLimit: p.cycle_limit } : {}),
+    type: 'warm-restarts',
+    lr: p.base_lr,
+    t0: p.T_0,
+    tMult: p.T_mult,
+    etaMin: p.eta_min,
+    decay: p.decay,
+    kDecay: p.k_decay,
+    stepsPerEpoch: c.steps_per_epoch ?? 1,
+    ...(p.cycle_limit < UNLIMITED ? { cycleLimit: p.cycle_limit } : {}),
   };
 }
 
 function maxRelativeError(actual: number[], expected: number[]): number {
   expect(actual).toHaveLength(expected.length);
-  return expected.reduce((worst, e, i) => Math.max(worst, e === 0 ? Math.abs(actual[i]!) : Math.abs(actual[i]! - e) / Math.abs(e)), 0);
+  return expected.reduce(
+    (worst, e, i) => Math.max(worst, e === 0 ? Math.abs(actual[i]!) : Math.abs(actual[i]! - e) / Math.abs(e)),
+    0,
+  );
 }
 
 describe("timm's k-decay reference (test/reference/lr-schedules.timm-k-decay.json)", () => {
@@ -65,7 +91,8 @@ describe("timm's k-decay reference (test/reference/lr-schedules.timm-k-decay.jso
       const byStep = [schedule.lr];
       while (byStep.length < c.lr.length) byStep.push(schedule.step().lr);
       const bySample = sampleSchedule(schedule, c.epochs).lr;
-      for (const values of [byLrAt, byStep, bySample]) expect(maxRelativeError(values, c.lr)).toBeLessThanOrEqual(1e-12);
+      for (const values of [byLrAt, byStep, bySample])
+        expect(maxRelativeError(values, c.lr)).toBeLessThanOrEqual(1e-12);
     });
   }
 
@@ -85,10 +112,30 @@ describe("timm's k-decay reference (test/reference/lr-schedules.timm-k-decay.jso
   it('`sgdr schedule --k-decay K --json` prints the reference sequences', async () => {
     for (const c of reference.cases) {
       const p = c.params;
-      const args = [path.join(ROOT, 'bin/sgdr.js'), 'schedule', '--scheduler', 'warm-restarts', '--lr', String(p.base_lr), '--t0', String(p.T_0),
-        '--t-mult', String(p.T_mult), '--eta-min', String(p.eta_min), '--decay', String(p.decay), '--k-decay', String(p.k_decay),
-        '--epochs', String(c.epochs), '--steps-per-epoch', String(c.steps_per_epoch ?? 1), '--json',
-        ...(p.cycle_limit < UNLIMITED ? ['--cycle-limit', String(p.cycle_limit)] : [])];
+      const args = [
+        path.join(ROOT, 'bin/sgdr.js'),
+        'schedule',
+        '--scheduler',
+        'warm-restarts',
+        '--lr',
+        String(p.base_lr),
+        '--t0',
+        String(p.T_0),
+        '--t-mult',
+        String(p.T_mult),
+        '--eta-min',
+        String(p.eta_min),
+        '--decay',
+        String(p.decay),
+        '--k-decay',
+        String(p.k_decay),
+        '--epochs',
+        String(c.epochs),
+        '--steps-per-epoch',
+        String(c.steps_per_epoch ?? 1),
+        '--json',
+        ...(p.cycle_limit < UNLIMITED ? ['--cycle-limit', String(p.cycle_limit)] : []),
+      ];
       const r = await runCommand(process.execPath, args, { cwd: ROOT });
       expect(r.stderr).toBe('');
       expect(r.status).toBe(0);
@@ -101,7 +148,8 @@ describe("timm's k-decay reference (test/reference/lr-schedules.timm-k-decay.jso
     const probe = spawnSync(python, ['-c', 'import timm.scheduler.cosine_lr'], { encoding: 'utf8' });
     if (probe.status !== 0) {
       // timm is not a dependency of the project: without it the committed file is the reference.
-      if (process.env.SGDR_TIMM_PYTHON) throw new Error(`$SGDR_TIMM_PYTHON=${python} cannot import timm: ${probe.stderr}`);
+      if (process.env.SGDR_TIMM_PYTHON)
+        throw new Error(`$SGDR_TIMM_PYTHON=${python} cannot import timm: ${probe.stderr}`);
       return ctx.skip();
     }
     const dir = tempDir('k-decay-reference');
@@ -176,7 +224,9 @@ describe('k-decay in the library', () => {
   });
 
   it('kDecay is a field of warm-restarts only', () => {
-    expect(() => scheduleFromSpec({ type: 'step', lr: 0.1, stepSize: 3, kDecay: 2 } as never)).toThrow(/unknown field "kDecay" in a "step" schedule spec/);
+    expect(() => scheduleFromSpec({ type: 'step', lr: 0.1, stepSize: 3, kDecay: 2 } as never)).toThrow(
+      /unknown field "kDecay" in a "step" schedule spec/,
+    );
   });
 
   it('a k that over- or underflows T_i^k is named', () => {
@@ -186,10 +236,14 @@ describe('k-decay in the library', () => {
 });
 
 describe('k-decay on the command line', () => {
-  const sgdr = (...args: string[]) => spawnSync(process.execPath, [path.join(ROOT, 'bin/sgdr.js'), 'schedule', ...args], { cwd: ROOT, encoding: 'utf8' });
+  const sgdr = (...args: string[]) =>
+    spawnSync(process.execPath, [path.join(ROOT, 'bin/sgdr.js'), 'schedule', ...args], { cwd: ROOT, encoding: 'utf8' });
 
   it('a bad --k-decay is one line naming the flag', () => {
-    for (const [value, message] of [['0', '--k-decay must be a finite number > 0, got 0'], ['-2', '--k-decay must be a finite number > 0, got -2']]) {
+    for (const [value, message] of [
+      ['0', '--k-decay must be a finite number > 0, got 0'],
+      ['-2', '--k-decay must be a finite number > 0, got -2'],
+    ]) {
       const r = sgdr('--scheduler', 'warm-restarts', '--k-decay', value!, '--epochs', '3');
       expect(r.status).toBe(1);
       expect(r.stderr.trim().split('\n')).toHaveLength(1);

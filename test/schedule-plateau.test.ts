@@ -6,15 +6,23 @@
 import { writeFileSync } from 'node:fs';
 import * as path from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { PlateauRestarts, ScheduleParamError, scheduleFromSpec, scheduleFromState, stepTime, WarmRestarts, type PlateauRestartsSpec } from '../lib/schedule';
+import {
+  PlateauRestarts,
+  ScheduleParamError,
+  scheduleFromSpec,
+  scheduleFromState,
+  stepTime,
+  WarmRestarts,
+  type PlateauRestartsSpec,
+} from '../lib/schedule';
 import { runCommand } from './helpers/cli';
 import { tempDir } from './helpers/native';
 import { requireTorchOrSkip, runPython } from './helpers/python';
 
 /** A deterministic pseudo-random loss history: a decaying trend with noise and flat stretches. */
 function history(n: number, seed: number): number[] {
-  let x = seed * 2654435761 % 4294967296;
-  const rand = () => ((x = (1103515245 * x + 12345) % 2147483648) / 2147483648);
+  let x = (seed * 2654435761) % 4294967296;
+  const rand = () => (x = (1103515245 * x + 12345) % 2147483648) / 2147483648;
   const out: number[] = [];
   let level = 2;
   for (let i = 0; i < n; i++) {
@@ -29,10 +37,16 @@ const feed = (s: PlateauRestarts, losses: number[]) => losses.forEach((v, j) => 
 
 describe('PlateauRestarts', () => {
   it('with no plateau it is SGDR bit for bit: every batch, every cycle (T_0=1, T_mult=2, K=7; T_0=2.5, T_mult=1.5)', () => {
-    for (const o of [{ lr: 0.05, t0: 1, tMult: 2, etaMin: 1e-4 }, { lr: 0.1, t0: 2.5, tMult: 1.5, decay: 0.8 }]) {
+    for (const o of [
+      { lr: 0.05, t0: 1, tMult: 2, etaMin: 1e-4 },
+      { lr: 0.1, t0: 2.5, tMult: 1.5, decay: 0.8 },
+    ]) {
       const sgdr = new WarmRestarts({ ...o, stepsPerEpoch: 7 });
       const plateau = new PlateauRestarts({ ...o, patience: 3, stepsPerEpoch: 7 });
-      feed(plateau, Array.from({ length: 40 }, (_, i) => 1 / (i + 1))); // always improving
+      feed(
+        plateau,
+        Array.from({ length: 40 }, (_, i) => 1 / (i + 1)),
+      ); // always improving
       expect(plateau.plateauRestarts).toEqual([]);
       for (let n = 0; n < 40 * 7; n++) {
         const t = stepTime(n, 7);
@@ -55,7 +69,12 @@ describe('PlateauRestarts', () => {
     expect(s.lrAt(3.5)).toBe(new WarmRestarts({ lr: 0.1, t0: 10 }).lrAt(3.5));
     expect(s.lrAt(4)).toBe(0.1);
     expect(s.lrAt(6.5)).toBe(new WarmRestarts({ lr: 0.1, t0: 10 }).lrAt(2.5));
-    expect(s.cycles(30).map((c) => [c.start, c.end, c.plateau])).toEqual([[0, 4, false], [4, 14, true], [14, 24, false], [24, 34, false]]);
+    expect(s.cycles(30).map((c) => [c.start, c.end, c.plateau])).toEqual([
+      [0, 4, false],
+      [4, 14, true],
+      [14, 24, false],
+      [24, 34, false],
+    ]);
     // The new cycle has its own best: the higher loss right after the restart is an improvement.
     s.observe(5, 1.3);
     s.observe(6, 1.31);
@@ -75,7 +94,13 @@ describe('PlateauRestarts', () => {
     feed(s, [1, 0.9]);
     expect(s.observe(3, 0.95)).toBeUndefined(); // cycle 1 began at 2.5: 0.95 is its first loss
     expect(s.observe(4, 0.96)?.t).toBe(4); // not improved once: patience 1
-    expect(s.cycles(10).map((c) => [c.start, c.end])).toEqual([[0, 2.5], [2.5, 4], [4, 6.5], [6.5, 9], [9, 11.5]]);
+    expect(s.cycles(10).map((c) => [c.start, c.end])).toEqual([
+      [0, 2.5],
+      [2.5, 4],
+      [4, 6.5],
+      [6.5, 9],
+      [9, 11.5],
+    ]);
   });
 
   it('a cap at an epoch end is a restart there, not a plateau', () => {
@@ -135,9 +160,23 @@ print(json.dumps(out))
   });
 
   it('resumes exactly from state(): the same LRs and restart points as without interruption', () => {
-    const spec: PlateauRestartsSpec = { type: 'plateau-restarts', lr: 0.05, t0: 4, tMult: 2, etaMin: 1e-4, patience: 2, stepsPerEpoch: 5 };
+    const spec: PlateauRestartsSpec = {
+      type: 'plateau-restarts',
+      lr: 0.05,
+      t0: 4,
+      tMult: 2,
+      etaMin: 1e-4,
+      patience: 2,
+      stepsPerEpoch: 5,
+    };
     const losses = history(30, 9);
-    const drive = (s: ReturnType<typeof scheduleFromSpec>, from: number, to: number, lrs: number[], restarts: number[]) => {
+    const drive = (
+      s: ReturnType<typeof scheduleFromSpec>,
+      from: number,
+      to: number,
+      lrs: number[],
+      restarts: number[],
+    ) => {
       for (let e = from; e < to; e++) {
         for (let i = 0; i < 5; i++) {
           if (e + i > 0) {
@@ -206,14 +245,16 @@ print(json.dumps(out))
   });
 
   it('has the spec fields of a restart schedule only', () => {
-    expect(() => scheduleFromSpec({ type: 'plateau-restarts', lr: 0.1, t0: 2, patience: 2, warmup: 1 } as never))
-      .toThrow(/unknown field "warmup" in a "plateau-restarts" schedule spec/);
+    expect(() =>
+      scheduleFromSpec({ type: 'plateau-restarts', lr: 0.1, t0: 2, patience: 2, warmup: 1 } as never),
+    ).toThrow(/unknown field "warmup" in a "plateau-restarts" schedule spec/);
   });
 });
 
 describe('sgdr schedule --scheduler plateau-restarts', () => {
   const ROOT = path.resolve(__dirname, '..');
-  const sgdr = (...args: string[]) => runCommand(process.execPath, [path.join(ROOT, 'bin/sgdr.js'), 'schedule', ...args], { cwd: ROOT });
+  const sgdr = (...args: string[]) =>
+    runCommand(process.execPath, [path.join(ROOT, 'bin/sgdr.js'), 'schedule', ...args], { cwd: ROOT });
   const dir = tempDir('plateau-cli');
 
   it('replays --val-loss (a metrics.jsonl, a JSON list or plain numbers) and marks the plateau restarts', async () => {
@@ -227,11 +268,36 @@ describe('sgdr schedule --scheduler plateau-restarts', () => {
     feed(expected, losses);
     for (const [name, text] of Object.entries(files)) {
       writeFileSync(path.join(dir, name), text);
-      const json = await sgdr('--scheduler', 'plateau-restarts', '--t0', '5', '--patience', '2', '--epochs', '12', '--json', '--val-loss', path.join(dir, name));
+      const json = await sgdr(
+        '--scheduler',
+        'plateau-restarts',
+        '--t0',
+        '5',
+        '--patience',
+        '2',
+        '--epochs',
+        '12',
+        '--json',
+        '--val-loss',
+        path.join(dir, name),
+      );
       expect(json.stderr).toBe('');
-      expect((JSON.parse(json.stdout) as { lr: number[] }).lr).toEqual(Array.from({ length: 12 }, (_, e) => expected.lrAt(e)));
+      expect((JSON.parse(json.stdout) as { lr: number[] }).lr).toEqual(
+        Array.from({ length: 12 }, (_, e) => expected.lrAt(e)),
+      );
     }
-    const table = await sgdr('--scheduler', 'plateau-restarts', '--t0', '5', '--patience', '2', '--epochs', '12', '--val-loss', path.join(dir, 'losses.txt'));
+    const table = await sgdr(
+      '--scheduler',
+      'plateau-restarts',
+      '--t0',
+      '5',
+      '--patience',
+      '2',
+      '--epochs',
+      '12',
+      '--val-loss',
+      path.join(dir, 'losses.txt'),
+    );
     expect(table.stdout).toContain('# replaying 8 validation loss(es)');
     expect(table.stdout.match(/← restart \(plateau\)/g)).toHaveLength(2);
     expect(table.stdout).toContain('# restarts at epochs 4, 8');
@@ -248,7 +314,10 @@ describe('sgdr schedule --scheduler plateau-restarts', () => {
     [['--patience', '0'], '--patience must be an integer ≥ 1, got 0'],
     [['--patience', '2', '--threshold-mode', 'up'], `--threshold-mode must be 'rel' or 'abs', got "up"`],
     [['--patience', '2', '--warmup', '1'], '--warmup does not apply to --scheduler plateau-restarts'],
-    [['--patience', '2', '--val-loss', '/nonexistent/losses.txt'], '--val-loss /nonexistent/losses.txt: file not found'],
+    [
+      ['--patience', '2', '--val-loss', '/nonexistent/losses.txt'],
+      '--val-loss /nonexistent/losses.txt: file not found',
+    ],
   ])('%j: %s', async (args, message) => {
     const r = await sgdr('--scheduler', 'plateau-restarts', ...args);
     expect(r.status).toBe(1);
@@ -257,9 +326,20 @@ describe('sgdr schedule --scheduler plateau-restarts', () => {
 
   it('a bad entry of --val-loss is named by its place', async () => {
     writeFileSync(path.join(dir, 'bad.jsonl'), '{"val_loss": 1}\n{"val_loss": null}\n');
-    const r = await sgdr('--scheduler', 'plateau-restarts', '--patience', '2', '--val-loss', path.join(dir, 'bad.jsonl'));
-    expect(r.stderr.trim()).toBe(`sgdr schedule: --val-loss ${path.join(dir, 'bad.jsonl')}: line 2's val_loss is not a finite number (null)`);
+    const r = await sgdr(
+      '--scheduler',
+      'plateau-restarts',
+      '--patience',
+      '2',
+      '--val-loss',
+      path.join(dir, 'bad.jsonl'),
+    );
+    expect(r.stderr.trim()).toBe(
+      `sgdr schedule: --val-loss ${path.join(dir, 'bad.jsonl')}: line 2's val_loss is not a finite number (null)`,
+    );
     const w = await sgdr('--scheduler', 'warm-restarts', '--val-loss', path.join(dir, 'bad.jsonl'));
-    expect(w.stderr.trim()).toBe('sgdr schedule: --val-loss applies to --scheduler plateau-restarts only, not warm-restarts');
+    expect(w.stderr.trim()).toBe(
+      'sgdr schedule: --val-loss applies to --scheduler plateau-restarts only, not warm-restarts',
+    );
   });
 });

@@ -31,7 +31,8 @@ const cases = reference.cases;
 function specOf(c: ReferenceCase): ScheduleSpec {
   const p = c.params;
   const stepsPerEpoch = c.steps_per_epoch ?? 1;
-  if (c.scheduler === 'StepLR') return { type: 'step', lr: p.base_lr!, stepSize: p.step_size!, gamma: p.gamma!, stepsPerEpoch };
+  if (c.scheduler === 'StepLR')
+    return { type: 'step', lr: p.base_lr!, stepSize: p.step_size!, gamma: p.gamma!, stepsPerEpoch };
   return { type: 'warm-restarts', lr: p.base_lr!, t0: p.T_0!, tMult: p.T_mult!, etaMin: p.eta_min!, stepsPerEpoch };
 }
 
@@ -83,7 +84,8 @@ describe('PyTorch reference (test/reference/lr-schedules.pytorch.json)', () => {
       const byStep = [schedule.lr];
       while (byStep.length < c.lr.length) byStep.push(schedule.step().lr);
       const bySample = sampleSchedule(schedule, c.epochs).lr;
-      for (const values of [byLrAt, byStep, bySample]) expect(maxRelativeError(values, c.lr)).toBeLessThanOrEqual(1e-12);
+      for (const values of [byLrAt, byStep, bySample])
+        expect(maxRelativeError(values, c.lr)).toBeLessThanOrEqual(1e-12);
       // In fact bit for bit: the same operations, a correctly rounded cosine, chained step decays.
       expect(byLrAt).toEqual(c.lr);
     });

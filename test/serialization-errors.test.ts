@@ -58,7 +58,11 @@ const ascii = (s: string): number[] => [...Buffer.from(s, 'latin1')];
 
 // Small but complete files written by our writer (valid torch files, as the write tests show).
 const small = writeTorch({
-  w: tensorRecord('float32', [3, 4], Float32Array.from({ length: 12 }, (_, i) => i)),
+  w: tensorRecord(
+    'float32',
+    [3, 4],
+    Float32Array.from({ length: 12 }, (_, i) => i),
+  ),
   n: tensorRecord('int64', [], BigInt64Array.of(1n)),
   meta: { a: [1, 2.5, 'x', null, true], b: orderedDict({ c: 2 }) },
 });
@@ -153,7 +157,9 @@ suite('corrupt, truncated and foreign input', () => {
 
   it('explains what to do with files that hold no state dict', () => {
     const t = tensorRecord('float32', [1], Float32Array.of(1));
-    expect(() => stateDictEntries([t])).toThrow(/holds a list, not a state dict; save the model with torch\.save\(model\.state_dict\(\)/);
+    expect(() => stateDictEntries([t])).toThrow(
+      /holds a list, not a state dict; save the model with torch\.save\(model\.state_dict\(\)/,
+    );
     expect(() => stateDictEntries(t)).toThrow(/single tensor/);
     expect(() => stateDictEntries(orderedDict())).toThrow(/empty dict: no tensors/);
     expect(() => stateDictEntries({ epoch: 1, optimizer: { lr: 0.1 } })).toThrow(
@@ -163,7 +169,14 @@ suite('corrupt, truncated and foreign input', () => {
     const sd = stateDictEntries({ epoch: 1, model_state_dict: { 'module.a': t, 'module.b': t } } as TorchValue);
     expect([...sd.keys()]).toEqual(['a', 'b']);
     expect([...stateDictEntries({ 'module.a': t, b: t }).keys()]).toEqual(['module.a', 'b']);
-    expect(stateDictEntries(new Map<string, TorchValue>([['x', t], ['x._extra_state', null]])).size).toBe(1);
+    expect(
+      stateDictEntries(
+        new Map<string, TorchValue>([
+          ['x', t],
+          ['x._extra_state', null],
+        ]),
+      ).size,
+    ).toBe(1);
   });
 });
 

@@ -41,7 +41,9 @@ describe('tensor views are bounded by their storage', () => {
     expect(f.length).toBeLessThan(2000);
     let e: TorchFileError | undefined;
     const grew = externalGrowth(() => (e = readError(f)));
-    expect(e!.message).toMatch(/shape \[1000000000, 1000000000\], stride \[0, 0\]\) has at least 1000000000 elements but its storage holds only 1: its strides overlap \(e\.g\. stride 0\)/);
+    expect(e!.message).toMatch(
+      /shape \[1000000000, 1000000000\], stride \[0, 0\]\) has at least 1000000000 elements but its storage holds only 1: its strides overlap \(e\.g\. stride 0\)/,
+    );
     expect(grew).toBeLessThan(16 * 2 ** 20);
   });
 
@@ -56,7 +58,8 @@ describe('tensor views are bounded by their storage', () => {
 
   it('refuses views that reach past their storage, without overflowing', () => {
     const one = (offset: number, size: number[], stride: number[], numel = 8) =>
-      readError(torchZip(statePickle({ w: { key: '0', numel, offset, size, stride } }), { '0': floats(numel) })).message;
+      readError(torchZip(statePickle({ w: { key: '0', numel, offset, size, stride } }), { '0': floats(numel) }))
+        .message;
     expect(one(0, [3], [2 ** 52])).toMatch(/reaches past its storage of 8 elements/);
     expect(one(0, [2 ** 40, 2 ** 40], [2 ** 13, 2 ** 13])).toMatch(/reaches past its storage/);
     expect(one(8, [1], [1])).toMatch(/starts past its storage of 8 elements/);
@@ -67,14 +70,24 @@ describe('tensor views are bounded by their storage', () => {
     expect(one(-1, [2], [1])).toMatch(/storage offset -1 is invalid/);
     expect(one(0, [2, 2], [1])).toMatch(/2 sizes but 1 strides/);
     // An empty view checks nothing else, as in torch.
-    const empty = readTorch(torchZip(statePickle({ w: { key: '0', numel: 8, offset: 100, size: [0, 5], stride: [9, 9] } }), { '0': floats(8) }));
+    const empty = readTorch(
+      torchZip(statePickle({ w: { key: '0', numel: 8, offset: 100, size: [0, 5], stride: [9, 9] } }), {
+        '0': floats(8),
+      }),
+    );
     expect((empty as Map<string, { data: Float32Array }>).get('w')!.data.length).toBe(0);
   });
 
   it("checks a storage's declared size against its record before reading it", () => {
-    const f = torchZip(statePickle({ w: { key: '0', numel: 1000, offset: 0, size: [10], stride: [1] } }), { '0': floats(10) });
-    expect(readError(f).message).toMatch(/storage 0 declares 1000 float32 elements \(4000 bytes\) but its record archive\/data\/0 holds 40 bytes/);
-    const g = torchZip(statePickle({ w: { key: '0', numel: 5, offset: 0, size: [5], stride: [1] } }), { '0': floats(10) });
+    const f = torchZip(statePickle({ w: { key: '0', numel: 1000, offset: 0, size: [10], stride: [1] } }), {
+      '0': floats(10),
+    });
+    expect(readError(f).message).toMatch(
+      /storage 0 declares 1000 float32 elements \(4000 bytes\) but its record archive\/data\/0 holds 40 bytes/,
+    );
+    const g = torchZip(statePickle({ w: { key: '0', numel: 5, offset: 0, size: [5], stride: [1] } }), {
+      '0': floats(10),
+    });
     expect(readError(g).message).toMatch(/declares 5 float32 elements \(20 bytes\) but its record .* holds 40 bytes/);
   });
 
@@ -83,14 +96,19 @@ describe('tensor views are bounded by their storage', () => {
     // copies from a 200 KB file: more than twice the storage + 64 MiB.
     const n = 128;
     const tensors: Record<string, Parameters<typeof statePickle>[0][string]> = {};
-    for (let i = 0; i < 2000; i++) tensors[`t${i}`] = { key: '0', numel: n * n, offset: 0, size: [n, n], stride: [1, n] };
+    for (let i = 0; i < 2000; i++)
+      tensors[`t${i}`] = { key: '0', numel: n * n, offset: 0, size: [n, n], stride: [1, n] };
     const f = torchZip(statePickle(tensors), { '0': floats(n * n) });
-    expect(readError(f).message).toMatch(/the file's tensors would need 64\.\d MiB of copies, more than the 64\.1 MiB allowed/);
+    expect(readError(f).message).toMatch(
+      /the file's tensors would need 64\.\d MiB of copies, more than the 64\.1 MiB allowed/,
+    );
   });
 });
 
 describe('zip bombs and oversized archives', () => {
-  const pkl = statePickle({ w: { key: '0', numel: (3 * 2 ** 30) / 4, offset: 0, size: [(3 * 2 ** 30) / 4], stride: [1] } });
+  const pkl = statePickle({
+    w: { key: '0', numel: (3 * 2 ** 30) / 4, offset: 0, size: [(3 * 2 ** 30) / 4], stride: [1] },
+  });
 
   it('refuses a deflated 3 GiB record in a 3 MB file before inflating it', () => {
     const bomb = deflateZeros(new Uint8Array(0), 3 * 2 ** 30);
@@ -104,24 +122,38 @@ describe('zip bombs and oversized archives', () => {
     const grew = externalGrowth(() => (e = readError(f)));
     expect(performance.now() - t0).toBeLessThan(2000);
     expect(grew).toBeLessThan(16 * 2 ** 20);
-    expect(e!.message).toMatch(/zip entry archive\/data\/0 declares 3221225472 bytes inflated from 312\d{4} compressed \(10\d\d:1\), more than the 16x \+ 64\.0 MiB this reader inflates \(a guard against zip bombs/);
+    expect(e!.message).toMatch(
+      /zip entry archive\/data\/0 declares 3221225472 bytes inflated from 312\d{4} compressed \(10\d\d:1\), more than the 16x \+ 64\.0 MiB this reader inflates \(a guard against zip bombs/,
+    );
   });
 
   it('refuses deflated entries that each pass but together exceed the archive budget', () => {
     // 40 entries of 60 MiB of zeros (each within its own limit): 2.3 GiB from 2.4 MB.
     const each = 60 * 2 ** 20;
     const stream = deflateZeros(new Uint8Array(0), each);
-    const entries = [{ name: 'archive/data.pkl', method: 0 as const, data: pkl, uncompressedSize: pkl.length, crc: crc32(pkl) }];
-    for (let i = 0; i < 40; i++) entries.push({ name: `archive/data/x${i}`, method: 8, data: stream, uncompressedSize: each, crc: crc32Zeros(0, each) } as never);
+    const entries = [
+      { name: 'archive/data.pkl', method: 0 as const, data: pkl, uncompressedSize: pkl.length, crc: crc32(pkl) },
+    ];
+    for (let i = 0; i < 40; i++)
+      entries.push({
+        name: `archive/data/x${i}`,
+        method: 8,
+        data: stream,
+        uncompressedSize: each,
+        crc: crc32Zeros(0, each),
+      } as never);
     // A pickle that loads all 40 storages.
     const tensors: Record<string, Parameters<typeof statePickle>[0][string]> = {};
-    for (let i = 0; i < 40; i++) tensors[`t${i}`] = { key: `x${i}`, numel: each / 4, offset: 0, size: [each / 4], stride: [1] };
+    for (let i = 0; i < 40; i++)
+      tensors[`t${i}`] = { key: `x${i}`, numel: each / 4, offset: 0, size: [each / 4], stride: [1] };
     const p = statePickle(tensors);
     entries[0] = { name: 'archive/data.pkl', method: 0, data: p, uncompressedSize: p.length, crc: crc32(p) };
     const f = rawZip(entries);
     expect(f.length).toBeLessThan(3e6);
     const e = readError(f);
-    expect(e.message).toMatch(/zip entry archive\/data\/x\d+ would bring the archive's inflated entries to \d+\.\d MiB, more than the \d+\.\d MiB this reader inflates from an archive of this size/);
+    expect(e.message).toMatch(
+      /zip entry archive\/data\/x\d+ would bring the archive's inflated entries to \d+\.\d MiB, more than the \d+\.\d MiB this reader inflates from an archive of this size/,
+    );
     expect(INFLATE_FLOOR + INFLATE_RATIO * f.length).toBeLessThan(40 * each);
   });
 
@@ -130,7 +162,13 @@ describe('zip bombs and oversized archives', () => {
     const p = statePickle({ w: { key: '0', numel: 50000, offset: 0, size: [50000], stride: [1] } });
     const f = rawZip([
       { name: 'archive/data.pkl', method: 8, data: zlib.deflateRawSync(p), uncompressedSize: p.length, crc: crc32(p) },
-      { name: 'archive/data/0', method: 8, data: zlib.deflateRawSync(data), uncompressedSize: data.length, crc: crc32(data) },
+      {
+        name: 'archive/data/0',
+        method: 8,
+        data: zlib.deflateRawSync(data),
+        uncompressedSize: data.length,
+        crc: crc32(data),
+      },
     ]);
     const v = readTorch(f) as Map<string, { data: Float32Array }>;
     expect(v.get('w')!.data[49999]).toBe(49999);
@@ -175,7 +213,10 @@ describe('pickles that would build more objects than a state dict has', () => {
     const m = new Map<string, unknown>();
     for (let i = 0; i < 5000; i++) {
       const pid = torchTuple(['storage', new PyGlobal('torch', 'FloatStorage'), '0', 'cpu', 4] as never);
-      m.set(`layer${i}.weight`, new PyReduce(rebuild, [new PyPersistent(pid), 0, torchTuple([2, 2]), torchTuple([2, 1]), false]));
+      m.set(
+        `layer${i}.weight`,
+        new PyReduce(rebuild, [new PyPersistent(pid), 0, torchTuple([2, 2]), torchTuple([2, 1]), false]),
+      );
     }
     const f = torchZip(pickle(m), { '0': floats(4) });
     expect((readTorch(f) as Map<string, unknown>).size).toBe(5000);
@@ -187,14 +228,30 @@ describe('legacy (pre-zip) files', () => {
   function legacy(numel: number, count: bigint, data: Uint8Array): Buffer {
     const pid = torchTuple(['storage', new PyGlobal('torch', 'FloatStorage'), 'k', 'cpu', numel, null] as never);
     const main = pickle(
-      new Map([['w', new PyReduce(new PyGlobal('torch._utils', '_rebuild_tensor_v2'), [new PyPersistent(pid), 0, torchTuple([numel]), torchTuple([1]), false])]]),
+      new Map([
+        [
+          'w',
+          new PyReduce(new PyGlobal('torch._utils', '_rebuild_tensor_v2'), [
+            new PyPersistent(pid),
+            0,
+            torchTuple([numel]),
+            torchTuple([1]),
+            false,
+          ]),
+        ],
+      ]),
     );
     const countBytes = Buffer.alloc(8);
     countBytes.writeBigInt64LE(count);
     return Buffer.concat([
       pickle(MAGIC),
       pickle(1001),
-      pickle(new Map<string, unknown>([['protocol_version', 1001], ['little_endian', true]])),
+      pickle(
+        new Map<string, unknown>([
+          ['protocol_version', 1001],
+          ['little_endian', true],
+        ]),
+      ),
       main,
       pickle(['k']),
       countBytes,
@@ -204,6 +261,8 @@ describe('legacy (pre-zip) files', () => {
 
   it("checks a storage's element count against the one its pickle declares", () => {
     expect((readTorch(legacy(3, 3n, floats(3))) as Map<string, { data: Float32Array }>).get('w')!.data.length).toBe(3);
-    expect(readError(legacy(300000000, 3n, floats(3))).message).toMatch(/storage k declares 300000000 elements in the pickle but 3 in its data/);
+    expect(readError(legacy(300000000, 3n, floats(3))).message).toMatch(
+      /storage k declares 300000000 elements in the pickle but 3 in its data/,
+    );
   });
 });

@@ -62,19 +62,25 @@ function everyDtypeStateDict(): OrderedDict {
     'conv.weight': tensorRecord('float32', [2, 3, 2, 2], Float32Array.from(seq(24, (i) => i / 7 - 1))),
     'conv.bias': tensorRecord('float32', [2], Float32Array.of(0.5, -0.25)),
     'bn.num_batches_tracked': tensorRecord('int64', [], BigInt64Array.of(12345678901234n)),
-    'f64': tensorRecord('float64', [3], Float64Array.of(Math.PI, -1e-300, 1e300)),
-    'f16': tensorRecord('float16', [2], Uint16Array.of(0x3c00, 0xc000)),
-    'bf16': tensorRecord('bfloat16', [2], Uint16Array.of(0x3f80, 0xc000)),
-    'i64': tensorRecord('int64', [2], BigInt64Array.of(-(2n ** 62n), 2n ** 62n)),
-    'i32': tensorRecord('int32', [2, 1], Int32Array.of(-(2 ** 31), 2 ** 31 - 1)),
-    'i16': tensorRecord('int16', [2], Int16Array.of(-300, 300)),
-    'i8': tensorRecord('int8', [2], Int8Array.of(-128, 127)),
-    'u8': tensorRecord('uint8', [2], Uint8Array.of(0, 255)),
-    'mask': tensorRecord('bool', [2, 2], Uint8Array.of(1, 0, 0, 1)),
-    'empty': tensorRecord('float32', [0, 3], new Float32Array(0)),
+    f64: tensorRecord('float64', [3], Float64Array.of(Math.PI, -1e-300, 1e300)),
+    f16: tensorRecord('float16', [2], Uint16Array.of(0x3c00, 0xc000)),
+    bf16: tensorRecord('bfloat16', [2], Uint16Array.of(0x3f80, 0xc000)),
+    i64: tensorRecord('int64', [2], BigInt64Array.of(-(2n ** 62n), 2n ** 62n)),
+    i32: tensorRecord('int32', [2, 1], Int32Array.of(-(2 ** 31), 2 ** 31 - 1)),
+    i16: tensorRecord('int16', [2], Int16Array.of(-300, 300)),
+    i8: tensorRecord('int8', [2], Int8Array.of(-128, 127)),
+    u8: tensorRecord('uint8', [2], Uint8Array.of(0, 255)),
+    mask: tensorRecord('bool', [2, 2], Uint8Array.of(1, 0, 0, 1)),
+    empty: tensorRecord('float32', [0, 3], new Float32Array(0)),
   });
   sd.attributes = new Map<string, TorchValue>([
-    ['_metadata', orderedDict([['', { version: 1 }], ['bn', { version: 2 }]])],
+    [
+      '_metadata',
+      orderedDict([
+        ['', { version: 1 }],
+        ['bn', { version: 2 }],
+      ]),
+    ],
   ]);
   return sd;
 }
@@ -220,9 +226,14 @@ print(m.load_state_dict(ours))
     const dv = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
     for (const e of entries) {
       expect(e.method).toBe(0);
-      const start = e.localHeaderOffset + 30 + dv.getUint16(e.localHeaderOffset + 26, true) + dv.getUint16(e.localHeaderOffset + 28, true);
+      const start =
+        e.localHeaderOffset +
+        30 +
+        dv.getUint16(e.localHeaderOffset + 26, true) +
+        dv.getUint16(e.localHeaderOffset + 28, true);
       expect(start % 64).toBe(0);
-      if (e.name === 'archive/version') expect(Buffer.from(bytes.subarray(start, start + e.uncompressedSize)).toString()).toBe('3\n');
+      if (e.name === 'archive/version')
+        expect(Buffer.from(bytes.subarray(start, start + e.uncompressedSize)).toString()).toBe('3\n');
       if (e.name === 'archive/data.pkl') expect([...bytes.subarray(start, start + 2)]).toEqual([0x80, 2]);
     }
     // Deterministic: the same value gives the same bytes.
@@ -234,7 +245,9 @@ print(m.load_state_dict(ours))
     l.push(l);
     const p = file('recursive.pt');
     await writeTorchFile(p, { l });
-    const { stdout } = await runPython(`import sys, torch\nl = torch.load(sys.argv[1])['l']\nprint(l[1] is l, l[0])`, [p]);
+    const { stdout } = await runPython(`import sys, torch\nl = torch.load(sys.argv[1])['l']\nprint(l[1] is l, l[0])`, [
+      p,
+    ]);
     expect(stdout.trim()).toBe('True 1');
     const back = (readTorch(readFileSync(p)) as Map<string, TorchValue[]>).get('l')!;
     expect(back[1]).toBe(back);

@@ -17,8 +17,13 @@ afterEach(() => {
 function make(extra: Partial<ConstructorParameters<typeof StopSignals>[0]> = {}) {
   const lines: string[] = [];
   const exits: number[] = [];
-  const stop = new StopSignals({ log: (l) => lines.push(l.trim()), firstMessage: 'stopping after the batch', resumeHint: 'Resume with X.',
-    exit: (code) => exits.push(code), ...extra });
+  const stop = new StopSignals({
+    log: (l) => lines.push(l.trim()),
+    firstMessage: 'stopping after the batch',
+    resumeHint: 'Resume with X.',
+    exit: (code) => exits.push(code),
+    ...extra,
+  });
   stops.push(stop);
   return { stop, lines, exits };
 }
@@ -57,7 +62,9 @@ describe('StopSignals', () => {
     await new Promise((r) => setImmediate(r));
     expect(writesInFlight()).toHaveLength(1);
     stop.request('SIGINT');
-    expect(lines[1]).toMatch(/SIGINT again: exiting once the file being written is complete \(1 write\(s\) in flight\).*Resume with X/);
+    expect(lines[1]).toMatch(
+      /SIGINT again: exiting once the file being written is complete \(1 write\(s\) in flight\).*Resume with X/,
+    );
     await new Promise((r) => setTimeout(r, 50));
     expect(exits).toEqual([]); // still writing
     w.release();
@@ -132,8 +139,13 @@ describe('atomic files', () => {
     const file = path.join(tempDir('write-error'), 'no-such-folder', 'checkpoint.pth');
     const err = await writeViaTemp(file, (tmp) => fs.promises.writeFile(tmp, 'x')).catch((e: unknown) => e);
     expect(err).toBeInstanceOf(FileWriteError);
-    expect((err as Error).message).toMatch(new RegExp(`^cannot write ${file.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')}: ENOENT`));
-    const full = new FileWriteError('/runs/a/checkpoint.pth', Object.assign(new Error('ENOSPC: no space left on device, write'), { code: 'ENOSPC' }));
+    expect((err as Error).message).toMatch(
+      new RegExp(`^cannot write ${file.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')}: ENOENT`),
+    );
+    const full = new FileWriteError(
+      '/runs/a/checkpoint.pth',
+      Object.assign(new Error('ENOSPC: no space left on device, write'), { code: 'ENOSPC' }),
+    );
     expect(full.message).toBe('cannot write /runs/a/checkpoint.pth: ENOSPC: the disk is full');
     expect(full.diskFull).toBe(true);
   });

@@ -12,7 +12,16 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { spawnSync } from 'node:child_process';
 import { describe, expect, it } from 'vitest';
-import { fit, openData, resnet, scheduleFromSpec, SGD, WarmRestarts, type EpochMetrics, type ScheduleSpec } from '../lib';
+import {
+  fit,
+  openData,
+  resnet,
+  scheduleFromSpec,
+  SGD,
+  WarmRestarts,
+  type EpochMetrics,
+  type ScheduleSpec,
+} from '../lib';
 import { encodeEvent, maskedCrc32c, tfRecord } from '../lib/train/tensorboard';
 import { runCommand } from './helpers/cli';
 import { writeIdxDataset } from './helpers/idx';
@@ -23,8 +32,15 @@ const TB_PYTHON = process.env.SGDR_TENSORBOARD_PYTHON || path.join(root, '.venv'
 
 function probeTensorBoard(): { ok: boolean; why: string } {
   if (!fs.existsSync(TB_PYTHON)) return { ok: false, why: `${TB_PYTHON} does not exist` };
-  const r = spawnSync(TB_PYTHON, ['-c', 'from tensorboard.backend.event_processing.event_accumulator import EventAccumulator'], { encoding: 'utf8', timeout: 120_000 });
-  return { ok: r.status === 0, why: r.error ? r.error.message : (r.stderr || '').trim().split('\n').pop() || `exit ${r.status}` };
+  const r = spawnSync(
+    TB_PYTHON,
+    ['-c', 'from tensorboard.backend.event_processing.event_accumulator import EventAccumulator'],
+    { encoding: 'utf8', timeout: 120_000 },
+  );
+  return {
+    ok: r.status === 0,
+    why: r.error ? r.error.message : (r.stderr || '').trim().split('\n').pop() || `exit ${r.status}`,
+  };
 }
 
 const probe = probeTensorBoard();
@@ -60,7 +76,12 @@ print(json.dumps(out))`;
   return JSON.parse(r.stdout) as ReadBack[];
 }
 
-const readRows = (dir: string) => fs.readFileSync(path.join(dir, 'metrics.jsonl'), 'utf8').trim().split('\n').map((l) => JSON.parse(l) as EpochMetrics);
+const readRows = (dir: string) =>
+  fs
+    .readFileSync(path.join(dir, 'metrics.jsonl'), 'utf8')
+    .trim()
+    .split('\n')
+    .map((l) => JSON.parse(l) as EpochMetrics);
 
 /**
  * Every number of every metrics.jsonl row, as float32 (TensorBoard's simple_value), by epoch/<key>,
@@ -71,7 +92,10 @@ function expectEpochScalarsEqualMetrics(read: ReadBack, rows: EpochMetrics[], ba
   for (const row of rows) {
     for (const [key, value] of Object.entries(row)) {
       if (typeof value !== 'number' && typeof value !== 'boolean') continue;
-      (expected[`epoch/${key}`] ??= []).push([row.epoch * batches, Math.fround(typeof value === 'boolean' ? Number(value) : value)]);
+      (expected[`epoch/${key}`] ??= []).push([
+        row.epoch * batches,
+        Math.fround(typeof value === 'boolean' ? Number(value) : value),
+      ]);
     }
   }
   const got = Object.fromEntries(Object.entries(read.scalars).filter(([t]) => t.startsWith('epoch/')));
@@ -103,8 +127,14 @@ describe('the per-batch accuracy batch/accuracy logs', () => {
     try {
       // 64 examples in batches of 24: 24, 24 and 16, so the weights matter.
       const r = await fit({
-        model, optimizer: new SGD(model, { lr: 0.02, momentum: 0.9 }), schedule: new WarmRestarts({ lr: 0.02, t0: 1, tMult: 1 }),
-        train, val, epochs: 2, batchSize: 24, seed: 0,
+        model,
+        optimizer: new SGD(model, { lr: 0.02, momentum: 0.9 }),
+        schedule: new WarmRestarts({ lr: 0.02, t0: 1, tMult: 1 }),
+        train,
+        val,
+        epochs: 2,
+        batchSize: 24,
+        seed: 0,
         callbacks: { onBatchEnd: (p) => seen.set(`${p.epoch}:${p.batch}`, p.accuracy * (p.batch === 3 ? 16 : 24)) },
       });
       let checked = 0;
@@ -125,14 +155,15 @@ describe('the per-batch accuracy batch/accuracy logs', () => {
 });
 
 describe.runIf(probe.ok)("TensorBoard's EventAccumulator reads our event files", () => {
-
   it('sgdr compare, 2 schedules × 2 seeds × 2 epochs: one run folder each; epoch scalars = metrics.jsonl; batch LR = the schedule', async () => {
     const config = {
       name: 'tensorboard overlay',
       data: { source: `fashion-mnist:${data}`, augment: false },
       model: { arch: 'resnet18', stem: 'imagenet' },
       optimizer: { type: 'sgd', momentum: 0.9, weightDecay: 5e-4 },
-      epochs: 2, batchSize: 16, seeds: [0, 1],
+      epochs: 2,
+      batchSize: 16,
+      seeds: [0, 1],
       schedules: [
         { label: 'SGDR', type: 'warm-restarts', lr: 0.05, t0: 1, tMult: 1 },
         { label: 'Step', type: 'step', lr: 0.05, stepSize: 1, gamma: 0.1 },
@@ -141,11 +172,34 @@ describe.runIf(probe.ok)("TensorBoard's EventAccumulator reads our event files",
     const configFile = path.join(work, 'experiment.json');
     fs.writeFileSync(configFile, JSON.stringify(config));
     const out = path.join(work, 'exp');
-    const r = await runCommand(process.execPath, [path.join(root, 'bin', 'sgdr.js'), 'compare', '--config', configFile, '--out', out, '--jobs', '2', '--threads', '1'],
-      { cwd: root, timeoutMs: 300_000, env: { ...process.env, SGDR_QUIET: '1' } });
+    const r = await runCommand(
+      process.execPath,
+      [
+        path.join(root, 'bin', 'sgdr.js'),
+        'compare',
+        '--config',
+        configFile,
+        '--out',
+        out,
+        '--jobs',
+        '2',
+        '--threads',
+        '1',
+      ],
+      { cwd: root, timeoutMs: 300_000, env: { ...process.env, SGDR_QUIET: '1' } },
+    );
     expect(r.status, r.stderr).toBe(0);
-    const runs = ['sgdr', 'step'].flatMap((s) => [0, 1].map((seed) => ({ dir: path.join(out, 'runs', s, `seed-${seed}`), schedule: config.schedules[s === 'sgdr' ? 0 : 1]! })));
-    for (const run of runs) expect(fs.readdirSync(run.dir).filter((f) => f.startsWith('events.out.tfevents.')), run.dir).toHaveLength(1);
+    const runs = ['sgdr', 'step'].flatMap((s) =>
+      [0, 1].map((seed) => ({
+        dir: path.join(out, 'runs', s, `seed-${seed}`),
+        schedule: config.schedules[s === 'sgdr' ? 0 : 1]!,
+      })),
+    );
+    for (const run of runs)
+      expect(
+        fs.readdirSync(run.dir).filter((f) => f.startsWith('events.out.tfevents.')),
+        run.dir,
+      ).toHaveLength(1);
     const read = await readEvents(runs.map((x) => x.dir));
     const batches = 64 / 16;
     read.forEach((rb, i) => {
@@ -168,7 +222,9 @@ describe.runIf(probe.ok)("TensorBoard's EventAccumulator reads our event files",
       // Cycle ends: text at the epoch that ends the cycle (SGDR T_0 = 1: every epoch; step decay: none).
       if (run.schedule.type === 'warm-restarts') {
         expect(rb.texts.cycle_end!.map(([s]) => s)).toEqual([batches, 2 * batches]);
-        expect(rb.texts.cycle_end![1]![1]).toMatch(/^cycle 2 \(T_i = 1 epochs\) ended with epoch 2; val_loss \d+\.\d{4}, val_acc [\d.]+%; snapshot snapshot-cycle-2\.pth; ensemble of 2: val_loss/);
+        expect(rb.texts.cycle_end![1]![1]).toMatch(
+          /^cycle 2 \(T_i = 1 epochs\) ended with epoch 2; val_loss \d+\.\d{4}, val_acc [\d.]+%; snapshot snapshot-cycle-2\.pth; ensemble of 2: val_loss/,
+        );
       } else {
         expect(rb.texts.cycle_end).toBeUndefined();
       }
@@ -184,8 +240,17 @@ describe.runIf(probe.ok)("TensorBoard's EventAccumulator reads our event files",
       const model = resnet('resnet18', { numClasses: 10, inChannels: 1, stem: 'imagenet', seed: 2 });
       try {
         return await fit({
-          model, optimizer: new SGD(model, { lr: 0.05, momentum: 0.9 }), schedule: new WarmRestarts({ lr: 0.05, t0: 1, tMult: 2 }),
-          train, val, epochs: 3, batchSize: 16, seed: 1, outDir: dir, resume: true, signal,
+          model,
+          optimizer: new SGD(model, { lr: 0.05, momentum: 0.9 }),
+          schedule: new WarmRestarts({ lr: 0.05, t0: 1, tMult: 2 }),
+          train,
+          val,
+          epochs: 3,
+          batchSize: 16,
+          seed: 1,
+          outDir: dir,
+          resume: true,
+          signal,
           callbacks: onBatch ? { onBatchEnd: (p) => onBatch(p.epoch, p.batch) } : undefined,
         });
       } finally {
@@ -196,16 +261,31 @@ describe.runIf(probe.ok)("TensorBoard's EventAccumulator reads our event files",
     };
     // Stopped mid-epoch 2 (a checkpoint of that position); its checkpoint and metrics kept aside.
     const first = new AbortController();
-    expect((await go(first.signal, (epoch, batch) => { if (epoch >= 2 && batch >= 2) first.abort(); })).aborted).toBe(true);
+    expect(
+      (
+        await go(first.signal, (epoch, batch) => {
+          if (epoch >= 2 && batch >= 2) first.abort();
+        })
+      ).aborted,
+    ).toBe(true);
     const kept = ['checkpoint.pth', 'metrics.jsonl'].map((f) => [f, fs.readFileSync(path.join(dir, f))] as const);
     // Resumed, and stopped again in epoch 3: its event file now holds epoch 2's end and more batches.
     const second = new AbortController();
-    expect((await go(second.signal, (epoch, batch) => { if (epoch >= 3 && batch >= 2) second.abort(); })).aborted).toBe(true);
+    expect(
+      (
+        await go(second.signal, (epoch, batch) => {
+          if (epoch >= 3 && batch >= 2) second.abort();
+        })
+      ).aborted,
+    ).toBe(true);
     // As if that second process had been killed (SIGKILL) before it wrote a checkpoint: back to the first.
     for (const [f, bytes] of kept) fs.writeFileSync(path.join(dir, f), bytes);
     const done = await go();
     expect(done.history).toHaveLength(3);
-    const files = fs.readdirSync(dir).filter((f) => f.startsWith('events.out.tfevents.')).sort();
+    const files = fs
+      .readdirSync(dir)
+      .filter((f) => f.startsWith('events.out.tfevents.'))
+      .sort();
     expect(files).toHaveLength(3);
     const [rb] = await readEvents([dir]);
     // Epoch 2 and the batches after the first stop were logged twice; TensorBoard keeps the last run's.

@@ -53,7 +53,14 @@ print(json.dumps(out))
 async function ourDigests(file: string): Promise<Record<string, [string, number[], string]>> {
   const out: Record<string, [string, number[], string]> = {};
   const walk = (v: unknown, prefix: string): void => {
-    if (v && typeof v === 'object' && 'dtype' in v && 'shape' in v && 'data' in v && ArrayBuffer.isView((v as { data: unknown }).data)) {
+    if (
+      v &&
+      typeof v === 'object' &&
+      'dtype' in v &&
+      'shape' in v &&
+      'data' in v &&
+      ArrayBuffer.isView((v as { data: unknown }).data)
+    ) {
       const t = v as { dtype: string; shape: number[]; data: ArrayBufferView };
       const bytes = Buffer.from(t.data.buffer, t.data.byteOffset, t.data.byteLength);
       out[prefix] = [t.dtype, t.shape, createHash('sha256').update(bytes).digest('hex')];
@@ -70,13 +77,18 @@ async function ourDigests(file: string): Promise<Record<string, [string, number[
 describe('the LibTorch line', () => {
   it("the build's record, the addon and the locator agree on the version", () => {
     const built = builtLibTorch();
-    if (!built && process.env.CI) throw new Error('the addon has no libtorch.json: build it with scripts/build-native.js');
+    if (!built && process.env.CI)
+      throw new Error('the addon has no libtorch.json: build it with scripts/build-native.js');
     const version = native().libtorchVersion;
     expect(version).toMatch(/^\d+\.\d+\.\d+$/);
     if (built) expect(built.version).toBe(version);
-    const r = spawnSync(process.execPath, [path.join(root, 'scripts/find-libtorch.js'), '--summary'], { encoding: 'utf8' });
+    const r = spawnSync(process.execPath, [path.join(root, 'scripts/find-libtorch.js'), '--summary'], {
+      encoding: 'utf8',
+    });
     expect(r.status).toBe(0);
-    expect(r.stdout).toMatch(/^LibTorch \d+\.\d+\.\d+ \((CPU|CUDA [^,]+), _GLIBCXX_USE_CXX11_ABI=[01], C\+\+(17|20)\) from .+: \//);
+    expect(r.stdout).toMatch(
+      /^LibTorch \d+\.\d+\.\d+ \((CPU|CUDA [^,]+), _GLIBCXX_USE_CXX11_ABI=[01], C\+\+(17|20)\) from .+: \//,
+    );
   });
 
   it.runIf(hasTorch)('the reference PyTorch is the one the addon was built against', () => {
@@ -120,12 +132,38 @@ torch.save(sd, sys.argv[1])`,
     const out = path.join(tempDir('torch-line-train'), 'run');
     const r = await runCommand(
       process.execPath,
-      [path.join(root, 'bin/sgdr.js'), 'train', '--data', `fashion-mnist:${data}`, '--batch-size', '16', '--stem', 'cifar',
-        '--image-size', '12', '--threads', '2', '--epochs', '3', '--t0', '1', '--t-mult', '2', '--seed', '3', '--out', out],
+      [
+        path.join(root, 'bin/sgdr.js'),
+        'train',
+        '--data',
+        `fashion-mnist:${data}`,
+        '--batch-size',
+        '16',
+        '--stem',
+        'cifar',
+        '--image-size',
+        '12',
+        '--threads',
+        '2',
+        '--epochs',
+        '3',
+        '--t0',
+        '1',
+        '--t-mult',
+        '2',
+        '--seed',
+        '3',
+        '--out',
+        out,
+      ],
       { cwd: root, timeoutMs: 170_000, env: { ...process.env, SGDR_QUIET: '1' } },
     );
     expect(r.status, r.stderr).toBe(0);
-    const files = fs.readdirSync(out).filter((f) => f.endsWith('.pth')).sort().map((f) => path.join(out, f));
+    const files = fs
+      .readdirSync(out)
+      .filter((f) => f.endsWith('.pth'))
+      .sort()
+      .map((f) => path.join(out, f));
     expect(files.map((f) => path.basename(f))).toEqual(
       expect.arrayContaining(['best.pth', 'checkpoint.pth', 'snapshot-cycle-1.pth', 'snapshot-cycle-2.pth']),
     );

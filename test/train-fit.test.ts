@@ -3,7 +3,20 @@
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { DivergenceError, fit, loadCheckpoint, openData, readTorchFile, resnet, RunFolderInUseError, SGD, stateDictEntries, WarmRestarts, type EpochMetrics, type FitOptions } from '../lib';
+import {
+  DivergenceError,
+  fit,
+  loadCheckpoint,
+  openData,
+  readTorchFile,
+  resnet,
+  RunFolderInUseError,
+  SGD,
+  stateDictEntries,
+  WarmRestarts,
+  type EpochMetrics,
+  type FitOptions,
+} from '../lib';
 import { tempDir } from './helpers/native';
 import { writeIdxDataset } from './helpers/idx';
 
@@ -16,8 +29,16 @@ async function run(outDir: string | undefined, extra: Partial<FitOptions> = {}) 
   const optimizer = new SGD(model, { lr: 0.05, momentum: 0.9, weightDecay: 5e-4, nesterov: true });
   try {
     return await fit({
-      model, optimizer, schedule: new WarmRestarts({ lr: 0.05, t0: 1, tMult: 2 }), train, val,
-      epochs: 4, batchSize: 16, seed: 3, outDir, ...extra,
+      model,
+      optimizer,
+      schedule: new WarmRestarts({ lr: 0.05, t0: 1, tMult: 2 }),
+      train,
+      val,
+      epochs: 4,
+      batchSize: 16,
+      seed: 3,
+      outDir,
+      ...extra,
     });
   } finally {
     model.dispose();
@@ -45,15 +66,23 @@ describe('fit()', () => {
     console.log(`timer fired ${ticks} times in ${Date.now() - started} ms`);
     expect(ticks).toBeGreaterThan(expectedTicks * 0.3);
     expect(straight.history.map((r) => r.cycle_end)).toEqual([true, false, true, false]);
-    expect(straight.snapshots.map((s) => [s.epoch, s.file])).toEqual([[1, 'snapshot-cycle-1.pth'], [3, 'snapshot-cycle-2.pth']]);
+    expect(straight.snapshots.map((s) => [s.epoch, s.file])).toEqual([
+      [1, 'snapshot-cycle-1.pth'],
+      [3, 'snapshot-cycle-2.pth'],
+    ]);
     for (const s of straight.snapshots) expect(fs.existsSync(path.join(straightDir, s.file!))).toBe(true);
     const third = straight.history[2]!;
     expect(third.ensemble_size).toBe(2);
     expect(third.ensemble_val_loss).toBeGreaterThan(0);
     expect(third.ensemble_val_acc).toBeGreaterThanOrEqual(0);
-    const lines = fs.readFileSync(path.join(straightDir, 'metrics.jsonl'), 'utf8').trim().split('\n').map((l) => JSON.parse(l));
+    const lines = fs
+      .readFileSync(path.join(straightDir, 'metrics.jsonl'), 'utf8')
+      .trim()
+      .split('\n')
+      .map((l) => JSON.parse(l));
     expect(lines).toHaveLength(4);
-    for (const key of ['epoch', 'lr', 'train_loss', 'val_loss', 'val_acc', 'seconds']) expect(lines[0]).toHaveProperty(key);
+    for (const key of ['epoch', 'lr', 'train_loss', 'val_loss', 'val_acc', 'seconds'])
+      expect(lines[0]).toHaveProperty(key);
     const summary = JSON.parse(fs.readFileSync(path.join(straightDir, 'summary.json'), 'utf8'));
     expect(summary.final.epoch).toBe(4);
     expect(summary.ensemble.size).toBe(2);
@@ -67,7 +96,14 @@ describe('fit()', () => {
   it('stopped after epoch 2 and resumed: the same metrics rows and final val_loss', async () => {
     const dir = tempDir('fit-resume');
     const controller = new AbortController();
-    const first = await run(dir, { signal: controller.signal, callbacks: { onEpochEnd: (m) => { if (m.epoch === 2) controller.abort(); } } });
+    const first = await run(dir, {
+      signal: controller.signal,
+      callbacks: {
+        onEpochEnd: (m) => {
+          if (m.epoch === 2) controller.abort();
+        },
+      },
+    });
     expect(first.aborted).toBe(true);
     expect(first.history).toHaveLength(2);
     const resumed = await run(dir, { resume: true });
@@ -82,13 +118,20 @@ describe('fit()', () => {
     const dir = tempDir('fit-resume-mid');
     const controller = new AbortController();
     const first = await run(dir, {
-      signal: controller.signal, progressEvery: 1,
-      callbacks: { onBatchEnd: (p) => { if (p.epoch === 2 && p.batch >= 3) controller.abort(); } },
+      signal: controller.signal,
+      progressEvery: 1,
+      callbacks: {
+        onBatchEnd: (p) => {
+          if (p.epoch === 2 && p.batch >= 3) controller.abort();
+        },
+      },
     });
     expect(first.aborted).toBe(true);
     const resumed = await run(dir, { resume: true });
     const last = (r: typeof resumed) => r.history[3]!;
-    expect(Math.abs(last(resumed).val_loss! - last(straight).val_loss!) / last(straight).val_loss!).toBeLessThanOrEqual(1e-5);
+    expect(Math.abs(last(resumed).val_loss! - last(straight).val_loss!) / last(straight).val_loss!).toBeLessThanOrEqual(
+      1e-5,
+    );
     expect(Math.abs(resumed.history[1]!.train_loss - straight.history[1]!.train_loss)).toBeLessThan(1e-9);
   });
 
@@ -97,7 +140,11 @@ describe('fit()', () => {
     const r = await run(dir, { epochs: 1, keep: { checkpoint: false, best: false, snapshots: false } });
     expect(r.snapshots).toEqual([{ cycle: 0, epoch: 1, probabilities: 'snapshot-cycle-1.val-probabilities.pth' }]);
     const files = fs.readdirSync(dir).sort();
-    expect(files.filter((f) => !f.startsWith('events.out.tfevents.'))).toEqual(['metrics.jsonl', 'snapshot-cycle-1.val-probabilities.pth', 'summary.json']);
+    expect(files.filter((f) => !f.startsWith('events.out.tfevents.'))).toEqual([
+      'metrics.jsonl',
+      'snapshot-cycle-1.val-probabilities.pth',
+      'summary.json',
+    ]);
     // TensorBoard's event file is numbers too, and stays.
     expect(files.filter((f) => f.startsWith('events.out.tfevents.'))).toHaveLength(1);
   });
@@ -111,7 +158,9 @@ describe('fit()', () => {
     await expect(run(undefined, { epochs: 1.5 })).rejects.toThrow(/epochs must be an integer >= 1/);
     const file = path.join(dir, 'a-file');
     fs.writeFileSync(file, 'not a folder');
-    await expect(run(path.join(file, 'out'))).rejects.toThrow(/cannot write to the output folder .*a-file\/out: ENOTDIR/);
+    await expect(run(path.join(file, 'out'))).rejects.toThrow(
+      /cannot write to the output folder .*a-file\/out: ENOTDIR/,
+    );
   });
 });
 
@@ -123,11 +172,13 @@ describe('fit(): divergence and run folders', () => {
     }
   }
   const finite = (m: Map<string, { data: ArrayLike<number> | BigInt64Array }>) =>
-    [...m.values()].every((t) => t.data instanceof Float32Array ? t.data.every(Number.isFinite) : true);
+    [...m.values()].every((t) => (t.data instanceof Float32Array ? t.data.every(Number.isFinite) : true));
 
   it('a non-finite loss in epoch 2 throws a DivergenceError; the epoch-1 checkpoint, best and snapshot stay intact', async () => {
     const dir = tempDir('fit-diverge');
-    const err = await run(dir, { schedule: new BlowUp({ lr: 0.05, t0: 1, tMult: 2 }), epochs: 3 }).catch((e: unknown) => e);
+    const err = await run(dir, { schedule: new BlowUp({ lr: 0.05, t0: 1, tMult: 2 }), epochs: 3 }).catch(
+      (e: unknown) => e,
+    );
     expect(err).toBeInstanceOf(DivergenceError);
     const d = err as DivergenceError;
     expect(d.epoch).toBe(2);
@@ -141,7 +192,10 @@ describe('fit(): divergence and run folders', () => {
     expect(finite(stateDictEntries(await readTorchFile(path.join(dir, 'snapshot-cycle-1.pth'))))).toBe(true);
     expect(fs.existsSync(path.join(dir, 'snapshot-cycle-2.pth'))).toBe(false);
     expect(fs.readFileSync(path.join(dir, 'metrics.jsonl'), 'utf8').trim().split('\n')).toHaveLength(1);
-    expect(JSON.parse(fs.readFileSync(path.join(dir, 'diverged.json'), 'utf8'))).toMatchObject({ epoch: 2, batch: d.batch });
+    expect(JSON.parse(fs.readFileSync(path.join(dir, 'diverged.json'), 'utf8'))).toMatchObject({
+      epoch: 2,
+      batch: d.batch,
+    });
   });
 
   it('skipNonFinite: a non-finite batch is not applied; when every batch is, the run cannot recover', async () => {
@@ -152,10 +206,20 @@ describe('fit(): divergence and run folders', () => {
       const state = model.stateDict();
       (state.get('fc.bias')!.data as Float32Array)[0] = NaN;
       await model.loadStateDict(state);
-      const params = () => [...model.stateDict()].filter(([k]) => !/running_|num_batches/.test(k))
-        .map(([k, t]) => [k, Buffer.from((t.data as Float32Array).buffer.slice(0))] as const);
+      const params = () =>
+        [...model.stateDict()]
+          .filter(([k]) => !/running_|num_batches/.test(k))
+          .map(([k, t]) => [k, Buffer.from((t.data as Float32Array).buffer.slice(0))] as const);
       const before = params();
-      const opts = { model, optimizer, schedule: new WarmRestarts({ lr: 0.05, t0: 1, tMult: 2 }), train, val, epochs: 1, batchSize: 16 };
+      const opts = {
+        model,
+        optimizer,
+        schedule: new WarmRestarts({ lr: 0.05, t0: 1, tMult: 2 }),
+        train,
+        val,
+        epochs: 1,
+        batchSize: 16,
+      };
       const skipped = await fit({ ...opts, skipNonFinite: true }).catch((e: unknown) => e);
       expect(skipped).toBeInstanceOf(DivergenceError);
       expect((skipped as Error).message).toMatch(/every batch of epoch 1 had a non-finite loss \(first: batch 1/);
@@ -179,12 +243,20 @@ describe('fit(): divergence and run folders', () => {
     fs.writeFileSync(path.join(dir, 'events.out.tfevents.1.host'), 'tb');
     const err = await run(dir, { epochs: 1 }).catch((e: unknown) => e);
     expect(err).toBeInstanceOf(RunFolderInUseError);
-    expect((err as RunFolderInUseError).files).toEqual(expect.arrayContaining(['metrics.jsonl', 'checkpoint.pth', 'events.out.tfevents.1.host']));
+    expect((err as RunFolderInUseError).files).toEqual(
+      expect.arrayContaining(['metrics.jsonl', 'checkpoint.pth', 'events.out.tfevents.1.host']),
+    );
     const again = await run(dir, { epochs: 1, overwrite: true, keep: { best: false } });
     expect(again.history).toHaveLength(1);
     const files = fs.readdirSync(dir).sort();
-    expect(files.filter((f) => !f.startsWith('events.out.tfevents.'))).toEqual(['checkpoint.pth', 'metrics.jsonl', 'notes.txt', 'snapshot-cycle-1.pth',
-      'snapshot-cycle-1.val-probabilities.pth', 'summary.json']);
+    expect(files.filter((f) => !f.startsWith('events.out.tfevents.'))).toEqual([
+      'checkpoint.pth',
+      'metrics.jsonl',
+      'notes.txt',
+      'snapshot-cycle-1.pth',
+      'snapshot-cycle-1.val-probabilities.pth',
+      'summary.json',
+    ]);
     // The other run's event file went with it; this run wrote its own.
     const events = files.filter((f) => f.startsWith('events.out.tfevents.'));
     expect(events).toHaveLength(1);

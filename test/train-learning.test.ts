@@ -15,15 +15,24 @@ import { DEFAULT_FASHION_MNIST_DIR, runTraining } from '../lib';
 process.env.SGDR_EXACT = '1'; // read when the addon loads, before runTraining
 
 const available = fs.existsSync(DEFAULT_FASHION_MNIST_DIR);
-if (!available && process.env.CI) throw new Error(`${DEFAULT_FASHION_MNIST_DIR} is missing: scripts/setup.sh installs dataset-fashion-mnist`);
+if (!available && process.env.CI)
+  throw new Error(`${DEFAULT_FASHION_MNIST_DIR} is missing: scripts/setup.sh installs dataset-fashion-mnist`);
 
 describe.runIf(available)('learning on Fashion-MNIST', () => {
   it('7 epochs of SGDR reach >= 80% validation accuracy', async () => {
     const result = await runTraining({
-      data: 'fashion-mnist', arch: 'resnet18', stem: 'imagenet', epochs: 7, batchSize: 64,
+      data: 'fashion-mnist',
+      arch: 'resnet18',
+      stem: 'imagenet',
+      epochs: 7,
+      batchSize: 64,
       schedule: { type: 'warm-restarts', lr: 0.05, t0: 1, tMult: 2 },
       optimizer: { type: 'sgd', momentum: 0.9, weightDecay: 5e-4 },
-      limitTrain: 2048, limitVal: 1000, augment: false, seed: 0, device: 'cpu',
+      limitTrain: 2048,
+      limitVal: 1000,
+      augment: false,
+      seed: 0,
+      device: 'cpu',
     });
     const acc = result.history.map((r) => r.val_acc!);
     console.log(`val_acc per epoch: ${acc.map((a) => (a * 100).toFixed(1)).join(' ')}`);

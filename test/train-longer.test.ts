@@ -3,7 +3,18 @@
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { ConstantLR, fit, loadCheckpoint, openData, resnet, SGD, WarmRestarts, type EpochMetrics, type FitOptions, type Schedule } from '../lib';
+import {
+  ConstantLR,
+  fit,
+  loadCheckpoint,
+  openData,
+  resnet,
+  SGD,
+  WarmRestarts,
+  type EpochMetrics,
+  type FitOptions,
+  type Schedule,
+} from '../lib';
 import { runCommand } from './helpers/cli';
 import { writeIdxDataset } from './helpers/idx';
 import { tempDir } from './helpers/native';
@@ -18,8 +29,16 @@ async function run(outDir: string | undefined, extra: Partial<FitOptions> & { ma
   const { makeSchedule, ...options } = extra;
   try {
     return await fit({
-      model, optimizer, schedule: makeSchedule ? makeSchedule() : new WarmRestarts({ lr: 0.05, t0: 1, tMult: 2 }), train, val,
-      epochs: 7, batchSize: 16, seed: 3, outDir, ...options,
+      model,
+      optimizer,
+      schedule: makeSchedule ? makeSchedule() : new WarmRestarts({ lr: 0.05, t0: 1, tMult: 2 }),
+      train,
+      val,
+      epochs: 7,
+      batchSize: 16,
+      seed: 3,
+      outDir,
+      ...options,
     });
   } finally {
     model.dispose();
@@ -29,7 +48,12 @@ async function run(outDir: string | undefined, extra: Partial<FitOptions> & { ma
 }
 
 const stable = (rows: EpochMetrics[]) => rows.map(({ seconds: _s, images_per_second: _ips, ...rest }) => rest);
-const readRows = (dir: string) => fs.readFileSync(path.join(dir, 'metrics.jsonl'), 'utf8').trim().split('\n').map((l) => JSON.parse(l) as EpochMetrics);
+const readRows = (dir: string) =>
+  fs
+    .readFileSync(path.join(dir, 'metrics.jsonl'), 'utf8')
+    .trim()
+    .split('\n')
+    .map((l) => JSON.parse(l) as EpochMetrics);
 
 describe('training longer with fit({ resume: true, epochs: N })', () => {
   it('a finished 1-epoch SGDR run extended to 3 equals a 3-epoch run: metrics, snapshots, weights', async () => {
@@ -67,16 +91,24 @@ describe('training longer with fit({ resume: true, epochs: N })', () => {
     const dir = tempDir('longer-interrupted');
     const stopper = new AbortController();
     const stopped = await run(dir, {
-      epochs: 3, signal: stopper.signal,
-      callbacks: { onBatchEnd: (p) => { if (p.epoch >= 2 && p.batch >= 2) stopper.abort(); } },
+      epochs: 3,
+      signal: stopper.signal,
+      callbacks: {
+        onBatchEnd: (p) => {
+          if (p.epoch >= 2 && p.batch >= 2) stopper.abort();
+        },
+      },
     });
     expect(stopped.aborted).toBe(true);
     const extended = await run(dir, { epochs: 4, resume: true });
     const straight = await run(undefined, { epochs: 4 });
     // Mid-epoch resume: as test/train-fit.test.ts asserts it (1e-5 relative on the val loss, 1e-9 on the train loss).
     expect(extended.history).toHaveLength(4);
-    expect(Math.abs(extended.history[3]!.val_loss! - straight.history[3]!.val_loss!) / straight.history[3]!.val_loss!).toBeLessThanOrEqual(1e-5);
-    for (const e of [1, 3]) expect(Math.abs(extended.history[e]!.train_loss - straight.history[e]!.train_loss)).toBeLessThan(1e-9);
+    expect(
+      Math.abs(extended.history[3]!.val_loss! - straight.history[3]!.val_loss!) / straight.history[3]!.val_loss!,
+    ).toBeLessThanOrEqual(1e-5);
+    for (const e of [1, 3])
+      expect(Math.abs(extended.history[e]!.train_loss - straight.history[e]!.train_loss)).toBeLessThan(1e-9);
     expect(extended.history.map((r) => r.cycle_end)).toEqual(straight.history.map((r) => r.cycle_end));
   }, 300_000);
 
@@ -84,8 +116,16 @@ describe('training longer with fit({ resume: true, epochs: N })', () => {
     // Normalized weight decay without restarts uses T = the run's length for every epoch.
     const nwd = tempDir('longer-nwd');
     await run(nwd, { epochs: 2, normalizedWeightDecay: 0.05, makeSchedule: () => new ConstantLR({ lr: 0.01 }) });
-    await expect(run(nwd, { epochs: 4, resume: true, normalizedWeightDecay: 0.05, makeSchedule: () => new ConstantLR({ lr: 0.01 }) }))
-      .rejects.toThrow(`cannot resume ${nwd} with epochs 4: its normalized weight decay used T = 2 epochs for epoch 1 (the run's length, as the schedule has no cycle there); a 4-epoch run would have used T = 4`);
+    await expect(
+      run(nwd, {
+        epochs: 4,
+        resume: true,
+        normalizedWeightDecay: 0.05,
+        makeSchedule: () => new ConstantLR({ lr: 0.01 }),
+      }),
+    ).rejects.toThrow(
+      `cannot resume ${nwd} with epochs 4: its normalized weight decay used T = 2 epochs for epoch 1 (the run's length, as the schedule has no cycle there); a 4-epoch run would have used T = 4`,
+    );
     // With SGDR, T_i is the cycle's length: the same run with warm restarts may go on.
     const nwdSgdr = tempDir('longer-nwd-sgdr');
     await run(nwdSgdr, { epochs: 1, normalizedWeightDecay: 0.05 });
@@ -100,23 +140,44 @@ describe('training longer with fit({ resume: true, epochs: N })', () => {
     const oneCycle = (): Schedule => new OverTheRun({ lr: 0.01 });
     const oc = tempDir('longer-onecycle');
     await run(oc, { epochs: 2, makeSchedule: oneCycle });
-    await expect(run(oc, { epochs: 3, resume: true, makeSchedule: oneCycle }))
-      .rejects.toThrow(`cannot resume ${oc} with epochs 3: its one-cycle schedule is laid out over the run's 2 epochs, so a 3-epoch run would have had other LRs from the start`);
+    await expect(run(oc, { epochs: 3, resume: true, makeSchedule: oneCycle })).rejects.toThrow(
+      `cannot resume ${oc} with epochs 3: its one-cycle schedule is laid out over the run's 2 epochs, so a 3-epoch run would have had other LRs from the start`,
+    );
 
     // Fewer epochs than trained; a finished run whose checkpoint was not kept.
-    await expect(run(nwdSgdr, { epochs: 1, resume: true, normalizedWeightDecay: 0.05 })).rejects.toThrow('it has trained 2 epochs already, more than 1');
+    await expect(run(nwdSgdr, { epochs: 1, resume: true, normalizedWeightDecay: 0.05 })).rejects.toThrow(
+      'it has trained 2 epochs already, more than 1',
+    );
     const dropped = tempDir('longer-dropped');
     await run(dropped, { epochs: 1, keep: { checkpoint: false } });
-    await expect(run(dropped, { epochs: 2, resume: true })).rejects.toThrow(/the run finished and its checkpoint.pth was not kept \(keep.checkpoint false\), so it cannot train longer/);
+    await expect(run(dropped, { epochs: 2, resume: true })).rejects.toThrow(
+      /the run finished and its checkpoint.pth was not kept \(keep.checkpoint false\), so it cannot train longer/,
+    );
     expect(readRows(dropped)).toHaveLength(1); // nothing was replaced
   }, 300_000);
 });
 
 describe('sgdr train --resume DIR --epochs N', () => {
   it('extends a finished run to the rows of an uninterrupted run of N epochs', async () => {
-    const sgdr = (...args: string[]) => runCommand(process.execPath, [path.join(root, 'bin/sgdr.js'), ...args],
-      { cwd: root, timeoutMs: 170_000, env: { ...process.env, SGDR_QUIET: '1' } });
-    const small = ['--data', `fashion-mnist:${data}`, '--batch-size', '16', '--stem', 'cifar', '--image-size', '12', '--threads', '2', '--no-augment'];
+    const sgdr = (...args: string[]) =>
+      runCommand(process.execPath, [path.join(root, 'bin/sgdr.js'), ...args], {
+        cwd: root,
+        timeoutMs: 170_000,
+        env: { ...process.env, SGDR_QUIET: '1' },
+      });
+    const small = [
+      '--data',
+      `fashion-mnist:${data}`,
+      '--batch-size',
+      '16',
+      '--stem',
+      'cifar',
+      '--image-size',
+      '12',
+      '--threads',
+      '2',
+      '--no-augment',
+    ];
     const dir = tempDir('cli-longer');
     const a = path.join(dir, 'a');
     const b = path.join(dir, 'b');

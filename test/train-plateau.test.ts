@@ -2,7 +2,16 @@
 // follow them, and a run stopped after an epoch resumes with the same LRs and restart points.
 import * as path from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { fit, loadCheckpoint, openData, PlateauRestarts, resnet, SGD, type EpochMetrics, type FitOptions } from '../lib';
+import {
+  fit,
+  loadCheckpoint,
+  openData,
+  PlateauRestarts,
+  resnet,
+  SGD,
+  type EpochMetrics,
+  type FitOptions,
+} from '../lib';
 import { tempDir } from './helpers/native';
 import { writeIdxDataset } from './helpers/idx';
 
@@ -17,7 +26,18 @@ async function run(outDir: string | undefined, extra: Partial<FitOptions> = {}) 
   const optimizer = new SGD(model, { lr: 0.05, momentum: 0.9 });
   const schedule = new PlateauRestarts(options);
   try {
-    const result = await fit({ model, optimizer, schedule, train, val, epochs: 6, batchSize: 16, seed: 3, outDir, ...extra });
+    const result = await fit({
+      model,
+      optimizer,
+      schedule,
+      train,
+      val,
+      epochs: 6,
+      batchSize: 16,
+      seed: 3,
+      outDir,
+      ...extra,
+    });
     return { result, schedule };
   } finally {
     model.dispose();
@@ -35,7 +55,9 @@ describe('fit() with PlateauRestarts', () => {
     straight = await run(tempDir('plateau-straight'));
     const { result, schedule } = straight;
     const restarts = schedule.plateauRestarts;
-    console.log(`val losses ${result.history.map((r) => r.val_loss!.toFixed(4)).join(', ')}; plateau restarts after epochs ${restarts.join(', ')}`);
+    console.log(
+      `val losses ${result.history.map((r) => r.val_loss!.toFixed(4)).join(', ')}; plateau restarts after epochs ${restarts.join(', ')}`,
+    );
     expect(restarts.length).toBeGreaterThanOrEqual(2);
     expect(schedule.valLosses).toEqual(result.history.map((r) => r.val_loss));
     // A restart after epoch e: epoch e ends its cycle (snapshot), epoch e + 1 trains at the peak.
@@ -45,13 +67,22 @@ describe('fit() with PlateauRestarts', () => {
     }
     expect(result.history.filter((r) => r.cycle_end).map((r) => r.epoch)).toEqual(restarts.filter((e) => e <= 6));
     expect(result.snapshots.map((s) => s.epoch)).toEqual(restarts.filter((e) => e <= 6));
-    expect(result.history.map((r) => r.cycle)).toEqual(result.history.map((r) => restarts.filter((e) => e < r.epoch).length));
+    expect(result.history.map((r) => r.cycle)).toEqual(
+      result.history.map((r) => restarts.filter((e) => e < r.epoch).length),
+    );
   });
 
   it('stopped after epoch 3 and resumed: the same metrics, LRs and restart points', async () => {
     const dir = tempDir('plateau-resume');
     const controller = new AbortController();
-    const first = await run(dir, { signal: controller.signal, callbacks: { onEpochEnd: (m) => { if (m.epoch === 3) controller.abort(); } } });
+    const first = await run(dir, {
+      signal: controller.signal,
+      callbacks: {
+        onEpochEnd: (m) => {
+          if (m.epoch === 3) controller.abort();
+        },
+      },
+    });
     expect(first.result.aborted).toBe(true);
     const saved = await loadCheckpoint(path.join(dir, 'checkpoint.pth'));
     expect((saved.schedule as { valLosses?: number[] }).valLosses).toHaveLength(3);
@@ -65,8 +96,16 @@ describe('fit() with PlateauRestarts', () => {
     const { train, val } = openData(`fashion-mnist:${data}`);
     const model = resnet('resnet18', { numClasses: 10, inChannels: 1, seed: 1 });
     try {
-      await expect(fit({ model, optimizer: new SGD(model, { lr: 0.05 }), schedule: new PlateauRestarts(options), train, epochs: 1, batchSize: 16 }))
-        .rejects.toThrow(/restarts on plateau need validation data/);
+      await expect(
+        fit({
+          model,
+          optimizer: new SGD(model, { lr: 0.05 }),
+          schedule: new PlateauRestarts(options),
+          train,
+          epochs: 1,
+          batchSize: 16,
+        }),
+      ).rejects.toThrow(/restarts on plateau need validation data/);
     } finally {
       model.dispose();
       train.dispose();

@@ -12,7 +12,7 @@ describe('training engine units', () => {
     expect(cycleEnds(new StepLR({ lr: 0.1, stepSize: 3 }), 10).size).toBe(0);
   });
 
-  it("normalized weight decay follows the AdamW paper: w_norm·sqrt(b/(B·T))", () => {
+  it('normalized weight decay follows the AdamW paper: w_norm·sqrt(b/(B·T))', () => {
     expect(normalizedWeightDecay(0.05, 128, 50000, 100)).toBeCloseTo(0.05 * Math.sqrt(128 / (50000 * 100)), 15);
     expect(() => normalizedWeightDecay(-1, 1, 1, 1)).toThrow(RangeError);
   });
@@ -31,7 +31,11 @@ describe('training engine units', () => {
     const a = resnet('resnet18', { numClasses: 10, seed: 11 }).stateDict();
     const b = resnet('resnet18', { numClasses: 10, seed: 11 }).stateDict();
     const c = resnet('resnet18', { numClasses: 10, seed: 12 }).stateDict();
-    expect(Array.from(a.get('layer2.0.conv1.weight')!.data as Float32Array)).toEqual(Array.from(b.get('layer2.0.conv1.weight')!.data as Float32Array));
-    expect(Array.from(a.get('fc.weight')!.data as Float32Array)).not.toEqual(Array.from(c.get('fc.weight')!.data as Float32Array));
+    expect(Array.from(a.get('layer2.0.conv1.weight')!.data as Float32Array)).toEqual(
+      Array.from(b.get('layer2.0.conv1.weight')!.data as Float32Array),
+    );
+    expect(Array.from(a.get('fc.weight')!.data as Float32Array)).not.toEqual(
+      Array.from(c.get('fc.weight')!.data as Float32Array),
+    );
   });
 });

@@ -58,7 +58,12 @@ export function convMacs(c: ConvShape): { all: number; effective: number } {
 }
 
 /** The convolutions of a ResNet in forward order, for an input of `size` px. */
-export function resnetConvs(arch: string, size: number, inChannels = 3, stem: 'imagenet' | 'cifar' = 'imagenet'): ConvShape[] {
+export function resnetConvs(
+  arch: string,
+  size: number,
+  inChannels = 3,
+  stem: 'imagenet' | 'cifar' = 'imagenet',
+): ConvShape[] {
   const spec = ARCHS[arch];
   if (!spec) throw new RangeError(`unknown arch '${arch}'`);
   const convs: ConvShape[] = [];
@@ -66,8 +71,10 @@ export function resnetConvs(arch: string, size: number, inChannels = 3, stem: 'i
     convs.push(c);
     return outSize(c);
   };
-  let s = stem === 'cifar' ? add({ cin: inChannels, cout: 64, k: 3, stride: 1, pad: 1, size })
-    : add({ cin: inChannels, cout: 64, k: 7, stride: 2, pad: 3, size });
+  let s =
+    stem === 'cifar'
+      ? add({ cin: inChannels, cout: 64, k: 3, stride: 1, pad: 1, size })
+      : add({ cin: inChannels, cout: 64, k: 7, stride: 2, pad: 3, size });
   if (stem === 'imagenet') s = Math.floor((s + 2 - 3) / 2) + 1; // max-pool 3x3/2, padding 1
   const expansion = spec.bottleneck ? 4 : 1;
   let inplanes = 64;
@@ -84,21 +91,35 @@ export function resnetConvs(arch: string, size: number, inChannels = 3, stem: 'i
         const mid = add({ cin: inplanes, cout: planes, k: 3, stride, pad: 1, size: input });
         s = add({ cin: planes, cout: planes, k: 3, stride: 1, pad: 1, size: mid });
       }
-      if (b === 0 && (stride !== 1 || inplanes !== planes * expansion)) add({ cin: inplanes, cout: planes * expansion, k: 1, stride, pad: 0, size: input });
+      if (b === 0 && (stride !== 1 || inplanes !== planes * expansion))
+        add({ cin: inplanes, cout: planes * expansion, k: 1, stride, pad: 0, size: input });
       inplanes = planes * expansion;
     }
   });
   return convs;
 }
 
-export function resnetFlops(arch: string, size: number, numClasses: number, inChannels = 3, stem: 'imagenet' | 'cifar' = 'imagenet'): FlopCount {
+export function resnetFlops(
+  arch: string,
+  size: number,
+  numClasses: number,
+  inChannels = 3,
+  stem: 'imagenet' | 'cifar' = 'imagenet',
+): FlopCount {
   const spec = ARCHS[arch]!;
   const fc = 512 * (spec ? (spec.bottleneck ? 4 : 1) : 1) * numClasses;
-  let all = fc, effective = fc;
+  let all = fc,
+    effective = fc;
   for (const c of resnetConvs(arch, size, inChannels, stem)) {
     const m = convMacs(c);
     all += m.all;
     effective += m.effective;
   }
-  return { forwardMacs: all, effectiveForwardMacs: effective, trainFlops: 6 * all, effectiveTrainFlops: 6 * effective, evalFlops: 2 * all };
+  return {
+    forwardMacs: all,
+    effectiveForwardMacs: effective,
+    trainFlops: 6 * all,
+    effectiveTrainFlops: 6 * effective,
+    evalFlops: 2 * all,
+  };
 }

@@ -73,7 +73,10 @@ export interface BenchOptions {
   log?: (line: string) => void;
 }
 
-export const WORKLOAD_DEFAULTS: Record<Workload, Pick<BenchOptions, 'arch' | 'batchSize' | 'imageSize' | 'steps' | 'rounds' | 'warmup'>> = {
+export const WORKLOAD_DEFAULTS: Record<
+  Workload,
+  Pick<BenchOptions, 'arch' | 'batchSize' | 'imageSize' | 'steps' | 'rounds' | 'warmup'>
+> = {
   // Many short rounds: on a shared machine load comes in bursts, and the median of many paired
   // ratios shrugs off the rounds a burst lands in.
   w1: { arch: 'resnet18', batchSize: 64, imageSize: 32, steps: 5, rounds: 15, warmup: 5 },
@@ -87,8 +90,19 @@ export const WORKLOAD_DEFAULTS: Record<Workload, Pick<BenchOptions, 'arch' | 'ba
 
 export function defaultOptions(workload: Workload = 'w1'): BenchOptions {
   return {
-    workload, ...WORKLOAD_DEFAULTS[workload], channels: 3, numClasses: 10, threads: os.cpus().length || 1, device: 'cpu',
-    reference: 'auto', python: DEFAULT_PYTHON, levers: {}, rssSteps: 2000, workers: 0, floor: true, compile: 'auto',
+    workload,
+    ...WORKLOAD_DEFAULTS[workload],
+    channels: 3,
+    numClasses: 10,
+    threads: os.cpus().length || 1,
+    device: 'cpu',
+    reference: 'auto',
+    python: DEFAULT_PYTHON,
+    levers: {},
+    rssSteps: 2000,
+    workers: 0,
+    floor: true,
+    compile: 'auto',
   };
 }
 
@@ -103,15 +117,35 @@ class Ours {
   readonly valSet: NativeDataset;
   readonly lrs: Float64Array;
 
-  constructor(readonly o: BenchOptions, batchesPerEpoch: number) {
-    this.model = resnet(o.arch as ResNetArch, { numClasses: o.numClasses, inChannels: o.channels, stem: 'imagenet', device: o.device as DeviceSpec, seed: 0 });
+  constructor(
+    readonly o: BenchOptions,
+    batchesPerEpoch: number,
+  ) {
+    this.model = resnet(o.arch as ResNetArch, {
+      numClasses: o.numClasses,
+      inChannels: o.channels,
+      stem: 'imagenet',
+      device: o.device as DeviceSpec,
+      seed: 0,
+    });
     this.optimizer = new SGD(this.model, { lr: 0.05, momentum: 0.9, weightDecay: 5e-4 });
-    const spec = { kind: 'synthetic' as const, size: batchesPerEpoch * o.batchSize, channels: o.channels, imageSize: o.imageSize,
-      numClasses: o.numClasses, distinct: Math.min(batchesPerEpoch * o.batchSize, 1024), seed: 0 };
+    const spec = {
+      kind: 'synthetic' as const,
+      size: batchesPerEpoch * o.batchSize,
+      channels: o.channels,
+      imageSize: o.imageSize,
+      numClasses: o.numClasses,
+      distinct: Math.min(batchesPerEpoch * o.batchSize, 1024),
+      seed: 0,
+    };
     this.trainSet = syntheticDataset(spec) as NativeDataset;
     this.valSet = syntheticDataset({ ...spec, split: 'val', seed: 1 }) as NativeDataset;
     this.trainer = new (native().NativeTrainer)(this.model.native, this.optimizer.native, {
-      train: this.trainSet, val: this.valSet, batchSize: o.batchSize, seed: 0, workers: o.workers,
+      train: this.trainSet,
+      val: this.valSet,
+      batchSize: o.batchSize,
+      seed: 0,
+      workers: o.workers,
     }) as BenchTrainer;
     this.lrs = new Float64Array(this.trainer.batchesPerEpoch()).fill(0.05);
   }
@@ -155,7 +189,10 @@ interface References {
 }
 
 async function startReferences(o: BenchOptions, mode: 'train' | 'eval'): Promise<References> {
-  const off = (why: string): References => ({ eager: { ref: null, skipped: why }, compiled: { ref: null, skipped: why } });
+  const off = (why: string): References => ({
+    eager: { ref: null, skipped: why },
+    compiled: { ref: null, skipped: why },
+  });
   if (o.reference === 'none') {
     if (o.compile === 'on') throw new Error('--compile on needs the PyTorch reference (got --reference none)');
     return off('--reference none');
@@ -176,11 +213,25 @@ async function startReferences(o: BenchOptions, mode: 'train' | 'eval'): Promise
   }
   // The same BLAS threading on both sides: where our addon runs pthread OpenBLAS on the calling thread
   // (native/perf/blas_threads.cc), so does the reference.
-  const env: Record<string, string> = { ...(benchNative().blasInfo().limited ? { OPENBLAS_NUM_THREADS: '1' } : {}), ...(o.referenceEnv ?? {}) };
-  const start = (compile: boolean) => PyTorchReference.start({
-    python: o.python, arch: o.arch, batchSize: o.batchSize, imageSize: o.imageSize, channels: o.channels, numClasses: o.numClasses,
-    threads: o.threads, device: o.device, mode, warmup: o.warmup, env, compile,
-  });
+  const env: Record<string, string> = {
+    ...(benchNative().blasInfo().limited ? { OPENBLAS_NUM_THREADS: '1' } : {}),
+    ...(o.referenceEnv ?? {}),
+  };
+  const start = (compile: boolean) =>
+    PyTorchReference.start({
+      python: o.python,
+      arch: o.arch,
+      batchSize: o.batchSize,
+      imageSize: o.imageSize,
+      channels: o.channels,
+      numClasses: o.numClasses,
+      threads: o.threads,
+      device: o.device,
+      mode,
+      warmup: o.warmup,
+      env,
+      compile,
+    });
   const eager: Reference = { ref: await start(false), env };
   if (compileSkipped) return { eager, compiled: { ref: null, skipped: compileSkipped } };
   // One after the other, so the compilation (compile_seconds) has the machine to itself.
@@ -223,8 +274,12 @@ interface Paired {
  * (two sides: ours, eager / eager, ours, the ABBA order; three: O E C / E C O / C O E), so each side
  * takes each position equally often; each reference's ratio is ours / it within the same round.
  */
-async function pairedRounds(o: BenchOptions, runOurs: (round: number) => Promise<{ seconds: number; images: number }>,
-  refs: References, refSteps: number): Promise<Paired> {
+async function pairedRounds(
+  o: BenchOptions,
+  runOurs: (round: number) => Promise<{ seconds: number; images: number }>,
+  refs: References,
+  refSteps: number,
+): Promise<Paired> {
   const ours: number[] = [];
   const fresh = (): ReferenceRounds => ({ ips: [], ratios: [], faults: [] });
   const eager = refs.eager.ref ? fresh() : null;
@@ -258,7 +313,12 @@ async function pairedRounds(o: BenchOptions, runOurs: (round: number) => Promise
   return { ours, eager, compiled };
 }
 
-async function floorFor(o: BenchOptions, flops: number, effectiveFlops: number, measured: number): Promise<Json | undefined> {
+async function floorFor(
+  o: BenchOptions,
+  flops: number,
+  effectiveFlops: number,
+  measured: number,
+): Promise<Json | undefined> {
   if (!o.floor || o.device !== 'cpu') return undefined;
   const gflops = await benchNative().matmulGflops(2048, 7);
   const floor = (gflops * 1e9) / flops;
@@ -278,19 +338,44 @@ function faultsNow(): number {
 
 function commonFields(o: BenchOptions): Json {
   return {
-    workload: o.workload, arch: o.arch, batch_size: o.batchSize, image_size: o.imageSize, channels: o.channels,
-    num_classes: o.numClasses, threads: o.threads, device: o.device, steps_per_round: o.steps, rounds: o.rounds, warmup: o.warmup,
-    levers: benchNative().levers(), blas: benchNative().blasInfo(), libtorch: native().libtorchVersion,
+    workload: o.workload,
+    arch: o.arch,
+    batch_size: o.batchSize,
+    image_size: o.imageSize,
+    channels: o.channels,
+    num_classes: o.numClasses,
+    threads: o.threads,
+    device: o.device,
+    steps_per_round: o.steps,
+    rounds: o.rounds,
+    warmup: o.warmup,
+    levers: benchNative().levers(),
+    blas: benchNative().blasInfo(),
+    libtorch: native().libtorchVersion,
   };
 }
 
-function referenceFields(info: ReferenceInfo | undefined, rounds: number[], ratios: number[], skipped?: string, faults: number[] = [],
-  env: Record<string, string> = {}): Json {
+function referenceFields(
+  info: ReferenceInfo | undefined,
+  rounds: number[],
+  ratios: number[],
+  skipped?: string,
+  faults: number[] = [],
+  env: Record<string, string> = {},
+): Json {
   if (!info) return { pytorch: null, reference_skipped: skipped, ratio: null };
   return {
-    pytorch: { images_per_second: round(median(rounds)), rounds: rounds.map((v) => round(v)), summary: summary(rounds), torch: info.torch,
-      threads: info.threads, mkldnn: info.mkldnn, page_faults_per_step: round(median(faults), 3),
-      page_faults_rounds: faults.map((v) => round(v, 3)), env },
+    pytorch: {
+      images_per_second: round(median(rounds)),
+      rounds: rounds.map((v) => round(v)),
+      summary: summary(rounds),
+      torch: info.torch,
+      threads: info.threads,
+      mkldnn: info.mkldnn,
+      page_faults_per_step: round(median(faults), 3),
+      page_faults_rounds: faults.map((v) => round(v, 3)),
+      env,
+    },
     ratio: round(median(ratios)),
     ratio_rounds: ratios.map((v) => round(v)),
   };
@@ -302,15 +387,26 @@ function compileFields(o: BenchOptions, mode: 'train' | 'eval', reference: Refer
   if (!info || !p) return { pytorch_compile: null, compile_skipped: reference.skipped, ratio_compile: null };
   return {
     pytorch_compile: {
-      images_per_second: round(median(p.ips)), rounds: p.ips.map((v) => round(v)), summary: summary(p.ips), torch: info.torch,
+      images_per_second: round(median(p.ips)),
+      rounds: p.ips.map((v) => round(v)),
+      summary: summary(p.ips),
+      torch: info.torch,
       compile_seconds: info.compile_seconds === undefined ? null : round(info.compile_seconds, 3),
-      backend: info.backend ?? 'inductor', mode: info.mode ?? 'default',
-      compiled: mode === 'train'
-        ? 'model forward and backward (Dynamo, AOTAutograd, inductor); cross_entropy, zero_grad and the SGD step eager'
-        : 'model forward under inference_mode (Dynamo, inductor)',
-      warmup: info.warmup ?? Math.max(2, o.warmup), graphs: info.graphs, graph_breaks: info.graph_breaks, fx_graph_cache: info.fx_graph_cache,
-      threads: info.threads, mkldnn: info.mkldnn, page_faults_per_step: round(median(p.faults), 3),
-      page_faults_rounds: p.faults.map((v) => round(v, 3)), env: reference.env ?? {},
+      backend: info.backend ?? 'inductor',
+      mode: info.mode ?? 'default',
+      compiled:
+        mode === 'train'
+          ? 'model forward and backward (Dynamo, AOTAutograd, inductor); cross_entropy, zero_grad and the SGD step eager'
+          : 'model forward under inference_mode (Dynamo, inductor)',
+      warmup: info.warmup ?? Math.max(2, o.warmup),
+      graphs: info.graphs,
+      graph_breaks: info.graph_breaks,
+      fx_graph_cache: info.fx_graph_cache,
+      threads: info.threads,
+      mkldnn: info.mkldnn,
+      page_faults_per_step: round(median(p.faults), 3),
+      page_faults_rounds: p.faults.map((v) => round(v, 3)),
+      env: reference.env ?? {},
     },
     ratio_compile: round(median(p.ratios)),
     ratio_compile_rounds: p.ratios.map((v) => round(v)),
@@ -322,15 +418,28 @@ function compileFields(o: BenchOptions, mode: 'train' | 'eval', reference: Refer
  * torch.compile's and its ratio, then `extra`, the compute floor (with the references closed, so
  * the matmul runs alone) and the load.
  */
-async function pairedResult(o: BenchOptions, mode: 'train' | 'eval', p: Paired, refs: References, extra: Json,
-  flops: { nominal: number; effective: number }): Promise<Json> {
+async function pairedResult(
+  o: BenchOptions,
+  mode: 'train' | 'eval',
+  p: Paired,
+  refs: References,
+  extra: Json,
+  flops: { nominal: number; effective: number },
+): Promise<Json> {
   const oursIps = median(p.ours);
   const eager = refs.eager;
   const result: Json = {
     ...commonFields(o),
     images_per_second: round(oursIps),
     ours: { images_per_second: round(oursIps), rounds: p.ours.map((v) => round(v)), summary: summary(p.ours) },
-    ...referenceFields(eager.ref?.info, p.eager?.ips ?? [], p.eager?.ratios ?? [], eager.skipped, p.eager?.faults ?? [], eager.env),
+    ...referenceFields(
+      eager.ref?.info,
+      p.eager?.ips ?? [],
+      p.eager?.ratios ?? [],
+      eager.skipped,
+      p.eager?.faults ?? [],
+      eager.env,
+    ),
     ...compileFields(o, mode, refs.compiled, p.compiled),
     ...extra,
   };
@@ -354,9 +463,14 @@ async function trainingWorkload(o: BenchOptions): Promise<Json> {
     const p = await pairedRounds(o, () => ours.train(o.steps, epoch++), refs, o.steps);
     const faultsPerStep = (faultsNow() - f0) / (o.rounds * o.steps);
     const flops = resnetFlops(o.arch, o.imageSize, o.numClasses, o.channels);
-    return await pairedResult(o, 'train', p, refs,
+    return await pairedResult(
+      o,
+      'train',
+      p,
+      refs,
       { page_faults_per_step: round(faultsPerStep, 3), cpu_cache: benchNative().cpuCacheStats() },
-      { nominal: flops.trainFlops, effective: flops.effectiveTrainFlops });
+      { nominal: flops.trainFlops, effective: flops.effectiveTrainFlops },
+    );
   } finally {
     closeReferences(refs);
     ours.close();
@@ -372,7 +486,14 @@ async function evalWorkload(o: BenchOptions): Promise<Json> {
     await ours.evaluate();
     const p = await pairedRounds(o, () => ours.evaluate(), refs, o.steps);
     const flops = resnetFlops(o.arch, o.imageSize, o.numClasses, o.channels);
-    return await pairedResult(o, 'eval', p, refs, {}, { nominal: flops.evalFlops, effective: flops.effectiveForwardMacs * 2 });
+    return await pairedResult(
+      o,
+      'eval',
+      p,
+      refs,
+      {},
+      { nominal: flops.evalFlops, effective: flops.effectiveForwardMacs * 2 },
+    );
   } finally {
     closeReferences(refs);
     ours.close();
@@ -395,12 +516,22 @@ async function glueWorkload(o: BenchOptions): Promise<Json> {
   const b = benchNative();
   try {
     await ours.trainer.timeSteps({ steps: Math.max(1, o.warmup) });
-    const fitPerStep: number[] = [], cppPerStep: number[] = [], difference: number[] = [], outside: number[] = [];
-    let epochStart = 0n, stepStart = 0;
+    const fitPerStep: number[] = [],
+      cppPerStep: number[] = [],
+      difference: number[] = [],
+      outside: number[] = [];
+    let epochStart = 0n,
+      stepStart = 0;
     const train = { native: ours.trainSet, size: o.steps * o.batchSize };
     await fit({
-      model: ours.model, optimizer: ours.optimizer, schedule: new ConstantLR({ lr: 0.05 }), train, epochs: o.rounds + 1,
-      batchSize: o.batchSize, seed: 0, workers: o.workers,
+      model: ours.model,
+      optimizer: ours.optimizer,
+      schedule: new ConstantLR({ lr: 0.05 }),
+      train,
+      epochs: o.rounds + 1,
+      batchSize: o.batchSize,
+      seed: 0,
+      workers: o.workers,
       callbacks: {
         onEpochBegin: () => {
           stepStart = b.stepSeconds();
@@ -412,13 +543,16 @@ async function glueWorkload(o: BenchOptions): Promise<Json> {
           const steps = Math.round(o.steps);
           const cpp = await ours.trainer.timeSteps({ steps, batches: Math.min(4, steps) });
           if (m.epoch === 1) return; // the first epoch warms fit()'s own trainer thread up
-          const f = fitSeconds / steps, c = cpp.seconds / steps;
+          const f = fitSeconds / steps,
+            c = cpp.seconds / steps;
           fitPerStep.push(f);
           cppPerStep.push(c);
           difference.push((100 * (f - c)) / f);
           outside.push((100 * (fitSeconds - inStep)) / fitSeconds);
-          o.log?.(`round ${m.epoch - 1}/${o.rounds}: fit() ${(f * 1e3).toFixed(2)} ms/step, C++ loop ${(c * 1e3).toFixed(2)} ms/step ` +
-            `(difference ${difference.at(-1)!.toFixed(2)}%); outside the step ${outside.at(-1)!.toFixed(3)}% of fit()'s epoch`);
+          o.log?.(
+            `round ${m.epoch - 1}/${o.rounds}: fit() ${(f * 1e3).toFixed(2)} ms/step, C++ loop ${(c * 1e3).toFixed(2)} ms/step ` +
+              `(difference ${difference.at(-1)!.toFixed(2)}%); outside the step ${outside.at(-1)!.toFixed(3)}% of fit()'s epoch`,
+          );
         },
       },
     });
@@ -481,7 +615,12 @@ async function rssWorkload(o: BenchOptions): Promise<Json> {
 }
 
 /** Images per second a loader delivers (the consumer only takes batches and lets them go). */
-async function loaderRate(dataset: NativeDataset, batchSize: number, workers: number, batches: number): Promise<{ ips: number; workers: number }> {
+async function loaderRate(
+  dataset: NativeDataset,
+  batchSize: number,
+  workers: number,
+  batches: number,
+): Promise<{ ips: number; workers: number }> {
   const loader: NativeDataLoader = dataset.loader({ batchSize, shuffle: true, seed: 0, workers, prefetch: 8 });
   try {
     loader.startEpoch(0);
@@ -512,16 +651,30 @@ function tempDir(prefix: string): string {
 /** A CIFAR-10 binary folder of random bytes (10,000 training images) with W1's augmentation, opened. */
 function cifarLoaderData(o: BenchOptions): { ds: NativeDataset; dispose(): void } {
   const dir = tempDir('cifar');
-  const record = 1 + 3 * 32 * 32, n = 10_000;
+  const record = 1 + 3 * 32 * 32,
+    n = 10_000;
   let seed = 12345;
   const rand = () => ((seed = (seed * 1103515245 + 12345) >>> 0) >>> 16) & 0xff;
-  for (const name of ['data_batch_1.bin', 'data_batch_2.bin', 'data_batch_3.bin', 'data_batch_4.bin', 'data_batch_5.bin', 'test_batch.bin']) {
+  for (const name of [
+    'data_batch_1.bin',
+    'data_batch_2.bin',
+    'data_batch_3.bin',
+    'data_batch_4.bin',
+    'data_batch_5.bin',
+    'test_batch.bin',
+  ]) {
     const buf = Buffer.alloc(name.startsWith('data_batch_1') ? record * n : record);
     for (let i = 0; i < buf.length; i++) buf[i] = i % record === 0 ? rand() % 10 : rand();
     fs.writeFileSync(path.join(dir, name), buf);
   }
   try {
-    const ds = new (native().NativeDataset)({ kind: 'cifar10', root: dir, split: 'train', augment: true, imageSize: o.imageSize === 32 ? 0 : o.imageSize });
+    const ds = new (native().NativeDataset)({
+      kind: 'cifar10',
+      root: dir,
+      split: 'train',
+      augment: true,
+      imageSize: o.imageSize === 32 ? 0 : o.imageSize,
+    });
     return { ds, dispose: () => ds.dispose() };
   } finally {
     fs.rmSync(dir, { recursive: true, force: true }); // the data is in memory once opened
@@ -532,8 +685,13 @@ async function cifarLoaderVsModel(o: BenchOptions, modelIps: number): Promise<Js
   const data = cifarLoaderData(o);
   try {
     const r = await loaderRate(data.ds, o.batchSize, o.workers, 100);
-    return { data: 'cifar10 format (random bytes), RandomCrop(32, padding=4) + RandomHorizontalFlip + Normalize', workers: r.workers,
-      images_per_second: round(r.ips), model_images_per_second: round(modelIps), ratio_to_model: round(r.ips / modelIps) };
+    return {
+      data: 'cifar10 format (random bytes), RandomCrop(32, padding=4) + RandomHorizontalFlip + Normalize',
+      workers: r.workers,
+      images_per_second: round(r.ips),
+      model_images_per_second: round(modelIps),
+      ratio_to_model: round(r.ips / modelIps),
+    };
   } finally {
     data.dispose();
   }
@@ -552,7 +710,14 @@ async function loaderWorkload(o: BenchOptions): Promise<Json> {
     // Both decoders, alternating round by round: the exact one (torchvision's pixels, the default)
     // and fastDecode (reduced DCT decoding of the crop's window, PIL's Image.draft).
     const open = (fastDecode: boolean) =>
-      new (native().NativeDataset)({ kind: 'image-folder', root: dir!, split: 'train', augment: true, imageSize: o.imageSize, fastDecode });
+      new (native().NativeDataset)({
+        kind: 'image-folder',
+        root: dir!,
+        split: 'train',
+        augment: true,
+        imageSize: o.imageSize,
+        fastDecode,
+      });
     const exact = open(false);
     const fast = open(true);
     const rates: number[] = [];
@@ -561,7 +726,10 @@ async function loaderWorkload(o: BenchOptions): Promise<Json> {
     try {
       const batches = Math.max(4, Math.floor(exact.info().size / o.batchSize) - 1);
       for (let r = 0; r < o.rounds; r++) {
-        for (const [ds, into, name] of [[exact, rates, 'exact'], [fast, fastRates, 'fastDecode']] as const) {
+        for (const [ds, into, name] of [
+          [exact, rates, 'exact'],
+          [fast, fastRates, 'fastDecode'],
+        ] as const) {
           const x = await loaderRate(ds, o.batchSize, o.workers, batches);
           into.push(x.ips);
           workers = x.workers;
@@ -618,8 +786,11 @@ async function leversWorkload(o: BenchOptions): Promise<Json> {
   const loaderData = cifarLoaderData(o);
   const b = benchNative();
   const all = Object.fromEntries(LEVER_NAMES.map((n) => [n, true])) as unknown as Levers;
-  const configs: Array<[string, Levers]> = [['all on', all], ...LEVER_NAMES.map((n): [string, Levers] => [`${n} off`, { ...all, [n]: false }]),
-    ['all off', Object.fromEntries(LEVER_NAMES.map((n) => [n, false])) as unknown as Levers]];
+  const configs: Array<[string, Levers]> = [
+    ['all on', all],
+    ...LEVER_NAMES.map((n): [string, Levers] => [`${n} off`, { ...all, [n]: false }]),
+    ['all off', Object.fromEntries(LEVER_NAMES.map((n) => [n, false])) as unknown as Levers],
+  ];
   try {
     const results: Record<string, { train: number[]; eval: number[]; loader: number[] }> = {};
     for (const [name, levers] of configs) {
@@ -637,7 +808,11 @@ async function leversWorkload(o: BenchOptions): Promise<Json> {
         results[name]!.eval.push(ips(await ours.evaluate()));
         results[name]!.loader.push((await loaderRate(loaderData.ds, o.batchSize, o.workers, 500)).ips);
       }
-      o.log?.(`round ${r + 1}/${o.rounds}: ` + configs.map(([n]) => `${n} ${results[n]!.train.at(-1)!.toFixed(0)}`).join(', ') + ' img/s (train)');
+      o.log?.(
+        `round ${r + 1}/${o.rounds}: ` +
+          configs.map(([n]) => `${n} ${results[n]!.train.at(-1)!.toFixed(0)}`).join(', ') +
+          ' img/s (train)',
+      );
     }
     const base = results['all on']!;
     const out: Json = {};
@@ -653,8 +828,12 @@ async function leversWorkload(o: BenchOptions): Promise<Json> {
       };
     }
     b.setLevers(all);
-    return { ...commonFields(o), images_per_second: round(median(base.train)), configurations: out,
-      load_average: os.loadavg().map((v) => round(v, 3)) };
+    return {
+      ...commonFields(o),
+      images_per_second: round(median(base.train)),
+      configurations: out,
+      load_average: os.loadavg().map((v) => round(v, 3)),
+    };
   } finally {
     ours.close();
     loaderData.dispose();
@@ -666,7 +845,8 @@ export async function runBench(options: BenchOptions): Promise<Json> {
   const o = options;
   const b = benchNative();
   for (const name of Object.keys(o.levers)) {
-    if (!LEVER_NAMES.includes(name as keyof Levers)) throw new RangeError(`unknown lever '${name}' (expected ${LEVER_NAMES.join(', ')})`);
+    if (!LEVER_NAMES.includes(name as keyof Levers))
+      throw new RangeError(`unknown lever '${name}' (expected ${LEVER_NAMES.join(', ')})`);
   }
   const before = b.levers();
   b.setLevers(o.levers);

@@ -18,7 +18,13 @@ export interface Levers {
   loaderBufferPool: boolean;
 }
 
-export const LEVER_NAMES: ReadonlyArray<keyof Levers> = ['fusedSgd', 'convAsMatmul', 'cachingAllocator', 'channelsLastInput', 'loaderBufferPool'];
+export const LEVER_NAMES: ReadonlyArray<keyof Levers> = [
+  'fusedSgd',
+  'convAsMatmul',
+  'cachingAllocator',
+  'channelsLastInput',
+  'loaderBufferPool',
+];
 
 export interface CpuCacheStats {
   cachedBytes: number;
@@ -44,8 +50,18 @@ export interface BenchBinding {
   /** Seconds spent inside the training step (zero_grad .. optimizer step) so far, all threads. */
   stepSeconds(): number;
   /** The BLAS behind LibTorch's sgemm; `limited`: pthread OpenBLAS set to run on the calling thread. */
-  blasInfo(): { sgemm: string; optimised: boolean; library: string; parallel: string; threads: number; limited: boolean };
-  writeJpegFolder(dir: string, options: { classes: number; perClass: number; width: number; height: number; seed: number; quality?: number }): number;
+  blasInfo(): {
+    sgemm: string;
+    optimised: boolean;
+    library: string;
+    parallel: string;
+    threads: number;
+    limited: boolean;
+  };
+  writeJpegFolder(
+    dir: string,
+    options: { classes: number; perClass: number; width: number; height: number; seed: number; quality?: number },
+  ): number;
 }
 
 export interface TimedSteps {

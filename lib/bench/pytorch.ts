@@ -65,7 +65,9 @@ export function referenceAvailable(python = DEFAULT_PYTHON): { ok: true; torch: 
   if (!fs.existsSync(python)) return { ok: false, why: `${python} not found` };
   if (!fs.existsSync(benchScript())) return { ok: false, why: `${benchScript()} not found` };
   const r = spawnSync(python, ['-c', 'import torchvision_compat, torch; print(torch.__version__)'], {
-    encoding: 'utf8', timeout: 120_000, env: { ...process.env, PYTHONPATH: path.dirname(benchScript()) },
+    encoding: 'utf8',
+    timeout: 120_000,
+    env: { ...process.env, PYTHONPATH: path.dirname(benchScript()) },
   });
   if (r.status !== 0) return { ok: false, why: `${python} cannot import torch and torchvision` };
   return { ok: true, torch: r.stdout.trim().split('\n').pop() ?? '' };
@@ -92,10 +94,34 @@ export class PyTorchReference {
   }
 
   static async start(o: ReferenceOptions): Promise<PyTorchReference> {
-    const args = [benchScript(), '--server', '--arch', o.arch, '--batch-size', String(o.batchSize), '--image-size', String(o.imageSize),
-      '--channels', String(o.channels), '--num-classes', String(o.numClasses), '--threads', String(o.threads), '--device', o.device,
-      '--mode', o.mode, '--warmup', String(o.warmup), '--lr', String(o.lr ?? 0.05), '--momentum', String(o.momentum ?? 0.9),
-      '--weight-decay', String(o.weightDecay ?? 5e-4)];
+    const args = [
+      benchScript(),
+      '--server',
+      '--arch',
+      o.arch,
+      '--batch-size',
+      String(o.batchSize),
+      '--image-size',
+      String(o.imageSize),
+      '--channels',
+      String(o.channels),
+      '--num-classes',
+      String(o.numClasses),
+      '--threads',
+      String(o.threads),
+      '--device',
+      o.device,
+      '--mode',
+      o.mode,
+      '--warmup',
+      String(o.warmup),
+      '--lr',
+      String(o.lr ?? 0.05),
+      '--momentum',
+      String(o.momentum ?? 0.9),
+      '--weight-decay',
+      String(o.weightDecay ?? 5e-4),
+    ];
     if (o.channelsLast) args.push('--channels-last');
     if (o.compile) args.push('--compile');
     // OMP_NUM_THREADS as well as set_num_threads: the same thread count from the first parallel region on.
@@ -112,7 +138,10 @@ export class PyTorchReference {
   private async next(): Promise<Record<string, unknown>> {
     for (;;) {
       const r = await this.lines.next();
-      if (r.done) throw new Error(`the PyTorch reference exited: ${this.stderr.trim().split('\n').slice(-3).join(' | ') || 'no output'}`);
+      if (r.done)
+        throw new Error(
+          `the PyTorch reference exited: ${this.stderr.trim().split('\n').slice(-3).join(' | ') || 'no output'}`,
+        );
       // The protocol's lines are JSON objects; anything else a library prints to stdout (a compiler's
       // chatter under torch.compile) is kept with stderr for the error message, not parsed.
       if (r.value.startsWith('{')) return JSON.parse(r.value) as Record<string, unknown>;
@@ -124,7 +153,11 @@ export class PyTorchReference {
   async run(steps: number): Promise<{ seconds: number; images: number; pageFaults: number }> {
     this.child.stdin!.write(JSON.stringify({ steps }) + '\n');
     const r = await this.next();
-    return { seconds: r.seconds as number, images: r.images as number, pageFaults: (r.page_faults as number | undefined) ?? NaN };
+    return {
+      seconds: r.seconds as number,
+      images: r.images as number,
+      pageFaults: (r.page_faults as number | undefined) ?? NaN,
+    };
   }
 
   /** Asks the process to quit (once: the workloads close on their way out as well as when done). */

@@ -12,7 +12,8 @@ export function quantile(values: readonly number[], q: number): number {
   if (values.length === 0) return NaN;
   const s = [...values].sort((a, b) => a - b);
   const pos = (s.length - 1) * q;
-  const lo = Math.floor(pos), hi = Math.ceil(pos);
+  const lo = Math.floor(pos),
+    hi = Math.ceil(pos);
   return s[lo]! + (s[hi]! - s[lo]!) * (pos - lo);
 }
 
@@ -23,7 +24,10 @@ export function round(value: number, digits = 4): number {
 }
 
 /** Median, quartiles and extremes of a sample, rounded. */
-export function summary(values: readonly number[], digits = 4): { median: number; q1: number; q3: number; min: number; max: number; n: number } {
+export function summary(
+  values: readonly number[],
+  digits = 4,
+): { median: number; q1: number; q3: number; min: number; max: number; n: number } {
   return {
     median: round(median(values), digits),
     q1: round(quantile(values, 0.25), digits),

@@ -88,7 +88,10 @@ function convert(name: string, kind: FlagKind, value: string): string | number {
 export function formatFlags(specs: FlagSpecs): string {
   const rows = Object.entries(specs).map(([name, s]) => {
     const arg = s.kind === 'boolean' ? '' : ` <${s.kind === 'string' ? 'value' : s.kind}>`;
-    return [`  --${name}${arg}`, s.default === undefined ? s.help : `${s.help} (default ${String(s.default)})`] as const;
+    return [
+      `  --${name}${arg}`,
+      s.default === undefined ? s.help : `${s.help} (default ${String(s.default)})`,
+    ] as const;
   });
   const width = Math.max(...rows.map((r) => r[0].length)) + 2;
   return rows.map(([a, h]) => a.padEnd(width) + h).join('\n');
@@ -134,7 +137,10 @@ export function machineCores(): number {
  * A --threads value capped at the cores of this machine, saying so in one stderr line: `--threads
  * 1000` started some 1,800 threads that spent their time switching and never finished a batch.
  */
-export function capThreads(threads: number | undefined, log: (line: string) => void = (l) => process.stderr.write(`${l}\n`)): number | undefined {
+export function capThreads(
+  threads: number | undefined,
+  log: (line: string) => void = (l) => process.stderr.write(`${l}\n`),
+): number | undefined {
   const cores = machineCores();
   if (threads === undefined || !(threads > cores)) return threads;
   log(`--threads ${threads} capped at ${cores}, the cores of this machine`);

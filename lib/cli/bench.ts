@@ -16,22 +16,39 @@ import type { Command } from './main';
 import { archList, isResNetArch } from '../nn/archs';
 
 const flagSpecs: FlagSpecs = {
-  workload: { kind: 'string', help: 'w1 (ResNet-18, batch 64, 3x32x32) | w2 (ResNet-50, 32, 3x64x64) | w3 (JPEG loader) | eval | glue | rss | levers (default w1)' },
+  workload: {
+    kind: 'string',
+    help: 'w1 (ResNet-18, batch 64, 3x32x32) | w2 (ResNet-50, 32, 3x64x64) | w3 (JPEG loader) | eval | glue | rss | levers (default w1)',
+  },
   arch: { kind: 'string', help: `${archList(' | ')} (default: the workload's)` },
   'batch-size': { kind: 'integer', help: "batch size (default: the workload's)" },
   'image-size': { kind: 'integer', help: "input height and width (default: the workload's)" },
   channels: { kind: 'integer', help: 'input channels (default 3)' },
   'num-classes': { kind: 'integer', help: 'classes (default 10)' },
-  steps: { kind: 'integer', help: 'timed steps per round, each side (default: the workload\'s; rss: steps per epoch)' },
-  rounds: { kind: 'integer', help: 'paired rounds, alternating ours and PyTorch (default: the workload\'s)' },
+  steps: { kind: 'integer', help: "timed steps per round, each side (default: the workload's; rss: steps per epoch)" },
+  rounds: { kind: 'integer', help: "paired rounds, alternating ours and PyTorch (default: the workload's)" },
   warmup: { kind: 'integer', help: 'untimed steps before the first round, each side' },
-  threads: { kind: 'integer', help: 'LibTorch threads for both sides (default: the machine\'s cores)' },
+  threads: { kind: 'integer', help: "LibTorch threads for both sides (default: the machine's cores)" },
   device: { kind: 'string', help: 'cpu | cuda | cuda:N (default cpu)' },
-  reference: { kind: 'string', help: 'auto (PyTorch when /usr/bin/python3 has torch) | none | pytorch (required) (default auto)' },
-  compile: { kind: 'string', help: 'torch.compile (inductor) as a second reference: auto (when the reference torch is 2.x; w1, w2, eval) | on (required) | off (default auto)' },
+  reference: {
+    kind: 'string',
+    help: 'auto (PyTorch when /usr/bin/python3 has torch) | none | pytorch (required) (default auto)',
+  },
+  compile: {
+    kind: 'string',
+    help: 'torch.compile (inductor) as a second reference: auto (when the reference torch is 2.x; w1, w2, eval) | on (required) | off (default auto)',
+  },
   python: { kind: 'string', help: 'the Python with torch for the reference (default /usr/bin/python3)' },
-  'reference-env': { kind: 'string', repeat: true, help: 'NAME=VALUE in the PyTorch process\'s environment (repeatable), e.g. GLIBC_TUNABLES=...' },
-  lever: { kind: 'string', repeat: true, help: 'NAME=on|off for fusedSgd, convAsMatmul, cachingAllocator, channelsLastInput, loaderBufferPool (repeatable; default all on)' },
+  'reference-env': {
+    kind: 'string',
+    repeat: true,
+    help: "NAME=VALUE in the PyTorch process's environment (repeatable), e.g. GLIBC_TUNABLES=...",
+  },
+  lever: {
+    kind: 'string',
+    repeat: true,
+    help: 'NAME=on|off for fusedSgd, convAsMatmul, cachingAllocator, channelsLastInput, loaderBufferPool (repeatable; default all on)',
+  },
   'rss-steps': { kind: 'integer', help: 'rss: training steps watched after the warm-up (default 2000)' },
   data: { kind: 'string', help: 'w3: an image folder (DIR/train/<class>/*.jpg; default: synthetic JPEGs)' },
   workers: { kind: 'integer', help: 'data loader threads (default automatic)' },
@@ -87,17 +104,20 @@ async function run(argv: string[]): Promise<number> {
   if (flags.floor === false) o.floor = false;
   if (flags.device !== undefined) {
     const device = flags.device as string;
-    if (!/^(cpu|cuda|cuda:\d+)$/.test(device)) throw new UsageError(`--device must be cpu, cuda or cuda:N, got '${device}'`);
+    if (!/^(cpu|cuda|cuda:\d+)$/.test(device))
+      throw new UsageError(`--device must be cpu, cuda or cuda:N, got '${device}'`);
     o.device = device === 'cuda' ? 'cuda:0' : device;
   }
   if (flags.reference !== undefined) {
     const ref = flags.reference as string;
-    if (!['auto', 'none', 'pytorch'].includes(ref)) throw new UsageError(`--reference must be auto, none or pytorch, got '${ref}'`);
+    if (!['auto', 'none', 'pytorch'].includes(ref))
+      throw new UsageError(`--reference must be auto, none or pytorch, got '${ref}'`);
     o.reference = ref as typeof o.reference;
   }
   if (flags.compile !== undefined) {
     const compile = flags.compile as string;
-    if (!['auto', 'on', 'off'].includes(compile)) throw new UsageError(`--compile must be auto, on or off, got '${compile}'`);
+    if (!['auto', 'on', 'off'].includes(compile))
+      throw new UsageError(`--compile must be auto, on or off, got '${compile}'`);
     if (compile === 'on' && !['w1', 'w2', 'eval'].includes(workload)) {
       throw new UsageError(`--compile on applies to the w1, w2 and eval workloads, not '${workload}'`);
     }
@@ -113,7 +133,9 @@ async function run(argv: string[]): Promise<number> {
   for (const spec of (flags.lever as string[] | undefined) ?? []) {
     const m = /^([A-Za-z]+)=(on|off|true|false|1|0)$/.exec(spec);
     if (!m || !(bench.LEVER_NAMES as readonly string[]).includes(m[1]!)) {
-      throw new UsageError(`--lever must be NAME=on|off with NAME one of ${bench.LEVER_NAMES.join(', ')}, got '${spec}'`);
+      throw new UsageError(
+        `--lever must be NAME=on|off with NAME one of ${bench.LEVER_NAMES.join(', ')}, got '${spec}'`,
+      );
     }
     o.levers[m[1] as keyof typeof o.levers] = ['on', 'true', '1'].includes(m[2]!);
   }
@@ -132,21 +154,30 @@ async function run(argv: string[]): Promise<number> {
 export function formatResult(r: Record<string, unknown>): string {
   const lines: string[] = [];
   const f = (v: unknown) => (typeof v === 'number' ? String(v) : JSON.stringify(v));
-  lines.push(`workload ${f(r.workload)}: ${f(r.arch)}, batch ${f(r.batch_size)}, ${f(r.channels)}x${f(r.image_size)}x${f(r.image_size)}, ` +
-    `${f(r.threads)} thread(s), ${f(r.device)}, levers ${f(r.levers)}`);
+  lines.push(
+    `workload ${f(r.workload)}: ${f(r.arch)}, batch ${f(r.batch_size)}, ${f(r.channels)}x${f(r.image_size)}x${f(r.image_size)}, ` +
+      `${f(r.threads)} thread(s), ${f(r.device)}, levers ${f(r.levers)}`,
+  );
   lines.push(`ours:    ${f(r.images_per_second)} images/s`);
   const py = r.pytorch as { images_per_second: number; torch: string } | null | undefined;
   const pc = r.pytorch_compile as { images_per_second: number; compile_seconds: number | null } | null | undefined;
   if (py && pc) {
-    lines.push(`PyTorch: ${py.images_per_second} images/s eager, ${pc.images_per_second} images/s torch.compile ` +
-      `(torch ${py.torch}; inductor, compiled in ${f(pc.compile_seconds)} s)`);
+    lines.push(
+      `PyTorch: ${py.images_per_second} images/s eager, ${pc.images_per_second} images/s torch.compile ` +
+        `(torch ${py.torch}; inductor, compiled in ${f(pc.compile_seconds)} s)`,
+    );
     lines.push(`ratio:   ${f(r.ratio)} vs eager, ${f(r.ratio_compile)} vs torch.compile (medians of paired rounds)`);
   } else if (py) {
-    lines.push(`PyTorch: ${py.images_per_second} images/s (torch ${py.torch})\nratio:   ${f(r.ratio)} (median of paired rounds)`);
+    lines.push(
+      `PyTorch: ${py.images_per_second} images/s (torch ${py.torch})\nratio:   ${f(r.ratio)} (median of paired rounds)`,
+    );
     if (r.compile_skipped) lines.push(`torch.compile: not run (${f(r.compile_skipped)})`);
   } else if (r.reference_skipped) lines.push(`PyTorch: not run (${f(r.reference_skipped)})`);
   const floor = r.floor as Record<string, number> | undefined;
-  if (floor) lines.push(`floor:   ${floor.floor_images_per_second} images/s at ${floor.matmul_gflops} GFLOP/s matmul; ours = ${floor.percent_of_floor}% of it`);
+  if (floor)
+    lines.push(
+      `floor:   ${floor.floor_images_per_second} images/s at ${floor.matmul_gflops} GFLOP/s matmul; ours = ${floor.percent_of_floor}% of it`,
+    );
   for (const key of ['loader', 'glue_percent', 'rss_growth_percent', 'ratio_to_model', 'page_faults_per_step']) {
     if (r[key] !== undefined) lines.push(`${key}: ${f(r[key])}`);
   }

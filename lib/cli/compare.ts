@@ -12,8 +12,16 @@ import * as path from 'path';
 import { outputFolderProblem } from '../folders';
 import { launchedByNpm, StopSignals } from '../stop-signals';
 import {
-  analyzeExperiment, readExperimentConfig, readExperimentFile, runExperiment, slugify, writeReport,
-  type ExperimentConfig, type ExperimentEvent, type ExperimentResults, type PlannedRun,
+  analyzeExperiment,
+  readExperimentConfig,
+  readExperimentFile,
+  runExperiment,
+  slugify,
+  writeReport,
+  type ExperimentConfig,
+  type ExperimentEvent,
+  type ExperimentResults,
+  type PlannedRun,
 } from '../experiment';
 import { capThreads, formatFlags, parseCommandFlags, UsageError, type FlagSpecs, type ParsedFlags } from './args';
 import type { Command } from './main';
@@ -27,7 +35,10 @@ export const runtimeFlagSpecs: FlagSpecs = {
 };
 
 const flagSpecs: FlagSpecs = {
-  config: { kind: 'string', help: 'experiment config, JSON or YAML (.yaml/.yml): data, model, optimizer, epochs, seeds, schedules' },
+  config: {
+    kind: 'string',
+    help: 'experiment config, JSON or YAML (.yaml/.yml): data, model, optimizer, epochs, seeds, schedules',
+  },
   out: { kind: 'string', help: 'experiment folder (default runs/<config name>); run again to resume' },
   ...runtimeFlagSpecs,
   'report-only': { kind: 'boolean', help: "don't train: write the report from the runs already in --out" },
@@ -35,7 +46,8 @@ const flagSpecs: FlagSpecs = {
   help: { kind: 'boolean', help: 'show this help' },
 };
 
-const pct = (v: number | null | undefined): string => (v === null || v === undefined || !Number.isFinite(v) ? '-' : `${(v * 100).toFixed(1)}%`);
+const pct = (v: number | null | undefined): string =>
+  v === null || v === undefined || !Number.isFinite(v) ? '-' : `${(v * 100).toFixed(1)}%`;
 /** A loss for the terminal: '-' for none, and NaN/Infinity (null once in JSON) as they are. */
 const fmtLoss = (v: number | null | undefined): string => (v === null || v === undefined ? '-' : v.toFixed(4));
 const fmtLr = (lr: number): string => (lr === 0 ? '0' : lr >= 1e-3 ? lr.toFixed(4) : lr.toExponential(1));
@@ -74,8 +86,10 @@ export class ExperimentProgress {
     const width = 28;
     const filled = Math.round(fraction * width);
     const bar = '='.repeat(Math.max(0, filled - 1)) + (filled > 0 ? '>' : '') + ' '.repeat(width - filled);
-    return `[${bar}] ${done.toFixed(1)}/${this.#total} epochs (${Math.floor(fraction * 100)}%)  ${this.#running.size} running  ` +
-      `elapsed ${formatDuration(elapsed)}  ETA ${formatDuration(eta)}`;
+    return (
+      `[${bar}] ${done.toFixed(1)}/${this.#total} epochs (${Math.floor(fraction * 100)}%)  ${this.#running.size} running  ` +
+      `elapsed ${formatDuration(elapsed)}  ETA ${formatDuration(eta)}`
+    );
   }
 
   /** The bar, cut to the terminal's width so it never wraps (a wrapped line cannot be redrawn in place). */
@@ -109,15 +123,20 @@ export class ExperimentProgress {
         const finished = e.status.filter((s) => s === 'done').length;
         const partial = e.status.filter((s) => s === 'partial').length;
         const diverged = e.status.filter((s) => s === 'diverged').length;
-        this.line(`${e.runs.length} runs × ${this.#epochs} epochs; ${e.jobs} at a time with ${e.threads} thread(s) each` +
-          (finished ? `; ${finished} already finished (skipped)` : '') + (partial ? `; ${partial} to resume` : '') +
-          (diverged ? `; ${diverged} diverged before (skipped)` : ''));
+        this.line(
+          `${e.runs.length} runs × ${this.#epochs} epochs; ${e.jobs} at a time with ${e.threads} thread(s) each` +
+            (finished ? `; ${finished} already finished (skipped)` : '') +
+            (partial ? `; ${partial} to resume` : '') +
+            (diverged ? `; ${diverged} diverged before (skipped)` : ''),
+        );
         break;
       }
       case 'run-start':
         this.#running.set(e.run.index, e.run);
         this.#partial.set(e.run.index, 0);
-        this.line(`${this.#name(e.run)}  start${e.fromEpoch ? ` (resuming after epoch ${e.fromEpoch})` : ''}  → ${e.run.relDir}`);
+        this.line(
+          `${this.#name(e.run)}  start${e.fromEpoch ? ` (resuming after epoch ${e.fromEpoch})` : ''}  → ${e.run.relDir}`,
+        );
         break;
       case 'batch':
         this.#partial.set(e.run.index, e.batch / e.batches);
@@ -128,16 +147,30 @@ export class ExperimentProgress {
         this.#done += 1;
         this.#partial.set(e.run.index, 0);
         const val = m.val_loss === null ? '' : `  val ${fmtLoss(m.val_loss)} (${pct(m.val_acc)})`;
-        const ens = m.ensemble_val_loss === undefined ? '' : `  ensemble ${fmtLoss(m.ensemble_val_loss)} (${pct(m.ensemble_val_acc)})`;
-        this.line(`${this.#name(e.run)}  epoch ${m.epoch}/${this.#epochs}  train ${fmtLoss(m.train_loss)}${val}` +
-          `  lr ${fmtLr(m.lr)}→${fmtLr(m.lr_end)}${m.cycle_end ? '  cycle end' : ''}${ens}  ${m.seconds.toFixed(1)} s`);
+        const ens =
+          m.ensemble_val_loss === undefined
+            ? ''
+            : `  ensemble ${fmtLoss(m.ensemble_val_loss)} (${pct(m.ensemble_val_acc)})`;
+        this.line(
+          `${this.#name(e.run)}  epoch ${m.epoch}/${this.#epochs}  train ${fmtLoss(m.train_loss)}${val}` +
+            `  lr ${fmtLr(m.lr)}→${fmtLr(m.lr_end)}${m.cycle_end ? '  cycle end' : ''}${ens}  ${m.seconds.toFixed(1)} s`,
+        );
         break;
       }
       case 'run-end':
         this.#running.delete(e.run.index);
         this.#partial.delete(e.run.index);
-        this.line(`${this.#name(e.run)}  ${e.status === 'done' ? 'done' : e.status === 'aborted' ? 'stopped (checkpoint kept)'
-          : e.status === 'diverged' ? `DIVERGED: ${e.error}` : `FAILED: ${e.error}`} after ${formatDuration(e.seconds)}`);
+        this.line(
+          `${this.#name(e.run)}  ${
+            e.status === 'done'
+              ? 'done'
+              : e.status === 'aborted'
+                ? 'stopped (checkpoint kept)'
+                : e.status === 'diverged'
+                  ? `DIVERGED: ${e.error}`
+                  : `FAILED: ${e.error}`
+          } after ${formatDuration(e.seconds)}`,
+        );
         break;
       case 'log':
         break;
@@ -154,14 +187,21 @@ export function summaryLines(results: ExperimentResults): string[] {
   const width = Math.max(...results.schedules.map((s) => s.label.length));
   const ms = (m: { mean: number; std: number }, f: (v: number) => string) =>
     Number.isFinite(m.mean) ? `${f(m.mean)}${Number.isFinite(m.std) ? ` ± ${f(m.std)}` : ''}` : '-';
-  const lines = results.schedules.map((s) => s.finished === 0 && s.diverged > 0
-    ? `  ${s.label.padEnd(width)}  diverged (${s.diverged} of ${s.diverged} run(s): non-finite loss; no results)`
-    : `  ${s.label.padEnd(width)}  final val loss ${ms(s.final.val_loss, (v) => v.toFixed(4))}  acc ${ms(s.final.val_acc, (v) => (v * 100).toFixed(2) + '%')}` +
-    `  (${s.finished} runs${s.diverged ? `, ${s.diverged} diverged, excluded` : ''})` + (s.ensemble ? `  ensemble ${ms(s.ensemble.val_loss, (v) => v.toFixed(4))}` : ''));
+  const lines = results.schedules.map((s) =>
+    s.finished === 0 && s.diverged > 0
+      ? `  ${s.label.padEnd(width)}  diverged (${s.diverged} of ${s.diverged} run(s): non-finite loss; no results)`
+      : `  ${s.label.padEnd(width)}  final val loss ${ms(s.final.val_loss, (v) => v.toFixed(4))}  acc ${ms(s.final.val_acc, (v) => (v * 100).toFixed(2) + '%')}` +
+        `  (${s.finished} runs${s.diverged ? `, ${s.diverged} diverged, excluded` : ''})` +
+        (s.ensemble ? `  ensemble ${ms(s.ensemble.val_loss, (v) => v.toFixed(4))}` : ''),
+  );
   for (const c of results.comparisons.filter((x) => x.metric === 'final_val_loss')) {
     const d = c.difference;
-    lines.push(`  ${c.a} − ${c.b}: final val loss ${Number.isFinite(d.mean) ? d.mean.toFixed(4) : '-'}` +
-      (d.ci ? ` (${Math.round(d.level * 100)}% interval ${d.ci[0].toFixed(4)} … ${d.ci[1].toFixed(4)}, ${d.n} seeds)` : ` (${d.n} seed(s), no interval)`));
+    lines.push(
+      `  ${c.a} − ${c.b}: final val loss ${Number.isFinite(d.mean) ? d.mean.toFixed(4) : '-'}` +
+        (d.ci
+          ? ` (${Math.round(d.level * 100)}% interval ${d.ci[0].toFixed(4)} … ${d.ci[1].toFixed(4)}, ${d.n} seeds)`
+          : ` (${d.n} seed(s), no interval)`),
+    );
   }
   return lines;
 }
@@ -180,7 +220,8 @@ export async function compareAndReport(o: CompareRunOptions): Promise<number> {
     const v = o.flags[name] as number | undefined;
     if (v !== undefined && v < 1) throw new UsageError(`--${name} must be >= 1, got ${v}`);
   }
-  if (o.flags.workers !== undefined && (o.flags.workers as number) < 0) throw new UsageError(`--workers must be >= 0, got ${String(o.flags.workers)}`);
+  if (o.flags.workers !== undefined && (o.flags.workers as number) < 0)
+    throw new UsageError(`--workers must be >= 0, got ${String(o.flags.workers)}`);
   if (o.flags.threads !== undefined) o.flags.threads = capThreads(o.flags.threads as number);
   if (!o.reportOnly) {
     // Before any run starts: a folder that cannot take the experiment fails at once.
@@ -198,7 +239,11 @@ export async function compareAndReport(o: CompareRunOptions): Promise<number> {
       resumeHint: 'Run the same command again to resume.',
       // The workers finish their writes and exit; this process exits when they have.
       onSecond: () => now.abort(),
-      beforeExit: () => experiment.then(() => undefined, () => undefined),
+      beforeExit: () =>
+        experiment.then(
+          () => undefined,
+          () => undefined,
+        ),
       watchParent: launchedByNpm(),
     });
     try {
@@ -215,11 +260,16 @@ export async function compareAndReport(o: CompareRunOptions): Promise<number> {
       const result = await (experiment as ReturnType<typeof runExperiment>);
       progress.finish();
       if (result.aborted) {
-        log(`stopped: ${result.runs.length - result.skipped - result.trained} run(s) unfinished; run the same command again to resume`);
+        log(
+          `stopped: ${result.runs.length - result.skipped - result.trained} run(s) unfinished; run the same command again to resume`,
+        );
         return stop.exitCode() || 130;
       }
-      log(`${result.trained} run(s) trained, ${result.skipped} already finished` +
-        (result.diverged ? `, ${result.diverged} diverged` : '') + `, in ${formatDuration(result.seconds)}`);
+      log(
+        `${result.trained} run(s) trained, ${result.skipped} already finished` +
+          (result.diverged ? `, ${result.diverged} diverged` : '') +
+          `, in ${formatDuration(result.seconds)}`,
+      );
     } finally {
       stop.dispose();
     }

@@ -13,7 +13,10 @@ const flagSpecs: FlagSpecs = {
   out: { kind: 'string', help: 'experiment folder (default runs/demo)' },
   ...runtimeFlagSpecs,
   jobs: { kind: 'integer', help: 'runs trained at once, each in its own process (default 2)' },
-  'print-config': { kind: 'boolean', help: 'print the demo config (a starting point for sgdr compare --config) and exit' },
+  'print-config': {
+    kind: 'boolean',
+    help: 'print the demo config (a starting point for sgdr compare --config) and exit',
+  },
   json: { kind: 'boolean', help: 'print results.json to stdout at the end' },
   help: { kind: 'boolean', help: 'show this help' },
 };

@@ -20,16 +20,26 @@ import { capThreads, flagDefault, formatFlags, parseCommandFlags, UsageError, ty
 import type { Command } from './main';
 
 const flagSpecs: FlagSpecs = {
-  data: { kind: 'string', help: 'fashion-mnist (default) | fashion-mnist:DIR | mnist:DIR | cifar10:DIR | image-folder:DIR' },
+  data: {
+    kind: 'string',
+    help: 'fashion-mnist (default) | fashion-mnist:DIR | mnist:DIR | cifar10:DIR | image-folder:DIR',
+  },
   arch: { kind: 'string', help: archList(' | '), default: 'resnet18' },
-  stem: { kind: 'string', help: 'imagenet | cifar | auto (cifar for images of 32 px or less); as sgdr train', default: DEFAULT_STEM },
+  stem: {
+    kind: 'string',
+    help: 'imagenet | cifar | auto (cifar for images of 32 px or less); as sgdr train',
+    default: DEFAULT_STEM,
+  },
   'batch-size': { kind: 'integer', help: 'training batch size (default 64; use the one you will train with)' },
   'start-lr': { kind: 'number', help: 'first LR of the sweep (default 1e-7)' },
   'end-lr': { kind: 'number', help: 'last LR of the sweep (default 10)' },
   iterations: { kind: 'integer', help: 'steps of the exponential sweep (default 100)' },
   beta: { kind: 'number', help: 'smoothing of the loss, debiased EMA (default 0.98)' },
   'diverge-factor': { kind: 'number', help: 'stop when the smoothed loss exceeds this × its best (default 4)' },
-  suggestion: { kind: 'string', help: `how the LR is suggested: ${LR_SUGGESTIONS.join(' | ')} (default steepest: steepest descent; minimum: the minimum's LR / 10)` },
+  suggestion: {
+    kind: 'string',
+    help: `how the LR is suggested: ${LR_SUGGESTIONS.join(' | ')} (default steepest: steepest descent; minimum: the minimum's LR / 10)`,
+  },
   optimizer: { kind: 'string', help: 'sgd | adamw | adam (default sgd)' },
   momentum: { kind: 'number', help: 'SGD momentum (default 0.9)' },
   'weight-decay': { kind: 'number', help: 'weight decay (default 5e-4 for sgd)' },
@@ -69,25 +79,30 @@ async function run(argv: string[]): Promise<number> {
   const problem = outputFolderProblem(out);
   if (problem) throw new UsageError(`--out ${out}: cannot write to the output folder (${problem})`);
   const suggestion = (flags.suggestion as string | undefined) ?? 'steepest';
-  if (!LR_SUGGESTIONS.includes(suggestion as LrSuggestion)) throw new UsageError(`--suggestion must be ${LR_SUGGESTIONS.join(' or ')}, got '${suggestion}'`);
+  if (!LR_SUGGESTIONS.includes(suggestion as LrSuggestion))
+    throw new UsageError(`--suggestion must be ${LR_SUGGESTIONS.join(' or ')}, got '${suggestion}'`);
   for (const name of ['start-lr', 'end-lr', 'diverge-factor'] as const) {
     const v = flags[name] as number | undefined;
-    if (v !== undefined && !(v > 0 && Number.isFinite(v))) throw new UsageError(`--${name} must be a finite number > 0, got ${v}`);
+    if (v !== undefined && !(v > 0 && Number.isFinite(v)))
+      throw new UsageError(`--${name} must be a finite number > 0, got ${v}`);
   }
   const startLr = (flags['start-lr'] as number | undefined) ?? 1e-7;
   const endLr = (flags['end-lr'] as number | undefined) ?? 10;
   if (endLr <= startLr) throw new UsageError(`--end-lr must be larger than --start-lr (${startLr}), got ${endLr}`);
   const beta = flags.beta as number | undefined;
-  if (beta !== undefined && !(beta >= 0 && beta < 1)) throw new UsageError(`--beta must be a number in [0, 1), got ${beta}`);
+  if (beta !== undefined && !(beta >= 0 && beta < 1))
+    throw new UsageError(`--beta must be a number in [0, 1), got ${beta}`);
   for (const name of ['iterations', 'batch-size', 'limit-train', 'image-size'] as const) {
     const v = flags[name] as number | undefined;
     const min = name === 'iterations' ? 2 : 1;
     if (v !== undefined && v < min) throw new UsageError(`--${name} must be >= ${min}, got ${v}`);
   }
   const optimizerType = (flags.optimizer as string | undefined) ?? 'sgd';
-  if (!['sgd', 'adam', 'adamw'].includes(optimizerType)) throw new UsageError(`--optimizer must be sgd, adam or adamw, got '${optimizerType}'`);
+  if (!['sgd', 'adam', 'adamw'].includes(optimizerType))
+    throw new UsageError(`--optimizer must be sgd, adam or adamw, got '${optimizerType}'`);
   const stem = (flags.stem as string | undefined) ?? flagDefault<string>(flagSpecs, 'stem');
-  if (!['auto', 'imagenet', 'cifar'].includes(stem)) throw new UsageError(`--stem must be auto, imagenet or cifar, got '${stem}'`);
+  if (!['auto', 'imagenet', 'cifar'].includes(stem))
+    throw new UsageError(`--stem must be auto, imagenet or cifar, got '${stem}'`);
   const threads = capThreads(flags.threads as number | undefined);
   if (threads !== undefined) setNumThreads(threads);
 
@@ -96,13 +111,18 @@ async function run(argv: string[]): Promise<number> {
   if (!isResNetArch(arch)) throw new UsageError(`--arch must be ${archList()}, got '${arch}'`);
   const batchSize = (flags['batch-size'] as number | undefined) ?? 64;
   const { train, val } = openData(dataName, {
-    limitTrain: flags['limit-train'] as number | undefined, limitVal: 1, augment: flags.augment as boolean | undefined,
+    limitTrain: flags['limit-train'] as number | undefined,
+    limitVal: 1,
+    augment: flags.augment as boolean | undefined,
     imageSize: flags['image-size'] as number | undefined,
   });
   val.dispose();
   const model = resnet(arch, {
-    numClasses: train.numClasses, inChannels: train.channels, stem: stem === 'auto' ? (train.height <= 32 ? 'cifar' : 'imagenet') : stem as 'cifar' | 'imagenet',
-    device: ((flags.device as string | undefined) ?? 'auto') as DeviceSpec, seed: (flags.seed as number | undefined) ?? 0,
+    numClasses: train.numClasses,
+    inChannels: train.channels,
+    stem: stem === 'auto' ? (train.height <= 32 ? 'cifar' : 'imagenet') : (stem as 'cifar' | 'imagenet'),
+    device: ((flags.device as string | undefined) ?? 'auto') as DeviceSpec,
+    seed: (flags.seed as number | undefined) ?? 0,
   });
   const log = (line: string) => process.stderr.write(`${line}\n`);
   const tty = Boolean(process.stderr.isTTY) && !process.env.CI;
@@ -110,14 +130,31 @@ async function run(argv: string[]): Promise<number> {
     const lr = startLr;
     let optimizer: Optimizer;
     const wd = flags['weight-decay'] as number | undefined;
-    if (optimizerType === 'sgd') optimizer = new SGD(model, { lr, momentum: (flags.momentum as number | undefined) ?? 0.9, weightDecay: wd ?? 5e-4, nesterov: flags.nesterov as boolean | undefined });
+    if (optimizerType === 'sgd')
+      optimizer = new SGD(model, {
+        lr,
+        momentum: (flags.momentum as number | undefined) ?? 0.9,
+        weightDecay: wd ?? 5e-4,
+        nesterov: flags.nesterov as boolean | undefined,
+      });
     else if (optimizerType === 'adamw') optimizer = new AdamW(model, { lr, weightDecay: wd });
     else optimizer = new Adam(model, { lr, weightDecay: wd });
-    log(`lr-find: ${arch} on ${model.device}, ${train.size} training images, batch ${batchSize}; LR ${startLr} → ${endLr}`);
+    log(
+      `lr-find: ${arch} on ${model.device}, ${train.size} training images, batch ${batchSize}; LR ${startLr} → ${endLr}`,
+    );
     const result = await lrFind({
-      model, optimizer, train, batchSize, startLr, endLr, iterations: flags.iterations as number | undefined, beta,
-      divergeFactor: flags['diverge-factor'] as number | undefined, suggestion: suggestion as LrSuggestion,
-      seed: (flags.seed as number | undefined) ?? 0, workers: flags.workers as number | undefined,
+      model,
+      optimizer,
+      train,
+      batchSize,
+      startLr,
+      endLr,
+      iterations: flags.iterations as number | undefined,
+      beta,
+      divergeFactor: flags['diverge-factor'] as number | undefined,
+      suggestion: suggestion as LrSuggestion,
+      seed: (flags.seed as number | undefined) ?? 0,
+      workers: flags.workers as number | undefined,
       onStep: (s) => {
         const line = `lr-find ${s.iteration}/${s.iterations}  lr ${s.lr.toExponential(2)}  loss ${s.loss.toFixed(4)}  smoothed ${s.smoothedLoss.toFixed(4)}`;
         if (tty) process.stderr.write(`\r${line}\x1b[K`);
@@ -127,24 +164,44 @@ async function run(argv: string[]): Promise<number> {
     if (tty) process.stderr.write('\n');
     fs.mkdirSync(out, { recursive: true });
     const doc = {
-      lr: result.lr, loss: result.loss, raw_loss: result.rawLoss,
-      suggested_lr: result.suggestedLr, method: result.method, method_description: SUGGESTION_NAMES[result.method],
-      stopped: result.stopped, start_lr: result.startLr, end_lr: result.endLr, iterations: result.iterations,
-      beta: result.beta, diverge_factor: result.divergeFactor, data: dataName, arch, batch_size: batchSize, optimizer: optimizerType,
+      lr: result.lr,
+      loss: result.loss,
+      raw_loss: result.rawLoss,
+      suggested_lr: result.suggestedLr,
+      method: result.method,
+      method_description: SUGGESTION_NAMES[result.method],
+      stopped: result.stopped,
+      start_lr: result.startLr,
+      end_lr: result.endLr,
+      iterations: result.iterations,
+      beta: result.beta,
+      diverge_factor: result.divergeFactor,
+      data: dataName,
+      arch,
+      batch_size: batchSize,
+      optimizer: optimizerType,
     };
     const jsonFile = path.join(out, 'lr-find.json');
     await writeTextAtomic(jsonFile, JSON.stringify(doc) + '\n');
-    const svg = renderSvg(lrFindFigure(result, `LR range test: ${arch} on ${dataName.split(':')[0]}, batch ${batchSize}`));
+    const svg = renderSvg(
+      lrFindFigure(result, `LR range test: ${arch} on ${dataName.split(':')[0]}, batch ${batchSize}`),
+    );
     await writeTextAtomic(path.join(out, 'lr-find.svg'), svg);
     await writeViaTemp(path.join(out, 'lr-find.png'), (tmp) => fs.promises.writeFile(tmp, renderPng(svg)));
-    const why = result.stopped === 'diverged' ? `stopped after ${result.lr.length} steps: the smoothed loss passed ${result.divergeFactor}x its best`
-      : result.stopped === 'aborted' ? `stopped after ${result.lr.length} steps` : `all ${result.lr.length} steps`;
+    const why =
+      result.stopped === 'diverged'
+        ? `stopped after ${result.lr.length} steps: the smoothed loss passed ${result.divergeFactor}x its best`
+        : result.stopped === 'aborted'
+          ? `stopped after ${result.lr.length} steps`
+          : `all ${result.lr.length} steps`;
     log(`lr-find: ${why}; wrote ${jsonFile}, lr-find.png, lr-find.svg in ${out}`);
     if (result.suggestedLr === null) {
       log('lr-find: too few steps to suggest an LR (raise --iterations, or lower --start-lr)');
     } else {
       log(`suggested LR ${show(result.suggestedLr)} (${SUGGESTION_NAMES[result.method]}); as the peak LR of SGDR:`);
-      log(`  sgdr train --data ${dataName} --arch ${arch} --batch-size ${batchSize} --scheduler warm-restarts --lr ${show(result.suggestedLr)}`);
+      log(
+        `  sgdr train --data ${dataName} --arch ${arch} --batch-size ${batchSize} --scheduler warm-restarts --lr ${show(result.suggestedLr)}`,
+      );
     }
     if (flags.json) process.stdout.write(JSON.stringify(doc) + '\n');
     return 0;

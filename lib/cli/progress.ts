@@ -13,11 +13,14 @@ export function formatDuration(seconds: number): string {
   const h = Math.floor(s / 3600);
   const m = Math.floor((s % 3600) / 60);
   const sec = s % 60;
-  return h > 0 ? `${h}:${String(m).padStart(2, '0')}:${String(sec).padStart(2, '0')}` : `${m}:${String(sec).padStart(2, '0')}`;
+  return h > 0
+    ? `${h}:${String(m).padStart(2, '0')}:${String(sec).padStart(2, '0')}`
+    : `${m}:${String(sec).padStart(2, '0')}`;
 }
 
 const fmtLr = (lr: number): string => (lr === 0 ? '0' : lr >= 1e-3 ? lr.toFixed(4) : lr.toExponential(2));
-const pct = (v: number | null | undefined): string => (v === null || v === undefined ? '-' : `${(v * 100).toFixed(1)}%`);
+const pct = (v: number | null | undefined): string =>
+  v === null || v === undefined ? '-' : `${(v * 100).toFixed(1)}%`;
 
 export class EpochProgress {
   readonly #out: NodeJS.WriteStream;
@@ -58,9 +61,13 @@ export class EpochProgress {
   epochEnd(m: EpochMetrics): void {
     if (this.#tty) this.#out.write('\r\x1b[K');
     const val = m.val_loss === null ? '' : `  val_loss ${m.val_loss.toFixed(4)} acc ${pct(m.val_acc)}`;
-    const ens = m.ensemble_val_loss === undefined ? ''
-      : `  | cycle end: snapshot; ensemble of ${m.ensemble_size} val_loss ${m.ensemble_val_loss.toFixed(4)} acc ${pct(m.ensemble_val_acc)}`;
-    this.#out.write(`${this.#prefix}epoch ${m.epoch}/${this.#epochs}  train_loss ${m.train_loss.toFixed(4)} acc ${pct(m.train_acc)}${val}` +
-      `  lr ${fmtLr(m.lr)}→${fmtLr(m.lr_end)}  ${m.seconds.toFixed(1)} s  ${Math.round(m.images_per_second)} img/s${ens}\n`);
+    const ens =
+      m.ensemble_val_loss === undefined
+        ? ''
+        : `  | cycle end: snapshot; ensemble of ${m.ensemble_size} val_loss ${m.ensemble_val_loss.toFixed(4)} acc ${pct(m.ensemble_val_acc)}`;
+    this.#out.write(
+      `${this.#prefix}epoch ${m.epoch}/${this.#epochs}  train_loss ${m.train_loss.toFixed(4)} acc ${pct(m.train_acc)}${val}` +
+        `  lr ${fmtLr(m.lr)}→${fmtLr(m.lr_end)}  ${m.seconds.toFixed(1)} s  ${Math.round(m.images_per_second)} img/s${ens}\n`,
+    );
   }
 }

@@ -4,7 +4,14 @@
  * (`tMult`); these helpers restate them by flag (`--t-mult`), so every error is one line that
  * points at what to fix.
  */
-import { ScheduleParamError, scheduleFromSpec, scheduleTypes, type Schedule, type ScheduleSpec, type ScheduleType } from '../schedule';
+import {
+  ScheduleParamError,
+  scheduleFromSpec,
+  scheduleTypes,
+  type Schedule,
+  type ScheduleSpec,
+  type ScheduleType,
+} from '../schedule';
 import { flagDefault, UsageError, type FlagSpecs, type ParsedFlags } from './args';
 
 export const scheduleFlagSpecs: FlagSpecs = {
@@ -17,17 +24,31 @@ export const scheduleFlagSpecs: FlagSpecs = {
   warmup: { kind: 'number', help: 'warm-restarts: epochs of linear warmup from eta-min at the start', default: 0 },
   'warmup-every-restart': { kind: 'boolean', help: 'warm-restarts: warm up again after every restart' },
   'cycle-limit': { kind: 'integer', help: 'warm-restarts: number of cycles, then the LR stays at eta-min' },
-  'k-decay': { kind: 'number', help: "warm-restarts: k-decay's k, the cosine of T_cur^k/T_i^k (timm's k_decay), > 0 (default 1)" },
-  patience: { kind: 'integer', help: 'plateau-restarts: restart when the val loss has not improved for P epochs of a cycle (required)' },
+  'k-decay': {
+    kind: 'number',
+    help: "warm-restarts: k-decay's k, the cosine of T_cur^k/T_i^k (timm's k_decay), > 0 (default 1)",
+  },
+  patience: {
+    kind: 'integer',
+    help: 'plateau-restarts: restart when the val loss has not improved for P epochs of a cycle (required)',
+  },
   threshold: { kind: 'number', help: 'plateau-restarts: least improvement that counts (default 1e-4, relative)' },
-  'threshold-mode': { kind: 'string', help: "plateau-restarts: rel (loss < best·(1−threshold), default) | abs (loss < best − threshold)" },
+  'threshold-mode': {
+    kind: 'string',
+    help: 'plateau-restarts: rel (loss < best·(1−threshold), default) | abs (loss < best − threshold)',
+  },
   'step-size': { kind: 'number', help: 'step: epochs between decays (required)' },
   milestones: { kind: 'string', help: 'multistep: comma-separated epochs of the decays, e.g. 60,120,160 (required)' },
   gamma: { kind: 'number', help: 'step, multistep: factor applied at each decay, in (0, 1]', default: 0.1 },
-  'fge-lr2': { kind: 'number', help: 'fge: lr_2, the LR mid-cycle where models are collected, in (0, lr] (required; --lr is lr_1)' },
-  'fge-cycle': { kind: 'integer', help: 'fge: cycle length c in epochs, even (required); a model is collected after epoch c/2 of each' },
+  'fge-lr2': {
+    kind: 'number',
+    help: 'fge: lr_2, the LR mid-cycle where models are collected, in (0, lr] (required; --lr is lr_1)',
+  },
+  'fge-cycle': {
+    kind: 'integer',
+    help: 'fge: cycle length c in epochs, even (required); a model is collected after epoch c/2 of each',
+  },
 };
-
 
 /** The flags each scheduler accepts besides the common ones, and the option each one sets. */
 export const schedulerFlags: Record<ScheduleType, Record<string, string>> = {
@@ -105,11 +126,16 @@ export function scheduleFromFlags(flags: ParsedFlags, specs: FlagSpecs = schedul
       throw new UsageError(`--${flag} does not apply to --scheduler ${type}`);
     }
   }
-  if (type === 'step' && flags['step-size'] === undefined) throw new UsageError('--step-size is required for --scheduler step');
-  if (type === 'multistep' && flags.milestones === undefined) throw new UsageError('--milestones is required for --scheduler multistep');
-  if (type === 'fge' && flags['fge-lr2'] === undefined) throw new UsageError('--fge-lr2 is required for --scheduler fge (the LR mid-cycle; --lr is lr_1)');
-  if (type === 'fge' && flags['fge-cycle'] === undefined) throw new UsageError('--fge-cycle is required for --scheduler fge (an even number of epochs)');
-  if (type === 'plateau-restarts' && flags.patience === undefined) throw new UsageError('--patience is required for --scheduler plateau-restarts');
+  if (type === 'step' && flags['step-size'] === undefined)
+    throw new UsageError('--step-size is required for --scheduler step');
+  if (type === 'multistep' && flags.milestones === undefined)
+    throw new UsageError('--milestones is required for --scheduler multistep');
+  if (type === 'fge' && flags['fge-lr2'] === undefined)
+    throw new UsageError('--fge-lr2 is required for --scheduler fge (the LR mid-cycle; --lr is lr_1)');
+  if (type === 'fge' && flags['fge-cycle'] === undefined)
+    throw new UsageError('--fge-cycle is required for --scheduler fge (an even number of epochs)');
+  if (type === 'plateau-restarts' && flags.patience === undefined)
+    throw new UsageError('--patience is required for --scheduler plateau-restarts');
 
   const spec: Record<string, unknown> = { type, lr: flags.lr ?? flagDefault<number>(specs, 'lr') };
   if (type === 'warm-restarts' || type === 'plateau-restarts') spec.t0 = flagDefault<number>(specs, 't0');

@@ -31,12 +31,21 @@ const flagSpecs: FlagSpecs = {
   'steps-per-epoch': { kind: 'integer', help: 'steps K per epoch: batch i of epoch e is at t = e + i/K (default 1)' },
   json: { kind: 'boolean', help: 'print {"lr": [...]}: epochs × K values (several schedules: {"schedules": [...]})' },
   plot: { kind: 'string', help: 'draw the LR over epochs into FILE (.svg or .png)' },
-  'y-scale': { kind: 'string', help: 'LR axis of the figure: linear | log | both (default linear; both for several schedules)' },
+  'y-scale': {
+    kind: 'string',
+    help: 'LR axis of the figure: linear | log | both (default linear; both for several schedules)',
+  },
   'log-y': { kind: 'boolean', help: 'same as --y-scale log' },
   figure1: { kind: 'boolean', help: "the schedules of the SGDR paper's Figure 1, over 200 epochs" },
-  config: { kind: 'string', help: 'JSON file: a list of schedule specs, or {"schedules": [...], "epochs": N, "title": "..."}' },
+  config: {
+    kind: 'string',
+    help: 'JSON file: a list of schedule specs, or {"schedules": [...], "epochs": N, "title": "..."}',
+  },
   title: { kind: 'string', help: 'figure title' },
-  'val-loss': { kind: 'string', help: 'plateau-restarts: replay these validation losses (metrics.jsonl, a JSON list, or numbers); without it the preview assumes no plateau' },
+  'val-loss': {
+    kind: 'string',
+    help: 'plateau-restarts: replay these validation losses (metrics.jsonl, a JSON list, or numbers); without it the preview assumes no plateau',
+  },
   help: { kind: 'boolean', help: 'show this help' },
 };
 
@@ -67,7 +76,10 @@ function schedulesFromConfig(file: string, stepsPerEpoch: number | undefined): B
   if (body.title !== undefined && typeof body.title !== 'string') throw fail('title must be a string');
   if (body.schedules.length === 0) throw fail('the "schedules" list is empty');
   const schedules = body.schedules.map((spec, i) => {
-    const withSteps = stepsPerEpoch !== undefined && spec && typeof spec === 'object' && !('stepsPerEpoch' in spec) ? { ...spec, stepsPerEpoch } : spec;
+    const withSteps =
+      stepsPerEpoch !== undefined && spec && typeof spec === 'object' && !('stepsPerEpoch' in spec)
+        ? { ...spec, stepsPerEpoch }
+        : spec;
     try {
       return build(withSteps as ScheduleSpec, (param) => `--config ${file}: schedules[${i}].${param}`);
     } catch (err) {
@@ -83,7 +95,8 @@ function lrScale(flags: ParsedFlags, several: boolean): LrScale {
   if (named !== undefined && !['linear', 'log', 'both'].includes(named)) {
     throw new UsageError(`--y-scale must be linear, log or both, got '${named}'`);
   }
-  if (flags['log-y'] && named !== undefined && named !== 'log') throw new UsageError(`--log-y contradicts --y-scale ${named}`);
+  if (flags['log-y'] && named !== undefined && named !== 'log')
+    throw new UsageError(`--log-y contradicts --y-scale ${named}`);
   return flags['log-y'] ? 'log' : ((named as LrScale | undefined) ?? (several ? 'both' : 'linear'));
 }
 
@@ -124,9 +137,11 @@ function singleTable(schedule: Schedule, epochs: number): string {
   const lines = [
     `# ${schedule.name}: ${epochs} epochs × ${k} step${k === 1 ? '' : 's'}`,
     ...(adaptive
-      ? [adaptive.valLosses.length
-        ? `# replaying ${adaptive.valLosses.length} validation loss(es); after epoch ${adaptive.valLosses.length} the preview assumes no plateau`
-        : '# no --val-loss history: the preview assumes no plateau (restarts at the caps T_i, as SGDR)']
+      ? [
+          adaptive.valLosses.length
+            ? `# replaying ${adaptive.valLosses.length} validation loss(es); after epoch ${adaptive.valLosses.length} the preview assumes no plateau`
+            : '# no --val-loss history: the preview assumes no plateau (restarts at the caps T_i, as SGDR)',
+        ]
       : []),
     `${'step'.padStart(7)}  ${'epoch'.padEnd(10)}  ${'lr'.padEnd(12)}  cycle`,
   ];
@@ -134,11 +149,16 @@ function singleTable(schedule: Schedule, epochs: number): string {
     // Entering a cycle ≥ 1 is a restart; entering the flat tail after a cycle limit is not.
     const restart = n > 0 && s.cycle[n]! > s.cycle[n - 1]! && schedule.cycle(s.cycle[n]!) !== undefined;
     const plateau = restart && (schedule.cycle(s.cycle[n]!) as Partial<PlateauCycle>).plateau;
-    lines.push(`${String(n).padStart(7)}  ${fmtT(s.t[n]!).padEnd(10)}  ${fmtLr(lr).padEnd(12)}  ${String(s.cycle[n]).padEnd(5)}${restart ? `  ← restart${plateau ? ' (plateau)' : ''}` : ''}`.trimEnd());
+    lines.push(
+      `${String(n).padStart(7)}  ${fmtT(s.t[n]!).padEnd(10)}  ${fmtLr(lr).padEnd(12)}  ${String(s.cycle[n]).padEnd(5)}${restart ? `  ← restart${plateau ? ' (plateau)' : ''}` : ''}`.trimEnd(),
+    );
   });
   if (listed.length > 0) {
     const more = listed.length > LISTED_RESTARTS ? cyclesBefore(schedule, epochs) - 1 - LISTED_RESTARTS : 0;
-    const shown = listed.slice(0, LISTED_RESTARTS).map((c) => fmtT(c.start)).join(', ');
+    const shown = listed
+      .slice(0, LISTED_RESTARTS)
+      .map((c) => fmtT(c.start))
+      .join(', ');
     lines.push(`# restarts at epochs ${shown}${more > 0 ? ` … and ${more} more` : ''}`);
   }
   return lines.join('\n') + '\n';
@@ -164,7 +184,7 @@ function help(): string {
     '',
     'Prints the LR of every training step (the LR at t = e + i/K for batch i of epoch e); --plot draws',
     'lr(t) over fractional epochs, sampled finely enough to show every cycle.',
-    'plateau-restarts restarts where the validation loss plateaus: --val-loss FILE replays a run\'s losses',
+    "plateau-restarts restarts where the validation loss plateaus: --val-loss FILE replays a run's losses",
     '(e.g. its metrics.jsonl); without it the preview assumes no plateau, i.e. restarts at the caps T_i as SGDR.',
     '',
     'flags:',
@@ -176,21 +196,27 @@ async function run(argv: string[]): Promise<number> {
   const flags = parseCommandFlags(argv, flagSpecs, help);
   if (!flags) return 0;
   const plot = flags.plot as string | undefined;
-  if (plot !== undefined && !figureFormat(plot)) throw new UsageError(`--plot must name a .svg or .png file, got '${plot}'`);
-  if (flags.epochs !== undefined && (flags.epochs as number) < 1) throw new UsageError(`--epochs must be ≥ 1, got ${flags.epochs}`);
+  if (plot !== undefined && !figureFormat(plot))
+    throw new UsageError(`--plot must name a .svg or .png file, got '${plot}'`);
+  if (flags.epochs !== undefined && (flags.epochs as number) < 1)
+    throw new UsageError(`--epochs must be ≥ 1, got ${flags.epochs}`);
   const stepsFlag = flags['steps-per-epoch'] as number | undefined;
-  if (stepsFlag !== undefined && stepsFlag < 1) throw new UsageError(`--steps-per-epoch must be an integer ≥ 1, got ${stepsFlag}`);
+  if (stepsFlag !== undefined && stepsFlag < 1)
+    throw new UsageError(`--steps-per-epoch must be an integer ≥ 1, got ${stepsFlag}`);
 
   const preset = flags.figure1 ? '--figure1' : flags.config !== undefined ? '--config' : undefined;
   let batch: Batch;
   if (preset) {
-    if (flags.figure1 && flags.config !== undefined) throw new UsageError('--figure1 and --config are alternatives; give one');
+    if (flags.figure1 && flags.config !== undefined)
+      throw new UsageError('--figure1 and --config are alternatives; give one');
     if (flags['val-loss'] !== undefined) throw new UsageError(`--val-loss cannot be combined with ${preset}`);
     const clash = singleScheduleFlags.find((f) => flags[f] !== undefined);
     if (clash) throw new UsageError(`--${clash} cannot be combined with ${preset} (put it in the schedule specs)`);
     batch = flags.figure1
       ? {
-          schedules: FIGURE1_SPECS.map((spec) => build(stepsFlag ? { ...spec, stepsPerEpoch: stepsFlag } : spec, (p) => p)),
+          schedules: FIGURE1_SPECS.map((spec) =>
+            build(stepsFlag ? { ...spec, stepsPerEpoch: stepsFlag } : spec, (p) => p),
+          ),
           epochs: FIGURE1_EPOCHS,
           title: FIGURE1_TITLE,
         }
@@ -198,7 +224,10 @@ async function run(argv: string[]): Promise<number> {
   } else {
     const schedule = scheduleFromFlags(flags);
     if (flags['val-loss'] !== undefined) {
-      if (!isAdaptiveSchedule(schedule)) throw new UsageError(`--val-loss applies to --scheduler plateau-restarts only, not ${String(flags.scheduler ?? 'warm-restarts')}`);
+      if (!isAdaptiveSchedule(schedule))
+        throw new UsageError(
+          `--val-loss applies to --scheduler plateau-restarts only, not ${String(flags.scheduler ?? 'warm-restarts')}`,
+        );
       readValLosses(flags['val-loss'] as string).forEach((v, j) => schedule.observe(j + 1, v));
     }
     batch = { schedules: [schedule] };
@@ -211,13 +240,21 @@ async function run(argv: string[]): Promise<number> {
     output(flags, batch, epochs, several, yScale, plot);
   } catch (err) {
     // A parameter that only fails once sampled (a T_0 too small to resolve) is named by its flag.
-    if (err instanceof ScheduleParamError && !several) throw new UsageError(`${flagFor(err.param) ?? err.param} ${err.detail}`);
+    if (err instanceof ScheduleParamError && !several)
+      throw new UsageError(`${flagFor(err.param) ?? err.param} ${err.detail}`);
     throw err;
   }
   return 0;
 }
 
-function output(flags: ParsedFlags, batch: Batch, epochs: number, several: boolean, yScale: LrScale, plot: string | undefined): void {
+function output(
+  flags: ParsedFlags,
+  batch: Batch,
+  epochs: number,
+  several: boolean,
+  yScale: LrScale,
+  plot: string | undefined,
+): void {
   if (plot !== undefined) {
     const title = (flags.title as string | undefined) ?? batch.title;
     writeFigure(plot, scheduleFigure(batch.schedules, { epochs, yScale, ...(title ? { title } : {}) }));
@@ -229,7 +266,9 @@ function output(flags: ParsedFlags, batch: Batch, epochs: number, several: boole
     process.stdout.write(JSON.stringify(out) + '\n');
   } else if (plot !== undefined) {
     const n = batch.schedules.length;
-    process.stdout.write(`wrote ${plot}: ${n} schedule${n === 1 ? '' : 's'} over ${epochs} epochs, ${yScale === 'both' ? 'linear and log' : yScale} LR axis\n`);
+    process.stdout.write(
+      `wrote ${plot}: ${n} schedule${n === 1 ? '' : 's'} over ${epochs} epochs, ${yScale === 'both' ? 'linear and log' : yScale} LR axis\n`,
+    );
   } else {
     process.stdout.write(several ? multiTable(batch.schedules, epochs) : singleTable(batch.schedules[0]!, epochs));
   }

@@ -17,7 +17,16 @@ import type { ScheduleSpec } from '../schedule';
 import type { DiskUse, KeepFiles } from '../train/fit';
 import { DEFAULT_SGD_MOMENTUM, readRunConfig, runTraining, type RunConfig } from '../train/run';
 import { DEFAULT_STEM } from '../nn/resnet';
-import { capThreads, flagDefault, formatFlags, parseCommandFlags, UsageError, withDefaults, type FlagSpecs, type ParsedFlags } from './args';
+import {
+  capThreads,
+  flagDefault,
+  formatFlags,
+  parseCommandFlags,
+  UsageError,
+  withDefaults,
+  type FlagSpecs,
+  type ParsedFlags,
+} from './args';
 import type { Command } from './main';
 import { EpochProgress, formatDuration } from './progress';
 import { scheduleFlagSpecs, scheduleFromFlags } from './schedule-flags';
@@ -25,9 +34,17 @@ import { archList } from '../nn/archs';
 
 /** The flags of sgdr train, with the defaults that a run uses and --help prints. */
 export const flagSpecs: FlagSpecs = {
-  data: { kind: 'string', help: 'fashion-mnist | fashion-mnist:DIR | mnist:DIR | cifar10:DIR | image-folder:DIR', default: 'fashion-mnist' },
+  data: {
+    kind: 'string',
+    help: 'fashion-mnist | fashion-mnist:DIR | mnist:DIR | cifar10:DIR | image-folder:DIR',
+    default: 'fashion-mnist',
+  },
   arch: { kind: 'string', help: archList(' | '), default: 'resnet18' },
-  stem: { kind: 'string', help: "imagenet (torchvision's 7×7 conv1 + max-pool) | cifar (3×3 conv1, no max-pool) | auto (cifar for images of 32 px or less)", default: DEFAULT_STEM },
+  stem: {
+    kind: 'string',
+    help: "imagenet (torchvision's 7×7 conv1 + max-pool) | cifar (3×3 conv1, no max-pool) | auto (cifar for images of 32 px or less)",
+    default: DEFAULT_STEM,
+  },
   epochs: { kind: 'integer', help: 'epochs to train', default: 6 },
   'batch-size': { kind: 'integer', help: 'training batch size', default: 64 },
   'eval-batch-size': { kind: 'integer', help: 'validation batch size (default: the training batch size)' },
@@ -36,34 +53,75 @@ export const flagSpecs: FlagSpecs = {
   optimizer: { kind: 'string', help: 'sgd | adamw | adam', default: 'sgd' },
   momentum: { kind: 'number', help: 'SGD momentum', default: DEFAULT_SGD_MOMENTUM },
   'weight-decay': { kind: 'number', help: 'weight decay (default 5e-4 for sgd, 0.01 for adamw)' },
-  'normalized-weight-decay': { kind: 'number', help: "w_norm of the AdamW paper: weight decay = w_norm·sqrt(b/(B·T_i)) per cycle" },
+  'normalized-weight-decay': {
+    kind: 'number',
+    help: 'w_norm of the AdamW paper: weight decay = w_norm·sqrt(b/(B·T_i)) per cycle',
+  },
   nesterov: { kind: 'boolean', help: 'Nesterov momentum' },
   seed: { kind: 'integer', help: 'seed of the weights, batch order and augmentation', default: 0 },
   'limit-train': { kind: 'integer', help: 'class-balanced subset of the training set (default: all)' },
   'limit-val': { kind: 'integer', help: 'class-balanced subset of the validation set (default: all)' },
   augment: { kind: 'boolean', help: 'random crop/flip augmentation of the training set (default on; --no-augment)' },
   'image-size': { kind: 'integer', help: 'input size (default: native for 28/32 px data, 224 for image folders)' },
-  'fast-decode': { kind: 'boolean', help: "image folders: decode JPEGs reduced to the input size (PIL's Image.draft); faster, not torchvision-exact" },
+  'fast-decode': {
+    kind: 'boolean',
+    help: "image folders: decode JPEGs reduced to the input size (PIL's Image.draft); faster, not torchvision-exact",
+  },
   'init-weights': { kind: 'string', help: 'start from a torch.save(model.state_dict()) file (transfer learning)' },
-  'reinit-last': { kind: 'integer', help: 'with --init-weights: re-initialise the last N modules (the seed study uses 40)' },
+  'reinit-last': {
+    kind: 'integer',
+    help: 'with --init-weights: re-initialise the last N modules (the seed study uses 40)',
+  },
   freeze: { kind: 'boolean', help: 'with --init-weights: train only the classifier and the re-initialised modules' },
-  'ensemble-size': { kind: 'integer', help: 'the snapshot ensemble draws on the last M cycle snapshots (default 3; fge: all)' },
-  ensemble: { kind: 'string', help: 'last (equal weights) | weighted (validation-NLL-optimal weights) | greedy (Caruana selection on validation)', default: 'last' },
-  'keep-snapshots': { kind: 'boolean', help: "keep the cycle snapshots' weights (--no-keep-snapshots keeps only their validation probabilities)", default: true },
-  swa: { kind: 'string', help: 'cycles: SWA, averaging the weights at every cycle end (swa.pth, swa_val_loss in summary.json)' },
-  'swa-start': { kind: 'integer', help: 'SWA from this 1-based epoch: the weights averaged at the end of every epoch (or --swa-cycle epochs) from it' },
-  'swa-lr': { kind: 'number', help: 'with --swa-start: the constant SWA LR from that epoch on (the low end with --swa-lr-max)' },
-  'swa-lr-max': { kind: 'number', help: 'with --swa-lr: a cyclic SWA LR, linear from this down to --swa-lr over each SWA cycle' },
+  'ensemble-size': {
+    kind: 'integer',
+    help: 'the snapshot ensemble draws on the last M cycle snapshots (default 3; fge: all)',
+  },
+  ensemble: {
+    kind: 'string',
+    help: 'last (equal weights) | weighted (validation-NLL-optimal weights) | greedy (Caruana selection on validation)',
+    default: 'last',
+  },
+  'keep-snapshots': {
+    kind: 'boolean',
+    help: "keep the cycle snapshots' weights (--no-keep-snapshots keeps only their validation probabilities)",
+    default: true,
+  },
+  swa: {
+    kind: 'string',
+    help: 'cycles: SWA, averaging the weights at every cycle end (swa.pth, swa_val_loss in summary.json)',
+  },
+  'swa-start': {
+    kind: 'integer',
+    help: 'SWA from this 1-based epoch: the weights averaged at the end of every epoch (or --swa-cycle epochs) from it',
+  },
+  'swa-lr': {
+    kind: 'number',
+    help: 'with --swa-start: the constant SWA LR from that epoch on (the low end with --swa-lr-max)',
+  },
+  'swa-lr-max': {
+    kind: 'number',
+    help: 'with --swa-lr: a cyclic SWA LR, linear from this down to --swa-lr over each SWA cycle',
+  },
   'swa-cycle': { kind: 'integer', help: 'with --swa-start: epochs per SWA cycle, averaged at its end', default: 1 },
   device: { kind: 'string', help: 'auto | cpu | cuda | cuda:N', default: 'auto' },
-  threads: { kind: 'integer', help: 'LibTorch threads (default: the machine\'s cores)' },
+  threads: { kind: 'integer', help: "LibTorch threads (default: the machine's cores)" },
   workers: { kind: 'integer', help: 'data loader threads (default: automatic)' },
   out: { kind: 'string', help: 'run folder (default: runs/train-<time>)' },
-  resume: { kind: 'string', help: 'continue the run in this folder from its last checkpoint (with --epochs N: train it longer, to N epochs)' },
+  resume: {
+    kind: 'string',
+    help: 'continue the run in this folder from its last checkpoint (with --epochs N: train it longer, to N epochs)',
+  },
   overwrite: { kind: 'boolean', help: "reuse an --out that holds another run (deletes that run's files only)" },
-  keep: { kind: 'string', help: "weight files to keep: all (default) | none | a list of checkpoint,best,snapshots (snapshot probabilities stay; checkpoint goes once the run ends)" },
+  keep: {
+    kind: 'string',
+    help: 'weight files to keep: all (default) | none | a list of checkpoint,best,snapshots (snapshot probabilities stay; checkpoint goes once the run ends)',
+  },
   tensorboard: { kind: 'boolean', help: 'TensorBoard event files in --out (default on; --no-tensorboard)' },
-  'skip-nonfinite': { kind: 'boolean', help: 'skip (do not apply) batches with a NaN/Inf loss instead of stopping; counted in metrics.jsonl' },
+  'skip-nonfinite': {
+    kind: 'boolean',
+    help: 'skip (do not apply) batches with a NaN/Inf loss instead of stopping; counted in metrics.jsonl',
+  },
   json: { kind: 'boolean', help: 'print the summary as JSON at the end' },
   help: { kind: 'boolean', help: 'show this help' },
 };
@@ -78,10 +136,15 @@ export function keepFromFlag(value: string): KeepFiles {
   const v = value.trim();
   if (v === 'all') return { checkpoint: true, best: true, snapshots: true };
   if (v === 'none') return { checkpoint: false, best: false, snapshots: false };
-  const names = v.split(',').map((n) => n.trim()).filter((n) => n !== '');
+  const names = v
+    .split(',')
+    .map((n) => n.trim())
+    .filter((n) => n !== '');
   const bad = names.find((n) => !(KEEP_NAMES as readonly string[]).includes(n));
   if (bad !== undefined || names.length === 0) {
-    throw new UsageError(`--keep takes all, none or a comma-separated list of ${KEEP_NAMES.join(', ')}, got '${value}'`);
+    throw new UsageError(
+      `--keep takes all, none or a comma-separated list of ${KEEP_NAMES.join(', ')}, got '${value}'`,
+    );
   }
   return Object.fromEntries(KEEP_NAMES.map((n) => [n, names.includes(n)])) as KeepFiles;
 }
@@ -106,9 +169,11 @@ export function configFromFlags(flags: ParsedFlags): RunConfig {
   }
   const scheduleSpec = scheduleFromFlags(scheduleFlags, flagSpecs).spec();
   const optimizerType = (flags.optimizer as string | undefined) ?? flagDefault<string>(flagSpecs, 'optimizer');
-  if (!['sgd', 'adam', 'adamw'].includes(optimizerType)) throw new UsageError(`--optimizer must be sgd, adam or adamw, got '${optimizerType}'`);
+  if (!['sgd', 'adam', 'adamw'].includes(optimizerType))
+    throw new UsageError(`--optimizer must be sgd, adam or adamw, got '${optimizerType}'`);
   const stem = (flags.stem as string | undefined) ?? flagDefault<string>(flagSpecs, 'stem');
-  if (!['auto', 'imagenet', 'cifar'].includes(stem)) throw new UsageError(`--stem must be auto, imagenet or cifar, got '${stem}'`);
+  if (!['auto', 'imagenet', 'cifar'].includes(stem))
+    throw new UsageError(`--stem must be auto, imagenet or cifar, got '${stem}'`);
   for (const name of ['momentum', 'weight-decay', 'normalized-weight-decay'] as const) {
     const v = flags[name] as number | undefined;
     if (v !== undefined && v < 0) throw new UsageError(`--${name} must be >= 0, got ${v}`);
@@ -118,7 +183,8 @@ export function configFromFlags(flags: ParsedFlags): RunConfig {
   }
   for (const name of ['limit-train', 'limit-val', 'image-size', 'reinit-last', 'threads', 'workers'] as const) {
     const v = flags[name] as number | undefined;
-    if (v !== undefined && v < (name === 'reinit-last' || name === 'workers' ? 0 : 1)) throw new UsageError(`--${name} must be >= ${name === 'reinit-last' || name === 'workers' ? 0 : 1}, got ${v}`);
+    if (v !== undefined && v < (name === 'reinit-last' || name === 'workers' ? 0 : 1))
+      throw new UsageError(`--${name} must be >= ${name === 'reinit-last' || name === 'workers' ? 0 : 1}, got ${v}`);
   }
   const swa = swaFromFlags(flags, positive('epochs', 6));
   if (flags.ensemble !== undefined && !(ENSEMBLE_METHODS as readonly string[]).includes(flags.ensemble as string)) {
@@ -169,24 +235,37 @@ function swaFromFlags(flags: ParsedFlags, epochs: number): SwaOptions | undefine
   const start = flags['swa-start'] as number | undefined;
   const dependent = ['swa-lr', 'swa-lr-max', 'swa-cycle'].filter((f) => flags[f] !== undefined);
   if (flags.swa !== undefined) {
-    if (flags.swa !== 'cycles') throw new UsageError(`--swa must be 'cycles' (average at every cycle end; for every epoch from E use --swa-start E), got '${String(flags.swa)}'`);
-    if (start !== undefined) throw new UsageError('--swa cycles and --swa-start are two ways to choose the averaging points: give one');
-    if (dependent.length) throw new UsageError(`--${dependent[0]} needs --swa-start (--swa cycles keeps the schedule's LR)`);
+    if (flags.swa !== 'cycles')
+      throw new UsageError(
+        `--swa must be 'cycles' (average at every cycle end; for every epoch from E use --swa-start E), got '${String(flags.swa)}'`,
+      );
+    if (start !== undefined)
+      throw new UsageError('--swa cycles and --swa-start are two ways to choose the averaging points: give one');
+    if (dependent.length)
+      throw new UsageError(`--${dependent[0]} needs --swa-start (--swa cycles keeps the schedule's LR)`);
     return { start: 'cycles' };
   }
   if (start === undefined) {
     if (dependent.length) throw new UsageError(`--${dependent[0]} needs --swa-start`);
     return undefined;
   }
-  if (start < 1 || start > epochs) throw new UsageError(`--swa-start must be an epoch from 1 to --epochs (${epochs}), got ${start}`);
+  if (start < 1 || start > epochs)
+    throw new UsageError(`--swa-start must be an epoch from 1 to --epochs (${epochs}), got ${start}`);
   const lr = flags['swa-lr'] as number | undefined;
   const lrMax = flags['swa-lr-max'] as number | undefined;
   const cycle = flags['swa-cycle'] as number | undefined;
   if (lr !== undefined && !(lr > 0)) throw new UsageError(`--swa-lr must be > 0, got ${lr}`);
-  if (lrMax !== undefined && lr === undefined) throw new UsageError('--swa-lr-max needs --swa-lr (the LR at the end of each SWA cycle)');
-  if (lrMax !== undefined && !(lrMax >= lr!)) throw new UsageError(`--swa-lr-max must be >= --swa-lr (${lr}), got ${lrMax}`);
+  if (lrMax !== undefined && lr === undefined)
+    throw new UsageError('--swa-lr-max needs --swa-lr (the LR at the end of each SWA cycle)');
+  if (lrMax !== undefined && !(lrMax >= lr!))
+    throw new UsageError(`--swa-lr-max must be >= --swa-lr (${lr}), got ${lrMax}`);
   if (cycle !== undefined && cycle < 1) throw new UsageError(`--swa-cycle must be >= 1, got ${cycle}`);
-  return { start, ...(lr !== undefined ? { lr } : {}), ...(lrMax !== undefined ? { lrMax } : {}), ...(cycle !== undefined ? { cycle } : {}) };
+  return {
+    start,
+    ...(lr !== undefined ? { lr } : {}),
+    ...(lrMax !== undefined ? { lrMax } : {}),
+    ...(cycle !== undefined ? { cycle } : {}),
+  };
 }
 
 /** MiB, as `du -h` and `ls -lh` count them. */
@@ -235,14 +314,20 @@ export const command: Command = {
     let config: RunConfig;
     let outDir: string;
     const resume = flags.resume !== undefined;
-    if (resume && flags.overwrite) throw new UsageError('--resume continues the run in its folder; --overwrite would delete it');
+    if (resume && flags.overwrite)
+      throw new UsageError('--resume continues the run in its folder; --overwrite would delete it');
     if (resume) {
       const extra = Object.keys(flags).filter((f) => !RESUME_FLAGS.has(f));
-      if (extra.length) throw new UsageError(`--resume continues the run as it was configured; --${extra[0]} cannot change`);
+      if (extra.length)
+        throw new UsageError(`--resume continues the run as it was configured; --${extra[0]} cannot change`);
       outDir = flags.resume as string;
       if (!fs.existsSync(outDir)) throw new UsageError(`--resume: folder not found: ${outDir}`);
-      config = { ...readRunConfig(outDir), device: (flags.device as string | undefined) ?? 'auto',
-        threads: flags.threads as number | undefined, workers: flags.workers as number | undefined };
+      config = {
+        ...readRunConfig(outDir),
+        device: (flags.device as string | undefined) ?? 'auto',
+        threads: flags.threads as number | undefined,
+        workers: flags.workers as number | undefined,
+      };
       // What is written may change on resume; what is trained may not.
       if (flags.keep !== undefined) config.keep = keepFromFlag(flags.keep as string);
       if (flags.tensorboard !== undefined) config.tensorboard = flags.tensorboard as boolean;
@@ -268,7 +353,11 @@ export const command: Command = {
     const started = Date.now();
     try {
       const result = await runTraining(config, {
-        outDir, resume, overwrite: Boolean(flags.overwrite), signal: stop.signal, log,
+        outDir,
+        resume,
+        overwrite: Boolean(flags.overwrite),
+        signal: stop.signal,
+        log,
         callbacks: {
           onEpochBegin: () => progress.epochBegin(),
           onBatchEnd: (p) => progress.batch(p),
@@ -277,29 +366,41 @@ export const command: Command = {
       });
       const last = result.history[result.history.length - 1];
       if (result.aborted) {
-        log(`stopped at epoch ${result.history.length + 1} with a checkpoint; continue with: sgdr train --resume ${outDir}`);
+        log(
+          `stopped at epoch ${result.history.length + 1} with a checkpoint; continue with: sgdr train --resume ${outDir}`,
+        );
         return stop.exitCode() || 130;
       }
-      log(`done in ${formatDuration((Date.now() - started) / 1000)}: ${outDir} (metrics.jsonl, summary.json, ${result.snapshots.length} cycle snapshot(s)` +
-        `${result.swa ? `, swa.pth of ${result.swa.count} model(s)` : ''})` +
-        (last?.val_acc != null ? `; final val_acc ${(last.val_acc * 100).toFixed(1)}%` : '') +
-        (result.swa?.val_acc != null ? `; SWA val_acc ${(result.swa.val_acc * 100).toFixed(1)}%` : '') +
-        (result.skippedBatches !== undefined ? `; ${result.skippedBatches} batch(es) skipped for a non-finite loss` : ''));
+      log(
+        `done in ${formatDuration((Date.now() - started) / 1000)}: ${outDir} (metrics.jsonl, summary.json, ${result.snapshots.length} cycle snapshot(s)` +
+          `${result.swa ? `, swa.pth of ${result.swa.count} model(s)` : ''})` +
+          (last?.val_acc != null ? `; final val_acc ${(last.val_acc * 100).toFixed(1)}%` : '') +
+          (result.swa?.val_acc != null ? `; SWA val_acc ${(result.swa.val_acc * 100).toFixed(1)}%` : '') +
+          (result.skippedBatches !== undefined
+            ? `; ${result.skippedBatches} batch(es) skipped for a non-finite loss`
+            : ''),
+      );
       if (result.disk) log(diskLine(result.disk));
       if (flags.json) process.stdout.write(fs.readFileSync(path.join(outDir, 'summary.json'), 'utf8'));
       return 0;
     } catch (err) {
       if (err instanceof RunFolderInUseError) {
         const shown = err.files.length > 3 ? `${err.files.slice(0, 3).join(', ')}, …` : err.files.join(', ');
-        throw new UsageError(`--out ${outDir} holds another run (${shown}): continue it with --resume ${outDir}, or add --overwrite to replace it`);
+        throw new UsageError(
+          `--out ${outDir} holds another run (${shown}): continue it with --resume ${outDir}, or add --overwrite to replace it`,
+        );
       }
       if (err instanceof DivergenceError) {
-        throw new Error(`${err.message}; stopped with nothing saved from it (${outDir} keeps its last finite checkpoint, if any; --skip-nonfinite skips such batches)`);
+        throw new Error(
+          `${err.message}; stopped with nothing saved from it (${outDir} keeps its last finite checkpoint, if any; --skip-nonfinite skips such batches)`,
+        );
       }
       if (err instanceof FileWriteError) {
         const canResume = fs.existsSync(path.join(outDir, CHECKPOINT_FILE));
-        throw new Error(`${err.message}${err.diskFull ? '; free some space' : ''}` +
-          (canResume ? `, then continue from the last checkpoint with: sgdr train --resume ${outDir}` : ''));
+        throw new Error(
+          `${err.message}${err.diskFull ? '; free some space' : ''}` +
+            (canResume ? `, then continue from the last checkpoint with: sgdr train --resume ${outDir}` : ''),
+        );
       }
       throw err;
     } finally {

@@ -11,12 +11,15 @@ export function readValLosses(file: string): number[] {
   try {
     text = readFileSync(file, 'utf8').replace(/^\uFEFF/, '');
   } catch (err) {
-    throw new UsageError(`--val-loss ${file}: ${(err as NodeJS.ErrnoException).code === 'ENOENT' ? 'file not found' : (err as Error).message.split('\n')[0]}`);
+    throw new UsageError(
+      `--val-loss ${file}: ${(err as NodeJS.ErrnoException).code === 'ENOENT' ? 'file not found' : (err as Error).message.split('\n')[0]}`,
+    );
   }
   const fail = (what: string) => new UsageError(`--val-loss ${file}: ${what}`);
   const check = (values: unknown[], where: (i: number) => string): number[] => {
     values.forEach((v, i) => {
-      if (typeof v !== 'number' || !Number.isFinite(v)) throw fail(`${where(i)} is not a finite number (${JSON.stringify(v) ?? String(v)})`);
+      if (typeof v !== 'number' || !Number.isFinite(v))
+        throw fail(`${where(i)} is not a finite number (${JSON.stringify(v) ?? String(v)})`);
     });
     if (values.length === 0) throw fail('holds no validation losses');
     return values as number[];
@@ -31,7 +34,10 @@ export function readValLosses(file: string): number[] {
         throw fail(`line ${i + 1} is not JSON`);
       }
     });
-    return check(rows.map((r) => r?.val_loss), (i) => `line ${i + 1}'s val_loss`);
+    return check(
+      rows.map((r) => r?.val_loss),
+      (i) => `line ${i + 1}'s val_loss`,
+    );
   }
   if (trimmed.startsWith('[') || trimmed.startsWith('{')) {
     let value: unknown;
@@ -45,5 +51,8 @@ export function readValLosses(file: string): number[] {
     return check(list, (i) => `entry ${i + 1}`);
   }
   const parts = trimmed.split(/[\s,]+/).filter((p) => p !== '');
-  return check(parts.map((p) => (/^[-+0-9.eE]+$/.test(p) ? Number(p) : p)), (i) => `entry ${i + 1}`);
+  return check(
+    parts.map((p) => (/^[-+0-9.eE]+$/.test(p) ? Number(p) : p)),
+    (i) => `entry ${i + 1}`,
+  );
 }

@@ -72,7 +72,10 @@ export interface DataSpecs {
 /** A bad descriptor, option or folder. `path` is the folder or file concerned, when there is one. */
 export class DataSpecError extends Error {
   override name = 'DataSpecError';
-  constructor(message: string, readonly path?: string) {
+  constructor(
+    message: string,
+    readonly path?: string,
+  ) {
     super(message);
   }
 }
@@ -94,7 +97,9 @@ const isFile = (p: string): boolean => fs.statSync(p, { throwIfNoEntry: false })
 function checkInt(name: string, value: unknown, min: number): number | undefined {
   if (value === undefined) return undefined;
   if (typeof value !== 'number' || !Number.isInteger(value) || value < min) {
-    throw new RangeError(`${name} must be an integer >= ${min}, got ${typeof value === 'string' ? `'${value}'` : String(value)}`);
+    throw new RangeError(
+      `${name} must be an integer >= ${min}, got ${typeof value === 'string' ? `'${value}'` : String(value)}`,
+    );
   }
   return value;
 }
@@ -112,18 +117,27 @@ function checkStats(name: string, value: unknown): number[] | undefined {
 /** What a plain folder holds, judged by its layout; throws when it cannot tell. */
 export function detectKind(dir: string): DatasetKind {
   if (isDir(path.join(dir, 'train'))) return 'image-folder';
-  if (isFile(path.join(dir, 'data_batch_1.bin')) || isFile(path.join(dir, 'test_batch.bin')) ||
-      isDir(path.join(dir, 'cifar-10-batches-bin'))) {
+  if (
+    isFile(path.join(dir, 'data_batch_1.bin')) ||
+    isFile(path.join(dir, 'test_batch.bin')) ||
+    isDir(path.join(dir, 'cifar-10-batches-bin'))
+  ) {
     return 'cifar10';
   }
-  const idx = ['train-images-idx3-ubyte', 't10k-images-idx3-ubyte'].some((f) => isFile(path.join(dir, f)) || isFile(path.join(dir, `${f}.gz`)));
+  const idx = ['train-images-idx3-ubyte', 't10k-images-idx3-ubyte'].some(
+    (f) => isFile(path.join(dir, f)) || isFile(path.join(dir, `${f}.gz`)),
+  );
   if (idx) {
     throw new DataSpecError(
-      `${dir} holds IDX files: say fashion-mnist:${dir} or mnist:${dir} (their normalization statistics differ)`, dir);
+      `${dir} holds IDX files: say fashion-mnist:${dir} or mnist:${dir} (their normalization statistics differ)`,
+      dir,
+    );
   }
   throw new DataSpecError(
     `cannot tell what dataset ${dir} holds: expected ${dir}/train/<class>/*.jpg|jpeg|png (an image folder) or ` +
-      `CIFAR-10 binary batches; or name the kind (fashion-mnist:DIR, mnist:DIR, cifar10:DIR, image-folder:DIR)`, dir);
+      `CIFAR-10 binary batches; or name the kind (fashion-mnist:DIR, mnist:DIR, cifar10:DIR, image-folder:DIR)`,
+    dir,
+  );
 }
 
 /** The dataset kind (or alias) within edit distance 2 of `word`, if any. */
@@ -140,7 +154,8 @@ function editDistance(a: string, b: string): number {
   let prev = Array.from({ length: b.length + 1 }, (_, j) => j);
   for (let i = 1; i <= a.length; i++) {
     const row = [i];
-    for (let j = 1; j <= b.length; j++) row[j] = Math.min(prev[j]! + 1, row[j - 1]! + 1, prev[j - 1]! + (a[i - 1] === b[j - 1] ? 0 : 1));
+    for (let j = 1; j <= b.length; j++)
+      row[j] = Math.min(prev[j]! + 1, row[j - 1]! + 1, prev[j - 1]! + (a[i - 1] === b[j - 1] ? 0 : 1));
     prev = row;
   }
   return prev[b.length]!;
@@ -172,18 +187,22 @@ export function parseDataSpec(descriptor: string, options: DataOptions = {}): Da
     kind = detectKind(root);
   } else if (colon > 0 && /^[a-z][a-z0-9_-]*$/i.test(prefix)) {
     throw new DataSpecError(
-      `unknown dataset kind '${prefix}' in '${descriptor}' (expected ${DATASET_KINDS.join(', ')}, or a folder)`);
+      `unknown dataset kind '${prefix}' in '${descriptor}' (expected ${DATASET_KINDS.join(', ')}, or a folder)`,
+    );
   } else if (colon < 0 && /^[a-z][a-z0-9_-]*$/i.test(descriptor)) {
     // A bare word that is neither a kind nor a folder is most likely a misspelt kind.
     const near = closestKind(prefix);
     throw new DataSpecError(
       `unknown dataset '${descriptor}': not a dataset kind (${DATASET_KINDS.join(', ')}; all but fashion-mnist take :DIR) ` +
-      `nor a folder (${path.resolve(descriptor)} does not exist)${near ? `; did you mean '${near}'?` : ''}`, path.resolve(descriptor));
+        `nor a folder (${path.resolve(descriptor)} does not exist)${near ? `; did you mean '${near}'?` : ''}`,
+      path.resolve(descriptor),
+    );
   } else {
     throw new DataSpecError(`dataset folder not found: ${path.resolve(descriptor)}`, path.resolve(descriptor));
   }
   if (!isDir(root)) {
-    const hint = root === DEFAULT_FASHION_MNIST_DIR ? ' (install the dataset-fashion-mnist package or use fashion-mnist:DIR)' : '';
+    const hint =
+      root === DEFAULT_FASHION_MNIST_DIR ? ' (install the dataset-fashion-mnist package or use fashion-mnist:DIR)' : '';
     throw new DataSpecError(`${kind}: folder not found: ${root}${hint}`, root);
   }
   if (options === null || typeof options !== 'object') throw new TypeError('data options must be an object');

@@ -10,7 +10,17 @@ import { isAdaptiveSchedule, scheduleFromSpec, type Schedule } from '../schedule
 import type { EpochMetrics } from '../train/metrics';
 import { scheduleSpecOf, type ExperimentConfig } from './config';
 import { planRuns, readDivergence, readMetrics, runStatus, type Divergence, type RunStatus } from './runs';
-import { bestEpoch, defaultBandwidth, epochsToTarget, mean, meanStd, pairedDifference, rbfSmooth, type MeanStd, type PairedDifference } from './stats';
+import {
+  bestEpoch,
+  defaultBandwidth,
+  epochsToTarget,
+  mean,
+  meanStd,
+  pairedDifference,
+  rbfSmooth,
+  type MeanStd,
+  type PairedDifference,
+} from './stats';
 
 /** One run's metrics, as read from its folder (or made up in a test). */
 export interface RunRecord {
@@ -152,7 +162,14 @@ export interface ExperimentResults {
   level: number;
   schedules: ScheduleStats[];
   comparisons: Comparison[];
-  runs: Array<{ label: string; seed: number; dir?: string; status?: RunStatus; epochs: number; divergence?: Divergence }>;
+  runs: Array<{
+    label: string;
+    seed: number;
+    dir?: string;
+    status?: RunStatus;
+    epochs: number;
+    divergence?: Divergence;
+  }>;
 }
 
 const curveOf = (rows: EpochMetrics[], metric: CurveMetric, epochs: number): Array<number | null> => {
@@ -177,7 +194,8 @@ export function observedCycleEnds(runs: RunRecord[], epochs: number): Array<{ cy
   const seen = new Map<string, { cycle: number; epoch: number }>();
   for (const r of runs) {
     for (const row of r.rows) {
-      if (row.cycle_end && row.epoch <= epochs) seen.set(`${row.cycle}:${row.epoch}`, { cycle: row.cycle ?? 0, epoch: row.epoch });
+      if (row.cycle_end && row.epoch <= epochs)
+        seen.set(`${row.cycle}:${row.epoch}`, { cycle: row.cycle ?? 0, epoch: row.epoch });
     }
   }
   return [...seen.values()].sort((a, b) => a.epoch - b.epoch || a.cycle - b.cycle);
@@ -211,18 +229,28 @@ function scheduleStats(
   const n = epochs.map((e) => runs.filter((r) => r.rows.some((row) => row.epoch === e)).length);
   const lr = epochs.map((e) => mean(runs.map((r) => rowAt(r.rows, e)?.lr)));
 
-  const at = (e: number, pick: (row: EpochMetrics) => number | null | undefined, only?: (row: EpochMetrics) => boolean): MeanStd => meanStd(runs.map((r) => {
-    const row = rowAt(r.rows, e);
-    return row && (!only || only(row)) ? pick(row) : null;
-  }));
+  const at = (
+    e: number,
+    pick: (row: EpochMetrics) => number | null | undefined,
+    only?: (row: EpochMetrics) => boolean,
+  ): MeanStd =>
+    meanStd(
+      runs.map((r) => {
+        const row = rowAt(r.rows, e);
+        return row && (!only || only(row)) ? pick(row) : null;
+      }),
+    );
   // Restarts on plateau end their cycles where each run's own validation loss says: read from the runs.
   const adaptive = isAdaptiveSchedule(schedule);
   const ends = adaptive ? observedCycleEnds(runs, E) : cycleEndEpochs(schedule, E);
   const cycleEnds: CycleEndStats[] = ends.map(({ cycle, epoch }) => {
     const only = adaptive ? (r: EpochMetrics) => Boolean(r.cycle_end) && r.cycle === cycle : undefined;
     const s: CycleEndStats = {
-      cycle, epoch,
-      train_loss: at(epoch, (r) => r.train_loss, only), val_loss: at(epoch, (r) => r.val_loss, only), val_acc: at(epoch, (r) => r.val_acc, only),
+      cycle,
+      epoch,
+      train_loss: at(epoch, (r) => r.train_loss, only),
+      val_loss: at(epoch, (r) => r.val_loss, only),
+      val_acc: at(epoch, (r) => r.val_acc, only),
     };
     const ensLoss = at(epoch, (r) => r.ensemble_val_loss, only);
     if (ensLoss.n > 0) {
@@ -238,41 +266,68 @@ function scheduleStats(
   });
   const drawn = adaptive ? [...runs].sort((a, b) => a.seed - b.seed)[0] : undefined;
   const valLossHistory = drawn
-    ? { seed: drawn.seed, val_loss: drawn.rows.map((r) => r.val_loss).filter((v): v is number => typeof v === 'number' && Number.isFinite(v)) }
+    ? {
+        seed: drawn.seed,
+        val_loss: drawn.rows
+          .map((r) => r.val_loss)
+          .filter((v): v is number => typeof v === 'number' && Number.isFinite(v)),
+      }
     : undefined;
 
   const final = { epoch: E } as ScheduleStats['final'];
   for (const m of CURVE_METRICS) final[m] = meanStd(finished.map((r) => rowAt(r.rows, E)?.[m]));
 
   const perRunBest = finished
-    .map((r) => ({ seed: r.seed, best: bestEpoch(r.rows.map((row) => row.epoch), r.rows.map((row) => row.val_loss)) }))
+    .map((r) => ({
+      seed: r.seed,
+      best: bestEpoch(
+        r.rows.map((row) => row.epoch),
+        r.rows.map((row) => row.val_loss),
+      ),
+    }))
     .filter((b): b is { seed: number; best: { epoch: number; value: number } } => b.best !== null)
     .map((b) => ({ seed: b.seed, epoch: b.best.epoch, val_loss: b.best.value }));
   const meanBest = bestEpoch(epochs, curves.val_loss.mean);
 
-  const perRunTarget = target === null ? [] : finished.map((r) => ({
-    seed: r.seed,
-    epoch: epochsToTarget(r.rows.map((row) => row.epoch), r.rows.map((row) => row.val_loss), target),
-  }));
+  const perRunTarget =
+    target === null
+      ? []
+      : finished.map((r) => ({
+          seed: r.seed,
+          epoch: epochsToTarget(
+            r.rows.map((row) => row.epoch),
+            r.rows.map((row) => row.val_loss),
+            target,
+          ),
+        }));
 
   // The ensemble at the last cycle end where every finished run has one.
   let ensemble: ScheduleStats['ensemble'] = null;
   const withEnsemble = [...cycleEnds].reverse().find((c) => c.ensemble_val_loss && c.ensemble_val_loss.n > 0);
   if (withEnsemble) {
     const e = withEnsemble.epoch;
-    const pairs = finished.map((r) => rowAt(r.rows, e)).filter((row): row is EpochMetrics => row?.ensemble_val_loss !== undefined);
+    const pairs = finished
+      .map((r) => rowAt(r.rows, e))
+      .filter((row): row is EpochMetrics => row?.ensemble_val_loss !== undefined);
     const single = pairs.map((r) => r.val_loss);
     const singleAcc = pairs.map((r) => r.val_acc);
     const ens = pairs.map((r) => r.ensemble_val_loss!);
     const ensAcc = pairs.map((r) => r.ensemble_val_acc!);
-    const cycles = [...new Set(pairs.flatMap((r) => (r.ensemble_members ?? []).map((m) => m.cycle)))].sort((x, y) => x - y);
+    const cycles = [...new Set(pairs.flatMap((r) => (r.ensemble_members ?? []).map((m) => m.cycle)))].sort(
+      (x, y) => x - y,
+    );
     ensemble = {
       epoch: e,
       size: Math.max(0, ...pairs.map((r) => r.ensemble_size ?? 0)),
       method: pairs.find((r) => r.ensemble_method)?.ensemble_method ?? 'last',
-      members: cycles.map((cycle) => ({ cycle, weight: mean(pairs.map((r) => r.ensemble_members?.find((m) => m.cycle === cycle)?.weight ?? 0)) ?? 0 })),
-      val_loss: meanStd(ens), val_acc: meanStd(ensAcc),
-      single_val_loss: meanStd(single), single_val_acc: meanStd(singleAcc),
+      members: cycles.map((cycle) => ({
+        cycle,
+        weight: mean(pairs.map((r) => r.ensemble_members?.find((m) => m.cycle === cycle)?.weight ?? 0)) ?? 0,
+      })),
+      val_loss: meanStd(ens),
+      val_acc: meanStd(ensAcc),
+      single_val_loss: meanStd(single),
+      single_val_acc: meanStd(singleAcc),
       loss_gain: pairedDifference(single, ens, level),
       acc_gain: pairedDifference(ensAcc, singleAcc, level),
     };
@@ -280,19 +335,37 @@ function scheduleStats(
 
   // SWA after the last epoch, paired with the single model of the same runs.
   let swa: ScheduleStats['swa'] = null;
-  const swaRows = finished.map((r) => rowAt(r.rows, E)).filter((row): row is EpochMetrics => row?.swa_val_loss !== undefined);
+  const swaRows = finished
+    .map((r) => rowAt(r.rows, E))
+    .filter((row): row is EpochMetrics => row?.swa_val_loss !== undefined);
   if (entry.swa && swaRows.length > 0) {
     const o = entry.swa;
     swa = {
       epoch: E,
       count: Math.max(0, ...swaRows.map((r) => r.swa_size ?? 0)),
-      mode: o.start === 'cycles' ? 'every cycle end'
-        : `every ${o.cycle && o.cycle > 1 ? `${o.cycle} epochs` : 'epoch'} from epoch ${o.start}` +
-          (o.lr !== undefined ? (o.lrMax !== undefined ? `, cyclic SWA LR ${o.lrMax}→${o.lr}` : `, SWA LR ${o.lr}`) : ''),
-      val_loss: meanStd(swaRows.map((r) => r.swa_val_loss!)), val_acc: meanStd(swaRows.map((r) => r.swa_val_acc!)),
-      single_val_loss: meanStd(swaRows.map((r) => r.val_loss)), single_val_acc: meanStd(swaRows.map((r) => r.val_acc)),
-      loss_gain: pairedDifference(swaRows.map((r) => r.val_loss), swaRows.map((r) => r.swa_val_loss!), level),
-      acc_gain: pairedDifference(swaRows.map((r) => r.swa_val_acc!), swaRows.map((r) => r.val_acc), level),
+      mode:
+        o.start === 'cycles'
+          ? 'every cycle end'
+          : `every ${o.cycle && o.cycle > 1 ? `${o.cycle} epochs` : 'epoch'} from epoch ${o.start}` +
+            (o.lr !== undefined
+              ? o.lrMax !== undefined
+                ? `, cyclic SWA LR ${o.lrMax}→${o.lr}`
+                : `, SWA LR ${o.lr}`
+              : ''),
+      val_loss: meanStd(swaRows.map((r) => r.swa_val_loss!)),
+      val_acc: meanStd(swaRows.map((r) => r.swa_val_acc!)),
+      single_val_loss: meanStd(swaRows.map((r) => r.val_loss)),
+      single_val_acc: meanStd(swaRows.map((r) => r.val_acc)),
+      loss_gain: pairedDifference(
+        swaRows.map((r) => r.val_loss),
+        swaRows.map((r) => r.swa_val_loss!),
+        level,
+      ),
+      acc_gain: pairedDifference(
+        swaRows.map((r) => r.swa_val_acc!),
+        swaRows.map((r) => r.val_acc),
+        level,
+      ),
     };
   }
 
@@ -302,7 +375,14 @@ function scheduleStats(
     seeds: runs.map((r) => r.seed),
     finished: finished.length,
     diverged,
-    epochs, n, lr, curves, smoothed, cycleEnds, ...(valLossHistory ? { valLossHistory } : {}), final,
+    epochs,
+    n,
+    lr,
+    curves,
+    smoothed,
+    cycleEnds,
+    ...(valLossHistory ? { valLossHistory } : {}),
+    final,
     best: {
       val_loss: meanStd(perRunBest.map((b) => b.val_loss)),
       epoch: meanStd(perRunBest.map((b) => b.epoch)),
@@ -334,7 +414,10 @@ function metricOf(rows: EpochMetrics[], epochs: number, metric: ComparedMetric):
     case 'final_train_loss':
       return last.train_loss;
     case 'best_val_loss':
-      return bestEpoch(rows.map((r) => r.epoch), rows.map((r) => r.val_loss))?.value;
+      return bestEpoch(
+        rows.map((r) => r.epoch),
+        rows.map((r) => r.val_loss),
+      )?.value;
   }
 }
 
@@ -350,23 +433,33 @@ export function aggregate(config: ExperimentConfig, records: RunRecord[]): Exper
   const source = target === null ? 'default' : 'config';
   if (target === null) {
     // Schedules whose every run diverged have no curve to reach a target on: left out.
-    const live = config.schedules.filter((s) => byLabel.get(s.label)!.some(counted) || byLabel.get(s.label)!.length === 0);
+    const live = config.schedules.filter(
+      (s) => byLabel.get(s.label)!.some(counted) || byLabel.get(s.label)!.length === 0,
+    );
     const bests = live.map((s) => {
       const runs = byLabel.get(s.label)!.filter((r) => r.rows.length > 0 && counted(r));
-      const meanCurve = Array.from({ length: config.epochs }, (_, i) => mean(runs.map((r) => rowAt(r.rows, i + 1)?.val_loss)));
-      return bestEpoch(meanCurve.map((_, i) => i + 1), meanCurve)?.value;
+      const meanCurve = Array.from({ length: config.epochs }, (_, i) =>
+        mean(runs.map((r) => rowAt(r.rows, i + 1)?.val_loss)),
+      );
+      return bestEpoch(
+        meanCurve.map((_, i) => i + 1),
+        meanCurve,
+      )?.value;
     });
     if (bests.length && bests.every((b) => b !== undefined)) target = Math.max(...(bests as number[]));
   }
 
-  const schedules = config.schedules.map((s) => scheduleStats(config, s.label, byLabel.get(s.label)!, bandwidth, target, level));
+  const schedules = config.schedules.map((s) =>
+    scheduleStats(config, s.label, byLabel.get(s.label)!, bandwidth, target, level),
+  );
 
   const pairs: Array<[string, string]> = [];
   const labels = config.schedules.map((s) => s.label);
   if (config.analysis.baseline) {
     for (const l of labels) if (l !== config.analysis.baseline) pairs.push([l, config.analysis.baseline]);
   } else {
-    for (let i = 0; i < labels.length; i++) for (let j = i + 1; j < labels.length; j++) pairs.push([labels[i]!, labels[j]!]);
+    for (let i = 0; i < labels.length; i++)
+      for (let j = i + 1; j < labels.length; j++) pairs.push([labels[i]!, labels[j]!]);
   }
   const comparisons: Comparison[] = [];
   for (const [a, b] of pairs) {
@@ -376,7 +469,12 @@ export function aggregate(config: ExperimentConfig, records: RunRecord[]): Exper
       const seeds = config.seeds.filter((seed) => {
         const x = ra.find((r) => r.seed === seed && counted(r));
         const y = rb.find((r) => r.seed === seed && counted(r));
-        return x && y && metricOf(x.rows, config.epochs, metric) !== undefined && metricOf(y.rows, config.epochs, metric) !== undefined;
+        return (
+          x &&
+          y &&
+          metricOf(x.rows, config.epochs, metric) !== undefined &&
+          metricOf(y.rows, config.epochs, metric) !== undefined
+        );
       });
       const va = seeds.map((seed) => metricOf(ra.find((r) => r.seed === seed)!.rows, config.epochs, metric)!);
       const vb = seeds.map((seed) => metricOf(rb.find((r) => r.seed === seed)!.rows, config.epochs, metric)!);
@@ -393,8 +491,14 @@ export function aggregate(config: ExperimentConfig, records: RunRecord[]): Exper
     level,
     schedules,
     comparisons,
-    runs: records.map((r) => ({ label: r.label, seed: r.seed, dir: r.dir, status: r.status, epochs: r.rows.length,
-      ...(r.divergence ? { divergence: r.divergence } : {}) })),
+    runs: records.map((r) => ({
+      label: r.label,
+      seed: r.seed,
+      dir: r.dir,
+      status: r.status,
+      epochs: r.rows.length,
+      ...(r.divergence ? { divergence: r.divergence } : {}),
+    })),
   };
 }
 

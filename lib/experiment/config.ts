@@ -41,7 +41,9 @@ export class ExperimentConfigError extends TypeError {
     /** 1-based line of the key in a YAML config, when known. */
     readonly line?: number,
   ) {
-    super(`${file ? `${file}: ` : ''}${keyPath ? `${keyPath}${line ? ` (line ${line})` : ''}: ` : line ? `line ${line}: ` : ''}${detail}`);
+    super(
+      `${file ? `${file}: ` : ''}${keyPath ? `${keyPath}${line ? ` (line ${line})` : ''}: ` : line ? `line ${line}: ` : ''}${detail}`,
+    );
   }
 }
 
@@ -115,7 +117,14 @@ export interface ExperimentConfig {
 
 type Json = unknown;
 
-const kindOf = (v: Json): string => (v === null ? 'null' : Array.isArray(v) ? 'an array' : typeof v === 'object' ? 'an object' : `${typeof v} ${JSON.stringify(v)}`);
+const kindOf = (v: Json): string =>
+  v === null
+    ? 'null'
+    : Array.isArray(v)
+      ? 'an array'
+      : typeof v === 'object'
+        ? 'an object'
+        : `${typeof v} ${JSON.stringify(v)}`;
 
 class Checker {
   constructor(readonly file?: string) {}
@@ -138,7 +147,8 @@ class Checker {
   }
 
   oneOf<T extends string>(v: Json, keyPath: string, options: readonly T[]): T {
-    if (typeof v !== 'string' || !options.includes(v as T)) this.fail(keyPath, `must be one of ${options.join(', ')}, got ${kindOf(v)}`);
+    if (typeof v !== 'string' || !options.includes(v as T))
+      this.fail(keyPath, `must be one of ${options.join(', ')}, got ${kindOf(v)}`);
     return v as T;
   }
 
@@ -147,7 +157,11 @@ class Checker {
     return v;
   }
 
-  number(v: Json, keyPath: string, check: { min?: number; above?: number; max?: number; integer?: boolean } = {}): number {
+  number(
+    v: Json,
+    keyPath: string,
+    check: { min?: number; above?: number; max?: number; integer?: boolean } = {},
+  ): number {
     const what = check.integer ? 'an integer' : 'a number';
     if (typeof v !== 'number' || !Number.isFinite(v)) this.fail(keyPath, `must be ${what}, got ${kindOf(v)}`);
     if (check.integer && !Number.isInteger(v)) this.fail(keyPath, `must be an integer, got ${v}`);
@@ -166,13 +180,50 @@ class Checker {
 const join = (keyPath: string, key: string): string => (keyPath ? `${keyPath}.${key}` : key);
 
 const TOP_KEYS = [
-  'name', 'description', 'data', 'model', 'optimizer', 'epochs', 'batchSize', 'evalBatchSize', 'ensembleSize', 'ensemble',
-  'seeds', 'runs', 'schedules', 'analysis', 'keep', 'tensorboard', 'device', 'threads', 'workers',
+  'name',
+  'description',
+  'data',
+  'model',
+  'optimizer',
+  'epochs',
+  'batchSize',
+  'evalBatchSize',
+  'ensembleSize',
+  'ensemble',
+  'seeds',
+  'runs',
+  'schedules',
+  'analysis',
+  'keep',
+  'tensorboard',
+  'device',
+  'threads',
+  'workers',
 ] as const;
 const KEEP_KEYS = ['checkpoint', 'best', 'snapshots'] as const;
-const DATA_KEYS = ['source', 'limitTrain', 'limitVal', 'augment', 'hflip', 'pad', 'imageSize', 'resize', 'fastDecode', 'mean', 'std'] as const;
+const DATA_KEYS = [
+  'source',
+  'limitTrain',
+  'limitVal',
+  'augment',
+  'hflip',
+  'pad',
+  'imageSize',
+  'resize',
+  'fastDecode',
+  'mean',
+  'std',
+] as const;
 const MODEL_KEYS = ['arch', 'stem', 'initWeights', 'reinitLast', 'freeze'] as const;
-const OPTIMIZER_KEYS = ['type', 'momentum', 'weightDecay', 'nesterov', 'normalizedWeightDecay', 'betas', 'eps'] as const;
+const OPTIMIZER_KEYS = [
+  'type',
+  'momentum',
+  'weightDecay',
+  'nesterov',
+  'normalizedWeightDecay',
+  'betas',
+  'eps',
+] as const;
 const ANALYSIS_KEYS = ['targetValLoss', 'bandwidth', 'baseline', 'level'] as const;
 const ARCHS = RESNET_ARCHS;
 
@@ -183,21 +234,30 @@ function optimizerConfig(c: Checker, v: Json, keyPath: string): OptimizerConfig 
   if (o.momentum !== undefined) out.momentum = c.number(o.momentum, join(keyPath, 'momentum'), { min: 0, max: 1 });
   if (o.weightDecay !== undefined) out.weightDecay = c.number(o.weightDecay, join(keyPath, 'weightDecay'), { min: 0 });
   if (o.nesterov !== undefined) out.nesterov = c.boolean(o.nesterov, join(keyPath, 'nesterov'));
-  if (o.normalizedWeightDecay !== undefined) out.normalizedWeightDecay = c.number(o.normalizedWeightDecay, join(keyPath, 'normalizedWeightDecay'), { min: 0 });
+  if (o.normalizedWeightDecay !== undefined)
+    out.normalizedWeightDecay = c.number(o.normalizedWeightDecay, join(keyPath, 'normalizedWeightDecay'), { min: 0 });
   if (o.betas !== undefined) {
-    if (!Array.isArray(o.betas) || o.betas.length !== 2) c.fail(join(keyPath, 'betas'), `must be two numbers [beta1, beta2], got ${kindOf(o.betas)}`);
-    out.betas = [c.number(o.betas[0], join(keyPath, 'betas[0]'), { min: 0, max: 1 }), c.number(o.betas[1], join(keyPath, 'betas[1]'), { min: 0, max: 1 })];
+    if (!Array.isArray(o.betas) || o.betas.length !== 2)
+      c.fail(join(keyPath, 'betas'), `must be two numbers [beta1, beta2], got ${kindOf(o.betas)}`);
+    out.betas = [
+      c.number(o.betas[0], join(keyPath, 'betas[0]'), { min: 0, max: 1 }),
+      c.number(o.betas[1], join(keyPath, 'betas[1]'), { min: 0, max: 1 }),
+    ];
   }
   if (o.eps !== undefined) out.eps = c.number(o.eps, join(keyPath, 'eps'), { above: 0 });
   return out;
 }
 
 function scheduleEntry(c: Checker, v: Json, keyPath: string): ExperimentSchedule {
-  if (!v || typeof v !== 'object' || Array.isArray(v)) c.fail(keyPath, `must be an object with a "type", got ${kindOf(v)}`);
+  if (!v || typeof v !== 'object' || Array.isArray(v))
+    c.fail(keyPath, `must be an object with a "type", got ${kindOf(v)}`);
   const { optimizer, swa, ensemble, ensembleSize, ...rest } = v as Record<string, Json>;
   if (rest.type === undefined) c.fail(join(keyPath, 'type'), `missing (one of ${scheduleTypes.join(', ')})`);
   if (typeof rest.type !== 'string' || !scheduleTypes.includes(rest.type as ScheduleSpec['type'])) {
-    c.fail(join(keyPath, 'type'), `unknown schedule ${kindOf(rest.type)} (expected one of ${scheduleTypes.join(', ')})`);
+    c.fail(
+      join(keyPath, 'type'),
+      `unknown schedule ${kindOf(rest.type)} (expected one of ${scheduleTypes.join(', ')})`,
+    );
   }
   if (rest.label !== undefined) c.string(rest.label, join(keyPath, 'label'));
   let schedule: Schedule;
@@ -209,18 +269,25 @@ function scheduleEntry(c: Checker, v: Json, keyPath: string): ExperimentSchedule
     if (m) c.fail(join(keyPath, m[1]!), `unknown key for a "${String(rest.type)}" schedule`);
     c.fail(keyPath, (err as Error).message);
   }
-  const entry = { ...(rest as unknown as ScheduleSpec), label: (rest.label as string | undefined) ?? schedule.name } as ExperimentSchedule;
+  const entry = {
+    ...(rest as unknown as ScheduleSpec),
+    label: (rest.label as string | undefined) ?? schedule.name,
+  } as ExperimentSchedule;
   if (optimizer !== undefined) entry.optimizer = optimizerConfig(c, optimizer, join(keyPath, 'optimizer'));
   if (ensemble !== undefined) entry.ensemble = c.oneOf(ensemble, join(keyPath, 'ensemble'), ENSEMBLE_METHODS);
-  if (ensembleSize !== undefined) entry.ensembleSize = c.number(ensembleSize, join(keyPath, 'ensembleSize'), { integer: true, min: 1 });
+  if (ensembleSize !== undefined)
+    entry.ensembleSize = c.number(ensembleSize, join(keyPath, 'ensembleSize'), { integer: true, min: 1 });
   if (swa !== undefined) entry.swa = swaEntry(c, swa, join(keyPath, 'swa'));
   return entry;
 }
 
 function swaEntry(c: Checker, v: Json, keyPath: string): SwaOptions {
   const o = c.object(v, keyPath, ['start', 'lr', 'lrMax', 'cycle']);
-  if (o.start === undefined) c.fail(join(keyPath, 'start'), 'missing: "cycles" (every cycle end) or the 1-based epoch averaging starts at');
-  const swa: SwaOptions = { start: o.start === 'cycles' ? 'cycles' : c.number(o.start, join(keyPath, 'start'), { integer: true, min: 1 }) };
+  if (o.start === undefined)
+    c.fail(join(keyPath, 'start'), 'missing: "cycles" (every cycle end) or the 1-based epoch averaging starts at');
+  const swa: SwaOptions = {
+    start: o.start === 'cycles' ? 'cycles' : c.number(o.start, join(keyPath, 'start'), { integer: true, min: 1 }),
+  };
   if (o.lr !== undefined) swa.lr = c.number(o.lr, join(keyPath, 'lr'), { above: 0 });
   if (o.lrMax !== undefined) swa.lrMax = c.number(o.lrMax, join(keyPath, 'lrMax'), { above: 0 });
   if (o.cycle !== undefined) swa.cycle = c.number(o.cycle, join(keyPath, 'cycle'), { integer: true, min: 1 });
@@ -241,9 +308,11 @@ export function parseExperimentConfig(json: Json, file?: string): ExperimentConf
     const d = c.object(o.data, 'data', DATA_KEYS);
     if (d.source === undefined) c.fail('data.source', 'missing (e.g. "fashion-mnist" or "image-folder:DIR")');
     data = { source: c.string(d.source, 'data.source') };
-    for (const k of ['limitTrain', 'limitVal', 'imageSize', 'resize'] as const) if (d[k] !== undefined) data[k] = c.number(d[k], `data.${k}`, { integer: true, min: 1 });
+    for (const k of ['limitTrain', 'limitVal', 'imageSize', 'resize'] as const)
+      if (d[k] !== undefined) data[k] = c.number(d[k], `data.${k}`, { integer: true, min: 1 });
     if (d.pad !== undefined) data.pad = c.number(d.pad, 'data.pad', { integer: true, min: 0 });
-    for (const k of ['augment', 'hflip', 'fastDecode'] as const) if (d[k] !== undefined) data[k] = c.boolean(d[k], `data.${k}`);
+    for (const k of ['augment', 'hflip', 'fastDecode'] as const)
+      if (d[k] !== undefined) data[k] = c.boolean(d[k], `data.${k}`);
     for (const k of ['mean', 'std'] as const) if (d[k] !== undefined) data[k] = c.numbers(d[k], `data.${k}`);
   }
 
@@ -255,7 +324,8 @@ export function parseExperimentConfig(json: Json, file?: string): ExperimentConf
     model = { arch: c.oneOf(m.arch, 'model.arch', ARCHS) };
     if (m.stem !== undefined) model.stem = c.oneOf(m.stem, 'model.stem', ['auto', 'imagenet', 'cifar'] as const);
     if (m.initWeights !== undefined) model.initWeights = c.string(m.initWeights, 'model.initWeights');
-    if (m.reinitLast !== undefined) model.reinitLast = c.number(m.reinitLast, 'model.reinitLast', { integer: true, min: 0 });
+    if (m.reinitLast !== undefined)
+      model.reinitLast = c.number(m.reinitLast, 'model.reinitLast', { integer: true, min: 0 });
     if (m.freeze !== undefined) model.freeze = c.boolean(m.freeze, 'model.freeze');
     if ((model.reinitLast !== undefined || model.freeze) && !model.initWeights) {
       c.fail(model.reinitLast !== undefined ? 'model.reinitLast' : 'model.freeze', 'needs model.initWeights');
@@ -269,7 +339,8 @@ export function parseExperimentConfig(json: Json, file?: string): ExperimentConf
   let seeds: number[];
   if (o.seeds !== undefined && o.runs !== undefined) c.fail('runs', 'give either seeds or runs, not both');
   if (o.seeds !== undefined) {
-    if (!Array.isArray(o.seeds)) c.fail('seeds', `must be a list of integer seeds such as [0, 1, 2], got ${kindOf(o.seeds)}`);
+    if (!Array.isArray(o.seeds))
+      c.fail('seeds', `must be a list of integer seeds such as [0, 1, 2], got ${kindOf(o.seeds)}`);
     if (o.seeds.length === 0) c.fail('seeds', 'is empty: give at least one seed');
     seeds = o.seeds.map((s, i) => c.number(s, `seeds[${i}]`, { integer: true, min: 0 }));
     const dup = seeds.findIndex((s, i) => seeds.indexOf(s) !== i);
@@ -288,10 +359,16 @@ export function parseExperimentConfig(json: Json, file?: string): ExperimentConf
   schedules.forEach((s, i) => {
     const slug = slugify(s.label);
     if (Buffer.byteLength(slug) > MAX_FOLDER_NAME_BYTES) {
-      c.fail(`schedules[${i}].label`, `'${s.label}' makes a run folder name of ${Buffer.byteLength(slug)} bytes, over the limit of ${MAX_FOLDER_NAME_BYTES}; give a shorter label`);
+      c.fail(
+        `schedules[${i}].label`,
+        `'${s.label}' makes a run folder name of ${Buffer.byteLength(slug)} bytes, over the limit of ${MAX_FOLDER_NAME_BYTES}; give a shorter label`,
+      );
     }
     if (slugs.has(slug)) {
-      c.fail(`schedules[${i}].label`, `'${s.label}' names the same run folder as schedules[${slugs.get(slug)}] ('${schedules[slugs.get(slug)!]!.label}'); give distinct labels`);
+      c.fail(
+        `schedules[${i}].label`,
+        `'${s.label}' names the same run folder as schedules[${slugs.get(slug)}] ('${schedules[slugs.get(slug)!]!.label}'); give distinct labels`,
+      );
     }
     slugs.set(slug, i);
   });
@@ -299,7 +376,8 @@ export function parseExperimentConfig(json: Json, file?: string): ExperimentConf
   const analysis: ExperimentAnalysis = {};
   if (o.analysis !== undefined) {
     const a = c.object(o.analysis, 'analysis', ANALYSIS_KEYS);
-    if (a.targetValLoss !== undefined) analysis.targetValLoss = c.number(a.targetValLoss, 'analysis.targetValLoss', { above: 0 });
+    if (a.targetValLoss !== undefined)
+      analysis.targetValLoss = c.number(a.targetValLoss, 'analysis.targetValLoss', { above: 0 });
     if (a.bandwidth !== undefined) analysis.bandwidth = c.number(a.bandwidth, 'analysis.bandwidth', { above: 0 });
     if (a.level !== undefined) {
       analysis.level = c.number(a.level, 'analysis.level', { above: 0 });
@@ -307,7 +385,11 @@ export function parseExperimentConfig(json: Json, file?: string): ExperimentConf
     }
     if (a.baseline !== undefined) {
       const label = c.string(a.baseline, 'analysis.baseline');
-      if (!schedules.some((s) => s.label === label)) c.fail('analysis.baseline', `'${label}' is not the label of a schedule (${schedules.map((s) => `'${s.label}'`).join(', ')})`);
+      if (!schedules.some((s) => s.label === label))
+        c.fail(
+          'analysis.baseline',
+          `'${label}' is not the label of a schedule (${schedules.map((s) => `'${s.label}'`).join(', ')})`,
+        );
       analysis.baseline = label;
     }
   }
@@ -315,10 +397,19 @@ export function parseExperimentConfig(json: Json, file?: string): ExperimentConf
   const config: ExperimentConfig = {
     name: o.name === undefined ? 'experiment' : c.string(o.name, 'name'),
     ...(o.description !== undefined ? { description: c.string(o.description, 'description') } : {}),
-    data, model, optimizer, epochs, batchSize, seeds, schedules, analysis,
+    data,
+    model,
+    optimizer,
+    epochs,
+    batchSize,
+    seeds,
+    schedules,
+    analysis,
   };
-  if (o.evalBatchSize !== undefined) config.evalBatchSize = c.number(o.evalBatchSize, 'evalBatchSize', { integer: true, min: 1 });
-  if (o.ensembleSize !== undefined) config.ensembleSize = c.number(o.ensembleSize, 'ensembleSize', { integer: true, min: 1 });
+  if (o.evalBatchSize !== undefined)
+    config.evalBatchSize = c.number(o.evalBatchSize, 'evalBatchSize', { integer: true, min: 1 });
+  if (o.ensembleSize !== undefined)
+    config.ensembleSize = c.number(o.ensembleSize, 'ensembleSize', { integer: true, min: 1 });
   if (o.ensemble !== undefined) config.ensemble = c.oneOf(o.ensemble, 'ensemble', ENSEMBLE_METHODS);
   // SWA's own checks that need the whole config (a start epoch within the run, lrMax ≥ lr).
   schedules.forEach((s, i) => {
@@ -351,7 +442,11 @@ export function readExperimentConfig(file: string): ExperimentConfig {
   try {
     text = fs.readFileSync(file, 'utf8');
   } catch (err) {
-    throw new ExperimentConfigError('', `cannot read the config: ${(err as NodeJS.ErrnoException).code ?? (err as Error).message}`, file);
+    throw new ExperimentConfigError(
+      '',
+      `cannot read the config: ${(err as NodeJS.ErrnoException).code ?? (err as Error).message}`,
+      file,
+    );
   }
   // Editors on Windows save UTF-8 with a byte-order mark, which JSON.parse rejects.
   text = text.replace(/^\uFEFF/, '');
@@ -362,7 +457,8 @@ export function readExperimentConfig(file: string): ExperimentConfig {
       config = parseExperimentConfig(yaml.value, file);
     } catch (err) {
       // The same key-path error, with the line of that key (or of the nearest enclosing one there is).
-      if (err instanceof ExperimentConfigError && err.line === undefined) throw new ExperimentConfigError(err.keyPath, err.detail, file, yaml.lineOf(err.keyPath));
+      if (err instanceof ExperimentConfigError && err.line === undefined)
+        throw new ExperimentConfigError(err.keyPath, err.detail, file, yaml.lineOf(err.keyPath));
       throw err;
     }
   } else {
@@ -382,7 +478,11 @@ export function readExperimentConfig(file: string): ExperimentConfig {
   // line, and is stored absolute so every run and every resume reads the same folder.
   const m = /^([a-z][a-z0-9_-]*):(.+)$/i.exec(config.data.source);
   if (m && !path.isAbsolute(m[2]!)) config.data.source = `${m[1]}:${path.resolve(m[2]!)}`;
-  else if (!m && (config.data.source.includes('/') || fs.existsSync(config.data.source)) && !path.isAbsolute(config.data.source)) {
+  else if (
+    !m &&
+    (config.data.source.includes('/') || fs.existsSync(config.data.source)) &&
+    !path.isAbsolute(config.data.source)
+  ) {
     config.data.source = path.resolve(config.data.source);
   }
   if (config.model.initWeights && !path.isAbsolute(config.model.initWeights)) {
@@ -428,13 +528,26 @@ export function runConfigFor(config: ExperimentConfig, entry: ExperimentSchedule
     schedule: scheduleSpecOf(entry),
     optimizer: { ...config.optimizer, ...(entry.optimizer ?? {}) },
     seed,
-    ...(entry.ensembleSize ?? config.ensembleSize ? { ensembleSize: entry.ensembleSize ?? config.ensembleSize } : {}),
-    ...((entry.ensemble ?? config.ensemble) && (entry.ensemble ?? config.ensemble) !== 'last' ? { ensemble: entry.ensemble ?? config.ensemble } : {}),
+    ...((entry.ensembleSize ?? config.ensembleSize) ? { ensembleSize: entry.ensembleSize ?? config.ensembleSize } : {}),
+    ...((entry.ensemble ?? config.ensemble) && (entry.ensemble ?? config.ensemble) !== 'last'
+      ? { ensemble: entry.ensemble ?? config.ensemble }
+      : {}),
     ...(entry.swa ? { swa: entry.swa } : {}),
     ...(config.keep ? { keep: config.keep } : {}),
     ...(config.tensorboard !== undefined ? { tensorboard: config.tensorboard } : {}),
   };
-  for (const k of ['limitTrain', 'limitVal', 'augment', 'hflip', 'pad', 'imageSize', 'resize', 'fastDecode', 'mean', 'std'] as const) {
+  for (const k of [
+    'limitTrain',
+    'limitVal',
+    'augment',
+    'hflip',
+    'pad',
+    'imageSize',
+    'resize',
+    'fastDecode',
+    'mean',
+    'std',
+  ] as const) {
     if (d[k] !== undefined) (run as unknown as Record<string, unknown>)[k] = d[k];
   }
   if (config.model.initWeights) run.initWeights = config.model.initWeights;

@@ -48,7 +48,13 @@ function epochAxis(results: ExperimentResults): Panel['x'] {
 }
 
 /** mean ± std bands per schedule for one metric. */
-function bandPanel(results: ExperimentResults, metric: 'val_loss' | 'train_loss' | 'val_acc' | 'train_acc', title: string, yLabel: string, log: boolean): Panel {
+function bandPanel(
+  results: ExperimentResults,
+  metric: 'val_loss' | 'train_loss' | 'val_acc' | 'train_acc',
+  title: string,
+  yLabel: string,
+  log: boolean,
+): Panel {
   const pct = metric.endsWith('acc');
   const k = pct ? 100 : 1;
   return {
@@ -77,13 +83,18 @@ function bandPanel(results: ExperimentResults, metric: 'val_loss' | 'train_loss'
  * final mean (+ std), so early blow-ups and restart spikes leave the frame instead of squashing
  * the curves where schedules are compared. Undefined when nothing would leave the frame.
  */
-export function zoomLimits(results: ExperimentResults, metric: 'val_loss' | 'train_loss'): { min: number; max: number } | undefined {
+export function zoomLimits(
+  results: ExperimentResults,
+  metric: 'val_loss' | 'train_loss',
+): { min: number; max: number } | undefined {
   const means = results.schedules.flatMap((s) => s.curves[metric].mean).filter(Number.isFinite);
-  const finals = results.schedules.map((s) => {
-    const m = s.curves[metric].mean;
-    const i = m.length - 1 - [...m].reverse().findIndex(Number.isFinite);
-    return i < m.length ? m[i]! + (Number.isFinite(s.curves[metric].std[i]!) ? s.curves[metric].std[i]! : 0) : NaN;
-  }).filter(Number.isFinite);
+  const finals = results.schedules
+    .map((s) => {
+      const m = s.curves[metric].mean;
+      const i = m.length - 1 - [...m].reverse().findIndex(Number.isFinite);
+      return i < m.length ? m[i]! + (Number.isFinite(s.curves[metric].std[i]!) ? s.curves[metric].std[i]! : 0) : NaN;
+    })
+    .filter(Number.isFinite);
   if (means.length === 0 || finals.length === 0) return undefined;
   const lowest = Math.min(...means);
   const max = 2 * Math.max(...finals);
@@ -115,9 +126,12 @@ export function experimentFigures(config: ExperimentConfig, results: ExperimentR
   figures.push({
     name: 'lr-schedules',
     title: 'Learning-rate schedules',
-    caption: `The learning rate of every batch over the ${plural(config.epochs, 'epoch')}, on a linear and a log axis. ` +
+    caption:
+      `The learning rate of every batch over the ${plural(config.epochs, 'epoch')}, on a linear and a log axis. ` +
       'SGDR anneals with a cosine inside each cycle and restarts at the cycle ends; step decay (dashed) multiplies the rate by gamma at its steps.' +
-      (replayed.length ? ` ${replayed.join('; ')}; other seeds may restart elsewhere (see the cycle-end markers of the loss figures).` : ''),
+      (replayed.length
+        ? ` ${replayed.join('; ')}; other seeds may restart elsewhere (see the cycle-end markers of the loss figures).`
+        : ''),
     figure: lr,
   });
 
@@ -133,9 +147,12 @@ export function experimentFigures(config: ExperimentConfig, results: ExperimentR
   figures.push({
     name: 'loss',
     title: `Loss, mean ± 1 std over ${seeds}`,
-    caption: `Validation and training loss after each epoch: the line is the mean over ${seeds}, the shaded band ±1 standard deviation ` +
+    caption:
+      `Validation and training loss after each epoch: the line is the mean over ${seeds}, the shaded band ±1 standard deviation ` +
       '(log axes; where mean − std ≤ 0 the band runs off the bottom). ' +
-      (zoom ? `The middle panel is the same validation loss on a linear axis cut at ${zoom.max.toPrecision(2)} (twice the largest final mean + std), so the end of training can be compared; higher values leave the frame. ` : '') +
+      (zoom
+        ? `The middle panel is the same validation loss on a linear axis cut at ${zoom.max.toPrecision(2)} (twice the largest final mean + std), so the end of training can be compared; higher values leave the frame. `
+        : '') +
       'Markers: ends of SGDR cycles, where a warm-restart run should be read (mid-cycle its rate is still high); for restarts on plateau, the epochs after which some seed restarted.',
     figure: {
       title: `Loss, mean ± 1 std over ${seeds}`,
@@ -153,14 +170,23 @@ export function experimentFigures(config: ExperimentConfig, results: ExperimentR
     x: epochAxis(results),
     y: { label: `${metric === 'val_loss' ? 'Validation' : 'Training'} loss (log)`, scale: 'log' },
     series: results.schedules.flatMap((s, i): Series[] => [
-      { label: `${s.label} (mean)`, x: s.epochs, y: s.curves[metric].mean, color: colourOf(i), opacity: 0.35, width: 1.2, legend: false },
+      {
+        label: `${s.label} (mean)`,
+        x: s.epochs,
+        y: s.curves[metric].mean,
+        color: colourOf(i),
+        opacity: 0.35,
+        width: 1.2,
+        legend: false,
+      },
       { label: s.label, x: s.epochs, y: s.smoothed[metric], ...styleOf(s, i), width: 2.2 },
     ]),
   });
   figures.push({
     name: 'smoothed',
     title: `Smoothed mean loss (Gaussian kernel, bandwidth ${h} epochs)`,
-    caption: `Mean loss over ${seeds} smoothed with a Gaussian (RBF) kernel of standard deviation ${h} epochs ` +
+    caption:
+      `Mean loss over ${seeds} smoothed with a Gaussian (RBF) kernel of standard deviation ${h} epochs ` +
       '(Nadaraya–Watson: each point is the kernel-weighted mean of the per-epoch means). Faint lines: the unsmoothed means.',
     figure: {
       title: `Smoothed mean loss (Gaussian kernel, bandwidth ${h} epochs)`,
@@ -185,7 +211,9 @@ export function experimentFigures(config: ExperimentConfig, results: ExperimentR
   });
 
   // (5) Snapshot ensemble vs single model, at the cycle ends.
-  const withEnsemble = results.schedules.map((s, i) => ({ s, i })).filter(({ s }) => s.cycleEnds.some((c) => c.ensemble_val_loss) || s.swa);
+  const withEnsemble = results.schedules
+    .map((s, i) => ({ s, i }))
+    .filter(({ s }) => s.cycleEnds.some((c) => c.ensemble_val_loss) || s.swa);
   const anySwa = results.schedules.some((s) => s.swa);
   if (withEnsemble.length > 0) {
     const panel = (metric: 'loss' | 'acc'): Panel => {
@@ -194,34 +222,56 @@ export function experimentFigures(config: ExperimentConfig, results: ExperimentR
       for (const { s, i } of withEnsemble) {
         const ends = s.cycleEnds.filter((c) => c.ensemble_val_loss || c.swa_val_loss);
         series.push({
-          label: `${s.label}: single model`, x: ends.map((c) => c.epoch),
+          label: `${s.label}: single model`,
+          x: ends.map((c) => c.epoch),
           y: ends.map((c) => (metric === 'loss' ? c.val_loss.mean : c.val_acc.mean * k)),
-          color: colourOf(i), width: 2, markers: true, marker: 'circle',
+          color: colourOf(i),
+          width: 2,
+          markers: true,
+          marker: 'circle',
         });
         const ensEnds = ends.filter((c) => c.ensemble_val_loss);
         if (ensEnds.length) {
           series.push({
-            label: `${s.label}: snapshot ensemble (${s.ensemble?.method ?? 'last'})`, x: ensEnds.map((c) => c.epoch),
+            label: `${s.label}: snapshot ensemble (${s.ensemble?.method ?? 'last'})`,
+            x: ensEnds.map((c) => c.epoch),
             y: ensEnds.map((c) => (metric === 'loss' ? c.ensemble_val_loss!.mean : c.ensemble_val_acc!.mean * k)),
-            color: colourOf(i), width: 2, dash: '7 4', markers: true, marker: 'diamond', markerSize: 8,
+            color: colourOf(i),
+            width: 2,
+            dash: '7 4',
+            markers: true,
+            marker: 'diamond',
+            markerSize: 8,
           });
         }
         if (s.swa) {
           // SWA where it was evaluated: the cycle ends it averaged at, and after the last epoch.
-          const points = s.cycleEnds.filter((c) => c.swa_val_loss && c.epoch !== s.swa!.epoch)
+          const points = s.cycleEnds
+            .filter((c) => c.swa_val_loss && c.epoch !== s.swa!.epoch)
             .map((c) => ({ x: c.epoch, loss: c.swa_val_loss!.mean, acc: c.swa_val_acc!.mean }));
           points.push({ x: s.swa.epoch, loss: s.swa.val_loss.mean, acc: s.swa.val_acc.mean });
           if (!ends.some((c) => c.epoch === s.swa!.epoch)) {
             // The single model at the last epoch, so the SWA point has its pair.
             series.push({
-              label: `${s.label}: single model, last epoch`, x: [s.swa.epoch],
+              label: `${s.label}: single model, last epoch`,
+              x: [s.swa.epoch],
               y: [metric === 'loss' ? s.swa.single_val_loss.mean : s.swa.single_val_acc.mean * k],
-              color: colourOf(i), width: 0, markers: true, marker: 'circle',
+              color: colourOf(i),
+              width: 0,
+              markers: true,
+              marker: 'circle',
             });
           }
           series.push({
-            label: `${s.label}: SWA`, x: points.map((p) => p.x), y: points.map((p) => (metric === 'loss' ? p.loss : p.acc * k)),
-            color: colourOf(i), width: 2, dash: '2 3', markers: true, marker: 'square', markerSize: 7,
+            label: `${s.label}: SWA`,
+            x: points.map((p) => p.x),
+            y: points.map((p) => (metric === 'loss' ? p.loss : p.acc * k)),
+            color: colourOf(i),
+            width: 2,
+            dash: '2 3',
+            markers: true,
+            marker: 'square',
+            markerSize: 7,
           });
         }
       }
@@ -229,9 +279,12 @@ export function experimentFigures(config: ExperimentConfig, results: ExperimentR
       results.schedules.forEach((s, i) => {
         if (withEnsemble.some((w) => w.i === i)) return;
         series.push({
-          label: `${s.label}: single model`, x: s.epochs,
+          label: `${s.label}: single model`,
+          x: s.epochs,
           y: s.curves[metric === 'loss' ? 'val_loss' : 'val_acc'].mean.map((v) => v * k),
-          color: colourOf(i), width: 1.5, dash: '2 3',
+          color: colourOf(i),
+          width: 1.5,
+          dash: '2 3',
         });
       });
       return {
@@ -245,18 +298,29 @@ export function experimentFigures(config: ExperimentConfig, results: ExperimentR
     figures.push({
       name: 'ensemble',
       title: anySwa ? 'Snapshot ensemble and SWA vs single model' : 'Snapshot ensemble vs single model',
-      caption: `At each cycle end, the mean over ${seeds} of the single model's validation loss and accuracy and of the snapshot ensemble ` +
+      caption:
+        `At each cycle end, the mean over ${seeds} of the single model's validation loss and accuracy and of the snapshot ensemble ` +
         `(the averaged softmax of the last ${size > 0 ? `≤ ${size}` : ''} cycle snapshots of the same run). ` +
-        (anySwa ? 'Squares: the SWA model (the averaged weights, BatchNorm recomputed) where it was evaluated: at the cycle ends it averaged at and after the last epoch. ' : '') +
+        (anySwa
+          ? 'Squares: the SWA model (the averaged weights, BatchNorm recomputed) where it was evaluated: at the cycle ends it averaged at and after the last epoch. '
+          : '') +
         'Dotted without markers: schedules with neither, their single model after every epoch.',
-      figure: { title: anySwa ? 'Snapshot ensemble and SWA vs single model' : 'Snapshot ensemble vs single model (cycle ends)', panels: [panel('loss'), panel('acc')], legend: 'bottom' },
+      figure: {
+        title: anySwa ? 'Snapshot ensemble and SWA vs single model' : 'Snapshot ensemble vs single model (cycle ends)',
+        panels: [panel('loss'), panel('acc')],
+        legend: 'bottom',
+      },
     });
   }
   return figures;
 }
 
 /** Writes every figure as figures/<name>.svg and figures/<name>.png under `outDir`. */
-export function writeExperimentFigures(config: ExperimentConfig, results: ExperimentResults, outDir: string): WrittenFigure[] {
+export function writeExperimentFigures(
+  config: ExperimentConfig,
+  results: ExperimentResults,
+  outDir: string,
+): WrittenFigure[] {
   const dir = path.join(outDir, 'figures');
   makeFolder(dir);
   return experimentFigures(config, results).map((f) => {

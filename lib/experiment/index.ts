@@ -1,21 +1,74 @@
 /** Experiments: every schedule × every seed, statistics over seeds, figures and an HTML report. */
 export {
-  ExperimentConfigError, parseExperimentConfig, readExperimentConfig, runConfigFor, scheduleSpecOf, slugify,
-  type ExperimentAnalysis, type ExperimentConfig, type ExperimentData, type ExperimentModel, type ExperimentSchedule,
+  ExperimentConfigError,
+  parseExperimentConfig,
+  readExperimentConfig,
+  runConfigFor,
+  scheduleSpecOf,
+  slugify,
+  type ExperimentAnalysis,
+  type ExperimentConfig,
+  type ExperimentData,
+  type ExperimentModel,
+  type ExperimentSchedule,
 } from './config';
 export {
-  bestEpoch, defaultBandwidth, epochsToTarget, incompleteBeta, mean, meanStd, normalCdf, pairedDifference, rbfSmooth,
-  sampleStd, tCdf, tQuantile, type MeanStd, type PairedDifference,
+  bestEpoch,
+  defaultBandwidth,
+  epochsToTarget,
+  incompleteBeta,
+  mean,
+  meanStd,
+  normalCdf,
+  pairedDifference,
+  rbfSmooth,
+  sampleStd,
+  tCdf,
+  tQuantile,
+  type MeanStd,
+  type PairedDifference,
 } from './stats';
 export {
-  aggregate, analyzeExperiment, cycleEndEpochs, COMPARED_METRICS, CURVE_METRICS,
-  type Band, type Comparison, type ComparedMetric, type CurveMetric, type CycleEndStats, type ExperimentResults, type RunRecord, type ScheduleStats,
+  aggregate,
+  analyzeExperiment,
+  cycleEndEpochs,
+  COMPARED_METRICS,
+  CURVE_METRICS,
+  type Band,
+  type Comparison,
+  type ComparedMetric,
+  type CurveMetric,
+  type CycleEndStats,
+  type ExperimentResults,
+  type RunRecord,
+  type ScheduleStats,
 } from './aggregate';
 export { planRuns, readMetrics, runStatus, RUNS_DIR, type PlannedRun, type RunStatus } from './runs';
 export {
-  defaultWorkerScript, EXPERIMENT_FILE, readExperimentFile, runExperiment, writeExperimentFile,
-  type ExperimentEvent, type ExperimentOptions, type ExperimentRunResult, type WorkerMessage,
+  defaultWorkerScript,
+  EXPERIMENT_FILE,
+  readExperimentFile,
+  runExperiment,
+  writeExperimentFile,
+  type ExperimentEvent,
+  type ExperimentOptions,
+  type ExperimentRunResult,
+  type WorkerMessage,
 } from './runner';
-export { experimentFigures, writeExperimentFigures, zoomLimits, type ExperimentFigure, type WrittenFigure } from './figures';
-export { renderReportHtml, resultsCsv, writeReport, REPORT_FILE, RESULTS_CSV, RESULTS_JSON, type ReportFiles } from './report';
+export {
+  experimentFigures,
+  writeExperimentFigures,
+  zoomLimits,
+  type ExperimentFigure,
+  type WrittenFigure,
+} from './figures';
+export {
+  renderReportHtml,
+  resultsCsv,
+  writeReport,
+  REPORT_FILE,
+  RESULTS_CSV,
+  RESULTS_JSON,
+  type ReportFiles,
+} from './report';
 export { DEMO_CONFIG_JSON, demoConfig } from './demo';

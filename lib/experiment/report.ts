@@ -47,8 +47,13 @@ export function resultsCsv(results: ExperimentResults): string {
       for (const m of CURVE_METRICS) row.push(s.curves[m].mean[i], s.curves[m].std[i]);
       for (const m of CURVE_METRICS) row.push(s.smoothed[m][i]);
       const swaFinal = s.swa && s.swa.epoch === epoch ? s.swa : undefined;
-      row.push(end ? 1 : 0, end?.ensemble_val_loss?.mean, end?.ensemble_val_acc?.mean,
-        (end?.swa_val_loss ?? swaFinal?.val_loss)?.mean, (end?.swa_val_acc ?? swaFinal?.val_acc)?.mean);
+      row.push(
+        end ? 1 : 0,
+        end?.ensemble_val_loss?.mean,
+        end?.ensemble_val_acc?.mean,
+        (end?.swa_val_loss ?? swaFinal?.val_loss)?.mean,
+        (end?.swa_val_acc ?? swaFinal?.val_acc)?.mean,
+      );
       lines.push(row.map(csvCell).join(','));
     });
   }
@@ -58,7 +63,8 @@ export function resultsCsv(results: ExperimentResults): string {
 // ---------------------------------------------------------------------------------------------
 // HTML
 
-const esc = (s: string): string => s.replace(/&/g, '&amp;').replace(/</g, '&lt;').replace(/>/g, '&gt;').replace(/"/g, '&quot;');
+const esc = (s: string): string =>
+  s.replace(/&/g, '&amp;').replace(/</g, '&lt;').replace(/>/g, '&gt;').replace(/"/g, '&quot;');
 const fin = (v: number | null | undefined): v is number => typeof v === 'number' && Number.isFinite(v);
 const num = (v: number | null | undefined, digits = 4): string => (fin(v) ? v.toFixed(digits) : '–');
 const ms = (s: MeanStd, f: (v: number) => string): string =>
@@ -69,8 +75,17 @@ const acc = (s: MeanStd): string => ms(s, (v) => (v * 100).toFixed(2) + '%');
 function scheduleText(spec: Record<string, unknown>): string {
   const { label: _label, stepsPerEpoch: _k, ...rest } = spec;
   // Options at their defaults say nothing a reader needs.
-  const defaults: Record<string, unknown> = { decay: 1, warmup: 0, warmupEveryRestart: false, threshold: 1e-4, thresholdMode: 'rel' };
-  return Object.entries(rest).filter(([k, v]) => defaults[k] !== v).map(([k, v]) => `${k}=${Array.isArray(v) ? v.join('/') : String(v)}`).join(', ');
+  const defaults: Record<string, unknown> = {
+    decay: 1,
+    warmup: 0,
+    warmupEveryRestart: false,
+    threshold: 1e-4,
+    thresholdMode: 'rel',
+  };
+  return Object.entries(rest)
+    .filter(([k, v]) => defaults[k] !== v)
+    .map(([k, v]) => `${k}=${Array.isArray(v) ? v.join('/') : String(v)}`)
+    .join(', ');
 }
 
 function diffCell(d: PairedDifference, kind: 'loss' | 'acc'): string {
@@ -112,29 +127,42 @@ function summaryTable(results: ExperimentResults): string {
   const rows = results.schedules.map((s, i) => {
     const ens = s.ensemble;
     const swa = s.swa;
-    return `<tr><th scope="row">${swatch(i)}${esc(s.label)}<div class="spec">${esc(scheduleText(s.spec))}</div></th>` +
+    return (
+      `<tr><th scope="row">${swatch(i)}${esc(s.label)}<div class="spec">${esc(scheduleText(s.spec))}</div></th>` +
       `<td>${s.finished}/${results.seeds.length}${s.diverged ? `<div class="spec diverged">${s.diverged} diverged, excluded</div>` : ''}</td>` +
       `<td>${loss(s.final.val_loss)}</td><td>${acc(s.final.val_acc)}</td><td>${loss(s.final.train_loss)}</td>` +
       `<td>${loss(s.best.val_loss)}</td><td>${ms(s.best.epoch, (v) => v.toFixed(1))}</td>` +
       `<td>${t === null ? '–' : `${ms(s.toTarget.epochs, (v) => v.toFixed(1))} <span class="pm">(${s.toTarget.reached}/${s.toTarget.of} reached)</span>`}</td>` +
       `<td>${ens ? `${loss(ens.val_loss)}<div class="spec">${acc(ens.val_acc)}, ${ens.size} snapshots, ${esc(ens.method)}, epoch ${ens.epoch}</div>` : '–'}</td>` +
-      (anySwa ? `<td>${swa ? `${loss(swa.val_loss)}<div class="spec">${acc(swa.val_acc)}, ${swa.count} models, ${esc(swa.mode)}</div>` : '–'}</td>` : '') +
-      `<td>${ms(s.seconds, (v) => v.toFixed(1))}</td></tr>`;
+      (anySwa
+        ? `<td>${swa ? `${loss(swa.val_loss)}<div class="spec">${acc(swa.val_acc)}, ${swa.count} models, ${esc(swa.mode)}</div>` : '–'}</td>`
+        : '') +
+      `<td>${ms(s.seconds, (v) => v.toFixed(1))}</td></tr>`
+    );
   });
-  return `<table><thead><tr><th>Schedule</th><th>Runs</th><th>Final val loss</th><th>Final val acc</th><th>Final train loss</th>` +
+  return (
+    `<table><thead><tr><th>Schedule</th><th>Runs</th><th>Final val loss</th><th>Final val acc</th><th>Final train loss</th>` +
     `<th>Best val loss</th><th>Best epoch</th><th>Epochs to val loss ≤ ${t === null ? '–' : t.toFixed(4)}</th><th>Snapshot ensemble val loss</th>${anySwa ? '<th>SWA val loss</th>' : ''}<th>Seconds per run</th></tr></thead>` +
-    `<tbody>${rows.join('')}</tbody></table>`;
+    `<tbody>${rows.join('')}</tbody></table>`
+  );
 }
 
 function cycleTable(s: ScheduleStats): string {
   if (s.cycleEnds.length === 0) return '';
   const withSwa = s.cycleEnds.some((c) => c.swa_val_loss);
-  const rows = s.cycleEnds.map((c) =>
-    `<tr><td>${c.cycle + 1}</td><td>${c.epoch}</td><td>${loss(c.val_loss)}</td><td>${acc(c.val_acc)}</td><td>${loss(c.train_loss)}</td>` +
-    `<td>${c.ensemble_val_loss ? loss(c.ensemble_val_loss) : '–'}</td><td>${c.ensemble_val_acc ? acc(c.ensemble_val_acc) : '–'}</td>` +
-    (withSwa ? `<td>${c.swa_val_loss ? loss(c.swa_val_loss) : '–'}</td><td>${c.swa_val_acc ? acc(c.swa_val_acc) : '–'}</td>` : '') + '</tr>');
-  return `<h3>${esc(s.label)}</h3><table><thead><tr><th>Cycle</th><th>Ends after epoch</th><th>Val loss</th><th>Val acc</th><th>Train loss</th>` +
-    `<th>Ensemble val loss</th><th>Ensemble val acc</th>${withSwa ? '<th>SWA val loss</th><th>SWA val acc</th>' : ''}</tr></thead><tbody>${rows.join('')}</tbody></table>`;
+  const rows = s.cycleEnds.map(
+    (c) =>
+      `<tr><td>${c.cycle + 1}</td><td>${c.epoch}</td><td>${loss(c.val_loss)}</td><td>${acc(c.val_acc)}</td><td>${loss(c.train_loss)}</td>` +
+      `<td>${c.ensemble_val_loss ? loss(c.ensemble_val_loss) : '–'}</td><td>${c.ensemble_val_acc ? acc(c.ensemble_val_acc) : '–'}</td>` +
+      (withSwa
+        ? `<td>${c.swa_val_loss ? loss(c.swa_val_loss) : '–'}</td><td>${c.swa_val_acc ? acc(c.swa_val_acc) : '–'}</td>`
+        : '') +
+      '</tr>',
+  );
+  return (
+    `<h3>${esc(s.label)}</h3><table><thead><tr><th>Cycle</th><th>Ends after epoch</th><th>Val loss</th><th>Val acc</th><th>Train loss</th>` +
+    `<th>Ensemble val loss</th><th>Ensemble val acc</th>${withSwa ? '<th>SWA val loss</th><th>SWA val acc</th>' : ''}</tr></thead><tbody>${rows.join('')}</tbody></table>`
+  );
 }
 
 function comparisonTable(results: ExperimentResults): string {
@@ -142,44 +170,61 @@ function comparisonTable(results: ExperimentResults): string {
   const level = Math.round(results.level * 100);
   const rows = results.comparisons.map((c) => {
     const m = METRIC_TEXT[c.metric]!;
-    return `<tr><td>${esc(c.a)} − ${esc(c.b)}</td><td>${m.name}</td><td>${c.difference.n}</td>${diffCell(c.difference, m.kind)}` +
-      `<td>${verdict(c.difference, c.a, c.b, m.lower)}</td></tr>`;
+    return (
+      `<tr><td>${esc(c.a)} − ${esc(c.b)}</td><td>${m.name}</td><td>${c.difference.n}</td>${diffCell(c.difference, m.kind)}` +
+      `<td>${verdict(c.difference, c.a, c.b, m.lower)}</td></tr>`
+    );
   });
-  return `<table><thead><tr><th>Difference (A − B)</th><th>Metric</th><th>Seeds</th><th>Mean difference</th><th>${level}% interval</th><th>Reading</th></tr></thead>` +
-    `<tbody>${rows.join('')}</tbody></table>`;
+  return (
+    `<table><thead><tr><th>Difference (A − B)</th><th>Metric</th><th>Seeds</th><th>Mean difference</th><th>${level}% interval</th><th>Reading</th></tr></thead>` +
+    `<tbody>${rows.join('')}</tbody></table>`
+  );
 }
 
 function ensembleTable(results: ExperimentResults): string {
-  const rows = results.schedules.filter((s) => s.ensemble).map((s) => {
-    const e = s.ensemble!;
-    const ci = (d: PairedDifference, f: (v: number) => string) => (d.ci ? `[${f(d.ci[0])}, ${f(d.ci[1])}]` : 'n < 2');
-    const members = e.members.map((m) => `cycle ${m.cycle}: ${m.weight.toFixed(2)}`).join(', ');
-    return `<tr><td>${esc(s.label)}</td><td>${esc(e.method)}<div class="spec">${esc(ENSEMBLE_METHOD_TEXT[e.method] ?? '')}${members ? `; mean weights ${esc(members)}` : ''}</div></td>` +
-      `<td>${e.epoch}</td><td>${e.size}</td><td>${loss(e.single_val_loss)}</td><td>${loss(e.val_loss)}</td>` +
-      `<td>${num(e.loss_gain.mean)}</td><td>${ci(e.loss_gain, (v) => v.toFixed(4))}</td>` +
-      `<td>${acc(e.single_val_acc)}</td><td>${acc(e.val_acc)}</td><td>${fin(e.acc_gain.mean) ? (e.acc_gain.mean * 100).toFixed(2) + ' pp' : '–'}</td>` +
-      `<td>${ci(e.acc_gain, (v) => (v * 100).toFixed(2) + ' pp')}</td></tr>`;
-  });
-  if (rows.length === 0) return '<p>No schedule took cycle snapshots (only warm-restart schedules do), so there is no snapshot ensemble.</p>';
-  return `<table><thead><tr><th>Schedule</th><th>Method</th><th>Epoch</th><th>Snapshots</th><th>Single val loss</th><th>Ensemble val loss</th><th>Loss gain</th><th>${Math.round(results.level * 100)}% interval</th>` +
-    `<th>Single val acc</th><th>Ensemble val acc</th><th>Accuracy gain</th><th>${Math.round(results.level * 100)}% interval</th></tr></thead><tbody>${rows.join('')}</tbody></table>`;
+  const rows = results.schedules
+    .filter((s) => s.ensemble)
+    .map((s) => {
+      const e = s.ensemble!;
+      const ci = (d: PairedDifference, f: (v: number) => string) => (d.ci ? `[${f(d.ci[0])}, ${f(d.ci[1])}]` : 'n < 2');
+      const members = e.members.map((m) => `cycle ${m.cycle}: ${m.weight.toFixed(2)}`).join(', ');
+      return (
+        `<tr><td>${esc(s.label)}</td><td>${esc(e.method)}<div class="spec">${esc(ENSEMBLE_METHOD_TEXT[e.method] ?? '')}${members ? `; mean weights ${esc(members)}` : ''}</div></td>` +
+        `<td>${e.epoch}</td><td>${e.size}</td><td>${loss(e.single_val_loss)}</td><td>${loss(e.val_loss)}</td>` +
+        `<td>${num(e.loss_gain.mean)}</td><td>${ci(e.loss_gain, (v) => v.toFixed(4))}</td>` +
+        `<td>${acc(e.single_val_acc)}</td><td>${acc(e.val_acc)}</td><td>${fin(e.acc_gain.mean) ? (e.acc_gain.mean * 100).toFixed(2) + ' pp' : '–'}</td>` +
+        `<td>${ci(e.acc_gain, (v) => (v * 100).toFixed(2) + ' pp')}</td></tr>`
+      );
+    });
+  if (rows.length === 0)
+    return '<p>No schedule took cycle snapshots (only warm-restart schedules do), so there is no snapshot ensemble.</p>';
+  return (
+    `<table><thead><tr><th>Schedule</th><th>Method</th><th>Epoch</th><th>Snapshots</th><th>Single val loss</th><th>Ensemble val loss</th><th>Loss gain</th><th>${Math.round(results.level * 100)}% interval</th>` +
+    `<th>Single val acc</th><th>Ensemble val acc</th><th>Accuracy gain</th><th>${Math.round(results.level * 100)}% interval</th></tr></thead><tbody>${rows.join('')}</tbody></table>`
+  );
 }
 
 function swaTable(results: ExperimentResults): string {
-  const rows = results.schedules.filter((s) => s.swa).map((s) => {
-    const w = s.swa!;
-    const ci = (d: PairedDifference, f: (v: number) => string) => (d.ci ? `[${f(d.ci[0])}, ${f(d.ci[1])}]` : 'n < 2');
-    return `<tr><td>${esc(s.label)}</td><td>${esc(w.mode)}</td><td>${w.count}</td><td>${loss(w.single_val_loss)}</td><td>${loss(w.val_loss)}</td>` +
-      `<td>${num(w.loss_gain.mean)}</td><td>${ci(w.loss_gain, (v) => v.toFixed(4))}</td>` +
-      `<td>${acc(w.single_val_acc)}</td><td>${acc(w.val_acc)}</td><td>${fin(w.acc_gain.mean) ? (w.acc_gain.mean * 100).toFixed(2) + ' pp' : '–'}</td>` +
-      `<td>${ci(w.acc_gain, (v) => (v * 100).toFixed(2) + ' pp')}</td></tr>`;
-  });
+  const rows = results.schedules
+    .filter((s) => s.swa)
+    .map((s) => {
+      const w = s.swa!;
+      const ci = (d: PairedDifference, f: (v: number) => string) => (d.ci ? `[${f(d.ci[0])}, ${f(d.ci[1])}]` : 'n < 2');
+      return (
+        `<tr><td>${esc(s.label)}</td><td>${esc(w.mode)}</td><td>${w.count}</td><td>${loss(w.single_val_loss)}</td><td>${loss(w.val_loss)}</td>` +
+        `<td>${num(w.loss_gain.mean)}</td><td>${ci(w.loss_gain, (v) => v.toFixed(4))}</td>` +
+        `<td>${acc(w.single_val_acc)}</td><td>${acc(w.val_acc)}</td><td>${fin(w.acc_gain.mean) ? (w.acc_gain.mean * 100).toFixed(2) + ' pp' : '–'}</td>` +
+        `<td>${ci(w.acc_gain, (v) => (v * 100).toFixed(2) + ' pp')}</td></tr>`
+      );
+    });
   if (rows.length === 0) return '';
   const level = Math.round(results.level * 100);
-  return `<h2>Stochastic Weight Averaging</h2>
+  return (
+    `<h2>Stochastic Weight Averaging</h2>
 <p>The equal-weight average of each run's weights at the points named, its BatchNorm statistics recomputed by one pass over the training data (as <code>torch.optim.swa_utils.update_bn</code>), against the single model of the same run after the last epoch. Gain as for the ensembles, paired over seeds.</p>
 <table><thead><tr><th>Schedule</th><th>Averaged</th><th>Models</th><th>Single val loss</th><th>SWA val loss</th><th>Loss gain</th><th>${level}% interval</th>` +
-    `<th>Single val acc</th><th>SWA val acc</th><th>Accuracy gain</th><th>${level}% interval</th></tr></thead><tbody>${rows.join('')}</tbody></table>`;
+    `<th>Single val acc</th><th>SWA val acc</th><th>Accuracy gain</th><th>${level}% interval</th></tr></thead><tbody>${rows.join('')}</tbody></table>`
+  );
 }
 
 function runsTable(results: ExperimentResults, outDir: string): string {
@@ -187,11 +232,18 @@ function runsTable(results: ExperimentResults, outDir: string): string {
     const s = results.schedules.find((x) => x.label === r.label);
     const best = s?.best.perRun.find((b) => b.seed === r.seed);
     const metricsPath = r.dir ? path.join(r.dir, 'metrics.jsonl') : '';
-    const link = metricsPath && fs.existsSync(path.join(outDir, metricsPath)) ? `<a href="${esc(metricsPath.split(path.sep).join('/'))}">${esc(r.dir!)}</a>` : esc(r.dir ?? '');
-    const status = r.status === 'diverged' && r.divergence
-      ? `diverged<div class="spec">non-finite loss at epoch ${r.divergence.epoch}, batch ${r.divergence.batch}</div>` : esc(r.status ?? '');
-    return `<tr><td>${esc(r.label)}</td><td>${r.seed}</td><td>${status}</td><td>${r.epochs}/${results.epochs}</td>` +
-      `<td>${best ? `${best.val_loss.toFixed(4)} (epoch ${best.epoch})` : '–'}</td><td class="path">${link}</td></tr>`;
+    const link =
+      metricsPath && fs.existsSync(path.join(outDir, metricsPath))
+        ? `<a href="${esc(metricsPath.split(path.sep).join('/'))}">${esc(r.dir!)}</a>`
+        : esc(r.dir ?? '');
+    const status =
+      r.status === 'diverged' && r.divergence
+        ? `diverged<div class="spec">non-finite loss at epoch ${r.divergence.epoch}, batch ${r.divergence.batch}</div>`
+        : esc(r.status ?? '');
+    return (
+      `<tr><td>${esc(r.label)}</td><td>${r.seed}</td><td>${status}</td><td>${r.epochs}/${results.epochs}</td>` +
+      `<td>${best ? `${best.val_loss.toFixed(4)} (epoch ${best.epoch})` : '–'}</td><td class="path">${link}</td></tr>`
+    );
   });
   return `<table><thead><tr><th>Schedule</th><th>Seed</th><th>Status</th><th>Epochs</th><th>Best val loss</th><th>Folder</th></tr></thead><tbody>${rows.join('')}</tbody></table>`;
 }
@@ -214,7 +266,12 @@ dl{display:grid;grid-template-columns:max-content auto;gap:2px 16px}dt{font-weig
 `;
 
 /** The whole report as one HTML document (figures as inline SVG data URIs). */
-export function renderReportHtml(config: ExperimentConfig, results: ExperimentResults, figures: WrittenFigure[], outDir: string): string {
+export function renderReportHtml(
+  config: ExperimentConfig,
+  results: ExperimentResults,
+  figures: WrittenFigure[],
+  outDir: string,
+): string {
   const level = Math.round(results.level * 100);
   const finished = results.runs.filter((r) => r.status === 'done').length;
   const divergedRuns = results.runs.filter((r) => r.status === 'diverged').length;
@@ -222,21 +279,51 @@ export function renderReportHtml(config: ExperimentConfig, results: ExperimentRe
   const figureHtml = figures.map((f, i) => {
     const uri = `data:image/svg+xml;base64,${Buffer.from(f.svg).toString('base64')}`;
     const rel = (file: string) => path.relative(outDir, file).split(path.sep).join('/');
-    return `<figure id="fig-${esc(f.name)}"><img alt="${esc(f.title)}" src="${uri}">` +
-      `<figcaption><b>Figure ${i + 1}. ${esc(f.title)}.</b> ${esc(f.caption)} <span class="files"><a href="${esc(rel(f.svgFile))}">SVG</a><a href="${esc(rel(f.pngFile))}">PNG</a></span></figcaption></figure>`;
+    return (
+      `<figure id="fig-${esc(f.name)}"><img alt="${esc(f.title)}" src="${uri}">` +
+      `<figcaption><b>Figure ${i + 1}. ${esc(f.title)}.</b> ${esc(f.caption)} <span class="files"><a href="${esc(rel(f.svgFile))}">SVG</a><a href="${esc(rel(f.pngFile))}">PNG</a></span></figcaption></figure>`
+    );
   });
   const d = config.data;
   const setup = [
-    ['Data', `${d.source}${d.limitTrain ? `, ${d.limitTrain} training images` : ''}${d.limitVal ? `, ${d.limitVal} validation images` : ''}${d.augment === false ? ', no augmentation' : ''}`],
-    ['Model', `${config.model.arch}${config.model.stem ? ` (${config.model.stem} stem)` : ''}${config.model.initWeights ? `, from ${config.model.initWeights}` : ''}${config.model.reinitLast ? `, last ${config.model.reinitLast} modules re-initialised` : ''}`],
-    ['Optimizer', Object.entries({ type: 'sgd', ...config.optimizer }).map(([k, v]) => `${k}=${String(v)}`).join(', ')],
+    [
+      'Data',
+      `${d.source}${d.limitTrain ? `, ${d.limitTrain} training images` : ''}${d.limitVal ? `, ${d.limitVal} validation images` : ''}${d.augment === false ? ', no augmentation' : ''}`,
+    ],
+    [
+      'Model',
+      `${config.model.arch}${config.model.stem ? ` (${config.model.stem} stem)` : ''}${config.model.initWeights ? `, from ${config.model.initWeights}` : ''}${config.model.reinitLast ? `, last ${config.model.reinitLast} modules re-initialised` : ''}`,
+    ],
+    [
+      'Optimizer',
+      Object.entries({ type: 'sgd', ...config.optimizer })
+        .map(([k, v]) => `${k}=${String(v)}`)
+        .join(', '),
+    ],
     ['Training', `${config.epochs} epochs, batch size ${config.batchSize}`],
-    ['Seeds', `${results.seeds.join(', ')} (each schedule trained on every seed: same initial weights, batch order and augmentation per seed)`],
-    ['Runs', `${finished} of ${results.runs.length} finished` +
-      (divergedRuns ? `; ${divergedRuns} diverged (a NaN/Inf training loss), left out of every mean ± std` : '')],
-    ['Smoothing', `Gaussian (RBF) kernel, bandwidth ${Number(results.bandwidth.toPrecision(3))} epochs (${config.analysis.bandwidth !== undefined ? 'set in the config' : 'default: max(0.5, epochs/40)'})`],
-    ['Target', t.val_loss === null ? 'none' : `val loss ≤ ${t.val_loss.toFixed(4)} (${t.source === 'config' ? 'set in the config' : "default: the worst schedule's best mean val loss"})`],
-    ['Intervals', `${level}% Student-t intervals of the mean paired difference over the seeds both schedules finished; std is the sample standard deviation (n − 1)`],
+    [
+      'Seeds',
+      `${results.seeds.join(', ')} (each schedule trained on every seed: same initial weights, batch order and augmentation per seed)`,
+    ],
+    [
+      'Runs',
+      `${finished} of ${results.runs.length} finished` +
+        (divergedRuns ? `; ${divergedRuns} diverged (a NaN/Inf training loss), left out of every mean ± std` : ''),
+    ],
+    [
+      'Smoothing',
+      `Gaussian (RBF) kernel, bandwidth ${Number(results.bandwidth.toPrecision(3))} epochs (${config.analysis.bandwidth !== undefined ? 'set in the config' : 'default: max(0.5, epochs/40)'})`,
+    ],
+    [
+      'Target',
+      t.val_loss === null
+        ? 'none'
+        : `val loss ≤ ${t.val_loss.toFixed(4)} (${t.source === 'config' ? 'set in the config' : "default: the worst schedule's best mean val loss"})`,
+    ],
+    [
+      'Intervals',
+      `${level}% Student-t intervals of the mean paired difference over the seeds both schedules finished; std is the sample standard deviation (n − 1)`,
+    ],
   ];
   return `<!DOCTYPE html>
 <html lang="en"><head><meta charset="utf-8"><meta name="viewport" content="width=device-width, initial-scale=1">

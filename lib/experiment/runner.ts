@@ -12,7 +12,15 @@ import * as path from 'path';
 import type { EpochMetrics } from '../train/metrics';
 import { DataSpecError, parseDataSpec } from '../data/spec';
 import { ExperimentConfigError, readExperimentConfig, type ExperimentConfig } from './config';
-import { checkRunFolder, planRuns, prepareRunFolder, readMetrics, runStatus, type PlannedRun, type RunStatus } from './runs';
+import {
+  checkRunFolder,
+  planRuns,
+  prepareRunFolder,
+  readMetrics,
+  runStatus,
+  type PlannedRun,
+  type RunStatus,
+} from './runs';
 import { makeFolder } from '../folders';
 import { STOPPED_EXIT_CODES } from '../stop-signals';
 
@@ -34,7 +42,13 @@ export type ExperimentEvent =
   | { type: 'log'; run: PlannedRun; line: string }
   | { type: 'batch'; run: PlannedRun; epoch: number; batch: number; batches: number; loss: number }
   | { type: 'epoch'; run: PlannedRun; metrics: EpochMetrics }
-  | { type: 'run-end'; run: PlannedRun; status: 'done' | 'aborted' | 'diverged' | 'failed'; seconds: number; error?: string };
+  | {
+      type: 'run-end';
+      run: PlannedRun;
+      status: 'done' | 'aborted' | 'diverged' | 'failed';
+      seconds: number;
+      error?: string;
+    };
 
 export interface ExperimentOptions {
   /** The experiment folder: experiment.json, runs/, and the report. */
@@ -76,9 +90,13 @@ export interface ExperimentRunResult {
 
 /** The compiled worker: next to this file in dist/, or dist/experiment/ when running from the TS sources. */
 export function defaultWorkerScript(): string {
-  const candidates = [path.join(__dirname, 'worker.js'), path.resolve(__dirname, '..', '..', 'dist', 'experiment', 'worker.js')];
+  const candidates = [
+    path.join(__dirname, 'worker.js'),
+    path.resolve(__dirname, '..', '..', 'dist', 'experiment', 'worker.js'),
+  ];
   const found = candidates.find((f) => fs.existsSync(f));
-  if (!found) throw new Error(`the experiment worker is not built (looked for ${candidates.join(', ')}); run npm run build:ts`);
+  if (!found)
+    throw new Error(`the experiment worker is not built (looked for ${candidates.join(', ')}); run npm run build:ts`);
   return found;
 }
 
@@ -91,7 +109,8 @@ export function writeExperimentFile(outDir: string, config: ExperimentConfig): v
 /** Reads the experiment.json a previous runExperiment wrote. */
 export function readExperimentFile(outDir: string): ExperimentConfig {
   const file = path.join(outDir, EXPERIMENT_FILE);
-  if (!fs.existsSync(file)) throw new Error(`${outDir} has no ${EXPERIMENT_FILE}: not an experiment folder of sgdr compare`);
+  if (!fs.existsSync(file))
+    throw new Error(`${outDir} has no ${EXPERIMENT_FILE}: not an experiment folder of sgdr compare`);
   return readExperimentConfig(file);
 }
 
@@ -105,18 +124,22 @@ export function checkData(config: ExperimentConfig): void {
   }
 }
 
-export async function runExperiment(config: ExperimentConfig, options: ExperimentOptions): Promise<ExperimentRunResult> {
+export async function runExperiment(
+  config: ExperimentConfig,
+  options: ExperimentOptions,
+): Promise<ExperimentRunResult> {
   const started = Date.now();
   const outDir = path.resolve(options.outDir);
   const jobs = options.jobs ?? 1;
   if (!Number.isInteger(jobs) || jobs < 1) throw new RangeError(`jobs must be an integer >= 1, got ${jobs}`);
   const cores = typeof os.availableParallelism === 'function' ? os.availableParallelism() : os.cpus().length;
   const threads = options.threads ?? config.threads ?? Math.max(1, Math.floor(cores / jobs));
-  if (!Number.isInteger(threads) || threads < 1) throw new RangeError(`threads must be an integer >= 1, got ${threads}`);
+  if (!Number.isInteger(threads) || threads < 1)
+    throw new RangeError(`threads must be an integer >= 1, got ${threads}`);
   const runtime = {
     threads,
     device: options.device ?? config.device ?? 'auto',
-    ...(options.workers ?? config.workers) !== undefined ? { workers: options.workers ?? config.workers } : {},
+    ...((options.workers ?? config.workers) !== undefined ? { workers: options.workers ?? config.workers } : {}),
   };
   // A throwing event handler must not take the experiment (and its children) down with it.
   const onEvent = options.onEvent;
@@ -133,14 +156,26 @@ export async function runExperiment(config: ExperimentConfig, options: Experimen
   const runs = planRuns(config, outDir);
   for (const run of runs) checkRunFolder(run);
   const status = runs.map((r) => runStatus(r.dir));
-  const epochsDone = runs.map((r, i) => (status[i] === 'done' ? config.epochs : Math.min(config.epochs, readMetrics(r.dir).length)));
+  const epochsDone = runs.map((r, i) =>
+    status[i] === 'done' ? config.epochs : Math.min(config.epochs, readMetrics(r.dir).length),
+  );
   writeExperimentFile(outDir, config);
   emit({ type: 'plan', runs, status, epochsDone, jobs, threads });
 
   const final = (s: RunStatus) => s === 'done' || s === 'diverged';
   const queue = runs.filter((_, i) => !final(status[i]!));
   const skipped = runs.length - queue.length;
-  if (queue.length === 0) return { runs, trained: 0, skipped, diverged: 0, aborted: false, jobs, threads, seconds: (Date.now() - started) / 1000 };
+  if (queue.length === 0)
+    return {
+      runs,
+      trained: 0,
+      skipped,
+      diverged: 0,
+      aborted: false,
+      jobs,
+      threads,
+      seconds: (Date.now() - started) / 1000,
+    };
   const script = options.workerScript ?? defaultWorkerScript();
 
   const children = new Set<ChildProcess>();
@@ -186,7 +221,8 @@ export async function runExperiment(config: ExperimentConfig, options: Experimen
       let outcome: WorkerMessage | undefined;
       child.on('message', (m: WorkerMessage) => {
         if (m.type === 'log') emit({ type: 'log', run, line: m.line });
-        else if (m.type === 'batch') emit({ type: 'batch', run, epoch: m.epoch, batch: m.batch, batches: m.batches, loss: m.loss });
+        else if (m.type === 'batch')
+          emit({ type: 'batch', run, epoch: m.epoch, batch: m.batch, batches: m.batches, loss: m.loss });
         else if (m.type === 'epoch') emit({ type: 'epoch', run, metrics: m.metrics });
         else outcome = m;
       });
@@ -207,8 +243,10 @@ export async function runExperiment(config: ExperimentConfig, options: Experimen
           emit({ type: 'run-end', run, status: 'aborted', seconds });
           resolve('aborted');
         } else {
-          const why = outcome?.type === 'error' ? outcome.message
-            : `the worker exited with ${signal ? `signal ${signal}` : `code ${code}`}${stderr.trim() ? `: ${stderr.trim().split('\n').slice(-3).join(' | ')}` : ''}`;
+          const why =
+            outcome?.type === 'error'
+              ? outcome.message
+              : `the worker exited with ${signal ? `signal ${signal}` : `code ${code}`}${stderr.trim() ? `: ${stderr.trim().split('\n').slice(-3).join(' | ')}` : ''}`;
           emit({ type: 'run-end', run, status: 'failed', seconds, error: why });
           reject(new Error(`run ${run.relDir} failed: ${why}`));
         }
@@ -240,5 +278,14 @@ export async function runExperiment(config: ExperimentConfig, options: Experimen
   }
   if (failure) throw failure;
   const aborted = runs.some((r) => !final(runStatus(r.dir)));
-  return { runs, trained, skipped, diverged: divergedRuns, aborted, jobs, threads, seconds: (Date.now() - started) / 1000 };
+  return {
+    runs,
+    trained,
+    skipped,
+    diverged: divergedRuns,
+    aborted,
+    jobs,
+    threads,
+    seconds: (Date.now() - started) / 1000,
+  };
 }

@@ -49,8 +49,13 @@ export function planRuns(config: ExperimentConfig, outDir: string): PlannedRun[]
     config.schedules.forEach((entry, scheduleIndex) => {
       const relDir = path.join(RUNS_DIR, slugify(entry.label), `seed-${seed}`);
       runs.push({
-        index: runs.length, label: entry.label, scheduleIndex, seed,
-        dir: path.resolve(outDir, relDir), relDir, config: runConfigFor(config, entry, seed),
+        index: runs.length,
+        label: entry.label,
+        scheduleIndex,
+        seed,
+        dir: path.resolve(outDir, relDir),
+        relDir,
+        config: runConfigFor(config, entry, seed),
       });
     });
   }
@@ -68,7 +73,8 @@ export function readMetrics(dir: string): EpochMetrics[] {
     try {
       rows.push(JSON.parse(line) as EpochMetrics);
     } catch (err) {
-      if (i < lines.length - 1 && lines.slice(i + 1).some((l) => l.trim())) throw new Error(`${file}:${i + 1}: not a JSON line: ${(err as Error).message}`);
+      if (i < lines.length - 1 && lines.slice(i + 1).some((l) => l.trim()))
+        throw new Error(`${file}:${i + 1}: not a JSON line: ${(err as Error).message}`);
     }
   });
   return rows;
@@ -100,7 +106,11 @@ export function runStatus(dir: string): RunStatus {
 export function canonicalJson(value: unknown): string {
   return JSON.stringify(value, (_k, v: unknown) =>
     v && typeof v === 'object' && !Array.isArray(v)
-      ? Object.fromEntries(Object.entries(v as Record<string, unknown>).filter(([, x]) => x !== undefined).sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0)))
+      ? Object.fromEntries(
+          Object.entries(v as Record<string, unknown>)
+            .filter(([, x]) => x !== undefined)
+            .sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0)),
+        )
       : v,
   );
 }
@@ -125,7 +135,8 @@ export function checkRunFolder(run: PlannedRun): void {
     throw new Error(`${file}: not valid JSON (${(err as Error).message}); delete the run folder to train it again`);
   }
   // Which files a run writes (keep, tensorboard) may change between calls; what it trains may not.
-  const trained = (c: Record<string, unknown>) => Object.fromEntries(Object.entries(c).filter(([k]) => !(OUTPUT_ONLY as readonly string[]).includes(k)));
+  const trained = (c: Record<string, unknown>) =>
+    Object.fromEntries(Object.entries(c).filter(([k]) => !(OUTPUT_ONLY as readonly string[]).includes(k)));
   const key = differingKey(trained(saved), trained(run.config as unknown as Record<string, unknown>));
   if (key !== undefined) {
     throw new Error(

@@ -93,7 +93,9 @@ export function incompleteBeta(x: number, a: number, b: number): number {
   if (x <= 0) return 0;
   if (x >= 1) return 1;
   const front = Math.exp(logGamma(a + b) - logGamma(a) - logGamma(b) + a * Math.log(x) + b * Math.log1p(-x));
-  return x < (a + 1) / (a + b + 2) ? (front * betaContinuedFraction(a, b, x)) / a : 1 - (front * betaContinuedFraction(b, a, 1 - x)) / b;
+  return x < (a + 1) / (a + b + 2)
+    ? (front * betaContinuedFraction(a, b, x)) / a
+    : 1 - (front * betaContinuedFraction(b, a, 1 - x)) / b;
 }
 
 /** P(T ≤ t) for Student's t with `df` degrees of freedom (df > 0; Infinity gives the normal). */
@@ -199,7 +201,8 @@ export function pairedDifference(
   b: ReadonlyArray<number | null | undefined>,
   level = 0.95,
 ): PairedDifference {
-  if (a.length !== b.length) throw new RangeError(`paired samples must have the same length, got ${a.length} and ${b.length}`);
+  if (a.length !== b.length)
+    throw new RangeError(`paired samples must have the same length, got ${a.length} and ${b.length}`);
   if (!(level > 0 && level < 1)) throw new RangeError(`level must be in (0, 1), got ${level}`);
   const d: number[] = [];
   for (let i = 0; i < a.length; i++) {
@@ -211,7 +214,8 @@ export function pairedDifference(
   const s = sampleStd(d);
   const n = d.length;
   const se = n >= 2 ? s / Math.sqrt(n) : NaN;
-  const ci: [number, number] | null = n >= 2 ? [m - tQuantile((1 + level) / 2, n - 1) * se, m + tQuantile((1 + level) / 2, n - 1) * se] : null;
+  const ci: [number, number] | null =
+    n >= 2 ? [m - tQuantile((1 + level) / 2, n - 1) * se, m + tQuantile((1 + level) / 2, n - 1) * se] : null;
   return { mean: m, std: s, n, se, level, ci, t: n >= 2 && se > 0 ? m / se : NaN };
 }
 
@@ -230,7 +234,8 @@ export function rbfSmooth(
   bandwidth: number,
   at: ArrayLike<number> = x,
 ): number[] {
-  if (!(bandwidth > 0 && Number.isFinite(bandwidth))) throw new RangeError(`bandwidth must be a finite number > 0, got ${bandwidth}`);
+  if (!(bandwidth > 0 && Number.isFinite(bandwidth)))
+    throw new RangeError(`bandwidth must be a finite number > 0, got ${bandwidth}`);
   if (x.length !== y.length) throw new RangeError(`x and y must have the same length, got ${x.length} and ${y.length}`);
   const out: number[] = [];
   const k = -1 / (2 * bandwidth * bandwidth);
@@ -256,17 +261,25 @@ export function defaultBandwidth(epochs: number): number {
 }
 
 /** The epoch (from `epochs`) with the lowest finite value, first one on ties; null if none. */
-export function bestEpoch(epochs: ArrayLike<number>, values: ArrayLike<number | null>): { epoch: number; value: number } | null {
+export function bestEpoch(
+  epochs: ArrayLike<number>,
+  values: ArrayLike<number | null>,
+): { epoch: number; value: number } | null {
   let best: { epoch: number; value: number } | null = null;
   for (let i = 0; i < Math.min(epochs.length, values.length); i++) {
     const v = values[i];
-    if (typeof v === 'number' && Number.isFinite(v) && (best === null || v < best.value)) best = { epoch: epochs[i]!, value: v };
+    if (typeof v === 'number' && Number.isFinite(v) && (best === null || v < best.value))
+      best = { epoch: epochs[i]!, value: v };
   }
   return best;
 }
 
 /** The first epoch whose value is ≤ target, or null when it never gets there. */
-export function epochsToTarget(epochs: ArrayLike<number>, values: ArrayLike<number | null>, target: number): number | null {
+export function epochsToTarget(
+  epochs: ArrayLike<number>,
+  values: ArrayLike<number | null>,
+  target: number,
+): number | null {
   for (let i = 0; i < Math.min(epochs.length, values.length); i++) {
     const v = values[i];
     if (typeof v === 'number' && Number.isFinite(v) && v <= target) return epochs[i]!;

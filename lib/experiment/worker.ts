@@ -65,7 +65,11 @@ async function main(): Promise<number> {
     await send({ type: 'aborted', epochs: result.history.length });
     return stop.exitCode() || 130;
   }
-  await send({ type: 'done', epochs: result.history.length, seconds: result.history.reduce((a, r) => a + r.seconds, 0) });
+  await send({
+    type: 'done',
+    epochs: result.history.length,
+    seconds: result.history.reduce((a, r) => a + r.seconds, 0),
+  });
   return 0;
 }
 

@@ -15,7 +15,8 @@ export interface ParsedYaml {
 /** `schedules[1].tMult` -> ['schedules', 1, 'tMult']. */
 export function keyPathSegments(keyPath: string): Array<string | number> {
   const out: Array<string | number> = [];
-  for (const part of keyPath.match(/[^.[\]]+|\[\d+\]/g) ?? []) out.push(/^\[\d+\]$/.test(part) ? Number(part.slice(1, -1)) : part);
+  for (const part of keyPath.match(/[^.[\]]+|\[\d+\]/g) ?? [])
+    out.push(/^\[\d+\]$/.test(part) ? Number(part.slice(1, -1)) : part);
   return out;
 }
 

@@ -38,22 +38,31 @@ export interface ModelEvaluation {
 
 /** Duck-typed so lib/nn does not load lib/data: what evaluate/predict need of a Dataset. */
 function isDataset(value: unknown): value is Dataset {
-  return typeof value === 'object' && value !== null && typeof (value as Dataset).loader === 'function' &&
-    typeof (value as Dataset).numClasses === 'number';
+  return (
+    typeof value === 'object' &&
+    value !== null &&
+    typeof (value as Dataset).loader === 'function' &&
+    typeof (value as Dataset).numClasses === 'number'
+  );
 }
 
 function checkBatchSize(options: InferenceOptions): number {
   const b = options.batchSize ?? 256;
-  if (typeof b !== 'number' || !Number.isInteger(b) || b < 1) throw new RangeError(`batchSize must be an integer >= 1, got ${typeof b === 'string' ? `'${b}'` : String(b)}`);
+  if (typeof b !== 'number' || !Number.isInteger(b) || b < 1)
+    throw new RangeError(`batchSize must be an integer >= 1, got ${typeof b === 'string' ? `'${b}'` : String(b)}`);
   return b;
 }
 
 function checkDataFits(model: ResNet, data: Dataset, what: string): void {
   if (data.channels !== model.inChannels) {
-    throw new RangeError(`${what}: the data has ${data.channels} channel(s) per image, the model takes ${model.inChannels} (its inChannels)`);
+    throw new RangeError(
+      `${what}: the data has ${data.channels} channel(s) per image, the model takes ${model.inChannels} (its inChannels)`,
+    );
   }
   if (data.numClasses > model.numClasses) {
-    throw new RangeError(`${what}: the data has ${data.numClasses} classes, the model has numClasses ${model.numClasses}`);
+    throw new RangeError(
+      `${what}: the data has ${data.numClasses} classes, the model has numClasses ${model.numClasses}`,
+    );
   }
 }
 
@@ -69,8 +78,12 @@ async function inEvalMode<T>(model: ResNet, work: () => Promise<T>): Promise<T> 
 }
 
 /** Calls `each(logits, labels)` for every batch of the data set, in data set order. */
-async function forEachBatch(model: ResNet, data: Dataset, options: InferenceOptions,
-  each: (logits: Float32Array, labels: BigInt64Array, n: number) => void): Promise<void> {
+async function forEachBatch(
+  model: ResNet,
+  data: Dataset,
+  options: InferenceOptions,
+  each: (logits: Float32Array, labels: BigInt64Array, n: number) => void,
+): Promise<void> {
   const loader = data.loader({ batchSize: checkBatchSize(options), shuffle: false, workers: options.workers });
   try {
     for await (const batch of loader.epoch(0)) {
@@ -92,7 +105,11 @@ async function forEachBatch(model: ResNet, data: Dataset, options: InferenceOpti
   }
 }
 
-export async function evaluateModel(model: ResNet, data: Dataset, options: InferenceOptions = {}): Promise<ModelEvaluation> {
+export async function evaluateModel(
+  model: ResNet,
+  data: Dataset,
+  options: InferenceOptions = {},
+): Promise<ModelEvaluation> {
   if (!isDataset(data)) throw new TypeError('evaluate takes a Dataset (from Dataset.open() or openData())');
   checkDataFits(model, data, 'evaluate');
   const classes = model.numClasses;
@@ -100,28 +117,30 @@ export async function evaluateModel(model: ResNet, data: Dataset, options: Infer
   let lossSum = 0;
   let correct = 0;
   let count = 0;
-  await inEvalMode(model, () => forEachBatch(model, data, options, (logits, labels, n) => {
-    for (let i = 0; i < n; i++) {
-      const row = i * classes;
-      let max = -Infinity;
-      let predicted = 0;
-      for (let c = 0; c < classes; c++) {
-        const v = logits[row + c]!;
-        if (v > max) {
-          max = v;
-          predicted = c;
+  await inEvalMode(model, () =>
+    forEachBatch(model, data, options, (logits, labels, n) => {
+      for (let i = 0; i < n; i++) {
+        const row = i * classes;
+        let max = -Infinity;
+        let predicted = 0;
+        for (let c = 0; c < classes; c++) {
+          const v = logits[row + c]!;
+          if (v > max) {
+            max = v;
+            predicted = c;
+          }
         }
+        let sum = 0;
+        for (let c = 0; c < classes; c++) sum += Math.exp(logits[row + c]! - max);
+        const label = Number(labels[i]);
+        // -log softmax(x)[label] = log(sum exp(x - max)) - (x[label] - max)
+        lossSum += Math.log(sum) - (logits[row + label]! - max);
+        confusion[label]![predicted]!++;
+        if (predicted === label) correct++;
       }
-      let sum = 0;
-      for (let c = 0; c < classes; c++) sum += Math.exp(logits[row + c]! - max);
-      const label = Number(labels[i]);
-      // -log softmax(x)[label] = log(sum exp(x - max)) - (x[label] - max)
-      lossSum += Math.log(sum) - (logits[row + label]! - max);
-      confusion[label]![predicted]!++;
-      if (predicted === label) correct++;
-    }
-    count += n;
-  }));
+      count += n;
+    }),
+  );
   const names = data.classNames;
   return {
     loss: count ? lossSum / count : NaN,
@@ -140,16 +159,23 @@ export async function evaluateModel(model: ResNet, data: Dataset, options: Infer
  * Class probabilities, float32 [N, numClasses] on the CPU: softmax of the logits. A Dataset is
  * run in batches, in its order; a Tensor [N, C, H, W] (or one image [C, H, W]) in one pass.
  */
-export async function predictModel(model: ResNet, input: Dataset | Tensor, options: InferenceOptions = {}): Promise<Tensor> {
+export async function predictModel(
+  model: ResNet,
+  input: Dataset | Tensor,
+  options: InferenceOptions = {},
+): Promise<Tensor> {
   if (input instanceof Tensor) {
     const shape = input.shape;
     if (shape.length !== 3 && shape.length !== 4) {
       throw new RangeError(`predict takes images [N, C, H, W] or one image [C, H, W], got shape [${shape.join(', ')}]`);
     }
     if (shape[shape.length - 3] !== model.inChannels) {
-      throw new RangeError(`predict: the images have ${shape[shape.length - 3]} channel(s), the model takes ${model.inChannels} (its inChannels)`);
+      throw new RangeError(
+        `predict: the images have ${shape[shape.length - 3]} channel(s), the model takes ${model.inChannels} (its inChannels)`,
+      );
     }
-    const batch = shape.length === 3 ? Tensor.fromArray(input.toFloat32Array(), [1, ...shape], { device: model.device }) : input;
+    const batch =
+      shape.length === 3 ? Tensor.fromArray(input.toFloat32Array(), [1, ...shape], { device: model.device }) : input;
     try {
       const logits = await inEvalMode(model, () => model.forward(batch));
       try {
@@ -170,16 +196,18 @@ export async function predictModel(model: ResNet, input: Dataset | Tensor, optio
   const classes = model.numClasses;
   const out = new Float32Array(input.size * classes);
   let offset = 0;
-  await inEvalMode(model, () => forEachBatch(model, input, options, (logits, _labels, n) => {
-    for (let i = 0; i < n; i++) {
-      const row = i * classes;
-      let max = -Infinity;
-      for (let c = 0; c < classes; c++) max = Math.max(max, logits[row + c]!);
-      let sum = 0;
-      for (let c = 0; c < classes; c++) sum += Math.exp(logits[row + c]! - max);
-      for (let c = 0; c < classes; c++) out[offset + row + c] = Math.exp(logits[row + c]! - max) / sum;
-    }
-    offset += n * classes;
-  }));
+  await inEvalMode(model, () =>
+    forEachBatch(model, input, options, (logits, _labels, n) => {
+      for (let i = 0; i < n; i++) {
+        const row = i * classes;
+        let max = -Infinity;
+        for (let c = 0; c < classes; c++) max = Math.max(max, logits[row + c]!);
+        let sum = 0;
+        for (let c = 0; c < classes; c++) sum += Math.exp(logits[row + c]! - max);
+        for (let c = 0; c < classes; c++) out[offset + row + c] = Math.exp(logits[row + c]! - max) / sum;
+      }
+      offset += n * classes;
+    }),
+  );
   return Tensor.fromArray(out.subarray(0, offset), [offset / classes, classes]);
 }

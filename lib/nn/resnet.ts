@@ -8,7 +8,14 @@ import * as fs from 'fs';
 import { native, type NativeResNet, type NativeStateKey, type NativeStateRecord } from '../binding';
 import { resolveDevice, type DeviceSpec } from '../device';
 import { withCallerStack } from '../errors';
-import { orderedDict, readTorchFile, stateDictEntries, withoutPath, writeTorchFile, type TensorRecord } from '../serialization';
+import {
+  orderedDict,
+  readTorchFile,
+  stateDictEntries,
+  withoutPath,
+  writeTorchFile,
+  type TensorRecord,
+} from '../serialization';
 import { Tensor } from '../tensor';
 import type { Dataset } from '../data/dataset';
 import { evaluateModel, predictModel, type InferenceOptions, type ModelEvaluation } from './inference';
@@ -137,7 +144,8 @@ export class ResNet {
   /** A copy of every parameter and buffer, in PyTorch's state_dict() order. */
   stateDict(): Map<string, TensorRecord> {
     const out = new Map<string, TensorRecord>();
-    for (const r of this.native.stateDict()) out.set(r.name, { dtype: r.dtype, shape: r.shape, data: r.data } as TensorRecord);
+    for (const r of this.native.stateDict())
+      out.set(r.name, { dtype: r.dtype, shape: r.shape, data: r.data } as TensorRecord);
     return out;
   }
 
@@ -146,7 +154,10 @@ export class ResNet {
    * OrderedDict with _metadata, as torchvision publishes them) or by saveStateDict(), or from a map.
    * Nothing is changed unless the whole load succeeds.
    */
-  loadStateDict(source: string | Map<string, TensorRecord>, options: LoadStateDictOptions = {}): Promise<LoadStateDictResult> {
+  loadStateDict(
+    source: string | Map<string, TensorRecord>,
+    options: LoadStateDictOptions = {},
+  ): Promise<LoadStateDictResult> {
     return withCallerStack(async () => {
       let entries: Map<string, TensorRecord>;
       if (typeof source === 'string') {

@@ -52,7 +52,13 @@ export interface CosineAnnealingOptions {
 export class CosineAnnealingLR extends LRScheduler {
   constructor(optimizer: Optimizer, options: CosineAnnealingOptions) {
     if (!options || typeof options !== 'object') throw new TypeError('CosineAnnealingLR options must be an object');
-    super(new (native().NativeLRScheduler)(optimizer.native, { type: 'cosine', tMax: options.tMax, etaMin: options.etaMin }));
+    super(
+      new (native().NativeLRScheduler)(optimizer.native, {
+        type: 'cosine',
+        tMax: options.tMax,
+        etaMin: options.etaMin,
+      }),
+    );
   }
 
   /** A warm restart: t = 0 with a new cycle length, floor and (optionally) peak LR per group. */
@@ -69,6 +75,12 @@ export interface StepLRSchedulerOptions {
 export class StepLRScheduler extends LRScheduler {
   constructor(optimizer: Optimizer, options: StepLRSchedulerOptions) {
     if (!options || typeof options !== 'object') throw new TypeError('StepLRScheduler options must be an object');
-    super(new (native().NativeLRScheduler)(optimizer.native, { type: 'step', stepSize: options.stepSize, gamma: options.gamma }));
+    super(
+      new (native().NativeLRScheduler)(optimizer.native, {
+        type: 'step',
+        stepSize: options.stepSize,
+        gamma: options.gamma,
+      }),
+    );
   }
 }

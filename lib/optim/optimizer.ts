@@ -35,12 +35,20 @@ export abstract class Optimizer {
   /** @internal The model whose parameters this optimizer steps: fit() and trainStep() refuse another. */
   readonly model: ResNet;
 
-  protected constructor(kind: 'sgd' | 'adam' | 'adamw', model: ResNet, options: NativeOptimizerOptions,
-    groups: Array<ParamGroup<NativeOptimizerOptions>> = []) {
+  protected constructor(
+    kind: 'sgd' | 'adam' | 'adamw',
+    model: ResNet,
+    options: NativeOptimizerOptions,
+    groups: Array<ParamGroup<NativeOptimizerOptions>> = [],
+  ) {
     if (!model || typeof model !== 'object' || !('native' in model)) throw new TypeError('model must be a ResNet');
     if (!options || typeof options !== 'object') throw new TypeError('optimizer options must be an object');
-    this.native = new (native().NativeOptimizer)(model.native, kind, options,
-      groups.map((g) => ({ ...(g.options ?? {}), prefixes: g.prefixes })));
+    this.native = new (native().NativeOptimizer)(
+      model.native,
+      kind,
+      options,
+      groups.map((g) => ({ ...(g.options ?? {}), prefixes: g.prefixes })),
+    );
     this.model = model;
   }
 
@@ -104,7 +112,11 @@ export abstract class Optimizer {
 
   /** Restores what stateDict() returned (possibly after a round trip through a file). */
   loadStateDict(value: TorchValue): void {
-    const plain = toPlain(value) as { kind?: string; state?: Record<string, Record<string, unknown>>; param_groups?: unknown[] };
+    const plain = toPlain(value) as {
+      kind?: string;
+      state?: Record<string, Record<string, unknown>>;
+      param_groups?: unknown[];
+    };
     if (!plain || typeof plain !== 'object' || !plain.state || !Array.isArray(plain.param_groups)) {
       throw new TypeError("optimizer state must have 'state' and 'param_groups'");
     }
@@ -133,7 +145,12 @@ function toPlain(value: unknown, depth = 0, open = new Set<unknown>()): unknown 
     const out: Record<string, unknown> = {};
     const entries = value instanceof Map ? [...value] : Object.entries(value);
     for (const [k, v] of entries) {
-      Object.defineProperty(out, String(k), { value: toPlain(v, depth + 1, open), enumerable: true, writable: true, configurable: true });
+      Object.defineProperty(out, String(k), {
+        value: toPlain(v, depth + 1, open),
+        enumerable: true,
+        writable: true,
+        configurable: true,
+      });
     }
     return out;
   } finally {

@@ -29,7 +29,10 @@ export class WarmRestartsDriver {
     const base = optimizer.getLr(0);
     this.#ratios = Array.from({ length: optimizer.groupCount }, (_, g) => (base > 0 ? optimizer.getLr(g) / base : 1));
     const first = schedule.cycles(Number.MIN_VALUE)[0]!;
-    this.#cosine = new CosineAnnealingLR(optimizer, { tMax: this.#span(first.length - first.warmup), etaMin: schedule.etaMin });
+    this.#cosine = new CosineAnnealingLR(optimizer, {
+      tMax: this.#span(first.length - first.warmup),
+      etaMin: schedule.etaMin,
+    });
     this.setTime(0);
   }
 
@@ -43,7 +46,11 @@ export class WarmRestartsDriver {
     const { cycle, tCur } = position;
     if (cycle.index !== this.#cycle) {
       this.#cycle = cycle.index;
-      this.#cosine.reset({ tMax: this.#span(cycle.length - cycle.warmup), etaMin: this.#schedule.etaMin, baseLrs: this.#ratios.map((r) => cycle.peak * r) });
+      this.#cosine.reset({
+        tMax: this.#span(cycle.length - cycle.warmup),
+        etaMin: this.#schedule.etaMin,
+        baseLrs: this.#ratios.map((r) => cycle.peak * r),
+      });
     }
     if (tCur < cycle.warmup) {
       // The linear ramp from eta_min to each group's peak, in lrAt's own expression.

@@ -50,9 +50,15 @@ export interface Axis extends AxisLimits {
 /** Ticks at given values (those inside the domain), every `every`-th labelled. */
 function fixedTicks(values: number[], domain: [number, number], every: number): Ticks {
   const [lo, hi] = domain[0] <= domain[1] ? domain : [domain[1], domain[0]];
-  const inside = values.filter((v) => Number.isFinite(v) && v >= lo - 1e-9 * Math.abs(lo) && v <= hi + 1e-9 * Math.abs(hi)).sort((a, b) => a - b);
+  const inside = values
+    .filter((v) => Number.isFinite(v) && v >= lo - 1e-9 * Math.abs(lo) && v <= hi + 1e-9 * Math.abs(hi))
+    .sort((a, b) => a - b);
   const major = inside.filter((_, i) => i % every === 0);
-  return { major, labels: major.map((v) => String(v).replace(/-/g, '−')), minor: inside.filter((_, i) => i % every !== 0) };
+  return {
+    major,
+    labels: major.map((v) => String(v).replace(/-/g, '−')),
+    minor: inside.filter((_, i) => i % every !== 0),
+  };
 }
 
 export interface Panel {
@@ -158,7 +164,13 @@ function linePath(x: ArrayLike<number>, y: ArrayLike<number>, sx: Scale, sy: Sca
 }
 
 /** Closed band polygons between lower and upper over their finite runs. */
-function bandPath(x: ArrayLike<number>, lower: ArrayLike<number>, upper: ArrayLike<number>, sx: Scale, sy: Scale): string {
+function bandPath(
+  x: ArrayLike<number>,
+  lower: ArrayLike<number>,
+  upper: ArrayLike<number>,
+  sx: Scale,
+  sy: Scale,
+): string {
   const parts: string[] = [];
   let top: number[] = [];
   let bottom: number[] = [];
@@ -205,10 +217,17 @@ function markerShape(shape: MarkerShape, x: number, y: number, size: number, col
 }
 
 /** The markers of a series: at every finite point, or at the listed indices; none outside the plot area. */
-function seriesMarkers(s: Series, st: Style, sx: Scale, sy: Scale, area: { left: number; right: number; top: number; bottom: number }): string {
+function seriesMarkers(
+  s: Series,
+  st: Style,
+  sx: Scale,
+  sy: Scale,
+  area: { left: number; right: number; top: number; bottom: number },
+): string {
   if (!s.markers || !st.marker) return '';
   const n = Math.min(s.x.length, s.y.length);
-  const indices: number[] = s.markers === true ? Array.from({ length: n }, (_, i) => i) : Array.from(s.markers as ArrayLike<number>);
+  const indices: number[] =
+    s.markers === true ? Array.from({ length: n }, (_, i) => i) : Array.from(s.markers as ArrayLike<number>);
   const out: string[] = [];
   for (const i of indices) {
     if (!Number.isInteger(i) || i < 0 || i >= n) continue;
@@ -241,7 +260,9 @@ function renderPanel(panel: Panel, box: Box, style: Map<string, Style>, clipId: 
 
   const ys = panel.series;
   const sy = makeScale(yAxis, values(...ys.flatMap((s) => [s.y, s.lower, s.upper])), [top + plotH, top], 0.04);
-  const yTicks = yAxis.ticks ? fixedTicks(yAxis.ticks, sy.domain, 1) : sy.ticks(Math.max(2, Math.round(plotH / Y_TICK_SPACING)));
+  const yTicks = yAxis.ticks
+    ? fixedTicks(yAxis.ticks, sy.domain, 1)
+    : sy.ticks(Math.max(2, Math.round(plotH / Y_TICK_SPACING)));
   const yLabelWidth = Math.max(0, ...yTicks.labels.map((l) => textWidth(l, TICK_FONT)));
   const left = box.x + 6 + (yAxis.label ? LABEL_FONT + 10 : 0) + yLabelWidth + TICK_LENGTH + 4;
 
@@ -268,7 +289,9 @@ function renderPanel(panel: Panel, box: Box, style: Map<string, Style>, clipId: 
   const plotW = right - left;
 
   const out: string[] = [`<g class="panel"${panel.title ? ` data-title="${esc(panel.title)}"` : ''}>`];
-  out.push(`<defs><clipPath id="${clipId}"><rect x="${r2(left)}" y="${r2(top)}" width="${r2(plotW)}" height="${r2(plotH)}"/></clipPath></defs>`);
+  out.push(
+    `<defs><clipPath id="${clipId}"><rect x="${r2(left)}" y="${r2(top)}" width="${r2(plotW)}" height="${r2(plotH)}"/></clipPath></defs>`,
+  );
 
   // Grid under everything.
   const grid: string[] = [];
@@ -282,7 +305,9 @@ function renderPanel(panel: Panel, box: Box, style: Map<string, Style>, clipId: 
     out.push(`<g class="bands" clip-path="url(#${clipId})">`);
     for (const s of bands) {
       const st = style.get(s.label)!;
-      out.push(`<path class="band" data-label="${esc(s.label)}" d="${bandPath(s.x, s.lower!, s.upper!, sx, sy)}" fill="${st.color}" fill-opacity="0.18" stroke="none"/>`);
+      out.push(
+        `<path class="band" data-label="${esc(s.label)}" d="${bandPath(s.x, s.lower!, s.upper!, sx, sy)}" fill="${st.color}" fill-opacity="0.18" stroke="none"/>`,
+      );
     }
     out.push('</g>');
   }
@@ -302,7 +327,9 @@ function renderPanel(panel: Panel, box: Box, style: Map<string, Style>, clipId: 
   }
 
   // Frame, ticks and labels on top.
-  out.push(`<rect x="${r2(left)}" y="${r2(top)}" width="${r2(plotW)}" height="${r2(plotH)}" fill="none" stroke="${FRAME}" stroke-width="1"/>`);
+  out.push(
+    `<rect x="${r2(left)}" y="${r2(top)}" width="${r2(plotW)}" height="${r2(plotH)}" fill="none" stroke="${FRAME}" stroke-width="1"/>`,
+  );
   const ticks: string[] = [];
   for (const v of yTicks.major) ticks.push(`M${r2(left)} ${r2(sy(v))}h${-TICK_LENGTH}`);
   for (const v of yTicks.minor) ticks.push(`M${r2(left)} ${r2(sy(v))}h${-TICK_LENGTH / 2}`);
@@ -311,10 +338,19 @@ function renderPanel(panel: Panel, box: Box, style: Map<string, Style>, clipId: 
   out.push(`<path class="ticks" d="${ticks.join('')}" stroke="${FRAME}" stroke-width="1" fill="none"/>`);
   const tickText = `font-size="${TICK_FONT}" fill="${INK}"`;
   yTicks.major.forEach((v, i) =>
-    out.push(text(left - TICK_LENGTH - 3, sy(v) + TICK_FONT * 0.35, yTicks.labels[i]!, `text-anchor="end" ${tickText}`)),
+    out.push(
+      text(left - TICK_LENGTH - 3, sy(v) + TICK_FONT * 0.35, yTicks.labels[i]!, `text-anchor="end" ${tickText}`),
+    ),
   );
   xTicks.major.forEach((v, i) =>
-    out.push(text(sx(v), top + plotH + TICK_LENGTH + 3 + TICK_FONT * 0.9, xTicks.labels[i]!, `text-anchor="middle" ${tickText}`)),
+    out.push(
+      text(
+        sx(v),
+        top + plotH + TICK_LENGTH + 3 + TICK_FONT * 0.9,
+        xTicks.labels[i]!,
+        `text-anchor="middle" ${tickText}`,
+      ),
+    ),
   );
   if (xAxis.label) {
     const y = top + plotH + TICK_LENGTH + 4 + TICK_FONT + 8 + LABEL_FONT * 0.8;
@@ -323,10 +359,24 @@ function renderPanel(panel: Panel, box: Box, style: Map<string, Style>, clipId: 
   if (yAxis.label) {
     const x = box.x + 6 + LABEL_FONT * 0.8;
     const y = top + plotH / 2;
-    out.push(text(x, y, yAxis.label, `text-anchor="middle" font-size="${LABEL_FONT}" fill="${INK}" transform="rotate(-90 ${r2(x)} ${r2(y)})"`));
+    out.push(
+      text(
+        x,
+        y,
+        yAxis.label,
+        `text-anchor="middle" font-size="${LABEL_FONT}" fill="${INK}" transform="rotate(-90 ${r2(x)} ${r2(y)})"`,
+      ),
+    );
   }
   if (panel.title) {
-    out.push(text(left + plotW / 2, box.y + PANEL_TITLE_FONT + 2, panel.title, `text-anchor="middle" font-size="${PANEL_TITLE_FONT}" font-weight="bold" fill="${INK}"`));
+    out.push(
+      text(
+        left + plotW / 2,
+        box.y + PANEL_TITLE_FONT + 2,
+        panel.title,
+        `text-anchor="middle" font-size="${PANEL_TITLE_FONT}" font-weight="bold" fill="${INK}"`,
+      ),
+    );
   }
   out.push('</g>');
   return out.join('\n');
@@ -347,7 +397,9 @@ const entryWidth = (e: LegendEntry): number => LEGEND_SWATCH + 8 + textWidth(e.l
 
 function renderLegendEntry(e: LegendEntry, x: number, y: number): string {
   const { color, dash, width, band, marker } = e.style;
-  const swatch = band ? `<rect x="${r2(x)}" y="${r2(y - 6)}" width="${LEGEND_SWATCH}" height="12" fill="${color}" fill-opacity="0.18"/>` : '';
+  const swatch = band
+    ? `<rect x="${r2(x)}" y="${r2(y - 6)}" width="${LEGEND_SWATCH}" height="12" fill="${color}" fill-opacity="0.18"/>`
+    : '';
   return (
     `<g class="legend-entry">${swatch}` +
     `<path d="M${r2(x)} ${r2(y)}h${LEGEND_SWATCH}" stroke="${color}" stroke-width="${Math.max(width, 2)}"${dash ? ` stroke-dasharray="${dash}"` : ''}/>` +
@@ -373,7 +425,8 @@ export function renderSvg(figure: Figure): string {
   const titleH = figure.title ? FIGURE_TITLE_FONT + 12 : 0;
 
   const legendW = placement === 'right' ? Math.max(...entries.map(entryWidth)) + 16 : 0;
-  const perRow = placement === 'bottom' ? Math.max(1, Math.floor(gridW / (Math.max(...entries.map(entryWidth)) + 24))) : 1;
+  const perRow =
+    placement === 'bottom' ? Math.max(1, Math.floor(gridW / (Math.max(...entries.map(entryWidth)) + 24))) : 1;
   const legendH = placement === 'bottom' ? Math.ceil(entries.length / perRow) * LEGEND_ROW + 10 : 0;
   // Whole pixels, so a PNG at scale s is exactly s times the SVG's size.
   const titleW = figure.title ? textWidth(figure.title, FIGURE_TITLE_FONT, true) : 0;
@@ -387,10 +440,22 @@ export function renderSvg(figure: Figure): string {
   if (figure.title) {
     // Centred over the panels, unless the title is too wide for that and needs the whole figure.
     const centre = titleW <= gridW ? PAD + gridW / 2 : width / 2;
-    out.push(text(centre, PAD + FIGURE_TITLE_FONT, figure.title, `text-anchor="middle" font-size="${FIGURE_TITLE_FONT}" font-weight="bold" fill="${INK}"`));
+    out.push(
+      text(
+        centre,
+        PAD + FIGURE_TITLE_FONT,
+        figure.title,
+        `text-anchor="middle" font-size="${FIGURE_TITLE_FONT}" font-weight="bold" fill="${INK}"`,
+      ),
+    );
   }
   figure.panels.forEach((panel, i) => {
-    const box = { x: PAD + (i % columns) * panelW, y: PAD + titleH + Math.floor(i / columns) * panelH, w: panelW, h: panelH };
+    const box = {
+      x: PAD + (i % columns) * panelW,
+      y: PAD + titleH + Math.floor(i / columns) * panelH,
+      w: panelW,
+      h: panelH,
+    };
     out.push(renderPanel(panel, box, style, `sgdr-plot-clip-${i}`));
   });
   if (placement === 'right') {

@@ -33,7 +33,7 @@ export function decodePng(data: Uint8Array): DecodedPng {
   let palette: Buffer | undefined;
   let transparency: Buffer | undefined;
   const idat: Buffer[] = [];
-  for (let pos = 8; pos + 8 <= buf.length; ) {
+  for (let pos = 8; pos + 8 <= buf.length;) {
     const length = buf.readUInt32BE(pos);
     const type = buf.toString('latin1', pos + 4, pos + 8);
     const body = buf.subarray(pos + 8, pos + 8 + length);
@@ -50,7 +50,8 @@ export function decodePng(data: Uint8Array): DecodedPng {
     pos += 12 + length;
   }
   const channels = CHANNELS[colorType];
-  if (!width || !height || channels === undefined) throw new Error(`unsupported or missing PNG header (colour type ${colorType})`);
+  if (!width || !height || channels === undefined)
+    throw new Error(`unsupported or missing PNG header (colour type ${colorType})`);
   if (bitDepth !== 8) throw new Error(`only 8-bit PNGs are supported, got ${bitDepth}-bit`);
   const raw = inflateSync(Buffer.concat(idat));
   const bpp = channels;
@@ -68,12 +69,23 @@ export function decodePng(data: Uint8Array): DecodedPng {
       const c = y > 0 && i >= bpp ? rows[dst - stride + i - bpp]! : 0;
       let v: number;
       switch (filter) {
-        case 0: v = x; break;
-        case 1: v = x + a; break;
-        case 2: v = x + b; break;
-        case 3: v = x + ((a + b) >> 1); break;
-        case 4: v = x + paeth(a, b, c); break;
-        default: throw new Error(`bad PNG filter type ${filter} in row ${y}`);
+        case 0:
+          v = x;
+          break;
+        case 1:
+          v = x + a;
+          break;
+        case 2:
+          v = x + b;
+          break;
+        case 3:
+          v = x + ((a + b) >> 1);
+          break;
+        case 4:
+          v = x + paeth(a, b, c);
+          break;
+        default:
+          throw new Error(`bad PNG filter type ${filter} in row ${y}`);
       }
       rows[dst + i] = v & 0xff;
     }
@@ -81,7 +93,10 @@ export function decodePng(data: Uint8Array): DecodedPng {
   const pixels = new Uint8Array(width * height * 4);
   for (let p = 0; p < width * height; p++) {
     const s = p * bpp;
-    let r: number, g: number, b: number, a = 255;
+    let r: number,
+      g: number,
+      b: number,
+      a = 255;
     if (colorType === 0 || colorType === 4) {
       r = g = b = rows[s]!;
       if (colorType === 4) a = rows[s + 1]!;

@@ -20,7 +20,10 @@ const FONT_CANDIDATES: ReadonlyArray<{ family: string; files: string[] }> = [
       '/usr/share/fonts/truetype/liberation/LiberationSans-Bold.ttf',
     ],
   },
-  { family: 'Arial', files: ['/Library/Fonts/Arial.ttf', 'C:\\Windows\\Fonts\\arial.ttf', 'C:\\Windows\\Fonts\\arialbd.ttf'] },
+  {
+    family: 'Arial',
+    files: ['/Library/Fonts/Arial.ttf', 'C:\\Windows\\Fonts\\arial.ttf', 'C:\\Windows\\Fonts\\arialbd.ttf'],
+  },
 ];
 
 let fontOptions: ResvgRenderOptions['font'] | undefined;
@@ -30,7 +33,12 @@ function fonts(): ResvgRenderOptions['font'] {
     for (const { family, files } of FONT_CANDIDATES) {
       const present = files.filter((f) => existsSync(f));
       if (present.length > 0) {
-        fontOptions = { loadSystemFonts: false, fontFiles: present, defaultFontFamily: family, sansSerifFamily: family };
+        fontOptions = {
+          loadSystemFonts: false,
+          fontFiles: present,
+          defaultFontFamily: family,
+          sansSerifFamily: family,
+        };
         break;
       }
     }
@@ -51,6 +59,11 @@ export function renderPng(svg: string, options: PngOptions = {}): Buffer {
   // Loaded here, not at import: printing a schedule or writing an SVG needs no native renderer.
   // eslint-disable-next-line @typescript-eslint/no-require-imports -- lazy on purpose, see above
   const { Resvg } = require('@resvg/resvg-js') as typeof import('@resvg/resvg-js');
-  const resvg = new Resvg(svg, { fitTo: { mode: 'zoom', value: scale }, font: fonts(), background: '#ffffff', logLevel: 'off' });
+  const resvg = new Resvg(svg, {
+    fitTo: { mode: 'zoom', value: scale },
+    font: fonts(),
+    background: '#ffffff',
+    logLevel: 'off',
+  });
   return resvg.render().asPng();
 }

@@ -24,9 +24,14 @@ export interface Scale {
  */
 export function makeScale(axis: AxisLimits, values: Iterable<number>, range: [number, number], margin: number): Scale {
   const type = axis.scale ?? 'linear';
-  for (const [name, v] of [['min', axis.min], ['max', axis.max]] as const) {
+  for (const [name, v] of [
+    ['min', axis.min],
+    ['max', axis.max],
+  ] as const) {
     if (v !== undefined && !(Number.isFinite(v) && (type === 'linear' || v > 0))) {
-      throw new RangeError(`axis ${name} must be a finite number${type === 'log' ? ' > 0 on a log axis' : ''}, got ${v}`);
+      throw new RangeError(
+        `axis ${name} must be a finite number${type === 'log' ? ' > 0 on a log axis' : ''}, got ${v}`,
+      );
     }
   }
   const forward = type === 'log' ? Math.log10 : (v: number) => v;
@@ -41,7 +46,8 @@ export function makeScale(axis: AxisLimits, values: Iterable<number>, range: [nu
   const fixedLo = axis.min !== undefined ? forward(axis.min) : undefined;
   const fixedHi = axis.max !== undefined ? forward(axis.max) : undefined;
   if (!Number.isFinite(lo)) [lo, hi] = [fixedLo ?? 0, fixedHi ?? (fixedLo ?? 0) + 1];
-  if (hi === lo) [lo, hi] = lo === 0 || type === 'log' ? [lo - 0.5, hi + 0.5] : [lo - Math.abs(lo) * 0.1, hi + Math.abs(hi) * 0.1];
+  if (hi === lo)
+    [lo, hi] = lo === 0 || type === 'log' ? [lo - 0.5, hi + 0.5] : [lo - Math.abs(lo) * 0.1, hi + Math.abs(hi) * 0.1];
   const pad = (hi - lo) * margin;
   const f0 = fixedLo ?? lo - pad;
   const f1 = fixedHi ?? hi + pad;

@@ -13,13 +13,18 @@ export function simplify(xy: number[], tolerance: number): number[] {
   const stack: Array<[number, number]> = [[0, n - 1]];
   while (stack.length > 0) {
     const [a, b] = stack.pop()!;
-    const ax = xy[2 * a]!, ay = xy[2 * a + 1]!, bx = xy[2 * b]!, by = xy[2 * b + 1]!;
-    const dx = bx - ax, dy = by - ay;
+    const ax = xy[2 * a]!,
+      ay = xy[2 * a + 1]!,
+      bx = xy[2 * b]!,
+      by = xy[2 * b + 1]!;
+    const dx = bx - ax,
+      dy = by - ay;
     const len2 = dx * dx + dy * dy;
     let worst = -1;
     let worstDistance = tolerance;
     for (let i = a + 1; i < b; i++) {
-      const px = xy[2 * i]! - ax, py = xy[2 * i + 1]! - ay;
+      const px = xy[2 * i]! - ax,
+        py = xy[2 * i + 1]! - ay;
       // Distance to the segment, not its line: a spike that doubles back along the line must stay.
       const u = len2 === 0 ? 0 : Math.min(1, Math.max(0, (px * dx + py * dy) / len2));
       const d = Math.hypot(px - u * dx, py - u * dy);

@@ -71,7 +71,9 @@ abstract class SingleCycle extends ScheduleBase {
   }
 
   cycle(index: number): Cycle | undefined {
-    return index === 0 ? { index: 0, start: 0, length: Infinity, end: Infinity, peak: this.base, warmup: 0 } : undefined;
+    return index === 0
+      ? { index: 0, start: 0, length: Infinity, end: Infinity, peak: this.base, warmup: 0 }
+      : undefined;
   }
 
   cycles(until: number, max = Infinity): Cycle[] {
@@ -132,7 +134,10 @@ export class MultiStepLR extends SingleCycle {
     epochTime(t);
     // As PyTorch: at each milestone reached, one multiplication by gamma ** (times it is listed).
     let lr = this.base;
-    for (let i = 0; i < this.milestones.length && reached(t, this.milestones[i]!, Number.isInteger(this.milestones[i])); ) {
+    for (
+      let i = 0;
+      i < this.milestones.length && reached(t, this.milestones[i]!, Number.isInteger(this.milestones[i]));
+    ) {
       let repeats = 1;
       while (this.milestones[i + repeats] === this.milestones[i]) repeats++;
       lr *= this.gamma ** repeats;

@@ -34,7 +34,10 @@ export function kDecayAnnealing(etaMax: number, etaMin: number, tCur: number, tM
   if (tCur >= tMax) return etaMin;
   const span = tMax ** k;
   if (!(span > 0 && Number.isFinite(span))) {
-    throw new ScheduleParamError('kDecay', `${k} is out of range for a cycle of ${tMax} epochs: T_i^k = ${span} is not a finite number > 0`);
+    throw new ScheduleParamError(
+      'kDecay',
+      `${k} is out of range for a cycle of ${tMax} epochs: T_i^k = ${span} is not a finite number > 0`,
+    );
   }
   return cosineAnnealing(etaMax, etaMin, tCur ** k, span);
 }

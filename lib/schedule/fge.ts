@@ -40,10 +40,17 @@ export class FgeSchedule extends ScheduleBase {
     super(countAtLeastOne('stepsPerEpoch', o.stepsPerEpoch ?? 1));
     this.lr1 = positive('lr', o.lr);
     this.lr2 = positive('lr2', o.lr2);
-    if (this.lr2 > this.lr1) throw new ScheduleParamError('lr2', `must be ≤ lr (${this.lr1}): lr_2 is the low end of the FGE cycle, got ${this.lr2}`);
+    if (this.lr2 > this.lr1)
+      throw new ScheduleParamError(
+        'lr2',
+        `must be ≤ lr (${this.lr1}): lr_2 is the low end of the FGE cycle, got ${this.lr2}`,
+      );
     const c = o.cycle;
     if (typeof c !== 'number' || !Number.isInteger(c) || c < 2 || c % 2 !== 0) {
-      throw new ScheduleParamError('cycle', `must be an even integer ≥ 2 (FGE collects a model mid-cycle, after epoch c/2), got ${String(c)}`);
+      throw new ScheduleParamError(
+        'cycle',
+        `must be an even integer ≥ 2 (FGE collects a model mid-cycle, after epoch c/2), got ${String(c)}`,
+      );
     }
     this.cycleLength = c;
     this.#label = o.label;
@@ -82,7 +89,13 @@ export class FgeSchedule extends ScheduleBase {
   }
 
   spec(): FgeSpec {
-    const spec: FgeSpec = { type: 'fge', lr: this.lr1, lr2: this.lr2, cycle: this.cycleLength, stepsPerEpoch: this.stepsPerEpoch };
+    const spec: FgeSpec = {
+      type: 'fge',
+      lr: this.lr1,
+      lr2: this.lr2,
+      cycle: this.cycleLength,
+      stepsPerEpoch: this.stepsPerEpoch,
+    };
     return this.#label === undefined ? spec : { ...spec, label: this.#label };
   }
 }

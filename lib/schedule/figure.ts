@@ -43,14 +43,24 @@ function series(schedule: Schedule, epochs: number, minSamples: number): Series 
   // Baselines without restarts are dashed, so they read as a family apart from the SGDR curves.
   const annealing = cycles.some((c) => Number.isFinite(c.length));
   // Restarts on plateau are marked where they happened: the data moved them off SGDR's timeline.
-  const plateaus = cycles.filter((c) => (c as Partial<PlateauCycle>).plateau).map((c) => Math.round(c.start * k)).filter((n) => n < steps);
-  return { label: schedule.name, x, y, ...(annealing ? {} : { dash: true }), ...(plateaus.length ? { markers: plateaus } : {}) };
+  const plateaus = cycles
+    .filter((c) => (c as Partial<PlateauCycle>).plateau)
+    .map((c) => Math.round(c.start * k))
+    .filter((n) => n < steps);
+  return {
+    label: schedule.name,
+    x,
+    y,
+    ...(annealing ? {} : { dash: true }),
+    ...(plateaus.length ? { markers: plateaus } : {}),
+  };
 }
 
 /** A figure of the schedules' LR over `epochs` epochs, one series per schedule. */
 export function scheduleFigure(schedules: Schedule[], options: ScheduleFigureOptions): Figure {
   const epochs = positive('epochs', options.epochs);
-  const minSamples = options.samplesPerEpoch === undefined ? undefined : countAtLeastOne('samplesPerEpoch', options.samplesPerEpoch);
+  const minSamples =
+    options.samplesPerEpoch === undefined ? undefined : countAtLeastOne('samplesPerEpoch', options.samplesPerEpoch);
   const lines = schedules.map((s) => series(s, epochs, minSamples ?? s.stepsPerEpoch));
   const all = lines.flatMap((s) => s.y as number[]);
   const floor = 10 ** (Math.floor(Math.log10(all.reduce((a, b) => Math.max(a, b), 0))) - LOG_DECADES);

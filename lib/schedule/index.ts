@@ -1,12 +1,26 @@
 /** Learning-rate schedules: SGDR warm restarts and the step/constant schedules it is compared with. */
-export { ConstantLR, MultiStepLR, StepLR, type ConstantLROptions, type MultiStepLROptions, type StepLROptions } from './comparators';
+export {
+  ConstantLR,
+  MultiStepLR,
+  StepLR,
+  type ConstantLROptions,
+  type MultiStepLROptions,
+  type StepLROptions,
+} from './comparators';
 export { cosineAnnealing, kDecayAnnealing } from './cosine';
 export { FgeSchedule, type FgeOptions } from './fge';
 export { ScheduleParamError } from './errors';
 export { FIGURE1_EPOCHS, FIGURE1_SPECS, FIGURE1_TITLE } from './figure1';
 export { scheduleFigure, type LrScale, type ScheduleFigureOptions } from './figure';
 export { sampleSchedule, type Samples } from './sample';
-export { stepTime, type Cycle, type RestartEvent, type Schedule, type ScheduleState, type StepResult } from './schedule';
+export {
+  stepTime,
+  type Cycle,
+  type RestartEvent,
+  type Schedule,
+  type ScheduleState,
+  type StepResult,
+} from './schedule';
 export {
   scheduleFromSpec,
   scheduleFromState,

@@ -87,18 +87,30 @@ export class PlateauRestarts extends ScheduleBase {
 
   constructor(options: PlateauRestartsOptions) {
     const o = options ?? ({} as PlateauRestartsOptions);
-    const sgdr = new WarmRestarts({ lr: o.lr, t0: o.t0, tMult: o.tMult, etaMin: o.etaMin, decay: o.decay, kDecay: o.kDecay, stepsPerEpoch: o.stepsPerEpoch });
+    const sgdr = new WarmRestarts({
+      lr: o.lr,
+      t0: o.t0,
+      tMult: o.tMult,
+      etaMin: o.etaMin,
+      decay: o.decay,
+      kDecay: o.kDecay,
+      stepsPerEpoch: o.stepsPerEpoch,
+    });
     super(sgdr.stepsPerEpoch);
     this.sgdr = sgdr;
     this.patience = countAtLeastOne('patience', o.patience);
     this.threshold = nonNegative('threshold', o.threshold ?? 1e-4);
     const mode = o.thresholdMode ?? 'rel';
-    if (mode !== 'rel' && mode !== 'abs') throw new ScheduleParamError('thresholdMode', `must be 'rel' or 'abs', got ${JSON.stringify(mode)}`);
+    if (mode !== 'rel' && mode !== 'abs')
+      throw new ScheduleParamError('thresholdMode', `must be 'rel' or 'abs', got ${JSON.stringify(mode)}`);
     this.thresholdMode = mode;
-    if (mode === 'rel' && this.threshold >= 1) throw new ScheduleParamError('threshold', `must be < 1 with thresholdMode 'rel', got ${this.threshold}`);
+    if (mode === 'rel' && this.threshold >= 1)
+      throw new ScheduleParamError('threshold', `must be < 1 with thresholdMode 'rel', got ${this.threshold}`);
     this.#label = o.label;
     this.#exact = Number.isInteger(sgdr.t0) && Number.isInteger(sgdr.tMult);
-    this.name = o.label ?? `Restarts on plateau (patience ${this.patience}), T0=${sgdr.t0}, Tmult=${sgdr.tMult}${sgdr.kDecay !== 1 ? `, k=${sgdr.kDecay}` : ''}`;
+    this.name =
+      o.label ??
+      `Restarts on plateau (patience ${this.patience}), T0=${sgdr.t0}, Tmult=${sgdr.tMult}${sgdr.kDecay !== 1 ? `, k=${sgdr.kDecay}` : ''}`;
   }
 
   /** The validation losses observed so far, epoch 1 first. */
@@ -113,7 +125,8 @@ export class PlateauRestarts extends ScheduleBase {
 
   /** The segment that time t falls in. */
   #segmentAt(t: number): Segment {
-    for (let k = this.#segments.length - 1; k > 0; k--) if (reached(t, this.#segments[k]!.from, this.#exact)) return this.#segments[k]!;
+    for (let k = this.#segments.length - 1; k > 0; k--)
+      if (reached(t, this.#segments[k]!.from, this.#exact)) return this.#segments[k]!;
     return this.#segments[0]!;
   }
 
@@ -141,7 +154,15 @@ export class PlateauRestarts extends ScheduleBase {
     const start = seg.cycle === 0 ? c.start : index === seg.cycle ? seg.from : c.start + shift;
     const capEnd = seg.cycle === 0 ? c.end : c.end + shift;
     const end = next && next.cycle === index + 1 ? next.from : capEnd;
-    return { index, start, length: end - start, end, peak: c.peak, warmup: 0, plateau: index > 0 && index === seg.cycle };
+    return {
+      index,
+      start,
+      length: end - start,
+      end,
+      peak: c.peak,
+      warmup: 0,
+      plateau: index > 0 && index === seg.cycle,
+    };
   }
 
   cycles(until: number, max = Infinity): PlateauCycle[] {
@@ -161,8 +182,12 @@ export class PlateauRestarts extends ScheduleBase {
    */
   observe(epoch: number, valLoss: number): RestartEvent | undefined {
     const expected = this.#losses.length + 1;
-    if (epoch !== expected) throw new RangeError(`observe: expected the validation loss of epoch ${expected}, got epoch ${String(epoch)}`);
-    if (typeof valLoss !== 'number' || !Number.isFinite(valLoss)) throw new RangeError(`observe: the validation loss of epoch ${epoch} must be a finite number, got ${String(valLoss)}`);
+    if (epoch !== expected)
+      throw new RangeError(`observe: expected the validation loss of epoch ${expected}, got epoch ${String(epoch)}`);
+    if (typeof valLoss !== 'number' || !Number.isFinite(valLoss))
+      throw new RangeError(
+        `observe: the validation loss of epoch ${epoch} must be a finite number, got ${String(valLoss)}`,
+      );
     this.#losses.push(valLoss);
     return this.#apply(epoch, valLoss);
   }
@@ -174,7 +199,8 @@ export class PlateauRestarts extends ScheduleBase {
     const current = startsAtT ? atT - 1 : atT;
     if (current !== this.#tracking.cycle) this.#tracking = { cycle: current, best: Infinity, bad: 0 };
     const tr = this.#tracking;
-    const improved = this.thresholdMode === 'rel' ? loss < tr.best * (1 - this.threshold) : loss < tr.best - this.threshold;
+    const improved =
+      this.thresholdMode === 'rel' ? loss < tr.best * (1 - this.threshold) : loss < tr.best - this.threshold;
     if (improved) {
       tr.best = loss;
       tr.bad = 0;
@@ -196,8 +222,16 @@ export class PlateauRestarts extends ScheduleBase {
   spec(): PlateauRestartsSpec {
     const s = this.sgdr;
     const spec: PlateauRestartsSpec = {
-      type: 'plateau-restarts', lr: s.etaMax, t0: s.t0, tMult: s.tMult, etaMin: s.etaMin, decay: s.decay,
-      patience: this.patience, threshold: this.threshold, thresholdMode: this.thresholdMode, stepsPerEpoch: this.stepsPerEpoch,
+      type: 'plateau-restarts',
+      lr: s.etaMax,
+      t0: s.t0,
+      tMult: s.tMult,
+      etaMin: s.etaMin,
+      decay: s.decay,
+      patience: this.patience,
+      threshold: this.threshold,
+      thresholdMode: this.thresholdMode,
+      stepsPerEpoch: this.stepsPerEpoch,
     };
     if (s.kDecay !== 1) spec.kDecay = s.kDecay;
     if (this.#label !== undefined) spec.label = this.#label;
@@ -212,7 +246,9 @@ export class PlateauRestarts extends ScheduleBase {
   override restore(state: ScheduleState): this {
     const losses = (state as Partial<PlateauRestartsState> | null)?.valLosses ?? [];
     if (!Array.isArray(losses) || losses.some((v) => typeof v !== 'number' || !Number.isFinite(v))) {
-      throw new TypeError('a plateau-restarts state needs valLosses: the finite validation losses observed, epoch 1 first');
+      throw new TypeError(
+        'a plateau-restarts state needs valLosses: the finite validation losses observed, epoch 1 first',
+      );
     }
     const saved = { losses: this.#losses, segments: this.#segments, tracking: this.#tracking };
     this.#losses = [];

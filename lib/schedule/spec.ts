@@ -10,7 +10,14 @@
  * Field names are the option names of the classes; unknown fields are errors, so a typo in a
  * config does not silently fall back to a default.
  */
-import { ConstantLR, MultiStepLR, StepLR, type ConstantLROptions, type MultiStepLROptions, type StepLROptions } from './comparators';
+import {
+  ConstantLR,
+  MultiStepLR,
+  StepLR,
+  type ConstantLROptions,
+  type MultiStepLROptions,
+  type StepLROptions,
+} from './comparators';
 import { FgeSchedule, type FgeOptions } from './fge';
 import type { Schedule, ScheduleState } from './schedule';
 import { PlateauRestarts, type PlateauRestartsOptions } from './plateau-restarts';
@@ -39,7 +46,17 @@ export type ScheduleType = ScheduleSpec['type'];
 
 const common = ['type', 'lr', 'stepsPerEpoch', 'label'];
 const fields: Record<ScheduleType, readonly string[]> = {
-  'warm-restarts': [...common, 't0', 'tMult', 'etaMin', 'decay', 'warmup', 'warmupEveryRestart', 'cycleLimit', 'kDecay'],
+  'warm-restarts': [
+    ...common,
+    't0',
+    'tMult',
+    'etaMin',
+    'decay',
+    'warmup',
+    'warmupEveryRestart',
+    'cycleLimit',
+    'kDecay',
+  ],
   step: [...common, 'stepSize', 'gamma'],
   multistep: [...common, 'milestones', 'gamma'],
   constant: common,
@@ -56,11 +73,15 @@ export function scheduleFromSpec(spec: ScheduleSpec): Schedule {
   }
   const known = fields[spec.type];
   if (!known) {
-    throw new TypeError(`unknown schedule type ${JSON.stringify(spec.type)} (expected one of: ${scheduleTypes.join(', ')})`);
+    throw new TypeError(
+      `unknown schedule type ${JSON.stringify(spec.type)} (expected one of: ${scheduleTypes.join(', ')})`,
+    );
   }
   const unknown = Object.keys(spec).filter((k) => !known.includes(k));
   if (unknown.length > 0) {
-    throw new TypeError(`unknown field ${unknown.map((k) => `"${k}"`).join(', ')} in a "${spec.type}" schedule spec (known: ${known.slice(1).join(', ')})`);
+    throw new TypeError(
+      `unknown field ${unknown.map((k) => `"${k}"`).join(', ')} in a "${spec.type}" schedule spec (known: ${known.slice(1).join(', ')})`,
+    );
   }
   if (spec.label !== undefined && typeof spec.label !== 'string') {
     throw new TypeError(`label must be a string, got ${JSON.stringify(spec.label)}`);

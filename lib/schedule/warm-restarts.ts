@@ -76,7 +76,10 @@ export class WarmRestarts extends ScheduleBase {
     this.decay = decayFactor('decay', o.decay ?? 1);
     this.warmup = nonNegative('warmup', o.warmup ?? 0);
     if (this.warmup >= this.t0) {
-      throw new ScheduleParamError('warmup', `must be shorter than the first cycle (t0=${this.t0}), got ${this.warmup}`);
+      throw new ScheduleParamError(
+        'warmup',
+        `must be shorter than the first cycle (t0=${this.t0}), got ${this.warmup}`,
+      );
     }
     this.warmupEveryRestart = Boolean(o.warmupEveryRestart);
     this.cycleLimit = o.cycleLimit === undefined ? Infinity : countAtLeastOne('cycleLimit', o.cycleLimit);
@@ -121,7 +124,10 @@ export class WarmRestarts extends ScheduleBase {
     const cycle = this.#cycle(index);
     if (!(cycle.length > 0)) {
       // So many cycles fit before t that consecutive restarts round to the same double.
-      throw new ScheduleParamError('t0', `${this.t0} is too small: at epoch ${t} cycle ${index} is shorter than a double can resolve`);
+      throw new ScheduleParamError(
+        't0',
+        `${this.t0} is too small: at epoch ${t} cycle ${index} is shorter than a double can resolve`,
+      );
     }
     // A time within the tolerance below a real-valued restart belongs to the new cycle at T_cur = 0.
     return { cycle, tCur: Math.max(0, t - cycle.start) };

@@ -544,7 +544,8 @@ export function unpickle(buf: Uint8Array, start: number, hooks: UnpickleHooks): 
           const kwargs = pop();
           const args = pop();
           const cls = callable(pop(), 'NEWOBJ_EX');
-          if (!Array.isArray(args) || !(kwargs instanceof Map)) throw corrupt(`bad NEWOBJ_EX arguments at offset ${op}`);
+          if (!Array.isArray(args) || !(kwargs instanceof Map))
+            throw corrupt(`bad NEWOBJ_EX arguments at offset ${op}`);
           if (kwargs.size > 0) throw new TorchFileError(`${cls.qualname} with keyword arguments is not supported`);
           const make = cls.newObj ?? cls.call;
           if (!make) throw new TorchFileError(`${cls.qualname} cannot be instantiated (pickle offset ${op})`);
@@ -568,9 +569,7 @@ export function unpickle(buf: Uint8Array, start: number, hooks: UnpickleHooks): 
           break;
 
         default:
-          throw corrupt(
-            `unknown or unsupported pickle opcode 0x${code.toString(16).padStart(2, '0')} at offset ${op}`,
-          );
+          throw corrupt(`unknown or unsupported pickle opcode 0x${code.toString(16).padStart(2, '0')} at offset ${op}`);
       }
     }
   } catch (e) {

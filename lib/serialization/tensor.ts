@@ -7,26 +7,10 @@
 import { corrupt, TorchFileError } from './errors';
 
 export type Dtype =
-  | 'float32'
-  | 'float64'
-  | 'float16'
-  | 'bfloat16'
-  | 'int64'
-  | 'int32'
-  | 'int16'
-  | 'int8'
-  | 'uint8'
-  | 'bool';
+  'float32' | 'float64' | 'float16' | 'bfloat16' | 'int64' | 'int32' | 'int16' | 'int8' | 'uint8' | 'bool';
 
 export type TensorData =
-  | Float32Array
-  | Float64Array
-  | Uint16Array
-  | BigInt64Array
-  | Int32Array
-  | Int16Array
-  | Int8Array
-  | Uint8Array;
+  Float32Array | Float64Array | Uint16Array | BigInt64Array | Int32Array | Int16Array | Int8Array | Uint8Array;
 
 /** The typed array each dtype uses. */
 export interface DataForDtype {
@@ -195,8 +179,10 @@ export function checkTensorView(
   for (let i = 0; i < rank; i++) {
     const d = shape[i];
     const s = stride[i];
-    if (typeof d !== 'number' || !Number.isSafeInteger(d) || d < 0) throw corrupt(`tensor size ${String(d)} is invalid ${view()}`);
-    if (typeof s !== 'number' || !Number.isSafeInteger(s) || s < 0) throw corrupt(`tensor stride ${String(s)} is invalid ${view()}`);
+    if (typeof d !== 'number' || !Number.isSafeInteger(d) || d < 0)
+      throw corrupt(`tensor size ${String(d)} is invalid ${view()}`);
+    if (typeof s !== 'number' || !Number.isSafeInteger(s) || s < 0)
+      throw corrupt(`tensor stride ${String(s)} is invalid ${view()}`);
   }
   if (typeof offset !== 'number' || !Number.isSafeInteger(offset) || offset < 0) {
     throw corrupt(`tensor storage offset ${String(offset)} is invalid`);

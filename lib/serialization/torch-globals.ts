@@ -73,19 +73,17 @@ export function makeFindGlobal(
   budget: PickleBudget = new PickleBudget(),
 ): (module: string, name: string) => unknown {
   const charge = (bytes: number, who: string): void => budget.charge(bytes, `the pickle (calling ${who})`);
-  const orderedDictClass = new PyCallable(
-    'collections.OrderedDict',
-    (args) => {
-      const d = new OrderedDict();
-      const items = iterableItems(args[0], 'OrderedDict');
-      charge(COST.map + items.length * COST.entry, 'OrderedDict');
-      for (const pair of items) {
-        if (!Array.isArray(pair) || pair.length !== 2) throw new TorchFileError('OrderedDict called with a non-pair item');
-        d.set(pair[0] as TorchKey, pair[1] as TorchValue);
-      }
-      return d;
-    },
-  );
+  const orderedDictClass = new PyCallable('collections.OrderedDict', (args) => {
+    const d = new OrderedDict();
+    const items = iterableItems(args[0], 'OrderedDict');
+    charge(COST.map + items.length * COST.entry, 'OrderedDict');
+    for (const pair of items) {
+      if (!Array.isArray(pair) || pair.length !== 2)
+        throw new TorchFileError('OrderedDict called with a non-pair item');
+      d.set(pair[0] as TorchKey, pair[1] as TorchValue);
+    }
+    return d;
+  });
   const makeSet = (frozen: boolean) =>
     new PyCallable(frozen ? 'builtins.frozenset' : 'builtins.set', (args) => {
       const items = iterableItems(args[0], 'set');
@@ -110,7 +108,9 @@ export function makeFindGlobal(
   const codecsEncode = new PyCallable('_codecs.encode', (args) => {
     const [text, encoding] = args;
     if (typeof text !== 'string' || (encoding !== 'latin1' && encoding !== 'latin-1')) {
-      throw new TorchFileError(`_codecs.encode is only supported as (str, 'latin1'), got (${describe(text)}, ${String(encoding)})`);
+      throw new TorchFileError(
+        `_codecs.encode is only supported as (str, 'latin1'), got (${describe(text)}, ${String(encoding)})`,
+      );
     }
     charge(COST.bytes + text.length, '_codecs.encode');
     const out = new Uint8Array(text.length);
@@ -122,7 +122,8 @@ export function makeFindGlobal(
     return out;
   });
   // A tensor record, its shape and the closure that fills it later.
-  const tensorCost = (size: unknown): number => 4 * COST.object + (Array.isArray(size) ? 2 * size.length * COST.slot : 0);
+  const tensorCost = (size: unknown): number =>
+    4 * COST.object + (Array.isArray(size) ? 2 * size.length * COST.slot : 0);
   const rebuildTensorV2 = new PyCallable('torch._utils._rebuild_tensor_v2', (a) => {
     charge(tensorCost(a[2]), 'torch._utils._rebuild_tensor_v2');
     return rebuild.rebuildTensor(a[0], a[1], a[2], a[3], a[4] ?? false);

@@ -93,7 +93,8 @@ class TensorFactory implements TensorRebuilder {
         'the file pickles a whole nn.Module, not a state dict; in Python, load it and save model.state_dict() instead',
       );
     }
-    if (pid[0] !== 'storage' || pid.length < 5) throw corrupt(`unknown persistent id ${typeof pid[0] === 'string' ? pid[0] : describe(pid[0])}`);
+    if (pid[0] !== 'storage' || pid.length < 5)
+      throw corrupt(`unknown persistent id ${typeof pid[0] === 'string' ? pid[0] : describe(pid[0])}`);
     const [, type, key, , numel, viewMetadata] = pid as unknown[];
     if (!(type instanceof StorageType)) throw new TorchFileError(`unsupported storage type ${describe(type)}`);
     if (typeof key !== 'string') throw corrupt('storage key is not a string');
@@ -116,8 +117,16 @@ class TensorFactory implements TensorRebuilder {
       if (typeof viewKey !== 'string' || typeof offset !== 'number' || typeof size !== 'number') {
         throw corrupt('malformed storage view metadata');
       }
-      if (!Number.isSafeInteger(offset) || offset < 0 || !Number.isSafeInteger(size) || size < 0 || offset + size > root.numel) {
-        throw corrupt(`storage view ${viewKey} (offset ${offset}, size ${size}) does not fit in storage ${key} of ${root.numel} elements`);
+      if (
+        !Number.isSafeInteger(offset) ||
+        offset < 0 ||
+        !Number.isSafeInteger(size) ||
+        size < 0 ||
+        offset + size > root.numel
+      ) {
+        throw corrupt(
+          `storage view ${viewKey} (offset ${offset}, size ${size}) does not fit in storage ${key} of ${root.numel} elements`,
+        );
       }
       let view = this.storages.get(viewKey);
       if (!view) {
@@ -132,7 +141,8 @@ class TensorFactory implements TensorRebuilder {
   rebuildTensor(storage: unknown, offset: unknown, size: unknown, stride: unknown, requiresGrad: unknown): unknown {
     if (!(storage instanceof Storage)) throw corrupt(`tensor rebuilt from a ${describe(storage)} instead of a storage`);
     const ints = (v: unknown, what: string): number[] => {
-      if (!Array.isArray(v) || !v.every((x) => typeof x === 'number')) throw corrupt(`tensor ${what} is not a tuple of ints`);
+      if (!Array.isArray(v) || !v.every((x) => typeof x === 'number'))
+        throw corrupt(`tensor ${what} is not a tuple of ints`);
       return v as number[];
     };
     const shape = ints(size, 'size');

@@ -38,7 +38,8 @@ function looksLikeTensor(v: object): boolean {
 export function torchArchiveChunks(value: TorchValue, options: WriteOptions = {}): Uint8Array[] {
   if (!HOST_LITTLE_ENDIAN) throw new Error('writing torch files requires a little-endian host');
   const archive = options.archiveName ?? 'archive';
-  if (!/^[A-Za-z0-9_.-]+$/.test(archive)) throw new RangeError(`archiveName ${JSON.stringify(archive)} is not a plain name`);
+  if (!/^[A-Za-z0-9_.-]+$/.test(archive))
+    throw new RangeError(`archiveName ${JSON.stringify(archive)} is not a plain name`);
   const storages: Array<{ key: string; bytes: Uint8Array }> = [];
   // One storage per data array and dtype (float16 and bfloat16 both use Uint16Array).
   const keyOfData = new Map<TensorData, Map<Dtype, string>>();

@@ -79,9 +79,10 @@ export function orderedDict(
 ): OrderedDict {
   const d = new OrderedDict();
   if (entries === undefined) return d;
-  const it = Symbol.iterator in Object(entries)
-    ? (entries as Iterable<readonly [TorchKey, TorchValue]>)
-    : Object.entries(entries as Record<string, TorchValue>);
+  const it =
+    Symbol.iterator in Object(entries)
+      ? (entries as Iterable<readonly [TorchKey, TorchValue]>)
+      : Object.entries(entries as Record<string, TorchValue>);
   for (const [k, v] of it) d.set(k, v);
   return d;
 }

@@ -145,7 +145,9 @@ export function readZipDirectory(buf: Uint8Array): ZipEntry[] {
   if (cdOffset + cdSize > buf.length) throw truncated('zip central directory lies past the end of the file');
   // Each record takes at least 46 bytes, so the directory's size bounds the count it may claim.
   if (count > Math.floor(cdSize / 46)) {
-    throw corrupt(`zip directory claims ${count} entries but its ${cdSize} bytes hold at most ${Math.floor(cdSize / 46)}`);
+    throw corrupt(
+      `zip directory claims ${count} entries but its ${cdSize} bytes hold at most ${Math.floor(cdSize / 46)}`,
+    );
   }
 
   const entries: ZipEntry[] = [];

@@ -11,7 +11,15 @@ import * as fs from 'fs';
 import type { ResNet } from '../nn/resnet';
 import type { Optimizer } from '../optim/optimizer';
 import type { ScheduleState } from '../schedule';
-import { orderedDict, readTorchFile, stateDictEntries, withoutPath, writeTorchFile, type TensorRecord, type TorchValue } from '../serialization';
+import {
+  orderedDict,
+  readTorchFile,
+  stateDictEntries,
+  withoutPath,
+  writeTorchFile,
+  type TensorRecord,
+  type TorchValue,
+} from '../serialization';
 import type { EpochMetrics } from './metrics';
 
 export const CHECKPOINT_FORMAT = 'libtorch-sgdr-checkpoint';
@@ -52,8 +60,15 @@ export interface Checkpoint {
   swaAverage?: Map<string, TensorRecord>;
 }
 
-export async function saveCheckpoint(file: string, model: ResNet, optimizer: Optimizer, schedule: ScheduleState,
-  position: TrainingPosition, state?: Map<string, TensorRecord>, swaAverage?: Map<string, TensorRecord>): Promise<void> {
+export async function saveCheckpoint(
+  file: string,
+  model: ResNet,
+  optimizer: Optimizer,
+  schedule: ScheduleState,
+  position: TrainingPosition,
+  state?: Map<string, TensorRecord>,
+  swaAverage?: Map<string, TensorRecord>,
+): Promise<void> {
   await writeTorchFile(file, {
     format: CHECKPOINT_FORMAT,
     version: CHECKPOINT_VERSION,
@@ -80,7 +95,8 @@ export async function loadCheckpoint(file: string): Promise<Checkpoint> {
   }
   const get = (key: string): TorchValue | undefined => (value instanceof Map ? value.get(key) : undefined);
   if (get('format') !== CHECKPOINT_FORMAT) throw new Error(`${file} is not a libtorch-sgdr training checkpoint`);
-  if (get('version') !== CHECKPOINT_VERSION) throw new Error(`${file} has checkpoint version ${String(get('version'))}, expected ${CHECKPOINT_VERSION}`);
+  if (get('version') !== CHECKPOINT_VERSION)
+    throw new Error(`${file} has checkpoint version ${String(get('version'))}, expected ${CHECKPOINT_VERSION}`);
   // A damaged or crafted checkpoint is named, whichever part of it is wrong.
   let model: Map<string, TensorRecord>;
   try {
@@ -93,7 +109,9 @@ export async function loadCheckpoint(file: string): Promise<Checkpoint> {
     if (typeof text !== 'string') throw new Error(`${file}: the checkpoint's '${key}' is not a JSON string`);
     // JSON.parse builds up to ~30 bytes of heap per byte ('[[],[],...]'); real ones are kilobytes.
     if (text.length > MAX_JSON_CHARS) {
-      throw new Error(`${file}: the checkpoint's '${key}' is ${text.length} characters of JSON, more than the ${MAX_JSON_CHARS} a checkpoint has`);
+      throw new Error(
+        `${file}: the checkpoint's '${key}' is ${text.length} characters of JSON, more than the ${MAX_JSON_CHARS} a checkpoint has`,
+      );
     }
     let parsed: unknown;
     try {
@@ -116,5 +134,11 @@ export async function loadCheckpoint(file: string): Promise<Checkpoint> {
       throw new Error(`${file}: the checkpoint's swa_average: ${(err as Error).message}`);
     }
   }
-  return { model, optimizer, schedule: json<ScheduleState>('schedule'), position: json<TrainingPosition>('position'), ...(swaAverage ? { swaAverage } : {}) };
+  return {
+    model,
+    optimizer,
+    schedule: json<ScheduleState>('schedule'),
+    position: json<TrainingPosition>('position'),
+    ...(swaAverage ? { swaAverage } : {}),
+  };
 }

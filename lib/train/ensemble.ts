@@ -27,9 +27,14 @@ export function checkEnsembleMethod(value: unknown, name = 'ensemble'): Ensemble
 const FLOOR = 1e-12;
 
 /** Cross-entropy and accuracy of the weighted mean of `probabilities` (each row-major [n, classes]). */
-export function weightedEnsembleMetrics(probabilities: readonly Float32Array[], weights: readonly number[], labels: Int32Array, classes: number):
-  { loss: number; acc: number } {
-  if (weights.length !== probabilities.length) throw new RangeError(`${weights.length} weights for ${probabilities.length} members`);
+export function weightedEnsembleMetrics(
+  probabilities: readonly Float32Array[],
+  weights: readonly number[],
+  labels: Int32Array,
+  classes: number,
+): { loss: number; acc: number } {
+  if (weights.length !== probabilities.length)
+    throw new RangeError(`${weights.length} weights for ${probabilities.length} members`);
   const total = weights.reduce((a, w) => a + w, 0);
   if (!(total > 0)) throw new RangeError('ensemble weights must sum to more than 0');
   const n = labels.length;
@@ -53,12 +58,21 @@ export function weightedEnsembleMetrics(probabilities: readonly Float32Array[], 
 }
 
 /** p_m(y_i | x_i): each member's probability of the true class, [members][n]. */
-function trueClassProbabilities(probabilities: readonly Float32Array[], labels: Int32Array, classes: number): Float64Array[] {
+function trueClassProbabilities(
+  probabilities: readonly Float32Array[],
+  labels: Int32Array,
+  classes: number,
+): Float64Array[] {
   return probabilities.map((p) => Float64Array.from(labels, (y, i) => p[i * classes + y]!));
 }
 
 /** Mixture weights minimising the validation NLL, by EM from equal weights. */
-export function nllOptimalWeights(probabilities: readonly Float32Array[], labels: Int32Array, classes: number, iterations = 200): number[] {
+export function nllOptimalWeights(
+  probabilities: readonly Float32Array[],
+  labels: Int32Array,
+  classes: number,
+  iterations = 200,
+): number[] {
   const m = probabilities.length;
   if (m === 0) return [];
   const q = trueClassProbabilities(probabilities, labels, classes);
@@ -89,7 +103,12 @@ export function nllOptimalWeights(probabilities: readonly Float32Array[], labels
  * (default 2·members, at least 10), each the member whose addition gives the lowest loss (ties: the
  * later, i.e. more recent, snapshot); the weights are the pick counts of the best prefix.
  */
-export function greedyWeights(probabilities: readonly Float32Array[], labels: Int32Array, classes: number, rounds?: number): number[] {
+export function greedyWeights(
+  probabilities: readonly Float32Array[],
+  labels: Int32Array,
+  classes: number,
+  rounds?: number,
+): number[] {
   const m = probabilities.length;
   if (m === 0) return [];
   const q = trueClassProbabilities(probabilities, labels, classes);
@@ -117,7 +136,12 @@ export function greedyWeights(probabilities: readonly Float32Array[], labels: In
 }
 
 /** The weights `method` gives the members (not normalised for 'greedy': pick counts). */
-export function ensembleWeights(method: EnsembleMethod, probabilities: readonly Float32Array[], labels: Int32Array, classes: number): number[] {
+export function ensembleWeights(
+  method: EnsembleMethod,
+  probabilities: readonly Float32Array[],
+  labels: Int32Array,
+  classes: number,
+): number[] {
   switch (method) {
     case 'last':
       return probabilities.map(() => 1);

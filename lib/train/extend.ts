@@ -43,13 +43,19 @@ export function extensionProblem(schedule: Schedule, p: ExtensionPlan): string |
       const before = cycleLength(schedule, e, p.from);
       const after = cycleLength(schedule, e, p.to);
       if (before !== after) {
-        return `its normalized weight decay used T = ${before} epochs for epoch ${e + 1} (the run's length, as the schedule has no cycle there); ` +
-          `a ${p.to}-epoch run would have used T = ${after}, so its weights would differ from the start`;
+        return (
+          `its normalized weight decay used T = ${before} epochs for epoch ${e + 1} (the run's length, as the schedule has no cycle there); ` +
+          `a ${p.to}-epoch run would have used T = ${after}, so its weights would differ from the start`
+        );
       }
     }
   }
   // The snapshots taken so far must be those an N-epoch run takes (cycle ends within the epochs done).
-  const ends = (epochs: number) => schedule.cycles(epochs).filter((c) => Number.isFinite(c.end) && c.end <= Math.min(epochs, p.done) + 1e-9).map((c) => c.end);
+  const ends = (epochs: number) =>
+    schedule
+      .cycles(epochs)
+      .filter((c) => Number.isFinite(c.end) && c.end <= Math.min(epochs, p.done) + 1e-9)
+      .map((c) => c.end);
   if (JSON.stringify(ends(p.from)) !== JSON.stringify(ends(p.to))) {
     return `its cycle ends over the first ${p.done} epochs would differ in a ${p.to}-epoch run`;
   }

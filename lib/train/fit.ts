@@ -11,7 +11,13 @@
  */
 import * as fs from 'fs';
 import * as path from 'path';
-import { native, type NativeBatchProgress, type NativeDataset, type NativeEvaluation, type NativeTrainer } from '../binding';
+import {
+  native,
+  type NativeBatchProgress,
+  type NativeDataset,
+  type NativeEvaluation,
+  type NativeTrainer,
+} from '../binding';
 import { describeValue, DivergenceError, RunFolderInUseError, withCallerStack } from '../errors';
 import { ResNet } from '../nn/resnet';
 import { Optimizer } from '../optim/optimizer';
@@ -26,7 +32,14 @@ import { outputFolderProblem, undoEmptyFoldersOnError } from '../folders';
 import { Tensor } from '../tensor';
 import type { DeviceSpec } from '../device';
 import { evaluate } from './step';
-import { checkSwaOptions, swaAveragesAfter, swaLearningRate, updateBatchNorm, WeightAverage, type SwaOptions } from './swa';
+import {
+  checkSwaOptions,
+  swaAveragesAfter,
+  swaLearningRate,
+  updateBatchNorm,
+  WeightAverage,
+  type SwaOptions,
+} from './swa';
 import { EventFileWriter, type SummaryValue } from './tensorboard';
 import { cycleLength, extensionProblem } from './extend';
 
@@ -192,8 +205,11 @@ export const DIVERGED_FILE = 'diverged.json';
 export function runFiles(dir: string, runConfig = false): string[] {
   if (!fs.existsSync(dir)) return [];
   const fixed = new Set(['metrics.jsonl', 'summary.json', DIVERGED_FILE, ...(runConfig ? ['run.json'] : [])]);
-  return fs.readdirSync(dir, { withFileTypes: true })
-    .filter((f) => f.isFile() && (fixed.has(f.name) || f.name.endsWith('.pth') || f.name.startsWith('events.out.tfevents.')))
+  return fs
+    .readdirSync(dir, { withFileTypes: true })
+    .filter(
+      (f) => f.isFile() && (fixed.has(f.name) || f.name.endsWith('.pth') || f.name.startsWith('events.out.tfevents.')),
+    )
     .map((f) => f.name)
     .sort();
 }
@@ -209,7 +225,10 @@ export function clearRunFiles(dir: string, runConfig = false): string[] {
  * Makes `dir` ready for a new run: refuses one that holds files of another run unless `overwrite`
  * (then clears them). With `resume` the files are the run to continue and stay.
  */
-export function claimRunFolder(dir: string, options: { resume?: boolean; overwrite?: boolean; runConfig?: boolean }): void {
+export function claimRunFolder(
+  dir: string,
+  options: { resume?: boolean; overwrite?: boolean; runConfig?: boolean },
+): void {
   ensureWritable(dir);
   if (options.resume) return;
   if (options.overwrite) {
@@ -219,8 +238,11 @@ export function claimRunFolder(dir: string, options: { resume?: boolean; overwri
   const files = runFiles(dir, options.runConfig);
   if (files.length) {
     const shown = files.length > 3 ? `${files.slice(0, 3).join(', ')}, …` : files.join(', ');
-    throw new RunFolderInUseError(dir, files,
-      `${dir} holds another run (${shown}): continue it with resume, or pass overwrite to replace it`);
+    throw new RunFolderInUseError(
+      dir,
+      files,
+      `${dir} holds another run (${shown}): continue it with resume, or pass overwrite to replace it`,
+    );
   }
 }
 
@@ -253,21 +275,33 @@ export function fit(options: FitOptions): Promise<FitResult> {
  */
 function checkFitObjects(o: FitOptions): void {
   if (!o || typeof o !== 'object') throw new TypeError(`fit() takes an options object, got ${describeValue(o)}`);
-  if (!(o.model instanceof ResNet)) throw new TypeError(`fit(): model must be a ResNet (from resnet()), got ${describeValue(o.model)}`);
+  if (!(o.model instanceof ResNet))
+    throw new TypeError(`fit(): model must be a ResNet (from resnet()), got ${describeValue(o.model)}`);
   if (!(o.optimizer instanceof Optimizer)) {
-    throw new TypeError(`fit(): optimizer must be an optimizer built for the model, such as new SGD(model, { lr: 0.05 }), got ${describeValue(o.optimizer)}`);
+    throw new TypeError(
+      `fit(): optimizer must be an optimizer built for the model, such as new SGD(model, { lr: 0.05 }), got ${describeValue(o.optimizer)}`,
+    );
   }
   if (o.optimizer.model !== o.model) {
-    throw new TypeError('fit(): the optimizer was built for another model\'s parameters, so training would never change this model; ' +
-      'build it for the model you pass: new SGD(model, ...)');
+    throw new TypeError(
+      "fit(): the optimizer was built for another model's parameters, so training would never change this model; " +
+        'build it for the model you pass: new SGD(model, ...)',
+    );
   }
   if (!o.schedule || typeof (o.schedule as Partial<Schedule>).lrAt !== 'function') {
-    throw new TypeError(`fit(): schedule must be a schedule such as new WarmRestarts({ lr: 0.05, t0: 1, tMult: 2 }), got ${describeValue(o.schedule)}`);
+    throw new TypeError(
+      `fit(): schedule must be a schedule such as new WarmRestarts({ lr: 0.05, t0: 1, tMult: 2 }), got ${describeValue(o.schedule)}`,
+    );
   }
-  for (const [name, data] of [['train', o.train], ['val', o.val]] as const) {
+  for (const [name, data] of [
+    ['train', o.train],
+    ['val', o.val],
+  ] as const) {
     if (data === undefined && name === 'val') continue;
     if (!data || typeof data !== 'object' || !('native' in data)) {
-      throw new TypeError(`fit(): ${name} must be a data set (from openData() or a Dataset), got ${describeValue(data)}`);
+      throw new TypeError(
+        `fit(): ${name} must be a data set (from openData() or a Dataset), got ${describeValue(data)}`,
+      );
     }
   }
 }
@@ -287,8 +321,10 @@ function checkClasses(model: ResNet, data: DatasetHandle | undefined, split: str
   }
   if (maxLabel >= model.numClasses) {
     const classes = typeof d.numClasses === 'number' ? `${d.numClasses} classes` : `labels up to ${maxLabel}`;
-    throw new RangeError(`numClasses: the model has ${model.numClasses} outputs (numClasses: ${model.numClasses}), ` +
-      `but the ${split} data has ${classes} (labels 0..${maxLabel}); build it with resnet(arch, { numClasses: ${Math.max(maxLabel + 1, d.numClasses ?? 0)} })`);
+    throw new RangeError(
+      `numClasses: the model has ${model.numClasses} outputs (numClasses: ${model.numClasses}), ` +
+        `but the ${split} data has ${classes} (labels 0..${maxLabel}); build it with resnet(arch, { numClasses: ${Math.max(maxLabel + 1, d.numClasses ?? 0)} })`,
+    );
   }
 }
 
@@ -298,13 +334,18 @@ async function runFit(o: FitOptions): Promise<FitResult> {
   checkClasses(o.model, o.val, 'validation');
   const epochs = checkPositiveInt(o.epochs, 'epochs');
   const batchSize = checkPositiveInt(o.batchSize, 'batchSize');
-  const ensembleSize = o.ensembleSize !== undefined ? checkPositiveInt(o.ensembleSize, 'ensembleSize')
-    // FGE averages every model it collects (fge.py's predictions_sum).
-    : o.schedule instanceof FgeSchedule ? Math.max(1, cycleEnds(o.schedule, epochs).size) : 3;
+  const ensembleSize =
+    o.ensembleSize !== undefined
+      ? checkPositiveInt(o.ensembleSize, 'ensembleSize')
+      : // FGE averages every model it collects (fge.py's predictions_sum).
+        o.schedule instanceof FgeSchedule
+        ? Math.max(1, cycleEnds(o.schedule, epochs).size)
+        : 3;
   const ensembleMethod = checkEnsembleMethod(o.ensemble ?? 'last');
   const seed = o.seed ?? 0;
   if (typeof seed !== 'number') throw new TypeError(`seed must be an integer >= 0, got ${describeValue(seed)}`);
-  if (!Number.isInteger(seed) || seed < 0) throw new RangeError(`seed must be an integer >= 0, got ${describeValue(seed)}`);
+  if (!Number.isInteger(seed) || seed < 0)
+    throw new RangeError(`seed must be an integer >= 0, got ${describeValue(seed)}`);
   if (o.resume && !o.outDir) throw new TypeError('resume needs outDir');
   const outDir = o.outDir;
   const log = o.log ?? (() => {});
@@ -313,25 +354,35 @@ async function runFit(o: FitOptions): Promise<FitResult> {
     // Temporary files of writes that a kill interrupted (SIGKILL, power loss) go now.
     const stale = removeStaleTemps(outDir);
     if (stale.files.length) {
-      log(`removed ${stale.files.length} temporary file(s) of interrupted writes from ${outDir} (${(stale.bytes / 2 ** 20).toFixed(1)} MB)`);
+      log(
+        `removed ${stale.files.length} temporary file(s) of interrupted writes from ${outDir} (${(stale.bytes / 2 ** 20).toFixed(1)} MB)`,
+      );
     }
     // A resumed run that diverged before is tried again from its last finite checkpoint.
     fs.rmSync(path.join(outDir, DIVERGED_FILE), { force: true });
   }
   const skipNonFinite = Boolean(o.skipNonFinite);
-  const config = { ...(o.config ?? {}), epochs, batchSize, seed, schedule: o.schedule.spec(),
+  const config = {
+    ...(o.config ?? {}),
+    epochs,
+    batchSize,
+    seed,
+    schedule: o.schedule.spec(),
     ...(o.normalizedWeightDecay !== undefined ? { normalizedWeightDecay: o.normalizedWeightDecay } : {}),
     ...(skipNonFinite ? { skipNonFinite: true } : {}),
     ...(o.swa ? { swa: o.swa } : {}),
-    ...(o.ensemble && o.ensemble !== 'last' ? { ensemble: o.ensemble } : {}) };
+    ...(o.ensemble && o.ensemble !== 'last' ? { ensemble: o.ensemble } : {}),
+  };
 
   // A batch larger than its data set is the whole data set: the same computation, and no attempt
   // to allocate for 1e8 images. The config keeps the value asked for (resume compares it).
   const trainBatch = Math.min(batchSize, Math.max(1, o.train.size));
-  if (trainBatch < batchSize) log(`batch size ${batchSize} is larger than the training set (${o.train.size}): batches of ${trainBatch}`);
+  if (trainBatch < batchSize)
+    log(`batch size ${batchSize} is larger than the training set (${o.train.size}): batches of ${trainBatch}`);
   const askedEval = o.evalBatchSize === undefined ? undefined : checkPositiveInt(o.evalBatchSize, 'evalBatchSize');
   const evalBatch = o.val ? Math.min(askedEval ?? trainBatch, Math.max(1, o.val.size)) : askedEval;
-  if (o.val && askedEval !== undefined && evalBatch! < askedEval) log(`eval batch size ${askedEval} is larger than the validation set (${o.val.size}): batches of ${evalBatch}`);
+  if (o.val && askedEval !== undefined && evalBatch! < askedEval)
+    log(`eval batch size ${askedEval} is larger than the validation set (${o.val.size}): batches of ${evalBatch}`);
   if (o.val && evalBatch! > trainBatch) await probeEvalBatch(o.model, o.val, evalBatch!);
 
   const trainer: NativeTrainer = new (native().NativeTrainer)(o.model.native, o.optimizer.native, {
@@ -352,18 +403,33 @@ async function runFit(o: FitOptions): Promise<FitResult> {
   const adaptive = isAdaptiveSchedule(o.schedule) ? o.schedule : undefined;
   if (adaptive && !o.val) throw new TypeError(`${o.schedule.name}: restarts on plateau need validation data (val)`);
   if (adaptive && !o.resume && adaptive.valLosses.length > 0) {
-    throw new RangeError(`${o.schedule.name} has already observed ${adaptive.valLosses.length} epoch(s): give fit() a fresh schedule (or resume)`);
+    throw new RangeError(
+      `${o.schedule.name} has already observed ${adaptive.valLosses.length} epoch(s): give fit() a fresh schedule (or resume)`,
+    );
   }
   let ends = cycleEnds(o.schedule, epochs);
   const swaOptions = o.swa ? checkSwaOptions(o.swa, epochs) : undefined;
   if (swaOptions?.start === 'cycles' && ends.size === 0) {
-    throw new RangeError(`swa 'cycles' averages at cycle ends, and ${o.schedule.name} has none within ${epochs} epochs: use a warm-restarts schedule or an SWA start epoch`);
+    throw new RangeError(
+      `swa 'cycles' averages at cycle ends, and ${o.schedule.name} has none within ${epochs} epochs: use a warm-restarts schedule or an SWA start epoch`,
+    );
   }
-  const parameterNames = o.model.stateDictKeys().filter((k) => k.kind === 'parameter').map((k) => k.name);
+  const parameterNames = o.model
+    .stateDictKeys()
+    .filter((k) => k.kind === 'parameter')
+    .map((k) => k.name);
   let swa = swaOptions ? new WeightAverage(parameterNames) : undefined;
   /** The SWA evaluation of the current average, once made (cleared whenever a model is added). */
   let swaEvaluated: { val: NativeEvaluation | null; count: number; saved: boolean } | undefined;
-  let position: TrainingPosition = { epoch: 0, batch: 0, partial: null, history: [], snapshots: [], best: null, config };
+  let position: TrainingPosition = {
+    epoch: 0,
+    batch: 0,
+    partial: null,
+    history: [],
+    snapshots: [],
+    best: null,
+    config,
+  };
   const snapshotProbs: Float32Array[] = [];
   /** The 1-based cycle numbers of snapshotProbs' members. */
   const snapshotCycles: number[] = [];
@@ -385,40 +451,67 @@ async function runFit(o: FitOptions): Promise<FitResult> {
   };
   const abortListener = () => trainer.abort();
   o.signal?.addEventListener('abort', abortListener);
-  const result = (): FitResult => ({ history: position.history, snapshots: position.snapshots, best: position.best, aborted: false,
-    ...(skipNonFinite ? { skippedBatches: position.history.reduce((a, r) => a + (r.skipped_batches ?? 0), 0) } : {}) });
+  const result = (): FitResult => ({
+    history: position.history,
+    snapshots: position.snapshots,
+    best: position.best,
+    aborted: false,
+    ...(skipNonFinite ? { skippedBatches: position.history.reduce((a, r) => a + (r.skipped_batches ?? 0), 0) } : {}),
+  });
   // Divergence: recorded in the run folder (so an experiment reports the run as diverged) and thrown.
   const diverged = async (err: DivergenceError): Promise<never> => {
     if (outDir) {
-      await writeTextAtomic(path.join(outDir, DIVERGED_FILE), JSON.stringify({
-        epoch: err.epoch, batch: err.batch, loss: Number.isFinite(err.loss) ? err.loss : String(err.loss), message: err.message,
-      }) + '\n');
+      await writeTextAtomic(
+        path.join(outDir, DIVERGED_FILE),
+        JSON.stringify({
+          epoch: err.epoch,
+          batch: err.batch,
+          loss: Number.isFinite(err.loss) ? err.loss : String(err.loss),
+          message: err.message,
+        }) + '\n',
+      );
     }
     throw err;
   };
   try {
-    if (o.resume && outDir && !fs.existsSync(path.join(outDir, CHECKPOINT)) && fs.existsSync(path.join(outDir, 'summary.json'))) {
+    if (
+      o.resume &&
+      outDir &&
+      !fs.existsSync(path.join(outDir, CHECKPOINT)) &&
+      fs.existsSync(path.join(outDir, 'summary.json'))
+    ) {
       // A finished run whose checkpoint was not kept cannot go on: starting again would replace it.
-      throw new Error(`cannot resume ${outDir}: the run finished and its ${CHECKPOINT} was not kept (keep.checkpoint false), ` +
-        'so it cannot train longer; start a new run (its other files stay as they are)');
+      throw new Error(
+        `cannot resume ${outDir}: the run finished and its ${CHECKPOINT} was not kept (keep.checkpoint false), ` +
+          'so it cannot train longer; start a new run (its other files stay as they are)',
+      );
     }
     if (o.resume && outDir && fs.existsSync(path.join(outDir, CHECKPOINT))) {
       const ckpt = await loadCheckpoint(path.join(outDir, CHECKPOINT));
-      const differs = (k: string) => JSON.stringify(ckpt.position.config[k]) !== JSON.stringify(config[k as keyof typeof config]);
+      const differs = (k: string) =>
+        JSON.stringify(ckpt.position.config[k]) !== JSON.stringify(config[k as keyof typeof config]);
       // Another number of epochs: training longer (or ending sooner) than the run was set up for.
       if (differs('epochs')) {
         const problem = extensionProblem(o.schedule, {
-          from: Number(ckpt.position.config.epochs), to: epochs, done: ckpt.position.epoch,
-          normalizedWeightDecay: o.normalizedWeightDecay, batchSize, trainSize: o.train.size,
+          from: Number(ckpt.position.config.epochs),
+          to: epochs,
+          done: ckpt.position.epoch,
+          normalizedWeightDecay: o.normalizedWeightDecay,
+          batchSize,
+          trainSize: o.train.size,
         });
         if (problem) throw new Error(`cannot resume ${outDir} with epochs ${epochs}: ${problem}`);
       }
       const mismatch = Object.keys(config).find((k) => k !== 'epochs' && differs(k));
       if (mismatch) {
-        throw new Error(`cannot resume ${outDir}: its '${mismatch}' was ${JSON.stringify(ckpt.position.config[mismatch])}, now ${JSON.stringify(config[mismatch as keyof typeof config])}`);
+        throw new Error(
+          `cannot resume ${outDir}: its '${mismatch}' was ${JSON.stringify(ckpt.position.config[mismatch])}, now ${JSON.stringify(config[mismatch as keyof typeof config])}`,
+        );
       }
       if (differs('epochs')) {
-        log(`resume: ${outDir} was set up for ${String(ckpt.position.config.epochs)} epochs, now ${epochs} (${ckpt.position.epoch} done)`);
+        log(
+          `resume: ${outDir} was set up for ${String(ckpt.position.config.epochs)} epochs, now ${epochs} (${ckpt.position.epoch} done)`,
+        );
         ckpt.position.config = { ...ckpt.position.config, epochs };
         // The run is unfinished again until its new last epoch: its old summary no longer holds.
         fs.rmSync(path.join(outDir, 'summary.json'), { force: true });
@@ -428,7 +521,9 @@ async function runFit(o: FitOptions): Promise<FitResult> {
         try {
           await work();
         } catch (err) {
-          throw new Error(`cannot resume ${outDir}: ${file}: its ${what} does not fit this run: ${(err as Error).message.split('\n')[0]}`);
+          throw new Error(
+            `cannot resume ${outDir}: ${file}: its ${what} does not fit this run: ${(err as Error).message.split('\n')[0]}`,
+          );
         }
       };
       await restore('model', () => o.model.loadStateDict(ckpt.model));
@@ -437,8 +532,13 @@ async function runFit(o: FitOptions): Promise<FitResult> {
       position = ckpt.position;
       if (swaOptions && position.swa && position.swa.count > 0) {
         const saved = ckpt.swaAverage;
-        if (!saved) throw new Error(`cannot resume ${outDir}: ${file} records ${position.swa.count} SWA model(s) but holds no SWA average`);
-        await restore('SWA average', () => { swa = WeightAverage.restore(parameterNames, saved, position.swa!.count); });
+        if (!saved)
+          throw new Error(
+            `cannot resume ${outDir}: ${file} records ${position.swa.count} SWA model(s) but holds no SWA average`,
+          );
+        await restore('SWA average', () => {
+          swa = WeightAverage.restore(parameterNames, saved, position.swa!.count);
+        });
       }
       // The ensemble so far, from the snapshots' validation probabilities. A missing file is made
       // again from the snapshot's weights when they are there, and otherwise left out (said so).
@@ -449,14 +549,20 @@ async function runFit(o: FitOptions): Promise<FitResult> {
         if (!fs.existsSync(file)) {
           const weights = s.file ? path.join(outDir, s.file) : undefined;
           if (!weights || !fs.existsSync(weights) || !o.val) {
-            log(`resume: ${file} is missing${s.file ? ` and so is ${s.file}` : ''}: the snapshot ensemble leaves cycle ${s.cycle + 1} out`);
+            log(
+              `resume: ${file} is missing${s.file ? ` and so is ${s.file}` : ''}: the snapshot ensemble leaves cycle ${s.cycle + 1} out`,
+            );
             continue;
           }
           await o.model.loadStateDict(weights);
           reloaded = true;
           const again = await trainer.evaluate({ probabilities: true });
           await writeTorchFile(file, {
-            probabilities: tensorRecord('float32', [again.labels!.length, again.probabilities!.length / again.labels!.length], again.probabilities!),
+            probabilities: tensorRecord(
+              'float32',
+              [again.labels!.length, again.probabilities!.length / again.labels!.length],
+              again.probabilities!,
+            ),
             labels: tensorRecord('int32', [again.labels!.length], again.labels!),
           });
           log(`resume: ${s.probabilities} was missing; made again from ${s.file}`);
@@ -470,7 +576,9 @@ async function runFit(o: FitOptions): Promise<FitResult> {
         const probs = saved instanceof Map ? saved.get('probabilities') : undefined;
         const labels = saved instanceof Map ? saved.get('labels') : undefined;
         if (!probs || !labels || probs.shape.length !== 2 || labels.shape[0] !== probs.shape[0]) {
-          throw new Error(`cannot resume ${outDir}: ${file} is not a validation probabilities file of this run (delete it to leave cycle ${s.cycle + 1} out of the ensemble)`);
+          throw new Error(
+            `cannot resume ${outDir}: ${file} is not a validation probabilities file of this run (delete it to leave cycle ${s.cycle + 1} out of the ensemble)`,
+          );
         }
         snapshotProbs.push(probs.data as Float32Array);
         snapshotCycles.push(s.cycle + 1);
@@ -485,38 +593,70 @@ async function runFit(o: FitOptions): Promise<FitResult> {
     if (outDir && o.tensorboard !== false && position.epoch < epochs) {
       logEvents(() => {
         events = new EventFileWriter(outDir);
-        if (position.epoch > 0 || position.batch > 0) events.sessionStart(position.epoch * batches + position.batch + 1);
+        if (position.epoch > 0 || position.batch > 0)
+          events.sessionStart(position.epoch * batches + position.batch + 1);
       });
     }
     await o.callbacks?.onTrainBegin?.();
     for (let e = position.epoch; e < epochs; e++) {
       if (o.signal?.aborted) return await stop(e, 0);
       await o.callbacks?.onEpochBegin?.(e + 1);
-      const weightDecay = o.normalizedWeightDecay === undefined ? undefined
-        : normalizedWeightDecay(o.normalizedWeightDecay, batchSize, o.train.size, cycleLength(o.schedule, e, epochs)) / decayScale;
+      const weightDecay =
+        o.normalizedWeightDecay === undefined
+          ? undefined
+          : normalizedWeightDecay(
+              o.normalizedWeightDecay,
+              batchSize,
+              o.train.size,
+              cycleLength(o.schedule, e, epochs),
+            ) / decayScale;
       if (weightDecay !== undefined) o.optimizer.setWeightDecay(weightDecay);
       const lrs = new Float64Array(batches);
-      for (let i = 0; i < batches; i++) lrs[i] = (swaOptions && swaLearningRate(swaOptions, e, i, batches)) ?? o.schedule.lrAt(e + i / batches);
+      for (let i = 0; i < batches; i++)
+        lrs[i] = (swaOptions && swaLearningRate(swaOptions, e, i, batches)) ?? o.schedule.lrAt(e + i / batches);
       const startBatch = position.batch;
       const onBatch = o.callbacks?.onBatchEnd;
-      const epochRun = trainer.runEpoch({ epoch: e, lrs, startBatch, progressEvery: o.progressEvery, skipNonFinite },
-        onBatch || events ? (p) => {
-          if (events) logEvents(() => events!.add(e * batches + p.batch, batchScalars(p, o.schedule.cycleIndexAt(e + (p.batch - 1) / batches))));
-          onBatch?.({ ...p, epoch: e + 1 });
-        } : undefined);
+      const epochRun = trainer.runEpoch(
+        { epoch: e, lrs, startBatch, progressEvery: o.progressEvery, skipNonFinite },
+        onBatch || events
+          ? (p) => {
+              if (events)
+                logEvents(() =>
+                  events!.add(
+                    e * batches + p.batch,
+                    batchScalars(p, o.schedule.cycleIndexAt(e + (p.batch - 1) / batches)),
+                  ),
+                );
+              onBatch?.({ ...p, epoch: e + 1 });
+            }
+          : undefined,
+      );
       // runEpoch clears the trainer's stop flag as it starts: a stop requested while this epoch was
       // being set up (the awaits above) is passed on again, or it would wait for the next epoch.
       if (o.signal?.aborted) trainer.abort();
-      const r = await epochRun
-        .catch((err: unknown) => { throw outOfMemory(err, `training batch of ${trainBatch} images (epoch ${e + 1})`, 'batchSize (--batch-size)'); });
+      const r = await epochRun.catch((err: unknown) => {
+        throw outOfMemory(err, `training batch of ${trainBatch} images (epoch ${e + 1})`, 'batchSize (--batch-size)');
+      });
       // Nothing is saved from a diverged state: the last checkpoint (of a finite epoch) stays as it is.
-      if (!skipNonFinite && r.nonFiniteBatch >= 0) await diverged(new DivergenceError(e + 1, r.nonFiniteBatch + 1, r.nonFiniteLoss));
+      if (!skipNonFinite && r.nonFiniteBatch >= 0)
+        await diverged(new DivergenceError(e + 1, r.nonFiniteBatch + 1, r.nonFiniteLoss));
       const prior = position.partial ?? { lossSum: 0, correct: 0, count: 0, seconds: 0 };
-      const sums = { lossSum: prior.lossSum + r.loss * r.count, correct: prior.correct + r.correct, count: prior.count + r.count,
-        seconds: prior.seconds + r.seconds, ...(skipNonFinite ? { skipped: (prior.skipped ?? 0) + r.skipped } : {}) };
+      const sums = {
+        lossSum: prior.lossSum + r.loss * r.count,
+        correct: prior.correct + r.correct,
+        count: prior.count + r.count,
+        seconds: prior.seconds + r.seconds,
+        ...(skipNonFinite ? { skipped: (prior.skipped ?? 0) + r.skipped } : {}),
+      };
       if (skipNonFinite && !r.aborted && sums.count === 0 && (sums.skipped ?? 0) > 0) {
-        await diverged(new DivergenceError(e + 1, r.nonFiniteBatch + 1, r.nonFiniteLoss,
-          `training diverged: every batch of epoch ${e + 1} had a non-finite loss (first: batch ${r.nonFiniteBatch + 1}, ${String(r.nonFiniteLoss)}); skipping cannot recover`));
+        await diverged(
+          new DivergenceError(
+            e + 1,
+            r.nonFiniteBatch + 1,
+            r.nonFiniteLoss,
+            `training diverged: every batch of epoch ${e + 1} had a non-finite loss (first: batch ${r.nonFiniteBatch + 1}, ${String(r.nonFiniteLoss)}); skipping cannot recover`,
+          ),
+        );
       }
       if (r.aborted) {
         position = { ...position, epoch: e, batch: startBatch + r.batches, partial: sums };
@@ -524,15 +664,34 @@ async function runFit(o: FitOptions): Promise<FitResult> {
       }
       const evalStart = Date.now();
       // An adaptive schedule's cycle end is only known after this evaluation: keep its probabilities.
-      const val = o.val ? await trainer.evaluate({ probabilities: Boolean((adaptive || ends.get(e + 1)) && outDir) })
-        .catch((err: unknown) => { throw outOfMemory(err, `validation batch of ${evalBatch} images (epoch ${e + 1})`, 'evalBatchSize (--eval-batch-size)'); }) : null;
+      const val = o.val
+        ? await trainer
+            .evaluate({ probabilities: Boolean((adaptive || ends.get(e + 1)) && outDir) })
+            .catch((err: unknown) => {
+              throw outOfMemory(
+                err,
+                `validation batch of ${evalBatch} images (epoch ${e + 1})`,
+                'evalBatchSize (--eval-batch-size)',
+              );
+            })
+        : null;
       // A finite loss can still leave non-finite weights (an overflowing step, e.g. at lr 1e300) in
       // the last batch: caught here, before anything is saved from them.
       const state = outDir ? o.model.stateDict() : undefined;
       const badTensor = state ? firstNonFiniteTensor(state) : undefined;
       if (badTensor !== undefined || (val && !Number.isFinite(val.loss))) {
-        const what = badTensor !== undefined ? `the weights are no longer finite (first: ${badTensor})` : `non-finite validation loss (${String(val!.loss)})`;
-        await diverged(new DivergenceError(e + 1, batches, val?.loss ?? NaN, `training diverged: ${what} after epoch ${e + 1}, batch ${batches}`));
+        const what =
+          badTensor !== undefined
+            ? `the weights are no longer finite (first: ${badTensor})`
+            : `non-finite validation loss (${String(val!.loss)})`;
+        await diverged(
+          new DivergenceError(
+            e + 1,
+            batches,
+            val?.loss ?? NaN,
+            `training diverged: ${what} after epoch ${e + 1}, batch ${batches}`,
+          ),
+        );
       }
       if (adaptive && val) {
         adaptive.observe(e + 1, val.loss);
@@ -580,7 +739,10 @@ async function runFit(o: FitOptions): Promise<FitResult> {
           row.ensemble_val_acc = ens.acc;
           row.ensemble_size = weights.filter((w) => w > 0).length;
           row.ensemble_method = ensembleMethod;
-          row.ensemble_members = snapshotCycles.map((c, i) => ({ cycle: c, weight: Number((weights[i]! / total).toFixed(6)) }));
+          row.ensemble_members = snapshotCycles.map((c, i) => ({
+            cycle: c,
+            weight: Number((weights[i]! / total).toFixed(6)),
+          }));
         }
         position.snapshots.push(snapshot);
       }
@@ -588,7 +750,9 @@ async function runFit(o: FitOptions): Promise<FitResult> {
         position.best = { epoch: e + 1, val_loss: val.loss };
         if (o.keep?.best !== false) await o.model.saveStateDict(path.join(outDir, 'best.pth'));
       }
-      const averaged = Boolean(swa && swaOptions && (swaOptions.start === 'cycles' ? cycle : swaAveragesAfter(swaOptions, e + 1)));
+      const averaged = Boolean(
+        swa && swaOptions && (swaOptions.start === 'cycles' ? cycle : swaAveragesAfter(swaOptions, e + 1)),
+      );
       if (averaged) {
         swa!.add(state ?? o.model.stateDict());
         position = { ...position, swa: { count: swa!.count, epochs: [...(position.swa?.epochs ?? []), e + 1] } };
@@ -598,7 +762,11 @@ async function runFit(o: FitOptions): Promise<FitResult> {
       // pass over the training data for BatchNorm, then validation): SWA's curve beside the single
       // model's, and its final value in the last row. The last epoch's is also swa.pth.
       if (swa && swa.count > 0 && ((averaged && cycle) || e + 1 === epochs)) {
-        const evaluated = await evaluateSwa(e, state, e + 1 === epochs && outDir ? path.join(outDir, SWA_FILE) : undefined);
+        const evaluated = await evaluateSwa(
+          e,
+          state,
+          e + 1 === epochs && outDir ? path.join(outDir, SWA_FILE) : undefined,
+        );
         if (evaluated.val) {
           row.swa_val_loss = evaluated.val.loss;
           row.swa_val_acc = evaluated.val.correct / evaluated.val.count;
@@ -619,8 +787,15 @@ async function runFit(o: FitOptions): Promise<FitResult> {
             writer.flush();
           });
         }
-        await saveCheckpoint(path.join(outDir, CHECKPOINT), o.model, o.optimizer, o.schedule.state(), position, state,
-          swa && swa.count > 0 ? swa.parametersDict() : undefined);
+        await saveCheckpoint(
+          path.join(outDir, CHECKPOINT),
+          o.model,
+          o.optimizer,
+          o.schedule.state(),
+          position,
+          state,
+          swa && swa.count > 0 ? swa.parametersDict() : undefined,
+        );
       }
       await o.callbacks?.onEpochEnd?.(row);
       if (cycle && snapshot) await o.callbacks?.onCycleEnd?.(cycle, snapshot, row);
@@ -648,8 +823,15 @@ async function runFit(o: FitOptions): Promise<FitResult> {
     position = { ...position, epoch, batch };
     if (events) logEvents(() => events!.flush());
     if (outDir) {
-      await saveCheckpoint(path.join(outDir, CHECKPOINT), o.model, o.optimizer, o.schedule.state(), position, undefined,
-        swa && swa.count > 0 ? swa.parametersDict() : undefined);
+      await saveCheckpoint(
+        path.join(outDir, CHECKPOINT),
+        o.model,
+        o.optimizer,
+        o.schedule.state(),
+        position,
+        undefined,
+        swa && swa.count > 0 ? swa.parametersDict() : undefined,
+      );
     }
     return { ...result(), aborted: true };
   }
@@ -659,22 +841,40 @@ async function runFit(o: FitOptions): Promise<FitResult> {
    * put back after), recomputes BatchNorm by one pass over the training data of 0-based epoch
    * `epoch` (its batches and train transform), validates, and saves it to `saveTo` when given.
    */
-  async function evaluateSwa(epoch: number, training?: Map<string, TensorRecord>, saveTo?: string): Promise<{ val: NativeEvaluation | null; count: number; saved: boolean }> {
+  async function evaluateSwa(
+    epoch: number,
+    training?: Map<string, TensorRecord>,
+    saveTo?: string,
+  ): Promise<{ val: NativeEvaluation | null; count: number; saved: boolean }> {
     const current = training ?? o.model.stateDict();
     const averaged = swa!.parametersDict();
     for (const [name, record] of current) if (!averaged.has(name)) averaged.set(name, record);
     await o.model.loadStateDict(averaged);
     try {
-      const loader = (o.train.native as NativeDataset).loader({ batchSize: trainBatch, shuffle: o.shuffle ?? true, seed, workers: o.workers });
+      const loader = (o.train.native as NativeDataset).loader({
+        batchSize: trainBatch,
+        shuffle: o.shuffle ?? true,
+        seed,
+        workers: o.workers,
+      });
       try {
         loader.startEpoch(epoch, 0);
-        await updateBatchNorm(o.model, (async function* () {
-          for (let b = await loader.next(); b; b = await loader.next()) {
-            const images = new Tensor(b.images);
-            const labels = new Tensor(b.labels);
-            yield { images, dispose: () => { images.dispose(); labels.dispose(); } };
-          }
-        })());
+        await updateBatchNorm(
+          o.model,
+          (async function* () {
+            for (let b = await loader.next(); b; b = await loader.next()) {
+              const images = new Tensor(b.images);
+              const labels = new Tensor(b.labels);
+              yield {
+                images,
+                dispose: () => {
+                  images.dispose();
+                  labels.dispose();
+                },
+              };
+            }
+          })(),
+        );
       } finally {
         loader.dispose();
       }
@@ -690,7 +890,10 @@ async function runFit(o: FitOptions): Promise<FitResult> {
   /** The run's SWA model: evaluated (again only if models were added since), saved as swa.pth. */
   async function finishSwa(epoch: number): Promise<SwaResult> {
     const file = outDir ? path.join(outDir, SWA_FILE) : undefined;
-    const evaluated = swaEvaluated && swaEvaluated.count === swa!.count && (swaEvaluated.saved || !file) ? swaEvaluated : await evaluateSwa(epoch, undefined, file);
+    const evaluated =
+      swaEvaluated && swaEvaluated.count === swa!.count && (swaEvaluated.saved || !file)
+        ? swaEvaluated
+        : await evaluateSwa(epoch, undefined, file);
     return {
       count: swa!.count,
       epochs: position.swa?.epochs ?? [],
@@ -721,17 +924,21 @@ function epochScalars(row: EpochMetrics): SummaryValue[] {
 
 function cycleEndText(cycle: Cycle, snapshot: SnapshotInfo, row: EpochMetrics): string {
   const parts = [`cycle ${cycle.index + 1} (T_i = ${+cycle.length.toFixed(6)} epochs) ended with epoch ${row.epoch}`];
-  if (row.val_loss !== null) parts.push(`val_loss ${row.val_loss.toFixed(4)}, val_acc ${((row.val_acc ?? 0) * 100).toFixed(2)}%`);
+  if (row.val_loss !== null)
+    parts.push(`val_loss ${row.val_loss.toFixed(4)}, val_acc ${((row.val_acc ?? 0) * 100).toFixed(2)}%`);
   parts.push(snapshot.file ? `snapshot ${snapshot.file}` : 'snapshot weights not kept');
   if (row.ensemble_val_loss !== undefined) {
-    parts.push(`ensemble of ${row.ensemble_size}: val_loss ${row.ensemble_val_loss.toFixed(4)}, val_acc ${((row.ensemble_val_acc ?? 0) * 100).toFixed(2)}%`);
+    parts.push(
+      `ensemble of ${row.ensemble_size}: val_loss ${row.ensemble_val_loss.toFixed(4)}, val_acc ${((row.ensemble_val_acc ?? 0) * 100).toFixed(2)}%`,
+    );
   }
   return parts.join('; ');
 }
 
 /** w_norm · sqrt(b / (B · T)) (Loshchilov & Hutter, Decoupled Weight Decay Regularization). */
 export function normalizedWeightDecay(wNorm: number, batchSize: number, trainSize: number, epochs: number): number {
-  if (!Number.isFinite(wNorm) || wNorm < 0) throw new RangeError(`normalizedWeightDecay must be a finite number >= 0, got ${wNorm}`);
+  if (!Number.isFinite(wNorm) || wNorm < 0)
+    throw new RangeError(`normalizedWeightDecay must be a finite number >= 0, got ${wNorm}`);
   return wNorm * Math.sqrt(batchSize / (trainSize * epochs));
 }
 
@@ -756,14 +963,22 @@ async function writeSummary(dir: string, result: FitResult, config: Record<strin
     best: result.best,
     snapshots: result.snapshots,
     ensemble: lastEnsemble
-      ? { val_loss: lastEnsemble.ensemble_val_loss, val_acc: lastEnsemble.ensemble_val_acc, size: lastEnsemble.ensemble_size, epoch: lastEnsemble.epoch,
-        method: lastEnsemble.ensemble_method ?? 'last', members: lastEnsemble.ensemble_members }
+      ? {
+          val_loss: lastEnsemble.ensemble_val_loss,
+          val_acc: lastEnsemble.ensemble_val_acc,
+          size: lastEnsemble.ensemble_size,
+          epoch: lastEnsemble.epoch,
+          method: lastEnsemble.ensemble_method ?? 'last',
+          members: lastEnsemble.ensemble_members,
+        }
       : null,
-    ...(result.swa !== undefined ? {
-      swa: result.swa,
-      swa_val_loss: result.swa?.val_loss ?? null,
-      swa_val_acc: result.swa?.val_acc ?? null,
-    } : {}),
+    ...(result.swa !== undefined
+      ? {
+          swa: result.swa,
+          swa_val_loss: result.swa?.val_loss ?? null,
+          swa_val_acc: result.swa?.val_acc ?? null,
+        }
+      : {}),
     seconds: result.history.reduce((a, r) => a + r.seconds, 0),
     ...(result.skippedBatches !== undefined ? { skipped_batches: result.skippedBatches } : {}),
     ...(result.disk ? { disk: result.disk } : {}),
@@ -772,7 +987,8 @@ async function writeSummary(dir: string, result: FitResult, config: Record<strin
 }
 
 /** LibTorch's and the C++ runtime's ways of saying that an allocation failed. */
-const OUT_OF_MEMORY = /std::bad_alloc|bad_alloc|DefaultCPUAllocator|not enough memory|can't allocate memory|out of memory|Cannot allocate memory|Array buffer allocation failed|Invalid typed array length/i;
+const OUT_OF_MEMORY =
+  /std::bad_alloc|bad_alloc|DefaultCPUAllocator|not enough memory|can't allocate memory|out of memory|Cannot allocate memory|Array buffer allocation failed|Invalid typed array length/i;
 
 /** An allocation failure becomes one line naming the batch and the option to lower; others pass. */
 function outOfMemory(err: unknown, what: string, option: string): unknown {
@@ -793,8 +1009,11 @@ async function probeEvalBatch(model: ResNet, val: DatasetHandle, batch: number):
   let input: Tensor | undefined;
   let target: Tensor | undefined;
   try {
-    input = Tensor.fromArray(new Float32Array(batch * shape.channels * shape.height * shape.width), [batch, shape.channels, shape.height, shape.width],
-      { device: model.device as DeviceSpec });
+    input = Tensor.fromArray(
+      new Float32Array(batch * shape.channels * shape.height * shape.width),
+      [batch, shape.channels, shape.height, shape.width],
+      { device: model.device as DeviceSpec },
+    );
     target = Tensor.fromArray(new BigInt64Array(batch), [batch], { device: model.device as DeviceSpec });
     // In eval mode, as validation runs: BatchNorm uses (and leaves) its running statistics.
     const wasTraining = model.training;

@@ -2,9 +2,18 @@
 import type { Figure, Series } from '../plot';
 import type { LrFindResult } from './lr-find';
 
-export const SUGGESTION_NAMES = { steepest: 'steepest descent of the smoothed loss', minimum: 'minimum of the smoothed loss / 10' } as const;
+export const SUGGESTION_NAMES = {
+  steepest: 'steepest descent of the smoothed loss',
+  minimum: 'minimum of the smoothed loss / 10',
+} as const;
 
-const fmt = (v: number): string => (v >= 1e-3 && v < 1e4 ? String(Number(v.toPrecision(3))) : v.toExponential(2).replace(/\.?0+e/, 'e').replace('e+', 'e'));
+const fmt = (v: number): string =>
+  v >= 1e-3 && v < 1e4
+    ? String(Number(v.toPrecision(3)))
+    : v
+        .toExponential(2)
+        .replace(/\.?0+e/, 'e')
+        .replace('e+', 'e');
 
 export function lrFindFigure(result: LrFindResult, title = 'LR range test'): Figure {
   // The frame shows the sweep up to where it diverged: from just below the lowest smoothed loss to
@@ -15,25 +24,56 @@ export function lrFindFigure(result: LrFindResult, title = 'LR range test'): Fig
   const hi = finite.length ? Math.max(...finite) : 1;
   const pad = (hi - lo || Math.abs(hi) || 1) * 0.08;
   const series: Series[] = [
-    { label: 'batch loss', x: result.lr, y: result.rawLoss.map((v) => (Number.isFinite(v) ? v : NaN)), color: '#9aa5b1', width: 1, opacity: 0.6 },
-    { label: `smoothed loss (EMA, beta ${result.beta})`, x: result.lr, y: result.loss.map((v) => (Number.isFinite(v) ? v : NaN)), color: '#0072b2', width: 2 },
+    {
+      label: 'batch loss',
+      x: result.lr,
+      y: result.rawLoss.map((v) => (Number.isFinite(v) ? v : NaN)),
+      color: '#9aa5b1',
+      width: 1,
+      opacity: 0.6,
+    },
+    {
+      label: `smoothed loss (EMA, beta ${result.beta})`,
+      x: result.lr,
+      y: result.loss.map((v) => (Number.isFinite(v) ? v : NaN)),
+      color: '#0072b2',
+      width: 2,
+    },
   ];
   if (result.suggestedLr !== null && result.suggestedIndex !== null) {
     const at = result.lr[result.suggestedIndex]!;
     series.push({
       label: `suggested LR ${fmt(result.suggestedLr)} (${SUGGESTION_NAMES[result.method]})`,
-      x: [result.suggestedLr, result.suggestedLr], y: [lo - pad, hi + pad], color: '#d55e00', dash: '6 3', width: 1.5,
+      x: [result.suggestedLr, result.suggestedLr],
+      y: [lo - pad, hi + pad],
+      color: '#d55e00',
+      dash: '6 3',
+      width: 1.5,
     });
     // The point of the curve the suggestion was read at (for 'minimum', ten times the suggested LR).
-    series.push({ label: 'read at', x: [at], y: [result.loss[result.suggestedIndex]!], color: '#d55e00', markers: true, legend: false });
+    series.push({
+      label: 'read at',
+      x: [at],
+      y: [result.loss[result.suggestedIndex]!],
+      color: '#d55e00',
+      markers: true,
+      legend: false,
+    });
   }
   return {
     title,
-    panels: [{
-      x: { label: 'Learning rate (log scale)', scale: 'log', min: result.lr[0], max: result.lr[result.lr.length - 1] },
-      y: { label: 'Training loss', min: Math.max(0, lo - pad), max: hi + pad },
-      series,
-    }],
+    panels: [
+      {
+        x: {
+          label: 'Learning rate (log scale)',
+          scale: 'log',
+          min: result.lr[0],
+          max: result.lr[result.lr.length - 1],
+        },
+        y: { label: 'Training loss', min: Math.max(0, lo - pad), max: hi + pad },
+        series,
+      },
+    ],
     legend: 'bottom',
     panelWidth: 640,
     panelHeight: 380,

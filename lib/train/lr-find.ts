@@ -83,7 +83,8 @@ export interface LrFindResult {
 }
 
 function positiveNumber(name: string, value: unknown): number {
-  if (typeof value !== 'number' || !Number.isFinite(value) || value <= 0) throw new RangeError(`${name} must be a finite number > 0, got ${String(value)}`);
+  if (typeof value !== 'number' || !Number.isFinite(value) || value <= 0)
+    throw new RangeError(`${name} must be a finite number > 0, got ${String(value)}`);
   return value;
 }
 
@@ -91,14 +92,21 @@ function positiveNumber(name: string, value: unknown): number {
 export function lrFindSchedule(startLr: number, endLr: number, iterations: number): number[] {
   if (iterations === 1) return [startLr];
   const ratio = endLr / startLr;
-  return Array.from({ length: iterations }, (_, i) => (i === iterations - 1 ? endLr : startLr * ratio ** (i / (iterations - 1))));
+  return Array.from({ length: iterations }, (_, i) =>
+    i === iterations - 1 ? endLr : startLr * ratio ** (i / (iterations - 1)),
+  );
 }
 
 /**
  * The suggested LR on the smoothed curve, or null when the window is too short to read (fewer than
  * 2 points). The window leaves out the first tenth of the planned iterations and the last 5 points.
  */
-export function suggestLr(lrs: number[], losses: number[], method: LrSuggestion, iterations = lrs.length): { lr: number; index: number } | null {
+export function suggestLr(
+  lrs: number[],
+  losses: number[],
+  method: LrSuggestion,
+  iterations = lrs.length,
+): { lr: number; index: number } | null {
   let lo = Math.floor(iterations / 10);
   let hi = lrs.length - 5;
   if (hi - lo < 2) {
@@ -137,13 +145,17 @@ async function runLrFind(o: LrFindOptions): Promise<LrFindResult> {
   const endLr = positiveNumber('endLr', o.endLr ?? 10);
   if (endLr <= startLr) throw new RangeError(`endLr must be larger than startLr (${startLr}), got ${endLr}`);
   const iterations = o.iterations ?? 100;
-  if (!Number.isInteger(iterations) || iterations < 2) throw new RangeError(`iterations must be an integer ≥ 2, got ${String(iterations)}`);
+  if (!Number.isInteger(iterations) || iterations < 2)
+    throw new RangeError(`iterations must be an integer ≥ 2, got ${String(iterations)}`);
   const beta = o.beta ?? 0.98;
-  if (typeof beta !== 'number' || !(beta >= 0 && beta < 1)) throw new RangeError(`beta must be a number in [0, 1), got ${String(beta)}`);
+  if (typeof beta !== 'number' || !(beta >= 0 && beta < 1))
+    throw new RangeError(`beta must be a number in [0, 1), got ${String(beta)}`);
   const divergeFactor = positiveNumber('divergeFactor', o.divergeFactor ?? 4);
   const method = o.suggestion ?? 'steepest';
-  if (!LR_SUGGESTIONS.includes(method)) throw new RangeError(`suggestion must be one of ${LR_SUGGESTIONS.join(', ')}, got '${String(method)}'`);
-  if (!Number.isInteger(o.batchSize) || o.batchSize < 1) throw new RangeError(`batchSize must be an integer ≥ 1, got ${String(o.batchSize)}`);
+  if (!LR_SUGGESTIONS.includes(method))
+    throw new RangeError(`suggestion must be one of ${LR_SUGGESTIONS.join(', ')}, got '${String(method)}'`);
+  if (!Number.isInteger(o.batchSize) || o.batchSize < 1)
+    throw new RangeError(`batchSize must be an integer ≥ 1, got ${String(o.batchSize)}`);
 
   const { model, optimizer } = o;
   // Everything the sweep changes, to put back: weights and BatchNorm buffers, optimizer state, LRs, mode.
@@ -158,7 +170,12 @@ async function runLrFind(o: LrFindOptions): Promise<LrFindResult> {
   const loss: number[] = [];
   const rawLoss: number[] = [];
   let stopped: LrFindResult['stopped'] = 'completed';
-  const loader = o.train.loader({ batchSize: Math.min(o.batchSize, Math.max(1, o.train.size)), shuffle: true, seed: o.seed ?? 0, workers: o.workers });
+  const loader = o.train.loader({
+    batchSize: Math.min(o.batchSize, Math.max(1, o.train.size)),
+    shuffle: true,
+    seed: o.seed ?? 0,
+    workers: o.workers,
+  });
   try {
     model.train(true);
     let average = 0;
@@ -209,7 +226,17 @@ async function runLrFind(o: LrFindOptions): Promise<LrFindResult> {
   const readable = stopped === 'diverged' ? lr.length - 1 : lr.length;
   const pick = suggestLr(lr.slice(0, readable), loss.slice(0, readable), method, iterations);
   return {
-    lr, loss, rawLoss, suggestedLr: pick?.lr ?? null, suggestedIndex: pick?.index ?? null, method, stopped,
-    startLr, endLr, iterations, beta, divergeFactor,
+    lr,
+    loss,
+    rawLoss,
+    suggestedLr: pick?.lr ?? null,
+    suggestedIndex: pick?.index ?? null,
+    method,
+    stopped,
+    startLr,
+    endLr,
+    iterations,
+    beta,
+    divergeFactor,
   };
 }

@@ -37,7 +37,11 @@ export interface EpochMetrics {
 }
 
 /** Mean cross-entropy and accuracy of averaged class probabilities (row-major [n, classes]). */
-export function ensembleMetrics(probabilities: Float32Array[], labels: Int32Array, classes: number): { loss: number; acc: number } {
+export function ensembleMetrics(
+  probabilities: Float32Array[],
+  labels: Int32Array,
+  classes: number,
+): { loss: number; acc: number } {
   const n = labels.length;
   let loss = 0;
   let correct = 0;

@@ -87,7 +87,8 @@ export const OUTPUT_ONLY: ReadonlyArray<keyof RunConfig> = ['keep', 'tensorboard
 
 export function readRunConfig(dir: string): RunConfig {
   const file = path.join(dir, RUN_CONFIG_FILE);
-  if (!fs.existsSync(file)) throw new Error(`--resume: ${dir} has no ${RUN_CONFIG_FILE}: not a run folder of sgdr train`);
+  if (!fs.existsSync(file))
+    throw new Error(`--resume: ${dir} has no ${RUN_CONFIG_FILE}: not a run folder of sgdr train`);
   let config: unknown;
   try {
     config = JSON.parse(fs.readFileSync(file, 'utf8').replace(/^\uFEFF/, ''));
@@ -96,25 +97,31 @@ export function readRunConfig(dir: string): RunConfig {
     throw new Error(`--resume: ${file} is not a valid ${RUN_CONFIG_FILE}: ${(err as Error).message.split('\n')[0]}`);
   }
   if (!config || typeof config !== 'object' || Array.isArray(config)) {
-    throw new Error(`--resume: ${file} is not a valid ${RUN_CONFIG_FILE}: expected an object, got ${JSON.stringify(config)}`);
+    throw new Error(
+      `--resume: ${file} is not a valid ${RUN_CONFIG_FILE}: expected an object, got ${JSON.stringify(config)}`,
+    );
   }
   return config as RunConfig;
 }
 
-export function runTraining(config: RunConfig, options: RunOptions = {}): Promise<FitResult & { transfer?: TransferReport }> {
+export function runTraining(
+  config: RunConfig,
+  options: RunOptions = {},
+): Promise<FitResult & { transfer?: TransferReport }> {
   return undoEmptyFoldersOnError(options.outDir, () => trainRun(config, options));
 }
 
 async function trainRun(config: RunConfig, options: RunOptions): Promise<FitResult & { transfer?: TransferReport }> {
   const log = options.log ?? (() => {});
   // Refused here, before run.json is written: an outDir with another run's files needs resume or overwrite.
-  if (options.outDir) claimRunFolder(options.outDir, { resume: options.resume, overwrite: options.overwrite, runConfig: true });
+  if (options.outDir)
+    claimRunFolder(options.outDir, { resume: options.resume, overwrite: options.overwrite, runConfig: true });
   if (config.threads !== undefined) setNumThreads(config.threads);
   const { train, val } = openData(config.data, config);
   let model: ResNet | undefined;
   let optimizer: Optimizer | undefined;
   try {
-    const stem = config.stem === 'auto' ? (train.height <= 32 ? 'cifar' : 'imagenet') : config.stem ?? DEFAULT_STEM;
+    const stem = config.stem === 'auto' ? (train.height <= 32 ? 'cifar' : 'imagenet') : (config.stem ?? DEFAULT_STEM);
     let transfer: TransferReport | undefined;
     let stemUsed = stem;
     const checkpoint = options.resume && options.outDir ? path.join(options.outDir, CHECKPOINT_FILE) : undefined;
@@ -124,52 +131,107 @@ async function trainRun(config: RunConfig, options: RunOptions): Promise<FitResu
       // from the checkpoint) and the same frozen/re-initialised modules; fit() then loads the
       // checkpoint's weights into it.
       const built = await modelFromPretrained(config.arch, {
-        initWeights: checkpoint, entries: (await loadCheckpoint(checkpoint)).model, numClasses: train.numClasses,
-        inChannels: train.channels, reinitLast: config.reinitLast, freeze: config.freeze, device: config.device as DeviceSpec | undefined, seed: config.seed,
+        initWeights: checkpoint,
+        entries: (await loadCheckpoint(checkpoint)).model,
+        numClasses: train.numClasses,
+        inChannels: train.channels,
+        reinitLast: config.reinitLast,
+        freeze: config.freeze,
+        device: config.device as DeviceSpec | undefined,
+        seed: config.seed,
       });
       model = built.model;
       stemUsed = built.report.stem;
-      log(`resume: the model's shape and weights from ${checkpoint} (the original --init-weights ${config.initWeights} is not read)`);
+      log(
+        `resume: the model's shape and weights from ${checkpoint} (the original --init-weights ${config.initWeights} is not read)`,
+      );
     } else if (config.initWeights) {
       const built = await modelFromPretrained(config.arch, {
-        initWeights: config.initWeights, numClasses: train.numClasses, inChannels: train.channels,
-        reinitLast: config.reinitLast, freeze: config.freeze, device: config.device as DeviceSpec | undefined, seed: config.seed,
+        initWeights: config.initWeights,
+        numClasses: train.numClasses,
+        inChannels: train.channels,
+        reinitLast: config.reinitLast,
+        freeze: config.freeze,
+        device: config.device as DeviceSpec | undefined,
+        seed: config.seed,
       });
       model = built.model;
       transfer = built.report;
       stemUsed = transfer.stem;
-      log(`weights from ${config.initWeights}: ${transfer.replacedClassifier ? 'new classifier, ' : ''}` +
-        `${transfer.reinitialised.length} modules re-initialised, ${transfer.trainableParameters.toLocaleString('en')} trainable parameters` +
-        (transfer.frozenParameters ? `, ${transfer.frozenParameters.toLocaleString('en')} frozen` : ''));
+      log(
+        `weights from ${config.initWeights}: ${transfer.replacedClassifier ? 'new classifier, ' : ''}` +
+          `${transfer.reinitialised.length} modules re-initialised, ${transfer.trainableParameters.toLocaleString('en')} trainable parameters` +
+          (transfer.frozenParameters ? `, ${transfer.frozenParameters.toLocaleString('en')} frozen` : ''),
+      );
     } else {
       if (config.reinitLast || config.freeze) throw new RangeError('--reinit-last and --freeze need --init-weights');
       // A config's arch and device are strings from JSON or flags; the native side validates both and
       // names the bad value with the valid ones.
-      model = resnet(config.arch as ResNetArch, { numClasses: train.numClasses, inChannels: train.channels, stem, device: config.device as DeviceSpec | undefined, seed: config.seed ?? 0 });
+      model = resnet(config.arch as ResNetArch, {
+        numClasses: train.numClasses,
+        inChannels: train.channels,
+        stem,
+        device: config.device as DeviceSpec | undefined,
+        seed: config.seed ?? 0,
+      });
     }
     const schedule = scheduleFromSpec(config.schedule);
     const lr = schedule.lrAt(0) || (config.schedule as { lr: number }).lr;
     const o = config.optimizer ?? {};
     const type = o.type ?? 'sgd';
-    if (type === 'sgd') optimizer = new SGD(model, { lr, momentum: o.momentum ?? DEFAULT_SGD_MOMENTUM, weightDecay: o.weightDecay ?? 5e-4, nesterov: o.nesterov });
-    else if (type === 'adamw') optimizer = new AdamW(model, { lr, weightDecay: o.weightDecay, betas: o.betas, eps: o.eps });
-    else if (type === 'adam') optimizer = new Adam(model, { lr, weightDecay: o.weightDecay, betas: o.betas, eps: o.eps });
+    if (type === 'sgd')
+      optimizer = new SGD(model, {
+        lr,
+        momentum: o.momentum ?? DEFAULT_SGD_MOMENTUM,
+        weightDecay: o.weightDecay ?? 5e-4,
+        nesterov: o.nesterov,
+      });
+    else if (type === 'adamw')
+      optimizer = new AdamW(model, { lr, weightDecay: o.weightDecay, betas: o.betas, eps: o.eps });
+    else if (type === 'adam')
+      optimizer = new Adam(model, { lr, weightDecay: o.weightDecay, betas: o.betas, eps: o.eps });
     else throw new RangeError(`--optimizer must be sgd, adam or adamw, got '${String(type)}'`);
-    log(`${config.arch} (${stemUsed === 'cifar' ? 'cifar stem: 3×3 conv1, no max-pool' : 'imagenet stem: 7×7 conv1 + max-pool'}, ${model.parameterCount().toLocaleString('en')} parameters) on ${model.device}; ` +
-      `train ${train.size} × ${train.channels}×${train.height}×${train.width}, val ${val.size}, ${train.numClasses} classes`);
+    log(
+      `${config.arch} (${stemUsed === 'cifar' ? 'cifar stem: 3×3 conv1, no max-pool' : 'imagenet stem: 7×7 conv1 + max-pool'}, ${model.parameterCount().toLocaleString('en')} parameters) on ${model.device}; ` +
+        `train ${train.size} × ${train.channels}×${train.height}×${train.width}, val ${val.size}, ${train.numClasses} classes`,
+    );
     if (options.outDir) {
-      const saved = Object.fromEntries(Object.entries(config).filter(([k]) => !RUNTIME_ONLY.includes(k as keyof RunConfig)));
+      const saved = Object.fromEntries(
+        Object.entries(config).filter(([k]) => !RUNTIME_ONLY.includes(k as keyof RunConfig)),
+      );
       writeTextAtomicSync(path.join(options.outDir, RUN_CONFIG_FILE), JSON.stringify(saved, null, 2) + '\n');
     }
     // What the run's results depend on: resuming under other values is refused (which files are
     // kept, and whether event files are written, do not matter).
-    const identity = Object.fromEntries(Object.entries(config).filter(([k]) => !RUNTIME_ONLY.includes(k as keyof RunConfig) && !OUTPUT_ONLY.includes(k as keyof RunConfig)));
+    const identity = Object.fromEntries(
+      Object.entries(config).filter(
+        ([k]) => !RUNTIME_ONLY.includes(k as keyof RunConfig) && !OUTPUT_ONLY.includes(k as keyof RunConfig),
+      ),
+    );
     const result = await fit({
-      model, optimizer, schedule, train, val,
-      epochs: config.epochs, batchSize: config.batchSize, evalBatchSize: config.evalBatchSize, seed: config.seed ?? 0,
-      workers: config.workers, signal: options.signal, callbacks: options.callbacks, outDir: options.outDir, resume: options.resume,
-      ensembleSize: config.ensembleSize, ensemble: config.ensemble, swa: config.swa, keep: config.keep, tensorboard: config.tensorboard, normalizedWeightDecay: o.normalizedWeightDecay, config: identity,
-      skipNonFinite: config.skipNonFinite, log,
+      model,
+      optimizer,
+      schedule,
+      train,
+      val,
+      epochs: config.epochs,
+      batchSize: config.batchSize,
+      evalBatchSize: config.evalBatchSize,
+      seed: config.seed ?? 0,
+      workers: config.workers,
+      signal: options.signal,
+      callbacks: options.callbacks,
+      outDir: options.outDir,
+      resume: options.resume,
+      ensembleSize: config.ensembleSize,
+      ensemble: config.ensemble,
+      swa: config.swa,
+      keep: config.keep,
+      tensorboard: config.tensorboard,
+      normalizedWeightDecay: o.normalizedWeightDecay,
+      config: identity,
+      skipNonFinite: config.skipNonFinite,
+      log,
     });
     return { ...result, transfer };
   } finally {

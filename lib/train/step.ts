@@ -13,12 +13,19 @@ function checkTensor(value: unknown, what: string): asserts value is Tensor {
 }
 
 /** forward → cross-entropy → backward → optimizer step. `target` holds int64 class indices. */
-export function trainStep(model: ResNet, optimizer: Optimizer, input: Tensor, target: Tensor): Promise<{ loss: number }> {
+export function trainStep(
+  model: ResNet,
+  optimizer: Optimizer,
+  input: Tensor,
+  target: Tensor,
+): Promise<{ loss: number }> {
   return withCallerStack(async () => {
     checkTensor(input, 'input');
     checkTensor(target, 'target');
     if (optimizer?.model !== model) {
-      throw new TypeError("trainStep(): the optimizer was built for another model's parameters, so the step would not change this model");
+      throw new TypeError(
+        "trainStep(): the optimizer was built for another model's parameters, so the step would not change this model",
+      );
     }
     return native().trainStep(model.native, optimizer.native, input.native, target.native);
   });

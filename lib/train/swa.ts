@@ -32,31 +32,45 @@ export interface SwaOptions {
 }
 
 /** Checks SwaOptions; returns them with defaults, or throws naming the bad field. */
-export function checkSwaOptions(o: SwaOptions, epochs: number): Required<Pick<SwaOptions, 'start'>> & SwaOptions & { cycle: number } {
-  if (!o || typeof o !== 'object') throw new TypeError(`swa must be an object { start: 'cycles' | epoch, lr?, lrMax?, cycle? }, got ${JSON.stringify(o)}`);
+export function checkSwaOptions(
+  o: SwaOptions,
+  epochs: number,
+): Required<Pick<SwaOptions, 'start'>> & SwaOptions & { cycle: number } {
+  if (!o || typeof o !== 'object')
+    throw new TypeError(
+      `swa must be an object { start: 'cycles' | epoch, lr?, lrMax?, cycle? }, got ${JSON.stringify(o)}`,
+    );
   const known = ['start', 'lr', 'lrMax', 'cycle'];
   const unknown = Object.keys(o).filter((k) => !known.includes(k));
-  if (unknown.length) throw new TypeError(`unknown swa field(s) ${unknown.map((k) => `'${k}'`).join(', ')} (known: ${known.join(', ')})`);
+  if (unknown.length)
+    throw new TypeError(`unknown swa field(s) ${unknown.map((k) => `'${k}'`).join(', ')} (known: ${known.join(', ')})`);
   if (o.start === 'cycles') {
     for (const k of ['lr', 'lrMax', 'cycle'] as const) {
-      if (o[k] !== undefined) throw new RangeError(`swa.${k} needs a start epoch: with start 'cycles' the weights are averaged at the schedule's own cycle ends`);
+      if (o[k] !== undefined)
+        throw new RangeError(
+          `swa.${k} needs a start epoch: with start 'cycles' the weights are averaged at the schedule's own cycle ends`,
+        );
     }
     return { ...o, cycle: 1 };
   }
   if (typeof o.start !== 'number' || !Number.isInteger(o.start) || o.start < 1 || o.start > epochs) {
-    throw new RangeError(`swa.start must be 'cycles' or an epoch from 1 to epochs (${epochs}), got ${JSON.stringify(o.start)}`);
+    throw new RangeError(
+      `swa.start must be 'cycles' or an epoch from 1 to epochs (${epochs}), got ${JSON.stringify(o.start)}`,
+    );
   }
   if (o.lr !== undefined && !(typeof o.lr === 'number' && Number.isFinite(o.lr) && o.lr > 0)) {
     throw new RangeError(`swa.lr must be a finite number > 0, got ${JSON.stringify(o.lr)}`);
   }
   if (o.lrMax !== undefined) {
-    if (o.lr === undefined) throw new RangeError('swa.lrMax (a cyclic SWA LR) needs swa.lr, the LR at the end of each SWA cycle');
+    if (o.lr === undefined)
+      throw new RangeError('swa.lrMax (a cyclic SWA LR) needs swa.lr, the LR at the end of each SWA cycle');
     if (!(typeof o.lrMax === 'number' && Number.isFinite(o.lrMax) && o.lrMax >= o.lr)) {
       throw new RangeError(`swa.lrMax must be a finite number ≥ swa.lr (${o.lr}), got ${JSON.stringify(o.lrMax)}`);
     }
   }
   const cycle = o.cycle ?? 1;
-  if (!Number.isInteger(cycle) || cycle < 1) throw new RangeError(`swa.cycle must be an integer ≥ 1 (epochs), got ${JSON.stringify(o.cycle)}`);
+  if (!Number.isInteger(cycle) || cycle < 1)
+    throw new RangeError(`swa.cycle must be an integer ≥ 1 (epochs), got ${JSON.stringify(o.cycle)}`);
   return { ...o, cycle };
 }
 
@@ -66,7 +80,12 @@ export function checkSwaOptions(o: SwaOptions, epochs: number): Required<Pick<Sw
  * al., eq. 2): α(i) = (1 − s(i)) α₁ + s(i) α₂ with s(i) = (mod(i − 1, cK) + 1) / (cK), i the 1-based
  * iteration of the SWA phase, so the last batch of every SWA cycle runs at α₂ = lr.
  */
-export function swaLearningRate(o: SwaOptions, epoch: number, batch: number, batchesPerEpoch: number): number | undefined {
+export function swaLearningRate(
+  o: SwaOptions,
+  epoch: number,
+  batch: number,
+  batchesPerEpoch: number,
+): number | undefined {
   if (o.start === 'cycles' || o.lr === undefined || epoch < o.start - 1) return undefined;
   if (o.lrMax === undefined) return o.lr;
   const span = (o.cycle ?? 1) * batchesPerEpoch;
@@ -90,7 +109,8 @@ export class WeightAverage {
 
   /** `parameters`: the names to average (the model's parameters; buffers are recomputed, not averaged). */
   constructor(readonly parameters: readonly string[]) {
-    if (!Array.isArray(parameters) || parameters.length === 0) throw new TypeError('WeightAverage needs the names of the parameters to average');
+    if (!Array.isArray(parameters) || parameters.length === 0)
+      throw new TypeError('WeightAverage needs the names of the parameters to average');
   }
 
   /** Models averaged so far. */
@@ -106,10 +126,13 @@ export class WeightAverage {
     for (const name of this.parameters) {
       const r = state.get(name);
       if (!r) throw new RangeError(`the state dict to average has no parameter '${name}'`);
-      if (r.dtype !== 'float32' && r.dtype !== 'float64') throw new TypeError(`parameter '${name}' is ${r.dtype}; only float32/float64 parameters can be averaged`);
+      if (r.dtype !== 'float32' && r.dtype !== 'float64')
+        throw new TypeError(`parameter '${name}' is ${r.dtype}; only float32/float64 parameters can be averaged`);
       const shape = this.#shapes.get(name);
       if (shape && shape.join(',') !== r.shape.join(',')) {
-        throw new RangeError(`parameter '${name}' has shape [${r.shape.join(', ')}], the average has [${shape.join(', ')}]`);
+        throw new RangeError(
+          `parameter '${name}' has shape [${r.shape.join(', ')}], the average has [${shape.join(', ')}]`,
+        );
       }
       updates.set(name, r.data as Float32Array | Float64Array);
     }
@@ -142,8 +165,13 @@ export class WeightAverage {
   }
 
   /** The average after `count` models, as saved by parametersDict() (for resuming a run). */
-  static restore(parameters: readonly string[], saved: ReadonlyMap<string, TensorRecord>, count: number): WeightAverage {
-    if (!Number.isInteger(count) || count < 1) throw new RangeError(`a saved weight average must count ≥ 1 models, got ${String(count)}`);
+  static restore(
+    parameters: readonly string[],
+    saved: ReadonlyMap<string, TensorRecord>,
+    count: number,
+  ): WeightAverage {
+    if (!Number.isInteger(count) || count < 1)
+      throw new RangeError(`a saved weight average must count ≥ 1 models, got ${String(count)}`);
     const avg = new WeightAverage(parameters);
     avg.add(saved);
     avg.#count = count;
@@ -160,11 +188,16 @@ export type BatchLike = Tensor | { images: Tensor; dispose?(): void };
  * then restores the momentum and the mode. Batches with a dispose() (a loader's) are disposed.
  * Returns the number of batches seen.
  */
-export function updateBatchNorm(model: ResNet, batches: AsyncIterable<BatchLike> | Iterable<BatchLike>): Promise<number> {
+export function updateBatchNorm(
+  model: ResNet,
+  batches: AsyncIterable<BatchLike> | Iterable<BatchLike>,
+): Promise<number> {
   return withCallerStack(async () => {
     const nativeModel = model.native;
     if (typeof nativeModel.resetBatchNormStats !== 'function') {
-      throw new Error('the native addon predates updateBatchNorm (no resetBatchNormStats): rebuild it with npm run build:native');
+      throw new Error(
+        'the native addon predates updateBatchNorm (no resetBatchNormStats): rebuild it with npm run build:native',
+      );
     }
     if (nativeModel.resetBatchNormStats() === 0) return 0;
     const wasTraining = model.training;

@@ -88,7 +88,8 @@ export function encodeEvent(e: EventFields): Uint8Array {
     for (const v of e.values) writeValue(w, v);
     w.join();
   }
-  if (e.sessionStatus !== undefined) w.tag(7, WireType.LengthDelimited).fork().tag(1, WireType.Varint).int32(e.sessionStatus).join();
+  if (e.sessionStatus !== undefined)
+    w.tag(7, WireType.LengthDelimited).fork().tag(1, WireType.Varint).int32(e.sessionStatus).join();
   return w.finish();
 }
 
@@ -122,7 +123,11 @@ export class EventFileWriter {
     this.flushMs = (options.flushSeconds ?? 5) * 1000;
     const host = os.hostname().replace(/[^A-Za-z0-9_.-]/g, '_') || 'localhost';
     this.file = path.join(dir, `${EVENT_FILE_PREFIX}${fileSeconds(dir)}.${host}.${process.pid}`);
-    fs.writeFileSync(this.file, tfRecord(encodeEvent({ wallTime: Date.now() / 1000, step: 0, fileVersion: 'brain.Event:2' })), { flag: 'wx' });
+    fs.writeFileSync(
+      this.file,
+      tfRecord(encodeEvent({ wallTime: Date.now() / 1000, step: 0, fileVersion: 'brain.Event:2' })),
+      { flag: 'wx' },
+    );
   }
 
   private readonly flushMs: number;

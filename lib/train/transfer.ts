@@ -5,7 +5,14 @@
  */
 import * as fs from 'fs';
 import { resnet, type ResNet, type ResNetArch, type ResNetOptions } from '../nn/resnet';
-import { firstNonFiniteTensor, readTorchFile, stateDictEntries, tensorRecord, withoutPath, type TensorRecord } from '../serialization';
+import {
+  firstNonFiniteTensor,
+  readTorchFile,
+  stateDictEntries,
+  tensorRecord,
+  withoutPath,
+  type TensorRecord,
+} from '../serialization';
 import { isResNetArch, RESNET_ARCH_SPECS } from '../nn/archs';
 
 export interface TransferOptions {
@@ -33,10 +40,11 @@ export interface TransferReport {
   trainableParameters: number;
 }
 
-
 /** Builds a model from pretrained weights; everything it changes is reported. */
-export async function modelFromPretrained(arch: string, options: Omit<ResNetOptions, 'numClasses' | 'inChannels'> & TransferOptions):
-Promise<{ model: ResNet; report: TransferReport }> {
+export async function modelFromPretrained(
+  arch: string,
+  options: Omit<ResNetOptions, 'numClasses' | 'inChannels'> & TransferOptions,
+): Promise<{ model: ResNet; report: TransferReport }> {
   let entries: Map<string, TensorRecord>;
   if (options.entries) {
     entries = options.entries;
@@ -45,28 +53,39 @@ Promise<{ model: ResNet; report: TransferReport }> {
     try {
       entries = stateDictEntries(await readTorchFile(options.initWeights));
     } catch (err) {
-      throw new Error(`--init-weights: cannot read ${options.initWeights}: ${withoutPath((err as Error).message, options.initWeights)}`);
+      throw new Error(
+        `--init-weights: cannot read ${options.initWeights}: ${withoutPath((err as Error).message, options.initWeights)}`,
+      );
     }
   }
   // NaN or infinite weights (e.g. a diverged run's file) would only train to NaN: refused up front.
   const bad = firstNonFiniteTensor(entries);
-  if (bad !== undefined) throw new Error(`--init-weights: ${options.initWeights} holds non-finite values (NaN or Inf), first in '${bad}'`);
+  if (bad !== undefined)
+    throw new Error(`--init-weights: ${options.initWeights} holds non-finite values (NaN or Inf), first in '${bad}'`);
   const fcWeight = entries.get('fc.weight');
   const conv1 = entries.get('conv1.weight');
-  if (!fcWeight || !conv1) throw new Error(`--init-weights: ${options.initWeights} is not a ResNet state dict (no conv1.weight/fc.weight)`);
+  if (!fcWeight || !conv1)
+    throw new Error(`--init-weights: ${options.initWeights} is not a ResNet state dict (no conv1.weight/fc.weight)`);
   // The model is built from these two shapes before the weights are loaded, so they are checked
   // first: a crafted file must not make it build a classifier for a billion classes.
   const shape = (t: TensorRecord): string => `[${t.shape.join(', ')}]`;
   const k = conv1.shape[2];
   if (conv1.shape.length !== 4 || conv1.shape[1]! < 1 || (k !== 3 && k !== 7) || conv1.shape[3] !== k) {
-    throw new Error(`--init-weights: ${options.initWeights}: conv1.weight has shape ${shape(conv1)}, not the ` +
-      '[64, C, 7, 7] (or [64, C, 3, 3]) of a ResNet stem');
+    throw new Error(
+      `--init-weights: ${options.initWeights}: conv1.weight has shape ${shape(conv1)}, not the ` +
+        '[64, C, 7, 7] (or [64, C, 3, 3]) of a ResNet stem',
+    );
   }
   const features = isResNetArch(arch) ? RESNET_ARCH_SPECS[arch].features : undefined;
-  if (fcWeight.shape.length !== 2 || fcWeight.shape[0]! < 1 ||
-      (features !== undefined && fcWeight.shape[1] !== features)) {
-    throw new Error(`--init-weights: ${options.initWeights}: fc.weight has shape ${shape(fcWeight)}, not the ` +
-      `[classes, ${features ?? 'features'}] of a ${arch} classifier`);
+  if (
+    fcWeight.shape.length !== 2 ||
+    fcWeight.shape[0]! < 1 ||
+    (features !== undefined && fcWeight.shape[1] !== features)
+  ) {
+    throw new Error(
+      `--init-weights: ${options.initWeights}: fc.weight has shape ${shape(fcWeight)}, not the ` +
+        `[classes, ${features ?? 'features'}] of a ${arch} classifier`,
+    );
   }
   const fileClasses = fcWeight.shape[0]!;
   const fileChannels = conv1.shape[1]!;
@@ -74,7 +93,9 @@ Promise<{ model: ResNet; report: TransferReport }> {
   const adaptedInputChannels = options.inChannels !== fileChannels;
   if (adaptedInputChannels) {
     if (options.inChannels !== 1) {
-      throw new Error(`--init-weights: the weights take ${fileChannels} input channels, the data has ${options.inChannels}`);
+      throw new Error(
+        `--init-weights: the weights take ${fileChannels} input channels, the data has ${options.inChannels}`,
+      );
     }
     // Grayscale input into RGB weights: summing over input channels equals feeding the gray image
     // to all three channels.
@@ -82,7 +103,12 @@ Promise<{ model: ResNet; report: TransferReport }> {
     entries.set('conv1.weight', sumInputChannels(conv1));
   }
   const { entries: _read, ...resnetOptions } = options;
-  const model = resnet(arch as ResNetArch, { ...resnetOptions, stem: options.stem ?? stem, numClasses: fileClasses, inChannels: options.inChannels });
+  const model = resnet(arch as ResNetArch, {
+    ...resnetOptions,
+    stem: options.stem ?? stem,
+    numClasses: fileClasses,
+    inChannels: options.inChannels,
+  });
   try {
     await model.loadStateDict(entries);
   } catch (err) {
@@ -107,7 +133,14 @@ Promise<{ model: ResNet; report: TransferReport }> {
   }
   return {
     model,
-    report: { stem: (options.stem ?? stem) as TransferReport['stem'], replacedClassifier, adaptedInputChannels, reinitialised, frozenParameters, trainableParameters: model.parameterCount(true) },
+    report: {
+      stem: (options.stem ?? stem) as TransferReport['stem'],
+      replacedClassifier,
+      adaptedInputChannels,
+      reinitialised,
+      frozenParameters,
+      trainableParameters: model.parameterCount(true),
+    },
   };
 }
 
@@ -117,7 +150,7 @@ function sumInputChannels(w: TensorRecord): TensorRecord {
   const dst = new Float32Array(out * kh * kw);
   for (let o = 0; o < out; o++) {
     for (let c = 0; c < inC; c++) {
-      for (let k = 0; k < kh * kw; k++) dst[o * kh * kw + k]! += src[((o * inC + c) * kh * kw) + k]!;
+      for (let k = 0; k < kh * kw; k++) dst[o * kh * kw + k]! += src[(o * inC + c) * kh * kw + k]!;
     }
   }
   return tensorRecord('float32', [out, 1, kh, kw], dst);

@@ -182,9 +182,12 @@ Napi::Value WriteJpegFolder(const Napi::CallbackInfo& info) {
   const double quality_v = NumberOption(o, "quality", 90), seed_v = NumberOption(o, "seed", 0);
   if (!IsIntegerIn(classes_v, 1, 1 << 20) || !IsIntegerIn(per_class_v, 1, 1 << 20) || !IsIntegerIn(width_v, 1, 8192) ||
       !IsIntegerIn(height_v, 1, 8192) || !IsIntegerIn(quality_v, 1, 100) || !IsIntegerIn(seed_v, 0, kMaxSeed))
-    ThrowRange(env, "writeJpegFolder: classes, perClass integers in [1, 2^20]; width, height in [1, 8192]; quality in [1, 100]; seed >= 0");
+    ThrowRange(env,
+               "writeJpegFolder: classes, perClass integers in [1, 2^20]; width, height in [1, 8192]; quality in [1, "
+               "100]; seed >= 0");
   const int classes = static_cast<int>(classes_v), per_class = static_cast<int>(per_class_v);
-  const int width = static_cast<int>(width_v), height = static_cast<int>(height_v), quality = static_cast<int>(quality_v);
+  const int width = static_cast<int>(width_v), height = static_cast<int>(height_v),
+            quality = static_cast<int>(quality_v);
   const uint64_t seed = static_cast<uint64_t>(seed_v);
   namespace fs = std::filesystem;
   std::vector<uint8_t> rgb(static_cast<size_t>(width) * height * 3);
@@ -194,7 +197,8 @@ Napi::Value WriteJpegFolder(const Napi::CallbackInfo& info) {
       const fs::path folder = fs::path(dir) / split / ("class" + std::to_string(c));
       fs::create_directories(folder);
       for (int i = 0; i < per_class; ++i) {
-        data_detail::Rng rng(data_detail::HashKey({seed, static_cast<uint64_t>(split[0]), static_cast<uint64_t>(c), static_cast<uint64_t>(i)}));
+        data_detail::Rng rng(data_detail::HashKey(
+            {seed, static_cast<uint64_t>(split[0]), static_cast<uint64_t>(c), static_cast<uint64_t>(i)}));
         double fx[3][3], fy[3][3], ph[3][3];
         for (auto* a : {fx, fy, ph})
           for (int k = 0; k < 3; ++k)
@@ -251,18 +255,24 @@ Napi::Object InitBench(Napi::Env env) {
   o.Set("leverUses", Napi::Function::New(env, GetLeverUses, "leverUses"));
   o.Set("setLevers", Napi::Function::New(env, SetLevers, "setLevers"));
   o.Set("cpuCacheStats", Napi::Function::New(env, CpuCache, "cpuCacheStats"));
-  o.Set("emptyCpuCache", Napi::Function::New(env, [](const Napi::CallbackInfo& info) {
-          EmptyCpuCache();
-          return info.Env().Undefined();
-        }, "emptyCpuCache"));
+  o.Set("emptyCpuCache", Napi::Function::New(
+                             env,
+                             [](const Napi::CallbackInfo& info) {
+                               EmptyCpuCache();
+                               return info.Env().Undefined();
+                             },
+                             "emptyCpuCache"));
   o.Set("pageFaults", Napi::Function::New(env, PageFaults, "pageFaults"));
   o.Set("mallocStats", Napi::Function::New(env, MallocStats, "mallocStats"));
   o.Set("mallocTrim", Napi::Function::New(env, MallocTrim, "mallocTrim"));
   o.Set("blasInfo", Napi::Function::New(env, Blas, "blasInfo"));
   // stepSeconds() -> seconds spent inside TrainOneStep so far, summed over every thread.
-  o.Set("stepSeconds", Napi::Function::New(env, [](const Napi::CallbackInfo& info) {
-          return Napi::Number::New(info.Env(), static_cast<double>(StepNanoseconds().load()) / 1e9);
-        }, "stepSeconds"));
+  o.Set("stepSeconds", Napi::Function::New(
+                           env,
+                           [](const Napi::CallbackInfo& info) {
+                             return Napi::Number::New(info.Env(), static_cast<double>(StepNanoseconds().load()) / 1e9);
+                           },
+                           "stepSeconds"));
   o.Set("writeJpegFolder", Napi::Function::New(env, WriteJpegFolder, "writeJpegFolder"));
   return o;
 }

@@ -133,7 +133,8 @@ class DatasetWrap : public Napi::ObjectWrap<DatasetWrap> {
   static SampleRef SampleArgs(const Napi::CallbackInfo& info, int64_t size) {
     Napi::Env env = info.Env();
     const double i = NumberArg(info, 0, "index");
-    IntegerIn<int64_t>(env, i, 0, static_cast<double>(size) - 1, "index must be an integer in [0, " + std::to_string(size) + ")");
+    IntegerIn<int64_t>(env, i, 0, static_cast<double>(size) - 1,
+                       "index must be an integer in [0, " + std::to_string(size) + ")");
     const double seed = info.Length() > 1 && !info[1].IsUndefined() ? NumberArg(info, 1, "seed") : 0;
     const double epoch = info.Length() > 2 && !info[2].IsUndefined() ? NumberArg(info, 2, "epoch") : 0;
     if (!IsIntegerIn(seed, 0, kMaxSeed)) ThrowRange(env, "seed must be an integer in [0, 2^64)");
@@ -189,7 +190,8 @@ class DataLoaderWrap : public Napi::ObjectWrap<DataLoaderWrap> {
     Napi::Env env = info.Env();
     SGDR_TRY
     auto dataset = DatasetFromValue(info[0], "dataset");
-    Napi::Object o = info.Length() > 1 && !info[1].IsUndefined() ? ObjectArg(info, 1, "options") : Napi::Object::New(env);
+    Napi::Object o =
+        info.Length() > 1 && !info[1].IsUndefined() ? ObjectArg(info, 1, "options") : Napi::Object::New(env);
     Napi::Value bs = o.Get("batchSize");
     if (!bs.IsNumber()) ThrowType(env, "batchSize must be a number");
     const double batch_size = bs.As<Napi::Number>().DoubleValue();
@@ -207,7 +209,8 @@ class DataLoaderWrap : public Napi::ObjectWrap<DataLoaderWrap> {
     drop_last_ = drop_last;
     seed_ = seed;
     loader_ = std::make_shared<BatchLoader>(dataset, static_cast<int64_t>(batch_size), shuffle, drop_last,
-                                            static_cast<uint64_t>(seed), static_cast<int>(workers), static_cast<int>(prefetch));
+                                            static_cast<uint64_t>(seed), static_cast<int>(workers),
+                                            static_cast<int>(prefetch));
     SGDR_CATCH(env)
   }
 
@@ -318,7 +321,8 @@ DataSpec DataSpecFromObject(const Napi::Object& o) {
   Napi::Env env = o.Env();
   DataSpec spec;
   Napi::Value kind = o.Get("kind");
-  if (!kind.IsString()) ThrowType(env, "spec.kind must be a string (fashion-mnist, mnist, cifar10, image-folder or synthetic)");
+  if (!kind.IsString())
+    ThrowType(env, "spec.kind must be a string (fashion-mnist, mnist, cifar10, image-folder or synthetic)");
   spec.kind = kind.As<Napi::String>().Utf8Value();
   spec.root = StringOption(o, "root", "");
   spec.split = StringOption(o, "split", "train");

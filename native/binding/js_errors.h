@@ -47,9 +47,12 @@ inline CapturedError Capture(std::exception_ptr e) {
 
 inline Napi::Error ToJsError(Napi::Env env, const CapturedError& e) {
   switch (e.kind) {
-    case CapturedError::Kind::kRange: return Napi::RangeError::New(env, e.message);
-    case CapturedError::Kind::kType: return Napi::TypeError::New(env, e.message);
-    default: return Napi::Error::New(env, e.message);
+    case CapturedError::Kind::kRange:
+      return Napi::RangeError::New(env, e.message);
+    case CapturedError::Kind::kType:
+      return Napi::TypeError::New(env, e.message);
+    default:
+      return Napi::Error::New(env, e.message);
   }
 }
 
@@ -80,9 +83,8 @@ inline Napi::Error ToJsError(Napi::Env env, std::exception_ptr e) {
 }  // namespace sgdr
 
 #define SGDR_TRY try {
-#define SGDR_CATCH(env)                                         \
-  }                                                             \
-  catch (...) {                                                 \
-    throw ::sgdr::ToJsError(env, std::current_exception());     \
+#define SGDR_CATCH(env)                                     \
+  }                                                         \
+  catch (...) {                                             \
+    throw ::sgdr::ToJsError(env, std::current_exception()); \
   }
-

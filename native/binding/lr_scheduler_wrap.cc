@@ -35,7 +35,8 @@ class SchedulerWrap : public Napi::ObjectWrap<SchedulerWrap> {
       scheduler_ = std::make_unique<CosineAnnealingLR>(opt->optimizer(), NumberOption(o, "tMax", NAN),
                                                        NumberOption(o, "etaMin", 0));
     } else if (type == "step") {
-      scheduler_ = std::make_unique<StepLR>(opt->optimizer(), NumberOption(o, "stepSize", NAN), NumberOption(o, "gamma", 0.1));
+      scheduler_ =
+          std::make_unique<StepLR>(opt->optimizer(), NumberOption(o, "stepSize", NAN), NumberOption(o, "gamma", 0.1));
     } else {
       ThrowRange(env, "unknown scheduler type '" + type + "' (expected 'cosine' or 'step')");
     }
@@ -71,8 +72,12 @@ class SchedulerWrap : public Napi::ObjectWrap<SchedulerWrap> {
     SGDR_CATCH(env)
   }
   Napi::Value Epoch(const Napi::CallbackInfo& info) { return Napi::Number::New(info.Env(), scheduler_->epoch()); }
-  Napi::Value Lrs(const Napi::CallbackInfo& info) { return ToArray(info.Env(), scheduler_->lrs_at(scheduler_->epoch())); }
-  Napi::Value LrsAt(const Napi::CallbackInfo& info) { return ToArray(info.Env(), scheduler_->lrs_at(NumberArg(info, 0, "epoch"))); }
+  Napi::Value Lrs(const Napi::CallbackInfo& info) {
+    return ToArray(info.Env(), scheduler_->lrs_at(scheduler_->epoch()));
+  }
+  Napi::Value LrsAt(const Napi::CallbackInfo& info) {
+    return ToArray(info.Env(), scheduler_->lrs_at(NumberArg(info, 0, "epoch")));
+  }
   // reset({ tMax, etaMin, baseLrs? }): a warm restart (cosine only).
   Napi::Value Reset(const Napi::CallbackInfo& info) {
     Napi::Env env = info.Env();
@@ -83,7 +88,8 @@ class SchedulerWrap : public Napi::ObjectWrap<SchedulerWrap> {
     std::vector<double> base;
     Napi::Value b = o.Get("baseLrs");
     if (b.IsArray())
-      for (uint32_t i = 0; i < b.As<Napi::Array>().Length(); ++i) base.push_back(b.As<Napi::Array>().Get(i).ToNumber().DoubleValue());
+      for (uint32_t i = 0; i < b.As<Napi::Array>().Length(); ++i)
+        base.push_back(b.As<Napi::Array>().Get(i).ToNumber().DoubleValue());
     cosine->reset(NumberOption(o, "tMax", cosine->t_max()), NumberOption(o, "etaMin", cosine->eta_min()), base);
     return Lrs(info);
     SGDR_CATCH(env)

@@ -22,7 +22,8 @@ std::vector<std::pair<std::string, torch::Tensor>> StateEntries(torch::nn::Modul
   // PyTorch interleaves per module (params then buffers of each module); reproduce that order.
   for (const auto& item : m.named_modules("", /*include_self=*/true)) {
     const std::string prefix = item.key().empty() ? "" : item.key() + ".";
-    for (const auto& p : item.value()->named_parameters(/*recurse=*/false)) out.emplace_back(prefix + p.key(), p.value());
+    for (const auto& p : item.value()->named_parameters(/*recurse=*/false))
+      out.emplace_back(prefix + p.key(), p.value());
     for (const auto& b : item.value()->named_buffers(/*recurse=*/false)) out.emplace_back(prefix + b.key(), b.value());
   }
   return out;
@@ -44,29 +45,28 @@ std::vector<std::string> StringList(Napi::Env env, Napi::Value v, const char* wh
 
 Napi::Function ModelWrap::Init(Napi::Env env) {
   Napi::Function ctor = DefineClass(env, "NativeResNet",
-                     {
-                         InstanceMethod<&ModelWrap::Forward>("forward"),
-                         InstanceMethod<&ModelWrap::SetTraining>("setTraining"),
-                         InstanceMethod<&ModelWrap::IsTraining>("isTraining"),
-                         InstanceMethod<&ModelWrap::ParameterCount>("parameterCount"),
-                         InstanceMethod<&ModelWrap::StateDictKeys>("stateDictKeys"),
-                         InstanceMethod<&ModelWrap::StateDict>("stateDict"),
-                         InstanceMethod<&ModelWrap::LoadStateDict>("loadStateDict"),
-                         InstanceMethod<&ModelWrap::To>("to"),
-                         InstanceMethod<&ModelWrap::Device>("device"),
-                         InstanceMethod<&ModelWrap::Info>("info"),
-                         InstanceMethod<&ModelWrap::ReplaceClassifier>("replaceClassifier"),
-                         InstanceMethod<&ModelWrap::ModuleNames>("moduleNames"),
-                         InstanceMethod<&ModelWrap::ReinitModules>("reinitModules"),
-                         InstanceMethod<&ModelWrap::SetRequiresGrad>("setRequiresGrad"),
-                         InstanceMethod<&ModelWrap::ResetBatchNormStats>("resetBatchNormStats"),
-                         InstanceMethod<&ModelWrap::SetBatchNormMomentum>("setBatchNormMomentum"),
-                         InstanceMethod<&ModelWrap::Dispose>("dispose"),
-                     });
+                                    {
+                                        InstanceMethod<&ModelWrap::Forward>("forward"),
+                                        InstanceMethod<&ModelWrap::SetTraining>("setTraining"),
+                                        InstanceMethod<&ModelWrap::IsTraining>("isTraining"),
+                                        InstanceMethod<&ModelWrap::ParameterCount>("parameterCount"),
+                                        InstanceMethod<&ModelWrap::StateDictKeys>("stateDictKeys"),
+                                        InstanceMethod<&ModelWrap::StateDict>("stateDict"),
+                                        InstanceMethod<&ModelWrap::LoadStateDict>("loadStateDict"),
+                                        InstanceMethod<&ModelWrap::To>("to"),
+                                        InstanceMethod<&ModelWrap::Device>("device"),
+                                        InstanceMethod<&ModelWrap::Info>("info"),
+                                        InstanceMethod<&ModelWrap::ReplaceClassifier>("replaceClassifier"),
+                                        InstanceMethod<&ModelWrap::ModuleNames>("moduleNames"),
+                                        InstanceMethod<&ModelWrap::ReinitModules>("reinitModules"),
+                                        InstanceMethod<&ModelWrap::SetRequiresGrad>("setRequiresGrad"),
+                                        InstanceMethod<&ModelWrap::ResetBatchNormStats>("resetBatchNormStats"),
+                                        InstanceMethod<&ModelWrap::SetBatchNormMomentum>("setBatchNormMomentum"),
+                                        InstanceMethod<&ModelWrap::Dispose>("dispose"),
+                                    });
   GetAddonData(env).model_constructor = Napi::Persistent(ctor);
   return ctor;
 }
-
 
 ModelWrap* ModelWrap::Get(Napi::Value value, const char* what) {
   if (!value.IsObject()) ThrowType(value.Env(), std::string(what) + " must be a model");
@@ -87,9 +87,11 @@ ModelWrap::ModelWrap(const Napi::CallbackInfo& info) : Napi::ObjectWrap<ModelWra
   const double num_classes = NumberOption(o, "numClasses", 1000);
   const double in_channels = NumberOption(o, "inChannels", 3);
   if (!IsIntegerIn(num_classes, 1, kMaxExactInteger))
-    ThrowRange(env, "numClasses must be an integer >= 1, got " + Napi::Number::New(env, num_classes).ToString().Utf8Value());
+    ThrowRange(env,
+               "numClasses must be an integer >= 1, got " + Napi::Number::New(env, num_classes).ToString().Utf8Value());
   if (!IsIntegerIn(in_channels, 1, kMaxExactInteger))
-    ThrowRange(env, "inChannels must be an integer >= 1, got " + Napi::Number::New(env, in_channels).ToString().Utf8Value());
+    ThrowRange(env,
+               "inChannels must be an integer >= 1, got " + Napi::Number::New(env, in_channels).ToString().Utf8Value());
   options.num_classes = static_cast<int64_t>(num_classes);
   options.in_channels = static_cast<int64_t>(in_channels);
   const std::string stem = StringOption(o, "stem", "imagenet");
@@ -132,10 +134,12 @@ void ModelWrap::CheckInput(const torch::Tensor& input) const {
   const int64_t c = module_->options().in_channels;
   if (input.dim() != 4 || input.size(1) != c)
     throw RangeFailure("input must have shape [N, " + std::to_string(c) + ", H, W], got " + ShapeString(input.sizes()));
-  if (!input.is_floating_point()) throw TypeFailure("input must be a floating-point tensor, got " + DTypeName(input.scalar_type()));
+  if (!input.is_floating_point())
+    throw TypeFailure("input must be a floating-point tensor, got " + DTypeName(input.scalar_type()));
   if (input.size(0) < 1) throw RangeFailure("input batch is empty");
   // The ImageNet stem downsamples 32x before the pool; smaller images would leave nothing to pool.
-  if (input.size(2) < (module_->options().cifar_stem ? 1 : 8) || input.size(3) < (module_->options().cifar_stem ? 1 : 8))
+  if (input.size(2) < (module_->options().cifar_stem ? 1 : 8) ||
+      input.size(3) < (module_->options().cifar_stem ? 1 : 8))
     throw RangeFailure("input images of " + std::to_string(input.size(2)) + "x" + std::to_string(input.size(3)) +
                        " are too small for the imagenet stem (use stem 'cifar' or larger images)");
 }
@@ -195,7 +199,8 @@ Napi::Value ModelWrap::StateDictKeys(const Napi::CallbackInfo& info) {
     auto o = Napi::Object::New(env);
     o.Set("name", entries[i].first);
     auto shape = Napi::Array::New(env);
-    for (int64_t d = 0; d < entries[i].second.dim(); ++d) shape.Set(static_cast<uint32_t>(d), static_cast<double>(entries[i].second.size(d)));
+    for (int64_t d = 0; d < entries[i].second.dim(); ++d)
+      shape.Set(static_cast<uint32_t>(d), static_cast<double>(entries[i].second.size(d)));
     o.Set("shape", shape);
     o.Set("dtype", DTypeName(entries[i].second.scalar_type()));
     o.Set("kind", params.count(entries[i].first) ? "parameter" : "buffer");
@@ -257,7 +262,8 @@ Napi::Value ModelWrap::LoadStateDict(const Napi::CallbackInfo& info) {
       continue;
     }
     seen.insert(name);
-    torch::Tensor source = TensorFromTypedArray(env, r.Get("data"), r.Get("shape"), StringOption(r, "dtype", "float32"));
+    torch::Tensor source =
+        TensorFromTypedArray(env, r.Get("data"), r.Get("shape"), StringOption(r, "dtype", "float32"));
     if (source.sizes() != it->second.sizes()) {
       mismatched.push_back("size mismatch for " + name + ": copying a param with shape " + ShapeString(source.sizes()) +
                            " from checkpoint, the shape in current model is " + ShapeString(it->second.sizes()));
@@ -279,8 +285,10 @@ Napi::Value ModelWrap::LoadStateDict(const Napi::CallbackInfo& info) {
     for (size_t i = 0; i < mismatched.size() && i < 5; ++i) error += (i ? "; " : "") + mismatched[i];
     if (mismatched.size() > 5) error += "; ... (" + std::to_string(mismatched.size() - 5) + " more size mismatches)";
   }
-  if (strict && !missing.empty()) error += std::string(error.empty() ? "" : "; ") + "missing key(s): " + join(missing, 8);
-  if (strict && !unexpected.empty()) error += std::string(error.empty() ? "" : "; ") + "unexpected key(s): " + join(unexpected, 8);
+  if (strict && !missing.empty())
+    error += std::string(error.empty() ? "" : "; ") + "missing key(s): " + join(missing, 8);
+  if (strict && !unexpected.empty())
+    error += std::string(error.empty() ? "" : "; ") + "unexpected key(s): " + join(unexpected, 8);
   if (!error.empty())
     throw Napi::Error::New(env, "error(s) loading state dict into " + module_->options().arch + ": " + error);
   {
@@ -423,7 +431,8 @@ Napi::Value ModelWrap::SetBatchNormMomentum(const Napi::CallbackInfo& info) {
   if (info.Length() > 0 && !info[0].IsNull() && !info[0].IsUndefined()) {
     if (!info[0].IsNumber()) ThrowType(env, "momentum must be a number in [0, 1] or null");
     const double m = info[0].As<Napi::Number>().DoubleValue();
-    if (!(m >= 0 && m <= 1)) ThrowRange(env, "momentum must be a number in [0, 1] or null, got " + info[0].ToString().Utf8Value());
+    if (!(m >= 0 && m <= 1))
+      ThrowRange(env, "momentum must be a number in [0, 1] or null, got " + info[0].ToString().Utf8Value());
     momentum = m;
   }
   std::lock_guard<std::mutex> lock(*mutex_);

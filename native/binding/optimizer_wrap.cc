@@ -24,7 +24,8 @@ std::string Num(double v) {
 }
 
 void CheckNonNegative(double v, const char* name) {
-  if (!std::isfinite(v) || v < 0) throw RangeFailure(std::string(name) + " must be a finite number >= 0, got " + Num(v));
+  if (!std::isfinite(v) || v < 0)
+    throw RangeFailure(std::string(name) + " must be a finite number >= 0, got " + Num(v));
 }
 
 struct Hyper {
@@ -102,7 +103,8 @@ Napi::Function OptimizerWrap::Init(Napi::Env env) {
 }
 
 OptimizerWrap* OptimizerWrap::Get(Napi::Value value, const char* what) {
-  if (!value.IsObject() || !value.As<Napi::Object>().InstanceOf(GetAddonData(value.Env()).optimizer_constructor.Value()))
+  if (!value.IsObject() ||
+      !value.As<Napi::Object>().InstanceOf(GetAddonData(value.Env()).optimizer_constructor.Value()))
     ThrowType(value.Env(), std::string(what) + " must be an optimizer");
   return Unwrap(value.As<Napi::Object>());
 }
@@ -198,9 +200,12 @@ Napi::Value OptimizerWrap::SetWeightDecay(const Napi::CallbackInfo& info) {
   const double wd = NumberArg(info, 0, "weightDecay");
   CheckNonNegative(wd, "weightDecay");
   for (auto& group : optimizer_->param_groups()) {
-    if (kind_ == "sgd") static_cast<torch::optim::SGDOptions&>(group.options()).weight_decay(wd);
-    else if (kind_ == "adam") static_cast<torch::optim::AdamOptions&>(group.options()).weight_decay(wd);
-    else static_cast<torch::optim::AdamWOptions&>(group.options()).weight_decay(wd);
+    if (kind_ == "sgd")
+      static_cast<torch::optim::SGDOptions&>(group.options()).weight_decay(wd);
+    else if (kind_ == "adam")
+      static_cast<torch::optim::AdamOptions&>(group.options()).weight_decay(wd);
+    else
+      static_cast<torch::optim::AdamWOptions&>(group.options()).weight_decay(wd);
   }
   return env.Undefined();
   SGDR_CATCH(env)
@@ -265,16 +270,18 @@ void SetAdamState(Napi::Env env, Napi::Object& s, const State& ps) {
 }
 
 template <class State>
-std::unique_ptr<torch::optim::OptimizerParamState> AdamStateFrom(Napi::Env env, const Napi::Object& s, const torch::Tensor& p,
-                                                                 const std::string& where) {
+std::unique_ptr<torch::optim::OptimizerParamState> AdamStateFrom(Napi::Env env, const Napi::Object& s,
+                                                                 const torch::Tensor& p, const std::string& where) {
   auto ps = std::make_unique<State>();
   const double step = NumberOption(s, "step", 0);
   if (!IsIntegerIn(step, 0, kMaxExactInteger))
-    ThrowRange(env, where + ": step must be an integer >= 0, got " + Napi::Number::New(env, step).ToString().Utf8Value());
+    ThrowRange(env,
+               where + ": step must be an integer >= 0, got " + Napi::Number::New(env, step).ToString().Utf8Value());
   ps->step(static_cast<int64_t>(step));
   ps->exp_avg(StateTensor(env, s.Get("exp_avg"), p, where + " (exp_avg)"));
   ps->exp_avg_sq(StateTensor(env, s.Get("exp_avg_sq"), p, where + " (exp_avg_sq)"));
-  if (s.Has("max_exp_avg_sq")) ps->max_exp_avg_sq(StateTensor(env, s.Get("max_exp_avg_sq"), p, where + " (max_exp_avg_sq)"));
+  if (s.Has("max_exp_avg_sq"))
+    ps->max_exp_avg_sq(StateTensor(env, s.Get("max_exp_avg_sq"), p, where + " (max_exp_avg_sq)"));
   return ps;
 }
 
@@ -342,12 +349,13 @@ Napi::Value OptimizerWrap::ImportState(const Napi::CallbackInfo& info) {
   const std::string kind = StringOption(in, "kind", kind_);
   if (kind != kind_) ThrowRange(env, "optimizer state is for '" + kind + "', this optimizer is '" + kind_ + "'");
   Napi::Value groups_v = in.Get("param_groups"), state_v = in.Get("state");
-  if (!groups_v.IsArray() || !state_v.IsArray()) ThrowType(env, "optimizer state needs 'param_groups' and 'state' arrays");
+  if (!groups_v.IsArray() || !state_v.IsArray())
+    ThrowType(env, "optimizer state needs 'param_groups' and 'state' arrays");
   auto groups_in = groups_v.As<Napi::Array>();
   auto& groups = optimizer_->param_groups();
   if (groups_in.Length() != groups.size())
-    ThrowRange(env, "optimizer state has " + std::to_string(groups_in.Length()) + " parameter groups, this optimizer has " +
-                        std::to_string(groups.size()));
+    ThrowRange(env, "optimizer state has " + std::to_string(groups_in.Length()) +
+                        " parameter groups, this optimizer has " + std::to_string(groups.size()));
   std::vector<torch::Tensor> params;
   for (size_t g = 0; g < groups.size(); ++g) {
     Napi::Value gp = groups_in.Get(static_cast<uint32_t>(g)).As<Napi::Object>().Get("params");
@@ -362,13 +370,14 @@ Napi::Value OptimizerWrap::ImportState(const Napi::CallbackInfo& info) {
     Napi::Object s = state_in.Get(i).As<Napi::Object>();
     const double idx = NumberOption(s, "index", -1);
     if (!IsIntegerIn(idx, 0, static_cast<double>(params.size()) - 1))
-      ThrowRange(env, "optimizer state refers to parameter " + Napi::Number::New(env, idx).ToString().Utf8Value() + ", not one of its " +
-                          std::to_string(params.size()));
+      ThrowRange(env, "optimizer state refers to parameter " + Napi::Number::New(env, idx).ToString().Utf8Value() +
+                          ", not one of its " + std::to_string(params.size()));
     const torch::Tensor& p = params[static_cast<size_t>(idx)];
     const std::string where = "optimizer state of parameter " + std::to_string(static_cast<int64_t>(idx));
     if (kind_ == "sgd") {
       auto ps = std::make_unique<torch::optim::SGDParamState>();
-      if (s.Has("momentum_buffer")) ps->momentum_buffer(StateTensor(env, s.Get("momentum_buffer"), p, where + " (momentum_buffer)"));
+      if (s.Has("momentum_buffer"))
+        ps->momentum_buffer(StateTensor(env, s.Get("momentum_buffer"), p, where + " (momentum_buffer)"));
       new_state.emplace_back(compat::OptimizerStateKey(*optimizer_, p), std::move(ps));
     } else {
       new_state.emplace_back(compat::OptimizerStateKey(*optimizer_, p),

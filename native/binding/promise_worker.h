@@ -48,7 +48,9 @@ class PromiseWorker : public Napi::AsyncWorker {
 
  private:
   PromiseWorker(Napi::Env env, Work work, Done done, const std::vector<Napi::Object>& keep_alive)
-      : Napi::AsyncWorker(env, "sgdr"), deferred_(Napi::Promise::Deferred::New(env)), work_(std::move(work)),
+      : Napi::AsyncWorker(env, "sgdr"),
+        deferred_(Napi::Promise::Deferred::New(env)),
+        work_(std::move(work)),
         done_(std::move(done)) {
     for (const auto& o : keep_alive) refs_.push_back(Napi::Persistent(o));
   }

@@ -59,12 +59,18 @@ __attribute__((noinline)) void SignedOverflow() {
 
 Napi::Value Probe(const Napi::CallbackInfo& info) {
   const std::string kind = info[0].As<Napi::String>().Utf8Value();
-  if (kind == "heap-buffer-overflow") HeapOverflow();
-  else if (kind == "heap-use-after-free") UseAfterFree();
-  else if (kind == "leak") Leak();
-  else if (kind == "signed-integer-overflow") SignedOverflow();
-  else if (kind == "leak-check") return Napi::Boolean::New(info.Env(), __lsan_do_recoverable_leak_check() != 0);
-  else throw Napi::RangeError::New(info.Env(), "unknown probe '" + kind + "'");
+  if (kind == "heap-buffer-overflow")
+    HeapOverflow();
+  else if (kind == "heap-use-after-free")
+    UseAfterFree();
+  else if (kind == "leak")
+    Leak();
+  else if (kind == "signed-integer-overflow")
+    SignedOverflow();
+  else if (kind == "leak-check")
+    return Napi::Boolean::New(info.Env(), __lsan_do_recoverable_leak_check() != 0);
+  else
+    throw Napi::RangeError::New(info.Env(), "unknown probe '" + kind + "'");
   return info.Env().Undefined();
 }
 

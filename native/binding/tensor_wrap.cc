@@ -81,8 +81,10 @@ torch::Tensor TensorFromTypedArray(Napi::Env env, Napi::Value data, Napi::Value 
   int64_t numel = 1;
   bool overflow = false;
   for (int64_t d : shape) overflow = __builtin_mul_overflow(numel, d, &numel) || overflow;
-  if (std::find(shape.begin(), shape.end(), 0) != shape.end()) numel = 0;
-  else if (overflow) ThrowRange(env, "shape " + ShapeString(shape) + " has more elements than any data can hold");
+  if (std::find(shape.begin(), shape.end(), 0) != shape.end())
+    numel = 0;
+  else if (overflow)
+    ThrowRange(env, "shape " + ShapeString(shape) + " has more elements than any data can hold");
   if (numel != static_cast<int64_t>(array.ElementLength()))
     ThrowRange(env, "data has " + std::to_string(array.ElementLength()) + " elements but shape " + ShapeString(shape) +
                         " needs " + std::to_string(numel));
@@ -99,7 +101,8 @@ Napi::Value TypedArrayFromTensor(Napi::Env env, const torch::Tensor& tensor) {
   auto buffer = Napi::ArrayBuffer::New(env, nbytes);
   if (nbytes) std::memcpy(buffer.Data(), cpu.data_ptr(), nbytes);
   napi_value result;
-  NAPI_THROW_IF_FAILED(env, napi_create_typedarray(env, entry->array_type, cpu.numel(), buffer, 0, &result), Napi::Value());
+  NAPI_THROW_IF_FAILED(env, napi_create_typedarray(env, entry->array_type, cpu.numel(), buffer, 0, &result),
+                       Napi::Value());
   return Napi::Value(env, result);
 }
 
@@ -164,15 +167,31 @@ Napi::Value TensorWrap::FromArray(const Napi::CallbackInfo& info) {
     dtype = StringArg(info, 2, "dtype");
   } else if (info.Length() > 0 && info[0].IsTypedArray()) {
     switch (info[0].As<Napi::TypedArray>().TypedArrayType()) {
-      case napi_float32_array: dtype = "float32"; break;
-      case napi_float64_array: dtype = "float64"; break;
-      case napi_bigint64_array: dtype = "int64"; break;
-      case napi_int32_array: dtype = "int32"; break;
-      case napi_int16_array: dtype = "int16"; break;
-      case napi_int8_array: dtype = "int8"; break;
-      case napi_uint8_array: dtype = "uint8"; break;
-      default: ThrowType(env, "data must be a Float32Array, Float64Array, BigInt64Array, Int32Array, Int16Array, "
-                              "Int8Array or Uint8Array (or give dtype)");
+      case napi_float32_array:
+        dtype = "float32";
+        break;
+      case napi_float64_array:
+        dtype = "float64";
+        break;
+      case napi_bigint64_array:
+        dtype = "int64";
+        break;
+      case napi_int32_array:
+        dtype = "int32";
+        break;
+      case napi_int16_array:
+        dtype = "int16";
+        break;
+      case napi_int8_array:
+        dtype = "int8";
+        break;
+      case napi_uint8_array:
+        dtype = "uint8";
+        break;
+      default:
+        ThrowType(env,
+                  "data must be a Float32Array, Float64Array, BigInt64Array, Int32Array, Int16Array, "
+                  "Int8Array or Uint8Array (or give dtype)");
     }
   }
   torch::Tensor t = TensorFromTypedArray(env, info[0], info.Length() > 1 ? info[1] : env.Undefined(), dtype);

@@ -23,7 +23,8 @@ namespace sgdr {
 namespace {
 
 void CheckTarget(const torch::Tensor& target, const torch::Tensor& input, int64_t num_classes) {
-  if (target.scalar_type() != torch::kInt64) throw TypeFailure("target must be an int64 tensor of class indices, got " + DTypeName(target.scalar_type()));
+  if (target.scalar_type() != torch::kInt64)
+    throw TypeFailure("target must be an int64 tensor of class indices, got " + DTypeName(target.scalar_type()));
   if (target.dim() != 1 || target.size(0) != input.size(0))
     throw RangeFailure("target must have shape [" + std::to_string(input.size(0)) + "] (one class index per input)");
 }

@@ -113,10 +113,12 @@ class TrainerWrap : public Napi::ObjectWrap<TrainerWrap> {
     Napi::Object o = ObjectArg(info, 2, "options");
     const double batch_size = NumberOption(o, "batchSize", 0);
     if (!IsIntegerIn(batch_size, 1, kMaxExactInteger))
-      ThrowRange(env, "batchSize must be an integer >= 1, got " + Napi::Number::New(env, batch_size).ToString().Utf8Value());
+      ThrowRange(env,
+                 "batchSize must be an integer >= 1, got " + Napi::Number::New(env, batch_size).ToString().Utf8Value());
     const double eval_batch = NumberOption(o, "evalBatchSize", batch_size);
     if (!IsIntegerIn(eval_batch, 1, kMaxExactInteger)) ThrowRange(env, "evalBatchSize must be an integer >= 1");
-    const double seed_v = NumberOption(o, "seed", 0), workers_v = NumberOption(o, "workers", 0), prefetch_v = NumberOption(o, "prefetch", 4);
+    const double seed_v = NumberOption(o, "seed", 0), workers_v = NumberOption(o, "workers", 0),
+                 prefetch_v = NumberOption(o, "prefetch", 4);
     if (!IsIntegerIn(seed_v, 0, kMaxSeed)) ThrowRange(env, "seed must be an integer in [0, 2^64)");
     if (!IsIntegerIn(workers_v, 0, 256)) ThrowRange(env, "workers must be an integer in [0, 256] (0 = automatic)");
     if (!IsIntegerIn(prefetch_v, 1, 1024)) ThrowRange(env, "prefetch must be an integer in [1, 1024]");
@@ -126,7 +128,8 @@ class TrainerWrap : public Napi::ObjectWrap<TrainerWrap> {
     const bool shuffle = BoolOption(o, "shuffle", true);
     // Batches for a GPU come in pinned memory, so their copies overlap the previous step's work.
     const bool pin = model_->device().is_cuda();
-    train_ = std::make_unique<BatchLoader>(DatasetFromValue(o.Get("train"), "train"), static_cast<int64_t>(batch_size), shuffle,
+    train_ = std::make_unique<BatchLoader>(DatasetFromValue(o.Get("train"), "train"), static_cast<int64_t>(batch_size),
+                                           shuffle,
                                            /*drop_last=*/false, seed, workers, prefetch, pin);
     if (!o.Get("val").IsUndefined() && !o.Get("val").IsNull())
       val_ = std::make_unique<BatchLoader>(DatasetFromValue(o.Get("val"), "val"), static_cast<int64_t>(eval_batch),
@@ -270,7 +273,9 @@ class TrainerWrap : public Napi::ObjectWrap<TrainerWrap> {
     // progressEvery <= 1 (or beyond any epoch) is as good as 1 (or never); only NaN has no meaning.
     if (std::isnan(every_v)) ThrowRange(env, "progressEvery must be a number");
     const int64_t epoch = static_cast<int64_t>(epoch_v), start = static_cast<int64_t>(start_v);
-    const int64_t every = every_v <= 1 ? 1 : every_v >= kMaxExactInteger ? static_cast<int64_t>(kMaxExactInteger) : static_cast<int64_t>(every_v);
+    const int64_t every = every_v <= 1                  ? 1
+                          : every_v >= kMaxExactInteger ? static_cast<int64_t>(kMaxExactInteger)
+                                                        : static_cast<int64_t>(every_v);
     const bool skip_nonfinite = BoolOption(o, "skipNonFinite", false);
     std::vector<double> lrs;
     Napi::Value lv = o.Get("lrs");
@@ -278,121 +283,127 @@ class TrainerWrap : public Napi::ObjectWrap<TrainerWrap> {
       auto a = lv.As<Napi::Float64Array>();
       lrs.assign(a.Data(), a.Data() + a.ElementLength());
     } else if (lv.IsArray()) {
-      for (uint32_t i = 0; i < lv.As<Napi::Array>().Length(); ++i) lrs.push_back(lv.As<Napi::Array>().Get(i).ToNumber().DoubleValue());
+      for (uint32_t i = 0; i < lv.As<Napi::Array>().Length(); ++i)
+        lrs.push_back(lv.As<Napi::Array>().Get(i).ToNumber().DoubleValue());
     } else {
       ThrowType(env, "lrs must be an array with the learning rate of every batch");
     }
     if (static_cast<int64_t>(lrs.size()) != batches)
-      ThrowRange(env, "lrs has " + std::to_string(lrs.size()) + " values, the epoch has " + std::to_string(batches) + " batches");
+      ThrowRange(env, "lrs has " + std::to_string(lrs.size()) + " values, the epoch has " + std::to_string(batches) +
+                          " batches");
     for (double lr : lrs) CheckLr(lr);
     abort_ = false;
     // Without a progress callback nothing is read back per batch (no host sync on a GPU).
     const bool report = info.Length() > 1 && info[1].IsFunction();
-    return Submit(info, info.Length() > 1 ? info[1] : env.Undefined(), [this, epoch, start, every, batches, lrs, report, skip_nonfinite](TrainerTsfn& tsfn) {
-      ResNet module = model_->module();
-      torch::Device device = model_->device();
-      torch::optim::Optimizer& opt = optimizer_->optimizer();
-      train_->StartEpoch(epoch, start);
-      // Sums stay on the device: no host sync per batch except when progress is reported.
-      torch::Tensor loss_sum = torch::zeros({}, torch::TensorOptions().dtype(torch::kFloat64).device(device));
-      torch::Tensor correct_sum = torch::zeros({}, torch::TensorOptions().dtype(torch::kInt64).device(device));
-      // The first non-finite batch (-1: none) and its loss, recorded on the device.
-      torch::Tensor bad_batch = torch::full({}, -1, torch::TensorOptions().dtype(torch::kInt64).device(device));
-      torch::Tensor bad_loss = torch::zeros({}, torch::TensorOptions().dtype(torch::kFloat64).device(device));
-      const bool cheap_sync = device.is_cpu();
-      int64_t count = 0, done = 0, skipped = 0;
-      int64_t host_bad = -1;
-      double host_bad_loss = 0;
-      bool aborted = false;
-      const auto t0 = Clock::now();
-      Batch batch;
-      for (int64_t b = start; train_->Next(batch); ++b) {
-        if (abort_) {
-          aborted = true;
-          break;
-        }
-        const int64_t n = batch.images.size(0);
-        bool stop = false, skipped_step = false;
-        {
-          std::lock_guard<std::mutex> lock(model_->mutex());
-          module->train(true);
-          ApplyLr(lrs[b]);
-          torch::Tensor y = batch.labels.to(device, /*non_blocking=*/true);
-          const StepOutput step = TrainOneStep(module, opt, batch.images.to(device, /*non_blocking=*/true), y,
-                                               skip_nonfinite ? &skipped_step : nullptr);
-          const torch::Tensor& loss = step.loss;
-          if (skipped_step) {
-            ++skipped;
-            if (host_bad < 0) {
-              host_bad = b;
-              host_bad_loss = loss.item<double>();
+    return Submit(
+        info, info.Length() > 1 ? info[1] : env.Undefined(),
+        [this, epoch, start, every, batches, lrs, report, skip_nonfinite](TrainerTsfn& tsfn) {
+          ResNet module = model_->module();
+          torch::Device device = model_->device();
+          torch::optim::Optimizer& opt = optimizer_->optimizer();
+          train_->StartEpoch(epoch, start);
+          // Sums stay on the device: no host sync per batch except when progress is reported.
+          torch::Tensor loss_sum = torch::zeros({}, torch::TensorOptions().dtype(torch::kFloat64).device(device));
+          torch::Tensor correct_sum = torch::zeros({}, torch::TensorOptions().dtype(torch::kInt64).device(device));
+          // The first non-finite batch (-1: none) and its loss, recorded on the device.
+          torch::Tensor bad_batch = torch::full({}, -1, torch::TensorOptions().dtype(torch::kInt64).device(device));
+          torch::Tensor bad_loss = torch::zeros({}, torch::TensorOptions().dtype(torch::kFloat64).device(device));
+          const bool cheap_sync = device.is_cpu();
+          int64_t count = 0, done = 0, skipped = 0;
+          int64_t host_bad = -1;
+          double host_bad_loss = 0;
+          bool aborted = false;
+          const auto t0 = Clock::now();
+          Batch batch;
+          for (int64_t b = start; train_->Next(batch); ++b) {
+            if (abort_) {
+              aborted = true;
+              break;
             }
-          } else {
-            Accumulate(step, y, n, loss_sum, correct_sum);
-            if (!skip_nonfinite && cheap_sync) {
-              // On the CPU the loss is already there: one read, and the epoch stops at the bad batch.
-              const double l = loss.item<double>();
-              if (!std::isfinite(l)) {
-                host_bad = b;
-                host_bad_loss = l;
-                stop = true;
-              }
-            } else if (!skip_nonfinite) {
-              torch::NoGradGuard no_grad;
-              const torch::Tensor l = loss.detach().to(torch::kFloat64);
-              const torch::Tensor first = torch::isfinite(l).logical_not().logical_and(bad_batch.lt(0));
-              bad_batch.masked_fill_(first, b);
-              bad_loss.copy_(torch::where(first, l, bad_loss));
-            }
-          }
-          if (report && ((b + 1) % every == 0 || b + 1 == batches)) {
-            const double batch_loss = loss.item<double>();
-            auto* m = new Message{Message::Type::kProgress};
-            m->batch = b + 1;
-            m->batches = batches;
-            m->loss = batch_loss;
+            const int64_t n = batch.images.size(0);
+            bool stop = false, skipped_step = false;
             {
-              // Only on the batches that are reported: the loss read above has synchronised already.
-              torch::NoGradGuard no_grad;
-              m->accuracy = n > 0 ? static_cast<double>(step.logits.argmax(1).eq(y).sum().item<int64_t>()) / static_cast<double>(n) : 0.0;
+              std::lock_guard<std::mutex> lock(model_->mutex());
+              module->train(true);
+              ApplyLr(lrs[b]);
+              torch::Tensor y = batch.labels.to(device, /*non_blocking=*/true);
+              const StepOutput step = TrainOneStep(module, opt, batch.images.to(device, /*non_blocking=*/true), y,
+                                                   skip_nonfinite ? &skipped_step : nullptr);
+              const torch::Tensor& loss = step.loss;
+              if (skipped_step) {
+                ++skipped;
+                if (host_bad < 0) {
+                  host_bad = b;
+                  host_bad_loss = loss.item<double>();
+                }
+              } else {
+                Accumulate(step, y, n, loss_sum, correct_sum);
+                if (!skip_nonfinite && cheap_sync) {
+                  // On the CPU the loss is already there: one read, and the epoch stops at the bad batch.
+                  const double l = loss.item<double>();
+                  if (!std::isfinite(l)) {
+                    host_bad = b;
+                    host_bad_loss = l;
+                    stop = true;
+                  }
+                } else if (!skip_nonfinite) {
+                  torch::NoGradGuard no_grad;
+                  const torch::Tensor l = loss.detach().to(torch::kFloat64);
+                  const torch::Tensor first = torch::isfinite(l).logical_not().logical_and(bad_batch.lt(0));
+                  bad_batch.masked_fill_(first, b);
+                  bad_loss.copy_(torch::where(first, l, bad_loss));
+                }
+              }
+              if (report && ((b + 1) % every == 0 || b + 1 == batches)) {
+                const double batch_loss = loss.item<double>();
+                auto* m = new Message{Message::Type::kProgress};
+                m->batch = b + 1;
+                m->batches = batches;
+                m->loss = batch_loss;
+                {
+                  // Only on the batches that are reported: the loss read above has synchronised already.
+                  torch::NoGradGuard no_grad;
+                  m->accuracy = n > 0 ? static_cast<double>(step.logits.argmax(1).eq(y).sum().item<int64_t>()) /
+                                            static_cast<double>(n)
+                                      : 0.0;
+                }
+                m->lr = lrs[b];
+                const double secs = std::chrono::duration<double>(Clock::now() - t0).count();
+                m->images_per_second = secs > 0 ? (count + n) / secs : 0;
+                // Once queued, the message belongs to the JS thread, which may already have run CallJs
+                // and deleted it: m is not touched again either way.
+                if (tsfn.NonBlockingCall(m) != napi_ok) delete m;                // JS is busy: drop this update
+                if (!skip_nonfinite && !std::isfinite(batch_loss)) stop = true;  // read anyway: stop now
+              }
             }
-            m->lr = lrs[b];
-            const double secs = std::chrono::duration<double>(Clock::now() - t0).count();
-            m->images_per_second = secs > 0 ? (count + n) / secs : 0;
-            // Once queued, the message belongs to the JS thread, which may already have run CallJs
-            // and deleted it: m is not touched again either way.
-            if (tsfn.NonBlockingCall(m) != napi_ok) delete m;  // JS is busy: drop this update
-            if (!skip_nonfinite && !std::isfinite(batch_loss)) stop = true;  // read anyway: stop now
+            if (!skipped_step) count += n;  // a skipped batch is left out of the epoch's sums
+            ++done;
+            if (stop) break;
           }
-        }
-        if (!skipped_step) count += n;  // a skipped batch is left out of the epoch's sums
-        ++done;
-        if (stop) break;
-      }
-      const double seconds = std::chrono::duration<double>(Clock::now() - t0).count();
-      const double loss_total = loss_sum.item<double>();
-      const int64_t correct = correct_sum.item<int64_t>();
-      int64_t nonfinite_batch = host_bad;
-      double nonfinite_loss = host_bad_loss;
-      if (!skip_nonfinite && !cheap_sync) {  // on the CPU host_bad already holds it
-        nonfinite_batch = bad_batch.item<int64_t>();
-        nonfinite_loss = bad_loss.item<double>();
-      }
-      return [=](Napi::Env env) -> Napi::Value {
-        auto r = Napi::Object::New(env);
-        r.Set("loss", count ? loss_total / count : 0.0);
-        r.Set("correct", static_cast<double>(correct));
-        r.Set("count", static_cast<double>(count));
-        r.Set("batches", static_cast<double>(done));
-        r.Set("seconds", seconds);
-        r.Set("imagesPerSecond", seconds > 0 ? count / seconds : 0.0);
-        r.Set("aborted", aborted);
-        r.Set("nonFiniteBatch", static_cast<double>(nonfinite_batch));
-        r.Set("nonFiniteLoss", nonfinite_loss);
-        r.Set("skipped", static_cast<double>(skipped));
-        return r;
-      };
-    });
+          const double seconds = std::chrono::duration<double>(Clock::now() - t0).count();
+          const double loss_total = loss_sum.item<double>();
+          const int64_t correct = correct_sum.item<int64_t>();
+          int64_t nonfinite_batch = host_bad;
+          double nonfinite_loss = host_bad_loss;
+          if (!skip_nonfinite && !cheap_sync) {  // on the CPU host_bad already holds it
+            nonfinite_batch = bad_batch.item<int64_t>();
+            nonfinite_loss = bad_loss.item<double>();
+          }
+          return [=](Napi::Env env) -> Napi::Value {
+            auto r = Napi::Object::New(env);
+            r.Set("loss", count ? loss_total / count : 0.0);
+            r.Set("correct", static_cast<double>(correct));
+            r.Set("count", static_cast<double>(count));
+            r.Set("batches", static_cast<double>(done));
+            r.Set("seconds", seconds);
+            r.Set("imagesPerSecond", seconds > 0 ? count / seconds : 0.0);
+            r.Set("aborted", aborted);
+            r.Set("nonFiniteBatch", static_cast<double>(nonfinite_batch));
+            r.Set("nonFiniteLoss", nonfinite_loss);
+            r.Set("skipped", static_cast<double>(skipped));
+            return r;
+          };
+        });
     SGDR_CATCH(env)
   }
 
@@ -404,7 +415,8 @@ class TrainerWrap : public Napi::ObjectWrap<TrainerWrap> {
     SGDR_TRY
     CheckOpen(env);
     if (!val_) throw Napi::Error::New(env, "this trainer has no validation set");
-    const bool want_probs = info.Length() > 0 && info[0].IsObject() && BoolOption(info[0].As<Napi::Object>(), "probabilities", false);
+    const bool want_probs =
+        info.Length() > 0 && info[0].IsObject() && BoolOption(info[0].As<Napi::Object>(), "probabilities", false);
     return Submit(info, env.Undefined(), [this, want_probs](TrainerTsfn&) {
       ResNet module = model_->module();
       torch::Device device = model_->device();

@@ -30,9 +30,9 @@ namespace {
 struct SgdSegment {
   float* p;
   const float* g;
-  float* buf;     // momentum buffer (nullptr without momentum)
+  float* buf;  // momentum buffer (nullptr without momentum)
   int64_t n;
-  bool init;      // first step: buf = d (torch::clone(d_p))
+  bool init;  // first step: buf = d (torch::clone(d_p))
   float wd, momentum, one_minus_dampening, neg_lr;
   bool nesterov;
 };
@@ -102,7 +102,8 @@ bool FusedSgdStep(torch::optim::Optimizer& optimizer) {
       auto it = state.find(compat::OptimizerStateKey(*sgd, p));
       if (it != state.end()) {
         const torch::Tensor& b = static_cast<torch::optim::SGDParamState&>(*it->second).momentum_buffer();
-        if (!b.defined() || !b.is_contiguous() || b.scalar_type() != torch::kFloat32 || b.sizes() != p.sizes()) return false;
+        if (!b.defined() || !b.is_contiguous() || b.scalar_type() != torch::kFloat32 || b.sizes() != p.sizes())
+          return false;
       }
     }
   }

@@ -60,8 +60,7 @@ std::vector<double> CosineAnnealingLR::lrs_at(double t) const {
 
 StepLR::StepLR(torch::optim::Optimizer& optimizer, double step_size, double gamma)
     : ClosedFormLR(optimizer), step_size_(step_size), gamma_(gamma) {
-  if (!IsIntegerIn(step_size, 1, kMaxExactInteger))
-    throw RangeFailure("stepSize must be an integer >= 1");
+  if (!IsIntegerIn(step_size, 1, kMaxExactInteger)) throw RangeFailure("stepSize must be an integer >= 1");
   if (!std::isfinite(gamma) || gamma <= 0) throw RangeFailure("gamma must be a finite number > 0");
   apply();
 }

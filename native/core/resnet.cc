@@ -23,11 +23,13 @@ namespace variant_ns = compat::variant_ns;
 // gradient is exactly zero on those taps, as the convolution's is.
 torch::Tensor RunConv(nn::Conv2d conv, const torch::Tensor& x) {
   const auto& o = conv->options;
-  if (x.dim() == 4 && x.device().is_cpu() && o.groups() == 1 && Levers().conv_as_matmul.load(std::memory_order_relaxed) &&
+  if (x.dim() == 4 && x.device().is_cpu() && o.groups() == 1 &&
+      Levers().conv_as_matmul.load(std::memory_order_relaxed) &&
       variant_ns::holds_alternative<torch::ExpandingArray<2>>(o.padding()) && o.dilation()->at(0) == 1 &&
       o.dilation()->at(1) == 1 && variant_ns::holds_alternative<torch::enumtype::kZeros>(o.padding_mode())) {
     const auto& pad = variant_ns::get<torch::ExpandingArray<2>>(o.padding());
-    const int64_t kh = o.kernel_size()->at(0), kw = o.kernel_size()->at(1), sh = o.stride()->at(0), sw = o.stride()->at(1);
+    const int64_t kh = o.kernel_size()->at(0), kw = o.kernel_size()->at(1), sh = o.stride()->at(0),
+                  sw = o.stride()->at(1);
     const int64_t ph = pad->at(0), pw = pad->at(1), H = x.size(2), W = x.size(3);
     const int64_t oh = (H + 2 * ph - kh) / sh + 1, ow = (W + 2 * pw - kw) / sw + 1;
     const int64_t h = std::min(H, kh - ph), w = std::min(W, kw - pw);
@@ -137,14 +139,17 @@ void ResNetImpl::InitModule(torch::nn::Module& module) {
 
 ResNetImpl::ResNetImpl(const ResNetOptions& options) : options_(options) {
   const ArchSpec& arch = FindArch(options.arch);
-  if (options.num_classes < 1) throw RangeFailure("numClasses must be >= 1, got " + std::to_string(options.num_classes));
-  if (options.in_channels < 1) throw RangeFailure("inChannels must be >= 1, got " + std::to_string(options.in_channels));
+  if (options.num_classes < 1)
+    throw RangeFailure("numClasses must be >= 1, got " + std::to_string(options.num_classes));
+  if (options.in_channels < 1)
+    throw RangeFailure("inChannels must be >= 1, got " + std::to_string(options.in_channels));
   bottleneck_ = arch.bottleneck;
-  conv1 = register_module("conv1", options.cifar_stem ? Conv(options.in_channels, 64, 3, 1, 1)
-                                                       : Conv(options.in_channels, 64, 7, 2, 3));
+  conv1 = register_module(
+      "conv1", options.cifar_stem ? Conv(options.in_channels, 64, 3, 1, 1) : Conv(options.in_channels, 64, 7, 2, 3));
   bn1 = register_module("bn1", nn::BatchNorm2d(64));
   relu = register_module("relu", nn::ReLU(nn::ReLUOptions(true)));
-  if (!options.cifar_stem) maxpool = register_module("maxpool", nn::MaxPool2d(nn::MaxPool2dOptions(3).stride(2).padding(1)));
+  if (!options.cifar_stem)
+    maxpool = register_module("maxpool", nn::MaxPool2d(nn::MaxPool2dOptions(3).stride(2).padding(1)));
   layer1 = register_module("layer1", MakeLayer(64, arch.blocks[0], 1));
   layer2 = register_module("layer2", MakeLayer(128, arch.blocks[1], 2));
   layer3 = register_module("layer3", MakeLayer(256, arch.blocks[2], 2));
@@ -164,8 +169,10 @@ nn::Sequential ResNetImpl::MakeLayer(int64_t planes, int64_t blocks, int64_t str
   for (int64_t i = 0; i < blocks; ++i) {
     const int64_t s = i == 0 ? stride : 1;
     nn::Sequential ds = i == 0 ? downsample : nn::Sequential{nullptr};
-    if (bottleneck_) layer->push_back(Bottleneck(inplanes_, planes, s, ds));
-    else layer->push_back(BasicBlock(inplanes_, planes, s, ds));
+    if (bottleneck_)
+      layer->push_back(Bottleneck(inplanes_, planes, s, ds));
+    else
+      layer->push_back(BasicBlock(inplanes_, planes, s, ds));
     inplanes_ = planes * expansion;
   }
   return layer;

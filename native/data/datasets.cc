@@ -105,7 +105,8 @@ struct SourceFile {
 };
 
 std::string SourceOf(const std::vector<SourceFile>& files, int64_t row) {
-  auto it = std::upper_bound(files.begin(), files.end(), row, [](int64_t r, const SourceFile& f) { return r < f.first; });
+  auto it =
+      std::upper_bound(files.begin(), files.end(), row, [](int64_t r, const SourceFile& f) { return r < f.first; });
   if (it == files.begin()) throw std::logic_error("row " + std::to_string(row) + " has no source file");
   --it;
   return it->path + " #" + std::to_string(row - it->first);
@@ -122,8 +123,8 @@ class InMemoryDataset : public Dataset {
     class_names_ = std::move(class_names);
     for (size_t i = 0; i < all_labels.size(); ++i)
       if (all_labels[i] < 0 || all_labels[i] >= num_classes())
-        throw std::runtime_error(SourceOf(label_files.empty() ? sources_ : label_files, static_cast<int64_t>(i)) + ": label " +
-                                 std::to_string(all_labels[i]) + " is not a class index in [0, " +
+        throw std::runtime_error(SourceOf(label_files.empty() ? sources_ : label_files, static_cast<int64_t>(i)) +
+                                 ": label " + std::to_string(all_labels[i]) + " is not a class index in [0, " +
                                  std::to_string(num_classes()) + ")");
     rows_ = BalancedSubset(all_labels, num_classes(), spec_.limit);
     labels_.reserve(rows_.size());
@@ -159,7 +160,7 @@ class InMemoryDataset : public Dataset {
   std::vector<uint8_t> pixels_;  // [N, C, side, side], file order
   int64_t side_;
   std::vector<SourceFile> sources_;  // by first file-order row
-  std::vector<int64_t> rows_;         // subset index -> row
+  std::vector<int64_t> rows_;        // subset index -> row
   bool hflip_ = false;
   int64_t pad_ = 0;
   Normalizer norm_;
@@ -169,7 +170,7 @@ const char* const kFashionClasses[] = {"T-shirt/top", "Trouser", "Pullover", "Dr
                                        "Sandal",      "Shirt",   "Sneaker",  "Bag",   "Ankle boot"};
 const char* const kMnistClasses[] = {"0 - zero", "1 - one", "2 - two",   "3 - three", "4 - four",
                                      "5 - five", "6 - six", "7 - seven", "8 - eight", "9 - nine"};
-const char* const kCifarClasses[] = {"airplane", "automobile", "bird", "cat", "deer",
+const char* const kCifarClasses[] = {"airplane", "automobile", "bird",  "cat",  "deer",
                                      "dog",      "frog",       "horse", "ship", "truck"};
 
 // The file `name` or `name.gz` in the first folder that has it (the folder itself, or torchvision's
@@ -188,8 +189,9 @@ std::shared_ptr<Dataset> OpenIdx(const DataSpec& spec, const KindDefaults& d) {
   if (!IsDirectory(root)) throw std::runtime_error(spec.kind + ": folder not found: " + root);
   const std::string prefix = spec.split == "train" ? "train" : "t10k";
   const std::string images_name = prefix + "-images-idx3-ubyte", labels_name = prefix + "-labels-idx1-ubyte";
-  const std::vector<std::string> dirs = {root, (fs::path(root) / "raw").string(),
-                                         (fs::path(root) / (spec.kind == "mnist" ? "MNIST" : "FashionMNIST") / "raw").string()};
+  const std::vector<std::string> dirs = {
+      root, (fs::path(root) / "raw").string(),
+      (fs::path(root) / (spec.kind == "mnist" ? "MNIST" : "FashionMNIST") / "raw").string()};
   const std::string images_path = FindIdxFile(dirs, images_name), labels_path = FindIdxFile(dirs, labels_name);
   if (images_path.empty() || labels_path.empty()) {
     std::vector<std::string> missing;
@@ -206,8 +208,8 @@ std::shared_ptr<Dataset> OpenIdx(const DataSpec& spec, const KindDefaults& d) {
                              std::to_string(images.dims[1]) + "x" + std::to_string(images.dims[2]) + ")");
   IdxArray labels = ReadIdx(labels_path, 1);
   if (images.dims[0] != labels.dims[0])
-    throw std::runtime_error(spec.kind + ": " + images_path + " has " + std::to_string(images.dims[0]) + " images but " +
-                             labels_path + " has " + std::to_string(labels.dims[0]) + " labels");
+    throw std::runtime_error(spec.kind + ": " + images_path + " has " + std::to_string(images.dims[0]) +
+                             " images but " + labels_path + " has " + std::to_string(labels.dims[0]) + " labels");
   std::vector<int64_t> all_labels(labels.data.begin(), labels.data.end());
   std::vector<std::string> names;
   for (const char* n : spec.kind == "mnist" ? kMnistClasses : kFashionClasses) names.push_back(n);
@@ -259,8 +261,8 @@ std::shared_ptr<Dataset> OpenCifar(const DataSpec& spec, const KindDefaults& d) 
     }
     if (!line.empty()) lines.push_back(line);
     if (lines.size() != names.size())
-      throw std::runtime_error("cifar10: " + meta + " lists " + std::to_string(lines.size()) + " class names, expected " +
-                               std::to_string(names.size()));
+      throw std::runtime_error("cifar10: " + meta + " lists " + std::to_string(lines.size()) +
+                               " class names, expected " + std::to_string(names.size()));
     names = lines;
   }
   return std::make_shared<InMemoryDataset>(spec, d, std::move(pixels), std::move(labels), 3, kCifarSide,
@@ -271,7 +273,8 @@ std::shared_ptr<Dataset> OpenCifar(const DataSpec& spec, const KindDefaults& d) 
 
 bool HasImageExtension(const fs::path& p) {
   std::string ext = p.extension().string();
-  std::transform(ext.begin(), ext.end(), ext.begin(), [](unsigned char c) { return static_cast<char>(std::tolower(c)); });
+  std::transform(ext.begin(), ext.end(), ext.begin(),
+                 [](unsigned char c) { return static_cast<char>(std::tolower(c)); });
   return ext == ".jpg" || ext == ".jpeg" || ext == ".png";
 }
 
@@ -402,8 +405,9 @@ class FolderDataset : public Dataset {
     channels_ = 3;
     const int64_t size = spec_.image_size > 0 ? spec_.image_size : 224;
     height_ = width_ = size;
-    resize_ = spec_.resize > 0 ? spec_.resize
-                               : (size == 224 ? 256 : static_cast<int64_t>(std::nearbyint(static_cast<double>(size) / 0.875)));
+    resize_ = spec_.resize > 0
+                  ? spec_.resize
+                  : (size == 224 ? 256 : static_cast<int64_t>(std::nearbyint(static_cast<double>(size) / 0.875)));
     augmenting_ = spec_.split == "train" && spec_.augment;
     hflip_ = spec_.hflip.value_or(d.hflip);
     norm_ = MakeNormalizer(spec_, d, channels_);
@@ -418,7 +422,8 @@ class FolderDataset : public Dataset {
       ReadFileInto(path, s.file);
       // A random crop needs only part of the image: JPEGs are decoded over that window (the same
       // pixels as a whole decode), and reduced as well with fastDecode.
-      if ((augmenting_ || spec_.fast_decode) && IsJpeg(s.file.data(), s.file.size()) && EndsWithEoi(s.file.data(), s.file.size()))
+      if ((augmenting_ || spec_.fast_decode) && IsJpeg(s.file.data(), s.file.size()) &&
+          EndsWithEoi(s.file.data(), s.file.size()))
         return GetWindowed(i, seed, epoch, s, out);
       DecodeImage(s.file.data(), s.file.size(), s.image);
     } catch (const std::exception& e) {
@@ -428,14 +433,16 @@ class FolderDataset : public Dataset {
     if (augmenting_) {
       // RandomResizedCrop(size) then RandomHorizontalFlip().
       const SampleCrop c = DrawCrop(i, seed, epoch, image.width, image.height, false);
-      const U8View resized = PillowBilinear::Resize(image.Crop(c.x, c.y, c.w, c.h), width_, height_, s.resize_tmp, s.resize_out);
+      const U8View resized =
+          PillowBilinear::Resize(image.Crop(c.x, c.y, c.w, c.h), width_, height_, s.resize_tmp, s.resize_out);
       return EmitNormalized(resized, 0, 0, width_, height_, c.flip, norm_, out);
     }
     // Resize(resize) on the shorter side, then CenterCrop(size).
     int64_t rw = 0, rh = 0;
     ShorterSideSize(image.width, image.height, resize_, rw, rh);
     const U8View resized = PillowBilinear::Resize(image, rw, rh, s.resize_tmp, s.resize_out);
-    EmitNormalized(resized, CenterCropOffset(rw, width_), CenterCropOffset(rh, height_), width_, height_, false, norm_, out);
+    EmitNormalized(resized, CenterCropOffset(rw, width_), CenterCropOffset(rh, height_), width_, height_, false, norm_,
+                   out);
   }
 
  private:
@@ -527,16 +534,18 @@ class FolderDataset : public Dataset {
     JpegPlacement at;
     DecodeJpegPlanned(s.file.data(), s.file.size(), plan, &s.image, &at);
     if (at.scaled_w != sw || at.scaled_h != sh)
-      throw std::logic_error("libjpeg scaled the image to " + std::to_string(at.scaled_w) + "x" + std::to_string(at.scaled_h) +
-                             ", expected " + std::to_string(sw) + "x" + std::to_string(sh));
+      throw std::logic_error("libjpeg scaled the image to " + std::to_string(at.scaled_w) + "x" +
+                             std::to_string(at.scaled_h) + ", expected " + std::to_string(sw) + "x" +
+                             std::to_string(sh));
     const U8View decoded = U8View::Interleaved(s.image.pixels.data(), s.image.width, s.image.height, 3);
     // At full scale the crop is whole pixels: crop, then resize, exactly as the exact path (a box
     // resize would let the filter read past the crop's edges).
     const U8View resized =
         augmenting_ && window.scale == 1
-            ? Resampler::Resize(decoded.Crop(static_cast<int64_t>(box.x0) - at.x0, static_cast<int64_t>(box.y0) - at.y0,
-                                             static_cast<int64_t>(box.x1 - box.x0), static_cast<int64_t>(box.y1 - box.y0)),
-                                out_w, out_h, s.resize_tmp, s.resize_out)
+            ? Resampler::Resize(
+                  decoded.Crop(static_cast<int64_t>(box.x0) - at.x0, static_cast<int64_t>(box.y0) - at.y0,
+                               static_cast<int64_t>(box.x1 - box.x0), static_cast<int64_t>(box.y1 - box.y0)),
+                  out_w, out_h, s.resize_tmp, s.resize_out)
             : Resampler::ResizeBox(decoded, {at.x0, at.y0, sw, sh}, box, out_w, out_h, s.resize_tmp, s.resize_out);
     EmitNormalized(resized, emit_x, emit_y, width_, height_, flip, norm_, out);
   }
@@ -557,10 +566,12 @@ class SyntheticDataset : public Dataset {
  public:
   explicit SyntheticDataset(DataSpec spec) : Dataset(std::move(spec)) {
     if (spec_.size < 1) throw RangeFailure("synthetic: size must be >= 1, got " + std::to_string(spec_.size));
-    if (spec_.channels < 1) throw RangeFailure("synthetic: channels must be >= 1, got " + std::to_string(spec_.channels));
+    if (spec_.channels < 1)
+      throw RangeFailure("synthetic: channels must be >= 1, got " + std::to_string(spec_.channels));
     if (spec_.num_classes < 1)
       throw RangeFailure("synthetic: numClasses must be >= 1, got " + std::to_string(spec_.num_classes));
-    if (spec_.distinct < 1) throw RangeFailure("synthetic: distinct must be >= 1, got " + std::to_string(spec_.distinct));
+    if (spec_.distinct < 1)
+      throw RangeFailure("synthetic: distinct must be >= 1, got " + std::to_string(spec_.distinct));
     channels_ = spec_.channels;
     height_ = width_ = spec_.image_size > 0 ? spec_.image_size : 32;
     for (int64_t c = 0; c < spec_.num_classes; ++c) class_names_.push_back(std::to_string(c));
@@ -597,14 +608,16 @@ std::shared_ptr<Dataset> Dataset::Open(const DataSpec& input) {
   DataSpec spec = input;
   if (spec.kind == "synthetic") {
     if (spec.limit < 0) throw RangeFailure("limit must be >= 0 (0 = all), got " + std::to_string(spec.limit));
-    if (spec.image_size < 0) throw RangeFailure("image size must be >= 1 (0 = default), got " + std::to_string(spec.image_size));
+    if (spec.image_size < 0)
+      throw RangeFailure("image size must be >= 1 (0 = default), got " + std::to_string(spec.image_size));
     return std::make_shared<SyntheticDataset>(spec);
   }
   const KindDefaults d = DefaultsFor(spec.kind);
   if (spec.split != "train" && spec.split != "val")
     throw RangeFailure("split must be 'train' or 'val', got '" + spec.split + "'");
   if (spec.limit < 0) throw RangeFailure("limit must be >= 0 (0 = all), got " + std::to_string(spec.limit));
-  if (spec.image_size < 0) throw RangeFailure("image size must be >= 1 (0 = default), got " + std::to_string(spec.image_size));
+  if (spec.image_size < 0)
+    throw RangeFailure("image size must be >= 1 (0 = default), got " + std::to_string(spec.image_size));
   if (spec.resize < 0) throw RangeFailure("resize must be >= 1 (0 = default), got " + std::to_string(spec.resize));
   if (spec.root.empty()) {
     if (spec.kind != "fashion-mnist") throw RangeFailure(spec.kind + " needs a folder (" + spec.kind + ":DIR)");
@@ -665,7 +678,7 @@ struct BatchLoader::Impl {
   std::condition_variable work_cv;   // workers wait for a batch to claim
   std::condition_variable ready_cv;  // the consumer waits for its next batch
   bool closed = false, started = false;
-  uint64_t generation = 0;                 // bumped by every StartEpoch; stale work is dropped
+  uint64_t generation = 0;                   // bumped by every StartEpoch; stale work is dropped
   std::atomic<uint64_t> live_generation{0};  // the same, for lock-free checks between samples
   std::atomic<bool> stopping{false};
   int64_t epoch = 0;
@@ -704,7 +717,8 @@ struct BatchLoader::Impl {
 
   torch::Tensor AcquireImages(int64_t rows) {
     const auto full = std::vector<int64_t>{batch_size, dataset->channels(), dataset->height(), dataset->width()};
-    if (pin_memory) return torch::empty({rows, full[1], full[2], full[3]}, torch::TensorOptions(torch::kFloat32).pinned_memory(true));
+    if (pin_memory)
+      return torch::empty({rows, full[1], full[2], full[3]}, torch::TensorOptions(torch::kFloat32).pinned_memory(true));
     if (!Levers().loader_buffer_pool.load(std::memory_order_relaxed))
       return torch::empty({rows, full[1], full[2], full[3]}, torch::kFloat32);
     torch::Tensor buffer;
@@ -739,7 +753,8 @@ struct BatchLoader::Impl {
     float* pixels = images.data_ptr<float>();
     int64_t* label_data = labels.data_ptr<int64_t>();
     for (int64_t k = 0; k < rows; ++k) {
-      if (stopping.load(std::memory_order_relaxed) || live_generation.load(std::memory_order_relaxed) != gen) return false;
+      if (stopping.load(std::memory_order_relaxed) || live_generation.load(std::memory_order_relaxed) != gen)
+        return false;
       const int64_t index = ord[begin + k];
       dataset->Get(index, seed, e, pixels + k * sample_floats);
       label_data[k] = dataset->label(index);
@@ -753,7 +768,8 @@ struct BatchLoader::Impl {
   void WorkerLoop() {
     std::unique_lock<std::mutex> lock(mu);
     for (;;) {
-      work_cv.wait(lock, [&] { return closed || (started && next_claim < per_epoch && next_claim - next_deliver < prefetch); });
+      work_cv.wait(
+          lock, [&] { return closed || (started && next_claim < per_epoch && next_claim - next_deliver < prefetch); });
       if (closed) return;
       const int64_t b = next_claim++;
       const uint64_t gen = generation;
@@ -767,8 +783,8 @@ struct BatchLoader::Impl {
         complete = Build(b, e, *ord, gen, slot.batch);
       } catch (const std::exception& err) {
         const std::string where = role_now == "training"
-            ? "training batch " + std::to_string(b + 1) + " of epoch " + std::to_string(e + 1)
-            : role_now + " batch " + std::to_string(b + 1);
+                                      ? "training batch " + std::to_string(b + 1) + " of epoch " + std::to_string(e + 1)
+                                      : role_now + " batch " + std::to_string(b + 1);
         slot.error = std::make_exception_ptr(std::runtime_error(where + ": " + err.what()));
       } catch (...) {
         slot.error = std::current_exception();
@@ -835,7 +851,8 @@ void BatchLoader::StartEpoch(int64_t epoch, int64_t start_batch) {
   Impl& s = *impl_;
   if (epoch < 0) throw RangeFailure("epoch must be >= 0, got " + std::to_string(epoch));
   if (start_batch < 0 || start_batch > s.per_epoch)
-    throw RangeFailure("start batch must be in [0, " + std::to_string(s.per_epoch) + "], got " + std::to_string(start_batch));
+    throw RangeFailure("start batch must be in [0, " + std::to_string(s.per_epoch) + "], got " +
+                       std::to_string(start_batch));
   auto order = s.OrderFor(epoch);
   std::map<int64_t, Impl::Slot> stale;
   {

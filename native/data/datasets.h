@@ -17,8 +17,8 @@ namespace sgdr {
 
 // What to open. Fields left at their defaults take the dataset's own defaults.
 struct DataSpec {
-  std::string kind;            // "fashion-mnist" | "mnist" | "cifar10" | "image-folder" | "synthetic"
-  std::string root;            // folder; "" = /usr/share/datasets/fashion-mnist for kind "fashion-mnist"
+  std::string kind;             // "fashion-mnist" | "mnist" | "cifar10" | "image-folder" | "synthetic"
+  std::string root;             // folder; "" = /usr/share/datasets/fashion-mnist for kind "fashion-mnist"
   std::string split = "train";  // "train" | "val"
   // Class-balanced subset of this many examples (0 = all). Rule: classes take turns in class-index
   // order, each contributing its next example in file order, until `limit` are taken (a class that

@@ -85,8 +85,8 @@ class GzipReader {
         throw std::runtime_error(path_ + " is a truncated gzip file (unexpected end of the compressed data after " +
                                  std::to_string(produced_) + " bytes)");
       }
-      throw std::runtime_error(path_ + " is a corrupt gzip file (" + (zs_.msg ? std::string(zs_.msg) : "zlib error " + std::to_string(rc)) +
-                               ")");
+      throw std::runtime_error(path_ + " is a corrupt gzip file (" +
+                               (zs_.msg ? std::string(zs_.msg) : "zlib error " + std::to_string(rc)) + ")");
     }
     return got;
   }
@@ -142,7 +142,8 @@ IdxArray ReadIdx(const std::string& path, int ndims) {
     char got[16], expected[16];
     std::snprintf(got, sizeof(got), "0x%08x", magic);
     std::snprintf(expected, sizeof(expected), "0x%08x", 0x800 + ndims);
-    throw std::runtime_error(path + " is not an IDX " + what + " file: bad magic number " + got + " (expected " + expected + ")");
+    throw std::runtime_error(path + " is not an IDX " + what + " file: bad magic number " + got + " (expected " +
+                             expected + ")");
   }
   if (gz) {
     have += reader->Read(head + 4, header - 4);
@@ -180,7 +181,8 @@ IdxArray ReadIdx(const std::string& path, int ndims) {
   const std::string declared = "the IDX header says " + shape + " (" + std::to_string(count) + " bytes of data)";
   if (!gz) {
     if (static_cast<int64_t>(file.size() - header) != count)
-      throw std::runtime_error(path + ": size mismatch: " + declared + " but the file has " + std::to_string(file.size() - header));
+      throw std::runtime_error(path + ": size mismatch: " + declared + " but the file has " +
+                               std::to_string(file.size() - header));
     file.erase(file.begin(), file.begin() + static_cast<std::ptrdiff_t>(header));
     out.data = std::move(file);
     return out;
@@ -189,7 +191,8 @@ IdxArray ReadIdx(const std::string& path, int ndims) {
   if (static_cast<uint64_t>(count) + header > limit)
     throw std::runtime_error(path + ": " + declared + ", more than a gzip file of " + std::to_string(file.size()) +
                              " bytes may inflate to here (" + std::to_string(kGzipRatio) + "x its size + " +
-                             std::to_string(kGzipFloor >> 20) + " MiB, a guard against decompression bombs; real IDX files "
+                             std::to_string(kGzipFloor >> 20) +
+                             " MiB, a guard against decompression bombs; real IDX files "
                              "compress 2-5x)");
   try {
     out.data.resize(static_cast<size_t>(count));

@@ -8,16 +8,20 @@ namespace data_detail {
 
 // The whole image at full size.
 void DecodeJpeg(const uint8_t* data, size_t size, RgbImage& out) {
-  DecodeJpegPlanned(data, size, [](int64_t, int64_t) { return std::optional<JpegWindow>(JpegWindow{}); }, &out);
+  DecodeJpegPlanned(
+      data, size, [](int64_t, int64_t) { return std::optional<JpegWindow>(JpegWindow{}); }, &out);
 }
 
 // The image's size from its header alone.
 void JpegSize(const uint8_t* data, size_t size, int64_t& w, int64_t& h) {
-  DecodeJpegPlanned(data, size, [&](int64_t width, int64_t height) {
-    w = width;
-    h = height;
-    return std::optional<JpegWindow>();
-  }, nullptr);
+  DecodeJpegPlanned(
+      data, size,
+      [&](int64_t width, int64_t height) {
+        w = width;
+        h = height;
+        return std::optional<JpegWindow>();
+      },
+      nullptr);
 }
 
 struct PngReader {
@@ -67,7 +71,7 @@ void DecodePng(const uint8_t* data, size_t size, RgbImage& out) {
   }
   const int color = png_get_color_type(png, info);
   const int depth = png_get_bit_depth(png, info);
-  if (depth == 16) png_set_strip_16(png);  // high byte, as PIL's RGB;16B / RGBA;16B raw modes
+  if (depth == 16) png_set_strip_16(png);                            // high byte, as PIL's RGB;16B / RGBA;16B raw modes
   if (color == PNG_COLOR_TYPE_PALETTE) png_set_palette_to_rgb(png);  // tRNS is ignored: PIL's P->RGB
   if (color == PNG_COLOR_TYPE_GRAY && depth < 8) png_set_expand_gray_1_2_4_to_8(png);
   // Alpha is dropped, as PIL's convert('RGB') does; that includes the alpha channel that expanding
@@ -76,7 +80,8 @@ void DecodePng(const uint8_t* data, size_t size, RgbImage& out) {
   if (color == PNG_COLOR_TYPE_GRAY || color == PNG_COLOR_TYPE_GRAY_ALPHA) png_set_gray_to_rgb(png);
   png_set_interlace_handling(png);
   png_read_update_info(png, info);
-  if (png_get_rowbytes(png, info) != static_cast<size_t>(w * 3)) png_error(png, "unexpected row layout after conversion to RGB");
+  if (png_get_rowbytes(png, info) != static_cast<size_t>(w * 3))
+    png_error(png, "unexpected row layout after conversion to RGB");
   out.width = w;
   out.height = h;
   out.pixels.resize(static_cast<size_t>(w * h * 3));

@@ -40,10 +40,11 @@ constexpr int64_t kMaxPixels = int64_t{1} << 26;
 constexpr long kJpegMaxMemory = 512L << 20;
 
 inline void CheckDimensions(int64_t w, int64_t h) {
-  if (w < 1 || h < 1) throw std::runtime_error("image has no pixels (" + std::to_string(w) + "x" + std::to_string(h) + ")");
+  if (w < 1 || h < 1)
+    throw std::runtime_error("image has no pixels (" + std::to_string(w) + "x" + std::to_string(h) + ")");
   if (w * h > kMaxPixels)
-    throw std::runtime_error("image of " + std::to_string(w) + "x" + std::to_string(h) + " pixels is too large (at most " +
-                             std::to_string(kMaxPixels) + " pixels)");
+    throw std::runtime_error("image of " + std::to_string(w) + "x" + std::to_string(h) +
+                             " pixels is too large (at most " + std::to_string(kMaxPixels) + " pixels)");
 }
 
 struct JpegErrorManager {
@@ -90,7 +91,9 @@ struct JpegPlacement {
   int64_t x0 = 0, y0 = 0, scaled_w = 0, scaled_h = 0;
 };
 
-inline bool IsJpeg(const uint8_t* data, size_t size) { return size >= 3 && data[0] == 0xff && data[1] == 0xd8 && data[2] == 0xff; }
+inline bool IsJpeg(const uint8_t* data, size_t size) {
+  return size >= 3 && data[0] == 0xff && data[1] == 0xd8 && data[2] == 0xff;
+}
 
 // Whether the file ends with the end-of-image marker (trailing zero padding allowed). Only such files
 // take a windowed decode: a decode that stops early would not notice a truncated file, which PIL
@@ -104,7 +107,8 @@ inline bool EndsWithEoi(const uint8_t* data, size_t size) {
 // header was all the caller wanted), then decodes that window into *out. The plan runs once the size
 // is known, so a random crop can be drawn and the window fitted to it with one header parse.
 template <class Plan>
-void DecodeJpegPlanned(const uint8_t* data, size_t size, Plan&& plan, RgbImage* out, JpegPlacement* placement = nullptr) {
+void DecodeJpegPlanned(const uint8_t* data, size_t size, Plan&& plan, RgbImage* out,
+                       JpegPlacement* placement = nullptr) {
   jpeg_decompress_struct cinfo;
   JpegErrorManager err;
   std::vector<uint8_t> cmyk_row;  // before setjmp: see the file comment
@@ -152,9 +156,9 @@ void DecodeJpegPlanned(const uint8_t* data, size_t size, Plan&& plan, RgbImage* 
   const int64_t want_y1 = window.y1 < 0 ? sh : std::min(window.y1, sh);
   if (want_x1 <= want_x0 || want_y1 <= want_y0) {
     jpeg_destroy_decompress(&cinfo);
-    throw std::runtime_error("empty decode window [" + std::to_string(want_x0) + ", " + std::to_string(want_x1) + ") x [" +
-                             std::to_string(want_y0) + ", " + std::to_string(want_y1) + ") of a " + std::to_string(sw) + "x" +
-                             std::to_string(sh) + " image");
+    throw std::runtime_error("empty decode window [" + std::to_string(want_x0) + ", " + std::to_string(want_x1) +
+                             ") x [" + std::to_string(want_y0) + ", " + std::to_string(want_y1) + ") of a " +
+                             std::to_string(sw) + "x" + std::to_string(sh) + " image");
   }
 #ifdef LIBJPEG_TURBO_VERSION  // libjpeg-turbo >= 1.5 (every current distribution and conda)
   JDIMENSION x0 = static_cast<JDIMENSION>(want_x0), width = static_cast<JDIMENSION>(want_x1 - want_x0);
@@ -218,7 +222,8 @@ void JpegSize(const uint8_t* data, size_t size, int64_t& w, int64_t& h);
 // of 8, 4, 2, 1 not above min(w // need_w, h // need_h).
 inline int DraftScale(int64_t w, int64_t h, int64_t need_w, int64_t need_h) {
   const int64_t room = std::min(w / std::max<int64_t>(1, need_w), h / std::max<int64_t>(1, need_h));
-  for (int s : {8, 4, 2}) if (room >= s) return s;
+  for (int s : {8, 4, 2})
+    if (room >= s) return s;
   return 1;
 }
 

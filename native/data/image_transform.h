@@ -22,7 +22,9 @@ struct U8View {
   int64_t width = 0, height = 0, channels = 0;
   int64_t xs = 0, ys = 0, cs = 0;
 
-  static U8View Interleaved(const uint8_t* data, int64_t w, int64_t h, int64_t c) { return {data, w, h, c, c, w * c, 1}; }
+  static U8View Interleaved(const uint8_t* data, int64_t w, int64_t h, int64_t c) {
+    return {data, w, h, c, c, w * c, 1};
+  }
   static U8View Planar(const uint8_t* data, int64_t w, int64_t h, int64_t c) { return {data, w, h, c, 1, w, w * h}; }
   U8View Crop(int64_t x0, int64_t y0, int64_t w, int64_t h) const {
     return {data + y0 * ys + x0 * xs, w, h, channels, xs, ys, cs};
@@ -42,8 +44,9 @@ class PillowBilinear {
   // needed (then it is `src` itself). `tmp` holds the horizontal pass. Both buffers are reused.
   static U8View Resize(const U8View& src, int64_t out_w, int64_t out_h, std::vector<uint8_t>& tmp,
                        std::vector<uint8_t>& out) {
-    return ResizeBox(src, {0, 0, src.width, src.height}, {0.0, 0.0, static_cast<double>(src.width), static_cast<double>(src.height)},
-                     out_w, out_h, tmp, out);
+    return ResizeBox(src, {0, 0, src.width, src.height},
+                     {0.0, 0.0, static_cast<double>(src.width), static_cast<double>(src.height)}, out_w, out_h, tmp,
+                     out);
   }
 
   // Where `src` sits: it holds columns [x0, x0 + src.width) and rows [y0, y0 + src.height) of a
@@ -123,7 +126,8 @@ class PillowBilinear {
             for (int64_t j = 0; j < out_w * c; ++j) acc[j] += static_cast<int32_t>(row[j]) * wi;
           } else {
             for (int64_t x = 0; x < out_w; ++x)
-              for (int64_t ch = 0; ch < c; ++ch) acc[x * c + ch] += static_cast<int32_t>(row[x * cur.xs + ch * cur.cs]) * wi;
+              for (int64_t ch = 0; ch < c; ++ch)
+                acc[x * c + ch] += static_cast<int32_t>(row[x * cur.xs + ch * cur.cs]) * wi;
           }
         }
         uint8_t* dst = out.data() + y * out_w * c;
@@ -173,7 +177,8 @@ class PillowBilinear {
 
   // precompute_coeffs() + normalize_coeffs_8bpc() for box [in0, in1) of an axis of in_size; `first`
   // is then shifted by -offset into a window of `window` pixels, which must hold every tap.
-  static Coefficients Precompute(int64_t in_size, double in0, double in1, int64_t out_size, int64_t offset, int64_t window) {
+  static Coefficients Precompute(int64_t in_size, double in0, double in1, int64_t out_size, int64_t offset,
+                                 int64_t window) {
     Coefficients k;
     const double scale = (in1 - in0) / static_cast<double>(out_size);
     const double filterscale = scale < 1.0 ? 1.0 : scale;

@@ -93,12 +93,12 @@ void EmptyCpuCache();
 // the calling thread unless OPENBLAS_NUM_THREADS is set (blas_threads.cc). Once, at load.
 void ConfigureBlasThreads();
 struct BlasInfo {
-  std::string sgemm;        // the file sgemm_ resolves to (what LibTorch's BLAS calls reach)
-  bool optimised = false;   // OpenBLAS/MKL/BLIS/...; else the convolution-as-matmul lever starts off
-  std::string library;   // openblas_get_config(), or "unknown (not OpenBLAS)"
-  std::string parallel;  // "pthread" | "openmp" | "sequential" | "unknown"
-  int threads = 0;       // OpenBLAS's thread count (0 = unknown)
-  bool limited = false;  // whether ConfigureBlasThreads() set it to 1
+  std::string sgemm;       // the file sgemm_ resolves to (what LibTorch's BLAS calls reach)
+  bool optimised = false;  // OpenBLAS/MKL/BLIS/...; else the convolution-as-matmul lever starts off
+  std::string library;     // openblas_get_config(), or "unknown (not OpenBLAS)"
+  std::string parallel;    // "pthread" | "openmp" | "sequential" | "unknown"
+  int threads = 0;         // OpenBLAS's thread count (0 = unknown)
+  bool limited = false;    // whether ConfigureBlasThreads() set it to 1
 };
 const BlasInfo& GetBlasInfo();
 // Sets OpenBLAS's own thread count (no-op without OpenBLAS); returns the previous count (0 = none).

@@ -24,10 +24,23 @@ export function statePickle(tensors: Record<string, CraftedTensor>): Uint8Array 
   const od = new PyGlobal('collections', 'OrderedDict');
   const value = new Map<string, PyReduce>();
   for (const [name, t] of Object.entries(tensors)) {
-    const pid = torchTuple(['storage', new PyGlobal('torch', t.storage ?? 'FloatStorage'), t.key, 'cpu', t.numel] as never);
+    const pid = torchTuple([
+      'storage',
+      new PyGlobal('torch', t.storage ?? 'FloatStorage'),
+      t.key,
+      'cpu',
+      t.numel,
+    ] as never);
     value.set(
       name,
-      new PyReduce(rebuild, [new PyPersistent(pid), t.offset, torchTuple(t.size), torchTuple(t.stride), false, new PyReduce(od, [])]),
+      new PyReduce(rebuild, [
+        new PyPersistent(pid),
+        t.offset,
+        torchTuple(t.size),
+        torchTuple(t.stride),
+        false,
+        new PyReduce(od, []),
+      ]),
     );
   }
   return pickle(orderedDict(value as never), {});
@@ -231,7 +244,12 @@ function pngChunk(type: string, data: Uint8Array): Buffer {
  * An 8-bit RGB PNG of `width` x `height` filled with `rgb`. `idat` replaces the compressed pixel
  * data (e.g. a deflate bomb, or too little data for the size the header claims).
  */
-export function pngBytes(width: number, height: number, rgb: [number, number, number] = [128, 64, 32], idat?: Uint8Array): Buffer {
+export function pngBytes(
+  width: number,
+  height: number,
+  rgb: [number, number, number] = [128, 64, 32],
+  idat?: Uint8Array,
+): Buffer {
   const ihdr = Buffer.alloc(13);
   ihdr.writeUInt32BE(width, 0);
   ihdr.writeUInt32BE(height, 4);

@@ -33,7 +33,10 @@ export function writeIdxDataset(dir: string, splits: { train: IdxSplit; val: Idx
   fs.mkdirSync(dir, { recursive: true });
   const write = (name: string, bytes: Buffer) =>
     fs.writeFileSync(path.join(dir, gz ? `${name}.gz` : name), gz ? zlib.gzipSync(bytes) : bytes);
-  for (const [prefix, split] of [['train', splits.train], ['t10k', splits.val]] as const) {
+  for (const [prefix, split] of [
+    ['train', splits.train],
+    ['t10k', splits.val],
+  ] as const) {
     const n = split.labels.length;
     write(`${prefix}-images-idx3-ubyte`, idxBytes([n, side, side], split.images));
     write(`${prefix}-labels-idx1-ubyte`, idxBytes([n], split.labels));
@@ -91,12 +94,22 @@ export function maxAbsDiff(a: ArrayLike<number>, b: ArrayLike<number>): number {
 
 /** Bitwise equality of float arrays (vitest's deep equality is slow on large typed arrays). */
 export function sameFloats(a: Float32Array[], b: Float32Array[]): boolean {
-  return a.length === b.length &&
-    a.every((x, i) => Buffer.from(x.buffer, x.byteOffset, x.byteLength).equals(Buffer.from(b[i]!.buffer, b[i]!.byteOffset, b[i]!.byteLength)));
+  return (
+    a.length === b.length &&
+    a.every((x, i) =>
+      Buffer.from(x.buffer, x.byteOffset, x.byteLength).equals(
+        Buffer.from(b[i]!.buffer, b[i]!.byteOffset, b[i]!.byteLength),
+      ),
+    )
+  );
 }
 
 /** Asserts two epochs are identical: batch indices, labels and every image bit. */
-export function expectSameEpoch(a: EpochData, b: EpochData, expectFn: (v: unknown) => { toEqual(x: unknown): void; toBe(x: unknown): void }): void {
+export function expectSameEpoch(
+  a: EpochData,
+  b: EpochData,
+  expectFn: (v: unknown) => { toEqual(x: unknown): void; toBe(x: unknown): void },
+): void {
   expectFn(a.indices).toEqual(b.indices);
   expectFn(a.labels).toEqual(b.labels);
   expectFn(sameFloats(a.images, b.images)).toBe(true);

@@ -19,7 +19,12 @@ export function rng(seed: number): () => number {
   };
 }
 
-export function makeImages(n: number, seed: number, size = 28, classes = 10): { images: Uint8Array; labels: Uint8Array } {
+export function makeImages(
+  n: number,
+  seed: number,
+  size = 28,
+  classes = 10,
+): { images: Uint8Array; labels: Uint8Array } {
   const rand = rng(seed);
   const images = new Uint8Array(n * size * size);
   const labels = new Uint8Array(n);
@@ -39,7 +44,12 @@ export function makeImages(n: number, seed: number, size = 28, classes = 10): { 
 }
 
 /** Writes train (t10k for val) IDX files into `dir`; returns the folder. */
-export function writeIdxDataset(dir: string, nTrain: number, nVal: number, options: { gzip?: boolean; size?: number } = {}): string {
+export function writeIdxDataset(
+  dir: string,
+  nTrain: number,
+  nVal: number,
+  options: { gzip?: boolean; size?: number } = {},
+): string {
   fs.mkdirSync(dir, { recursive: true });
   const size = options.size ?? 28;
   const write = (name: string, buf: Buffer) =>

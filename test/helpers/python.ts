@@ -32,11 +32,15 @@ export function referenceEnv(extra: Record<string, string> = {}): NodeJS.Process
 function probe(withTorchvision: boolean): { ok: boolean; why: string } {
   let p = probed.get(withTorchvision);
   if (!p) {
-    const r = spawnSync(PYTHON, ['-c', withTorchvision ? 'import torch\nfrom torchvision_compat import torchvision' : 'import torch'], {
-      encoding: 'utf8',
-      timeout: 120_000,
-      env: referenceEnv(),
-    });
+    const r = spawnSync(
+      PYTHON,
+      ['-c', withTorchvision ? 'import torch\nfrom torchvision_compat import torchvision' : 'import torch'],
+      {
+        encoding: 'utf8',
+        timeout: 120_000,
+        env: referenceEnv(),
+      },
+    );
     const why = r.error ? String(r.error.message) : (r.stderr || '').trim().split('\n').pop() || `exit ${r.status}`;
     p = { ok: r.status === 0, why };
     probed.set(withTorchvision, p);
@@ -56,7 +60,9 @@ export function pythonHasTorch(withTorchvision = false): boolean {
 export function requireTorchOrSkip(withTorchvision = false): boolean {
   const { ok, why } = probe(withTorchvision);
   if (!ok && process.env.CI) {
-    throw new Error(`${PYTHON} cannot import torch${withTorchvision ? '/torchvision' : ''} (${why}), but CI must run these tests`);
+    throw new Error(
+      `${PYTHON} cannot import torch${withTorchvision ? '/torchvision' : ''} (${why}), but CI must run these tests`,
+    );
   }
   return ok;
 }
@@ -64,7 +70,10 @@ export function requireTorchOrSkip(withTorchvision = false): boolean {
 /** The reference's torch.__version__ ("1.13.0a0+git...", "2.13.0+cpu"). */
 export function referenceTorchVersion(): string {
   // Short (an import), so synchronous is fine here.
-  const r = spawnSync(PYTHON, ['-c', 'import torch; print(torch.__version__)'], { encoding: 'utf8', env: referenceEnv() });
+  const r = spawnSync(PYTHON, ['-c', 'import torch; print(torch.__version__)'], {
+    encoding: 'utf8',
+    env: referenceEnv(),
+  });
   if (r.status !== 0) throw new Error(`${PYTHON} cannot import torch: ${r.stderr}`);
   return r.stdout.trim();
 }
