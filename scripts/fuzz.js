@@ -402,7 +402,8 @@ class Runner {
   constructor(parser) {
     this.parser = parser;
     this.dir = fs.mkdtempSync(path.join(os.tmpdir(), `sgdr-fuzz-${parser}-`));
-    this.lib = require(dist);
+    // The package root, and the file format in full (readTorch lives behind the serialization subpath).
+    this.lib = { ...require(dist), ...require(path.join(dist, 'serialization')) };
     if (parser === 'checkpoint') {
       // What a resume restores into: one small model and its optimizer, made once.
       this.model = this.lib.resnet('resnet18', { numClasses: 2, inChannels: 1, stem: 'cifar' });
