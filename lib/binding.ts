@@ -45,6 +45,7 @@ export interface NativeResNetOptions {
 }
 
 export interface NativeResNet {
+  isDisposed(): boolean;
   forward(input: NativeTensor): Promise<NativeTensor>;
   setTraining(training: boolean): void;
   isTraining(): boolean;

@@ -6,6 +6,7 @@
  */
 import { native, type DType, type NativeTensor, type TypedArray } from './binding';
 import { resolveDevice, type DeviceSpec } from './device';
+import { NativeHandle } from './native-handle';
 
 export type { DType, TypedArray };
 
@@ -28,12 +29,13 @@ function stridesOf(shape: readonly number[]): number[] {
   return strides;
 }
 
-export class Tensor {
+export class Tensor extends NativeHandle<NativeTensor> {
   /** @internal */
   readonly native: NativeTensor;
 
   /** @internal Wraps a native tensor (library use). */
   constructor(handle: NativeTensor) {
+    super();
     this.native = handle;
   }
 
@@ -60,10 +62,6 @@ export class Tensor {
   /** Number of elements. */
   get size(): number {
     return this.shape.reduce((a, b) => a * b, 1);
-  }
-
-  get disposed(): boolean {
-    return this.native.isDisposed();
   }
 
   /** A copy of the data in the tensor's own element type. */
@@ -171,14 +169,5 @@ export class Tensor {
   /** A copy on another device. */
   to(device: DeviceSpec): Tensor {
     return new Tensor(this.native.to(resolveDevice(device)));
-  }
-
-  /** Frees the native memory now. Safe to call more than once. */
-  dispose(): void {
-    this.native.dispose();
-  }
-
-  [Symbol.dispose](): void {
-    this.dispose();
   }
 }

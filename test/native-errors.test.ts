@@ -133,7 +133,9 @@ describe('errors are clear and never abort the process', () => {
       isDisposed(e, /Tensor is disposed/);
     }
     const m = resnet('resnet18', { numClasses: 10, stem: 'cifar' });
+    expect(m.disposed).toBe(false);
     m.dispose();
+    expect(m.disposed).toBe(true);
     isDisposed(await m.forward(batch(1)).catch((e: unknown) => e), /model is disposed/);
     try {
       m.stateDict();

@@ -14,7 +14,7 @@ import {
   type RestartEvent,
   type ScheduleSpec,
 } from '../lib/schedule';
-import { cosineCorrectlyRounded } from '../lib/schedule/cos';
+import { cosineCorrectlyRounded } from '../lib/schedule/correctly-rounded-cos';
 
 /** The RangeError a construction throws, checked to name `param`. */
 function paramError(build: () => unknown, param: string): ScheduleParamError {

@@ -8,8 +8,9 @@ import { native, type NativeDataset, type SampleCrop } from '../binding';
 import { Tensor } from '../tensor';
 import { DataLoader, type DataLoaderOptions } from './loader';
 import { parseDataSpec, type DataOptions, type DataSpec } from './spec';
+import { NativeHandle } from '../native-handle';
 
-export class Dataset {
+export class Dataset extends NativeHandle<NativeDataset> {
   /** @internal */
   readonly native: NativeDataset;
   readonly spec: DataSpec;
@@ -21,6 +22,7 @@ export class Dataset {
 
   /** @internal Use Dataset.open() or openData(). */
   constructor(spec: DataSpec) {
+    super();
     if (spec === null || typeof spec !== 'object') throw new TypeError('spec must be a DataSpec object');
     this.native = new (native().NativeDataset)({ ...spec });
     this.spec = { ...spec, root: this.native.info().root };
@@ -94,19 +96,6 @@ export class Dataset {
   /** A batch loader over this dataset (its threads start now; dispose() it when done). */
   loader(options: DataLoaderOptions): DataLoader {
     return new DataLoader(this, options);
-  }
-
-  get disposed(): boolean {
-    return this.native.isDisposed();
-  }
-
-  /** Releases this handle (loaders keep the data alive until they are disposed). Idempotent. */
-  dispose(): void {
-    this.native.dispose();
-  }
-
-  [Symbol.dispose](): void {
-    this.dispose();
   }
 }
 

@@ -9,6 +9,7 @@ import type { NativeDataLoader } from '../binding';
 import { withCallerStack } from '../errors';
 import { Tensor } from '../tensor';
 import type { Dataset } from './dataset';
+import { NativeHandle } from '../native-handle';
 
 export interface DataLoaderOptions {
   batchSize: number;
@@ -35,13 +36,14 @@ export interface Batch {
   dispose(): void;
 }
 
-export class DataLoader implements AsyncIterable<Batch> {
+export class DataLoader extends NativeHandle<NativeDataLoader> implements AsyncIterable<Batch> {
   /** @internal */
   readonly native: NativeDataLoader;
   readonly dataset: Dataset;
 
   /** @internal Use dataset.loader(). */
   constructor(dataset: Dataset, options: DataLoaderOptions) {
+    super();
     if (options === null || typeof options !== 'object') throw new TypeError('loader options must be an object');
     this.dataset = dataset;
     this.native = dataset.native.loader({ ...options });
@@ -97,18 +99,5 @@ export class DataLoader implements AsyncIterable<Batch> {
       if (batch === null) return;
       yield batch;
     }
-  }
-
-  get disposed(): boolean {
-    return this.native.isDisposed();
-  }
-
-  /** Stops the loader threads now (a pending next() rejects). Idempotent. */
-  dispose(): void {
-    this.native.dispose();
-  }
-
-  [Symbol.dispose](): void {
-    this.dispose();
   }
 }

@@ -22,6 +22,7 @@ import { evaluateModel, predictModel, type InferenceOptions, type ModelEvaluatio
 
 export { RESNET_ARCHS, isResNetArch, type ResNetArch } from './archs';
 import type { ResNetArch } from './archs';
+import { NativeHandle } from '../native-handle';
 
 /**
  * The stem resnet(), runTraining(), experiments and `sgdr train` use when none is given:
@@ -54,13 +55,14 @@ export interface LoadStateDictResult {
   unexpected: string[];
 }
 
-export class ResNet {
+export class ResNet extends NativeHandle<NativeResNet> {
   /** @internal */
   readonly native: NativeResNet;
   readonly arch: ResNetArch;
 
   /** @internal Use resnet(). */
   constructor(arch: string, options: ResNetOptions = {}) {
+    super();
     if (typeof arch !== 'string') throw new TypeError('arch must be a string such as "resnet18"');
     this.native = new (native().NativeResNet)({
       arch,
@@ -215,15 +217,6 @@ export class ResNet {
   /** Freezes (false) or unfreezes (true) the parameters whose names start with a prefix; returns how many. */
   setRequiresGrad(prefixes: string[], value: boolean): number {
     return this.native.setRequiresGrad(prefixes, value);
-  }
-
-  /** Frees the native memory now. Safe to call more than once. */
-  dispose(): void {
-    this.native.dispose();
-  }
-
-  [Symbol.dispose](): void {
-    this.dispose();
   }
 }
 

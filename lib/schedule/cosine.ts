@@ -3,9 +3,9 @@
  *   eta = eta_min + ½ (eta_max − eta_min) (1 + cos(π · T_cur / T_max)).
  * It is the oracle the native CosineAnnealingLR is checked against, so it keeps PyTorch's order
  * of operations (`eta_min + (eta_max - eta_min) * (1 + cos(pi * T_cur / T_max)) / 2`) and, with a
- * correctly rounded cosine (cos.ts), gives PyTorch's values bit for bit nearly everywhere.
+ * correctly rounded cosine (correctly-rounded-cos.ts), gives PyTorch's values bit for bit nearly everywhere.
  */
-import { cosineCorrectlyRounded } from './cos';
+import { cosineCorrectlyRounded } from './correctly-rounded-cos';
 import { epochTime, positive, ScheduleParamError } from './errors';
 
 /**

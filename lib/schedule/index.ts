@@ -10,8 +10,8 @@ export {
 export { cosineAnnealing, kDecayAnnealing } from './cosine';
 export { FgeSchedule, type FgeOptions } from './fge';
 export { ScheduleParamError } from './errors';
-export { FIGURE1_EPOCHS, FIGURE1_SPECS, FIGURE1_TITLE } from './figure1';
-export { scheduleFigure, type LrScale, type ScheduleFigureOptions } from './figure';
+export { FIGURE1_EPOCHS, FIGURE1_SPECS, FIGURE1_TITLE } from './paper-figure1';
+export { scheduleFigure, type LrScale, type ScheduleFigureOptions } from './schedule-figure';
 export { sampleSchedule, type Samples } from './sample';
 export {
   stepTime,

@@ -63,6 +63,7 @@ Napi::Function ModelWrap::Init(Napi::Env env) {
                                         InstanceMethod<&ModelWrap::ResetBatchNormStats>("resetBatchNormStats"),
                                         InstanceMethod<&ModelWrap::SetBatchNormMomentum>("setBatchNormMomentum"),
                                         InstanceMethod<&ModelWrap::Dispose>("dispose"),
+                                        InstanceMethod<&ModelWrap::IsDisposed>("isDisposed"),
                                     });
   GetAddonData(env).model_constructor = Napi::Persistent(ctor);
   return ctor;
@@ -122,6 +123,8 @@ void ModelWrap::Finalize(Napi::Env env) {
   module_ = ResNet(nullptr);
   ReportMemory(env);
 }
+
+Napi::Value ModelWrap::IsDisposed(const Napi::CallbackInfo& info) { return Napi::Boolean::New(info.Env(), !module_); }
 
 Napi::Value ModelWrap::Dispose(const Napi::CallbackInfo& info) {
   std::lock_guard<std::mutex> lock(*mutex_);

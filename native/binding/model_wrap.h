@@ -43,6 +43,7 @@ class ModelWrap : public Napi::ObjectWrap<ModelWrap> {
   Napi::Value ResetBatchNormStats(const Napi::CallbackInfo& info);
   Napi::Value SetBatchNormMomentum(const Napi::CallbackInfo& info);
   Napi::Value Dispose(const Napi::CallbackInfo& info);
+  Napi::Value IsDisposed(const Napi::CallbackInfo& info);
 
   void ReportMemory(Napi::Env env);
 
