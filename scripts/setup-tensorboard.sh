@@ -11,19 +11,13 @@ cd "$(dirname "$0")/.."
 
 version=${SGDR_TENSORBOARD:-2.21.0}
 venv=.venv/tensorboard
-dirs=()
-IFS=':' read -r -a wanted <<< "${SGDR_WHEELS:-/opt/wheels:/opt/pypi/files:/opt/pypi-more/files}"
-for d in "${wanted[@]}"; do [ -d "$d" ] && dirs+=("$d"); done
-wheel=""
-for d in "${dirs[@]}"; do
-  for f in "$d"/tensorboard-"$version"-*.whl; do [ -f "$f" ] && wheel=$f && break 2; done
-done
+. scripts/local-wheels.sh
+wheel=$(find_wheel tensorboard "$version")
 if [ -z "$wheel" ]; then
-  echo "setup-tensorboard: no tensorboard $version wheel in ${dirs[*]:-(no wheel folder)}; the TensorBoard reader test cannot run" >&2
+  echo "setup-tensorboard: no tensorboard $version wheel in ${wheel_dirs[*]:-(no wheel folder)}; the TensorBoard reader test cannot run" >&2
   exit 3
 fi
-links=()
-for d in "${dirs[@]}"; do links+=(--find-links "$d"); done
+links=("${wheel_links[@]}")
 
 if [ -x "$venv/bin/python" ] && "$venv/bin/python" -c "import tensorboard, sys; sys.exit(tensorboard.__version__ != '$version')" 2>/dev/null; then
   echo "setup-tensorboard: $venv already has tensorboard $version"

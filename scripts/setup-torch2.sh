@@ -23,18 +23,12 @@ case "$flavour" in
   *) echo "usage: scripts/setup-torch2.sh cpu|cuda" >&2; exit 2 ;;
 esac
 
-dirs=()
-IFS=':' read -r -a wanted <<< "${SGDR_WHEELS:-/opt/wheels:/opt/pypi/files:/opt/pypi-more/files}"
-for d in "${wanted[@]}"; do [ -d "$d" ] && dirs+=("$d"); done
-links=()
-for d in "${dirs[@]}"; do links+=(--find-links "$d"); done
+. scripts/local-wheels.sh
+links=("${wheel_links[@]}")
 # The wheel's file name carries the version with '+' kept (torch-2.13.0+cpu-cp311-...).
-wheel=""
-for d in "${dirs[@]}"; do
-  for f in "$d"/torch-"$version"-*.whl; do [ -f "$f" ] && wheel=$f && break 2; done
-done
+wheel=$(find_wheel torch "$version")
 if [ -z "$wheel" ]; then
-  echo "setup-torch2: no torch $version wheel in ${dirs[*]:-(no wheel folder)}; the $flavour 2.x line is not set up" >&2
+  echo "setup-torch2: no torch $version wheel in ${wheel_dirs[*]:-(no wheel folder)}; the $flavour 2.x line is not set up" >&2
   exit 3
 fi
 
@@ -83,7 +77,7 @@ fi
 tv=""
 torch_mm=$("$venv/bin/python" -c 'import torch; print(".".join(torch.__version__.split(".")[:2]))')
 tv_minor=$(( ${torch_mm#*.} + 15 ))  # torchvision 0.(minor+15) pairs with torch 2.minor
-for d in "${dirs[@]}"; do
+for d in "${wheel_dirs[@]}"; do
   for f in "$d"/torchvision-0."$tv_minor".*.whl; do [ -f "$f" ] && tv=$f; done
 done
 if [ -n "$tv" ]; then

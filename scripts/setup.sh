@@ -14,8 +14,9 @@ cd "$(dirname "$0")/.."
 #   cmake, g++, make        the native build
 #   chromium                headless browser the experiment-report test renders report.html with
 #   clang-format            the native code's format check in npm test
+#   python3-venv            the reference venvs CI makes from local wheels (setup-tensorboard.sh, setup-timm.sh)
 PACKAGES=(libtorch-dev libopenblas0-pthread dataset-fashion-mnist python3-torch python3-torchvision
-          libjpeg-dev libpng-dev cmake g++ make fonts-dejavu-core chromium clang-format)
+          libjpeg-dev libpng-dev cmake g++ make fonts-dejavu-core chromium clang-format python3-venv)
 
 if command -v dpkg-query >/dev/null 2>&1 && command -v apt-get >/dev/null 2>&1; then
   missing=()

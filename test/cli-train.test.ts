@@ -3,33 +3,16 @@
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { runCommand } from './helpers/cli';
+import { runSgdr, smallTrainFlags } from './helpers/cli';
 import { orderedDict, readTorchFile, stateDictEntries, writeTorchFile } from '../lib/serialization';
 import { RUN_CONFIG_FILE } from '../lib/train/run';
 import { tempDir } from './helpers/native';
 import { writeIdxDataset } from './helpers/idx';
 import { requireTorchOrSkip, runPython } from './helpers/python';
 
-const root = path.resolve(__dirname, '..');
-const sgdr = (...args: string[]) =>
-  runCommand(process.execPath, [path.join(root, 'bin/sgdr.js'), ...args], {
-    cwd: root,
-    timeoutMs: 170_000,
-    env: { ...process.env, SGDR_QUIET: '1' },
-  });
+const sgdr = (...args: string[]) => runSgdr(args);
 const data = writeIdxDataset(path.join(tempDir('cli-data'), 'd'), 64, 32, { gzip: true });
-const small = [
-  '--data',
-  `fashion-mnist:${data}`,
-  '--batch-size',
-  '16',
-  '--stem',
-  'cifar',
-  '--image-size',
-  '12',
-  '--threads',
-  '2',
-];
+const small = smallTrainFlags(data);
 const hasTorch = requireTorchOrSkip(true);
 
 describe('sgdr train', () => {

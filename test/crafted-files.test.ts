@@ -9,7 +9,7 @@
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { beforeAll, describe, expect, it } from 'vitest';
-import { runCommand } from './helpers/cli';
+import { runCommand, smallTrainFlags } from './helpers/cli';
 import { tempDir } from './helpers/native';
 import { idxBytes } from './helpers/data';
 import { writeIdxDataset } from './helpers/idx';
@@ -189,20 +189,7 @@ const torchFiles: Array<{ name: string; bytes: () => Uint8Array; reason: RegExp 
 
 describe('crafted files under a 2 GB address-space limit', () => {
   const data = writeIdxDataset(path.join(base, 'idx'), 32, 16);
-  const small = [
-    '--data',
-    `fashion-mnist:${data}`,
-    '--epochs',
-    '1',
-    '--batch-size',
-    '16',
-    '--stem',
-    'cifar',
-    '--image-size',
-    '12',
-    '--threads',
-    '2',
-  ];
+  const small = [...smallTrainFlags(data), '--epochs', '1'];
 
   for (const f of torchFiles) {
     it(`--init-weights ${f.name}`, async () => {

@@ -6,33 +6,13 @@ import { describe, expect, it } from 'vitest';
 import { stringify } from 'yaml';
 import { parseExperimentConfig, planRuns, runConfigFor } from '../lib/experiment';
 import { checkRunFolder, prepareRunFolder } from '../lib/experiment/runs';
-import { runCommand } from './helpers/cli';
+import { runSgdr, smallTrainFlags } from './helpers/cli';
 import { writeIdxDataset } from './helpers/idx';
 import { tempDir } from './helpers/native';
 
-const root = path.resolve(__dirname, '..');
-const sgdr = (...args: string[]) =>
-  runCommand(process.execPath, [path.join(root, 'bin/sgdr.js'), ...args], {
-    cwd: root,
-    timeoutMs: 170_000,
-    env: { ...process.env, SGDR_QUIET: '1' },
-  });
+const sgdr = (...args: string[]) => runSgdr(args);
 const data = writeIdxDataset(path.join(tempDir('disk-data'), 'd'), 32, 16);
-const small = [
-  '--data',
-  `fashion-mnist:${data}`,
-  '--batch-size',
-  '16',
-  '--stem',
-  'cifar',
-  '--image-size',
-  '12',
-  '--threads',
-  '2',
-  '--epochs',
-  '3',
-  '--no-augment',
-];
+const small = [...smallTrainFlags(data), '--epochs', '3', '--no-augment'];
 
 /** The files of the folder and their sizes, as the disk has them (summary.json left out). */
 function sizesOnDisk(dir: string): Record<string, number> {
@@ -146,11 +126,9 @@ describe('disk use in the run summary', () => {
     const dir = tempDir('disk-compare');
     const file = path.join(dir, 'exp.yaml');
     fs.writeFileSync(file, stringify(config));
-    const r = await runCommand(
-      process.execPath,
-      [path.join(root, 'bin/sgdr.js'), 'compare', '--config', file, '--out', path.join(dir, 'out'), '--threads', '2'],
-      { cwd: root, timeoutMs: 300_000, env: { ...process.env, SGDR_QUIET: '1' } },
-    );
+    const r = await runSgdr(['compare', '--config', file, '--out', path.join(dir, 'out'), '--threads', '2'], {
+      timeoutMs: 300_000,
+    });
     expect(r.status, r.stderr).toBe(0);
     const runDir = path.join(dir, 'out', 'runs', 'sgdr', 'seed-0');
     expect(fs.readdirSync(runDir).sort()).toEqual([

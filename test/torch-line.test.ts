@@ -18,7 +18,7 @@ import { builtLibTorch, native } from '../lib/binding';
 import { readZipDirectory } from '../lib/serialization/zip';
 import { tempDir } from './helpers/native';
 import { writeIdxDataset } from './helpers/idx';
-import { runCommand } from './helpers/cli';
+import { runSgdr, smallTrainFlags } from './helpers/cli';
 import { PYTHON, referenceTorchVersion, requireTorchOrSkip, runPython } from './helpers/python';
 
 const root = path.resolve(__dirname, '..');
@@ -130,34 +130,20 @@ torch.save(sd, sys.argv[1])`,
   it('our checkpoints, snapshots and best model load with torch.load as called today (weights_only=True on 2.x), tensor for tensor', async () => {
     const data = writeIdxDataset(path.join(tempDir('torch-line-data'), 'd'), 48, 16, { gzip: false });
     const out = path.join(tempDir('torch-line-train'), 'run');
-    const r = await runCommand(
-      process.execPath,
-      [
-        path.join(root, 'bin/sgdr.js'),
-        'train',
-        '--data',
-        `fashion-mnist:${data}`,
-        '--batch-size',
-        '16',
-        '--stem',
-        'cifar',
-        '--image-size',
-        '12',
-        '--threads',
-        '2',
-        '--epochs',
-        '3',
-        '--t0',
-        '1',
-        '--t-mult',
-        '2',
-        '--seed',
-        '3',
-        '--out',
-        out,
-      ],
-      { cwd: root, timeoutMs: 170_000, env: { ...process.env, SGDR_QUIET: '1' } },
-    );
+    const r = await runSgdr([
+      'train',
+      ...smallTrainFlags(data),
+      '--epochs',
+      '3',
+      '--t0',
+      '1',
+      '--t-mult',
+      '2',
+      '--seed',
+      '3',
+      '--out',
+      out,
+    ]);
     expect(r.status, r.stderr).toBe(0);
     const files = fs
       .readdirSync(out)

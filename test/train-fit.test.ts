@@ -14,41 +14,20 @@ import {
   SGD,
   stateDictEntries,
   WarmRestarts,
-  type EpochMetrics,
   type FitOptions,
 } from '../lib';
+import { fitSmall, withoutTimings } from './helpers/fit-run';
 import { tempDir } from './helpers/native';
 import { writeIdxDataset } from './helpers/idx';
 
 const data = writeIdxDataset(path.join(tempDir('fit-data'), 'd'), 96, 40);
 
-/** A small, fast run: ResNet-18 with the cifar stem on 12 px crops... of 28 px images, batch 16. */
-async function run(outDir: string | undefined, extra: Partial<FitOptions> = {}) {
-  const { train, val } = openData(`fashion-mnist:${data}`, { augment: true });
-  const model = resnet('resnet18', { numClasses: 10, inChannels: 1, stem: 'imagenet', seed: 7 });
-  const optimizer = new SGD(model, { lr: 0.05, momentum: 0.9, weightDecay: 5e-4, nesterov: true });
-  try {
-    return await fit({
-      model,
-      optimizer,
-      schedule: new WarmRestarts({ lr: 0.05, t0: 1, tMult: 2 }),
-      train,
-      val,
-      epochs: 4,
-      batchSize: 16,
-      seed: 3,
-      outDir,
-      ...extra,
-    });
-  } finally {
-    model.dispose();
-    train.dispose();
-    val.dispose();
-  }
-}
+/** ResNet-18 on 28 px images, batch 16, SGD with Nesterov momentum and weight decay (test/helpers/fit-run.ts). */
+const run = (outDir: string | undefined, extra: Partial<FitOptions> = {}) =>
+  fitSmall(data, outDir, { sgd: { weightDecay: 5e-4, nesterov: true }, ...extra });
 
 // Timings differ between runs; everything else must not.
-const stable = (rows: EpochMetrics[]) => rows.map(({ seconds: _s, images_per_second: _ips, ...rest }) => rest);
+const stable = withoutTimings;
 
 describe('fit()', () => {
   let straight: Awaited<ReturnType<typeof run>>;

@@ -3,51 +3,25 @@
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { describe, expect, it } from 'vitest';
-import {
-  ConstantLR,
-  fit,
-  loadCheckpoint,
-  openData,
-  resnet,
-  SGD,
-  WarmRestarts,
-  type EpochMetrics,
-  type FitOptions,
-  type Schedule,
-} from '../lib';
-import { runCommand } from './helpers/cli';
+import { ConstantLR, loadCheckpoint, type EpochMetrics, type FitOptions, type Schedule } from '../lib';
+import { runSgdr, smallTrainFlags } from './helpers/cli';
 import { writeIdxDataset } from './helpers/idx';
+import { fitSmall, withoutTimings } from './helpers/fit-run';
 import { tempDir } from './helpers/native';
 
 const data = writeIdxDataset(path.join(tempDir('longer-data'), 'd'), 48, 20);
-const root = path.resolve(__dirname, '..');
 
-async function run(outDir: string | undefined, extra: Partial<FitOptions> & { makeSchedule?: () => Schedule } = {}) {
-  const { train, val } = openData(`fashion-mnist:${data}`, { augment: true });
-  const model = resnet('resnet18', { numClasses: 10, inChannels: 1, stem: 'imagenet', seed: 7 });
-  const optimizer = new SGD(model, { lr: 0.05, momentum: 0.9, weightDecay: 5e-4 });
+const run = (outDir: string | undefined, extra: Partial<FitOptions> & { makeSchedule?: () => Schedule } = {}) => {
   const { makeSchedule, ...options } = extra;
-  try {
-    return await fit({
-      model,
-      optimizer,
-      schedule: makeSchedule ? makeSchedule() : new WarmRestarts({ lr: 0.05, t0: 1, tMult: 2 }),
-      train,
-      val,
-      epochs: 7,
-      batchSize: 16,
-      seed: 3,
-      outDir,
-      ...options,
-    });
-  } finally {
-    model.dispose();
-    train.dispose();
-    val.dispose();
-  }
-}
+  return fitSmall(data, outDir, {
+    sgd: { weightDecay: 5e-4 },
+    epochs: 7,
+    ...(makeSchedule ? { schedule: makeSchedule() } : {}),
+    ...options,
+  });
+};
 
-const stable = (rows: EpochMetrics[]) => rows.map(({ seconds: _s, images_per_second: _ips, ...rest }) => rest);
+const stable = withoutTimings;
 const readRows = (dir: string) =>
   fs
     .readFileSync(path.join(dir, 'metrics.jsonl'), 'utf8')
@@ -159,25 +133,8 @@ describe('training longer with fit({ resume: true, epochs: N })', () => {
 
 describe('sgdr train --resume DIR --epochs N', () => {
   it('extends a finished run to the rows of an uninterrupted run of N epochs', async () => {
-    const sgdr = (...args: string[]) =>
-      runCommand(process.execPath, [path.join(root, 'bin/sgdr.js'), ...args], {
-        cwd: root,
-        timeoutMs: 170_000,
-        env: { ...process.env, SGDR_QUIET: '1' },
-      });
-    const small = [
-      '--data',
-      `fashion-mnist:${data}`,
-      '--batch-size',
-      '16',
-      '--stem',
-      'cifar',
-      '--image-size',
-      '12',
-      '--threads',
-      '2',
-      '--no-augment',
-    ];
+    const sgdr = (...args: string[]) => runSgdr(args);
+    const small = [...smallTrainFlags(data), '--no-augment'];
     const dir = tempDir('cli-longer');
     const a = path.join(dir, 'a');
     const b = path.join(dir, 'b');

@@ -2,16 +2,8 @@
 // follow them, and a run stopped after an epoch resumes with the same LRs and restart points.
 import * as path from 'node:path';
 import { describe, expect, it } from 'vitest';
-import {
-  fit,
-  loadCheckpoint,
-  openData,
-  PlateauRestarts,
-  resnet,
-  SGD,
-  type EpochMetrics,
-  type FitOptions,
-} from '../lib';
+import { fit, loadCheckpoint, openData, PlateauRestarts, resnet, SGD, type FitOptions } from '../lib';
+import { fitSmall, withoutTimings } from './helpers/fit-run';
 import { tempDir } from './helpers/native';
 import { writeIdxDataset } from './helpers/idx';
 
@@ -21,32 +13,12 @@ const data = writeIdxDataset(path.join(tempDir('plateau-data'), 'd'), 96, 40);
 const options = { lr: 0.05, t0: 20, patience: 1, threshold: 0.5 } as const;
 
 async function run(outDir: string | undefined, extra: Partial<FitOptions> = {}) {
-  const { train, val } = openData(`fashion-mnist:${data}`, { augment: true });
-  const model = resnet('resnet18', { numClasses: 10, inChannels: 1, stem: 'imagenet', seed: 7 });
-  const optimizer = new SGD(model, { lr: 0.05, momentum: 0.9 });
   const schedule = new PlateauRestarts(options);
-  try {
-    const result = await fit({
-      model,
-      optimizer,
-      schedule,
-      train,
-      val,
-      epochs: 6,
-      batchSize: 16,
-      seed: 3,
-      outDir,
-      ...extra,
-    });
-    return { result, schedule };
-  } finally {
-    model.dispose();
-    train.dispose();
-    val.dispose();
-  }
+  const result = await fitSmall(data, outDir, { schedule, epochs: 6, ...extra });
+  return { result, schedule };
 }
 
-const stable = (rows: EpochMetrics[]) => rows.map(({ seconds: _s, images_per_second: _ips, ...rest }) => rest);
+const stable = withoutTimings;
 
 describe('fit() with PlateauRestarts', () => {
   let straight: Awaited<ReturnType<typeof run>>;

@@ -5,17 +5,8 @@
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
-import {
-  fit,
-  openData,
-  readTorchFile,
-  resnet,
-  SGD,
-  swaLearningRate,
-  WarmRestarts,
-  type FitOptions,
-  type TensorRecord,
-} from '../lib';
+import { readTorchFile, swaLearningRate, WarmRestarts, type FitOptions, type TensorRecord } from '../lib';
+import { fitSmall } from './helpers/fit-run';
 import { removeTempDirs, tempDir } from './helpers/native';
 import { writeIdxDataset } from './helpers/idx';
 import { requireTorchOrSkip, runPython } from './helpers/python';
@@ -25,29 +16,8 @@ afterAll(removeTempDirs);
 const data = writeIdxDataset(path.join(tempDir('swa-data'), 'd'), 96, 40);
 
 /** ResNet-18 (imagenet stem) on 96 images of 28 px, batch 16: 6 batches an epoch. */
-async function run(outDir: string | undefined, extra: Partial<FitOptions> = {}) {
-  const { train, val } = openData(`fashion-mnist:${data}`, { augment: true });
-  const model = resnet('resnet18', { numClasses: 10, inChannels: 1, stem: 'imagenet', seed: 7 });
-  const optimizer = new SGD(model, { lr: 0.05, momentum: 0.9, weightDecay: 5e-4 });
-  try {
-    return await fit({
-      model,
-      optimizer,
-      schedule: new WarmRestarts({ lr: 0.05, t0: 1, tMult: 2 }),
-      train,
-      val,
-      epochs: 4,
-      batchSize: 16,
-      seed: 3,
-      outDir,
-      ...extra,
-    });
-  } finally {
-    model.dispose();
-    train.dispose();
-    val.dispose();
-  }
-}
+const run = (outDir: string | undefined, extra: Partial<FitOptions> = {}) =>
+  fitSmall(data, outDir, { sgd: { weightDecay: 5e-4 }, ...extra });
 
 const load = async (file: string) => (await readTorchFile(file)) as Map<string, TensorRecord>;
 

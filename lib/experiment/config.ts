@@ -536,18 +536,8 @@ export function runConfigFor(config: ExperimentConfig, entry: ExperimentSchedule
     ...(config.keep ? { keep: config.keep } : {}),
     ...(config.tensorboard !== undefined ? { tensorboard: config.tensorboard } : {}),
   };
-  for (const k of [
-    'limitTrain',
-    'limitVal',
-    'augment',
-    'hflip',
-    'pad',
-    'imageSize',
-    'resize',
-    'fastDecode',
-    'mean',
-    'std',
-  ] as const) {
+  for (const k of DATA_KEYS) {
+    if (k === 'source') continue; // the run's data set is `data` above
     if (d[k] !== undefined) (run as unknown as Record<string, unknown>)[k] = d[k];
   }
   if (config.model.initWeights) run.initWeights = config.model.initWeights;

@@ -787,15 +787,7 @@ async function runFit(o: FitOptions): Promise<FitResult> {
             writer.flush();
           });
         }
-        await saveCheckpoint(
-          path.join(outDir, CHECKPOINT),
-          o.model,
-          o.optimizer,
-          o.schedule.state(),
-          position,
-          state,
-          swa && swa.count > 0 ? swa.parametersDict() : undefined,
-        );
+        await checkpoint(outDir, state);
       }
       await o.callbacks?.onEpochEnd?.(row);
       if (cycle && snapshot) await o.callbacks?.onCycleEnd?.(cycle, snapshot, row);
@@ -819,19 +811,25 @@ async function runFit(o: FitOptions): Promise<FitResult> {
     if (events) logEvents(() => events!.close());
   }
 
+  /** checkpoint.pth at `position`: model, optimizer, schedule state, and the SWA average so far. */
+  async function checkpoint(dir: string, state?: Parameters<typeof saveCheckpoint>[5]): Promise<void> {
+    const average = swa && swa.count > 0 ? swa.parametersDict() : undefined;
+    await saveCheckpoint(
+      path.join(dir, CHECKPOINT),
+      o.model,
+      o.optimizer,
+      o.schedule.state(),
+      position,
+      state,
+      average,
+    );
+  }
+
   async function stop(epoch: number, batch: number): Promise<FitResult> {
     position = { ...position, epoch, batch };
     if (events) logEvents(() => events!.flush());
     if (outDir) {
-      await saveCheckpoint(
-        path.join(outDir, CHECKPOINT),
-        o.model,
-        o.optimizer,
-        o.schedule.state(),
-        position,
-        undefined,
-        swa && swa.count > 0 ? swa.parametersDict() : undefined,
-      );
+      await checkpoint(outDir);
     }
     return { ...result(), aborted: true };
   }

@@ -229,12 +229,15 @@ class TrainerWrap : public Napi::ObjectWrap<TrainerWrap> {
     return promise;
   }
 
-  // The epoch's running sums, kept on the device (no host sync per batch).
-  static void Accumulate(const StepOutput& step, const torch::Tensor& y, int64_t n, torch::Tensor& loss_sum,
-                         torch::Tensor& correct_sum) {
+  // The epoch's running sums, kept on the device (no host sync per batch). Returns the batch's
+  // correct predictions (a 0-dim device tensor), which a progress report reads.
+  static torch::Tensor Accumulate(const StepOutput& step, const torch::Tensor& y, int64_t n, torch::Tensor& loss_sum,
+                                  torch::Tensor& correct_sum) {
     torch::NoGradGuard no_grad;
     loss_sum.add_(step.loss.detach().to(torch::kFloat64), static_cast<double>(n));
-    correct_sum.add_(step.logits.argmax(1).eq(y).sum());
+    torch::Tensor correct = step.logits.argmax(1).eq(y).sum();
+    correct_sum.add_(correct);
+    return correct;
   }
 
   void ApplyLr(double lr) {
@@ -327,6 +330,7 @@ class TrainerWrap : public Napi::ObjectWrap<TrainerWrap> {
               module->train(true);
               ApplyLr(lrs[b]);
               torch::Tensor y = batch.labels.to(device, /*non_blocking=*/true);
+              torch::Tensor batch_correct;  // this batch's correct predictions, once counted
               const StepOutput step = TrainOneStep(module, opt, batch.images.to(device, /*non_blocking=*/true), y,
                                                    skip_nonfinite ? &skipped_step : nullptr);
               const torch::Tensor& loss = step.loss;
@@ -337,7 +341,7 @@ class TrainerWrap : public Napi::ObjectWrap<TrainerWrap> {
                   host_bad_loss = loss.item<double>();
                 }
               } else {
-                Accumulate(step, y, n, loss_sum, correct_sum);
+                batch_correct = Accumulate(step, y, n, loss_sum, correct_sum);
                 if (!skip_nonfinite && cheap_sync) {
                   // On the CPU the loss is already there: one read, and the epoch stops at the bad batch.
                   const double l = loss.item<double>();
@@ -360,12 +364,12 @@ class TrainerWrap : public Napi::ObjectWrap<TrainerWrap> {
                 m->batch = b + 1;
                 m->batches = batches;
                 m->loss = batch_loss;
-                {
+                if (n > 0) {
                   // Only on the batches that are reported: the loss read above has synchronised already.
+                  // A skipped batch was not counted into the sums, so its count is made here.
                   torch::NoGradGuard no_grad;
-                  m->accuracy = n > 0 ? static_cast<double>(step.logits.argmax(1).eq(y).sum().item<int64_t>()) /
-                                            static_cast<double>(n)
-                                      : 0.0;
+                  if (!batch_correct.defined()) batch_correct = step.logits.argmax(1).eq(y).sum();
+                  m->accuracy = static_cast<double>(batch_correct.item<int64_t>()) / static_cast<double>(n);
                 }
                 m->lr = lrs[b];
                 const double secs = std::chrono::duration<double>(Clock::now() - t0).count();
