@@ -11,10 +11,12 @@
       "include_dirs": [
         "native",
         "<!(node -p \"require('node-addon-api').include_dir\")",
-        "<!@(node scripts/find-libtorch.js --include-dirs)"
+        "<!@(node scripts/find-libtorch.js --include-dirs)",
+        "<!@(node scripts/find-libtorch.js --c10d-include-dirs)"
       ],
       "defines": [
         "<!@(node scripts/find-libtorch.js --defines)",
+        "<!@(node scripts/find-libtorch.js --c10d-defines)",
         "NAPI_VERSION=8",
         "NAPI_CPP_EXCEPTIONS",
         "NODE_ADDON_API_DISABLE_DEPRECATED"

@@ -151,6 +151,33 @@ export interface NativeTrainerOptions {
   shuffle?: boolean;
   workers?: number;
   prefetch?: number;
+  /** Data-parallel training over this group (batchSize is then per rank). */
+  processGroup?: NativeProcessGroup;
+  /** All-reduce gradient buckets while backward runs (default true). */
+  overlap?: boolean;
+}
+
+/** Options of NativeProcessGroup.connect (lib/distributed/process-group.ts documents each). */
+export interface NativeProcessGroupOptions {
+  rank: number;
+  worldSize: number;
+  masterAddr: string;
+  masterPort: number;
+  localRank?: number;
+  timeoutSeconds?: number;
+  backend?: 'gloo' | 'nccl';
+}
+
+/** A c10d process group (native/binding/process_group_wrap.cc). */
+export interface NativeProcessGroup {
+  rank(): number;
+  worldSize(): number;
+  backend(): string;
+  allReduce(tensor: NativeTensor): Promise<void>;
+  broadcast(tensor: NativeTensor, root?: number): Promise<void>;
+  barrier(): Promise<void>;
+  markFinished(): void;
+  close(): void;
 }
 
 /** A dataset spec as the native layer reads it (see lib/data/spec.ts for the meaning of each field). */
@@ -246,12 +273,17 @@ export interface NativeBinding {
   ) => NativeLRScheduler;
   NativeTrainer: new (model: NativeResNet, optimizer: NativeOptimizer, options: NativeTrainerOptions) => NativeTrainer;
   NativeDataset: new (spec: NativeDataSpec) => NativeDataset;
+  NativeProcessGroup: {
+    connect(options: NativeProcessGroupOptions): Promise<NativeProcessGroup>;
+    backends(): { gloo: boolean; nccl: boolean };
+  };
   NativeDataLoader: new (dataset: NativeDataset, options: NativeLoaderOptions) => NativeDataLoader;
   trainStep(
     model: NativeResNet,
     optimizer: NativeOptimizer,
     input: NativeTensor,
     target: NativeTensor,
+    options?: { processGroup?: NativeProcessGroup },
   ): Promise<{ loss: number }>;
   evaluate(
     model: NativeResNet,

@@ -27,6 +27,17 @@ export {
 } from './optim/lr-scheduler';
 export { WarmRestartsDriver } from './optim/warm-restarts-driver';
 export { trainStep, evaluate, type EvaluationResult } from './train/step';
+export {
+  ProcessGroup,
+  initProcessGroup,
+  distributedEnv,
+  launchRanks,
+  freePort,
+  type ProcessGroupOptions,
+  type DistributedEnv,
+  type LaunchOptions,
+  type LaunchResult,
+} from './distributed';
 export { DisposedError, DivergenceError, RunFolderInUseError } from './errors';
 export {
   resolveDevice,

@@ -11,7 +11,7 @@
  *   4. the system package (Debian/Ubuntu libtorch-dev: /usr/lib/<triplet>/cmake/Torch)
  *
  * Usage: node scripts/find-libtorch.js [--json | --summary | --version | --cmake-dir | --include-dirs | --lib-dir |
- *        --libraries | --defines | --cuda | --cxx-standard | --cxx-flag]       (the last ones print gyp-friendly, space-separated lists)
+ *        --libraries | --defines | --cuda | --cxx-standard | --cxx-flag | --c10d-defines | --c10d-include-dirs]       (the last ones print gyp-friendly, space-separated lists)
  */
 const fs = require('fs');
 const path = require('path');
@@ -81,6 +81,7 @@ function describe(source, cmakeDir, extra = {}) {
   const version = versionFromHeaders(includeRoot);
   const python = extra.python;
   const cxxStandard = cxxStandardFromCmake(cmakeDir);
+  const c10d = c10dOf(prefix, includeRoot, cuda);
   return {
     source,
     version,
@@ -94,6 +95,45 @@ function describe(source, cmakeDir, extra = {}) {
     cuda,
     cudaVersion: cuda ? cudaVersionOf(prefix, libDir) : undefined,
     python,
+    c10d,
+  };
+}
+
+/**
+ * What data parallelism can be built with (native/distributed/): the c10d backends whose headers
+ * are all here. Gloo: ProcessGroupGloo.hpp from LibTorch plus Gloo's own headers, which the PyTorch
+ * wheel does not ship (Debian's libgloo-dev; $GLOO_INCLUDE_DIR elsewhere; gloo_backend.cc says why
+ * those are sound against the wheel). NCCL: a CUDA LibTorch's ProcessGroupNCCL.hpp plus nccl.h (the
+ * CUDA wheel's nvidia-nccl package, $NCCL_INCLUDE_DIR, or the system's).
+ */
+function c10dOf(prefix, includeRoot, cuda) {
+  const c10dDir = path.join(includeRoot, 'torch/csrc/distributed/c10d');
+  const withHeader = (dirs, rel) => dirs.filter(Boolean).find((d) => fs.existsSync(path.join(d, rel)));
+  const gloo = fs.existsSync(path.join(c10dDir, 'ProcessGroupGloo.hpp'))
+    ? withHeader([process.env.GLOO_INCLUDE_DIR, includeRoot, '/usr/include', '/usr/local/include'], 'gloo/algorithm.h')
+    : undefined;
+  // The wheel's torch/ sits in site-packages beside nvidia/nccl/.
+  const nccl =
+    cuda && fs.existsSync(path.join(c10dDir, 'ProcessGroupNCCL.hpp'))
+      ? withHeader(
+          [
+            process.env.NCCL_INCLUDE_DIR,
+            path.join(prefix, '..', 'nvidia', 'nccl', 'include'),
+            '/usr/include',
+            '/usr/local/cuda/include',
+          ],
+          'nccl.h',
+        )
+      : undefined;
+  const system = new Set(['/usr/include', '/usr/local/include']);
+  return {
+    gloo: Boolean(gloo),
+    nccl: Boolean(nccl),
+    defines: [].concat(
+      gloo ? ['SGDR_WITH_GLOO', 'USE_C10D_GLOO'] : [],
+      nccl ? ['SGDR_WITH_NCCL', 'USE_C10D_NCCL'] : [],
+    ),
+    includeDirs: [gloo, nccl].filter((d) => d && !system.has(d) && d !== includeRoot),
   };
 }
 
@@ -251,6 +291,8 @@ if (require.main === module) {
       '--cuda': () => (t.cuda ? '1' : '0'),
       '--cxx-standard': () => String(t.cxxStandard),
       '--cxx-flag': () => `-std=c++${t.cxxStandard}`,
+      '--c10d-defines': () => t.c10d.defines.join(' '),
+      '--c10d-include-dirs': () => t.c10d.includeDirs.join(' '),
     }[arg];
     if (!out) throw new Error(`unknown option ${arg}`);
     process.stdout.write(out() + '\n');

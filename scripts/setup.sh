@@ -15,8 +15,9 @@ cd "$(dirname "$0")/.."
 #   chromium                headless browser the experiment-report test renders report.html with
 #   clang-format            the native code's format check in npm test
 #   python3-venv            the reference venvs CI makes from local wheels (setup-tensorboard.sh, setup-timm.sh)
+#   libgloo-dev             Gloo's headers, for data parallelism on c10d's Gloo backend (native/distributed/)
 PACKAGES=(libtorch-dev libopenblas0-pthread dataset-fashion-mnist python3-torch python3-torchvision
-          libjpeg-dev libpng-dev cmake g++ make fonts-dejavu-core chromium clang-format python3-venv)
+          libjpeg-dev libpng-dev cmake g++ make fonts-dejavu-core chromium clang-format python3-venv libgloo-dev)
 
 if command -v dpkg-query >/dev/null 2>&1 && command -v apt-get >/dev/null 2>&1; then
   missing=()

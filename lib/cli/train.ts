@@ -4,6 +4,10 @@
  * ends where the uninterrupted run would have. Ctrl-C stops after the current batch, with a
  * checkpoint of the exact position.
  */
+import * as os from 'os';
+import { ProcessGroup } from '../distributed/process-group';
+import { distributedEnv } from '../distributed/env';
+import { launchRanks } from '../distributed/launch';
 import * as fs from 'fs';
 import * as path from 'path';
 import { FileWriteError } from '../atomic-file';
@@ -107,6 +111,21 @@ export const flagSpecs: FlagSpecs = {
   device: { kind: 'string', help: 'auto | cpu | cuda | cuda:N', default: 'auto' },
   threads: { kind: 'integer', help: "LibTorch threads (default: the machine's cores)" },
   workers: { kind: 'integer', help: 'data loader threads (default: automatic)' },
+  nproc: {
+    kind: 'integer',
+    help: 'data-parallel: start N local ranks on c10d (torchrun conventions; --batch-size is per rank)',
+  },
+  'dist-backend': { kind: 'string', help: 'gloo (CPU) | nccl (CUDA) (default: nccl on cuda, else gloo)' },
+  overlap: {
+    kind: 'boolean',
+    help: 'data-parallel: all-reduce gradient buckets while backward runs (default on; --no-overlap: after it)',
+    default: true,
+  },
+  'dist-timeout': {
+    kind: 'number',
+    help: 'seconds a rank may wait for the others before the job fails, naming the lost rank',
+    default: 300,
+  },
   out: { kind: 'string', help: 'run folder (default: runs/train-<time>)' },
   resume: {
     kind: 'string',
@@ -127,7 +146,20 @@ export const flagSpecs: FlagSpecs = {
 };
 
 /** Flags that may differ on --resume: speed, what is written, and --epochs (train longer, when the schedule allows it). */
-const RESUME_FLAGS = new Set(['resume', 'device', 'threads', 'workers', 'json', 'keep', 'tensorboard', 'epochs']);
+const RESUME_FLAGS = new Set([
+  'resume',
+  'device',
+  'threads',
+  'workers',
+  'json',
+  'keep',
+  'tensorboard',
+  'epochs',
+  'nproc',
+  'dist-backend',
+  'dist-timeout',
+  'overlap',
+]);
 
 const KEEP_NAMES = ['checkpoint', 'best', 'snapshots'] as const;
 
@@ -305,6 +337,22 @@ function defaultOutDir(): string {
   return path.join('runs', `train-${stamp}`);
 }
 
+/**
+ * --nproc N: N local ranks of this same command (lib/distributed/launch.ts). The run folder is fixed
+ * here, so every rank writes (rank 0) or reads (resume) the same one; unless --threads is given each
+ * rank gets an equal share of the cores.
+ */
+async function launchTraining(argv: string[], nproc: number, outDir: string, flags: ParsedFlags): Promise<number> {
+  const args = [process.argv[1]!, 'train', ...argv];
+  if (flags.resume === undefined && flags.out === undefined) args.push('--out', outDir);
+  if (flags.threads === undefined) args.push('--threads', String(Math.max(1, Math.floor(os.cpus().length / nproc))));
+  process.stderr.write(
+    `sgdr: data-parallel on ${nproc} local ranks (c10d, 127.0.0.1; global batch ${nproc} × the per-rank --batch-size); run folder ${outDir}\n`,
+  );
+  const result = await launchRanks({ nproc, args });
+  return result.exitCode;
+}
+
 export const command: Command = {
   summary: 'train a ResNet with SGDR or step decay; checkpoints, cycle snapshots, --resume',
   async run(argv) {
@@ -342,13 +390,33 @@ export const command: Command = {
       const problem = outputFolderProblem(outDir);
       if (problem) throw new UsageError(`--out ${outDir}: cannot write to the output folder (${problem})`);
     }
-    const log = (line: string) => process.stderr.write(`${line}\n`);
+    const dist = distributedEnv();
+    const nproc = flags.nproc as number | undefined;
+    if (nproc !== undefined && (nproc < 1 || nproc > 1024))
+      throw new UsageError(`--nproc must be an integer in [1, 1024], got ${String(nproc)}`);
+    if (nproc !== undefined && nproc > 1 && !dist) return await launchTraining(argv, nproc, outDir, flags);
+    let group: ProcessGroup | undefined;
+    if (dist) {
+      if (nproc !== undefined && nproc !== dist.worldSize)
+        throw new UsageError(`--nproc ${nproc} differs from this job's WORLD_SIZE=${dist.worldSize}`);
+      const backend =
+        (flags['dist-backend'] as string | undefined) ?? (String(config.device).startsWith('cuda') ? 'nccl' : 'gloo');
+      if (backend !== 'gloo' && backend !== 'nccl')
+        throw new UsageError(`--dist-backend must be gloo or nccl, got '${backend}'`);
+      const timeout = (flags['dist-timeout'] as number | undefined) ?? flagDefault<number>(flagSpecs, 'dist-timeout');
+      if (!(timeout > 0)) throw new UsageError(`--dist-timeout must be > 0 seconds, got ${String(timeout)}`);
+      if (backend === 'nccl' && String(config.device) === 'cuda') config.device = `cuda:${dist.localRank}`;
+      group = await ProcessGroup.connect({ ...dist, backend, timeoutSeconds: timeout });
+    }
+    // Rank 0 speaks for the job; the other ranks print only their errors.
+    const quiet = group !== undefined && !group.isMain;
+    const log = quiet ? () => {} : (line: string) => process.stderr.write(`${line}\n`);
     const progress = new EpochProgress(config.epochs);
     const stop = new StopSignals({
       log,
       firstMessage: 'stopping after the current batch (a checkpoint keeps the exact position)',
       resumeHint: `Continue with: sgdr train --resume ${outDir}`,
-      watchParent: launchedByNpm(),
+      watchParent: launchedByNpm() || process.env.SGDR_LAUNCHER_PID !== undefined,
     });
     const started = Date.now();
     try {
@@ -358,12 +426,19 @@ export const command: Command = {
         overwrite: Boolean(flags.overwrite),
         signal: stop.signal,
         log,
-        callbacks: {
-          onEpochBegin: () => progress.epochBegin(),
-          onBatchEnd: (p) => progress.batch(p),
-          onEpochEnd: (m) => progress.epochEnd(m),
-        },
+        processGroup: group,
+        overlap: flags.overlap as boolean | undefined,
+        callbacks: quiet
+          ? {}
+          : {
+              onEpochBegin: () => progress.epochBegin(),
+              onBatchEnd: (p) => progress.batch(p),
+              onEpochEnd: (m) => progress.epochEnd(m),
+            },
       });
+      // Every rank reaches the end before any leaves (rank 0 hosts the store the others use).
+      await group?.close();
+      if (quiet) return 0;
       const last = result.history[result.history.length - 1];
       if (result.aborted) {
         log(

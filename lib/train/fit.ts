@@ -30,6 +30,7 @@ import { checkEnsembleMethod, ensembleWeights, weightedEnsembleMetrics, type Ens
 import { FgeSchedule } from '../schedule/fge';
 import { outputFolderProblem, undoEmptyFoldersOnError } from '../folders';
 import { Tensor } from '../tensor';
+import type { ProcessGroup } from '../distributed/process-group';
 import type { DeviceSpec } from '../device';
 import { evaluate } from './step';
 import {
@@ -141,6 +142,17 @@ export interface FitOptions {
   config?: Record<string, unknown>;
   /** One-line notes: stale temporary files removed, a snapshot's missing probabilities remade. */
   log?: (line: string) => void;
+  /**
+   * Data-parallel training over this c10d process group (lib/distributed), as PyTorch's DDP: every
+   * rank calls fit() with the same options; batchSize is per rank (the global batch is batchSize ×
+   * worldSize); each rank trains on its DistributedSampler shard of every epoch; rank 0's initial
+   * weights are broadcast; gradients are averaged in buckets; the schedule steps once per global
+   * step. Only rank 0 writes outDir (metrics, checkpoints, snapshots, events); on resume every rank
+   * reads its checkpoint, so outDir must be one folder all ranks see.
+   */
+  processGroup?: ProcessGroup;
+  /** With processGroup: all-reduce gradient buckets while backward runs (default true; see BENCHMARKS.md). */
+  overlap?: boolean;
 }
 
 export interface KeepFiles {
@@ -347,7 +359,12 @@ async function runFit(o: FitOptions): Promise<FitResult> {
   if (!Number.isInteger(seed) || seed < 0)
     throw new RangeError(`seed must be an integer >= 0, got ${describeValue(seed)}`);
   if (o.resume && !o.outDir) throw new TypeError('resume needs outDir');
-  const outDir = o.outDir;
+  const group = o.processGroup;
+  // Every rank reads a resumed run from readDir; only rank 0 writes (outDir is unset on the others).
+  // What decides the course of training (what is evaluated, and how) reads readDir, so every rank
+  // makes the same collective calls in the same order.
+  const readDir = o.outDir;
+  const outDir = group && !group.isMain ? undefined : o.outDir;
   const log = o.log ?? (() => {});
   if (outDir) {
     claimRunFolder(outDir, { resume: o.resume, overwrite: o.overwrite });
@@ -372,6 +389,8 @@ async function runFit(o: FitOptions): Promise<FitResult> {
     ...(skipNonFinite ? { skipNonFinite: true } : {}),
     ...(o.swa ? { swa: o.swa } : {}),
     ...(o.ensemble && o.ensemble !== 'last' ? { ensemble: o.ensemble } : {}),
+    // Sharding follows the world size: a run resumes on as many ranks as it started with.
+    ...(group ? { worldSize: group.worldSize } : {}),
   };
 
   // A batch larger than its data set is the whole data set: the same computation, and no attempt
@@ -393,6 +412,7 @@ async function runFit(o: FitOptions): Promise<FitResult> {
     seed,
     shuffle: o.shuffle ?? true,
     workers: o.workers,
+    ...(group ? { processGroup: group.native, overlap: o.overlap ?? true } : {}),
   });
   const batches = trainer.batchesPerEpoch();
   // The AdamW paper's decoupled decay per step is eta_t·lambda (eta_t the schedule multiplier);
@@ -476,18 +496,18 @@ async function runFit(o: FitOptions): Promise<FitResult> {
   try {
     if (
       o.resume &&
-      outDir &&
-      !fs.existsSync(path.join(outDir, CHECKPOINT)) &&
-      fs.existsSync(path.join(outDir, 'summary.json'))
+      readDir &&
+      !fs.existsSync(path.join(readDir, CHECKPOINT)) &&
+      fs.existsSync(path.join(readDir, 'summary.json'))
     ) {
       // A finished run whose checkpoint was not kept cannot go on: starting again would replace it.
       throw new Error(
-        `cannot resume ${outDir}: the run finished and its ${CHECKPOINT} was not kept (keep.checkpoint false), ` +
+        `cannot resume ${readDir}: the run finished and its ${CHECKPOINT} was not kept (keep.checkpoint false), ` +
           'so it cannot train longer; start a new run (its other files stay as they are)',
       );
     }
-    if (o.resume && outDir && fs.existsSync(path.join(outDir, CHECKPOINT))) {
-      const ckpt = await loadCheckpoint(path.join(outDir, CHECKPOINT));
+    if (o.resume && readDir && fs.existsSync(path.join(readDir, CHECKPOINT))) {
+      const ckpt = await loadCheckpoint(path.join(readDir, CHECKPOINT));
       const differs = (k: string) =>
         JSON.stringify(ckpt.position.config[k]) !== JSON.stringify(config[k as keyof typeof config]);
       // Another number of epochs: training longer (or ending sooner) than the run was set up for.
@@ -500,29 +520,29 @@ async function runFit(o: FitOptions): Promise<FitResult> {
           batchSize,
           trainSize: o.train.size,
         });
-        if (problem) throw new Error(`cannot resume ${outDir} with epochs ${epochs}: ${problem}`);
+        if (problem) throw new Error(`cannot resume ${readDir} with epochs ${epochs}: ${problem}`);
       }
       const mismatch = Object.keys(config).find((k) => k !== 'epochs' && differs(k));
       if (mismatch) {
         throw new Error(
-          `cannot resume ${outDir}: its '${mismatch}' was ${JSON.stringify(ckpt.position.config[mismatch])}, now ${JSON.stringify(config[mismatch as keyof typeof config])}`,
+          `cannot resume ${readDir}: its '${mismatch}' was ${JSON.stringify(ckpt.position.config[mismatch])}, now ${JSON.stringify(config[mismatch as keyof typeof config])}`,
         );
       }
       if (differs('epochs')) {
         log(
-          `resume: ${outDir} was set up for ${String(ckpt.position.config.epochs)} epochs, now ${epochs} (${ckpt.position.epoch} done)`,
+          `resume: ${readDir} was set up for ${String(ckpt.position.config.epochs)} epochs, now ${epochs} (${ckpt.position.epoch} done)`,
         );
         ckpt.position.config = { ...ckpt.position.config, epochs };
         // The run is unfinished again until its new last epoch: its old summary no longer holds.
-        fs.rmSync(path.join(outDir, 'summary.json'), { force: true });
+        if (outDir) fs.rmSync(path.join(outDir, 'summary.json'), { force: true });
       }
-      const file = path.join(outDir, CHECKPOINT);
+      const file = path.join(readDir, CHECKPOINT);
       const restore = async (what: string, work: () => unknown): Promise<void> => {
         try {
           await work();
         } catch (err) {
           throw new Error(
-            `cannot resume ${outDir}: ${file}: its ${what} does not fit this run: ${(err as Error).message.split('\n')[0]}`,
+            `cannot resume ${readDir}: ${file}: its ${what} does not fit this run: ${(err as Error).message.split('\n')[0]}`,
           );
         }
       };
@@ -534,7 +554,7 @@ async function runFit(o: FitOptions): Promise<FitResult> {
         const saved = ckpt.swaAverage;
         if (!saved)
           throw new Error(
-            `cannot resume ${outDir}: ${file} records ${position.swa.count} SWA model(s) but holds no SWA average`,
+            `cannot resume ${readDir}: ${file} records ${position.swa.count} SWA model(s) but holds no SWA average`,
           );
         await restore('SWA average', () => {
           swa = WeightAverage.restore(parameterNames, saved, position.swa!.count);
@@ -543,7 +563,9 @@ async function runFit(o: FitOptions): Promise<FitResult> {
       // The ensemble so far, from the snapshots' validation probabilities. A missing file is made
       // again from the snapshot's weights when they are there, and otherwise left out (said so).
       let reloaded = false;
+      // Only rank 0 reports the ensemble, so only it reloads the snapshots' probabilities.
       for (const s of position.snapshots.slice(-ensembleSize)) {
+        if (!outDir) break;
         if (!s.probabilities) continue;
         const file = path.join(outDir, s.probabilities);
         if (!fs.existsSync(file)) {
@@ -571,13 +593,13 @@ async function runFit(o: FitOptions): Promise<FitResult> {
         try {
           saved = (await readTorchFile(file)) as Map<string, TensorRecord>;
         } catch (err) {
-          throw new Error(`cannot resume ${outDir}: ${file}: ${(err as Error).message}`);
+          throw new Error(`cannot resume ${readDir}: ${file}: ${(err as Error).message}`);
         }
         const probs = saved instanceof Map ? saved.get('probabilities') : undefined;
         const labels = saved instanceof Map ? saved.get('labels') : undefined;
         if (!probs || !labels || probs.shape.length !== 2 || labels.shape[0] !== probs.shape[0]) {
           throw new Error(
-            `cannot resume ${outDir}: ${file} is not a validation probabilities file of this run (delete it to leave cycle ${s.cycle + 1} out of the ensemble)`,
+            `cannot resume ${readDir}: ${file} is not a validation probabilities file of this run (delete it to leave cycle ${s.cycle + 1} out of the ensemble)`,
           );
         }
         snapshotProbs.push(probs.data as Float32Array);
@@ -666,7 +688,7 @@ async function runFit(o: FitOptions): Promise<FitResult> {
       // An adaptive schedule's cycle end is only known after this evaluation: keep its probabilities.
       const val = o.val
         ? await trainer
-            .evaluate({ probabilities: Boolean((adaptive || ends.get(e + 1)) && outDir) })
+            .evaluate({ probabilities: Boolean((adaptive || ends.get(e + 1)) && readDir) })
             .catch((err: unknown) => {
               throw outOfMemory(
                 err,
@@ -956,6 +978,7 @@ async function writeSummary(dir: string, result: FitResult, config: Record<strin
   const lastEnsemble = [...result.history].reverse().find((r) => r.ensemble_val_loss !== undefined);
   const summary = {
     config,
+    world_size: typeof config.worldSize === 'number' ? config.worldSize : 1,
     epochs: result.history.length,
     final: last ?? null,
     best: result.best,

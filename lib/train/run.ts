@@ -4,6 +4,7 @@
  * weights), the optimizer and the schedule, then fit(). `sgdr train` and experiments both go through
  * here, and the config is saved with the run so `--resume` can rebuild exactly the same run.
  */
+import type { ProcessGroup } from '../distributed/process-group';
 import * as fs from 'fs';
 import * as path from 'path';
 import { openData, type DataOptions } from '../data';
@@ -74,6 +75,10 @@ export interface RunOptions {
   callbacks?: FitCallbacks;
   /** One-line messages about the set-up (model, data, transfer). */
   log?: (line: string) => void;
+  /** Data-parallel over this group (see FitOptions.processGroup): only rank 0 writes outDir. */
+  processGroup?: ProcessGroup;
+  /** With processGroup: all-reduce gradient buckets while backward runs (default true). */
+  overlap?: boolean;
 }
 
 export const RUN_CONFIG_FILE = 'run.json';
@@ -113,8 +118,10 @@ export function runTraining(
 
 async function trainRun(config: RunConfig, options: RunOptions): Promise<FitResult & { transfer?: TransferReport }> {
   const log = options.log ?? (() => {});
+  // Only rank 0 of a data-parallel job writes the run folder.
+  const writes = !options.processGroup || options.processGroup.isMain;
   // Refused here, before run.json is written: an outDir with another run's files needs resume or overwrite.
-  if (options.outDir)
+  if (options.outDir && writes)
     claimRunFolder(options.outDir, { resume: options.resume, overwrite: options.overwrite, runConfig: true });
   if (config.threads !== undefined) setNumThreads(config.threads);
   const { train, val } = openData(config.data, config);
@@ -195,7 +202,7 @@ async function trainRun(config: RunConfig, options: RunOptions): Promise<FitResu
       `${config.arch} (${stemUsed === 'cifar' ? 'cifar stem: 3×3 conv1, no max-pool' : 'imagenet stem: 7×7 conv1 + max-pool'}, ${model.parameterCount().toLocaleString('en')} parameters) on ${model.device}; ` +
         `train ${train.size} × ${train.channels}×${train.height}×${train.width}, val ${val.size}, ${train.numClasses} classes`,
     );
-    if (options.outDir) {
+    if (options.outDir && writes) {
       const saved = Object.fromEntries(
         Object.entries(config).filter(([k]) => !RUNTIME_ONLY.includes(k as keyof RunConfig)),
       );
@@ -232,6 +239,8 @@ async function trainRun(config: RunConfig, options: RunOptions): Promise<FitResu
       config: identity,
       skipNonFinite: config.skipNonFinite,
       log,
+      processGroup: options.processGroup,
+      overlap: options.overlap,
     });
     return { ...result, transfer };
   } finally {

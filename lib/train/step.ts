@@ -2,6 +2,7 @@
  * One training step and one evaluation pass, each off the JS thread. fit() (the epoch loop) is
  * built on the same native pieces; these are for custom loops, tests and benchmarks.
  */
+import type { ProcessGroup } from '../distributed/process-group';
 import { native } from '../binding';
 import { withCallerStack } from '../errors';
 import type { ResNet } from '../nn/resnet';
@@ -18,6 +19,7 @@ export function trainStep(
   optimizer: Optimizer,
   input: Tensor,
   target: Tensor,
+  options: { processGroup?: ProcessGroup } = {},
 ): Promise<{ loss: number }> {
   return withCallerStack(async () => {
     checkTensor(input, 'input');
@@ -27,7 +29,10 @@ export function trainStep(
         "trainStep(): the optimizer was built for another model's parameters, so the step would not change this model",
       );
     }
-    return native().trainStep(model.native, optimizer.native, input.native, target.native);
+    // Data-parallel: gradients averaged over the group's ranks before the step; the loss is the global batch's.
+    return native().trainStep(model.native, optimizer.native, input.native, target.native, {
+      processGroup: options.processGroup?.native,
+    });
   });
 }
 

@@ -13,6 +13,7 @@
 #include "binding/js_errors.h"
 #include "binding/model_wrap.h"
 #include "binding/optimizer_wrap.h"
+#include "binding/process_group_wrap.h"
 #include "binding/tensor_wrap.h"
 
 namespace sgdr {
@@ -103,6 +104,7 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
   exports.Set("NativeDataset", InitDataset(env));
   exports.Set("NativeDataLoader", InitDataLoader(env));
   exports.Set("NativeTrainer", InitTrainer(env));
+  exports.Set("NativeProcessGroup", ProcessGroupWrap::Init(env));
   exports.Set("trainStep", Napi::Function::New(env, TrainStep, "trainStep"));
   exports.Set("evaluate", Napi::Function::New(env, Evaluate, "evaluate"));
   exports.Set("setNumThreads", Napi::Function::New(env, SetNumThreads, "setNumThreads"));

@@ -12,6 +12,7 @@ struct AddonData {
   Napi::FunctionReference optimizer_constructor;
   Napi::FunctionReference dataset_constructor;
   Napi::FunctionReference data_loader_constructor;
+  Napi::FunctionReference process_group_constructor;
   // The library's error classes (lib/errors.ts), registered at load by setErrorClasses(), so native
   // code throws errors that users can test with instanceof.
   Napi::FunctionReference disposed_error_constructor;

@@ -15,6 +15,8 @@
 #include "binding/js_errors.h"
 #include "binding/model_wrap.h"
 #include "binding/optimizer_wrap.h"
+#include "binding/process_group_wrap.h"
+#include "distributed/data_parallel.h"
 #include "core/train_step.h"
 #include "binding/tensor_wrap.h"
 
@@ -40,7 +42,10 @@ void CheckTargetValues(const torch::Tensor& target, int64_t num_classes) {
 
 }  // namespace
 
-// trainStep(model, optimizer, input, target) -> Promise<{ loss }>
+// trainStep(model, optimizer, input, target, { processGroup? }) -> Promise<{ loss }>
+// With a process group the step is data-parallel: the gradients are averaged over the ranks before
+// the optimizer steps, and the loss returned is the global batch's. The replicas must start equal
+// (the same seed, or a broadcast of rank 0's weights); the trainer does that broadcast itself.
 Napi::Value TrainStep(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
   SGDR_TRY
@@ -51,6 +56,11 @@ Napi::Value TrainStep(const Napi::CallbackInfo& info) {
   model->CheckInput(input);
   const int64_t num_classes = model->module()->options().num_classes;
   CheckTarget(target, input, num_classes);
+  std::shared_ptr<ProcessGroup> group;
+  if (info.Length() > 4 && info[4].IsObject()) {
+    Napi::Value pg = info[4].As<Napi::Object>().Get("processGroup");
+    if (!pg.IsUndefined() && !pg.IsNull()) group = ProcessGroupWrap::Get(pg, "processGroup");
+  }
   auto loss = std::make_shared<double>(0);
   ResNet module = model->module();
   std::mutex* mutex = &model->mutex();
@@ -61,7 +71,13 @@ Napi::Value TrainStep(const Napi::CallbackInfo& info) {
       [=]() mutable {
         CheckTargetValues(target, num_classes);
         std::lock_guard<std::mutex> lock(*mutex);
-        *loss = TrainOneStep(module, *optimizer, input.to(device), target.to(device)).loss.item<double>();
+        if (group) {
+          DataParallel dp(group, module, /*overlap=*/false);
+          TrainOneStep(module, *optimizer, input.to(device), target.to(device), nullptr, &dp);
+          *loss = dp.loss().item<double>();
+        } else {
+          *loss = TrainOneStep(module, *optimizer, input.to(device), target.to(device)).loss.item<double>();
+        }
       },
       [=](Napi::Env env) -> Napi::Value {
         auto o = Napi::Object::New(env);

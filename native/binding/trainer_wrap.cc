@@ -20,6 +20,8 @@
 #include "binding/js_errors.h"
 #include "binding/model_wrap.h"
 #include "binding/optimizer_wrap.h"
+#include "binding/process_group_wrap.h"
+#include "distributed/data_parallel.h"
 #include "core/train_step.h"
 #include "binding/tensor_wrap.h"
 
@@ -104,7 +106,9 @@ class TrainerWrap : public Napi::ObjectWrap<TrainerWrap> {
   }
 
   // new NativeTrainer(model, optimizer, { train: NativeDataset, val?: NativeDataset, batchSize,
-  //                   evalBatchSize?, seed, shuffle?, workers?, prefetch? })
+  //                   evalBatchSize?, seed, shuffle?, workers?, prefetch?, processGroup?, overlap? })
+  // With processGroup the trainer trains data-parallel (distributed/data_parallel.h): batchSize is
+  // per rank, each rank takes its shard of every epoch, and the first job broadcasts rank 0's weights.
   explicit TrainerWrap(const Napi::CallbackInfo& info) : Napi::ObjectWrap<TrainerWrap>(info) {
     Napi::Env env = info.Env();
     SGDR_TRY
@@ -128,12 +132,32 @@ class TrainerWrap : public Napi::ObjectWrap<TrainerWrap> {
     const bool shuffle = BoolOption(o, "shuffle", true);
     // Batches for a GPU come in pinned memory, so their copies overlap the previous step's work.
     const bool pin = model_->device().is_cuda();
+    LoaderShard train_shard, val_shard;
+    if (!o.Get("processGroup").IsUndefined() && !o.Get("processGroup").IsNull()) {
+      auto group = ProcessGroupWrap::Get(o.Get("processGroup"), "processGroup");
+      if (group->backend_name() == "gloo" && model_->device().is_cuda())
+        ThrowRange(env, "the gloo process group reduces CPU tensors; a model on " + model_->device().str() +
+                            " needs backend 'nccl'");
+      if (group->backend_name() == "nccl" && !model_->device().is_cuda())
+        ThrowRange(env, "the nccl process group reduces CUDA tensors; move the model to its GPU or use backend 'gloo'");
+      dp_ = std::make_unique<DataParallel>(group, model_->module(), BoolOption(o, "overlap", true));
+      train_shard = {group->rank(), group->world_size(), /*pad=*/true};
+      val_shard = {group->rank(), group->world_size(), /*pad=*/false};
+      refs_.push_back(Napi::Persistent(o.Get("processGroup").As<Napi::Object>()));
+    }
     train_ = std::make_unique<BatchLoader>(DatasetFromValue(o.Get("train"), "train"), static_cast<int64_t>(batch_size),
                                            shuffle,
-                                           /*drop_last=*/false, seed, workers, prefetch, pin);
-    if (!o.Get("val").IsUndefined() && !o.Get("val").IsNull())
+                                           /*drop_last=*/false, seed, workers, prefetch, pin, train_shard);
+    if (!o.Get("val").IsUndefined() && !o.Get("val").IsNull()) {
       val_ = std::make_unique<BatchLoader>(DatasetFromValue(o.Get("val"), "val"), static_cast<int64_t>(eval_batch),
-                                           /*shuffle=*/false, /*drop_last=*/false, seed, workers, prefetch, pin);
+                                           /*shuffle=*/false, /*drop_last=*/false, seed, workers, prefetch, pin,
+                                           val_shard);
+      if (dp_)  // the whole validation set, for the passes that need every example (probabilities)
+        val_full_ =
+            std::make_unique<BatchLoader>(DatasetFromValue(o.Get("val"), "val"), static_cast<int64_t>(eval_batch),
+                                          false, false, seed, workers, prefetch, pin);
+    }
+    if (val_full_) val_full_->SetRole("validation");
     if (val_) val_->SetRole("validation");
     // Each group keeps its ratio to group 0's LR, so one schedule drives differential LRs.
     auto& groups = optimizer_->optimizer().param_groups();
@@ -213,6 +237,11 @@ class TrainerWrap : public Napi::ObjectWrap<TrainerWrap> {
         auto* done = new Message{Message::Type::kDone};
         try {
           if (at::get_num_threads() != threads) at::set_num_threads(threads);
+          if (dp_ && !state_broadcast_) {  // DDP's constructor: every replica starts from rank 0's weights
+            std::lock_guard<std::mutex> lock(model_->mutex());
+            dp_->BroadcastState();
+            state_broadcast_ = true;
+          }
           done->result = work(*tsfn);
         } catch (...) {
           done->error = Capture(std::current_exception());
@@ -325,6 +354,7 @@ class TrainerWrap : public Napi::ObjectWrap<TrainerWrap> {
             }
             const int64_t n = batch.images.size(0);
             bool stop = false, skipped_step = false;
+            int64_t step_images = n;  // this step's images: the global batch's under data parallelism
             {
               std::lock_guard<std::mutex> lock(model_->mutex());
               module->train(true);
@@ -332,14 +362,22 @@ class TrainerWrap : public Napi::ObjectWrap<TrainerWrap> {
               torch::Tensor y = batch.labels.to(device, /*non_blocking=*/true);
               torch::Tensor batch_correct;  // this batch's correct predictions, once counted
               const StepOutput step = TrainOneStep(module, opt, batch.images.to(device, /*non_blocking=*/true), y,
-                                                   skip_nonfinite ? &skipped_step : nullptr);
-              const torch::Tensor& loss = step.loss;
+                                                   skip_nonfinite ? &skipped_step : nullptr, dp_.get());
+              // Data-parallel: the global batch's loss, the same on every rank, so every check below
+              // decides alike everywhere.
+              const torch::Tensor loss = dp_ ? dp_->loss() : step.loss;
+              if (dp_) step_images = dp_->count();
               if (skipped_step) {
                 ++skipped;
                 if (host_bad < 0) {
                   host_bad = b;
                   host_bad_loss = loss.item<double>();
                 }
+              } else if (dp_) {
+                torch::NoGradGuard no_grad;
+                loss_sum.add_(loss, static_cast<double>(step_images));
+                batch_correct = dp_->correct();
+                correct_sum.add_(batch_correct);
               } else {
                 batch_correct = Accumulate(step, y, n, loss_sum, correct_sum);
                 if (!skip_nonfinite && cheap_sync) {
@@ -364,23 +402,24 @@ class TrainerWrap : public Napi::ObjectWrap<TrainerWrap> {
                 m->batch = b + 1;
                 m->batches = batches;
                 m->loss = batch_loss;
-                if (n > 0) {
+                if (step_images > 0) {
                   // Only on the batches that are reported: the loss read above has synchronised already.
                   // A skipped batch was not counted into the sums, so its count is made here.
                   torch::NoGradGuard no_grad;
-                  if (!batch_correct.defined()) batch_correct = step.logits.argmax(1).eq(y).sum();
-                  m->accuracy = static_cast<double>(batch_correct.item<int64_t>()) / static_cast<double>(n);
+                  if (!batch_correct.defined())
+                    batch_correct = dp_ ? dp_->correct() : step.logits.argmax(1).eq(y).sum();
+                  m->accuracy = static_cast<double>(batch_correct.item<int64_t>()) / static_cast<double>(step_images);
                 }
                 m->lr = lrs[b];
                 const double secs = std::chrono::duration<double>(Clock::now() - t0).count();
-                m->images_per_second = secs > 0 ? (count + n) / secs : 0;
+                m->images_per_second = secs > 0 ? (count + step_images) / secs : 0;
                 // Once queued, the message belongs to the JS thread, which may already have run CallJs
                 // and deleted it: m is not touched again either way.
                 if (tsfn.NonBlockingCall(m) != napi_ok) delete m;                // JS is busy: drop this update
                 if (!skip_nonfinite && !std::isfinite(batch_loss)) stop = true;  // read anyway: stop now
               }
             }
-            if (!skipped_step) count += n;  // a skipped batch is left out of the epoch's sums
+            if (!skipped_step) count += step_images;  // a skipped batch is left out of the epoch's sums
             ++done;
             if (stop) break;
           }
@@ -424,14 +463,21 @@ class TrainerWrap : public Napi::ObjectWrap<TrainerWrap> {
     return Submit(info, env.Undefined(), [this, want_probs](TrainerTsfn&) {
       ResNet module = model_->module();
       torch::Device device = model_->device();
-      val_->StartEpoch(0, 0);
+      // Data-parallel: each rank evaluates its shard and the sums are all-reduced; a pass that must
+      // return every example's probabilities reads the whole set on this rank alone (no collective).
+      const bool sharded = dp_ && !want_probs;
+      // DDP's forward syncs buffers in evaluation too: every rank evaluates with rank 0's BatchNorm
+      // statistics, so the replicas leave the pass identical, buffers included.
+      if (dp_) dp_->BeforeForward();
+      BatchLoader* loader = dp_ && want_probs ? val_full_.get() : val_.get();
+      loader->StartEpoch(0, 0);
       // Sums stay on the device: nothing is read back until the pass is over.
       torch::Tensor loss_sum = torch::zeros({}, torch::TensorOptions().dtype(torch::kFloat64).device(device));
       torch::Tensor correct_sum = torch::zeros({}, torch::TensorOptions().dtype(torch::kInt64).device(device));
       int64_t count = 0;
       std::vector<torch::Tensor> probs, labels;
       Batch batch;
-      while (val_->Next(batch)) {
+      while (loader->Next(batch)) {
         std::lock_guard<std::mutex> lock(model_->mutex());
         const bool was_training = module->is_training();
         module->eval();
@@ -449,6 +495,14 @@ class TrainerWrap : public Napi::ObjectWrap<TrainerWrap> {
         }
         module->train(was_training);
         count += batch.images.size(0);
+      }
+      if (sharded) {
+        torch::Tensor totals = torch::stack({loss_sum, correct_sum.to(torch::kFloat64),
+                                             torch::full({}, static_cast<double>(count), loss_sum.options())});
+        dp_->AllReduceSum(totals);
+        loss_sum = totals[0];
+        correct_sum = totals[1].to(torch::kInt64);
+        count = static_cast<int64_t>(totals[2].item<double>());
       }
       const double loss_total = loss_sum.item<double>();
       const int64_t correct = correct_sum.item<int64_t>();
@@ -510,7 +564,7 @@ class TrainerWrap : public Napi::ObjectWrap<TrainerWrap> {
         const size_t k = static_cast<size_t>(s) % xs.size();
         const int64_t n = xs[k].size(0);
         if (train) {
-          Accumulate(TrainOneStep(module, opt, xs[k], ys[k]), ys[k], n, loss_sum, correct_sum);
+          Accumulate(TrainOneStep(module, opt, xs[k], ys[k], nullptr, dp_.get()), ys[k], n, loss_sum, correct_sum);
         } else {
           torch::InferenceMode guard;
           torch::Tensor out = module->forward(ModelInput(xs[k]));
@@ -559,6 +613,8 @@ class TrainerWrap : public Napi::ObjectWrap<TrainerWrap> {
       if (thread_.joinable()) thread_.join();
       train_.reset();
       val_.reset();
+      val_full_.reset();
+      dp_.reset();
       for (auto& r : refs_) r.Reset();
     }
     return info.Env().Undefined();
@@ -566,7 +622,9 @@ class TrainerWrap : public Napi::ObjectWrap<TrainerWrap> {
 
   ModelWrap* model_ = nullptr;
   OptimizerWrap* optimizer_ = nullptr;
-  std::unique_ptr<BatchLoader> train_, val_;
+  std::unique_ptr<BatchLoader> train_, val_, val_full_;
+  std::unique_ptr<DataParallel> dp_;  // set when training data-parallel
+  bool state_broadcast_ = false;      // rank 0's weights reach every replica in the first job
   std::vector<double> lr_ratios_;
   std::vector<Napi::ObjectReference> refs_;
   std::thread thread_;

@@ -28,6 +28,19 @@ inline torch::Tensor ModelInput(const torch::Tensor& x) {
   return x;
 }
 
+// What data parallelism adds around a step (distributed/data_parallel.h implements it for c10d):
+// core/ knows this interface only, so the step stays one function for every caller.
+class StepSync {
+ public:
+  virtual ~StepSync() = default;
+  virtual void BeforeForward() = 0;
+  virtual void AfterForward(const torch::Tensor& loss, const torch::Tensor& logits, const torch::Tensor& target) = 0;
+  // With skip_nonfinite: whether the step is skipped (any rank's loss not finite), the same on every rank.
+  virtual bool AnyRankNonFinite() = 0;
+  virtual void AfterBackward() = 0;
+  virtual void Skip() = 0;
+};
+
 // What one step leaves behind: the loss (a 0-dim tensor, not read back) and the logits.
 struct StepOutput {
   torch::Tensor loss, logits;
@@ -36,18 +49,25 @@ struct StepOutput {
 // zero_grad(set_to_none) -> forward -> cross_entropy -> backward -> step, on tensors already on the
 // model's device. Nothing is read back to the host, unless `skip_nonfinite` is given: then the loss
 // is read (a host sync) before the step, and a NaN or infinite loss skips the step (the update is
-// not applied) and sets *skip_nonfinite.
+// not applied) and sets *skip_nonfinite. With `sync` (data parallelism), the gradients are averaged
+// over the ranks between backward and the step, and the skip is decided on the global batch's loss.
 inline StepOutput TrainOneStep(ResNet& module, torch::optim::Optimizer& optimizer, const torch::Tensor& x,
-                               const torch::Tensor& y, bool* skip_nonfinite = nullptr) {
+                               const torch::Tensor& y, bool* skip_nonfinite = nullptr, StepSync* sync = nullptr) {
   const auto t0 = std::chrono::steady_clock::now();
   ZeroGradToNone(optimizer);
+  if (sync) sync->BeforeForward();
   torch::Tensor out = module->forward(ModelInput(x));
   torch::Tensor loss = torch::nn::functional::cross_entropy(out, y);
+  if (sync) sync->AfterForward(loss, out, y);
   if (skip_nonfinite) {
-    *skip_nonfinite = !std::isfinite(loss.item<double>());
-    if (*skip_nonfinite) return {loss, out};
+    *skip_nonfinite = sync ? sync->AnyRankNonFinite() : !std::isfinite(loss.item<double>());
+    if (*skip_nonfinite) {
+      if (sync) sync->Skip();
+      return {loss, out};
+    }
   }
   loss.backward();
+  if (sync) sync->AfterBackward();
   OptimizerStep(optimizer);
   StepNanoseconds().fetch_add(
       std::chrono::duration_cast<std::chrono::nanoseconds>(std::chrono::steady_clock::now() - t0).count(),

@@ -660,6 +660,17 @@ std::vector<int64_t> EpochOrder(int64_t n, uint64_t seed, int64_t epoch) {
   return Permutation(n, rng);
 }
 
+std::vector<int64_t> ShardOf(const std::vector<int64_t>& order, const LoaderShard& s) {
+  if (s.world <= 1) return order;
+  const int64_t n = static_cast<int64_t>(order.size());
+  const int64_t total = s.pad ? (n + s.world - 1) / s.world * s.world : n;
+  std::vector<int64_t> out;
+  out.reserve(static_cast<size_t>(total / s.world + 1));
+  // Padding repeats the order from its start (DistributedSampler: indices += indices[:padding]).
+  for (int64_t i = s.rank; i < total; i += s.world) out.push_back(order[static_cast<size_t>(n ? i % n : 0)]);
+  return out;
+}
+
 // --- BatchLoader ---------------------------------------------------------------------------------
 
 struct BatchLoader::Impl {
@@ -673,6 +684,7 @@ struct BatchLoader::Impl {
   int64_t per_epoch = 0;
   int64_t sample_floats = 0;
   bool pin_memory = false;
+  LoaderShard shard;
 
   std::mutex mu;
   std::condition_variable work_cv;   // workers wait for a batch to claim
@@ -709,10 +721,14 @@ struct BatchLoader::Impl {
 
   std::shared_ptr<const std::vector<int64_t>> OrderFor(int64_t e) const {
     const int64_t n = dataset->size();
-    if (shuffle) return std::make_shared<const std::vector<int64_t>>(EpochOrder(n, seed, e));
-    std::vector<int64_t> identity(static_cast<size_t>(n));
-    std::iota(identity.begin(), identity.end(), int64_t{0});
-    return std::make_shared<const std::vector<int64_t>>(std::move(identity));
+    std::vector<int64_t> order;
+    if (shuffle) {
+      order = EpochOrder(n, seed, e);
+    } else {
+      order.resize(static_cast<size_t>(n));
+      std::iota(order.begin(), order.end(), int64_t{0});
+    }
+    return std::make_shared<const std::vector<int64_t>>(ShardOf(order, shard));
   }
 
   torch::Tensor AcquireImages(int64_t rows) {
@@ -808,8 +824,11 @@ void BatchLoader::SetRole(const std::string& role) {
 }
 
 BatchLoader::BatchLoader(std::shared_ptr<Dataset> dataset, int64_t batch_size, bool shuffle, bool drop_last,
-                         uint64_t seed, int workers, int prefetch, bool pin_memory)
+                         uint64_t seed, int workers, int prefetch, bool pin_memory, LoaderShard shard)
     : impl_(std::make_unique<Impl>()) {
+  if (shard.world < 1 || shard.rank < 0 || shard.rank >= shard.world)
+    throw RangeFailure("loader shard must have world >= 1 and rank in [0, world), got rank " +
+                       std::to_string(shard.rank) + " of " + std::to_string(shard.world));
   if (!dataset) throw std::invalid_argument("BatchLoader needs a dataset");
   if (batch_size < 1) throw RangeFailure("batch size must be >= 1, got " + std::to_string(batch_size));
   if (workers < 0) throw RangeFailure("workers must be >= 0 (0 = automatic), got " + std::to_string(workers));
@@ -821,6 +840,7 @@ BatchLoader::BatchLoader(std::shared_ptr<Dataset> dataset, int64_t batch_size, b
   s.drop_last = drop_last;
   s.seed = seed;
   s.pin_memory = pin_memory;
+  s.shard = shard;
   const int cores = std::max(1, static_cast<int>(std::thread::hardware_concurrency()));
   // In-memory samples cost microseconds: one or two threads keep up with any model. Decoding files
   // is the expensive case and scales with threads.
@@ -828,7 +848,11 @@ BatchLoader::BatchLoader(std::shared_ptr<Dataset> dataset, int64_t batch_size, b
   s.workers = workers > 0 ? std::min(workers, 256) : (decodes ? std::min(cores, 8) : std::min(cores, 2));
   // Every worker may hold a batch in flight, so prefetch less than the workers would idle some.
   s.prefetch = std::max<int64_t>(prefetch, s.workers);
-  const int64_t n = s.dataset->size();
+  // This rank's samples per epoch (all of them without a shard).
+  const int64_t all = s.dataset->size(), w = shard.world;
+  const int64_t n = w <= 1      ? all
+                    : shard.pad ? (all + w - 1) / w
+                                : (all > shard.rank ? (all - shard.rank + w - 1) / w : 0);
   s.per_epoch = drop_last ? n / batch_size : (n + batch_size - 1) / batch_size;
   s.sample_floats = s.dataset->channels() * s.dataset->height() * s.dataset->width();
   s.threads.reserve(static_cast<size_t>(s.workers));

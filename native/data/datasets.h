@@ -119,6 +119,20 @@ struct Batch {
 // Prepares the batches of an epoch ahead of the consumer on its own threads and hands them over in
 // order. Batch b of epoch e (its samples, their order and their augmentation) depends only on
 // (dataset, batch_size, shuffle, drop_last, seed, e, b).
+// One rank's part of every epoch under data parallelism, as PyTorch's DistributedSampler takes it:
+// the epoch's order (the same permutation on every rank, from the shared seed) is cut into
+// world_size interleaved shards, and rank r takes positions r, r + world, r + 2 world ... With pad
+// (training), the order is first extended by repeating its start to a multiple of world_size, so
+// every rank has the same number of samples and batches; without it (evaluation) every sample is
+// seen exactly once over all ranks.
+struct LoaderShard {
+  int64_t rank = 0, world = 1;
+  bool pad = true;
+};
+
+// The positions of `order` that shard `s` takes (DistributedSampler's indices[rank:total:world]).
+std::vector<int64_t> ShardOf(const std::vector<int64_t>& order, const LoaderShard& s);
+
 class BatchLoader {
  public:
   // batch_size >= 1 (RangeFailure otherwise); workers 0 = automatic; prefetch >= 1 = batches prepared
@@ -126,7 +140,7 @@ class BatchLoader {
   // the GPU can be asynchronous; those come from LibTorch's caching host allocator, which keeps a
   // buffer from reuse until the copies reading it have finished, instead of this loader's pool.
   BatchLoader(std::shared_ptr<Dataset> dataset, int64_t batch_size, bool shuffle, bool drop_last, uint64_t seed,
-              int workers = 0, int prefetch = 4, bool pin_memory = false);
+              int workers = 0, int prefetch = 4, bool pin_memory = false, LoaderShard shard = {});
   // Stops and joins the worker threads (they finish at most the sample in hand).
   ~BatchLoader();
   BatchLoader(const BatchLoader&) = delete;

@@ -1,0 +1,131 @@
+/**
+ * Data parallelism on c10d's Gloo backend, on loopback: ranks are real processes (the compiled
+ * library, test/helpers/dist-rank.cjs) that meet through a TCPStore, as torchrun starts them.
+ */
+import { spawn, type ChildProcess } from 'node:child_process';
+import * as fs from 'node:fs';
+import * as os from 'node:os';
+import * as path from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { freePort, ProcessGroup } from '../lib';
+import { idxSplit, writeIdxDataset } from './helpers/data';
+
+const WORKER = path.join(__dirname, 'helpers', 'dist-rank.cjs');
+
+interface Rank {
+  child: ChildProcess;
+  stdout: string;
+  stderr: string;
+  exit: Promise<{ code: number | null; signal: NodeJS.Signals | null; at: number }>;
+}
+
+function startRank(rank: number, world: number, port: number, args: string[]): Rank {
+  const child = spawn(process.execPath, [WORKER, ...args], {
+    env: {
+      ...process.env,
+      RANK: String(rank),
+      WORLD_SIZE: String(world),
+      MASTER_ADDR: '127.0.0.1',
+      MASTER_PORT: String(port),
+    },
+  });
+  const r: Rank = { child, stdout: '', stderr: '', exit: undefined as never };
+  child.stdout!.setEncoding('utf8').on('data', (d: string) => (r.stdout += d));
+  child.stderr!.setEncoding('utf8').on('data', (d: string) => (r.stderr += d));
+  r.exit = new Promise((resolve) => child.on('exit', (code, signal) => resolve({ code, signal, at: Date.now() })));
+  return r;
+}
+
+const lines = (r: Rank) =>
+  r.stdout
+    .split('\n')
+    .filter((l) => l.startsWith('{'))
+    .map((l) => JSON.parse(l) as Record<string, unknown>);
+
+async function runJob(world: number, args: string[]): Promise<Rank[]> {
+  const port = await freePort();
+  const ranks = Array.from({ length: world }, (_, r) => startRank(r, world, port, args));
+  const exits = await Promise.all(ranks.map((r) => r.exit));
+  exits.forEach((e, r) => expect(e.code, `rank ${r}: ${ranks[r]!.stderr}`).toBe(0));
+  return ranks;
+}
+
+let data: string;
+beforeAll(() => {
+  data = fs.mkdtempSync(path.join(os.tmpdir(), 'sgdr-dist-'));
+  writeIdxDataset(data, { train: idxSplit(52, 1, 16), val: idxSplit(20, 2, 16) }, 16);
+});
+afterAll(() => fs.rmSync(data, { recursive: true, force: true }));
+
+describe('data-parallel training on Gloo (2 ranks, loopback)', () => {
+  it('this build has the Gloo backend', () => {
+    expect(ProcessGroup.backends().gloo).toBe(true);
+  });
+
+  it('replicas that start from different weights hold bit-identical parameters and buffers after training', async () => {
+    const ranks = await runJob(2, ['fit', data, '2', 'differ']);
+    const [a, b] = ranks.map((r) => lines(r).find((l) => 'after' in l)!);
+    // Different seeds: the replicas started apart; rank 0's weights were broadcast to rank 1.
+    expect(a!.before).not.toBe(b!.before);
+    expect(a!.after).toBe(b!.after);
+    expect(a!.after).not.toBe(a!.before);
+    // 52 training images on 2 ranks: 26 each, no padding; the epoch's count is the global one.
+    const metrics = (l: Record<string, unknown>) => {
+      const m = l.last as { train_loss: number; train_acc: number; val_loss: number; val_acc: number };
+      return [m.train_loss, m.train_acc, m.val_loss, m.val_acc];
+    };
+    expect(metrics(a!).every(Number.isFinite)).toBe(true);
+    // Every rank reports the global numbers (all-reduced training sums, sharded validation).
+    expect(metrics(b!)).toEqual(metrics(a!));
+  }, 240_000);
+
+  it("one step's averaged gradient equals the single-process gradient of the whole batch (BN in eval mode)", async () => {
+    const [r0] = await runJob(2, ['grad', data]);
+    const [single] = await runJob(1, ['grad', data]);
+    const dp = lines(r0!)[0]! as { loss: number; weights: Record<string, number[]> };
+    const one = lines(single!)[0]! as { loss: number; weights: Record<string, number[]> };
+    // SGD with lr 1, no momentum or decay: w1 = w0 - g, so the weights differ by the gradients' difference.
+    let worst = 0;
+    let entries = 0;
+    for (const [name, w] of Object.entries(one.weights)) {
+      const v = dp.weights[name]!;
+      for (let i = 0; i < w.length; i++) worst = Math.max(worst, Math.abs(w[i]! - v[i]!));
+      entries += w.length;
+    }
+    expect(entries).toBeGreaterThan(1_000_000);
+    expect(worst).toBeLessThanOrEqual(1e-5);
+    expect(dp.loss).toBeCloseTo(one.loss, 6);
+  }, 240_000);
+
+  it('a rank killed with SIGKILL makes the others exit non-zero, naming it, in under 60 s', async () => {
+    const port = await freePort();
+    const ranks = [0, 1, 2].map((r) => startRank(r, 3, port, ['hang', data]));
+    // Wait until training runs on every rank.
+    const t0 = Date.now();
+    while (!ranks.every((r) => r.stdout.includes('epochBegin'))) {
+      if (Date.now() - t0 > 120_000) throw new Error(`ranks did not start: ${ranks.map((r) => r.stderr).join('\n')}`);
+      await new Promise((res) => setTimeout(res, 200));
+    }
+    const killedAt = Date.now();
+    ranks[1]!.child.kill('SIGKILL');
+    const [e0, e1, e2] = await Promise.all(ranks.map((r) => r.exit));
+    expect(e1!.signal).toBe('SIGKILL');
+    for (const [r, e] of [
+      [0, e0!],
+      [2, e2!],
+    ] as const) {
+      expect(e.code, ranks[r]!.stderr).not.toBe(0);
+      expect(ranks[r]!.stderr).toMatch(/lost rank 1\b/);
+      expect(e.at - killedAt).toBeLessThan(60_000);
+    }
+  }, 240_000);
+
+  it('rendezvous errors name the bad value', async () => {
+    await expect(
+      ProcessGroup.connect({ rank: 2, worldSize: 2, masterAddr: '127.0.0.1', masterPort: 29500 }),
+    ).rejects.toThrow(/rank must be an integer in \[0, worldSize - 1 = 1\]/);
+    await expect(
+      ProcessGroup.connect({ rank: 0, worldSize: 1, masterAddr: '127.0.0.1', masterPort: 70000 }),
+    ).rejects.toThrow(/masterPort must be an integer in \[1, 65535\]/);
+  });
+});
