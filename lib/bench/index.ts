@@ -17,14 +17,14 @@
 import * as fs from 'fs';
 import * as os from 'os';
 import * as path from 'path';
-import { native, type NativeDataLoader, type NativeDataset } from '../binding';
+import { native, type NativeDataLoader, type NativeDataset, type NativeTrainer } from '../binding';
 import { resnet, type ResNet, type ResNetArch } from '../nn/resnet';
 import type { DeviceSpec } from '../device';
 import { SGD } from '../optim/optimizer';
 import { ConstantLR } from '../schedule';
 import { fit } from '../train/fit';
 import { resnetFlops } from './flops';
-import { benchNative, LEVER_NAMES, syntheticDataset, type BenchTrainer, type Levers } from './native';
+import { benchNative, LEVER_NAMES, syntheticDataset, type Levers } from './native';
 import { DEFAULT_PYTHON, PyTorchReference, referenceAvailable, torchMajor, type ReferenceInfo } from './pytorch';
 import { median, round, summary } from './stats';
 
@@ -112,7 +112,7 @@ type Json = Record<string, unknown>;
 class Ours {
   readonly model: ResNet;
   readonly optimizer: SGD;
-  readonly trainer: BenchTrainer;
+  readonly trainer: NativeTrainer;
   readonly trainSet: NativeDataset;
   readonly valSet: NativeDataset;
   readonly lrs: Float64Array;
@@ -138,15 +138,15 @@ class Ours {
       distinct: Math.min(batchesPerEpoch * o.batchSize, 1024),
       seed: 0,
     };
-    this.trainSet = syntheticDataset(spec) as NativeDataset;
-    this.valSet = syntheticDataset({ ...spec, split: 'val', seed: 1 }) as NativeDataset;
+    this.trainSet = syntheticDataset(spec);
+    this.valSet = syntheticDataset({ ...spec, split: 'val', seed: 1 });
     this.trainer = new (native().NativeTrainer)(this.model.native, this.optimizer.native, {
       train: this.trainSet,
       val: this.valSet,
       batchSize: o.batchSize,
       seed: 0,
       workers: o.workers,
-    }) as BenchTrainer;
+    });
     this.lrs = new Float64Array(this.trainer.batchesPerEpoch()).fill(0.05);
   }
 
