@@ -71,7 +71,7 @@ export interface TimedSteps {
   stepSeconds: Float64Array;
 }
 
-/** Random images resident in memory (native/data/datasets.cc, kind 'synthetic'). */
+/** Random images resident in memory (native/data/synthetic_dataset.cc, kind 'synthetic'). */
 export interface SyntheticSpec {
   kind: 'synthetic';
   size: number;
