@@ -10,7 +10,7 @@ import { pickle, PyGlobal, PyPersistent, PyReduce } from '../lib/serialization/p
 import { INFLATE_FLOOR, INFLATE_RATIO } from '../lib/serialization/zip';
 import { crc32 } from '../lib/serialization/zip-format';
 import { buildZip } from '../lib/serialization/zip-write';
-import { PICKLE_HEAP_BUDGET } from '../lib/serialization/pickle-reader';
+import { PICKLE_HEAP_BUDGET } from '../lib/serialization/pickle-budget';
 import { crc32Zeros, deflateZeros, rawZip, statePickle, torchZip } from './helpers/crafted';
 import * as zlib from 'node:zlib';
 
