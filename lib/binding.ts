@@ -2,6 +2,9 @@
  * Loads the native addon and describes its raw surface. Nothing else: the typed, user-facing
  * classes (Tensor, ResNet, optimizers, schedulers) wrap these in their own files.
  */
+import type { BenchBinding, SyntheticSpec, TimedSteps } from './bench/native';
+import type { DataLoaderOptions, ResolvedLoaderOptions } from './data/loader';
+import type { DataSpec } from './data/spec';
 import { DisposedError } from './errors';
 import * as fs from 'fs';
 import * as path from 'path';
@@ -140,6 +143,8 @@ export interface NativeTrainer {
   abort(): void;
   batchesPerEpoch(): number;
   close(): void;
+  /** The benchmark's pure C++ step loop over resident batches (lib/bench; not used in training). */
+  timeSteps(options: { steps: number; train?: boolean; batches?: number }): Promise<TimedSteps>;
 }
 
 export interface NativeTrainerOptions {
@@ -180,21 +185,11 @@ export interface NativeProcessGroup {
   close(): void;
 }
 
-/** A dataset spec as the native layer reads it (see lib/data/spec.ts for the meaning of each field). */
-export interface NativeDataSpec {
-  kind: 'fashion-mnist' | 'mnist' | 'cifar10' | 'image-folder';
-  root?: string;
-  split?: 'train' | 'val';
-  limit?: number;
-  augment?: boolean;
-  hflip?: boolean;
-  pad?: number;
-  imageSize?: number;
-  resize?: number;
-  fastDecode?: boolean;
-  mean?: number[];
-  std?: number[];
-}
+/**
+ * A dataset spec as the native layer reads it: the library's DataSpec as it is (lib/data/spec.ts
+ * says what each field means), or the benchmark's in-memory random images.
+ */
+export type NativeDataSpec = DataSpec | SyntheticSpec;
 
 /** The random crop an augmenting image folder takes for one sample (full-size image pixels). */
 export interface SampleCrop {
@@ -223,14 +218,8 @@ export interface NativeDatasetInfo {
   classNames: string[];
 }
 
-export interface NativeLoaderOptions {
-  batchSize: number;
-  shuffle?: boolean;
-  dropLast?: boolean;
-  seed?: number;
-  workers?: number;
-  prefetch?: number;
-}
+/** The loader options as the native layer reads them: the library's DataLoaderOptions as they are. */
+export type NativeLoaderOptions = DataLoaderOptions;
 
 export interface NativeBatch {
   images: NativeTensor;
@@ -242,7 +231,7 @@ export interface NativeDataLoader {
   startEpoch(epoch: number, startBatch?: number): void;
   next(): Promise<NativeBatch | null>;
   batchesPerEpoch(): number;
-  options(): { batchSize: number; shuffle: boolean; dropLast: boolean; seed: number; workers: number };
+  options(): ResolvedLoaderOptions;
   dispose(): void;
   isDisposed(): boolean;
 }
@@ -300,6 +289,8 @@ export interface NativeBinding {
   /** The library's error classes, for the errors native code throws (called once, at load). */
   setErrorClasses(classes: { DisposedError: new (message: string) => Error }): void;
   libtorchVersion: string;
+  /** The benchmark's and the soak test's probes and switches (lib/bench/native.ts describes them). */
+  bench: BenchBinding;
 }
 
 let cached: NativeBinding | undefined;

@@ -286,7 +286,9 @@ function mutatePngInside(seed, rng, crc32) {
 function makeInput(parser, seed, index) {
   const rng = rngFor(seed, parser, index);
   const pick = (arr) => arr[Math.floor(rng() * arr.length)];
-  const { crc32, buildZip, readZipDirectory, readZipEntry } = require(path.join(dist, 'serialization/zip'));
+  const { readZipDirectory, readZipEntry } = require(path.join(dist, 'serialization/zip'));
+  const { crc32 } = require(path.join(dist, 'serialization/zip-format'));
+  const { buildZip } = require(path.join(dist, 'serialization/zip-write'));
   if (parser === 'idx') {
     const seeds = readCorpus('idx');
     const images = seeds.find((s) => s.name.endsWith('images.idx')).bytes;

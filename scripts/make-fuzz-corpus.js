@@ -24,7 +24,7 @@ const root = path.resolve(__dirname, '..');
 const dist = path.join(root, 'dist');
 const ser = require(path.join(dist, 'serialization'));
 const { pickle, PyGlobal, PyPersistent, PyReduce } = require(path.join(dist, 'serialization/pickle-writer'));
-const { crc32 } = require(path.join(dist, 'serialization/zip'));
+const { crc32 } = require(path.join(dist, 'serialization/zip-format'));
 
 const out = path.resolve(process.argv[2] || path.join(root, 'test/fuzz-corpus'));
 const put = (rel, bytes) => {
@@ -86,7 +86,7 @@ function statePickle(tensors) {
   }
   return pickle(ser.orderedDict(m));
 }
-const { buildZip } = require(path.join(dist, 'serialization/zip'));
+const { buildZip } = require(path.join(dist, 'serialization/zip-write'));
 const zipOf = (pkl, storages) =>
   Buffer.concat(
     buildZip([

@@ -13,7 +13,7 @@ import { runCommand, smallTrainFlags } from './helpers/cli';
 import { tempDir } from './helpers/native';
 import { idxBytes } from './helpers/data';
 import { writeIdxDataset } from './helpers/idx';
-import { crc32 } from '../lib/serialization/zip';
+import { crc32 } from '../lib/serialization/zip-format';
 import {
   crc32Zeros,
   deflateZeros,

@@ -10,7 +10,7 @@ import * as path from 'node:path';
 import * as zlib from 'node:zlib';
 import { describe, expect, it } from 'vitest';
 import { Dataset } from '../lib';
-import { crc32 } from '../lib/serialization/zip';
+import { crc32 } from '../lib/serialization/zip-format';
 import { tempDir } from './helpers/native';
 
 function chunk(type: string, data: Uint8Array): Buffer {

@@ -8,7 +8,7 @@
 import * as path from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { getNumThreads, manualSeed, openData, resnet, setNumThreads, SGD, Tensor } from '../lib';
-import { native, type NativeTrainer } from '../lib/binding';
+import { native } from '../lib/binding';
 import { writeIdxDataset } from './helpers/idx';
 import { tempDir } from './helpers/native';
 
@@ -156,12 +156,11 @@ describe('the native trainer', () => {
     const { train, val } = openData(`fashion-mnist:${data}`);
     const model = resnet('resnet18', { numClasses: 10, inChannels: 1, stem: 'cifar' });
     const opt = new SGD(model, { lr: 0.01 });
-    // timeSteps() is the benchmark's (lib/bench), not part of the typed surface.
     const trainer = new (native().NativeTrainer)(model.native, opt.native, {
       train: train.native,
       val: val.native,
       batchSize: 8,
-    }) as NativeTrainer & { timeSteps(o: object): Promise<unknown> };
+    });
     const lrs = new Float64Array(trainer.batchesPerEpoch()).fill(0.01);
     const r = await trainer.runEpoch({ epoch: 0, lrs }, () => {});
     expect(r.batches).toBe(3);

@@ -17,7 +17,8 @@ import {
   writeTorch,
 } from '../lib/serialization';
 import type { TorchValue } from '../lib/serialization';
-import { buildZip, crc32, crc32Js } from '../lib/serialization/zip';
+import { crc32, crc32Js } from '../lib/serialization/zip-format';
+import { buildZip } from '../lib/serialization/zip-write';
 import { requireTorchOrSkip, runPython } from './helpers/python';
 
 const hasTorch = requireTorchOrSkip(false);

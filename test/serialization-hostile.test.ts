@@ -7,8 +7,10 @@
 import { describe, expect, it } from 'vitest';
 import { readTorch, TorchFileError, torchTuple } from '../lib/serialization';
 import { pickle, PyGlobal, PyPersistent, PyReduce } from '../lib/serialization/pickle-writer';
-import { buildZip, crc32, INFLATE_FLOOR, INFLATE_RATIO } from '../lib/serialization/zip';
-import { PICKLE_HEAP_BUDGET } from '../lib/serialization/pickle-reader';
+import { INFLATE_FLOOR, INFLATE_RATIO } from '../lib/serialization/zip';
+import { crc32 } from '../lib/serialization/zip-format';
+import { buildZip } from '../lib/serialization/zip-write';
+import { PICKLE_HEAP_BUDGET } from '../lib/serialization/pickle-budget';
 import { crc32Zeros, deflateZeros, rawZip, statePickle, torchZip } from './helpers/crafted';
 import * as zlib from 'node:zlib';
 

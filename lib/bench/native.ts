@@ -1,8 +1,9 @@
 /**
- * The addon's benchmark surface (`bench` on the binding and the trainer's timeSteps), typed here so
- * binding.ts stays the library's surface only.
+ * The addon's benchmark surface: what `bench` on the binding holds (levers, counters, probes), the
+ * trainer's timeSteps() result and the in-memory random data set. binding.ts types the binding with
+ * these, so lib/bench reaches the addon through the same typed surface as the rest of the library.
  */
-import { native, type NativeDataSpec, type NativeTrainer } from '../binding';
+import { native, type NativeDataset } from '../binding';
 
 /** Switches for the performance levers (native/perf/levers.h); each computes the same function as the plain path. */
 export interface Levers {
@@ -70,12 +71,7 @@ export interface TimedSteps {
   stepSeconds: Float64Array;
 }
 
-/** The trainer with its benchmark method. */
-export interface BenchTrainer extends NativeTrainer {
-  timeSteps(options: { steps: number; train?: boolean; batches?: number }): Promise<TimedSteps>;
-}
-
-/** Random images resident in memory (native/data/datasets.cc, kind 'synthetic'). */
+/** Random images resident in memory (native/data/synthetic_dataset.cc, kind 'synthetic'). */
 export interface SyntheticSpec {
   kind: 'synthetic';
   size: number;
@@ -87,11 +83,12 @@ export interface SyntheticSpec {
   split?: 'train' | 'val';
 }
 
+/** The addon's benchmark surface (loads the addon on first use). */
 export function benchNative(): BenchBinding {
-  return (native() as unknown as { bench: BenchBinding }).bench;
+  return native().bench;
 }
 
-/** A NativeDataset of random in-memory images (the spec type is wider than the library's). */
-export function syntheticDataset(spec: SyntheticSpec): unknown {
-  return new (native().NativeDataset)(spec as unknown as NativeDataSpec);
+/** A NativeDataset of random in-memory images. */
+export function syntheticDataset(spec: SyntheticSpec): NativeDataset {
+  return new (native().NativeDataset)(spec);
 }

@@ -25,6 +25,13 @@ export interface FlagSpec {
    * ("the training batch size") stays in the help text instead.
    */
   default?: string | number | boolean;
+  /**
+   * A default that is not one value ("the machine's cores"): --help prints it as `(default: …)`,
+   * and the flag reads as absent, so the command (or the library under it) works it out at run time.
+   */
+  defaultText?: string;
+  /** The least value a number flag takes; the parser refuses a smaller one, naming the flag. */
+  min?: number;
 }
 
 export type FlagSpecs = Record<string, FlagSpec>;
@@ -65,6 +72,9 @@ export function parseFlags(argv: string[], specs: FlagSpecs): { flags: ParsedFla
       if (value === undefined) throw new UsageError(`--${name} needs a value`);
     }
     const parsed = convert(name, spec.kind, value);
+    if (spec.min !== undefined && typeof parsed === 'number' && parsed < spec.min) {
+      throw new UsageError(`--${name} must be >= ${spec.min}, got ${parsed}`);
+    }
     if (spec.repeat) {
       const list = (flags[name] as Array<string | number> | undefined) ?? [];
       list.push(parsed);
@@ -84,14 +94,20 @@ function convert(name: string, kind: FlagKind, value: string): string | number {
   return n;
 }
 
-/** Help text for a command's flags, one per line. */
+/** Every command takes --help: the parser and the help text add it, last. */
+const helpFlag: FlagSpecs = { help: { kind: 'boolean', help: 'show this help' } };
+
+/** Help text for a command's flags, one per line, --help last. */
 export function formatFlags(specs: FlagSpecs): string {
-  const rows = Object.entries(specs).map(([name, s]) => {
+  const rows = Object.entries({ ...specs, ...helpFlag }).map(([name, s]) => {
     const arg = s.kind === 'boolean' ? '' : ` <${s.kind === 'string' ? 'value' : s.kind}>`;
-    return [
-      `  --${name}${arg}`,
-      s.default === undefined ? s.help : `${s.help} (default ${String(s.default)})`,
-    ] as const;
+    const shown =
+      s.default !== undefined
+        ? `${s.help} (default ${String(s.default)})`
+        : s.defaultText !== undefined
+          ? `${s.help} (default: ${s.defaultText})`
+          : s.help;
+    return [`  --${name}${arg}`, shown] as const;
   });
   const width = Math.max(...rows.map((r) => r[0].length)) + 2;
   return rows.map(([a, h]) => a.padEnd(width) + h).join('\n');
@@ -102,6 +118,11 @@ export function flagDefault<T extends string | number | boolean>(specs: FlagSpec
   const value = specs[name]?.default;
   if (value === undefined) throw new Error(`flag --${name} has no default in its table`);
   return value as T;
+}
+
+/** The flag's value as given, else its default from the table (which must have one). */
+export function flagValue<T extends string | number | boolean>(flags: ParsedFlags, specs: FlagSpecs, name: string): T {
+  return (flags[name] as T | undefined) ?? flagDefault<T>(specs, name);
 }
 
 /** A copy of `specs` with other defaults (sgdr train trains with other schedule defaults than sgdr schedule prints). */
@@ -119,7 +140,7 @@ export function withDefaults(specs: FlagSpecs, defaults: Record<string, string |
  * 0), and refuses positional arguments, which no command takes.
  */
 export function parseCommandFlags(argv: string[], specs: FlagSpecs, help: () => string): ParsedFlags | undefined {
-  const { flags, positional } = parseFlags(argv, specs);
+  const { flags, positional } = parseFlags(argv, { ...specs, ...helpFlag });
   if (flags.help) {
     process.stdout.write(help() + '\n');
     return undefined;

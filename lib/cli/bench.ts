@@ -11,34 +11,49 @@
  * second reference (PyTorch 2.x), `pytorch_compile` and `ratio_compile` (ours / compiled) as well,
  * else `pytorch_compile: null` and `compile_skipped` (why).
  */
-import { capThreads, formatFlags, parseFlags, UsageError, type FlagSpecs } from './args';
+import { capThreads, flagValue, formatFlags, parseCommandFlags, UsageError } from './args';
+import type { FlagSpecs, ParsedFlags } from './args';
 import type { Command } from './main';
 import { archList, isResNetArch } from '../nn/archs';
+import { LEVER_NAMES } from '../bench/native';
+import { defaultOptions, WORKLOADS, type BenchOptions, type Workload } from '../bench/options';
+import { runtimeFlags } from './runtime-flags';
 
-const flagSpecs: FlagSpecs = {
+/** The defaults that do not depend on the workload (lib/bench/options.ts): --help prints them from here. */
+const fixed = defaultOptions();
+const WORKLOAD_S = "the workload's";
+
+export const flagSpecs: FlagSpecs = {
   workload: {
     kind: 'string',
-    help: 'w1 (ResNet-18, batch 64, 3x32x32) | w2 (ResNet-50, 32, 3x64x64) | w3 (JPEG loader) | eval | glue | rss | levers (default w1)',
+    help: 'w1 (ResNet-18, batch 64, 3x32x32) | w2 (ResNet-50, 32, 3x64x64) | w3 (JPEG loader) | eval | glue | rss | levers',
+    default: fixed.workload,
   },
-  arch: { kind: 'string', help: `${archList(' | ')} (default: the workload's)` },
-  'batch-size': { kind: 'integer', help: "batch size (default: the workload's)" },
-  'image-size': { kind: 'integer', help: "input height and width (default: the workload's)" },
-  channels: { kind: 'integer', help: 'input channels (default 3)' },
-  'num-classes': { kind: 'integer', help: 'classes (default 10)' },
-  steps: { kind: 'integer', help: "timed steps per round, each side (default: the workload's; rss: steps per epoch)" },
-  rounds: { kind: 'integer', help: "paired rounds, alternating ours and PyTorch (default: the workload's)" },
-  warmup: { kind: 'integer', help: 'untimed steps before the first round, each side' },
-  threads: { kind: 'integer', help: "LibTorch threads for both sides (default: the machine's cores)" },
-  device: { kind: 'string', help: 'cpu | cuda | cuda:N (default cpu)' },
+  arch: { kind: 'string', help: archList(' | '), defaultText: WORKLOAD_S },
+  ...runtimeFlags('bench', 'batch-size'),
+  'image-size': { kind: 'integer', help: 'input height and width', defaultText: WORKLOAD_S, min: 8 },
+  channels: { kind: 'integer', help: 'input channels', default: fixed.channels, min: 1 },
+  'num-classes': { kind: 'integer', help: 'classes', default: fixed.numClasses, min: 1 },
+  steps: {
+    kind: 'integer',
+    help: 'timed steps per round, each side (rss: steps per epoch)',
+    defaultText: WORKLOAD_S,
+    min: 1,
+  },
+  rounds: { kind: 'integer', help: 'paired rounds, alternating ours and PyTorch', defaultText: WORKLOAD_S, min: 1 },
+  warmup: { kind: 'integer', help: 'untimed steps before the first round, each side', defaultText: WORKLOAD_S, min: 0 },
+  ...runtimeFlags('bench', 'threads', 'device'),
   reference: {
     kind: 'string',
-    help: 'auto (PyTorch when /usr/bin/python3 has torch) | none | pytorch (required) (default auto)',
+    help: 'auto (PyTorch when --python has torch) | none | pytorch (required)',
+    default: fixed.reference,
   },
   compile: {
     kind: 'string',
-    help: 'torch.compile (inductor) as a second reference: auto (when the reference torch is 2.x; w1, w2, eval) | on (required) | off (default auto)',
+    help: 'torch.compile (inductor) as a second reference: auto (when the reference torch is 2.x; w1, w2, eval) | on (required) | off',
+    default: fixed.compile,
   },
-  python: { kind: 'string', help: 'the Python with torch for the reference (default /usr/bin/python3)' },
+  python: { kind: 'string', help: 'the Python with torch for the reference', default: fixed.python },
   'reference-env': {
     kind: 'string',
     repeat: true,
@@ -47,14 +62,18 @@ const flagSpecs: FlagSpecs = {
   lever: {
     kind: 'string',
     repeat: true,
-    help: 'NAME=on|off for fusedSgd, convAsMatmul, cachingAllocator, channelsLastInput, loaderBufferPool (repeatable; default all on)',
+    help: `NAME=on|off for ${LEVER_NAMES.join(', ')} (repeatable; default all on)`,
   },
-  'rss-steps': { kind: 'integer', help: 'rss: training steps watched after the warm-up (default 2000)' },
-  data: { kind: 'string', help: 'w3: an image folder (DIR/train/<class>/*.jpg; default: synthetic JPEGs)' },
-  workers: { kind: 'integer', help: 'data loader threads (default automatic)' },
+  'rss-steps': {
+    kind: 'integer',
+    help: 'rss: training steps watched after the warm-up',
+    default: fixed.rssSteps,
+    min: 1,
+  },
+  data: { kind: 'string', help: 'w3: an image folder (DIR/train/<class>/*.jpg)', defaultText: 'synthetic JPEGs' },
+  ...runtimeFlags('bench', 'workers'),
   floor: { kind: 'boolean', help: 'measure the matmul rate and the compute floor (default on; --no-floor)' },
   json: { kind: 'boolean', help: 'print one JSON object' },
-  help: { kind: 'boolean', help: 'show this help' },
 };
 
 const HELP = `usage: sgdr bench [flags]
@@ -65,25 +84,15 @@ PyTorch 2.x also of torch.compile(model) (inductor), the three in a rotating ord
 
 ${formatFlags(flagSpecs)}`;
 
-async function run(argv: string[]): Promise<number> {
-  const { flags, positional } = parseFlags(argv, flagSpecs);
-  if (flags.help) {
-    process.stdout.write(HELP + '\n');
-    return 0;
+/** The options a run measures with: the workload's defaults, then the flags (each checked, named when bad). */
+export function benchOptionsFromFlags(flags: ParsedFlags): BenchOptions {
+  const value = <T extends string | number | boolean>(name: string): T => flagValue<T>(flags, flagSpecs, name);
+  const workload = value<string>('workload');
+  if (!(WORKLOADS as readonly string[]).includes(workload)) {
+    throw new UsageError(`--workload must be one of ${WORKLOADS.join(', ')}, got '${workload}'`);
   }
-  if (positional.length) throw new UsageError(`unexpected argument '${positional[0]}'`);
-  // Loaded only now, so `sgdr bench --help` and flag errors never load the addon.
-  const bench = await import('../bench');
-  const workload = (flags.workload as string | undefined) ?? 'w1';
-  if (!(bench.WORKLOADS as readonly string[]).includes(workload)) {
-    throw new UsageError(`--workload must be one of ${bench.WORKLOADS.join(', ')}, got '${workload}'`);
-  }
-  const o = bench.defaultOptions(workload as (typeof bench.WORKLOADS)[number]);
-  const positive = (name: string, min = 1): number | undefined => {
-    const v = flags[name] as number | undefined;
-    if (v !== undefined && v < min) throw new UsageError(`--${name} must be >= ${min}, got ${v}`);
-    return v;
-  };
+  const o = defaultOptions(workload as Workload);
+  const given = (name: string): number | undefined => flags[name] as number | undefined;
   if (flags.arch !== undefined) {
     const arch = flags.arch as string;
     if (!isResNetArch(arch)) {
@@ -91,39 +100,33 @@ async function run(argv: string[]): Promise<number> {
     }
     o.arch = arch;
   }
-  o.batchSize = positive('batch-size') ?? o.batchSize;
-  o.imageSize = positive('image-size', 8) ?? o.imageSize;
-  o.channels = positive('channels') ?? o.channels;
-  o.numClasses = positive('num-classes') ?? o.numClasses;
-  o.steps = positive('steps') ?? o.steps;
-  o.rounds = positive('rounds') ?? o.rounds;
-  o.warmup = positive('warmup', 0) ?? o.warmup;
-  o.threads = capThreads(positive('threads')) ?? o.threads;
-  o.rssSteps = positive('rss-steps') ?? o.rssSteps;
-  o.workers = positive('workers', 0) ?? o.workers;
+  o.batchSize = given('batch-size') ?? o.batchSize;
+  o.imageSize = given('image-size') ?? o.imageSize;
+  o.channels = value('channels');
+  o.numClasses = value('num-classes');
+  o.steps = given('steps') ?? o.steps;
+  o.rounds = given('rounds') ?? o.rounds;
+  o.warmup = given('warmup') ?? o.warmup;
+  o.threads = capThreads(given('threads')) ?? o.threads;
+  o.rssSteps = value('rss-steps');
+  o.workers = given('workers') ?? o.workers;
   if (flags.floor === false) o.floor = false;
-  if (flags.device !== undefined) {
-    const device = flags.device as string;
-    if (!/^(cpu|cuda|cuda:\d+)$/.test(device))
-      throw new UsageError(`--device must be cpu, cuda or cuda:N, got '${device}'`);
-    o.device = device === 'cuda' ? 'cuda:0' : device;
+  const device = value<string>('device');
+  if (!/^(cpu|cuda|cuda:\d+)$/.test(device))
+    throw new UsageError(`--device must be cpu, cuda or cuda:N, got '${device}'`);
+  o.device = device === 'cuda' ? 'cuda:0' : device;
+  const reference = value<string>('reference');
+  if (!['auto', 'none', 'pytorch'].includes(reference))
+    throw new UsageError(`--reference must be auto, none or pytorch, got '${reference}'`);
+  o.reference = reference as BenchOptions['reference'];
+  const compile = value<string>('compile');
+  if (!['auto', 'on', 'off'].includes(compile))
+    throw new UsageError(`--compile must be auto, on or off, got '${compile}'`);
+  if (compile === 'on' && !['w1', 'w2', 'eval'].includes(workload)) {
+    throw new UsageError(`--compile on applies to the w1, w2 and eval workloads, not '${workload}'`);
   }
-  if (flags.reference !== undefined) {
-    const ref = flags.reference as string;
-    if (!['auto', 'none', 'pytorch'].includes(ref))
-      throw new UsageError(`--reference must be auto, none or pytorch, got '${ref}'`);
-    o.reference = ref as typeof o.reference;
-  }
-  if (flags.compile !== undefined) {
-    const compile = flags.compile as string;
-    if (!['auto', 'on', 'off'].includes(compile))
-      throw new UsageError(`--compile must be auto, on or off, got '${compile}'`);
-    if (compile === 'on' && !['w1', 'w2', 'eval'].includes(workload)) {
-      throw new UsageError(`--compile on applies to the w1, w2 and eval workloads, not '${workload}'`);
-    }
-    o.compile = compile as typeof o.compile;
-  }
-  if (flags.python !== undefined) o.python = flags.python as string;
+  o.compile = compile as BenchOptions['compile'];
+  o.python = value('python');
   for (const spec of (flags['reference-env'] as string[] | undefined) ?? []) {
     const eq = spec.indexOf('=');
     if (eq < 1) throw new UsageError(`--reference-env must be NAME=VALUE, got '${spec}'`);
@@ -132,21 +135,23 @@ async function run(argv: string[]): Promise<number> {
   if (flags.data !== undefined) o.data = flags.data as string;
   for (const spec of (flags.lever as string[] | undefined) ?? []) {
     const m = /^([A-Za-z]+)=(on|off|true|false|1|0)$/.exec(spec);
-    if (!m || !(bench.LEVER_NAMES as readonly string[]).includes(m[1]!)) {
-      throw new UsageError(
-        `--lever must be NAME=on|off with NAME one of ${bench.LEVER_NAMES.join(', ')}, got '${spec}'`,
-      );
+    if (!m || !(LEVER_NAMES as readonly string[]).includes(m[1]!)) {
+      throw new UsageError(`--lever must be NAME=on|off with NAME one of ${LEVER_NAMES.join(', ')}, got '${spec}'`);
     }
     o.levers[m[1] as keyof typeof o.levers] = ['on', 'true', '1'].includes(m[2]!);
   }
-  const json = Boolean(flags.json);
+  return o;
+}
+
+async function run(argv: string[]): Promise<number> {
+  const flags = parseCommandFlags(argv, flagSpecs, () => HELP);
+  if (!flags) return 0;
+  const o = benchOptionsFromFlags(flags);
   o.log = (line) => process.stderr.write(`sgdr bench: ${line}\n`);
-  const result = await bench.runBench(o);
-  if (json) {
-    process.stdout.write(JSON.stringify(result) + '\n');
-  } else {
-    process.stdout.write(formatResult(result) + '\n');
-  }
+  // Loaded only now, so `sgdr bench --help` and flag errors never load the addon.
+  const { runBench } = await import('../bench');
+  const result = await runBench(o);
+  process.stdout.write((flags.json ? JSON.stringify(result) : formatResult(result)) + '\n');
   return 0;
 }
 

@@ -20,30 +20,25 @@ import {
   writeReport,
   type ExperimentConfig,
   type ExperimentEvent,
+  type ExperimentOptions,
   type ExperimentResults,
   type PlannedRun,
 } from '../experiment';
-import { capThreads, formatFlags, parseCommandFlags, UsageError, type FlagSpecs, type ParsedFlags } from './args';
+import { capThreads, flagValue, formatFlags, parseCommandFlags, UsageError } from './args';
+import type { FlagSpecs, ParsedFlags } from './args';
 import type { Command } from './main';
 import { formatDuration } from './progress';
+import { runtimeFlags } from './runtime-flags';
 
-export const runtimeFlagSpecs: FlagSpecs = {
-  jobs: { kind: 'integer', help: 'runs trained at once, each in its own process (default 1)' },
-  threads: { kind: 'integer', help: "LibTorch threads per run (default: the machine's cores / jobs)" },
-  device: { kind: 'string', help: "auto | cpu | cuda | cuda:N (default: the config's, else auto)" },
-  workers: { kind: 'integer', help: 'data loader threads per run (default automatic)' },
-};
-
-const flagSpecs: FlagSpecs = {
+export const flagSpecs: FlagSpecs = {
   config: {
     kind: 'string',
     help: 'experiment config, JSON or YAML (.yaml/.yml): data, model, optimizer, epochs, seeds, schedules',
   },
-  out: { kind: 'string', help: 'experiment folder (default runs/<config name>); run again to resume' },
-  ...runtimeFlagSpecs,
+  out: { kind: 'string', help: 'experiment folder; run again to resume', defaultText: 'runs/<config name>' },
+  ...runtimeFlags('compare', 'jobs', 'threads', 'device', 'workers'),
   'report-only': { kind: 'boolean', help: "don't train: write the report from the runs already in --out" },
   json: { kind: 'boolean', help: 'print results.json to stdout at the end' },
-  help: { kind: 'boolean', help: 'show this help' },
 };
 
 const pct = (v: number | null | undefined): string =>
@@ -210,19 +205,28 @@ export interface CompareRunOptions {
   config: ExperimentConfig;
   outDir: string;
   flags: ParsedFlags;
+  /** The command's flag table, for the defaults of --jobs and the others (sgdr demo runs two jobs). */
+  specs: FlagSpecs;
   reportOnly?: boolean;
+}
+
+/** What the runtime flags ask of runExperiment(): --jobs from the table, the rest left to the runner where not given. */
+export function experimentRuntime(
+  flags: ParsedFlags,
+  specs: FlagSpecs,
+): Pick<ExperimentOptions, 'jobs' | 'threads' | 'device' | 'workers'> {
+  return {
+    jobs: flagValue<number>(flags, specs, 'jobs'),
+    threads: capThreads(flags.threads as number | undefined),
+    device: flags.device as string | undefined,
+    workers: flags.workers as number | undefined,
+  };
 }
 
 /** Trains (unless reportOnly), writes the report and prints where it is; the exit code. Shared with `sgdr demo`. */
 export async function compareAndReport(o: CompareRunOptions): Promise<number> {
   const log = (line: string) => process.stderr.write(`${line}\n`);
-  for (const name of ['jobs', 'threads'] as const) {
-    const v = o.flags[name] as number | undefined;
-    if (v !== undefined && v < 1) throw new UsageError(`--${name} must be >= 1, got ${v}`);
-  }
-  if (o.flags.workers !== undefined && (o.flags.workers as number) < 0)
-    throw new UsageError(`--workers must be >= 0, got ${String(o.flags.workers)}`);
-  if (o.flags.threads !== undefined) o.flags.threads = capThreads(o.flags.threads as number);
+  const runtime = experimentRuntime(o.flags, o.specs);
   if (!o.reportOnly) {
     // Before any run starts: a folder that cannot take the experiment fails at once.
     const problem = outputFolderProblem(o.outDir);
@@ -249,10 +253,7 @@ export async function compareAndReport(o: CompareRunOptions): Promise<number> {
     try {
       experiment = runExperiment(o.config, {
         outDir: o.outDir,
-        jobs: o.flags.jobs as number | undefined,
-        threads: o.flags.threads as number | undefined,
-        device: o.flags.device as string | undefined,
-        workers: o.flags.workers as number | undefined,
+        ...runtime,
         signal: stop.signal,
         stopNow: now.signal,
         onEvent: (e) => progress.event(e),
@@ -320,6 +321,6 @@ export const command: Command = {
     } else {
       throw new UsageError('--config is required (or --report-only --out DIR for an experiment folder)');
     }
-    return compareAndReport({ config, outDir, flags, reportOnly });
+    return compareAndReport({ config, outDir, flags, specs: flagSpecs, reportOnly });
   },
 };

@@ -5,20 +5,19 @@
  * where the report is. Run it again to resume or, once finished, just to rebuild the report.
  */
 import { DEMO_CONFIG_JSON, demoConfig } from '../experiment';
-import { formatFlags, parseCommandFlags, type FlagSpecs } from './args';
-import { compareAndReport, runtimeFlagSpecs } from './compare';
+import { flagValue, formatFlags, parseCommandFlags, type FlagSpecs } from './args';
+import { compareAndReport } from './compare';
 import type { Command } from './main';
+import { runtimeFlags } from './runtime-flags';
 
-const flagSpecs: FlagSpecs = {
-  out: { kind: 'string', help: 'experiment folder (default runs/demo)' },
-  ...runtimeFlagSpecs,
-  jobs: { kind: 'integer', help: 'runs trained at once, each in its own process (default 2)' },
+export const flagSpecs: FlagSpecs = {
+  out: { kind: 'string', help: 'experiment folder', default: 'runs/demo' },
+  ...runtimeFlags('demo', 'jobs', 'threads', 'device', 'workers'),
   'print-config': {
     kind: 'boolean',
     help: 'print the demo config (a starting point for sgdr compare --config) and exit',
   },
   json: { kind: 'boolean', help: 'print results.json to stdout at the end' },
-  help: { kind: 'boolean', help: 'show this help' },
 };
 
 function help(): string {
@@ -42,9 +41,7 @@ export const command: Command = {
       return 0;
     }
     const config = demoConfig();
-    const outDir = (flags.out as string | undefined) ?? 'runs/demo';
-    // Two runs at once with the cores split between them: on 2 cores, two 1-thread runs train
-    // about twice as many images per second as one 2-thread run (docs/demo.md).
-    return compareAndReport({ config, outDir, flags: { jobs: 2, ...flags } });
+    const outDir = flagValue<string>(flags, flagSpecs, 'out');
+    return compareAndReport({ config, outDir, flags, specs: flagSpecs });
   },
 };

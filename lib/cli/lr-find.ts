@@ -9,59 +9,120 @@ import * as path from 'path';
 import { writeViaTemp, writeTextAtomic } from '../atomic-file';
 import { openData } from '../data';
 import { outputFolderProblem } from '../folders';
-import { DEFAULT_STEM, resnet } from '../nn/resnet';
-import { archList, isResNetArch } from '../nn/archs';
-import { Adam, AdamW, SGD, type Optimizer } from '../optim/optimizer';
+import { resnet } from '../nn/resnet';
+import { archList, isResNetArch, type ResNetArch } from '../nn/archs';
 import { renderPng, renderSvg } from '../plot';
 import { setNumThreads, type DeviceSpec } from '../device';
-import { lrFind, LR_SUGGESTIONS, type LrSuggestion } from '../train/lr-find';
+import { lrFind, LR_FIND_DEFAULTS, LR_SUGGESTIONS, type LrSuggestion } from '../train/lr-find';
 import { lrFindFigure, SUGGESTION_NAMES } from '../train/lr-find-figure';
-import { capThreads, flagDefault, formatFlags, parseCommandFlags, UsageError, type FlagSpecs } from './args';
+import { optimizerFor, stemFor, type OptimizerConfig, type RunConfig } from '../train/run';
+import { capThreads, flagValue, formatFlags, parseCommandFlags, UsageError } from './args';
+import type { FlagSpecs, ParsedFlags } from './args';
 import type { Command } from './main';
+import { runtimeFlags } from './runtime-flags';
+import { optimizerFromFlags, pickFlags, stemFromFlags, trainingFlagSpecs } from './training-flags';
 
-const flagSpecs: FlagSpecs = {
-  data: {
-    kind: 'string',
-    help: 'fashion-mnist (default) | fashion-mnist:DIR | mnist:DIR | cifar10:DIR | image-folder:DIR',
+const d = LR_FIND_DEFAULTS;
+
+/** The flags of sgdr lr-find: the model and data as sgdr train takes them, and the sweep's. */
+export const flagSpecs: FlagSpecs = {
+  ...pickFlags(trainingFlagSpecs, 'data', 'arch', 'stem'),
+  ...runtimeFlags('lr-find', 'batch-size'),
+  'start-lr': { kind: 'number', help: 'first LR of the sweep', default: d.startLr },
+  'end-lr': { kind: 'number', help: 'last LR of the sweep', default: d.endLr },
+  iterations: { kind: 'integer', help: 'steps of the exponential sweep', default: d.iterations, min: 2 },
+  beta: { kind: 'number', help: 'smoothing of the loss, debiased EMA', default: d.beta },
+  'diverge-factor': {
+    kind: 'number',
+    help: 'stop when the smoothed loss exceeds this × its best',
+    default: d.divergeFactor,
   },
-  arch: { kind: 'string', help: archList(' | '), default: 'resnet18' },
-  stem: {
-    kind: 'string',
-    help: 'imagenet | cifar | auto (cifar for images of 32 px or less); as sgdr train',
-    default: DEFAULT_STEM,
-  },
-  'batch-size': { kind: 'integer', help: 'training batch size (default 64; use the one you will train with)' },
-  'start-lr': { kind: 'number', help: 'first LR of the sweep (default 1e-7)' },
-  'end-lr': { kind: 'number', help: 'last LR of the sweep (default 10)' },
-  iterations: { kind: 'integer', help: 'steps of the exponential sweep (default 100)' },
-  beta: { kind: 'number', help: 'smoothing of the loss, debiased EMA (default 0.98)' },
-  'diverge-factor': { kind: 'number', help: 'stop when the smoothed loss exceeds this × its best (default 4)' },
   suggestion: {
     kind: 'string',
-    help: `how the LR is suggested: ${LR_SUGGESTIONS.join(' | ')} (default steepest: steepest descent; minimum: the minimum's LR / 10)`,
+    help: `how the LR is suggested: ${LR_SUGGESTIONS.join(' | ')} (steepest: steepest descent; minimum: the minimum's LR / 10)`,
+    default: d.suggestion,
   },
-  optimizer: { kind: 'string', help: 'sgd | adamw | adam (default sgd)' },
-  momentum: { kind: 'number', help: 'SGD momentum (default 0.9)' },
-  'weight-decay': { kind: 'number', help: 'weight decay (default 5e-4 for sgd)' },
-  nesterov: { kind: 'boolean', help: 'Nesterov momentum' },
-  seed: { kind: 'integer', help: 'seed of the weights and batch order (default 0)' },
-  'limit-train': { kind: 'integer', help: 'class-balanced subset of the training set (default: all)' },
-  augment: { kind: 'boolean', help: 'random crop/flip augmentation (default on; --no-augment)' },
-  'image-size': { kind: 'integer', help: 'input size (default: native for 28/32 px data, 224 for image folders)' },
-  device: { kind: 'string', help: 'auto | cpu | cuda | cuda:N (default auto)' },
-  threads: { kind: 'integer', help: "LibTorch threads (default: the machine's cores)" },
-  workers: { kind: 'integer', help: 'data loader threads (default automatic)' },
+  ...pickFlags(trainingFlagSpecs, 'optimizer', 'momentum', 'weight-decay', 'nesterov', 'seed', 'limit-train'),
+  ...pickFlags(trainingFlagSpecs, 'augment', 'image-size'),
+  ...runtimeFlags('lr-find', 'device', 'threads', 'workers'),
   out: { kind: 'string', help: 'folder for lr-find.json, lr-find.png and lr-find.svg (required)' },
   json: { kind: 'boolean', help: 'print lr-find.json to stdout at the end' },
-  help: { kind: 'boolean', help: 'show this help' },
 };
+
+/** What an lr-find run uses: the flags checked, with the table's defaults filled in. */
+export interface LrFindSettings {
+  out: string;
+  data: string;
+  arch: ResNetArch;
+  stem: NonNullable<RunConfig['stem']>;
+  batchSize: number;
+  startLr: number;
+  endLr: number;
+  iterations: number;
+  beta: number;
+  divergeFactor: number;
+  suggestion: LrSuggestion;
+  optimizer: OptimizerConfig;
+  seed: number;
+  limitTrain?: number;
+  augment?: boolean;
+  imageSize?: number;
+  device: string;
+  threads?: number;
+  workers?: number;
+}
+
+/** The settings the flags describe; every bad value is reported by its flag. */
+export function lrFindSettings(flags: ParsedFlags): LrFindSettings {
+  const value = <T extends string | number | boolean>(name: string): T => flagValue<T>(flags, flagSpecs, name);
+  const out = flags.out as string | undefined;
+  if (!out) throw new UsageError('--out DIR is required (it receives lr-find.json, lr-find.png and lr-find.svg)');
+  const suggestion = value<string>('suggestion');
+  if (!LR_SUGGESTIONS.includes(suggestion as LrSuggestion))
+    throw new UsageError(`--suggestion must be ${LR_SUGGESTIONS.join(' or ')}, got '${suggestion}'`);
+  for (const name of ['start-lr', 'end-lr', 'diverge-factor'] as const) {
+    const v = flags[name] as number | undefined;
+    if (v !== undefined && !(v > 0 && Number.isFinite(v)))
+      throw new UsageError(`--${name} must be a finite number > 0, got ${v}`);
+  }
+  const startLr = value<number>('start-lr');
+  const endLr = value<number>('end-lr');
+  if (endLr <= startLr) throw new UsageError(`--end-lr must be larger than --start-lr (${startLr}), got ${endLr}`);
+  const beta = value<number>('beta');
+  if (!(beta >= 0 && beta < 1)) throw new UsageError(`--beta must be a number in [0, 1), got ${beta}`);
+  const optimizer = optimizerFromFlags(flags);
+  const stem = stemFromFlags(flags);
+  const arch = value<string>('arch');
+  if (!isResNetArch(arch)) throw new UsageError(`--arch must be ${archList()}, got '${arch}'`);
+  return {
+    out,
+    data: value('data'),
+    arch,
+    stem,
+    batchSize: value('batch-size'),
+    startLr,
+    endLr,
+    iterations: value('iterations'),
+    beta,
+    divergeFactor: value('diverge-factor'),
+    suggestion: suggestion as LrSuggestion,
+    optimizer,
+    seed: value('seed'),
+    limitTrain: flags['limit-train'] as number | undefined,
+    augment: flags.augment as boolean | undefined,
+    imageSize: flags['image-size'] as number | undefined,
+    device: value('device'),
+    threads: flags.threads as number | undefined,
+    workers: flags.workers as number | undefined,
+  };
+}
 
 function help(): string {
   return [
     'usage: sgdr lr-find --data ... --arch ... --out DIR [flags]',
     '',
-    "The LR range test (fastai's lr_find): trains batches at an LR growing exponentially from 1e-7 to 10",
-    'over 100 steps, smooths the loss (EMA, beta 0.98, debiased) and stops once it exceeds 4x its best.',
+    `The LR range test (fastai's lr_find): trains batches at an LR growing exponentially from ${d.startLr} to ${d.endLr}`,
+    `over ${d.iterations} steps, smooths the loss (EMA, beta ${d.beta}, debiased) and stops once it exceeds ${d.divergeFactor}x its best.`,
     'The model is thrown away afterwards (lrFind() in TS restores weights and optimizer). The suggested',
     'LR is a maximum LR: use it as --lr of `sgdr train --scheduler warm-restarts` (the command is printed).',
     '',
@@ -74,71 +135,32 @@ const show = (v: number): string => Number(v.toPrecision(3)).toString();
 async function run(argv: string[]): Promise<number> {
   const flags = parseCommandFlags(argv, flagSpecs, help);
   if (!flags) return 0;
-  const out = flags.out as string | undefined;
-  if (!out) throw new UsageError('--out DIR is required (it receives lr-find.json, lr-find.png and lr-find.svg)');
+  const o = lrFindSettings(flags);
+  const { out, arch, batchSize, startLr, endLr } = o;
+  const dataName = o.data;
   const problem = outputFolderProblem(out);
   if (problem) throw new UsageError(`--out ${out}: cannot write to the output folder (${problem})`);
-  const suggestion = (flags.suggestion as string | undefined) ?? 'steepest';
-  if (!LR_SUGGESTIONS.includes(suggestion as LrSuggestion))
-    throw new UsageError(`--suggestion must be ${LR_SUGGESTIONS.join(' or ')}, got '${suggestion}'`);
-  for (const name of ['start-lr', 'end-lr', 'diverge-factor'] as const) {
-    const v = flags[name] as number | undefined;
-    if (v !== undefined && !(v > 0 && Number.isFinite(v)))
-      throw new UsageError(`--${name} must be a finite number > 0, got ${v}`);
-  }
-  const startLr = (flags['start-lr'] as number | undefined) ?? 1e-7;
-  const endLr = (flags['end-lr'] as number | undefined) ?? 10;
-  if (endLr <= startLr) throw new UsageError(`--end-lr must be larger than --start-lr (${startLr}), got ${endLr}`);
-  const beta = flags.beta as number | undefined;
-  if (beta !== undefined && !(beta >= 0 && beta < 1))
-    throw new UsageError(`--beta must be a number in [0, 1), got ${beta}`);
-  for (const name of ['iterations', 'batch-size', 'limit-train', 'image-size'] as const) {
-    const v = flags[name] as number | undefined;
-    const min = name === 'iterations' ? 2 : 1;
-    if (v !== undefined && v < min) throw new UsageError(`--${name} must be >= ${min}, got ${v}`);
-  }
-  const optimizerType = (flags.optimizer as string | undefined) ?? 'sgd';
-  if (!['sgd', 'adam', 'adamw'].includes(optimizerType))
-    throw new UsageError(`--optimizer must be sgd, adam or adamw, got '${optimizerType}'`);
-  const stem = (flags.stem as string | undefined) ?? flagDefault<string>(flagSpecs, 'stem');
-  if (!['auto', 'imagenet', 'cifar'].includes(stem))
-    throw new UsageError(`--stem must be auto, imagenet or cifar, got '${stem}'`);
-  const threads = capThreads(flags.threads as number | undefined);
+  const threads = capThreads(o.threads);
   if (threads !== undefined) setNumThreads(threads);
 
-  const dataName = (flags.data as string | undefined) ?? 'fashion-mnist';
-  const arch = (flags.arch as string | undefined) ?? flagDefault<string>(flagSpecs, 'arch');
-  if (!isResNetArch(arch)) throw new UsageError(`--arch must be ${archList()}, got '${arch}'`);
-  const batchSize = (flags['batch-size'] as number | undefined) ?? 64;
   const { train, val } = openData(dataName, {
-    limitTrain: flags['limit-train'] as number | undefined,
+    limitTrain: o.limitTrain,
     limitVal: 1,
-    augment: flags.augment as boolean | undefined,
-    imageSize: flags['image-size'] as number | undefined,
+    augment: o.augment,
+    imageSize: o.imageSize,
   });
   val.dispose();
   const model = resnet(arch, {
     numClasses: train.numClasses,
     inChannels: train.channels,
-    stem: stem === 'auto' ? (train.height <= 32 ? 'cifar' : 'imagenet') : (stem as 'cifar' | 'imagenet'),
-    device: ((flags.device as string | undefined) ?? 'auto') as DeviceSpec,
-    seed: (flags.seed as number | undefined) ?? 0,
+    stem: stemFor(o.stem, train.height),
+    device: o.device as DeviceSpec,
+    seed: o.seed,
   });
   const log = (line: string) => process.stderr.write(`${line}\n`);
   const tty = Boolean(process.stderr.isTTY) && !process.env.CI;
   try {
-    const lr = startLr;
-    let optimizer: Optimizer;
-    const wd = flags['weight-decay'] as number | undefined;
-    if (optimizerType === 'sgd')
-      optimizer = new SGD(model, {
-        lr,
-        momentum: (flags.momentum as number | undefined) ?? 0.9,
-        weightDecay: wd ?? 5e-4,
-        nesterov: flags.nesterov as boolean | undefined,
-      });
-    else if (optimizerType === 'adamw') optimizer = new AdamW(model, { lr, weightDecay: wd });
-    else optimizer = new Adam(model, { lr, weightDecay: wd });
+    const optimizer = optimizerFor(model, startLr, o.optimizer);
     log(
       `lr-find: ${arch} on ${model.device}, ${train.size} training images, batch ${batchSize}; LR ${startLr} → ${endLr}`,
     );
@@ -149,12 +171,12 @@ async function run(argv: string[]): Promise<number> {
       batchSize,
       startLr,
       endLr,
-      iterations: flags.iterations as number | undefined,
-      beta,
-      divergeFactor: flags['diverge-factor'] as number | undefined,
-      suggestion: suggestion as LrSuggestion,
-      seed: (flags.seed as number | undefined) ?? 0,
-      workers: flags.workers as number | undefined,
+      iterations: o.iterations,
+      beta: o.beta,
+      divergeFactor: o.divergeFactor,
+      suggestion: o.suggestion,
+      seed: o.seed,
+      workers: o.workers,
       onStep: (s) => {
         const line = `lr-find ${s.iteration}/${s.iterations}  lr ${s.lr.toExponential(2)}  loss ${s.loss.toFixed(4)}  smoothed ${s.smoothedLoss.toFixed(4)}`;
         if (tty) process.stderr.write(`\r${line}\x1b[K`);
@@ -179,7 +201,7 @@ async function run(argv: string[]): Promise<number> {
       data: dataName,
       arch,
       batch_size: batchSize,
-      optimizer: optimizerType,
+      optimizer: o.optimizer.type,
     };
     const jsonFile = path.join(out, 'lr-find.json');
     await writeTextAtomic(jsonFile, JSON.stringify(doc) + '\n');

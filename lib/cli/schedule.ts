@@ -46,7 +46,6 @@ const flagSpecs: FlagSpecs = {
     kind: 'string',
     help: 'plateau-restarts: replay these validation losses (metrics.jsonl, a JSON list, or numbers); without it the preview assumes no plateau',
   },
-  help: { kind: 'boolean', help: 'show this help' },
 };
 
 interface Batch {

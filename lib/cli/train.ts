@@ -19,54 +19,32 @@ import type { SwaOptions } from '../train/swa';
 import { outputFolderProblem } from '../folders';
 import type { ScheduleSpec } from '../schedule';
 import type { DiskUse, KeepFiles } from '../train/fit';
-import { DEFAULT_SGD_MOMENTUM, readRunConfig, runTraining, type RunConfig } from '../train/run';
-import { DEFAULT_STEM } from '../nn/resnet';
-import {
-  capThreads,
-  flagDefault,
-  formatFlags,
-  parseCommandFlags,
-  UsageError,
-  withDefaults,
-  type FlagSpecs,
-  type ParsedFlags,
-} from './args';
+import { readRunConfig, runTraining, type RunConfig } from '../train/run';
+import { capThreads, flagValue, formatFlags, parseCommandFlags, UsageError, withDefaults } from './args';
+import type { FlagSpecs, ParsedFlags } from './args';
 import type { Command } from './main';
 import { EpochProgress, formatDuration } from './progress';
+import { runtimeFlags } from './runtime-flags';
 import { scheduleFlagSpecs, scheduleFromFlags } from './schedule-flags';
-import { archList } from '../nn/archs';
+import { optimizerFromFlags, pickFlags, stemFromFlags, trainingFlagSpecs } from './training-flags';
 
 /** The flags of sgdr train, with the defaults that a run uses and --help prints. */
 export const flagSpecs: FlagSpecs = {
-  data: {
-    kind: 'string',
-    help: 'fashion-mnist | fashion-mnist:DIR | mnist:DIR | cifar10:DIR | image-folder:DIR',
-    default: 'fashion-mnist',
-  },
-  arch: { kind: 'string', help: archList(' | '), default: 'resnet18' },
-  stem: {
-    kind: 'string',
-    help: "imagenet (torchvision's 7×7 conv1 + max-pool) | cifar (3×3 conv1, no max-pool) | auto (cifar for images of 32 px or less)",
-    default: DEFAULT_STEM,
-  },
-  epochs: { kind: 'integer', help: 'epochs to train', default: 6 },
-  'batch-size': { kind: 'integer', help: 'training batch size', default: 64 },
-  'eval-batch-size': { kind: 'integer', help: 'validation batch size (default: the training batch size)' },
+  ...pickFlags(trainingFlagSpecs, 'data', 'arch', 'stem'),
+  epochs: { kind: 'integer', help: 'epochs to train', default: 6, min: 1 },
+  ...runtimeFlags('train', 'batch-size'),
+  'eval-batch-size': { kind: 'integer', help: 'validation batch size', defaultText: 'the training batch size', min: 1 },
   // A training run's schedule defaults: SGDR with T_0 = 1, T_mult = 2 from lr 0.05 (the seed study's).
   ...withDefaults(scheduleFlagSpecs, { lr: 0.05, t0: 1, 't-mult': 2 }),
-  optimizer: { kind: 'string', help: 'sgd | adamw | adam', default: 'sgd' },
-  momentum: { kind: 'number', help: 'SGD momentum', default: DEFAULT_SGD_MOMENTUM },
-  'weight-decay': { kind: 'number', help: 'weight decay (default 5e-4 for sgd, 0.01 for adamw)' },
+  ...pickFlags(trainingFlagSpecs, 'optimizer', 'momentum', 'weight-decay'),
   'normalized-weight-decay': {
     kind: 'number',
     help: 'w_norm of the AdamW paper: weight decay = w_norm·sqrt(b/(B·T_i)) per cycle',
+    min: 0,
   },
-  nesterov: { kind: 'boolean', help: 'Nesterov momentum' },
-  seed: { kind: 'integer', help: 'seed of the weights, batch order and augmentation', default: 0 },
-  'limit-train': { kind: 'integer', help: 'class-balanced subset of the training set (default: all)' },
-  'limit-val': { kind: 'integer', help: 'class-balanced subset of the validation set (default: all)' },
-  augment: { kind: 'boolean', help: 'random crop/flip augmentation of the training set (default on; --no-augment)' },
-  'image-size': { kind: 'integer', help: 'input size (default: native for 28/32 px data, 224 for image folders)' },
+  ...pickFlags(trainingFlagSpecs, 'nesterov', 'seed', 'limit-train'),
+  'limit-val': { kind: 'integer', help: 'class-balanced subset of the validation set', defaultText: 'all', min: 1 },
+  ...pickFlags(trainingFlagSpecs, 'augment', 'image-size'),
   'fast-decode': {
     kind: 'boolean',
     help: "image folders: decode JPEGs reduced to the input size (PIL's Image.draft); faster, not torchvision-exact",
@@ -75,11 +53,13 @@ export const flagSpecs: FlagSpecs = {
   'reinit-last': {
     kind: 'integer',
     help: 'with --init-weights: re-initialise the last N modules (the seed study uses 40)',
+    min: 0,
   },
   freeze: { kind: 'boolean', help: 'with --init-weights: train only the classifier and the re-initialised modules' },
   'ensemble-size': {
     kind: 'integer',
     help: 'the snapshot ensemble draws on the last M cycle snapshots (default 3; fge: all)',
+    min: 1,
   },
   ensemble: {
     kind: 'string',
@@ -107,18 +87,22 @@ export const flagSpecs: FlagSpecs = {
     kind: 'number',
     help: 'with --swa-lr: a cyclic SWA LR, linear from this down to --swa-lr over each SWA cycle',
   },
-  'swa-cycle': { kind: 'integer', help: 'with --swa-start: epochs per SWA cycle, averaged at its end', default: 1 },
-  device: { kind: 'string', help: 'auto | cpu | cuda | cuda:N', default: 'auto' },
-  threads: { kind: 'integer', help: "LibTorch threads (default: the machine's cores)" },
-  workers: { kind: 'integer', help: 'data loader threads (default: automatic)' },
+  'swa-cycle': {
+    kind: 'integer',
+    help: 'with --swa-start: epochs per SWA cycle, averaged at its end',
+    default: 1,
+    min: 1,
+  },
+  ...runtimeFlags('train', 'device', 'threads', 'workers'),
   nproc: {
     kind: 'integer',
     help: 'data-parallel: start N local ranks on c10d (torchrun conventions; --batch-size is per rank)',
+    min: 1,
   },
-  'dist-backend': { kind: 'string', help: 'gloo (CPU) | nccl (CUDA) (default: nccl on cuda, else gloo)' },
+  'dist-backend': { kind: 'string', help: 'gloo (CPU) | nccl (CUDA)', defaultText: 'nccl on cuda, else gloo' },
   overlap: {
     kind: 'boolean',
-    help: 'data-parallel: all-reduce gradient buckets while backward runs (default on; --no-overlap: after it)',
+    help: 'data-parallel: all-reduce gradient buckets while backward runs (--no-overlap: after it)',
     default: true,
   },
   'dist-timeout': {
@@ -126,7 +110,7 @@ export const flagSpecs: FlagSpecs = {
     help: 'seconds a rank may wait for the others before the job fails, naming the lost rank',
     default: 300,
   },
-  out: { kind: 'string', help: 'run folder (default: runs/train-<time>)' },
+  out: { kind: 'string', help: 'run folder', defaultText: 'runs/train-<time>' },
   resume: {
     kind: 'string',
     help: 'continue the run in this folder from its last checkpoint (with --epochs N: train it longer, to N epochs)',
@@ -142,7 +126,6 @@ export const flagSpecs: FlagSpecs = {
     help: 'skip (do not apply) batches with a NaN/Inf loss instead of stopping; counted in metrics.jsonl',
   },
   json: { kind: 'boolean', help: 'print the summary as JSON at the end' },
-  help: { kind: 'boolean', help: 'show this help' },
 };
 
 /** Flags that may differ on --resume: speed, what is written, and --epochs (train longer, when the schedule allows it). */
@@ -181,84 +164,58 @@ export function keepFromFlag(value: string): KeepFiles {
   return Object.fromEntries(KEEP_NAMES.map((n) => [n, names.includes(n)])) as KeepFiles;
 }
 
-function int(flags: ParsedFlags, name: string, fallback?: number): number | undefined {
-  const v = flags[name] as number | undefined;
-  if (v === undefined) return fallback;
-  return v;
-}
-
 /** The run config the flags describe; every bad value is reported by its flag. */
 export function configFromFlags(flags: ParsedFlags): RunConfig {
-  const positive = (name: string, fallback: number): number => {
-    const v = int(flags, name, fallback)!;
-    if (v < 1) throw new UsageError(`--${name} must be >= 1, got ${v}`);
-    return v;
-  };
-  const scheduleFlags: ParsedFlags = { ...flags, lr: flags.lr ?? flagDefault(flagSpecs, 'lr') };
-  if (['warm-restarts', 'plateau-restarts'].includes(String(flags.scheduler ?? flagDefault(flagSpecs, 'scheduler')))) {
-    scheduleFlags.t0 = flags.t0 ?? flagDefault(flagSpecs, 't0');
-    scheduleFlags['t-mult'] = flags['t-mult'] ?? flagDefault(flagSpecs, 't-mult');
+  // The flag table's defaults where the run takes one value; the others stay undefined, for the library.
+  const value = <T extends string | number | boolean>(name: string): T => flagValue<T>(flags, flagSpecs, name);
+  const scheduleFlags: ParsedFlags = { ...flags, lr: value('lr') };
+  if (['warm-restarts', 'plateau-restarts'].includes(value<string>('scheduler'))) {
+    scheduleFlags.t0 = value('t0');
+    scheduleFlags['t-mult'] = value('t-mult');
   }
   const scheduleSpec = scheduleFromFlags(scheduleFlags, flagSpecs).spec();
-  const optimizerType = (flags.optimizer as string | undefined) ?? flagDefault<string>(flagSpecs, 'optimizer');
-  if (!['sgd', 'adam', 'adamw'].includes(optimizerType))
-    throw new UsageError(`--optimizer must be sgd, adam or adamw, got '${optimizerType}'`);
-  const stem = (flags.stem as string | undefined) ?? flagDefault<string>(flagSpecs, 'stem');
-  if (!['auto', 'imagenet', 'cifar'].includes(stem))
-    throw new UsageError(`--stem must be auto, imagenet or cifar, got '${stem}'`);
-  for (const name of ['momentum', 'weight-decay', 'normalized-weight-decay'] as const) {
-    const v = flags[name] as number | undefined;
-    if (v !== undefined && v < 0) throw new UsageError(`--${name} must be >= 0, got ${v}`);
-  }
+  const optimizer = optimizerFromFlags(flags);
+  const stem = stemFromFlags(flags);
   if ((flags['reinit-last'] !== undefined || flags.freeze) && !flags['init-weights']) {
     throw new UsageError('--reinit-last and --freeze need --init-weights');
   }
-  for (const name of ['limit-train', 'limit-val', 'image-size', 'reinit-last', 'threads', 'workers'] as const) {
-    const v = flags[name] as number | undefined;
-    if (v !== undefined && v < (name === 'reinit-last' || name === 'workers' ? 0 : 1))
-      throw new UsageError(`--${name} must be >= ${name === 'reinit-last' || name === 'workers' ? 0 : 1}, got ${v}`);
-  }
-  const swa = swaFromFlags(flags, positive('epochs', 6));
+  const epochs = value<number>('epochs');
+  const swa = swaFromFlags(flags, epochs);
   if (flags.ensemble !== undefined && !(ENSEMBLE_METHODS as readonly string[]).includes(flags.ensemble as string)) {
     throw new UsageError(`--ensemble must be one of ${ENSEMBLE_METHODS.join(', ')}, got '${String(flags.ensemble)}'`);
   }
   if (flags['init-weights'] && !fs.existsSync(flags['init-weights'] as string)) {
     throw new UsageError(`--init-weights: file not found: ${String(flags['init-weights'])}`);
   }
+  const given = <T>(name: string): T | undefined => flags[name] as T | undefined;
   return {
-    data: (flags.data as string | undefined) ?? flagDefault<string>(flagSpecs, 'data'),
-    arch: (flags.arch as string | undefined) ?? flagDefault<string>(flagSpecs, 'arch'),
-    stem: stem as RunConfig['stem'],
-    epochs: positive('epochs', flagDefault(flagSpecs, 'epochs')),
-    batchSize: positive('batch-size', flagDefault(flagSpecs, 'batch-size')),
-    evalBatchSize: flags['eval-batch-size'] === undefined ? undefined : positive('eval-batch-size', 1),
+    data: value<string>('data'),
+    arch: value<string>('arch'),
+    stem,
+    epochs,
+    batchSize: value<number>('batch-size'),
+    evalBatchSize: given('eval-batch-size'),
     schedule: scheduleSpec as ScheduleSpec,
-    optimizer: {
-      type: optimizerType as 'sgd' | 'adam' | 'adamw',
-      momentum: flags.momentum as number | undefined,
-      weightDecay: flags['weight-decay'] as number | undefined,
-      nesterov: flags.nesterov as boolean | undefined,
-      normalizedWeightDecay: flags['normalized-weight-decay'] as number | undefined,
-    },
-    seed: int(flags, 'seed', flagDefault<number>(flagSpecs, 'seed')),
-    limitTrain: int(flags, 'limit-train'),
-    limitVal: int(flags, 'limit-val'),
-    augment: flags.augment as boolean | undefined,
-    imageSize: int(flags, 'image-size'),
-    fastDecode: flags['fast-decode'] as boolean | undefined,
-    initWeights: flags['init-weights'] as string | undefined,
+    optimizer: { ...optimizer, normalizedWeightDecay: given('normalized-weight-decay') },
+    seed: value<number>('seed'),
+    limitTrain: given('limit-train'),
+    limitVal: given('limit-val'),
+    augment: given('augment'),
+    imageSize: given('image-size'),
+    fastDecode: given('fast-decode'),
+    initWeights: given('init-weights'),
     ...(flags['skip-nonfinite'] ? { skipNonFinite: true } : {}),
     ...(flags.keep !== undefined ? { keep: keepFromFlag(flags.keep as string) } : {}),
     ...(flags.tensorboard !== undefined ? { tensorboard: flags.tensorboard as boolean } : {}),
-    reinitLast: int(flags, 'reinit-last'),
-    freeze: flags.freeze as boolean | undefined,
-    ensembleSize: flags['ensemble-size'] === undefined ? undefined : positive('ensemble-size', 3),
+    reinitLast: given('reinit-last'),
+    freeze: given('freeze'),
+    ensembleSize: given('ensemble-size'),
     ...(flags.ensemble !== undefined ? { ensemble: flags.ensemble as EnsembleMethod } : {}),
     ...(flags['keep-snapshots'] === false ? { keep: { snapshots: false } } : {}),
     ...(swa ? { swa } : {}),
-    device: (flags.device as string | undefined) ?? flagDefault<string>(flagSpecs, 'device'),
-    threads: int(flags, 'threads'),
-    workers: int(flags, 'workers'),
+    device: value<string>('device'),
+    threads: given('threads'),
+    workers: given('workers'),
   };
 }
 
@@ -291,7 +248,6 @@ function swaFromFlags(flags: ParsedFlags, epochs: number): SwaOptions | undefine
     throw new UsageError('--swa-lr-max needs --swa-lr (the LR at the end of each SWA cycle)');
   if (lrMax !== undefined && !(lrMax >= lr!))
     throw new UsageError(`--swa-lr-max must be >= --swa-lr (${lr}), got ${lrMax}`);
-  if (cycle !== undefined && cycle < 1) throw new UsageError(`--swa-cycle must be >= 1, got ${cycle}`);
   return {
     start,
     ...(lr !== undefined ? { lr } : {}),
@@ -372,17 +328,14 @@ export const command: Command = {
       if (!fs.existsSync(outDir)) throw new UsageError(`--resume: folder not found: ${outDir}`);
       config = {
         ...readRunConfig(outDir),
-        device: (flags.device as string | undefined) ?? 'auto',
+        device: flagValue<string>(flags, flagSpecs, 'device'),
         threads: flags.threads as number | undefined,
         workers: flags.workers as number | undefined,
       };
       // What is written may change on resume; what is trained may not.
       if (flags.keep !== undefined) config.keep = keepFromFlag(flags.keep as string);
       if (flags.tensorboard !== undefined) config.tensorboard = flags.tensorboard as boolean;
-      if (flags.epochs !== undefined) {
-        if ((flags.epochs as number) < 1) throw new UsageError(`--epochs must be >= 1, got ${String(flags.epochs)}`);
-        config.epochs = flags.epochs as number;
-      }
+      if (flags.epochs !== undefined) config.epochs = flags.epochs as number;
     } else {
       config = configFromFlags(flags);
       outDir = (flags.out as string | undefined) ?? defaultOutDir();
@@ -403,7 +356,7 @@ export const command: Command = {
         (flags['dist-backend'] as string | undefined) ?? (String(config.device).startsWith('cuda') ? 'nccl' : 'gloo');
       if (backend !== 'gloo' && backend !== 'nccl')
         throw new UsageError(`--dist-backend must be gloo or nccl, got '${backend}'`);
-      const timeout = (flags['dist-timeout'] as number | undefined) ?? flagDefault<number>(flagSpecs, 'dist-timeout');
+      const timeout = flagValue<number>(flags, flagSpecs, 'dist-timeout');
       if (!(timeout > 0)) throw new UsageError(`--dist-timeout must be > 0 seconds, got ${String(timeout)}`);
       if (backend === 'nccl' && String(config.device) === 'cuda') config.device = `cuda:${dist.localRank}`;
       group = await ProcessGroup.connect({ ...dist, backend, timeoutSeconds: timeout });

@@ -25,6 +25,11 @@ export interface DataLoaderOptions {
   prefetch?: number;
 }
 
+/** The options a loader runs with: every default filled in, workers resolved (0 becomes the count chosen). */
+export type ResolvedLoaderOptions = Required<
+  Pick<DataLoaderOptions, 'batchSize' | 'shuffle' | 'dropLast' | 'seed' | 'workers'>
+>;
+
 export interface Batch {
   /** float32 [B, C, H, W], normalized. */
   images: Tensor;
@@ -54,7 +59,7 @@ export class DataLoader extends NativeHandle<NativeDataLoader> implements AsyncI
   }
 
   /** The options in effect (workers resolved). */
-  get options(): { batchSize: number; shuffle: boolean; dropLast: boolean; seed: number; workers: number } {
+  get options(): ResolvedLoaderOptions {
     return this.native.options();
   }
 

@@ -81,7 +81,11 @@ abstract class SingleCycle extends ScheduleBase {
   }
 }
 
-/** lr · gamma^⌊t / stepSize⌋, with exact boundaries for an integer stepSize. */
+/**
+ * Step decay as a schedule, a pure function of t: lr · gamma^⌊t / stepSize⌋, with exact boundaries
+ * for an integer stepSize (what `--scheduler step` trains with, and figures draw). The same decay
+ * applied to an optimizer, LibTorch-side, is StepLRScheduler (lib/optim/lr-scheduler.ts).
+ */
 export class StepLR extends SingleCycle {
   readonly name: string;
   readonly stepSize: number;

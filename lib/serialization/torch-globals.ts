@@ -4,7 +4,8 @@
  * do instead). Nothing from the file is ever executed.
  */
 import { TorchFileError } from './errors';
-import { copyBytes, COST, describe, PickleBudget, PyCallable } from './pickle-reader';
+import { COST, PickleBudget } from './pickle-budget';
+import { copyBytes, describe, PyCallable } from './pickle-reader';
 import { DTYPES, isDtype } from './tensor';
 import type { Dtype } from './tensor';
 import { OrderedDict, TorchDtype, torchFrozenSet, torchTuple } from './values';

@@ -26,6 +26,17 @@ import { trainStep } from './step';
 export type LrSuggestion = 'steepest' | 'minimum';
 export const LR_SUGGESTIONS: readonly LrSuggestion[] = ['steepest', 'minimum'];
 
+/** The sweep's defaults (fastai's), which `sgdr lr-find --help` prints from here. */
+export const LR_FIND_DEFAULTS = {
+  startLr: 1e-7,
+  endLr: 10,
+  iterations: 100,
+  beta: 0.98,
+  divergeFactor: 4,
+  suggestion: 'steepest' as LrSuggestion,
+  seed: 0,
+};
+
 export interface LrFindOptions {
   model: ResNet;
   optimizer: Optimizer;
@@ -141,17 +152,18 @@ export function lrFind(options: LrFindOptions): Promise<LrFindResult> {
 }
 
 async function runLrFind(o: LrFindOptions): Promise<LrFindResult> {
-  const startLr = positiveNumber('startLr', o.startLr ?? 1e-7);
-  const endLr = positiveNumber('endLr', o.endLr ?? 10);
+  const d = LR_FIND_DEFAULTS;
+  const startLr = positiveNumber('startLr', o.startLr ?? d.startLr);
+  const endLr = positiveNumber('endLr', o.endLr ?? d.endLr);
   if (endLr <= startLr) throw new RangeError(`endLr must be larger than startLr (${startLr}), got ${endLr}`);
-  const iterations = o.iterations ?? 100;
+  const iterations = o.iterations ?? d.iterations;
   if (!Number.isInteger(iterations) || iterations < 2)
     throw new RangeError(`iterations must be an integer ≥ 2, got ${String(iterations)}`);
-  const beta = o.beta ?? 0.98;
+  const beta = o.beta ?? d.beta;
   if (typeof beta !== 'number' || !(beta >= 0 && beta < 1))
     throw new RangeError(`beta must be a number in [0, 1), got ${String(beta)}`);
-  const divergeFactor = positiveNumber('divergeFactor', o.divergeFactor ?? 4);
-  const method = o.suggestion ?? 'steepest';
+  const divergeFactor = positiveNumber('divergeFactor', o.divergeFactor ?? d.divergeFactor);
+  const method = o.suggestion ?? d.suggestion;
   if (!LR_SUGGESTIONS.includes(method))
     throw new RangeError(`suggestion must be one of ${LR_SUGGESTIONS.join(', ')}, got '${String(method)}'`);
   if (!Number.isInteger(o.batchSize) || o.batchSize < 1)
@@ -173,7 +185,7 @@ async function runLrFind(o: LrFindOptions): Promise<LrFindResult> {
   const loader = o.train.loader({
     batchSize: Math.min(o.batchSize, Math.max(1, o.train.size)),
     shuffle: true,
-    seed: o.seed ?? 0,
+    seed: o.seed ?? d.seed,
     workers: o.workers,
   });
   try {

@@ -35,8 +35,8 @@ class SchedulerWrap : public Napi::ObjectWrap<SchedulerWrap> {
       scheduler_ = std::make_unique<CosineAnnealingLR>(opt->optimizer(), NumberOption(o, "tMax", NAN),
                                                        NumberOption(o, "etaMin", 0));
     } else if (type == "step") {
-      scheduler_ =
-          std::make_unique<StepLR>(opt->optimizer(), NumberOption(o, "stepSize", NAN), NumberOption(o, "gamma", 0.1));
+      scheduler_ = std::make_unique<ClosedFormStepLR>(opt->optimizer(), NumberOption(o, "stepSize", NAN),
+                                                      NumberOption(o, "gamma", 0.1));
     } else {
       ThrowRange(env, "unknown scheduler type '" + type + "' (expected 'cosine' or 'step')");
     }

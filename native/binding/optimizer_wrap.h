@@ -1,5 +1,6 @@
 // JS wrapper of a LibTorch optimizer (SGD, Adam, AdamW) over a model's trainable parameters,
-// with per-parameter-group learning rates.
+// with per-parameter-group learning rates: the class and its LRs in optimizer_wrap.cc, its state for
+// checkpoints in optimizer_state_wrap.cc, its hyper-parameters from JS in optimizer_hyper.h.
 #pragma once
 
 #include <napi.h>

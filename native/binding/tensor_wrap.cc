@@ -205,11 +205,21 @@ static TensorWrap* Live(TensorWrap* self, Napi::Env env, torch::Tensor& t) {
   return self;
 }
 
+Napi::Array ShapeToJs(Napi::Env env, const torch::Tensor& tensor) {
+  auto arr = Napi::Array::New(env, tensor.dim());
+  for (int64_t i = 0; i < tensor.dim(); ++i) arr.Set(static_cast<uint32_t>(i), static_cast<double>(tensor.size(i)));
+  return arr;
+}
+
+void SetTensorFields(Napi::Env env, Napi::Object record, const torch::Tensor& tensor) {
+  record.Set("dtype", DTypeName(tensor.scalar_type()));
+  record.Set("shape", ShapeToJs(env, tensor));
+  record.Set("data", TypedArrayFromTensor(env, tensor));
+}
+
 Napi::Value TensorWrap::Shape(const Napi::CallbackInfo& info) {
   Live(this, info.Env(), tensor_);
-  auto arr = Napi::Array::New(info.Env(), tensor_.dim());
-  for (int64_t i = 0; i < tensor_.dim(); ++i) arr.Set(static_cast<uint32_t>(i), static_cast<double>(tensor_.size(i)));
-  return arr;
+  return ShapeToJs(info.Env(), tensor_);
 }
 
 Napi::Value TensorWrap::DType(const Napi::CallbackInfo& info) {

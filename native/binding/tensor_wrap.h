@@ -43,5 +43,10 @@ torch::ScalarType DTypeFromName(const std::string& name);
 torch::Tensor TensorFromTypedArray(Napi::Env env, Napi::Value data, Napi::Value shape, const std::string& dtype);
 // Copies a tensor into a new JS typed array of the matching element type.
 Napi::Value TypedArrayFromTensor(Napi::Env env, const torch::Tensor& tensor);
+// A tensor's shape as a JS array of numbers.
+Napi::Array ShapeToJs(Napi::Env env, const torch::Tensor& tensor);
+// Sets `dtype`, `shape` and `data` (a copy) on `record`: a tensor as the state records of models and
+// optimizers carry it (lib/binding.ts, NativeStateRecord).
+void SetTensorFields(Napi::Env env, Napi::Object record, const torch::Tensor& tensor);
 
 }  // namespace sgdr

@@ -58,14 +58,14 @@ std::vector<double> CosineAnnealingLR::lrs_at(double t) const {
   return out;
 }
 
-StepLR::StepLR(torch::optim::Optimizer& optimizer, double step_size, double gamma)
+ClosedFormStepLR::ClosedFormStepLR(torch::optim::Optimizer& optimizer, double step_size, double gamma)
     : ClosedFormLR(optimizer), step_size_(step_size), gamma_(gamma) {
   if (!IsIntegerIn(step_size, 1, kMaxExactInteger)) throw RangeFailure("stepSize must be an integer >= 1");
   if (!std::isfinite(gamma) || gamma <= 0) throw RangeFailure("gamma must be a finite number > 0");
   apply();
 }
 
-std::vector<double> StepLR::lrs_at(double t) const {
+std::vector<double> ClosedFormStepLR::lrs_at(double t) const {
   std::vector<double> out;
   const double k = std::floor(std::floor(t) / step_size_);
   for (double base : base_lrs_) out.push_back(base * std::pow(gamma_, k));

@@ -1,11 +1,14 @@
-// LibTorch-style LR schedulers with PyTorch's semantics and closed forms.
+// LibTorch-style LR schedulers with PyTorch's semantics and closed forms. They set an optimizer's LR
+// in C++ (JS: lib/optim/lr-scheduler.ts, CosineAnnealingLR and StepLRScheduler); the schedules fit()
+// follows are pure functions of t in TS (lib/schedule: WarmRestarts, StepLR, ...).
 //
 // CosineAnnealingLR: eta(t) = eta_min + (base - eta_min) * (1 + cos(pi * t / T_max)) / 2, computed
 // from t directly (no recursive update, so no drift), with fractional t for per-iteration stepping
 // and reset() so the TS restart manager (lib/schedule) can start a new SGDR cycle.
-// StepLR: base * gamma^floor(t / step_size).
-// Both are torch::optim::LRScheduler subclasses usable from C++ code; like PyTorch (and unlike
-// LibTorch's own StepLR), construction applies the LR for t = 0 and each step() advances one epoch.
+// ClosedFormStepLR: base * gamma^floor(t / step_size); named apart from LibTorch's own
+// torch::optim::StepLR, which it is not: like PyTorch (and unlike LibTorch's), construction applies
+// the LR for t = 0, and each step() advances one epoch.
+// Both are torch::optim::LRScheduler subclasses usable from C++ code.
 #pragma once
 
 #include <torch/optim/optimizer.h>
@@ -48,9 +51,9 @@ class CosineAnnealingLR : public ClosedFormLR {
   double t_max_, eta_min_;
 };
 
-class StepLR : public ClosedFormLR {
+class ClosedFormStepLR : public ClosedFormLR {
  public:
-  StepLR(torch::optim::Optimizer& optimizer, double step_size, double gamma = 0.1);
+  ClosedFormStepLR(torch::optim::Optimizer& optimizer, double step_size, double gamma = 0.1);
   std::vector<double> lrs_at(double t) const override;
 
  private:

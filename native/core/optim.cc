@@ -7,23 +7,19 @@
 
 namespace sgdr {
 
-namespace {
-
-std::string Num(double v) {
+std::string NumberText(double v) {
   std::ostringstream s;
   s << v;
   return s.str();
 }
-
-}  // namespace
 
 void ZeroGradToNone(torch::optim::Optimizer& optimizer) {
   for (auto& group : optimizer.param_groups())
     for (auto& p : group.params()) p.mutable_grad().reset();
 }
 
-void CheckLr(double lr, const std::string& name) {
-  if (!std::isfinite(lr) || lr < 0) throw RangeFailure(name + " must be a finite number >= 0, got " + Num(lr));
+void CheckNonNegative(double v, const std::string& name) {
+  if (!std::isfinite(v) || v < 0) throw RangeFailure(name + " must be a finite number >= 0, got " + NumberText(v));
 }
 
 }  // namespace sgdr

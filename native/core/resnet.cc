@@ -196,4 +196,56 @@ void ResNetImpl::ReplaceClassifier(int64_t num_classes) {
 
 ResNet MakeResNet(const ResNetOptions& options) { return ResNet(options); }
 
+std::vector<std::pair<std::string, torch::Tensor>> ResNetImpl::StateEntries() {
+  std::vector<std::pair<std::string, torch::Tensor>> out;
+  // PyTorch interleaves per module (params then buffers of each module); reproduce that order.
+  for (const auto& item : named_modules("", /*include_self=*/true)) {
+    const std::string prefix = item.key().empty() ? "" : item.key() + ".";
+    for (const auto& p : item.value()->named_parameters(/*recurse=*/false))
+      out.emplace_back(prefix + p.key(), p.value());
+    for (const auto& b : item.value()->named_buffers(/*recurse=*/false)) out.emplace_back(prefix + b.key(), b.value());
+  }
+  return out;
+}
+
+int64_t ResNetImpl::SetRequiresGrad(const std::vector<std::string>& prefixes, bool value) {
+  int64_t changed = 0;
+  for (auto& p : named_parameters()) {
+    for (const auto& prefix : prefixes) {
+      if (p.key().rfind(prefix, 0) == 0) {
+        p.value().set_requires_grad(value);
+        ++changed;
+        break;
+      }
+    }
+  }
+  return changed;
+}
+
+template <typename F>
+int64_t ResNetImpl::ForEachBatchNorm(F&& f) {
+  int64_t count = 0;
+  for (const auto& m : modules(/*include_self=*/false)) {
+    if (auto* bn = m->as<torch::nn::BatchNorm2d>()) {
+      f(*bn, count == 0);
+      ++count;
+    }
+  }
+  return count;
+}
+
+int64_t ResNetImpl::ResetBatchNormStats() {
+  torch::NoGradGuard no_grad;
+  return ForEachBatchNorm([](torch::nn::BatchNorm2dImpl& bn, bool) { bn.reset_running_stats(); });
+}
+
+c10::optional<double> ResNetImpl::SetBatchNormMomentum(c10::optional<double> momentum) {
+  c10::optional<double> previous;
+  ForEachBatchNorm([&](torch::nn::BatchNorm2dImpl& bn, bool first) {
+    if (first) previous = bn.options.momentum();
+    bn.options.momentum(momentum);
+  });
+  return previous;
+}
+
 }  // namespace sgdr

@@ -12,6 +12,8 @@
 #include <torch/nn/modules/pooling.h>
 
 #include <string>
+#include <utility>
+#include <vector>
 
 namespace sgdr {
 
@@ -33,11 +35,25 @@ class ResNetImpl : public torch::nn::Module {
   void ReplaceClassifier(int64_t num_classes);
   // Re-runs torchvision's initialisation on one module (used to re-initialise the last N modules).
   static void InitModule(torch::nn::Module& module);
+  // Parameters then buffers of each module, modules in registration order: PyTorch's state_dict() order.
+  std::vector<std::pair<std::string, torch::Tensor>> StateEntries();
+  // Sets requires_grad of the parameters whose names start with one of `prefixes` ('' matches all);
+  // returns how many there are.
+  int64_t SetRequiresGrad(const std::vector<std::string>& prefixes, bool value);
+  // Every BatchNorm's running statistics back to mean 0, var 1, num_batches_tracked 0 (PyTorch's
+  // reset_running_stats()); returns how many BatchNorm layers there are.
+  int64_t ResetBatchNormStats();
+  // Every BatchNorm's momentum (nullopt: PyTorch's None, the cumulative average); returns the
+  // previous one (the layers of a ResNet always share one), nullopt for None or no BatchNorm.
+  c10::optional<double> SetBatchNormMomentum(c10::optional<double> momentum);
 
   const ResNetOptions& options() const { return options_; }
 
  private:
   torch::nn::Sequential MakeLayer(int64_t planes, int64_t blocks, int64_t stride);
+  // Calls f(layer, first) for every BatchNorm2d in module order; returns how many there are.
+  template <typename F>
+  int64_t ForEachBatchNorm(F&& f);
 
   ResNetOptions options_;
   bool bottleneck_;

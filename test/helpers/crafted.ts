@@ -6,7 +6,8 @@
 import { pickle, PyGlobal, PyPersistent, PyReduce } from '../../lib/serialization/pickle-writer';
 import { orderedDict, torchTuple } from '../../lib/serialization';
 import * as zlib from 'node:zlib';
-import { buildZip, crc32, crc32Js } from '../../lib/serialization/zip';
+import { crc32, crc32Js } from '../../lib/serialization/zip-format';
+import { buildZip } from '../../lib/serialization/zip-write';
 
 export interface CraftedTensor {
   /** The storage's key and its declared element count (the persistent id's numel). */
