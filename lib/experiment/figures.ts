@@ -9,8 +9,8 @@ import * as path from 'path';
 import { palette, renderPng, renderSvg, type Figure, type Panel, type Series } from '../plot';
 import { isAdaptiveSchedule, scheduleFigure, scheduleFromSpec } from '../schedule';
 import type { ExperimentConfig } from './config';
-import { scheduleSpecOf } from './config';
-import type { ExperimentResults, ScheduleStats } from './aggregate';
+import { scheduleSpecOf } from './run-config';
+import type { ExperimentResults, ScheduleStats } from './results';
 import { makeFolder } from '../folders';
 
 export interface ExperimentFigure {

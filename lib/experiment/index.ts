@@ -1,17 +1,15 @@
 /** Experiments: every schedule × every seed, statistics over seeds, figures and an HTML report. */
 export {
   ExperimentConfigError,
-  parseExperimentConfig,
-  readExperimentConfig,
-  runConfigFor,
-  scheduleSpecOf,
-  slugify,
   type ExperimentAnalysis,
   type ExperimentConfig,
   type ExperimentData,
   type ExperimentModel,
   type ExperimentSchedule,
 } from './config';
+export { parseExperimentConfig } from './parse-config';
+export { readExperimentConfig } from './read-config';
+export { runConfigFor, scheduleSpecOf, slugify } from './run-config';
 export {
   bestEpoch,
   defaultBandwidth,
@@ -28,10 +26,9 @@ export {
   type MeanStd,
   type PairedDifference,
 } from './stats';
+export { aggregate, analyzeExperiment } from './aggregate';
+export { cycleEndEpochs } from './schedule-stats';
 export {
-  aggregate,
-  analyzeExperiment,
-  cycleEndEpochs,
   COMPARED_METRICS,
   CURVE_METRICS,
   type Band,
@@ -42,7 +39,8 @@ export {
   type ExperimentResults,
   type RunRecord,
   type ScheduleStats,
-} from './aggregate';
+  type VersusSingle,
+} from './results';
 export { planRuns, readMetrics, runStatus, RUNS_DIR, type PlannedRun, type RunStatus } from './runs';
 export {
   defaultWorkerScript,

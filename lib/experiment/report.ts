@@ -7,7 +7,7 @@
 import * as fs from 'fs';
 import * as path from 'path';
 import { palette } from '../plot';
-import { CURVE_METRICS, type ExperimentResults, type ScheduleStats } from './aggregate';
+import { CURVE_METRICS, type ExperimentResults, type ScheduleStats } from './results';
 import type { ExperimentConfig } from './config';
 import { writeExperimentFigures, type WrittenFigure } from './figures';
 import type { MeanStd, PairedDifference } from './stats';

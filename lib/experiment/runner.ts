@@ -11,7 +11,8 @@ import * as os from 'os';
 import * as path from 'path';
 import type { EpochMetrics } from '../train/metrics';
 import { DataSpecError, parseDataSpec } from '../data/spec';
-import { ExperimentConfigError, readExperimentConfig, type ExperimentConfig } from './config';
+import { ExperimentConfigError, type ExperimentConfig } from './config';
+import { readExperimentConfig } from './read-config';
 import {
   checkRunFolder,
   planRuns,
