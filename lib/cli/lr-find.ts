@@ -5,17 +5,15 @@
  * uses the suggestion as the peak LR of SGDR.
  */
 import * as fs from 'fs';
-import * as path from 'path';
-import { writeViaTemp, writeTextAtomic } from '../atomic-file';
 import { openData } from '../data';
 import { outputFolderProblem } from '../folders';
 import { DEFAULT_STEM, resnet } from '../nn/resnet';
 import { archList, isResNetArch } from '../nn/archs';
-import { Adam, AdamW, SGD, type Optimizer } from '../optim/optimizer';
-import { renderPng, renderSvg } from '../plot';
+import { optimizerFor } from '../train/run';
 import { setNumThreads, type DeviceSpec } from '../device';
 import { lrFind, LR_SUGGESTIONS, type LrSuggestion } from '../train/lr-find';
-import { lrFindFigure, SUGGESTION_NAMES } from '../train/lr-find-figure';
+import { SUGGESTION_NAMES } from '../train/lr-find-figure';
+import { lrFindEnding, writeLrFindFiles } from '../train/lr-find-file';
 import { capThreads, flagDefault, formatFlags, parseCommandFlags, UsageError, type FlagSpecs } from './args';
 import type { Command } from './main';
 
@@ -127,18 +125,12 @@ async function run(argv: string[]): Promise<number> {
   const log = (line: string) => process.stderr.write(`${line}\n`);
   const tty = Boolean(process.stderr.isTTY) && !process.env.CI;
   try {
-    const lr = startLr;
-    let optimizer: Optimizer;
-    const wd = flags['weight-decay'] as number | undefined;
-    if (optimizerType === 'sgd')
-      optimizer = new SGD(model, {
-        lr,
-        momentum: (flags.momentum as number | undefined) ?? 0.9,
-        weightDecay: wd ?? 5e-4,
-        nesterov: flags.nesterov as boolean | undefined,
-      });
-    else if (optimizerType === 'adamw') optimizer = new AdamW(model, { lr, weightDecay: wd });
-    else optimizer = new Adam(model, { lr, weightDecay: wd });
+    const optimizer = optimizerFor(model, startLr, {
+      type: optimizerType as 'sgd' | 'adam' | 'adamw',
+      momentum: flags.momentum as number | undefined,
+      weightDecay: flags['weight-decay'] as number | undefined,
+      nesterov: flags.nesterov as boolean | undefined,
+    });
     log(
       `lr-find: ${arch} on ${model.device}, ${train.size} training images, batch ${batchSize}; LR ${startLr} → ${endLr}`,
     );
@@ -162,38 +154,11 @@ async function run(argv: string[]): Promise<number> {
       },
     });
     if (tty) process.stderr.write('\n');
-    fs.mkdirSync(out, { recursive: true });
-    const doc = {
-      lr: result.lr,
-      loss: result.loss,
-      raw_loss: result.rawLoss,
-      suggested_lr: result.suggestedLr,
-      method: result.method,
-      method_description: SUGGESTION_NAMES[result.method],
-      stopped: result.stopped,
-      start_lr: result.startLr,
-      end_lr: result.endLr,
-      iterations: result.iterations,
-      beta: result.beta,
-      diverge_factor: result.divergeFactor,
-      data: dataName,
-      arch,
-      batch_size: batchSize,
-      optimizer: optimizerType,
-    };
-    const jsonFile = path.join(out, 'lr-find.json');
-    await writeTextAtomic(jsonFile, JSON.stringify(doc) + '\n');
-    const svg = renderSvg(
-      lrFindFigure(result, `LR range test: ${arch} on ${dataName.split(':')[0]}, batch ${batchSize}`),
-    );
-    await writeTextAtomic(path.join(out, 'lr-find.svg'), svg);
-    await writeViaTemp(path.join(out, 'lr-find.png'), (tmp) => fs.promises.writeFile(tmp, renderPng(svg)));
-    const why =
-      result.stopped === 'diverged'
-        ? `stopped after ${result.lr.length} steps: the smoothed loss passed ${result.divergeFactor}x its best`
-        : result.stopped === 'aborted'
-          ? `stopped after ${result.lr.length} steps`
-          : `all ${result.lr.length} steps`;
+    const jsonFile = await writeLrFindFiles(out, result, {
+      extra: { data: dataName, arch, batch_size: batchSize, optimizer: optimizerType },
+      title: `LR range test: ${arch} on ${dataName.split(':')[0]}, batch ${batchSize}`,
+    });
+    const why = lrFindEnding(result);
     log(`lr-find: ${why}; wrote ${jsonFile}, lr-find.png, lr-find.svg in ${out}`);
     if (result.suggestedLr === null) {
       log('lr-find: too few steps to suggest an LR (raise --iterations, or lower --start-lr)');
@@ -203,7 +168,7 @@ async function run(argv: string[]): Promise<number> {
         `  sgdr train --data ${dataName} --arch ${arch} --batch-size ${batchSize} --scheduler warm-restarts --lr ${show(result.suggestedLr)}`,
       );
     }
-    if (flags.json) process.stdout.write(JSON.stringify(doc) + '\n');
+    if (flags.json) process.stdout.write(fs.readFileSync(jsonFile, 'utf8'));
     return 0;
   } finally {
     model.dispose();

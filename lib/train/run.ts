@@ -85,6 +85,21 @@ const RUNTIME_ONLY: ReadonlyArray<keyof RunConfig> = ['device', 'threads', 'work
 /** Settings of what is written, not of what is trained: saved in run.json, free to change on resume. */
 export const OUTPUT_ONLY: ReadonlyArray<keyof RunConfig> = ['keep', 'tensorboard'];
 
+/** The optimizer a config's settings describe, over all of the model's trainable parameters, at `lr`. */
+export function optimizerFor(model: ResNet, lr: number, o: OptimizerConfig = {}): Optimizer {
+  const type = o.type ?? 'sgd';
+  if (type === 'sgd')
+    return new SGD(model, {
+      lr,
+      momentum: o.momentum ?? DEFAULT_SGD_MOMENTUM,
+      weightDecay: o.weightDecay ?? 5e-4,
+      nesterov: o.nesterov,
+    });
+  if (type === 'adamw') return new AdamW(model, { lr, weightDecay: o.weightDecay, betas: o.betas, eps: o.eps });
+  if (type === 'adam') return new Adam(model, { lr, weightDecay: o.weightDecay, betas: o.betas, eps: o.eps });
+  throw new RangeError(`--optimizer must be sgd, adam or adamw, got '${String(type)}'`);
+}
+
 export function readRunConfig(dir: string): RunConfig {
   const file = path.join(dir, RUN_CONFIG_FILE);
   if (!fs.existsSync(file))
@@ -178,19 +193,7 @@ async function trainRun(config: RunConfig, options: RunOptions): Promise<FitResu
     const schedule = scheduleFromSpec(config.schedule);
     const lr = schedule.lrAt(0) || (config.schedule as { lr: number }).lr;
     const o = config.optimizer ?? {};
-    const type = o.type ?? 'sgd';
-    if (type === 'sgd')
-      optimizer = new SGD(model, {
-        lr,
-        momentum: o.momentum ?? DEFAULT_SGD_MOMENTUM,
-        weightDecay: o.weightDecay ?? 5e-4,
-        nesterov: o.nesterov,
-      });
-    else if (type === 'adamw')
-      optimizer = new AdamW(model, { lr, weightDecay: o.weightDecay, betas: o.betas, eps: o.eps });
-    else if (type === 'adam')
-      optimizer = new Adam(model, { lr, weightDecay: o.weightDecay, betas: o.betas, eps: o.eps });
-    else throw new RangeError(`--optimizer must be sgd, adam or adamw, got '${String(type)}'`);
+    optimizer = optimizerFor(model, lr, o);
     log(
       `${config.arch} (${stemUsed === 'cifar' ? 'cifar stem: 3×3 conv1, no max-pool' : 'imagenet stem: 7×7 conv1 + max-pool'}, ${model.parameterCount().toLocaleString('en')} parameters) on ${model.device}; ` +
         `train ${train.size} × ${train.channels}×${train.height}×${train.width}, val ${val.size}, ${train.numClasses} classes`,
