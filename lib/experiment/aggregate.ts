@@ -4,6 +4,7 @@
  * schedules over the same seeds with a Student-t interval.
  */
 import * as path from 'path';
+import { readLrFindDocument } from '../train/lr-find-file';
 import type { EpochMetrics } from '../train/metrics';
 import type { ExperimentConfig } from './config';
 import {
@@ -13,6 +14,7 @@ import {
   type ExperimentResults,
   type RunRecord,
 } from './results';
+import { LR_FIND_DIR, LR_FIND_FILE, lrFindDone, lrFindJobOf } from './lr-find-job';
 import { planRuns, readDivergence, readMetrics, runStatus } from './runs';
 import { rowAt, scheduleStats } from './schedule-stats';
 import { bestEpoch, defaultBandwidth, mean, pairedDifference } from './stats';
@@ -117,7 +119,7 @@ export function aggregate(config: ExperimentConfig, records: RunRecord[]): Exper
   };
 }
 
-/** Reads every planned run's metrics.jsonl under `outDir` and aggregates them. */
+/** Reads every planned run's metrics.jsonl under `outDir` and aggregates them, with the LR range test's record when the config has one. */
 export function analyzeExperiment(config: ExperimentConfig, outDir: string): ExperimentResults {
   const records: RunRecord[] = planRuns(config, outDir).map((run) => ({
     label: run.label,
@@ -127,5 +129,12 @@ export function analyzeExperiment(config: ExperimentConfig, outDir: string): Exp
     status: runStatus(run.dir),
     divergence: readDivergence(run.dir),
   }));
-  return aggregate(config, records);
+  const results = aggregate(config, records);
+  const job = lrFindJobOf(config);
+  if (job) {
+    // Only the record of this config's sweep: after a change of data, model or sweep it is stale.
+    const doc = lrFindDone(outDir, job) ? readLrFindDocument(path.join(outDir, LR_FIND_DIR)) : undefined;
+    results.lrFind = doc ? { file: LR_FIND_FILE, ...doc } : null;
+  }
+  return results;
 }

@@ -14,6 +14,7 @@
  *     { "label": "SGDR T0=1 Tmult=2", "type": "warm-restarts", "lr": 0.05, "t0": 1, "tMult": 2 },
  *     { "label": "Step decay", "type": "multistep", "lr": 0.05, "milestones": [3, 5], "gamma": 0.1 }
  *   ],
+ *   "lrFind": true,                           (the LR range test once before the runs; or its settings)
  *   "analysis": { "targetValLoss": 0.5, "bandwidth": 1, "baseline": "Step decay" }
  * }
  *
@@ -24,6 +25,7 @@
  */
 import type { DataOptions } from '../data';
 import type { KeepFiles } from '../train/fit';
+import type { LrSuggestion } from '../train/lr-find';
 import type { OptimizerConfig } from '../train/run';
 import type { ScheduleSpec } from '../schedule';
 import type { SwaOptions } from '../train/swa';
@@ -98,6 +100,28 @@ export interface ExperimentAnalysis {
   level?: number;
 }
 
+/**
+ * The LR range test of an experiment (lrFind(), as `sgdr lr-find`): once, before the runs, on the
+ * experiment's training data, model and batch size. `"lrFind": true` takes every default.
+ */
+export interface ExperimentLrFind {
+  /** First and last LR of the exponential sweep (defaults 1e-7 and 10). */
+  startLr?: number;
+  endLr?: number;
+  /** Steps of the sweep (default 100). */
+  iterations?: number;
+  /** Smoothing of the loss, debiased EMA (default 0.98). */
+  beta?: number;
+  /** Stop when the smoothed loss exceeds this many times its best (default 4). */
+  divergeFactor?: number;
+  /** 'steepest' (default) or 'minimum' (the minimum's LR / 10). */
+  suggestion?: LrSuggestion;
+  /** Seed of the initial weights and batch order (default: the experiment's first seed). */
+  seed?: number;
+  /** Optimizer settings over the experiment's for the sweep (e.g. the ones of an AdamW schedule). */
+  optimizer?: OptimizerConfig;
+}
+
 export interface ExperimentConfig {
   name: string;
   description?: string;
@@ -117,6 +141,8 @@ export interface ExperimentConfig {
   tensorboard?: boolean;
   seeds: number[];
   schedules: ExperimentSchedule[];
+  /** The LR range test, run once before the runs on the same data and model (absent: not run). */
+  lrFind?: ExperimentLrFind;
   analysis: ExperimentAnalysis;
   /** Runtime settings (do not change results): device, LibTorch threads and loader threads per run. */
   device?: string;

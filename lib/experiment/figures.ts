@@ -1,8 +1,9 @@
 /**
- * The experiment's figures, as lib/plot Figures: (1) the LR schedules, (2) loss mean ± 1 std over
- * seeds, (3) Gaussian-smoothed mean curves, (4) accuracy, (5) the snapshot ensemble against the
- * single model. A schedule has the same colour in every figure; schedules without restarts are
- * dashed; the ends of SGDR cycles (where the authors read SGDR) are marked.
+ * The experiment's figures, as lib/plot Figures: (1) the LR schedules, the LR range test when one
+ * ran, (2) loss mean ± 1 std over seeds, (3) Gaussian-smoothed mean curves, (4) accuracy, (5) the
+ * snapshot ensemble and SWA against the single model. A schedule has the same colour in every
+ * figure; schedules without restarts are dashed; the ends of SGDR cycles (where the authors read
+ * SGDR) are marked, and for restarts on plateau the epochs after which a seed restarted.
  */
 import * as fs from 'fs';
 import * as path from 'path';
@@ -12,6 +13,8 @@ import type { ExperimentConfig } from './config';
 import { scheduleSpecOf } from './run-config';
 import type { ExperimentResults, ScheduleStats } from './results';
 import { makeFolder } from '../folders';
+import { lrFindEnding, lrFindResultOf } from '../train/lr-find-file';
+import { lrFindFigure, SUGGESTION_NAMES } from '../train/lr-find-figure';
 
 export interface ExperimentFigure {
   /** File stem: figures/<name>.svg and .png. */
@@ -102,6 +105,35 @@ export function zoomLimits(
   return { min: Math.max(0, lowest - 0.15 * (max - lowest)), max };
 }
 
+/** The LR range test's figure, with the schedules' peak LRs marked beside the suggestion. */
+function lrFindExperimentFigure(
+  config: ExperimentConfig,
+  doc: NonNullable<ExperimentResults['lrFind']>,
+): ExperimentFigure {
+  const result = lrFindResultOf(doc, doc.file);
+  const byLr = new Map<number, string[]>();
+  for (const s of config.schedules) byLr.set(s.lr, [...(byLr.get(s.lr) ?? []), s.label]);
+  const marks = [...byLr].map(([lr, labels]) => ({
+    lr,
+    label: `LR ${Number(lr.toPrecision(3))} given to ${labels.length === 1 ? labels[0] : `${labels.length} schedules`}`,
+  }));
+  const seed = typeof doc.seed === 'number' ? `seed ${doc.seed}'s` : 'the';
+  const suggestion =
+    result.suggestedLr === null
+      ? 'The sweep was too short to suggest an LR.'
+      : `Dashed: the suggested maximum LR, ${Number(result.suggestedLr.toPrecision(3))} (${SUGGESTION_NAMES[result.method]}), a value for SGDR's eta_max; dotted: the peak LRs the schedules were given.`;
+  return {
+    name: 'lr-find',
+    title: 'LR range test',
+    caption:
+      `Run once before the runs (as sgdr lr-find; Smith 2017, fastai's lr_find), from ${seed} initial model, on the training data with batch size ${config.batchSize}: ` +
+      `the LR grew exponentially from ${result.startLr} to ${result.endLr} over ${result.iterations} steps (${lrFindEnding(result)}). ` +
+      `The line is the debiased moving average of the batch loss (beta ${result.beta}), the faint one the batch losses. ${suggestion} ` +
+      `Numbers: ${doc.file}.`,
+    figure: lrFindFigure(result, 'LR range test', marks),
+  };
+}
+
 /** Every figure of an experiment; the ensemble figure only when some schedule took cycle snapshots. */
 export function experimentFigures(config: ExperimentConfig, results: ExperimentResults): ExperimentFigure[] {
   const seeds = plural(results.seeds.length, 'seed');
@@ -134,6 +166,9 @@ export function experimentFigures(config: ExperimentConfig, results: ExperimentR
         : ''),
     figure: lr,
   });
+
+  // The LR range test, when the experiment ran one: next to the LRs the schedules were given.
+  if (results.lrFind) figures.push(lrFindExperimentFigure(config, results.lrFind));
 
   // (2) Loss: mean ± 1 std over seeds (the seed study's main figure), with a zoom on the end of training.
   const zoom = zoomLimits(results, 'val_loss');

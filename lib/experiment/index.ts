@@ -4,6 +4,7 @@ export {
   type ExperimentAnalysis,
   type ExperimentConfig,
   type ExperimentData,
+  type ExperimentLrFind,
   type ExperimentModel,
   type ExperimentSchedule,
 } from './config';
@@ -41,6 +42,7 @@ export {
   type ScheduleStats,
   type VersusSingle,
 } from './results';
+export { LR_FIND_DIR, LR_FIND_FILE, lrFindJobOf, type LrFindJob, type LrFindOutcome } from './lr-find-job';
 export { planRuns, readMetrics, runStatus, RUNS_DIR, type PlannedRun, type RunStatus } from './runs';
 export {
   defaultWorkerScript,

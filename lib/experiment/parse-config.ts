@@ -8,11 +8,13 @@ import type { OptimizerConfig } from '../train/run';
 import { RESNET_ARCHS } from '../nn/archs';
 import { checkSwaOptions, type SwaOptions } from '../train/swa';
 import { ENSEMBLE_METHODS } from '../train/ensemble';
+import { LR_SUGGESTIONS } from '../train/lr-find';
 import {
   DATA_KEYS,
   type ExperimentAnalysis,
   type ExperimentConfig,
   type ExperimentData,
+  type ExperimentLrFind,
   type ExperimentModel,
   type ExperimentSchedule,
 } from './config';
@@ -33,6 +35,7 @@ const TOP_KEYS = [
   'seeds',
   'runs',
   'schedules',
+  'lrFind',
   'analysis',
   'keep',
   'tensorboard',
@@ -119,6 +122,45 @@ function swaEntry(c: Checker, v: Json, keyPath: string): SwaOptions {
   if (o.lrMax !== undefined) swa.lrMax = c.number(o.lrMax, join(keyPath, 'lrMax'), { above: 0 });
   if (o.cycle !== undefined) swa.cycle = c.number(o.cycle, join(keyPath, 'cycle'), { integer: true, min: 1 });
   return swa;
+}
+
+const LR_FIND_KEYS = [
+  'startLr',
+  'endLr',
+  'iterations',
+  'beta',
+  'divergeFactor',
+  'suggestion',
+  'seed',
+  'optimizer',
+] as const;
+
+/** `"lrFind": true` (every default), false (none: undefined) or the test's settings. */
+function lrFindEntry(c: Checker, v: Json, keyPath: string): ExperimentLrFind | undefined {
+  if (typeof v === 'boolean') return v ? {} : undefined;
+  if (!v || typeof v !== 'object' || Array.isArray(v))
+    c.fail(keyPath, `must be true, false or an object of LR range test settings, got ${kindOf(v)}`);
+  const o = c.object(v, keyPath, LR_FIND_KEYS);
+  const out: ExperimentLrFind = {};
+  for (const k of ['startLr', 'endLr', 'divergeFactor'] as const)
+    if (o[k] !== undefined) out[k] = c.number(o[k], join(keyPath, k), { above: 0 });
+  if ((out.startLr ?? 1e-7) >= (out.endLr ?? 10)) {
+    const key = out.endLr !== undefined ? 'endLr' : 'startLr';
+    c.fail(
+      join(keyPath, key),
+      `the sweep must rise: endLr (${out.endLr ?? '10, the default'}) must be larger than startLr (${out.startLr ?? '1e-7, the default'})`,
+    );
+  }
+  if (o.iterations !== undefined)
+    out.iterations = c.number(o.iterations, join(keyPath, 'iterations'), { integer: true, min: 2 });
+  if (o.beta !== undefined) {
+    out.beta = c.number(o.beta, join(keyPath, 'beta'), { min: 0 });
+    if (out.beta >= 1) c.fail(join(keyPath, 'beta'), `must be a number in [0, 1), got ${out.beta}`);
+  }
+  if (o.suggestion !== undefined) out.suggestion = c.oneOf(o.suggestion, join(keyPath, 'suggestion'), LR_SUGGESTIONS);
+  if (o.seed !== undefined) out.seed = c.number(o.seed, join(keyPath, 'seed'), { integer: true, min: 0 });
+  if (o.optimizer !== undefined) out.optimizer = optimizerConfig(c, o.optimizer, join(keyPath, 'optimizer'));
+  return out;
 }
 
 /** Validates a parsed JSON config and fills in the defaults. `file` is only used in messages. */
@@ -238,6 +280,10 @@ export function parseExperimentConfig(json: Json, file?: string): ExperimentConf
   if (o.ensembleSize !== undefined)
     config.ensembleSize = c.number(o.ensembleSize, 'ensembleSize', { integer: true, min: 1 });
   if (o.ensemble !== undefined) config.ensemble = c.oneOf(o.ensemble, 'ensemble', ENSEMBLE_METHODS);
+  if (o.lrFind !== undefined) {
+    const lrFind = lrFindEntry(c, o.lrFind, 'lrFind');
+    if (lrFind) config.lrFind = lrFind;
+  }
   // SWA's own checks that need the whole config (a start epoch within the run, lrMax ≥ lr).
   schedules.forEach((s, i) => {
     if (!s.swa) return;

@@ -248,6 +248,22 @@ function runsTable(results: ExperimentResults, outDir: string): string {
   return `<table><thead><tr><th>Schedule</th><th>Seed</th><th>Status</th><th>Epochs</th><th>Best val loss</th><th>Folder</th></tr></thead><tbody>${rows.join('')}</tbody></table>`;
 }
 
+/** The LR range test's outcome in one line for the set-up list, pointing at its figure. */
+function lrFindText(config: ExperimentConfig, results: ExperimentResults, figures: WrittenFigure[]): string {
+  const doc = results.lrFind;
+  if (!doc) return 'asked for (lrFind) but not run for this config yet: run sgdr compare without --report-only';
+  const n = figures.findIndex((f) => f.name === 'lr-find') + 1;
+  const peaks = [...new Set(config.schedules.map((s) => s.lr))].map((lr) => Number(lr.toPrecision(3)));
+  const suggested =
+    doc.suggested_lr === null
+      ? 'no suggestion (too few steps)'
+      : `suggested maximum LR ${Number(doc.suggested_lr.toPrecision(3))} (${doc.method_description})`;
+  return (
+    `${suggested}; ${doc.lr.length} of ${doc.iterations} steps from ${doc.start_lr} to ${doc.end_lr}, run once before the runs. ` +
+    `The schedules' peak LRs: ${peaks.join(', ')}.${n > 0 ? ` Figure ${n}.` : ''}`
+  );
+}
+
 const CSS = `
 body{font-family:'DejaVu Sans','Liberation Sans',Arial,Helvetica,sans-serif;color:#222;background:#fff;margin:0;padding:24px 32px;line-height:1.45;font-size:14px}
 main{max-width:1180px;margin:0 auto}
@@ -310,6 +326,7 @@ export function renderReportHtml(
       `${finished} of ${results.runs.length} finished` +
         (divergedRuns ? `; ${divergedRuns} diverged (a NaN/Inf training loss), left out of every mean ± std` : ''),
     ],
+    ...(config.lrFind ? [['LR range test', lrFindText(config, results, figures)]] : []),
     [
       'Smoothing',
       `Gaussian (RBF) kernel, bandwidth ${Number(results.bandwidth.toPrecision(3))} epochs (${config.analysis.bandwidth !== undefined ? 'set in the config' : 'default: max(0.5, epochs/40)'})`,

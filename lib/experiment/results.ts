@@ -3,6 +3,7 @@
  * ends, final and best values, epochs to a target, snapshot ensemble and SWA against the single
  * model; paired comparisons between schedules; and the runs they came from. aggregate.ts fills it.
  */
+import type { LrFindDocument } from '../train/lr-find-file';
 import type { EpochMetrics } from '../train/metrics';
 import type { Divergence, RunStatus } from './runs';
 import type { MeanStd, PairedDifference } from './stats';
@@ -153,6 +154,11 @@ export interface ExperimentResults {
   level: number;
   schedules: ScheduleStats[];
   comparisons: Comparison[];
+  /**
+   * The LR range test (config.lrFind): its lr-find.json, and that file relative to the experiment
+   * folder; null when the config asks for one that has not run (for this config) yet.
+   */
+  lrFind?: ({ file: string } & LrFindDocument) | null;
   runs: Array<{
     label: string;
     seed: number;
