@@ -25,7 +25,7 @@
  */
 import type { DataOptions } from '../data';
 import type { KeepFiles } from '../train/fit';
-import type { LrSuggestion } from '../train/lr-find';
+import type { LrSweepSettings } from '../train/lr-find';
 import type { OptimizerConfig } from '../train/run';
 import type { ScheduleSpec } from '../schedule';
 import type { SwaOptions } from '../train/swa';
@@ -101,21 +101,11 @@ export interface ExperimentAnalysis {
 }
 
 /**
- * The LR range test of an experiment (lrFind(), as `sgdr lr-find`): once, before the runs, on the
- * experiment's training data, model and batch size. `"lrFind": true` takes every default.
+ * The LR range test of an experiment (lrFind(), as `sgdr lr-find`, whose defaults its settings
+ * have): once, before the runs, on the experiment's training data, model and batch size.
+ * `"lrFind": true` takes every default.
  */
-export interface ExperimentLrFind {
-  /** First and last LR of the exponential sweep (defaults 1e-7 and 10). */
-  startLr?: number;
-  endLr?: number;
-  /** Steps of the sweep (default 100). */
-  iterations?: number;
-  /** Smoothing of the loss, debiased EMA (default 0.98). */
-  beta?: number;
-  /** Stop when the smoothed loss exceeds this many times its best (default 4). */
-  divergeFactor?: number;
-  /** 'steepest' (default) or 'minimum' (the minimum's LR / 10). */
-  suggestion?: LrSuggestion;
+export interface ExperimentLrFind extends LrSweepSettings {
   /** Seed of the initial weights and batch order (default: the experiment's first seed). */
   seed?: number;
   /** Optimizer settings over the experiment's for the sweep (e.g. the ones of an AdamW schedule). */

@@ -12,7 +12,7 @@ import * as fs from 'fs';
 import * as path from 'path';
 import type { DataOptions } from '../data';
 import { LR_FIND_JSON } from '../train/lr-find-file';
-import type { LrFindStep, LrSuggestion } from '../train/lr-find';
+import type { LrFindStep, LrSuggestion, LrSweepSettings } from '../train/lr-find';
 import type { OptimizerConfig, RunConfig } from '../train/run';
 import { STOPPED_EXIT_CODES } from '../stop-signals';
 import { makeFolder } from '../folders';
@@ -25,7 +25,7 @@ export const LR_FIND_DIR = 'lr-find';
 export const LR_FIND_JOB_FILE = 'job.json';
 
 /** Everything the sweep depends on: the model and data as the runs build them, and the sweep's settings. */
-export interface LrFindJob extends DataOptions {
+export interface LrFindJob extends DataOptions, LrSweepSettings {
   data: string;
   arch: string;
   stem?: RunConfig['stem'];
@@ -35,12 +35,6 @@ export interface LrFindJob extends DataOptions {
   batchSize: number;
   seed: number;
   optimizer: OptimizerConfig;
-  startLr?: number;
-  endLr?: number;
-  iterations?: number;
-  beta?: number;
-  divergeFactor?: number;
-  suggestion?: LrSuggestion;
 }
 
 /** What the LR-range-test worker tells its parent. */

@@ -16,30 +16,20 @@ import { DEFAULT_STEM, resnet, type ResNet, type ResNetArch } from '../nn/resnet
 import { StopSignals } from '../stop-signals';
 import { lrFind } from '../train/lr-find';
 import { writeLrFindFiles } from '../train/lr-find-file';
-import { optimizerFor, type RunConfig } from '../train/run';
+import { optimizerFor } from '../train/run';
 import { modelFromPretrained } from '../train/transfer';
 import { LR_FIND_JOB_FILE, type LrFindJob, type LrFindWorkerMessage } from './lr-find-job';
+import { sendToParent, stopOnParent, workerArgs } from './worker-ipc';
 
-function send(message: LrFindWorkerMessage): Promise<void> {
-  return new Promise((resolve) => {
-    if (!process.send || !process.connected) return resolve();
-    process.send(message, undefined, {}, () => resolve());
-  });
-}
+const send = (message: LrFindWorkerMessage): Promise<void> => sendToParent(message);
 
 async function main(): Promise<number> {
-  const [dir, runtimeJson] = process.argv.slice(2);
-  if (!dir) {
-    process.stderr.write('usage: lr-find-worker.js DIR [RUNTIME_JSON]\n');
-    return 2;
-  }
-  const runtime = (runtimeJson ? JSON.parse(runtimeJson) : {}) as Pick<RunConfig, 'device' | 'threads' | 'workers'>;
+  const args = workerArgs('lr-find-worker.js');
+  if (!args) return 2;
+  const { dir, runtime } = args;
   const job = JSON.parse(fs.readFileSync(path.join(dir, LR_FIND_JOB_FILE), 'utf8')) as LrFindJob;
   const stop = new StopSignals({ log: () => {}, firstMessage: 'stopping the LR range test', resumeHint: '' });
-  process.on('message', (m: { type?: string }) => {
-    if (m && m.type === 'abort') stop.request('SIGTERM');
-  });
-  process.on('disconnect', () => stop.request('parent-exited'));
+  stopOnParent(stop);
   if (runtime.threads !== undefined) setNumThreads(runtime.threads);
 
   const { data, arch, stem, initWeights, reinitLast, freeze, batchSize, seed, optimizer: optimizerConfig } = job;

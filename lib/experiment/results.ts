@@ -26,8 +26,11 @@ export interface Band {
   std: number[];
 }
 
+/** The per-epoch metrics averaged into curves, and the per-run numbers compared between schedules. */
 export const CURVE_METRICS = ['train_loss', 'train_acc', 'val_loss', 'val_acc'] as const;
+export const COMPARED_METRICS = ['final_val_loss', 'final_val_acc', 'best_val_loss', 'final_train_loss'] as const;
 export type CurveMetric = (typeof CURVE_METRICS)[number];
+export type ComparedMetric = (typeof COMPARED_METRICS)[number];
 
 export interface CycleEndStats {
   /** 0-based cycle index. */
@@ -129,9 +132,6 @@ export interface ScheduleStats {
   /** Wall-clock seconds of a run (training and evaluation), over finished runs. */
   seconds: MeanStd;
 }
-
-export const COMPARED_METRICS = ['final_val_loss', 'final_val_acc', 'best_val_loss', 'final_train_loss'] as const;
-export type ComparedMetric = (typeof COMPARED_METRICS)[number];
 
 /** a − b over the seeds both schedules finished. */
 export interface Comparison {
