@@ -171,12 +171,24 @@ describe('sgdr compare with restarts on plateau and an LR range test', () => {
     expect(row![1]).toContain('patience=1');
     expect(row![1]).toContain('threshold=0.5');
     expect(row![2]).toContain(`<td>${stats.final.val_loss.mean.toFixed(4)} <span class="pm">`);
-    // Its cycle ends took snapshots: it has a snapshot ensemble too.
-    expect(stats.ensemble).not.toBeNull();
-    expect(row![2]).toContain(`<td>${stats.ensemble!.val_loss.mean.toFixed(4)} <span class="pm">`);
+    // Its cycle ends took snapshots: its ensemble is each run's at that run's own last cycle end.
+    const lastEnds = rows
+      .map((r) => [...r].reverse().find((row) => row.ensemble_val_loss !== undefined))
+      .filter((row): row is EpochMetrics => row !== undefined);
+    expect(stats.ensemble!.runEpochs).toEqual(lastEnds.map((row) => row.epoch));
+    const meanOf = (xs: number[]) => xs.reduce((a, b) => a + b, 0) / xs.length;
+    expect(stats.ensemble!.val_loss.mean).toBeCloseTo(meanOf(lastEnds.map((row) => row.ensemble_val_loss!)), 12);
+    expect(stats.ensemble!.single_val_loss.mean).toBeCloseTo(meanOf(lastEnds.map((row) => row.val_loss!)), 12);
+    expect(row![2]).toContain(`<td>${stats.ensemble!.val_loss.mean.toFixed(4)}`);
     // Its cycle ends in the table of cycle ends.
     const table = html.slice(html.indexOf('<h3>Plateau</h3>'));
-    for (const c of stats.cycleEnds) expect(table).toContain(`<tr><td>${c.cycle + 1}</td><td>${c.epoch}</td>`);
+    for (const c of stats.cycleEnds) {
+      const whose = [0, 1].filter((seed) =>
+        rows[seed]!.some((row) => row.epoch === c.epoch && row.cycle_end && row.cycle === c.cycle),
+      );
+      expect(c.seeds).toEqual(whose);
+      expect(table).toContain(`<tr><td>${c.cycle + 1}</td><td>${c.epoch}</td><td>${whose.join(', ')}</td>`);
+    }
 
     // The LR figure: seed 0's curve, its restarts marked where they came, each epoch starting at the LR its run had.
     const experiment = readExperimentFile(out);

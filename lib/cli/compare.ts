@@ -229,7 +229,8 @@ export function summaryLines(results: ExperimentResults): string[] {
       ? `  ${s.label.padEnd(width)}  diverged (${s.diverged} of ${s.diverged} run(s): non-finite loss; no results)`
       : `  ${s.label.padEnd(width)}  final val loss ${ms(s.final.val_loss, (v) => v.toFixed(4))}  acc ${ms(s.final.val_acc, (v) => (v * 100).toFixed(2) + '%')}` +
         `  (${s.finished} runs${s.diverged ? `, ${s.diverged} diverged, excluded` : ''})` +
-        (s.ensemble ? `  ensemble ${ms(s.ensemble.val_loss, (v) => v.toFixed(4))}` : ''),
+        (s.ensemble ? `  ensemble ${ms(s.ensemble.val_loss, (v) => v.toFixed(4))}` : '') +
+        (s.swa ? `  SWA ${ms(s.swa.val_loss, (v) => v.toFixed(4))}` : ''),
   );
   if (results.lrFind === null) lines.push('  LR range test: not run for this config yet');
   else if (results.lrFind)

@@ -176,6 +176,13 @@ export function experimentFigures(config: ExperimentConfig, results: ExperimentR
   if (zoom) {
     const z = bandPanel(results, 'val_loss', 'Validation loss, zoomed', 'Validation loss', false);
     z.y = { ...z.y, ...zoom };
+    // Where a mean is above the frame its band would shade the whole height: only clutter there.
+    for (const series of z.series) {
+      const y = series.y as number[];
+      const cut = (band: ArrayLike<number>) => Array.from(band, (v, j) => (y[j]! > zoom.max ? NaN : v));
+      series.lower = cut(series.lower!);
+      series.upper = cut(series.upper!);
+    }
     lossPanels.push(z);
   }
   lossPanels.push(bandPanel(results, 'train_loss', 'Training loss', 'Training loss (log)', true));
@@ -251,6 +258,7 @@ export function experimentFigures(config: ExperimentConfig, results: ExperimentR
     .filter(({ s }) => s.cycleEnds.some((c) => c.ensemble_val_loss) || s.swa);
   const anySwa = results.schedules.some((s) => s.swa);
   if (withEnsemble.length > 0) {
+    let lossCut: number | undefined;
     const panel = (metric: 'loss' | 'acc'): Panel => {
       const k = metric === 'acc' ? 100 : 1;
       const series: Series[] = [];
@@ -310,7 +318,11 @@ export function experimentFigures(config: ExperimentConfig, results: ExperimentR
           });
         }
       }
-      // Schedules without snapshots: their single model over all epochs, for reference.
+      // Schedules without snapshots: their single model over all epochs, for reference. On the loss
+      // axis they may start far above the cycle ends this figure compares: the frame is cut at
+      // twice the largest cycle-end value then, and their early epochs leave it.
+      const compared = series.flatMap((x) => x.y as number[]).filter(Number.isFinite);
+      const references: number[] = [];
       results.schedules.forEach((s, i) => {
         if (withEnsemble.some((w) => w.i === i)) return;
         series.push({
@@ -321,14 +333,26 @@ export function experimentFigures(config: ExperimentConfig, results: ExperimentR
           width: 1.5,
           dash: '2 3',
         });
+        references.push(...(series[series.length - 1]!.y as number[]).filter(Number.isFinite));
       });
+      const top = compared.length ? 2 * Math.max(...compared) : Infinity;
+      const cut = metric === 'loss' && references.some((v) => v > top);
+      if (metric === 'loss') lossCut = cut ? top : undefined;
       return {
         title: metric === 'loss' ? 'Validation loss' : 'Validation accuracy',
         x: epochAxis(results),
-        y: metric === 'loss' ? { label: 'Validation loss (log)', scale: 'log' } : { label: 'Validation accuracy (%)' },
+        y:
+          metric === 'loss'
+            ? {
+                label: 'Validation loss (log)',
+                scale: 'log',
+                ...(cut ? { min: Math.min(...compared, ...references) / 1.2, max: top } : {}),
+              }
+            : { label: 'Validation accuracy (%)' },
         series,
       };
     };
+    const panels = [panel('loss'), panel('acc')];
     const size = Math.max(0, ...withEnsemble.map(({ s }) => s.ensemble?.size ?? 0));
     figures.push({
       name: 'ensemble',
@@ -339,10 +363,13 @@ export function experimentFigures(config: ExperimentConfig, results: ExperimentR
         (anySwa
           ? 'Squares: the SWA model (the averaged weights, BatchNorm recomputed) where it was evaluated: at the cycle ends it averaged at and after the last epoch. '
           : '') +
-        'Dotted without markers: schedules with neither, their single model after every epoch.',
+        'Dotted without markers: schedules with neither, their single model after every epoch' +
+        (lossCut !== undefined
+          ? `; the loss axis stops at ${lossCut.toPrecision(2)} (twice the largest value compared), which their early epochs leave.`
+          : '.'),
       figure: {
         title: anySwa ? 'Snapshot ensemble and SWA vs single model' : 'Snapshot ensemble vs single model (cycle ends)',
-        panels: [panel('loss'), panel('acc')],
+        panels,
         legend: 'bottom',
       },
     });

@@ -46,6 +46,8 @@ export interface CycleEndStats {
   /** The SWA model at this cycle end (runs with swa that averaged here). */
   swa_val_loss?: MeanStd;
   swa_val_acc?: MeanStd;
+  /** Restarts on plateau: the seeds whose runs ended this cycle at this epoch. */
+  seeds?: number[];
 }
 
 /**
@@ -104,11 +106,16 @@ export interface ScheduleStats {
   /**
    * The snapshot ensemble at the last cycle end with one, against the single model of that epoch:
    * gain = single − ensemble for the loss and ensemble − single for accuracy (positive = the
-   * ensemble is better), paired over seeds. Null for schedules without cycle snapshots.
+   * ensemble is better), paired over seeds. For restarts on plateau, whose runs end their cycles
+   * at epochs of their own, each run's last cycle end (runEpochs). Null for schedules without
+   * cycle snapshots.
    */
   ensemble:
     | ({
+        /** The cycle end (for restarts on plateau: the latest of the runs'). */
         epoch: number;
+        /** Restarts on plateau: the epoch each finished run's ensemble is from, in seed order. */
+        runEpochs?: number[];
         size: number;
         /** How the snapshots were combined: 'last' (equal weights), 'weighted' or 'greedy' (chosen on validation). */
         method: string;

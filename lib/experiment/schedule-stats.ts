@@ -101,6 +101,14 @@ export function scheduleStats(
       val_loss: at(epoch, (r) => r.val_loss, only),
       val_acc: at(epoch, (r) => r.val_acc, only),
     };
+    if (only)
+      s.seeds = runs
+        .filter((r) => {
+          const row = rowAt(r.rows, epoch);
+          return row !== undefined && only(row);
+        })
+        .map((r) => r.seed)
+        .sort((a, b) => a - b);
     const ensLoss = at(epoch, (r) => r.ensemble_val_loss, only);
     if (ensLoss.n > 0) {
       s.ensemble_val_loss = ensLoss;
@@ -151,11 +159,24 @@ export function scheduleStats(
         }));
 
   // The ensemble at the last cycle end with one; SWA after the last epoch; each paired with the
-  // single model of the same runs.
-  const withEnsemble = [...cycleEnds].reverse().find((c) => c.ensemble_val_loss && c.ensemble_val_loss.n > 0);
+  // single model of the same runs. Runs that restart on plateau end their cycles at epochs of
+  // their own: each is read at its own last cycle end (one epoch for all would leave out every run
+  // that did not restart there).
   const finishedAt = (e: number) =>
     finished.map((r) => rowAt(r.rows, e)).filter((row): row is EpochMetrics => row !== undefined);
-  const ensemble = withEnsemble ? ensembleSummary(withEnsemble.epoch, finishedAt(withEnsemble.epoch), level) : null;
+  let ensemble: ScheduleStats['ensemble'] = null;
+  if (adaptive) {
+    const last = [...finished]
+      .sort((a, b) => a.seed - b.seed)
+      .map((r) => [...r.rows].reverse().find((row) => row.ensemble_val_loss !== undefined))
+      .filter((row): row is EpochMetrics => row !== undefined);
+    const latest = Math.max(...last.map((row) => row.epoch));
+    ensemble = last.length ? ensembleSummary(latest, last, level) : null;
+    if (ensemble) ensemble.runEpochs = last.map((row) => row.epoch);
+  } else {
+    const withEnsemble = [...cycleEnds].reverse().find((c) => c.ensemble_val_loss && c.ensemble_val_loss.n > 0);
+    if (withEnsemble) ensemble = ensembleSummary(withEnsemble.epoch, finishedAt(withEnsemble.epoch), level);
+  }
   const swa = entry.swa ? swaSummary(entry.swa, E, finishedAt(E), level) : null;
 
   return {
