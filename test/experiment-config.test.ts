@@ -5,6 +5,7 @@ import { describe, expect, it } from 'vitest';
 import {
   demoConfig,
   ExperimentConfigError,
+  lrFindJobOf,
   parseExperimentConfig,
   planRuns,
   readExperimentConfig,
@@ -145,6 +146,87 @@ describe('runs', () => {
   });
 });
 
+describe('restarts on plateau and the LR range test in a config', () => {
+  it('a plateau-restarts schedule is a schedule like any other; its own keys are checked', () => {
+    const c = base();
+    c.schedules.push({ label: 'Plateau', type: 'plateau-restarts', lr: 0.05, t0: 7, patience: 2 });
+    const config = parseExperimentConfig(c);
+    expect(runConfigFor(config, config.schedules[3]!, 1).schedule).toEqual({
+      type: 'plateau-restarts',
+      lr: 0.05,
+      t0: 7,
+      patience: 2,
+      label: 'Plateau',
+    });
+    const plateau = (extra: Record<string, unknown>) => (cfg: Record<string, any>) =>
+      cfg.schedules.push({ label: 'Plateau', type: 'plateau-restarts', lr: 0.05, t0: 7, ...extra });
+    const cases: Array<[(c: Record<string, any>) => void, string, RegExp]> = [
+      [plateau({}), 'schedules[3].patience', /integer ≥ 1, got undefined/],
+      [plateau({ patience: 0 }), 'schedules[3].patience', /got 0/],
+      [plateau({ patience: 1, thresholdMode: 'pct' }), 'schedules[3].thresholdMode', /'rel' or 'abs', got "pct"/],
+      [plateau({ patience: 1, threshold: 1 }), 'schedules[3].threshold', /< 1 with thresholdMode 'rel', got 1/],
+      [plateau({ patience: 1, warmup: 1 }), 'schedules[3].warmup', /unknown key for a "plateau-restarts" schedule/],
+    ];
+    for (const [mutate, keyPath, detail] of cases) {
+      const err = errorOf(mutate);
+      expect(err.keyPath, err.message).toBe(keyPath);
+      expect(err.message).toMatch(detail);
+    }
+  });
+
+  it('"lrFind": true takes the defaults, false none; settings are kept; the sweep is the first seed\'s model', () => {
+    const on = parseExperimentConfig({ ...base(), seeds: [4, 5], lrFind: true });
+    expect(on.lrFind).toEqual({});
+    expect(parseExperimentConfig({ ...base(), lrFind: false }).lrFind).toBeUndefined();
+    expect(lrFindJobOf(parseExperimentConfig(base()))).toBeUndefined();
+    // The job: the runs' data and model at the first seed, the experiment's optimizer, the sweep's settings.
+    expect(lrFindJobOf(on)).toEqual({
+      data: 'fashion-mnist',
+      arch: 'resnet18',
+      stem: 'imagenet',
+      batchSize: 64,
+      limitTrain: 512,
+      limitVal: 256,
+      seed: 4,
+      optimizer: { type: 'sgd', momentum: 0.9, weightDecay: 5e-4 },
+    });
+    const set = parseExperimentConfig({
+      ...base(),
+      lrFind: { iterations: 60, endLr: 1, suggestion: 'minimum', seed: 9, optimizer: { type: 'adamw' } },
+    });
+    expect(lrFindJobOf(set)).toMatchObject({
+      iterations: 60,
+      endLr: 1,
+      suggestion: 'minimum',
+      seed: 9,
+      optimizer: { type: 'adamw', momentum: 0.9, weightDecay: 5e-4 },
+    });
+  });
+
+  it('names the key path of a bad lrFind setting', () => {
+    const cases: Array<[unknown, string, RegExp]> = [
+      ['yes', 'lrFind', /true, false or an object of LR range test settings, got string "yes"/],
+      [[], 'lrFind', /got an array/],
+      [{ iteration: 50 }, 'lrFind.iteration', /unknown key \(known here: startLr, endLr, iterations/],
+      [{ iterations: 1 }, 'lrFind.iterations', /integer ≥ 2, got 1/],
+      [{ iterations: 50.5 }, 'lrFind.iterations', /integer, got 50.5/],
+      [{ startLr: 0 }, 'lrFind.startLr', /> 0, got 0/],
+      [{ startLr: 1, endLr: 0.5 }, 'lrFind.endLr', /endLr \(0.5\) must be larger than startLr \(1\)/],
+      [{ startLr: 20 }, 'lrFind.startLr', /endLr \(10, the default\) must be larger than startLr \(20\)/],
+      [{ beta: 1 }, 'lrFind.beta', /\[0, 1\), got 1/],
+      [{ divergeFactor: -4 }, 'lrFind.divergeFactor', /> 0, got -4/],
+      [{ suggestion: 'valley' }, 'lrFind.suggestion', /one of steepest, minimum, got string "valley"/],
+      [{ seed: -1 }, 'lrFind.seed', /≥ 0, got -1/],
+      [{ optimizer: { momentun: 0.9 } }, 'lrFind.optimizer.momentun', /unknown key/],
+    ];
+    for (const [lrFind, keyPath, detail] of cases) {
+      const err = errorOf((c) => (c.lrFind = lrFind));
+      expect(err.keyPath, err.message).toBe(keyPath);
+      expect(err.message).toMatch(detail);
+    }
+  });
+});
+
 describe('shipped configs', () => {
   it('the demo and every examples/*.json and *.yaml parse', () => {
     expect(demoConfig().seeds).toEqual([0, 1, 2]);
@@ -157,6 +239,26 @@ describe('shipped configs', () => {
     for (const f of files) {
       const config = readExperimentConfig(path.join(dir, f));
       expect(config.schedules.length, f).toBeGreaterThan(0);
+    }
+  });
+
+  it('beyond-sgdr.json compares step decay, SGDR + SWA + its snapshot ensemble and restarts on plateau, after an LR range test', () => {
+    const config = readExperimentConfig(path.join(__dirname, '..', 'examples', 'beyond-sgdr.json'));
+    expect(config.lrFind).toEqual({});
+    const types = config.schedules.map((s) => s.type);
+    expect(types).toEqual(expect.arrayContaining(['multistep', 'warm-restarts', 'plateau-restarts']));
+    expect(config.schedules.some((s) => s.type === 'warm-restarts' && s.swa?.start === 'cycles')).toBe(true);
+    expect(config.ensembleSize).toBeGreaterThan(1);
+  });
+
+  it("snapshot-ensemble-huang.json is Huang et al.'s setting: M cycles of equal length (T_mult 1) filling the run", () => {
+    const config = readExperimentConfig(path.join(__dirname, '..', 'examples', 'snapshot-ensemble-huang.json'));
+    const sgdr = config.schedules.filter((s) => s.type === 'warm-restarts');
+    expect(sgdr.length).toBeGreaterThan(0);
+    for (const s of sgdr) {
+      if (s.type !== 'warm-restarts') continue;
+      expect(s.tMult ?? 1).toBe(1);
+      expect(config.epochs / s.t0).toBe(config.ensembleSize);
     }
   });
 

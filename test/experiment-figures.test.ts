@@ -128,4 +128,39 @@ describe('experiment figures', () => {
     ]);
     expect(figures[2]!.title).toContain('bandwidth 0.5 epochs');
   });
+
+  it('in the zoom, no band where its mean is above the frame (it would shade the whole height)', () => {
+    const zoomed = figures[1]!.figure.panels[1]!;
+    const max = zoomed.y!.max!;
+    for (const s of zoomed.series) {
+      const y = s.y as number[];
+      y.forEach((v, j) => {
+        const hidden = v > max;
+        expect(Number.isNaN(s.lower![j]!), `${s.label}, epoch ${j + 1}`).toBe(hidden);
+        expect(Number.isNaN(s.upper![j]!), `${s.label}, epoch ${j + 1}`).toBe(hidden);
+      });
+    }
+    // Step's first epoch (a mean of 200) is above the frame, its last ones are not.
+    expect(Number.isNaN(zoomed.series[0]!.lower![0]!)).toBe(true);
+    expect(Number.isFinite(zoomed.series[0]!.lower![6]!)).toBe(true);
+  });
+
+  it('the ensemble figure cuts its loss axis at twice the largest value compared when a reference curve starts far above', () => {
+    const withEnsemble = records.map((r) => ({
+      ...r,
+      rows: r.rows.map((row) =>
+        r.label === 'SGDR' && row.cycle_end
+          ? { ...row, ensemble_val_loss: row.val_loss! - 0.01, ensemble_val_acc: row.val_acc!, ensemble_size: 2 }
+          : row,
+      ),
+    }));
+    const ensemble = experimentFigures(config, aggregate(config, withEnsemble)).find((f) => f.name === 'ensemble')!;
+    const panel = ensemble.figure.panels[0]!;
+    const compared = panel.series.filter((s) => !s.label.startsWith('Step')).flatMap((s) => s.y as number[]);
+    // SGDR's values at its cycle ends (epoch 1: 3.5 on average) set the frame; Step's 200 leaves it.
+    expect(panel.y!.max).toBeCloseTo(2 * Math.max(...compared), 12);
+    expect(ensemble.caption).toContain(`the loss axis stops at ${panel.y!.max!.toPrecision(2)}`);
+    // Accuracy is not cut.
+    expect(ensemble.figure.panels[1]!.y!.max).toBeUndefined();
+  });
 });

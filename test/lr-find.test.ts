@@ -4,6 +4,7 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { lrFind, lrFindSchedule, openData, resnet, SGD, suggestLr } from '../lib';
+import { lrFindResultOf } from '../lib/train/lr-find-file';
 import { runCommand } from './helpers/cli';
 import { tempDir } from './helpers/native';
 import { writeIdxDataset } from './helpers/idx';
@@ -155,9 +156,15 @@ describe('sgdr lr-find', () => {
       lr: number[];
       loss: number[];
       suggested_lr: number;
+      suggested_index: number;
       method: string;
     };
     expect(doc.method).toBe('minimum');
+    // 'minimum': a tenth of the LR the lowest smoothed loss was read at.
+    expect(doc.suggested_lr).toBeCloseTo(doc.lr[doc.suggested_index]! / 10, 15);
+    // The record reads back as the sweep it came from (what the experiment report draws).
+    const back = lrFindResultOf(doc);
+    expect(back).toMatchObject({ lr: doc.lr, loss: doc.loss, suggestedLr: doc.suggested_lr, method: 'minimum' });
     expect(doc.lr[0]).toBe(1e-7);
     expect(doc.lr.length).toBe(doc.loss.length);
     expect(doc.lr.length).toBeLessThanOrEqual(20);
@@ -168,6 +175,30 @@ describe('sgdr lr-find', () => {
     expect(svg).toContain('suggested LR');
     expect(svg).toContain('minimum of the smoothed loss / 10');
     expect(fs.readFileSync(path.join(out, 'lr-find.png')).subarray(1, 4).toString()).toBe('PNG');
+  });
+
+  it('a record that is not one is refused, naming the field', () => {
+    const good = {
+      lr: [1e-3, 1e-2],
+      loss: [2, 1.5],
+      raw_loss: [2, 1.4],
+      suggested_lr: 1e-3,
+      suggested_index: 0,
+      method: 'steepest',
+    };
+    expect(lrFindResultOf(good).suggestedIndex).toBe(0);
+    // JSON writes a non-finite loss as null: it reads back as NaN.
+    expect(lrFindResultOf({ ...good, loss: [2, null] }).loss[1]).toBeNaN();
+    const cases: Array<[Record<string, unknown>, RegExp]> = [
+      [{ ...good, lr: 'x' }, /lr must be a list of numbers/],
+      [{ ...good, loss: [2] }, /lr, loss and raw_loss must be non-empty and of one length/],
+      [{ ...good, method: 'valley' }, /method must be steepest or minimum/],
+      [{ ...good, suggested_index: 2 }, /suggested_index must be an index into lr, got 2/],
+    ];
+    for (const [doc, message] of cases) expect(() => lrFindResultOf(doc, 'x/lr-find.json')).toThrow(message);
+    expect(() => lrFindResultOf(null)).toThrow(
+      /lr-find.json: not an LR range test record: the document must be an object/,
+    );
   });
 
   it.each([

@@ -13,6 +13,7 @@ import { outputFolderProblem } from '../folders';
 import { launchedByNpm, StopSignals } from '../stop-signals';
 import {
   analyzeExperiment,
+  LR_FIND_FILE,
   readExperimentConfig,
   readExperimentFile,
   runExperiment,
@@ -29,6 +30,7 @@ import type { FlagSpecs, ParsedFlags } from './args';
 import type { Command } from './main';
 import { formatDuration } from './progress';
 import { runtimeFlags } from './runtime-flags';
+import { SUGGESTION_NAMES } from '../train/lr-find-figure';
 
 export const flagSpecs: FlagSpecs = {
   config: {
@@ -62,6 +64,8 @@ export class ExperimentProgress {
   #started = Date.now();
   #lastPlain = 0;
   #labelWidth = 0;
+  /** The last tenth of the LR range test a line was written for. */
+  #lrFindShown = -1;
 
   constructor(stream: NodeJS.WriteStream = process.stderr) {
     this.#out = stream;
@@ -126,6 +130,39 @@ export class ExperimentProgress {
         );
         break;
       }
+      case 'lr-find-start': {
+        const j = e.job;
+        this.#lrFindShown = -1;
+        this.line(
+          e.skipped
+            ? `LR range test: done before for this config (${LR_FIND_FILE}), skipped`
+            : `LR range test: ${j.arch}, batch ${j.batchSize}, seed ${j.seed}; LR ${j.startLr ?? 1e-7} → ${j.endLr ?? 10} over ${j.iterations ?? 100} steps`,
+        );
+        break;
+      }
+      case 'lr-find-step': {
+        // A line per tenth of the sweep (the worker sends a few steps a second, not every one).
+        const s = e.step;
+        const tenth = Math.floor((10 * s.iteration) / s.iterations);
+        if (tenth === this.#lrFindShown) break;
+        this.#lrFindShown = tenth;
+        this.line(
+          `LR range test  step ${s.iteration}/${s.iterations}  lr ${s.lr.toExponential(2)}  loss ${s.loss.toFixed(4)}  smoothed ${s.smoothedLoss.toFixed(4)}`,
+        );
+        break;
+      }
+      case 'lr-find-end': {
+        const o = e.outcome;
+        if (o.status === 'done')
+          this.line(
+            `LR range test: ${o.suggestedLr === null ? 'no suggestion (too few steps)' : `suggested LR ${Number(o.suggestedLr.toPrecision(3))} (${SUGGESTION_NAMES[o.method]})`}` +
+              `; ${o.steps} steps${o.stopped === 'diverged' ? ' (stopped: the smoothed loss diverged)' : ''}, in ${formatDuration(e.seconds)} → ${LR_FIND_FILE}`,
+          );
+        else if (o.status === 'aborted') this.line(`LR range test: stopped after ${o.steps} steps (nothing written)`);
+        // The ETA is of the runs' epochs: their clock starts now.
+        this.#started = Date.now();
+        break;
+      }
       case 'run-start':
         this.#running.set(e.run.index, e.run);
         this.#partial.set(e.run.index, 0);
@@ -187,8 +224,14 @@ export function summaryLines(results: ExperimentResults): string[] {
       ? `  ${s.label.padEnd(width)}  diverged (${s.diverged} of ${s.diverged} run(s): non-finite loss; no results)`
       : `  ${s.label.padEnd(width)}  final val loss ${ms(s.final.val_loss, (v) => v.toFixed(4))}  acc ${ms(s.final.val_acc, (v) => (v * 100).toFixed(2) + '%')}` +
         `  (${s.finished} runs${s.diverged ? `, ${s.diverged} diverged, excluded` : ''})` +
-        (s.ensemble ? `  ensemble ${ms(s.ensemble.val_loss, (v) => v.toFixed(4))}` : ''),
+        (s.ensemble ? `  ensemble ${ms(s.ensemble.val_loss, (v) => v.toFixed(4))}` : '') +
+        (s.swa ? `  SWA ${ms(s.swa.val_loss, (v) => v.toFixed(4))}` : ''),
   );
+  if (results.lrFind === null) lines.push('  LR range test: not run for this config yet');
+  else if (results.lrFind)
+    lines.push(
+      `  LR range test: ${results.lrFind.suggested_lr === null ? 'no suggestion' : `suggested LR ${Number(results.lrFind.suggested_lr.toPrecision(3))}`} (${results.lrFind.method_description}), ${results.lrFind.file}`,
+    );
   for (const c of results.comparisons.filter((x) => x.metric === 'final_val_loss')) {
     const d = c.difference;
     lines.push(

@@ -6,15 +6,14 @@
  */
 import * as fs from 'fs';
 import * as path from 'path';
-import { writeViaTemp, writeTextAtomic } from '../atomic-file';
 import { openData } from '../data';
 import { outputFolderProblem } from '../folders';
 import { resnet } from '../nn/resnet';
 import { archList, isResNetArch, type ResNetArch } from '../nn/archs';
-import { renderPng, renderSvg } from '../plot';
 import { setNumThreads, type DeviceSpec } from '../device';
 import { lrFind, LR_FIND_DEFAULTS, LR_SUGGESTIONS, type LrSuggestion } from '../train/lr-find';
-import { lrFindFigure, SUGGESTION_NAMES } from '../train/lr-find-figure';
+import { SUGGESTION_NAMES } from '../train/lr-find-figure';
+import { lrFindEnding, writeLrFindFiles } from '../train/lr-find-file';
 import { optimizerFor, stemFor, type OptimizerConfig, type RunConfig } from '../train/run';
 import { capThreads, flagValue, formatFlags, parseCommandFlags, UsageError } from './args';
 import type { FlagSpecs, ParsedFlags } from './args';
@@ -184,38 +183,11 @@ async function run(argv: string[]): Promise<number> {
       },
     });
     if (tty) process.stderr.write('\n');
-    fs.mkdirSync(out, { recursive: true });
-    const doc = {
-      lr: result.lr,
-      loss: result.loss,
-      raw_loss: result.rawLoss,
-      suggested_lr: result.suggestedLr,
-      method: result.method,
-      method_description: SUGGESTION_NAMES[result.method],
-      stopped: result.stopped,
-      start_lr: result.startLr,
-      end_lr: result.endLr,
-      iterations: result.iterations,
-      beta: result.beta,
-      diverge_factor: result.divergeFactor,
-      data: dataName,
-      arch,
-      batch_size: batchSize,
-      optimizer: o.optimizer.type,
-    };
-    const jsonFile = path.join(out, 'lr-find.json');
-    await writeTextAtomic(jsonFile, JSON.stringify(doc) + '\n');
-    const svg = renderSvg(
-      lrFindFigure(result, `LR range test: ${arch} on ${dataName.split(':')[0]}, batch ${batchSize}`),
-    );
-    await writeTextAtomic(path.join(out, 'lr-find.svg'), svg);
-    await writeViaTemp(path.join(out, 'lr-find.png'), (tmp) => fs.promises.writeFile(tmp, renderPng(svg)));
-    const why =
-      result.stopped === 'diverged'
-        ? `stopped after ${result.lr.length} steps: the smoothed loss passed ${result.divergeFactor}x its best`
-        : result.stopped === 'aborted'
-          ? `stopped after ${result.lr.length} steps`
-          : `all ${result.lr.length} steps`;
+    const jsonFile = await writeLrFindFiles(out, result, {
+      extra: { data: dataName, arch, batch_size: batchSize, optimizer: o.optimizer.type },
+      title: `LR range test: ${arch} on ${dataName.split(':')[0]}, batch ${batchSize}`,
+    });
+    const why = lrFindEnding(result);
     log(`lr-find: ${why}; wrote ${jsonFile}, lr-find.png, lr-find.svg in ${out}`);
     if (result.suggestedLr === null) {
       log('lr-find: too few steps to suggest an LR (raise --iterations, or lower --start-lr)');
@@ -225,7 +197,7 @@ async function run(argv: string[]): Promise<number> {
         `  sgdr train --data ${dataName} --arch ${arch} --batch-size ${batchSize} --scheduler warm-restarts --lr ${show(result.suggestedLr)}`,
       );
     }
-    if (flags.json) process.stdout.write(JSON.stringify(doc) + '\n');
+    if (flags.json) process.stdout.write(fs.readFileSync(jsonFile, 'utf8'));
     return 0;
   } finally {
     model.dispose();

@@ -3,7 +3,8 @@
  * Fashion-MNIST subset with ResNet-18, 3 seeds, sized to finish within 5 minutes on 2 CPU cores.
  * The numbers behind the sizing are in docs/demo.md.
  */
-import { parseExperimentConfig, type ExperimentConfig } from './config';
+import type { ExperimentConfig } from './config';
+import { parseExperimentConfig } from './parse-config';
 
 /** The demo experiment as JSON (what `sgdr demo` writes to experiment.json). */
 export const DEMO_CONFIG_JSON = {

@@ -1,17 +1,20 @@
 /**
- * The experiment's figures, as lib/plot Figures: (1) the LR schedules, (2) loss mean ± 1 std over
- * seeds, (3) Gaussian-smoothed mean curves, (4) accuracy, (5) the snapshot ensemble against the
- * single model. A schedule has the same colour in every figure; schedules without restarts are
- * dashed; the ends of SGDR cycles (where the authors read SGDR) are marked.
+ * The experiment's figures, as lib/plot Figures: (1) the LR schedules, the LR range test when one
+ * ran, (2) loss mean ± 1 std over seeds, (3) Gaussian-smoothed mean curves, (4) accuracy, (5) the
+ * snapshot ensemble and SWA against the single model. A schedule has the same colour in every
+ * figure; schedules without restarts are dashed; the ends of SGDR cycles (where the authors read
+ * SGDR) are marked, and for restarts on plateau the epochs after which a seed restarted.
  */
 import * as fs from 'fs';
 import * as path from 'path';
 import { palette, renderPng, renderSvg, type Figure, type Panel, type Series } from '../plot';
 import { isAdaptiveSchedule, scheduleFigure, scheduleFromSpec } from '../schedule';
 import type { ExperimentConfig } from './config';
-import { scheduleSpecOf } from './config';
-import type { ExperimentResults, ScheduleStats } from './aggregate';
+import { scheduleSpecOf } from './run-config';
+import type { ExperimentResults, ScheduleStats } from './results';
 import { makeFolder } from '../folders';
+import { lrFindEnding, lrFindResultOf } from '../train/lr-find-file';
+import { lrFindFigure, SUGGESTION_NAMES } from '../train/lr-find-figure';
 
 export interface ExperimentFigure {
   /** File stem: figures/<name>.svg and .png. */
@@ -102,6 +105,35 @@ export function zoomLimits(
   return { min: Math.max(0, lowest - 0.15 * (max - lowest)), max };
 }
 
+/** The LR range test's figure, with the schedules' peak LRs marked beside the suggestion. */
+function lrFindExperimentFigure(
+  config: ExperimentConfig,
+  doc: NonNullable<ExperimentResults['lrFind']>,
+): ExperimentFigure {
+  const result = lrFindResultOf(doc, doc.file);
+  const byLr = new Map<number, string[]>();
+  for (const s of config.schedules) byLr.set(s.lr, [...(byLr.get(s.lr) ?? []), s.label]);
+  const marks = [...byLr].map(([lr, labels]) => ({
+    lr,
+    label: `LR ${Number(lr.toPrecision(3))} given to ${labels.length === 1 ? labels[0] : `${labels.length} schedules`}`,
+  }));
+  const seed = typeof doc.seed === 'number' ? `seed ${doc.seed}'s` : 'the';
+  const suggestion =
+    result.suggestedLr === null
+      ? 'The sweep was too short to suggest an LR.'
+      : `Dashed: the suggested maximum LR, ${Number(result.suggestedLr.toPrecision(3))} (${SUGGESTION_NAMES[result.method]}), a value for SGDR's eta_max; dotted: the peak LRs the schedules were given.`;
+  return {
+    name: 'lr-find',
+    title: 'LR range test',
+    caption:
+      `Run once before the runs (as sgdr lr-find; Smith 2017, fastai's lr_find), from ${seed} initial model, on the training data with batch size ${config.batchSize}: ` +
+      `the LR grew exponentially from ${result.startLr} to ${result.endLr} over ${result.iterations} steps (${lrFindEnding(result)}). ` +
+      `The line is the debiased moving average of the batch loss (beta ${result.beta}), the faint one the batch losses. ${suggestion} ` +
+      `Numbers: ${doc.file}.`,
+    figure: lrFindFigure(result, 'LR range test', marks),
+  };
+}
+
 /** Every figure of an experiment; the ensemble figure only when some schedule took cycle snapshots. */
 export function experimentFigures(config: ExperimentConfig, results: ExperimentResults): ExperimentFigure[] {
   const seeds = plural(results.seeds.length, 'seed');
@@ -135,12 +167,22 @@ export function experimentFigures(config: ExperimentConfig, results: ExperimentR
     figure: lr,
   });
 
+  // The LR range test, when the experiment ran one: next to the LRs the schedules were given.
+  if (results.lrFind) figures.push(lrFindExperimentFigure(config, results.lrFind));
+
   // (2) Loss: mean ± 1 std over seeds (the seed study's main figure), with a zoom on the end of training.
   const zoom = zoomLimits(results, 'val_loss');
   const lossPanels = [bandPanel(results, 'val_loss', 'Validation loss', 'Validation loss (log)', true)];
   if (zoom) {
     const z = bandPanel(results, 'val_loss', 'Validation loss, zoomed', 'Validation loss', false);
     z.y = { ...z.y, ...zoom };
+    // Where a mean is above the frame its band would shade the whole height: only clutter there.
+    for (const series of z.series) {
+      const y = series.y as number[];
+      const cut = (band: ArrayLike<number>) => Array.from(band, (v, j) => (y[j]! > zoom.max ? NaN : v));
+      series.lower = cut(series.lower!);
+      series.upper = cut(series.upper!);
+    }
     lossPanels.push(z);
   }
   lossPanels.push(bandPanel(results, 'train_loss', 'Training loss', 'Training loss (log)', true));
@@ -216,6 +258,7 @@ export function experimentFigures(config: ExperimentConfig, results: ExperimentR
     .filter(({ s }) => s.cycleEnds.some((c) => c.ensemble_val_loss) || s.swa);
   const anySwa = results.schedules.some((s) => s.swa);
   if (withEnsemble.length > 0) {
+    let lossCut: number | undefined;
     const panel = (metric: 'loss' | 'acc'): Panel => {
       const k = metric === 'acc' ? 100 : 1;
       const series: Series[] = [];
@@ -275,7 +318,11 @@ export function experimentFigures(config: ExperimentConfig, results: ExperimentR
           });
         }
       }
-      // Schedules without snapshots: their single model over all epochs, for reference.
+      // Schedules without snapshots: their single model over all epochs, for reference. On the loss
+      // axis they may start far above the cycle ends this figure compares: the frame is cut at
+      // twice the largest cycle-end value then, and their early epochs leave it.
+      const compared = series.flatMap((x) => x.y as number[]).filter(Number.isFinite);
+      const references: number[] = [];
       results.schedules.forEach((s, i) => {
         if (withEnsemble.some((w) => w.i === i)) return;
         series.push({
@@ -286,14 +333,26 @@ export function experimentFigures(config: ExperimentConfig, results: ExperimentR
           width: 1.5,
           dash: '2 3',
         });
+        references.push(...(series[series.length - 1]!.y as number[]).filter(Number.isFinite));
       });
+      const top = compared.length ? 2 * Math.max(...compared) : Infinity;
+      const cut = metric === 'loss' && references.some((v) => v > top);
+      if (metric === 'loss') lossCut = cut ? top : undefined;
       return {
         title: metric === 'loss' ? 'Validation loss' : 'Validation accuracy',
         x: epochAxis(results),
-        y: metric === 'loss' ? { label: 'Validation loss (log)', scale: 'log' } : { label: 'Validation accuracy (%)' },
+        y:
+          metric === 'loss'
+            ? {
+                label: 'Validation loss (log)',
+                scale: 'log',
+                ...(cut ? { min: Math.min(...compared, ...references) / 1.2, max: top } : {}),
+              }
+            : { label: 'Validation accuracy (%)' },
         series,
       };
     };
+    const panels = [panel('loss'), panel('acc')];
     const size = Math.max(0, ...withEnsemble.map(({ s }) => s.ensemble?.size ?? 0));
     figures.push({
       name: 'ensemble',
@@ -304,10 +363,13 @@ export function experimentFigures(config: ExperimentConfig, results: ExperimentR
         (anySwa
           ? 'Squares: the SWA model (the averaged weights, BatchNorm recomputed) where it was evaluated: at the cycle ends it averaged at and after the last epoch. '
           : '') +
-        'Dotted without markers: schedules with neither, their single model after every epoch.',
+        'Dotted without markers: schedules with neither, their single model after every epoch' +
+        (lossCut !== undefined
+          ? `; the loss axis stops at ${lossCut.toPrecision(2)} (twice the largest value compared), which their early epochs leave.`
+          : '.'),
       figure: {
         title: anySwa ? 'Snapshot ensemble and SWA vs single model' : 'Snapshot ensemble vs single model (cycle ends)',
-        panels: [panel('loss'), panel('acc')],
+        panels,
         legend: 'bottom',
       },
     });

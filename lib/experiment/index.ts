@@ -1,17 +1,16 @@
 /** Experiments: every schedule × every seed, statistics over seeds, figures and an HTML report. */
 export {
   ExperimentConfigError,
-  parseExperimentConfig,
-  readExperimentConfig,
-  runConfigFor,
-  scheduleSpecOf,
-  slugify,
   type ExperimentAnalysis,
   type ExperimentConfig,
   type ExperimentData,
+  type ExperimentLrFind,
   type ExperimentModel,
   type ExperimentSchedule,
 } from './config';
+export { parseExperimentConfig } from './parse-config';
+export { readExperimentConfig } from './read-config';
+export { runConfigFor, scheduleSpecOf, slugify } from './run-config';
 export {
   bestEpoch,
   defaultBandwidth,
@@ -28,10 +27,9 @@ export {
   type MeanStd,
   type PairedDifference,
 } from './stats';
+export { aggregate, analyzeExperiment } from './aggregate';
+export { cycleEndEpochs } from './schedule-stats';
 export {
-  aggregate,
-  analyzeExperiment,
-  cycleEndEpochs,
   COMPARED_METRICS,
   CURVE_METRICS,
   type Band,
@@ -42,7 +40,9 @@ export {
   type ExperimentResults,
   type RunRecord,
   type ScheduleStats,
-} from './aggregate';
+  type VersusSingle,
+} from './results';
+export { LR_FIND_DIR, LR_FIND_FILE, lrFindJobOf, type LrFindJob, type LrFindOutcome } from './lr-find-job';
 export { planRuns, readMetrics, runStatus, RUNS_DIR, type PlannedRun, type RunStatus } from './runs';
 export {
   defaultWorkerScript,

@@ -7,7 +7,7 @@
 import * as fs from 'fs';
 import * as path from 'path';
 import { palette } from '../plot';
-import { CURVE_METRICS, type ExperimentResults, type ScheduleStats } from './aggregate';
+import { CURVE_METRICS, type ExperimentResults, type ScheduleStats } from './results';
 import type { ExperimentConfig } from './config';
 import { writeExperimentFigures, type WrittenFigure } from './figures';
 import type { MeanStd, PairedDifference } from './stats';
@@ -66,7 +66,9 @@ export function resultsCsv(results: ExperimentResults): string {
 const esc = (s: string): string =>
   s.replace(/&/g, '&amp;').replace(/</g, '&lt;').replace(/>/g, '&gt;').replace(/"/g, '&quot;');
 const fin = (v: number | null | undefined): v is number => typeof v === 'number' && Number.isFinite(v);
-const num = (v: number | null | undefined, digits = 4): string => (fin(v) ? v.toFixed(digits) : '–');
+/** v.toFixed, without the minus of a value that rounds to zero ("-0.0000"). */
+const fixed = (v: number, digits: number): string => v.toFixed(digits).replace(/^-(0\.?0*)$/, '$1');
+const num = (v: number | null | undefined, digits = 4): string => (fin(v) ? fixed(v, digits) : '–');
 const ms = (s: MeanStd, f: (v: number) => string): string =>
   s.n === 0 ? '–' : `${f(s.mean)}${fin(s.std) ? ` <span class="pm">± ${f(s.std)}</span>` : ''}`;
 const loss = (s: MeanStd): string => ms(s, (v) => v.toFixed(4));
@@ -89,7 +91,7 @@ function scheduleText(spec: Record<string, unknown>): string {
 }
 
 function diffCell(d: PairedDifference, kind: 'loss' | 'acc'): string {
-  const f = (v: number) => (kind === 'acc' ? `${(v * 100).toFixed(2)} pp` : v.toFixed(4));
+  const f = (v: number) => (kind === 'acc' ? `${fixed(v * 100, 2)} pp` : fixed(v, 4));
   const ci = d.ci ? `[${f(d.ci[0])}, ${f(d.ci[1])}]` : 'n < 2';
   return `<td>${fin(d.mean) ? f(d.mean) : '–'}</td><td>${ci}</td>`;
 }
@@ -121,6 +123,14 @@ export const ENSEMBLE_METHOD_TEXT: Record<string, string> = {
   greedy: 'greedy selection with replacement on the validation loss',
 };
 
+const plural = (n: number, word: string): string => `${n} ${word}${n === 1 ? '' : 's'}`;
+
+/** Where an ensemble was read: its epoch, or for restarts on plateau each run's own last cycle end. */
+const ensembleEpochs = (e: NonNullable<ScheduleStats['ensemble']>): string =>
+  e.runEpochs && new Set(e.runEpochs).size > 1
+    ? `each run's last cycle end (epochs ${e.runEpochs.join(', ')})`
+    : `epoch ${e.epoch}`;
+
 function summaryTable(results: ExperimentResults): string {
   const t = results.target.val_loss;
   const anySwa = results.schedules.some((s) => s.swa);
@@ -133,9 +143,9 @@ function summaryTable(results: ExperimentResults): string {
       `<td>${loss(s.final.val_loss)}</td><td>${acc(s.final.val_acc)}</td><td>${loss(s.final.train_loss)}</td>` +
       `<td>${loss(s.best.val_loss)}</td><td>${ms(s.best.epoch, (v) => v.toFixed(1))}</td>` +
       `<td>${t === null ? '–' : `${ms(s.toTarget.epochs, (v) => v.toFixed(1))} <span class="pm">(${s.toTarget.reached}/${s.toTarget.of} reached)</span>`}</td>` +
-      `<td>${ens ? `${loss(ens.val_loss)}<div class="spec">${acc(ens.val_acc)}, ${ens.size} snapshots, ${esc(ens.method)}, epoch ${ens.epoch}</div>` : '–'}</td>` +
+      `<td>${ens ? `${loss(ens.val_loss)}<div class="spec">${acc(ens.val_acc)}, ${plural(ens.size, 'snapshot')}, ${esc(ens.method)}, ${ensembleEpochs(ens)}</div>` : '–'}</td>` +
       (anySwa
-        ? `<td>${swa ? `${loss(swa.val_loss)}<div class="spec">${acc(swa.val_acc)}, ${swa.count} models, ${esc(swa.mode)}</div>` : '–'}</td>`
+        ? `<td>${swa ? `${loss(swa.val_loss)}<div class="spec">${acc(swa.val_acc)}, ${plural(swa.count, 'model')}, ${esc(swa.mode)}</div>` : '–'}</td>`
         : '') +
       `<td>${ms(s.seconds, (v) => v.toFixed(1))}</td></tr>`
     );
@@ -150,9 +160,11 @@ function summaryTable(results: ExperimentResults): string {
 function cycleTable(s: ScheduleStats): string {
   if (s.cycleEnds.length === 0) return '';
   const withSwa = s.cycleEnds.some((c) => c.swa_val_loss);
+  // Restarts on plateau: the runs end their cycles at epochs of their own; the table says whose.
+  const withSeeds = s.cycleEnds.some((c) => c.seeds);
   const rows = s.cycleEnds.map(
     (c) =>
-      `<tr><td>${c.cycle + 1}</td><td>${c.epoch}</td><td>${loss(c.val_loss)}</td><td>${acc(c.val_acc)}</td><td>${loss(c.train_loss)}</td>` +
+      `<tr><td>${c.cycle + 1}</td><td>${c.epoch}</td>${withSeeds ? `<td>${(c.seeds ?? []).join(', ')}</td>` : ''}<td>${loss(c.val_loss)}</td><td>${acc(c.val_acc)}</td><td>${loss(c.train_loss)}</td>` +
       `<td>${c.ensemble_val_loss ? loss(c.ensemble_val_loss) : '–'}</td><td>${c.ensemble_val_acc ? acc(c.ensemble_val_acc) : '–'}</td>` +
       (withSwa
         ? `<td>${c.swa_val_loss ? loss(c.swa_val_loss) : '–'}</td><td>${c.swa_val_acc ? acc(c.swa_val_acc) : '–'}</td>`
@@ -160,7 +172,8 @@ function cycleTable(s: ScheduleStats): string {
       '</tr>',
   );
   return (
-    `<h3>${esc(s.label)}</h3><table><thead><tr><th>Cycle</th><th>Ends after epoch</th><th>Val loss</th><th>Val acc</th><th>Train loss</th>` +
+    `<h3>${esc(s.label)}</h3>${withSeeds ? "<p>Restarts on plateau: each run ends a cycle where its own validation loss plateaued (or at the cycle's cap); a row per cycle and epoch, over the seeds that ended that cycle there.</p>" : ''}` +
+    `<table><thead><tr><th>Cycle</th><th>Ends after epoch</th>${withSeeds ? '<th>Seeds</th>' : ''}<th>Val loss</th><th>Val acc</th><th>Train loss</th>` +
     `<th>Ensemble val loss</th><th>Ensemble val acc</th>${withSwa ? '<th>SWA val loss</th><th>SWA val acc</th>' : ''}</tr></thead><tbody>${rows.join('')}</tbody></table>`
   );
 }
@@ -190,10 +203,10 @@ function ensembleTable(results: ExperimentResults): string {
       const members = e.members.map((m) => `cycle ${m.cycle}: ${m.weight.toFixed(2)}`).join(', ');
       return (
         `<tr><td>${esc(s.label)}</td><td>${esc(e.method)}<div class="spec">${esc(ENSEMBLE_METHOD_TEXT[e.method] ?? '')}${members ? `; mean weights ${esc(members)}` : ''}</div></td>` +
-        `<td>${e.epoch}</td><td>${e.size}</td><td>${loss(e.single_val_loss)}</td><td>${loss(e.val_loss)}</td>` +
-        `<td>${num(e.loss_gain.mean)}</td><td>${ci(e.loss_gain, (v) => v.toFixed(4))}</td>` +
-        `<td>${acc(e.single_val_acc)}</td><td>${acc(e.val_acc)}</td><td>${fin(e.acc_gain.mean) ? (e.acc_gain.mean * 100).toFixed(2) + ' pp' : '–'}</td>` +
-        `<td>${ci(e.acc_gain, (v) => (v * 100).toFixed(2) + ' pp')}</td></tr>`
+        `<td>${e.runEpochs ? e.runEpochs.join(', ') : e.epoch}</td><td>${e.size}</td><td>${loss(e.single_val_loss)}</td><td>${loss(e.val_loss)}</td>` +
+        `<td>${num(e.loss_gain.mean)}</td><td>${ci(e.loss_gain, (v) => fixed(v, 4))}</td>` +
+        `<td>${acc(e.single_val_acc)}</td><td>${acc(e.val_acc)}</td><td>${fin(e.acc_gain.mean) ? fixed(e.acc_gain.mean * 100, 2) + ' pp' : '–'}</td>` +
+        `<td>${ci(e.acc_gain, (v) => fixed(v * 100, 2) + ' pp')}</td></tr>`
       );
     });
   if (rows.length === 0)
@@ -212,9 +225,9 @@ function swaTable(results: ExperimentResults): string {
       const ci = (d: PairedDifference, f: (v: number) => string) => (d.ci ? `[${f(d.ci[0])}, ${f(d.ci[1])}]` : 'n < 2');
       return (
         `<tr><td>${esc(s.label)}</td><td>${esc(w.mode)}</td><td>${w.count}</td><td>${loss(w.single_val_loss)}</td><td>${loss(w.val_loss)}</td>` +
-        `<td>${num(w.loss_gain.mean)}</td><td>${ci(w.loss_gain, (v) => v.toFixed(4))}</td>` +
-        `<td>${acc(w.single_val_acc)}</td><td>${acc(w.val_acc)}</td><td>${fin(w.acc_gain.mean) ? (w.acc_gain.mean * 100).toFixed(2) + ' pp' : '–'}</td>` +
-        `<td>${ci(w.acc_gain, (v) => (v * 100).toFixed(2) + ' pp')}</td></tr>`
+        `<td>${num(w.loss_gain.mean)}</td><td>${ci(w.loss_gain, (v) => fixed(v, 4))}</td>` +
+        `<td>${acc(w.single_val_acc)}</td><td>${acc(w.val_acc)}</td><td>${fin(w.acc_gain.mean) ? fixed(w.acc_gain.mean * 100, 2) + ' pp' : '–'}</td>` +
+        `<td>${ci(w.acc_gain, (v) => fixed(v * 100, 2) + ' pp')}</td></tr>`
       );
     });
   if (rows.length === 0) return '';
@@ -248,6 +261,22 @@ function runsTable(results: ExperimentResults, outDir: string): string {
   return `<table><thead><tr><th>Schedule</th><th>Seed</th><th>Status</th><th>Epochs</th><th>Best val loss</th><th>Folder</th></tr></thead><tbody>${rows.join('')}</tbody></table>`;
 }
 
+/** The LR range test's outcome in one line for the set-up list, pointing at its figure. */
+function lrFindText(config: ExperimentConfig, results: ExperimentResults, figures: WrittenFigure[]): string {
+  const doc = results.lrFind;
+  if (!doc) return 'asked for (lrFind) but not run for this config yet: run sgdr compare without --report-only';
+  const n = figures.findIndex((f) => f.name === 'lr-find') + 1;
+  const peaks = [...new Set(config.schedules.map((s) => s.lr))].map((lr) => Number(lr.toPrecision(3)));
+  const suggested =
+    doc.suggested_lr === null
+      ? 'no suggestion (too few steps)'
+      : `suggested maximum LR ${Number(doc.suggested_lr.toPrecision(3))} (${doc.method_description})`;
+  return (
+    `${suggested}; ${doc.lr.length} of ${doc.iterations} steps from ${doc.start_lr} to ${doc.end_lr}, run once before the runs. ` +
+    `The schedules' peak LRs: ${peaks.join(', ')}.${n > 0 ? ` Figure ${n}.` : ''}`
+  );
+}
+
 const CSS = `
 body{font-family:'DejaVu Sans','Liberation Sans',Arial,Helvetica,sans-serif;color:#222;background:#fff;margin:0;padding:24px 32px;line-height:1.45;font-size:14px}
 main{max-width:1180px;margin:0 auto}
@@ -261,7 +290,7 @@ th{background:#f3f5f7;font-weight:600}th[scope=row],td:first-child,thead th:firs
 figure{margin:16px 0 28px}figure img{max-width:100%;height:auto;border:1px solid #eee}
 figcaption{color:#444;font-size:13px;max-width:900px}
 .files a{margin-right:10px}.path{font-family:monospace;font-size:12px}
-pre{background:#f6f8fa;border:1px solid #e1e4e8;padding:10px;overflow:auto;font-size:12px}
+pre{background:#f6f8fa;border:1px solid #e1e4e8;padding:10px;overflow:auto;font-size:12px;white-space:pre-wrap;overflow-wrap:anywhere}
 dl{display:grid;grid-template-columns:max-content auto;gap:2px 16px}dt{font-weight:600}dd{margin:0}
 `;
 
@@ -310,6 +339,7 @@ export function renderReportHtml(
       `${finished} of ${results.runs.length} finished` +
         (divergedRuns ? `; ${divergedRuns} diverged (a NaN/Inf training loss), left out of every mean ± std` : ''),
     ],
+    ...(config.lrFind ? [['LR range test', lrFindText(config, results, figures)]] : []),
     [
       'Smoothing',
       `Gaussian (RBF) kernel, bandwidth ${Number(results.bandwidth.toPrecision(3))} epochs (${config.analysis.bandwidth !== undefined ? 'set in the config' : 'default: max(0.5, epochs/40)'})`,
@@ -341,7 +371,7 @@ ${figureHtml.join('\n')}
 <p>Each seed trains every schedule from the same initial weights on the same batches, so schedules are compared seed by seed: the mean of A − B over seeds with its ${level}% interval. An interval that excludes 0 is a difference this many seeds can resolve.</p>
 ${comparisonTable(results)}
 <h2>Snapshot ensembles</h2>
-<p>Gain = single model − ensemble for the loss, ensemble − single model for accuracy (positive: the ensemble is better), paired over seeds at the last cycle end. The method column says how the snapshots were combined; <i>weighted</i> and <i>greedy</i> choose their weights on the validation set they are scored on, so their scores are optimistic by that choice.</p>
+<p>Gain = single model − ensemble for the loss, ensemble − single model for accuracy (positive: the ensemble is better), paired over seeds at the last cycle end (for restarts on plateau, whose runs restart at epochs of their own: each run's own last cycle end, the epochs listed). The method column says how the snapshots were combined; <i>weighted</i> and <i>greedy</i> choose their weights on the validation set they are scored on, so their scores are optimistic by that choice.</p>
 ${ensembleTable(results)}
 ${swaTable(results)}
 <h2>At the end of each cycle</h2>

@@ -3,7 +3,8 @@
  * Runs every schedule × seed of an experiment, `jobs` at a time, each in a child process of its own
  * (worker.ts): a native crash takes one run down, not the experiment, and every child gets its
  * share of the cores. Resumable: finished runs (summary.json) are skipped, started ones continue
- * from their checkpoint, and run folders trained under another config are refused.
+ * from their checkpoint, and run folders trained under another config are refused. With lrFind in the
+ * config, the LR range test runs first, once (lr-find-job.ts).
  */
 import { fork, type ChildProcess } from 'child_process';
 import * as fs from 'fs';
@@ -11,7 +12,8 @@ import * as os from 'os';
 import * as path from 'path';
 import type { EpochMetrics } from '../train/metrics';
 import { DataSpecError, parseDataSpec } from '../data/spec';
-import { ExperimentConfigError, readExperimentConfig, type ExperimentConfig } from './config';
+import { ExperimentConfigError, type ExperimentConfig } from './config';
+import { readExperimentConfig } from './read-config';
 import {
   checkRunFolder,
   planRuns,
@@ -23,6 +25,8 @@ import {
 } from './runs';
 import { makeFolder } from '../folders';
 import { STOPPED_EXIT_CODES } from '../stop-signals';
+import type { LrFindStep } from '../train/lr-find';
+import { lrFindDone, lrFindJobOf, runLrFindJob, type LrFindJob, type LrFindOutcome } from './lr-find-job';
 
 export const EXPERIMENT_FILE = 'experiment.json';
 
@@ -38,6 +42,9 @@ export type WorkerMessage =
 
 export type ExperimentEvent =
   | { type: 'plan'; runs: PlannedRun[]; status: RunStatus[]; epochsDone: number[]; jobs: number; threads: number }
+  | { type: 'lr-find-start'; job: LrFindJob; skipped: boolean }
+  | { type: 'lr-find-step'; step: LrFindStep }
+  | { type: 'lr-find-end'; outcome: LrFindOutcome | { status: 'skipped' }; seconds: number }
   | { type: 'run-start'; run: PlannedRun; fromEpoch: number }
   | { type: 'log'; run: PlannedRun; line: string }
   | { type: 'batch'; run: PlannedRun; epoch: number; batch: number; batches: number; loss: number }
@@ -71,6 +78,8 @@ export interface ExperimentOptions {
   onEvent?: (event: ExperimentEvent) => void;
   /** The worker script (default: worker.js of the compiled package). */
   workerScript?: string;
+  /** The LR range test's worker script (default: lr-find-worker.js of the compiled package). */
+  lrFindWorkerScript?: string;
 }
 
 export interface ExperimentRunResult {
@@ -83,17 +92,16 @@ export interface ExperimentRunResult {
   diverged: number;
   /** True when the signal stopped the experiment before every run finished. */
   aborted: boolean;
+  /** The LR range test, with lrFind in the config: run now, found done before, or stopped. */
+  lrFind?: 'done' | 'skipped' | 'aborted';
   jobs: number;
   threads: number;
   seconds: number;
 }
 
-/** The compiled worker: next to this file in dist/, or dist/experiment/ when running from the TS sources. */
-export function defaultWorkerScript(): string {
-  const candidates = [
-    path.join(__dirname, 'worker.js'),
-    path.resolve(__dirname, '..', '..', 'dist', 'experiment', 'worker.js'),
-  ];
+/** A compiled worker (worker.js, lr-find-worker.js): next to this file in dist/, or dist/experiment/ when running from the TS sources. */
+export function defaultWorkerScript(name = 'worker.js'): string {
+  const candidates = [path.join(__dirname, name), path.resolve(__dirname, '..', '..', 'dist', 'experiment', name)];
   const found = candidates.find((f) => fs.existsSync(f));
   if (!found)
     throw new Error(`the experiment worker is not built (looked for ${candidates.join(', ')}); run npm run build:ts`);
@@ -165,17 +173,44 @@ export async function runExperiment(
   const final = (s: RunStatus) => s === 'done' || s === 'diverged';
   const queue = runs.filter((_, i) => !final(status[i]!));
   const skipped = runs.length - queue.length;
-  if (queue.length === 0)
-    return {
-      runs,
-      trained: 0,
-      skipped,
-      diverged: 0,
-      aborted: false,
-      jobs,
-      threads,
-      seconds: (Date.now() - started) / 1000,
-    };
+  let lrFind: ExperimentRunResult['lrFind'];
+  const ended = (o: { trained?: number; diverged?: number; aborted?: boolean } = {}): ExperimentRunResult => ({
+    runs,
+    trained: o.trained ?? 0,
+    skipped,
+    diverged: o.diverged ?? 0,
+    aborted: o.aborted ?? false,
+    ...(lrFind ? { lrFind } : {}),
+    jobs,
+    threads,
+    seconds: (Date.now() - started) / 1000,
+  });
+
+  // The LR range test before any run: once, and again only when what it sweeps has changed.
+  const job = lrFindJobOf(config);
+  if (job && !options.signal?.aborted) {
+    const lrFindStarted = Date.now();
+    const seconds = () => (Date.now() - lrFindStarted) / 1000;
+    if (lrFindDone(outDir, job)) {
+      lrFind = 'skipped';
+      emit({ type: 'lr-find-start', job, skipped: true });
+      emit({ type: 'lr-find-end', outcome: { status: 'skipped' }, seconds: seconds() });
+    } else {
+      emit({ type: 'lr-find-start', job, skipped: false });
+      // Nothing else runs meanwhile: all the cores the runs would share, unless a thread count was given.
+      const outcome = await runLrFindJob(job, {
+        outDir,
+        script: options.lrFindWorkerScript ?? defaultWorkerScript('lr-find-worker.js'),
+        runtime: { ...runtime, threads: options.threads ?? config.threads ?? cores },
+        signal: options.signal,
+        onStep: (step) => emit({ type: 'lr-find-step', step }),
+      });
+      lrFind = outcome.status;
+      emit({ type: 'lr-find-end', outcome, seconds: seconds() });
+      if (outcome.status === 'aborted') return ended({ aborted: true });
+    }
+  }
+  if (queue.length === 0) return ended();
   const script = options.workerScript ?? defaultWorkerScript();
 
   const children = new Set<ChildProcess>();
@@ -277,15 +312,5 @@ export async function runExperiment(
     process.removeListener('exit', killAll);
   }
   if (failure) throw failure;
-  const aborted = runs.some((r) => !final(runStatus(r.dir)));
-  return {
-    runs,
-    trained,
-    skipped,
-    diverged: divergedRuns,
-    aborted,
-    jobs,
-    threads,
-    seconds: (Date.now() - started) / 1000,
-  };
+  return ended({ trained, diverged: divergedRuns, aborted: runs.some((r) => !final(runStatus(r.dir))) });
 }

@@ -8,7 +8,8 @@ import * as path from 'path';
 import { DIVERGED_FILE } from '../train/fit';
 import { OUTPUT_ONLY, RUN_CONFIG_FILE, type RunConfig } from '../train/run';
 import type { EpochMetrics } from '../train/metrics';
-import { runConfigFor, slugify, type ExperimentConfig } from './config';
+import type { ExperimentConfig } from './config';
+import { runConfigFor, slugify } from './run-config';
 import { makeFolder } from '../folders';
 
 export const RUNS_DIR = 'runs';

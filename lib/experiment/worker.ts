@@ -13,24 +13,17 @@ import { DivergenceError } from '../errors';
 import { StopSignals } from '../stop-signals';
 import { readRunConfig, runTraining, type RunConfig } from '../train/run';
 import type { WorkerMessage } from './runner';
+import { sendToParent, stopOnParent, workerArgs } from './worker-ipc';
 
 /** Exit code of a worker whose run diverged. */
 const DIVERGED_EXIT = 3;
 
-function send(message: WorkerMessage): Promise<void> {
-  return new Promise((resolve) => {
-    if (!process.send || !process.connected) return resolve();
-    process.send(message, undefined, {}, () => resolve());
-  });
-}
+const send = (message: WorkerMessage): Promise<void> => sendToParent(message);
 
 async function main(): Promise<number> {
-  const [dir, runtimeJson] = process.argv.slice(2);
-  if (!dir) {
-    process.stderr.write('usage: worker.js RUN_DIR [RUNTIME_JSON]\n');
-    return 2;
-  }
-  const runtime = (runtimeJson ? JSON.parse(runtimeJson) : {}) as Pick<RunConfig, 'device' | 'threads' | 'workers'>;
+  const args = workerArgs('worker.js');
+  if (!args) return 2;
+  const { dir, runtime } = args;
   const config: RunConfig = { ...readRunConfig(dir), ...runtime };
   // Signals sent to this process itself, and the parent's requests over IPC, count alike: the
   // first stops after the batch with a checkpoint, the second exits once the write in flight is done.
@@ -39,11 +32,7 @@ async function main(): Promise<number> {
     firstMessage: 'stopping after the current batch',
     resumeHint: 'Run the same sgdr compare again to resume.',
   });
-  process.on('message', (m: { type?: string }) => {
-    if (m && m.type === 'abort') stop.request('SIGTERM');
-  });
-  // Without the parent (it died), stop cleanly rather than train on unobserved.
-  process.on('disconnect', () => stop.request('parent-exited'));
+  stopOnParent(stop);
   let lastBatch = 0;
   const result = await runTraining(config, {
     outDir: dir,

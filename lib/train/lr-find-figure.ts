@@ -15,7 +15,13 @@ const fmt = (v: number): string =>
         .replace(/\.?0+e/, 'e')
         .replace('e+', 'e');
 
-export function lrFindFigure(result: LrFindResult, title = 'LR range test'): Figure {
+/** A learning rate to show on the figure beside the suggestion (e.g. the peak LR a run was given). */
+export interface LrMark {
+  lr: number;
+  label: string;
+}
+
+export function lrFindFigure(result: LrFindResult, title = 'LR range test', marks: LrMark[] = []): Figure {
   // The frame shows the sweep up to where it diverged: from just below the lowest smoothed loss to
   // the largest smoothed loss before the stop (the last, diverged point and raw spikes leave it).
   const kept = result.stopped === 'diverged' ? result.loss.slice(0, -1) : result.loss;
@@ -58,6 +64,18 @@ export function lrFindFigure(result: LrFindResult, title = 'LR range test'): Fig
       color: '#d55e00',
       markers: true,
       legend: false,
+    });
+  }
+  // Marks inside the sweep only: one outside it would stretch the log axis past the data.
+  const [first, last] = [result.lr[0]!, result.lr[result.lr.length - 1]!];
+  for (const m of marks.filter((m) => m.lr >= first && m.lr <= last)) {
+    series.push({
+      label: m.label,
+      x: [m.lr, m.lr],
+      y: [lo - pad, hi + pad],
+      color: '#555555',
+      dash: '2 3',
+      width: 1.5,
     });
   }
   return {

@@ -64,6 +64,12 @@ export interface LrFindOptions {
   signal?: AbortSignal;
 }
 
+/** The sweep's settings (what a config or the command line may set), without the model and data. */
+export type LrSweepSettings = Pick<
+  LrFindOptions,
+  'startLr' | 'endLr' | 'iterations' | 'beta' | 'divergeFactor' | 'suggestion' | 'seed'
+>;
+
 export interface LrFindStep {
   /** 1-based step and the number planned. */
   iteration: number;
