@@ -20,6 +20,15 @@ export default tseslint.config(
   js.configs.recommended,
   ...tseslint.configs.recommended,
   {
+    // CommonJS helpers that tests start as separate processes (test/helpers/dist-rank.cjs).
+    files: ['test/**/*.cjs'],
+    languageOptions: {
+      sourceType: 'commonjs',
+      globals: { require: 'readonly', process: 'readonly', Buffer: 'readonly', __dirname: 'readonly' },
+    },
+    rules: { '@typescript-eslint/no-require-imports': 'off' },
+  },
+  {
     files: ['lib/**/*.ts', 'test/**/*.ts'],
     rules: {
       '@typescript-eslint/no-unused-vars': [

@@ -5,7 +5,6 @@
  * uses the suggestion as the peak LR of SGDR.
  */
 import * as fs from 'fs';
-import * as path from 'path';
 import { openData } from '../data';
 import { outputFolderProblem } from '../folders';
 import { resnet } from '../nn/resnet';
