@@ -9,7 +9,8 @@
 # libc10_cuda and every library they need resolves (cuDNN, cuBLAS, NCCL ... from the CUDA wheel's
 # dependencies); it loads in Node, says it was built against CUDA, finds no GPU, refuses
 # device 'cuda' with a clear message, falls back from 'auto' to the CPU, and trains and evaluates
-# on the CPU with its ResNets equal to torchvision's under that same CUDA PyTorch.
+# on the CPU with its ResNets equal to torchvision's under that same CUDA PyTorch; c10d's NCCL
+# backend (ProcessGroupNCCL, data parallelism) is compiled and linked in beside Gloo.
 # Does not prove: anything that runs on a GPU (kernels, cuDNN's algorithm choices, pinned-memory
 # transfers, NCCL). That is scripts/gpu-check.sh, on a machine with one.
 set -euo pipefail
@@ -42,6 +43,10 @@ if (!/CUDA is not available/.test(message)) throw new Error("device cuda without
 console.log(`check-cuda-build: device cuda without a GPU -> ${message.split("\n")[0]}`);
 if (lib.resolveDevice("auto") !== "cpu") throw new Error("auto did not fall back to the CPU");
 console.log("check-cuda-build: device auto -> cpu");
+// Data parallelism: the NCCL backend (native/distributed/nccl_backend.cc) is compiled and linked in.
+const backends = lib.ProcessGroup.backends();
+if (!backends.nccl) throw new Error("the CUDA build has no NCCL backend: nccl.h or ProcessGroupNCCL.hpp was not found at build time");
+console.log(`check-cuda-build: c10d backends ${JSON.stringify(backends)}`);
 '
 SGDR_ADDON_PATH=$addon node scripts/smoke-test.js
 # The ResNet, optimizer and file-format tests against that CUDA PyTorch (on the CPU).

@@ -7,6 +7,8 @@
  *
  * Progress: one bar for the whole experiment (runs × epochs, ETA) with a line per run epoch.
  */
+import * as os from 'os';
+import { parseDevices, type Placement } from '../experiment/placement';
 import * as fs from 'fs';
 import * as path from 'path';
 import { outputFolderProblem } from '../folders';
@@ -39,6 +41,10 @@ export const flagSpecs: FlagSpecs = {
   },
   out: { kind: 'string', help: 'experiment folder; run again to resume', defaultText: 'runs/<config name>' },
   ...runtimeFlags('compare', 'jobs', 'threads', 'device', 'workers'),
+  devices: {
+    kind: 'string',
+    help: 'worker i trains on the i-th of these, round robin: cuda:0,cuda:1 or CPU core sets cpus:0-3,cpus:4-7 (--jobs defaults to their count)',
+  },
   'report-only': { kind: 'boolean', help: "don't train: write the report from the runs already in --out" },
   json: { kind: 'boolean', help: 'print results.json to stdout at the end' },
 };
@@ -167,7 +173,8 @@ export class ExperimentProgress {
         this.#running.set(e.run.index, e.run);
         this.#partial.set(e.run.index, 0);
         this.line(
-          `${this.#name(e.run)}  start${e.fromEpoch ? ` (resuming after epoch ${e.fromEpoch})` : ''}  → ${e.run.relDir}`,
+          `${this.#name(e.run)}  start${e.fromEpoch ? ` (resuming after epoch ${e.fromEpoch})` : ''}` +
+            `${e.placement ? ` on ${e.placement.label}` : ''}  → ${e.run.relDir}`,
         );
         break;
       case 'batch':
@@ -257,9 +264,19 @@ export interface CompareRunOptions {
 export function experimentRuntime(
   flags: ParsedFlags,
   specs: FlagSpecs,
-): Pick<ExperimentOptions, 'jobs' | 'threads' | 'device' | 'workers'> {
+): Pick<ExperimentOptions, 'jobs' | 'threads' | 'device' | 'workers' | 'devices'> {
+  let devices: Placement[] | undefined;
+  if (flags.devices !== undefined) {
+    try {
+      devices = parseDevices(String(flags.devices), os.cpus().length);
+    } catch (err) {
+      throw new UsageError((err as Error).message);
+    }
+  }
   return {
-    jobs: flagValue<number>(flags, specs, 'jobs'),
+    // With --devices, one worker per device unless --jobs says otherwise.
+    jobs: flags.jobs === undefined && devices ? devices.length : flagValue<number>(flags, specs, 'jobs'),
+    ...(devices ? { devices } : {}),
     threads: capThreads(flags.threads as number | undefined),
     device: flags.device as string | undefined,
     workers: flags.workers as number | undefined,

@@ -4,10 +4,6 @@
  * ends where the uninterrupted run would have. Ctrl-C stops after the current batch, with a
  * checkpoint of the exact position.
  */
-import * as os from 'os';
-import { ProcessGroup } from '../distributed/process-group';
-import { distributedEnv } from '../distributed/env';
-import { launchRanks } from '../distributed/launch';
 import * as fs from 'fs';
 import * as path from 'path';
 import { FileWriteError } from '../atomic-file';
@@ -25,6 +21,7 @@ import type { FlagSpecs, ParsedFlags } from './args';
 import type { Command } from './main';
 import { EpochProgress, formatDuration } from './progress';
 import { runtimeFlags } from './runtime-flags';
+import { distributedStart } from './train-distributed';
 import { scheduleFlagSpecs, scheduleFromFlags } from './schedule-flags';
 import { optimizerFromFlags, pickFlags, stemFromFlags, trainingFlagSpecs } from './training-flags';
 
@@ -293,22 +290,6 @@ function defaultOutDir(): string {
   return path.join('runs', `train-${stamp}`);
 }
 
-/**
- * --nproc N: N local ranks of this same command (lib/distributed/launch.ts). The run folder is fixed
- * here, so every rank writes (rank 0) or reads (resume) the same one; unless --threads is given each
- * rank gets an equal share of the cores.
- */
-async function launchTraining(argv: string[], nproc: number, outDir: string, flags: ParsedFlags): Promise<number> {
-  const args = [process.argv[1]!, 'train', ...argv];
-  if (flags.resume === undefined && flags.out === undefined) args.push('--out', outDir);
-  if (flags.threads === undefined) args.push('--threads', String(Math.max(1, Math.floor(os.cpus().length / nproc))));
-  process.stderr.write(
-    `sgdr: data-parallel on ${nproc} local ranks (c10d, 127.0.0.1; global batch ${nproc} × the per-rank --batch-size); run folder ${outDir}\n`,
-  );
-  const result = await launchRanks({ nproc, args });
-  return result.exitCode;
-}
-
 export const command: Command = {
   summary: 'train a ResNet with SGDR or step decay; checkpoints, cycle snapshots, --resume',
   async run(argv) {
@@ -343,24 +324,10 @@ export const command: Command = {
       const problem = outputFolderProblem(outDir);
       if (problem) throw new UsageError(`--out ${outDir}: cannot write to the output folder (${problem})`);
     }
-    const dist = distributedEnv();
-    const nproc = flags.nproc as number | undefined;
-    if (nproc !== undefined && (nproc < 1 || nproc > 1024))
-      throw new UsageError(`--nproc must be an integer in [1, 1024], got ${String(nproc)}`);
-    if (nproc !== undefined && nproc > 1 && !dist) return await launchTraining(argv, nproc, outDir, flags);
-    let group: ProcessGroup | undefined;
-    if (dist) {
-      if (nproc !== undefined && nproc !== dist.worldSize)
-        throw new UsageError(`--nproc ${nproc} differs from this job's WORLD_SIZE=${dist.worldSize}`);
-      const backend =
-        (flags['dist-backend'] as string | undefined) ?? (String(config.device).startsWith('cuda') ? 'nccl' : 'gloo');
-      if (backend !== 'gloo' && backend !== 'nccl')
-        throw new UsageError(`--dist-backend must be gloo or nccl, got '${backend}'`);
-      const timeout = flagValue<number>(flags, flagSpecs, 'dist-timeout');
-      if (!(timeout > 0)) throw new UsageError(`--dist-timeout must be > 0 seconds, got ${String(timeout)}`);
-      if (backend === 'nccl' && String(config.device) === 'cuda') config.device = `cuda:${dist.localRank}`;
-      group = await ProcessGroup.connect({ ...dist, backend, timeoutSeconds: timeout });
-    }
+    // --nproc N starts the ranks (each runs this command again); a rank joins its job here.
+    const job = await distributedStart(argv, flags, flagSpecs, config, outDir);
+    if (typeof job === 'number') return job;
+    const group = job;
     // Rank 0 speaks for the job; the other ranks print only their errors.
     const quiet = group !== undefined && !group.isMain;
     const log = quiet ? () => {} : (line: string) => process.stderr.write(`${line}\n`);

@@ -6,7 +6,7 @@
  * from their checkpoint, and run folders trained under another config are refused. With lrFind in the
  * config, the LR range test runs first, once (lr-find-job.ts).
  */
-import { fork, type ChildProcess } from 'child_process';
+import { fork, spawn, type ChildProcess } from 'child_process';
 import * as fs from 'fs';
 import * as os from 'os';
 import * as path from 'path';
@@ -24,6 +24,7 @@ import {
   type RunStatus,
 } from './runs';
 import { makeFolder } from '../folders';
+import { writePlacement, type Placement } from './placement';
 import { STOPPED_EXIT_CODES } from '../stop-signals';
 import type { LrFindStep } from '../train/lr-find';
 import { lrFindDone, lrFindJobOf, runLrFindJob, type LrFindJob, type LrFindOutcome } from './lr-find-job';
@@ -45,7 +46,7 @@ export type ExperimentEvent =
   | { type: 'lr-find-start'; job: LrFindJob; skipped: boolean }
   | { type: 'lr-find-step'; step: LrFindStep }
   | { type: 'lr-find-end'; outcome: LrFindOutcome | { status: 'skipped' }; seconds: number }
-  | { type: 'run-start'; run: PlannedRun; fromEpoch: number }
+  | { type: 'run-start'; run: PlannedRun; fromEpoch: number; placement?: Placement }
   | { type: 'log'; run: PlannedRun; line: string }
   | { type: 'batch'; run: PlannedRun; epoch: number; batch: number; batches: number; loss: number }
   | { type: 'epoch'; run: PlannedRun; metrics: EpochMetrics }
@@ -68,6 +69,11 @@ export interface ExperimentOptions {
   device?: string;
   /** Data loader threads per run (default: the config's, else automatic). */
   workers?: number;
+  /**
+   * Where the workers train (see placement.ts): worker i of `jobs` takes devices[i % length], a
+   * device or a pinned CPU core set. Overrides `device`; each run folder records its placement.
+   */
+  devices?: Placement[];
   /** Stops every run after its current batch, with a checkpoint to resume from. */
   signal?: AbortSignal;
   /**
@@ -236,18 +242,30 @@ export async function runExperiment(
   };
   process.on('exit', killAll);
 
-  const runOne = (run: PlannedRun): Promise<'done' | 'aborted' | 'diverged'> =>
+  const runOne = (run: PlannedRun, worker: number): Promise<'done' | 'aborted' | 'diverged'> =>
     new Promise((resolve, reject) => {
       prepareRunFolder(run);
-      emit({ type: 'run-start', run, fromEpoch: readMetrics(run.dir).length });
+      const placement = options.devices?.length ? options.devices[worker % options.devices.length] : undefined;
+      if (placement) writePlacement(run.dir, placement, worker);
+      emit({ type: 'run-start', run, fromEpoch: readMetrics(run.dir).length, placement });
       const runStarted = Date.now();
-      const child = fork(script, [run.dir, JSON.stringify(runtime)], {
-        stdio: ['ignore', 'ignore', 'pipe', 'ipc'],
+      const laneThreads = placement?.cpus && options.threads === undefined ? placement.cpus.length : threads;
+      const laneRuntime = placement ? { ...runtime, device: placement.device, threads: laneThreads } : runtime;
+      const childOptions = {
+        stdio: ['ignore', 'ignore', 'pipe', 'ipc'] as ('ignore' | 'pipe' | 'ipc')[],
         // A process group of its own: a Ctrl-C in the terminal reaches this process only, which
         // passes it on once over IPC, instead of every worker seeing it twice.
         detached: true,
-        env: { ...process.env, OMP_NUM_THREADS: String(threads) },
-      });
+        env: { ...process.env, OMP_NUM_THREADS: String(laneThreads) },
+      };
+      // A pinned worker runs under taskset, which execs Node with the IPC channel inherited.
+      const child = placement?.cpus
+        ? spawn(
+            'taskset',
+            ['-c', placement.cpus.join(','), process.execPath, script, run.dir, JSON.stringify(laneRuntime)],
+            childOptions,
+          )
+        : fork(script, [run.dir, JSON.stringify(laneRuntime)], childOptions);
       children.add(child);
       let stderr = '';
       child.stderr?.on('data', (chunk: Buffer) => {
@@ -288,12 +306,12 @@ export async function runExperiment(
       });
     });
 
-  const lane = async (): Promise<void> => {
+  const lane = async (worker: number): Promise<void> => {
     while (!stopping) {
       const run = queue.shift();
       if (!run) return;
       try {
-        const outcome = await runOne(run);
+        const outcome = await runOne(run, worker);
         if (outcome === 'done') trained++;
         else if (outcome === 'diverged') divergedRuns++;
       } catch (err) {
@@ -304,7 +322,7 @@ export async function runExperiment(
     }
   };
   try {
-    await Promise.all(Array.from({ length: Math.min(jobs, queue.length) }, lane));
+    await Promise.all(Array.from({ length: Math.min(jobs, queue.length) }, (_, worker) => lane(worker)));
   } finally {
     options.signal?.removeEventListener('abort', stopAll);
     options.stopNow?.removeEventListener('abort', stopAllNow);

@@ -8,17 +8,18 @@
  * awaits the user's callbacks, so a callback can checkpoint or stop the run. A schedule that adapts
  * to the validation loss (restarts on plateau) is given it after every epoch, before the epoch's
  * cycle end is decided and before the checkpoint (whose schedule state then holds it).
+ *
+ * Why this file is over 400 lines: runFit() is one loop whose state (the training position, the
+ * snapshots and their probabilities, the SWA average, the event writer, the resume) every stage of
+ * an epoch reads and writes; cut apart, each piece would take and return most of it. What does not
+ * share that state lives beside it: fit-options.ts (the contract), run-folder.ts (the folder's
+ * files, metrics and summary), fit-events.ts (TensorBoard values), fit-memory.ts (out of memory),
+ * checkpoint.ts, swa.ts and ensemble.ts.
  */
 import * as fs from 'fs';
 import * as path from 'path';
-import {
-  native,
-  type NativeBatchProgress,
-  type NativeDataset,
-  type NativeEvaluation,
-  type NativeTrainer,
-} from '../binding';
-import { describeValue, DivergenceError, RunFolderInUseError, withCallerStack } from '../errors';
+import { native, type NativeDataset, type NativeEvaluation, type NativeTrainer } from '../binding';
+import { describeValue, DivergenceError, withCallerStack } from '../errors';
 import { ResNet } from '../nn/resnet';
 import { Optimizer } from '../optim/optimizer';
 import { isAdaptiveSchedule, type Cycle, type Schedule } from '../schedule';
@@ -26,237 +27,39 @@ import { firstNonFiniteTensor, readTorchFile, tensorRecord, writeTorchFile, type
 import { removeStaleTemps, writeTextAtomic } from '../atomic-file';
 import { loadCheckpoint, saveCheckpoint, type SnapshotInfo, type TrainingPosition } from './checkpoint';
 import type { EpochMetrics } from './metrics';
-import { checkEnsembleMethod, ensembleWeights, weightedEnsembleMetrics, type EnsembleMethod } from './ensemble';
+import { checkEnsembleMethod, ensembleWeights, weightedEnsembleMetrics } from './ensemble';
 import { FgeSchedule } from '../schedule/fge';
-import { outputFolderProblem, undoEmptyFoldersOnError } from '../folders';
+import { undoEmptyFoldersOnError } from '../folders';
 import { Tensor } from '../tensor';
-import type { ProcessGroup } from '../distributed/process-group';
-import type { DeviceSpec } from '../device';
-import { evaluate } from './step';
-import {
-  checkSwaOptions,
-  swaAveragesAfter,
-  swaLearningRate,
-  updateBatchNorm,
-  WeightAverage,
-  type SwaOptions,
-} from './swa';
-import { EventFileWriter, type SummaryValue } from './tensorboard';
+import { checkSwaOptions, swaAveragesAfter, swaLearningRate, updateBatchNorm, WeightAverage } from './swa';
+import { EventFileWriter } from './tensorboard';
 import { cycleLength, extensionProblem } from './extend';
+import type { DatasetHandle, FitOptions, FitResult, SwaResult } from './fit-options';
+import {
+  CHECKPOINT_FILE,
+  claimRunFolder,
+  DIVERGED_FILE,
+  runDiskUse,
+  SWA_FILE,
+  writeMetrics,
+  writeSummary,
+} from './run-folder';
+import { batchScalars, cycleEndText, epochScalars } from './fit-events';
+import { outOfMemory, probeEvalBatch } from './fit-memory';
 
-/** What fit() needs of a dataset: the native handle the loader reads. */
-export interface DatasetHandle {
-  readonly native: unknown;
-  /** Examples in the (limited) data set. */
-  readonly size: number;
-}
+export * from './fit-options';
+export {
+  CHECKPOINT_FILE,
+  SWA_FILE,
+  DIVERGED_FILE,
+  runDiskUse,
+  runFiles,
+  clearRunFiles,
+  claimRunFolder,
+  ensureWritable,
+} from './run-folder';
 
-export interface BatchProgress extends NativeBatchProgress {
-  /** 1-based epoch. */
-  epoch: number;
-}
-
-export interface FitCallbacks {
-  onTrainBegin?(): void | Promise<void>;
-  onEpochBegin?(epoch: number): void | Promise<void>;
-  /** Per-batch progress; may skip batches when the JS thread is busy. Not awaited. */
-  onBatchEnd?(progress: BatchProgress): void;
-  onEpochEnd?(metrics: EpochMetrics): void | Promise<void>;
-  /** After the snapshot of a finished SGDR cycle has been saved and evaluated. */
-  onCycleEnd?(cycle: Cycle, snapshot: SnapshotInfo, metrics: EpochMetrics): void | Promise<void>;
-  onTrainEnd?(result: FitResult): void | Promise<void>;
-}
-
-export interface FitOptions {
-  model: ResNet;
-  optimizer: Optimizer;
-  schedule: Schedule;
-  train: DatasetHandle;
-  val?: DatasetHandle;
-  epochs: number;
-  batchSize: number;
-  evalBatchSize?: number;
-  /** Batch order and augmentation are pure functions of (seed, epoch): the same for every schedule. */
-  seed?: number;
-  /** Shuffle the training set each epoch (default true). */
-  shuffle?: boolean;
-  /** Loader threads (0 = automatic). */
-  workers?: number;
-  /** Report progress every N batches (default 1). */
-  progressEvery?: number;
-  signal?: AbortSignal;
-  callbacks?: FitCallbacks;
-  /** Run folder: metrics.jsonl, summary.json, checkpoint.pth, best.pth and cycle snapshots. */
-  outDir?: string;
-  /** Continue from outDir/checkpoint.pth. */
-  resume?: boolean;
-  /**
-   * Reuse an outDir that holds files of another run: they (and only they: see runFiles) are deleted
-   * first. Without it (and without resume) such an outDir is refused with a RunFolderInUseError.
-   */
-  overwrite?: boolean;
-  /**
-   * A batch with a NaN or infinite loss normally stops the run with a DivergenceError (nothing is
-   * saved from the diverged weights). With skipNonFinite such a batch's update is not applied
-   * instead; the skipped batches are counted in the metrics (skipped_batches). Reading the loss
-   * before every step costs a host sync per batch on a GPU.
-   */
-  skipNonFinite?: boolean;
-  /**
-   * Weight files to keep (default: all). Experiments that only need the numbers can drop them:
-   * `checkpoint: false` deletes checkpoint.pth once the run has finished (it stays while a run can
-   * still be resumed), `best: false` skips best.pth, `snapshots: false` keeps only each cycle
-   * snapshot's validation probabilities (enough for the ensemble metrics), not its weights.
-   */
-  keep?: KeepFiles;
-  /**
-   * TensorBoard event files in outDir (default true), every value at step = batches trained so
-   * far: per batch batch/loss, batch/accuracy, batch/lr, batch/cycle; per epoch every number of
-   * its metrics.jsonl row as epoch/<name> (at the step of its last batch, e·K), and a text
-   * `cycle_end` at each SGDR cycle end.
-   */
-  tensorboard?: boolean;
-  /** Snapshots the snapshot ensemble draws on: the last M cycles (default 3; for an FGE schedule, all). */
-  ensembleSize?: number;
-  /**
-   * How those snapshots are combined (see lib/train/ensemble.ts): 'last' (default) averages them
-   * equally; 'weighted' fits the mixture weights that minimise the validation loss; 'greedy' is
-   * Caruana's forward selection with replacement on the validation loss.
-   */
-  ensemble?: EnsembleMethod;
-  /**
-   * Stochastic Weight Averaging (see SwaOptions): an equal-weight average of the weights at every
-   * cycle end (`{ start: 'cycles' }`) or every epoch from a start epoch (`{ start: E, lr }`), its
-   * BatchNorm statistics recomputed by a pass over the training data (update_bn), evaluated on the
-   * validation set (swa_val_loss / swa_val_acc in the metrics) and saved as swa.pth in outDir.
-   */
-  swa?: SwaOptions;
-  /**
-   * The AdamW paper's normalized weight decay: lambda = w_norm · sqrt(b / (B · T_i)), with batch
-   * size b, training set size B and T_i the length of the current SGDR cycle (the whole run for
-   * schedules without restarts). Overrides the optimizer's weight decay epoch by epoch; for AdamW it
-   * is divided by the schedule's peak LR so the decay per step is the paper's eta_t·lambda.
-   */
-  normalizedWeightDecay?: number;
-  /** Settings saved with the run; resuming under different ones is refused. */
-  config?: Record<string, unknown>;
-  /** One-line notes: stale temporary files removed, a snapshot's missing probabilities remade. */
-  log?: (line: string) => void;
-  /**
-   * Data-parallel training over this c10d process group (lib/distributed), as PyTorch's DDP: every
-   * rank calls fit() with the same options; batchSize is per rank (the global batch is batchSize ×
-   * worldSize); each rank trains on its DistributedSampler shard of every epoch; rank 0's initial
-   * weights are broadcast; gradients are averaged in buckets; the schedule steps once per global
-   * step. Only rank 0 writes outDir (metrics, checkpoints, snapshots, events); on resume every rank
-   * reads its checkpoint, so outDir must be one folder all ranks see.
-   */
-  processGroup?: ProcessGroup;
-  /** With processGroup: all-reduce gradient buckets while backward runs (default true; see BENCHMARKS.md). */
-  overlap?: boolean;
-}
-
-export interface KeepFiles {
-  checkpoint?: boolean;
-  best?: boolean;
-  snapshots?: boolean;
-}
-
-export interface SwaResult {
-  /** Models averaged, and the 1-based epochs whose weights they are. */
-  count: number;
-  epochs: number[];
-  /** The averaged model (BatchNorm recomputed) on the validation set; null without one. */
-  val_loss: number | null;
-  val_acc: number | null;
-  /** swa.pth in outDir (absent without an outDir). */
-  file?: string;
-}
-
-export interface FitResult {
-  history: EpochMetrics[];
-  /** With swa: the averaged model at the end of the run (null when no epoch was averaged yet). */
-  swa?: SwaResult | null;
-  snapshots: SnapshotInfo[];
-  best: { epoch: number; val_loss: number } | null;
-  /** True when the signal stopped the run; a checkpoint holds the exact position. */
-  aborted: boolean;
-  /** With skipNonFinite: batches skipped for a non-finite loss, over the whole run. */
-  skippedBatches?: number;
-  /** With outDir, on a finished run: what the run folder's files take on disk (as summary.json's `disk`). */
-  disk?: DiskUse;
-}
-
-/** The run folder's files at the end of a run and their sizes (summary.json itself not counted). */
-export interface DiskUse {
-  bytes: number;
-  /** File name → bytes, largest first. */
-  files: Record<string, number>;
-}
-
-/** Sizes of the run's files in `dir` (see runFiles), less `without`. */
-export function runDiskUse(dir: string, without: readonly string[] = []): DiskUse {
-  const sizes = runFiles(dir, true)
-    .filter((f) => f !== 'summary.json' && !without.includes(f))
-    .map((f) => [f, fs.statSync(path.join(dir, f)).size] as const)
-    .sort((a, b) => b[1] - a[1] || (a[0] < b[0] ? -1 : 1));
-  return { bytes: sizes.reduce((a, [, n]) => a + n, 0), files: Object.fromEntries(sizes) };
-}
-
-export const CHECKPOINT_FILE = 'checkpoint.pth';
-/** The SWA model of a run (a plain state dict, BatchNorm statistics recomputed). */
-export const SWA_FILE = 'swa.pth';
 const CHECKPOINT = CHECKPOINT_FILE;
-/** Written into the run folder when training diverged: { epoch, batch, loss, message }. */
-export const DIVERGED_FILE = 'diverged.json';
-
-/**
- * The files of a run in `dir`: what fit() writes (metrics.jsonl, summary.json, diverged.json, every
- * .pth: checkpoint, best, cycle snapshots and their validation probabilities), TensorBoard event
- * files, and with `runConfig` the run.json of runTraining. Nothing else is ever counted or deleted.
- */
-export function runFiles(dir: string, runConfig = false): string[] {
-  if (!fs.existsSync(dir)) return [];
-  const fixed = new Set(['metrics.jsonl', 'summary.json', DIVERGED_FILE, ...(runConfig ? ['run.json'] : [])]);
-  return fs
-    .readdirSync(dir, { withFileTypes: true })
-    .filter(
-      (f) => f.isFile() && (fixed.has(f.name) || f.name.endsWith('.pth') || f.name.startsWith('events.out.tfevents.')),
-    )
-    .map((f) => f.name)
-    .sort();
-}
-
-/** Deletes the files of a run in `dir` (see runFiles); returns their names. */
-export function clearRunFiles(dir: string, runConfig = false): string[] {
-  const files = runFiles(dir, runConfig);
-  for (const f of files) fs.rmSync(path.join(dir, f), { force: true });
-  return files;
-}
-
-/**
- * Makes `dir` ready for a new run: refuses one that holds files of another run unless `overwrite`
- * (then clears them). With `resume` the files are the run to continue and stay.
- */
-export function claimRunFolder(
-  dir: string,
-  options: { resume?: boolean; overwrite?: boolean; runConfig?: boolean },
-): void {
-  ensureWritable(dir);
-  if (options.resume) return;
-  if (options.overwrite) {
-    clearRunFiles(dir, options.runConfig);
-    return;
-  }
-  const files = runFiles(dir, options.runConfig);
-  if (files.length) {
-    const shown = files.length > 3 ? `${files.slice(0, 3).join(', ')}, …` : files.join(', ');
-    throw new RunFolderInUseError(
-      dir,
-      files,
-      `${dir} holds another run (${shown}): continue it with resume, or pass overwrite to replace it`,
-    );
-  }
-}
 
 function checkPositiveInt(value: unknown, name: string): number {
   if (typeof value !== 'number' || !Number.isInteger(value) || value < 1) {
@@ -924,130 +727,9 @@ async function runFit(o: FitOptions): Promise<FitResult> {
   }
 }
 
-function batchScalars(p: NativeBatchProgress, cycle: number): SummaryValue[] {
-  const values: SummaryValue[] = [{ tag: 'batch/loss', scalar: p.loss }];
-  // An addon built before batch accuracy was reported has none to give.
-  if (typeof p.accuracy === 'number') values.push({ tag: 'batch/accuracy', scalar: p.accuracy });
-  values.push({ tag: 'batch/lr', scalar: p.lr }, { tag: 'batch/cycle', scalar: cycle });
-  return values;
-}
-
-/** Every number of the metrics.jsonl row as epoch/<name> (epoch/epoch included; cycle_end as 0/1). */
-function epochScalars(row: EpochMetrics): SummaryValue[] {
-  const values: SummaryValue[] = [];
-  for (const [key, value] of Object.entries(row)) {
-    if (typeof value === 'number') values.push({ tag: `epoch/${key}`, scalar: value });
-    else if (typeof value === 'boolean') values.push({ tag: `epoch/${key}`, scalar: value ? 1 : 0 });
-  }
-  return values;
-}
-
-function cycleEndText(cycle: Cycle, snapshot: SnapshotInfo, row: EpochMetrics): string {
-  const parts = [`cycle ${cycle.index + 1} (T_i = ${+cycle.length.toFixed(6)} epochs) ended with epoch ${row.epoch}`];
-  if (row.val_loss !== null)
-    parts.push(`val_loss ${row.val_loss.toFixed(4)}, val_acc ${((row.val_acc ?? 0) * 100).toFixed(2)}%`);
-  parts.push(snapshot.file ? `snapshot ${snapshot.file}` : 'snapshot weights not kept');
-  if (row.ensemble_val_loss !== undefined) {
-    parts.push(
-      `ensemble of ${row.ensemble_size}: val_loss ${row.ensemble_val_loss.toFixed(4)}, val_acc ${((row.ensemble_val_acc ?? 0) * 100).toFixed(2)}%`,
-    );
-  }
-  return parts.join('; ');
-}
-
 /** w_norm · sqrt(b / (B · T)) (Loshchilov & Hutter, Decoupled Weight Decay Regularization). */
 export function normalizedWeightDecay(wNorm: number, batchSize: number, trainSize: number, epochs: number): number {
   if (!Number.isFinite(wNorm) || wNorm < 0)
     throw new RangeError(`normalizedWeightDecay must be a finite number >= 0, got ${wNorm}`);
   return wNorm * Math.sqrt(batchSize / (trainSize * epochs));
-}
-
-/** Creates the run folder and checks that files can be written there, or fails with one line naming it. */
-export function ensureWritable(dir: string): void {
-  const problem = outputFolderProblem(dir, { keep: true });
-  if (problem) throw new Error(`cannot write to the output folder ${dir}: ${problem}`);
-}
-
-/** Rewritten whole each epoch (atomically), so it always matches the checkpoint beside it. */
-async function writeMetrics(dir: string, rows: EpochMetrics[]): Promise<void> {
-  await writeTextAtomic(path.join(dir, 'metrics.jsonl'), rows.map((r) => JSON.stringify(r)).join('\n') + '\n');
-}
-
-async function writeSummary(dir: string, result: FitResult, config: Record<string, unknown>): Promise<void> {
-  const last = result.history[result.history.length - 1];
-  const lastEnsemble = [...result.history].reverse().find((r) => r.ensemble_val_loss !== undefined);
-  const summary = {
-    config,
-    world_size: typeof config.worldSize === 'number' ? config.worldSize : 1,
-    epochs: result.history.length,
-    final: last ?? null,
-    best: result.best,
-    snapshots: result.snapshots,
-    ensemble: lastEnsemble
-      ? {
-          val_loss: lastEnsemble.ensemble_val_loss,
-          val_acc: lastEnsemble.ensemble_val_acc,
-          size: lastEnsemble.ensemble_size,
-          epoch: lastEnsemble.epoch,
-          method: lastEnsemble.ensemble_method ?? 'last',
-          members: lastEnsemble.ensemble_members,
-        }
-      : null,
-    ...(result.swa !== undefined
-      ? {
-          swa: result.swa,
-          swa_val_loss: result.swa?.val_loss ?? null,
-          swa_val_acc: result.swa?.val_acc ?? null,
-        }
-      : {}),
-    seconds: result.history.reduce((a, r) => a + r.seconds, 0),
-    ...(result.skippedBatches !== undefined ? { skipped_batches: result.skippedBatches } : {}),
-    ...(result.disk ? { disk: result.disk } : {}),
-  };
-  await writeTextAtomic(path.join(dir, 'summary.json'), JSON.stringify(summary, null, 2) + '\n');
-}
-
-/** LibTorch's and the C++ runtime's ways of saying that an allocation failed. */
-const OUT_OF_MEMORY =
-  /std::bad_alloc|bad_alloc|DefaultCPUAllocator|not enough memory|can't allocate memory|out of memory|Cannot allocate memory|Array buffer allocation failed|Invalid typed array length/i;
-
-/** An allocation failure becomes one line naming the batch and the option to lower; others pass. */
-function outOfMemory(err: unknown, what: string, option: string): unknown {
-  const message = err instanceof Error ? err.message : String(err);
-  if (!OUT_OF_MEMORY.test(message)) return err;
-  return new RangeError(`out of memory for a ${what}: lower ${option} (${message.split('\n')[0]!.slice(0, 160)})`);
-}
-
-/**
- * A validation batch larger than the training batches would otherwise first run after a whole
- * epoch of training, and fail there for lack of memory. One inference pass on a batch of zeros of
- * that size, before training, fails now instead.
- */
-async function probeEvalBatch(model: ResNet, val: DatasetHandle, batch: number): Promise<void> {
-  const shape = val as Partial<{ channels: number; height: number; width: number }>;
-  if (!shape.channels || !shape.height || !shape.width) return;
-  const what = `validation batch of ${batch} images`;
-  let input: Tensor | undefined;
-  let target: Tensor | undefined;
-  try {
-    input = Tensor.fromArray(
-      new Float32Array(batch * shape.channels * shape.height * shape.width),
-      [batch, shape.channels, shape.height, shape.width],
-      { device: model.device as DeviceSpec },
-    );
-    target = Tensor.fromArray(new BigInt64Array(batch), [batch], { device: model.device as DeviceSpec });
-    // In eval mode, as validation runs: BatchNorm uses (and leaves) its running statistics.
-    const wasTraining = model.training;
-    model.eval();
-    try {
-      await evaluate(model, input, target);
-    } finally {
-      model.train(wasTraining);
-    }
-  } catch (err) {
-    throw outOfMemory(err, what, 'evalBatchSize (--eval-batch-size)');
-  } finally {
-    input?.dispose();
-    target?.dispose();
-  }
 }

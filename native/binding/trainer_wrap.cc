@@ -3,6 +3,11 @@
 // the TS schedule: the exact reference formula) and hears about progress through a thread-safe
 // function. Per-batch progress is dropped when JS is busy; the end of an epoch is always delivered,
 // and the thread waits for the next request, so JS can checkpoint between epochs.
+//
+// Why one file of ~600 lines: it is one class around one thread. Its three jobs (runEpoch, evaluate,
+// timeSteps) share that thread's queue, the loaders, the model's lock and the data-parallel state,
+// and each is a lambda over them; what they call is elsewhere (core/train_step.h for the step,
+// distributed/data_parallel.h for the collectives, data/ for the loaders).
 #include <napi.h>
 #include <torch/torch.h>
 
