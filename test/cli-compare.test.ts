@@ -250,4 +250,28 @@ describe('sgdr compare', () => {
       expect(again.stderr).toMatch(/1 already finished \(skipped\); 1 diverged before \(skipped\)/);
     }
   });
+  it('--devices gives each worker its device (a pinned core set here); placement.json and the report say where each run ran', async () => {
+    const one = { ...config, name: 'placed', epochs: 1, seeds: [0] };
+    const file = path.join(work, 'placed.json');
+    fs.writeFileSync(file, JSON.stringify(one));
+    const dir = path.join(work, 'placed');
+    const r = await sgdr(['compare', '--config', file, '--out', dir, '--devices', 'cpu,cpus:0']);
+    expect(r.status, r.stderr).toBe(0);
+    // Two devices: two workers, one run each (the queue's order), the second pinned to core 0.
+    expect(r.stderr).toMatch(/2 at a time/);
+    const placements = ['sgdr-t0-1-tmult-1', 'step'].map(
+      (slug) =>
+        JSON.parse(fs.readFileSync(path.join(dir, 'runs', slug, 'seed-0', 'placement.json'), 'utf8')) as {
+          label: string;
+          worker: number;
+        },
+    );
+    expect(placements.map((p) => p.label).sort()).toEqual(['cpu', 'cpus:0']);
+    const html = fs.readFileSync(path.join(dir, 'report.html'), 'utf8');
+    expect(html).toMatch(/<th>Device<\/th>/);
+    expect(html).toMatch(/cpus:0<div class="spec">worker \d<\/div>/);
+    const bad = await sgdr(['compare', '--config', file, '--out', path.join(work, 'bad'), '--devices', 'cpus:99']);
+    expect(bad.status).not.toBe(0);
+    expect(bad.stderr).toMatch(/--devices: 'cpus:99': core 99 does not exist/);
+  }, 300_000);
 });

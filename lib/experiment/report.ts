@@ -4,6 +4,7 @@
  * SVG data URIs, CSS inline, no scripts or network) with the tables a reader needs to judge
  * SGDR against its comparators.
  */
+import { readPlacement } from './placement';
 import * as fs from 'fs';
 import * as path from 'path';
 import { palette } from '../plot';
@@ -249,16 +250,19 @@ function runsTable(results: ExperimentResults, outDir: string): string {
       metricsPath && fs.existsSync(path.join(outDir, metricsPath))
         ? `<a href="${esc(metricsPath.split(path.sep).join('/'))}">${esc(r.dir!)}</a>`
         : esc(r.dir ?? '');
+    // Where it trained, when the sweep placed its workers (--devices).
+    const placement = r.dir ? readPlacement(path.join(outDir, r.dir)) : undefined;
+    const where = placement ? `${esc(placement.label)}<div class="spec">worker ${placement.worker + 1}</div>` : '–';
     const status =
       r.status === 'diverged' && r.divergence
         ? `diverged<div class="spec">non-finite loss at epoch ${r.divergence.epoch}, batch ${r.divergence.batch}</div>`
         : esc(r.status ?? '');
     return (
       `<tr><td>${esc(r.label)}</td><td>${r.seed}</td><td>${status}</td><td>${r.epochs}/${results.epochs}</td>` +
-      `<td>${best ? `${best.val_loss.toFixed(4)} (epoch ${best.epoch})` : '–'}</td><td class="path">${link}</td></tr>`
+      `<td>${best ? `${best.val_loss.toFixed(4)} (epoch ${best.epoch})` : '–'}</td><td>${where}</td><td class="path">${link}</td></tr>`
     );
   });
-  return `<table><thead><tr><th>Schedule</th><th>Seed</th><th>Status</th><th>Epochs</th><th>Best val loss</th><th>Folder</th></tr></thead><tbody>${rows.join('')}</tbody></table>`;
+  return `<table><thead><tr><th>Schedule</th><th>Seed</th><th>Status</th><th>Epochs</th><th>Best val loss</th><th>Device</th><th>Folder</th></tr></thead><tbody>${rows.join('')}</tbody></table>`;
 }
 
 /** The LR range test's outcome in one line for the set-up list, pointing at its figure. */
