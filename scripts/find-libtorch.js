@@ -126,6 +126,26 @@ function c10dOf(prefix, includeRoot, cuda) {
         )
       : undefined;
   const system = new Set(['/usr/include', '/usr/local/include']);
+  // ProcessGroupNCCL.hpp reaches ATen's CUDA context, which includes the CUDA libraries' headers
+  // (cusparse.h, cublas_v2.h, cusolverDn.h, cuda_runtime_api.h): the wheel's nvidia-* packages
+  // (site-packages/nvidia/<pkg>/include, or nvidia/cu13/include for CUDA 13), then the toolkit's.
+  const cudaIncludes = [];
+  if (nccl) {
+    const nvidia = path.join(prefix, '..', 'nvidia');
+    try {
+      for (const pkg of fs.readdirSync(nvidia).sort()) {
+        const dir = path.join(nvidia, pkg, 'include');
+        if (fs.existsSync(dir) && dir !== nccl) cudaIncludes.push(dir);
+      }
+    } catch {
+      /* not a wheel layout */
+    }
+    for (const dir of [process.env.CUDA_HOME && path.join(process.env.CUDA_HOME, 'include'), '/usr/local/cuda/include'])
+      if (dir && fs.existsSync(path.join(dir, 'cuda_runtime_api.h'))) {
+        cudaIncludes.push(dir);
+        break;
+      }
+  }
   return {
     gloo: Boolean(gloo),
     nccl: Boolean(nccl),
@@ -133,7 +153,7 @@ function c10dOf(prefix, includeRoot, cuda) {
       gloo ? ['SGDR_WITH_GLOO', 'USE_C10D_GLOO'] : [],
       nccl ? ['SGDR_WITH_NCCL', 'USE_C10D_NCCL'] : [],
     ),
-    includeDirs: [gloo, nccl].filter((d) => d && !system.has(d) && d !== includeRoot),
+    includeDirs: [gloo, nccl, ...cudaIncludes].filter((d) => d && !system.has(d) && d !== includeRoot),
   };
 }
 
