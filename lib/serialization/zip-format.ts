@@ -4,11 +4,15 @@
  */
 import * as zlib from 'node:zlib';
 
-export const SIG_LOCAL = 0x04034b50;
-export const SIG_CENTRAL = 0x02014b50;
-export const SIG_EOCD = 0x06054b50;
-export const SIG_ZIP64_EOCD = 0x06064b50;
-export const SIG_ZIP64_LOCATOR = 0x07064b50;
+/** The four-byte signature that starts each record. */
+export const SIG = {
+  local: 0x04034b50,
+  central: 0x02014b50,
+  eocd: 0x06054b50,
+  zip64Eocd: 0x06064b50,
+  zip64Locator: 0x07064b50,
+} as const;
+/** The end-of-central-directory record without its comment. */
 export const EOCD_SIZE = 22;
 export const MAX_COMMENT = 0xffff;
 export const U16_MAX = 0xffff;

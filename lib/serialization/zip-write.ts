@@ -3,18 +3,7 @@
  * them, zip64 records past 4 GiB, returned as a list of chunks so multi-gigabyte archives never need
  * one contiguous buffer.
  */
-import {
-  crc32,
-  dataView,
-  EOCD_SIZE,
-  SIG_CENTRAL,
-  SIG_EOCD,
-  SIG_LOCAL,
-  SIG_ZIP64_EOCD,
-  SIG_ZIP64_LOCATOR,
-  U16_MAX,
-  U32_MAX,
-} from './zip-format';
+import { crc32, dataView, EOCD_SIZE, SIG, U16_MAX, U32_MAX } from './zip-format';
 
 export interface ZipWriteEntry {
   name: string;
@@ -66,7 +55,7 @@ export function buildZip(entries: readonly ZipWriteEntry[], options: ZipWriteOpt
 
     const local = new Uint8Array(30 + name.length + extraLen);
     const lv = dataView(local);
-    lv.setUint32(0, SIG_LOCAL, true);
+    lv.setUint32(0, SIG.local, true);
     lv.setUint16(4, big ? 45 : 20, true); // version needed
     lv.setUint16(6, 0, true); // flags
     lv.setUint16(8, 0, true); // stored
@@ -100,7 +89,7 @@ export function buildZip(entries: readonly ZipWriteEntry[], options: ZipWriteOpt
     const cExtra = cExtraBody > 0 ? 4 + cExtraBody : 0;
     const rec = new Uint8Array(46 + name.length + cExtra);
     const cv = dataView(rec);
-    cv.setUint32(0, SIG_CENTRAL, true);
+    cv.setUint32(0, SIG.central, true);
     cv.setUint16(4, cExtra > 0 ? 45 : 20, true); // version made by (MS-DOS attributes)
     cv.setUint16(6, cExtra > 0 ? 45 : 20, true); // version needed
     cv.setUint16(8, 0, true);
@@ -141,7 +130,7 @@ export function buildZip(entries: readonly ZipWriteEntry[], options: ZipWriteOpt
   if (need64) {
     const rec = new Uint8Array(56 + 20);
     const v = dataView(rec);
-    v.setUint32(0, SIG_ZIP64_EOCD, true);
+    v.setUint32(0, SIG.zip64Eocd, true);
     v.setBigUint64(4, 44n, true); // size of the rest of this record
     v.setUint16(12, 45, true);
     v.setUint16(14, 45, true);
@@ -151,7 +140,7 @@ export function buildZip(entries: readonly ZipWriteEntry[], options: ZipWriteOpt
     v.setBigUint64(32, BigInt(count), true);
     v.setBigUint64(40, BigInt(cdSize), true);
     v.setBigUint64(48, BigInt(cdOffset), true);
-    v.setUint32(56, SIG_ZIP64_LOCATOR, true);
+    v.setUint32(56, SIG.zip64Locator, true);
     v.setUint32(60, 0, true);
     v.setBigUint64(64, BigInt(cdOffset + cdSize), true);
     v.setUint32(72, 1, true); // total disks
@@ -159,7 +148,7 @@ export function buildZip(entries: readonly ZipWriteEntry[], options: ZipWriteOpt
   }
   const eocd = new Uint8Array(EOCD_SIZE);
   const ev = dataView(eocd);
-  ev.setUint32(0, SIG_EOCD, true);
+  ev.setUint32(0, SIG.eocd, true);
   ev.setUint16(8, need64 ? U16_MAX : count, true);
   ev.setUint16(10, need64 ? U16_MAX : count, true);
   ev.setUint32(12, need64 ? U32_MAX : cdSize, true);

@@ -6,19 +6,7 @@
  */
 import * as zlib from 'node:zlib';
 import { corrupt, truncated, TorchFileError } from './errors';
-import {
-  crc32,
-  dataView,
-  EOCD_SIZE,
-  MAX_COMMENT,
-  SIG_CENTRAL,
-  SIG_EOCD,
-  SIG_LOCAL,
-  SIG_ZIP64_EOCD,
-  SIG_ZIP64_LOCATOR,
-  U16_MAX,
-  U32_MAX,
-} from './zip-format';
+import { crc32, dataView, EOCD_SIZE, MAX_COMMENT, SIG, U16_MAX, U32_MAX } from './zip-format';
 
 // ---------------------------------------------------------------------------------------------
 // Reading
@@ -84,7 +72,7 @@ function u64(dv: DataView, at: number, what: string): number {
 function findEndOfCentralDirectory(buf: Uint8Array, dv: DataView): number {
   const lowest = Math.max(0, buf.length - EOCD_SIZE - MAX_COMMENT);
   for (let at = buf.length - EOCD_SIZE; at >= lowest; at--) {
-    if (buf[at] === 0x50 && buf[at + 1] === 0x4b && dv.getUint32(at, true) === SIG_EOCD) {
+    if (buf[at] === 0x50 && buf[at + 1] === 0x4b && dv.getUint32(at, true) === SIG.eocd) {
       // The comment length must account exactly for the rest of the file; this rejects a stray
       // signature inside the comment or inside stored data.
       if (at + EOCD_SIZE + dv.getUint16(at + 20, true) === buf.length) return at;
@@ -103,11 +91,11 @@ export function readZipDirectory(buf: Uint8Array): ZipEntry[] {
 
   if (count === U16_MAX || cdSize === U32_MAX || cdOffset === U32_MAX) {
     const loc = eocd - 20;
-    if (loc < 0 || dv.getUint32(loc, true) !== SIG_ZIP64_LOCATOR) {
+    if (loc < 0 || dv.getUint32(loc, true) !== SIG.zip64Locator) {
       throw corrupt('zip needs a zip64 end-of-central-directory locator but has none');
     }
     const rec = u64(dv, loc + 8, 'zip64 record offset');
-    if (rec + 56 > loc || dv.getUint32(rec, true) !== SIG_ZIP64_EOCD) {
+    if (rec + 56 > loc || dv.getUint32(rec, true) !== SIG.zip64Eocd) {
       throw corrupt('zip64 end-of-central-directory record is missing or misplaced');
     }
     count = u64(dv, rec + 32, 'entry count');
@@ -127,7 +115,7 @@ export function readZipDirectory(buf: Uint8Array): ZipEntry[] {
   let p = cdOffset;
   const end = cdOffset + cdSize;
   for (let i = 0; i < count; i++) {
-    if (p + 46 > end || dv.getUint32(p, true) !== SIG_CENTRAL) {
+    if (p + 46 > end || dv.getUint32(p, true) !== SIG.central) {
       throw corrupt(`zip central directory entry ${i} is damaged`);
     }
     const method = dv.getUint16(p + 10, true);
@@ -188,7 +176,7 @@ export function readZipEntry(buf: Uint8Array, entry: ZipEntry, verifyCrc = true,
   const dv = dataView(buf);
   const h = entry.localHeaderOffset;
   if (h + 30 > buf.length) throw truncated(`zip entry ${entry.name} starts past the end of the file`);
-  if (dv.getUint32(h, true) !== SIG_LOCAL) throw corrupt(`zip local header of ${entry.name} is damaged`);
+  if (dv.getUint32(h, true) !== SIG.local) throw corrupt(`zip local header of ${entry.name} is damaged`);
   const start = h + 30 + dv.getUint16(h + 26, true) + dv.getUint16(h + 28, true);
   const stop = start + entry.compressedSize;
   if (stop > buf.length) throw truncated(`zip entry ${entry.name} runs past the end of the file`);

@@ -18,6 +18,7 @@ import { undoEmptyFoldersOnError } from '../folders';
 import { loadCheckpoint } from './checkpoint';
 import { CHECKPOINT_FILE, claimRunFolder, fit, type FitCallbacks, type FitResult, type KeepFiles } from './fit';
 import { modelFromPretrained, type TransferReport } from './transfer';
+import type { TensorRecord } from '../serialization';
 import type { EnsembleMethod } from './ensemble';
 import type { SwaOptions } from './swa';
 
@@ -153,14 +154,11 @@ async function trainRun(config: RunConfig, options: RunOptions): Promise<FitResu
     let transfer: TransferReport | undefined;
     let stemUsed = stem;
     const checkpoint = options.resume && options.outDir ? path.join(options.outDir, CHECKPOINT_FILE) : undefined;
-    if (config.initWeights && checkpoint && fs.existsSync(checkpoint)) {
-      // Resuming: the checkpoint holds the whole model, so the original --init-weights file is not
-      // needed (it may have moved). The model is rebuilt with the same shape (stem and classifier
-      // from the checkpoint) and the same frozen/re-initialised modules; fit() then loads the
-      // checkpoint's weights into it.
-      const built = await modelFromPretrained(config.arch, {
-        initWeights: checkpoint,
-        entries: (await loadCheckpoint(checkpoint)).model,
+    // The model from a weights file, shaped for this data, with the run's frozen and re-initialised modules.
+    const pretrained = (initWeights: string, entries?: Map<string, TensorRecord>) =>
+      modelFromPretrained(config.arch, {
+        initWeights,
+        ...(entries ? { entries } : {}),
         numClasses: train.numClasses,
         inChannels: train.channels,
         reinitLast: config.reinitLast,
@@ -168,21 +166,19 @@ async function trainRun(config: RunConfig, options: RunOptions): Promise<FitResu
         device: config.device as DeviceSpec | undefined,
         seed: config.seed,
       });
+    if (config.initWeights && checkpoint && fs.existsSync(checkpoint)) {
+      // Resuming: the checkpoint holds the whole model, so the original --init-weights file is not
+      // needed (it may have moved). The model is rebuilt with the same shape (stem and classifier
+      // from the checkpoint) and the same frozen/re-initialised modules; fit() then loads the
+      // checkpoint's weights into it.
+      const built = await pretrained(checkpoint, (await loadCheckpoint(checkpoint)).model);
       model = built.model;
       stemUsed = built.report.stem;
       log(
         `resume: the model's shape and weights from ${checkpoint} (the original --init-weights ${config.initWeights} is not read)`,
       );
     } else if (config.initWeights) {
-      const built = await modelFromPretrained(config.arch, {
-        initWeights: config.initWeights,
-        numClasses: train.numClasses,
-        inChannels: train.channels,
-        reinitLast: config.reinitLast,
-        freeze: config.freeze,
-        device: config.device as DeviceSpec | undefined,
-        seed: config.seed,
-      });
+      const built = await pretrained(config.initWeights);
       model = built.model;
       transfer = built.report;
       stemUsed = transfer.stem;
