@@ -2,6 +2,7 @@
  * Loads the native addon and describes its raw surface. Nothing else: the typed, user-facing
  * classes (Tensor, ResNet, optimizers, schedulers) wrap these in their own files.
  */
+import type { ProcessGroupOptions } from './distributed/options';
 import type { BenchBinding, SyntheticSpec, TimedSteps } from './bench/native';
 import type { DataLoaderOptions, ResolvedLoaderOptions } from './data/loader';
 import type { DataSpec } from './data/spec';
@@ -162,17 +163,6 @@ export interface NativeTrainerOptions {
   overlap?: boolean;
 }
 
-/** Options of NativeProcessGroup.connect (lib/distributed/process-group.ts documents each). */
-export interface NativeProcessGroupOptions {
-  rank: number;
-  worldSize: number;
-  masterAddr: string;
-  masterPort: number;
-  localRank?: number;
-  timeoutSeconds?: number;
-  backend?: 'gloo' | 'nccl';
-}
-
 /** A c10d process group (native/binding/process_group_wrap.cc). */
 export interface NativeProcessGroup {
   rank(): number;
@@ -263,7 +253,7 @@ export interface NativeBinding {
   NativeTrainer: new (model: NativeResNet, optimizer: NativeOptimizer, options: NativeTrainerOptions) => NativeTrainer;
   NativeDataset: new (spec: NativeDataSpec) => NativeDataset;
   NativeProcessGroup: {
-    connect(options: NativeProcessGroupOptions): Promise<NativeProcessGroup>;
+    connect(options: ProcessGroupOptions): Promise<NativeProcessGroup>;
     backends(): { gloo: boolean; nccl: boolean };
   };
   NativeDataLoader: new (dataset: NativeDataset, options: NativeLoaderOptions) => NativeDataLoader;

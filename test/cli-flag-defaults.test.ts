@@ -2,6 +2,8 @@
 // text read one flag table per command, and the runtime flags (--batch-size, --threads, --device,
 // --workers, --jobs) come from one table for all commands (lib/cli/runtime-flags.ts). Each test
 // takes the defaults --help prints and compares them with what the command resolves from no flags.
+import { DEFAULT_DIST_TIMEOUT_SECONDS } from '../lib/distributed/options';
+import { DEFAULT_OVERLAP } from '../lib/train/fit-options';
 import * as os from 'node:os';
 import { describe, expect, it, vi } from 'vitest';
 import { command as bench, benchOptionsFromFlags, flagSpecs as benchFlags } from '../lib/cli/bench';
@@ -136,6 +138,9 @@ describe('sgdr train --help and a run agree', () => {
         ensemble: config.ensemble ?? 'last',
         'keep-snapshots': config.keep?.snapshots ?? true,
         'swa-cycle': (config.swa as { cycle?: number } | undefined)?.cycle ?? 1,
+        // Data parallelism's: what fit() and ProcessGroup.connect take when no value is given.
+        overlap: DEFAULT_OVERLAP,
+        'dist-timeout': DEFAULT_DIST_TIMEOUT_SECONDS,
       },
       ['gamma'], // step/multistep only: checked below
     );

@@ -22,6 +22,8 @@ import type { Command } from './main';
 import { EpochProgress, formatDuration } from './progress';
 import { runtimeFlags } from './runtime-flags';
 import { distributedStart } from './train-distributed';
+import { DEFAULT_DIST_TIMEOUT_SECONDS } from '../distributed/options';
+import { DEFAULT_OVERLAP } from '../train/fit-options';
 import { scheduleFlagSpecs, scheduleFromFlags } from './schedule-flags';
 import { optimizerFromFlags, pickFlags, stemFromFlags, trainingFlagSpecs } from './training-flags';
 
@@ -100,12 +102,12 @@ export const flagSpecs: FlagSpecs = {
   overlap: {
     kind: 'boolean',
     help: 'data-parallel: all-reduce gradient buckets while backward runs (--no-overlap: after it)',
-    default: true,
+    default: DEFAULT_OVERLAP,
   },
   'dist-timeout': {
     kind: 'number',
     help: 'seconds a rank may wait for the others before the job fails, naming the lost rank',
-    default: 300,
+    default: DEFAULT_DIST_TIMEOUT_SECONDS,
   },
   out: { kind: 'string', help: 'run folder', defaultText: 'runs/train-<time>' },
   resume: {

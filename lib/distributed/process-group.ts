@@ -6,25 +6,9 @@
 import { native, type NativeProcessGroup } from '../binding';
 import { Tensor } from '../tensor';
 import { distributedEnv, type DistributedEnv } from './env';
+import { DEFAULT_DIST_TIMEOUT_SECONDS, type ProcessGroupOptions } from './options';
 
-export interface ProcessGroupOptions {
-  rank: number;
-  worldSize: number;
-  /** Where rank 0 hosts the rendezvous store (torchrun's MASTER_ADDR). */
-  masterAddr: string;
-  /** Its port (torchrun's MASTER_PORT). */
-  masterPort: number;
-  /** The rank's index on its machine; with NCCL, the CUDA device it drives (default: rank). */
-  localRank?: number;
-  /**
-   * How long the rendezvous and any collective may wait for the other ranks (default 300 s). A rank
-   * that died is noticed at once (its connections close); one that hangs, after this long. Either
-   * way every other rank stops with an error naming it.
-   */
-  timeoutSeconds?: number;
-  /** 'gloo' (CPU tensors, the default) or 'nccl' (CUDA tensors). */
-  backend?: 'gloo' | 'nccl';
-}
+export { DEFAULT_DIST_TIMEOUT_SECONDS, type ProcessGroupOptions } from './options';
 
 export class ProcessGroup {
   private closed = false;
@@ -36,7 +20,10 @@ export class ProcessGroup {
 
   /** Joins the job: resolves once every rank has connected (or rejects, naming what failed). */
   static async connect(options: ProcessGroupOptions): Promise<ProcessGroup> {
-    const handle = await native().NativeProcessGroup.connect(options);
+    const handle = await native().NativeProcessGroup.connect({
+      ...options,
+      timeoutSeconds: options.timeoutSeconds ?? DEFAULT_DIST_TIMEOUT_SECONDS,
+    });
     return new ProcessGroup(handle, options.localRank ?? options.rank);
   }
 

@@ -9,6 +9,9 @@ import type { EpochMetrics } from './metrics';
 import type { EnsembleMethod } from './ensemble';
 import type { SwaOptions } from './swa';
 
+/** Data-parallel gradient buckets are all-reduced while backward runs unless FitOptions.overlap says otherwise. */
+export const DEFAULT_OVERLAP = true;
+
 /** What fit() needs of a dataset: the native handle the loader reads. */
 export interface DatasetHandle {
   readonly native: unknown;
@@ -116,7 +119,7 @@ export interface FitOptions {
    * reads its checkpoint, so outDir must be one folder all ranks see.
    */
   processGroup?: ProcessGroup;
-  /** With processGroup: all-reduce gradient buckets while backward runs (default true; see BENCHMARKS.md). */
+  /** With processGroup: all-reduce gradient buckets while backward runs (default DEFAULT_OVERLAP, true). */
   overlap?: boolean;
 }
 

@@ -34,7 +34,7 @@ import { Tensor } from '../tensor';
 import { checkSwaOptions, swaAveragesAfter, swaLearningRate, updateBatchNorm, WeightAverage } from './swa';
 import { EventFileWriter } from './tensorboard';
 import { cycleLength, extensionProblem } from './extend';
-import type { DatasetHandle, FitOptions, FitResult, SwaResult } from './fit-options';
+import { DEFAULT_OVERLAP, type DatasetHandle, type FitOptions, type FitResult, type SwaResult } from './fit-options';
 import {
   CHECKPOINT_FILE,
   claimRunFolder,
@@ -215,7 +215,7 @@ async function runFit(o: FitOptions): Promise<FitResult> {
     seed,
     shuffle: o.shuffle ?? true,
     workers: o.workers,
-    ...(group ? { processGroup: group.native, overlap: o.overlap ?? true } : {}),
+    ...(group ? { processGroup: group.native, overlap: o.overlap ?? DEFAULT_OVERLAP } : {}),
   });
   const batches = trainer.batchesPerEpoch();
   // The AdamW paper's decoupled decay per step is eta_t·lambda (eta_t the schedule multiplier);

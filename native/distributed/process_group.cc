@@ -1,5 +1,6 @@
 #include "distributed/process_group.h"
 
+#include <algorithm>
 #include <cstdio>
 #include <cstdlib>
 #include <exception>
@@ -14,6 +15,10 @@ namespace sgdr {
 namespace {
 
 constexpr const char* kHeartbeatPrefix = "sgdr/heartbeat/";
+// Where a rank that closed normally says so, so its watcher does not count its silence as a loss.
+constexpr const char* kDonePrefix = "sgdr/done/";
+// How often a rank reads the heartbeat of the rank it watches (rank + 1 mod world).
+constexpr int kWatchEveryBeats = 4;
 // Where the first rank to name a failure posts it for the others.
 constexpr const char* kAbortKey = "sgdr/abort";
 // How long that rank waits after posting, so the others read the report before it leaves (and, if
@@ -181,6 +186,13 @@ void ProcessGroup::HeartbeatLoop() {
     return;  // no store: a collective will fail and say so
   }
   const std::string who = "rank " + std::to_string(options_.rank) + " of " + std::to_string(options_.world_size);
+  // Each rank watches the next one's heartbeat: a rank that was killed (or stopped) is noticed
+  // within stale_after even where the backend would only time out (PyTorch 2.x's Gloo waits out
+  // its timeout on a peer that vanished; 1.13's sees the connection close).
+  const int watched = (options_.rank + 1) % options_.world_size;
+  const auto stale_after = std::min<std::chrono::milliseconds>(options_.timeout / 2, std::chrono::seconds(15));
+  std::string last_seen;
+  auto last_change = std::chrono::steady_clock::now();
   uint64_t beat = 0;
   std::unique_lock<std::mutex> lock(heartbeat_mu_);
   while (!heartbeat_cv_.wait_for(lock, kHeartbeatEvery, [this] { return closing_; })) {
@@ -191,6 +203,25 @@ void ProcessGroup::HeartbeatLoop() {
       if (!reported_ && client->check({kAbortKey})) {
         auto v = client->get(kAbortKey);
         report = "stopping: " + std::string(v.begin(), v.end());
+      } else if (!reported_ && watched != options_.rank && beat % kWatchEveryBeats == 0 &&
+                 !client->check({kDonePrefix + std::to_string(watched)})) {
+        auto v = client->get(HeartbeatKey(watched));
+        std::string now(v.begin(), v.end());
+        const auto t = std::chrono::steady_clock::now();
+        if (now != last_seen) {
+          last_seen = now;
+          last_change = t;
+        } else if (t - last_change > stale_after) {
+          const std::string lost =
+              "lost rank " + std::to_string(watched) + " of " + std::to_string(options_.world_size) +
+              " (no heartbeat for " +
+              std::to_string(std::chrono::duration_cast<std::chrono::seconds>(t - last_change).count()) +
+              " s; noticed by " + who + ")";
+          client->set(kAbortKey, std::vector<uint8_t>(lost.begin(), lost.end()));
+          // The others read the report before this rank leaves (if it is rank 0, with the store).
+          std::this_thread::sleep_for(kReportGrace);
+          report = "stopping: " + lost;
+        }
       }
     } catch (...) {
       if (reported_) continue;
@@ -201,6 +232,10 @@ void ProcessGroup::HeartbeatLoop() {
     std::fprintf(stderr, "%s: %s\n", who.c_str(), report.c_str());
     std::fflush(nullptr);
     std::_Exit(1);
+  }
+  try {
+    client->set(kDonePrefix + std::to_string(options_.rank), Bytes(1));  // a normal close, not a loss
+  } catch (...) {
   }
 }
 
