@@ -8,6 +8,7 @@
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import net from 'node:net';
+import os from 'node:os';
 
 export interface LaunchOptions {
   nproc: number;
@@ -41,14 +42,6 @@ export function freePort(host = '127.0.0.1'): Promise<number> {
     });
   });
 }
-
-const SIGNAL_NUMBERS: Partial<Record<NodeJS.Signals, number>> = {
-  SIGINT: 2,
-  SIGKILL: 9,
-  SIGTERM: 15,
-  SIGSEGV: 11,
-  SIGABRT: 6,
-};
 
 export async function launchRanks(o: LaunchOptions): Promise<LaunchResult> {
   if (!Number.isInteger(o.nproc) || o.nproc < 1 || o.nproc > 1024)
@@ -111,7 +104,7 @@ export async function launchRanks(o: LaunchOptions): Promise<LaunchResult> {
           const exitCode = !failed
             ? 0
             : failed.signal
-              ? 128 + (SIGNAL_NUMBERS[failed.signal] ?? 1)
+              ? 128 + (os.constants.signals[failed.signal] ?? 1)
               : (failed.code ?? 1) || 1;
           resolve({ exitCode, failed });
         }

@@ -157,12 +157,9 @@ class TrainerWrap : public Napi::ObjectWrap<TrainerWrap> {
       val_ = std::make_unique<BatchLoader>(DatasetFromValue(o.Get("val"), "val"), static_cast<int64_t>(eval_batch),
                                            /*shuffle=*/false, /*drop_last=*/false, seed, workers, prefetch, pin,
                                            val_shard);
-      if (dp_)  // the whole validation set, for the passes that need every example (probabilities)
-        val_full_ =
-            std::make_unique<BatchLoader>(DatasetFromValue(o.Get("val"), "val"), static_cast<int64_t>(eval_batch),
-                                          false, false, seed, workers, prefetch, pin);
+      // The whole validation set, for the passes that need every example, is opened on first use.
+      val_full_options_ = {seed, prefetch, pin};
     }
-    if (val_full_) val_full_->SetRole("validation");
     if (val_) val_->SetRole("validation");
     // Each group keeps its ratio to group 0's LR, so one schedule drives differential LRs.
     auto& groups = optimizer_->optimizer().param_groups();
@@ -474,6 +471,12 @@ class TrainerWrap : public Napi::ObjectWrap<TrainerWrap> {
       // DDP's forward syncs buffers in evaluation too: every rank evaluates with rank 0's BatchNorm
       // statistics, so the replicas leave the pass identical, buffers included.
       if (dp_) dp_->BeforeForward();
+      if (dp_ && want_probs && !val_full_) {
+        const auto& f = val_full_options_;
+        val_full_ = std::make_unique<BatchLoader>(val_->dataset(), val_->batch_size(), /*shuffle=*/false,
+                                                  /*drop_last=*/false, f.seed, val_->workers(), f.prefetch, f.pin);
+        val_full_->SetRole("validation");
+      }
       BatchLoader* loader = dp_ && want_probs ? val_full_.get() : val_.get();
       loader->StartEpoch(0, 0);
       // Sums stay on the device: nothing is read back until the pass is over.
@@ -628,6 +631,12 @@ class TrainerWrap : public Napi::ObjectWrap<TrainerWrap> {
   ModelWrap* model_ = nullptr;
   OptimizerWrap* optimizer_ = nullptr;
   std::unique_ptr<BatchLoader> train_, val_, val_full_;
+  // What the whole-set validation loader is opened with (data-parallel passes with probabilities).
+  struct {
+    uint64_t seed = 0;
+    int prefetch = 4;
+    bool pin = false;
+  } val_full_options_;
   std::unique_ptr<DataParallel> dp_;  // set when training data-parallel
   bool state_broadcast_ = false;      // rank 0's weights reach every replica in the first job
   std::vector<double> lr_ratios_;

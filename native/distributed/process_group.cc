@@ -315,12 +315,17 @@ void ProcessGroup::RethrowNamed(std::exception_ptr failure, const std::string& d
   throw DistributedFailure(msg);
 }
 
-c10::intrusive_ptr<c10d::Work> ProcessGroup::AllReduceSumAsync(std::vector<torch::Tensor>& tensors) {
+c10::intrusive_ptr<c10d::Work> ProcessGroup::Start(const char* what,
+                                                   const std::function<c10::intrusive_ptr<c10d::Work>()>& launch) {
   try {
-    return backend_->allreduce(tensors, c10d::AllreduceOptions());
+    return launch();
   } catch (...) {
-    RethrowNamed(std::current_exception(), "all-reduce");
+    RethrowNamed(std::current_exception(), what);
   }
+}
+
+c10::intrusive_ptr<c10d::Work> ProcessGroup::AllReduceSumAsync(std::vector<torch::Tensor>& tensors) {
+  return Start("all-reduce", [&] { return backend_->allreduce(tensors, c10d::AllreduceOptions()); });
 }
 
 void ProcessGroup::Wait(const c10::intrusive_ptr<c10d::Work>& work, const char* what) {
@@ -336,23 +341,11 @@ void ProcessGroup::AllReduceSum(std::vector<torch::Tensor>& tensors) { Wait(AllR
 void ProcessGroup::Broadcast(std::vector<torch::Tensor>& tensors, int root) {
   c10d::BroadcastOptions bo;
   bo.rootRank = root;
-  c10::intrusive_ptr<c10d::Work> work;
-  try {
-    work = backend_->broadcast(tensors, bo);
-  } catch (...) {
-    RethrowNamed(std::current_exception(), "broadcast");
-  }
-  Wait(work, "broadcast");
+  Wait(Start("broadcast", [&] { return backend_->broadcast(tensors, bo); }), "broadcast");
 }
 
 void ProcessGroup::Barrier() {
-  c10::intrusive_ptr<c10d::Work> work;
-  try {
-    work = backend_->barrier(c10d::BarrierOptions());
-  } catch (...) {
-    RethrowNamed(std::current_exception(), "barrier");
-  }
-  Wait(work, "barrier");
+  Wait(Start("barrier", [&] { return backend_->barrier(c10d::BarrierOptions()); }), "barrier");
 }
 
 }  // namespace sgdr

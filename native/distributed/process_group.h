@@ -12,6 +12,7 @@
 
 #include <atomic>
 #include <chrono>
+#include <functional>
 #include <memory>
 #include <mutex>
 #include <stdexcept>
@@ -76,6 +77,8 @@ class ProcessGroup {
 
  private:
   std::string LostRanks();
+  // Starts a collective; a failure to start it is rethrown named, as a failed wait is.
+  c10::intrusive_ptr<c10d::Work> Start(const char* what, const std::function<c10::intrusive_ptr<c10d::Work>()>& launch);
   void HeartbeatLoop();
 
   ProcessGroupOptions options_;
