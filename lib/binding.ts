@@ -161,6 +161,8 @@ export interface NativeTrainerOptions {
   processGroup?: NativeProcessGroup;
   /** All-reduce gradient buckets while backward runs (default true). */
   overlap?: boolean;
+  /** BatchNorm normalises with the global batch's statistics (SyncBatchNorm; default false). */
+  syncBatchNorm?: boolean;
 }
 
 /** A c10d process group (native/binding/process_group_wrap.cc). */
@@ -262,7 +264,7 @@ export interface NativeBinding {
     optimizer: NativeOptimizer,
     input: NativeTensor,
     target: NativeTensor,
-    options?: { processGroup?: NativeProcessGroup },
+    options?: { processGroup?: NativeProcessGroup; syncBatchNorm?: boolean },
   ): Promise<{ loss: number }>;
   evaluate(
     model: NativeResNet,

@@ -90,11 +90,15 @@ describe.skipIf(!fs.existsSync(FASHION) && !process.env.CI)('sgdr train --nproc'
     expect(withoutTimings(rows(dir))).toEqual(withoutTimings(rows(twoRanks)));
   }, 900_000);
 
-  it('a rank killed with SIGKILL ends the job: the launcher names it, stops the others and exits non-zero', async () => {
+  it('a rank killed with SIGKILL ends the job (--sync-bn: collectives inside every forward too): the launcher names it, stops the others and exits non-zero', async () => {
     const dir = path.join(tmp, 'lost');
-    const job = spawn(process.execPath, [SGDR, ...flags(16), '--epochs', '50', '--nproc', '2', '--out', dir], {
-      env: { ...process.env, SGDR_QUIET: '1' },
-    });
+    const job = spawn(
+      process.execPath,
+      [SGDR, ...flags(16), '--epochs', '50', '--nproc', '2', '--sync-bn', '--out', dir],
+      {
+        env: { ...process.env, SGDR_QUIET: '1' },
+      },
+    );
     let stderr = '';
     job.stderr!.setEncoding('utf8').on('data', (d: string) => (stderr += d));
     const exited = new Promise<number | null>((resolve) => job.on('exit', (code) => resolve(code)));
@@ -106,6 +110,8 @@ describe.skipIf(!fs.existsSync(FASHION) && !process.env.CI)('sgdr train --nproc'
       await new Promise((r) => setTimeout(r, 200));
       ranks = childrenOf(job.pid!);
     }
+    // The run records SyncBatchNorm, so --resume would train with it again.
+    expect(JSON.parse(fs.readFileSync(path.join(dir, 'run.json'), 'utf8'))).toMatchObject({ syncBatchNorm: true });
     await new Promise((r) => setTimeout(r, 1000));
     const killedAt = Date.now();
     process.kill(ranks[1]!, 'SIGKILL');

@@ -104,6 +104,10 @@ export const flagSpecs: FlagSpecs = {
     help: 'data-parallel: all-reduce gradient buckets while backward runs (--no-overlap: after it)',
     default: DEFAULT_OVERLAP,
   },
+  'sync-bn': {
+    kind: 'boolean',
+    help: "data-parallel: BatchNorm normalises with the global batch's statistics (SyncBatchNorm), not each rank's",
+  },
   'dist-timeout': {
     kind: 'number',
     help: 'seconds a rank may wait for the others before the job fails, naming the lost rank',
@@ -204,6 +208,7 @@ export function configFromFlags(flags: ParsedFlags): RunConfig {
     fastDecode: given('fast-decode'),
     initWeights: given('init-weights'),
     ...(flags['skip-nonfinite'] ? { skipNonFinite: true } : {}),
+    ...(flags['sync-bn'] ? { syncBatchNorm: true } : {}),
     ...(flags.keep !== undefined ? { keep: keepFromFlag(flags.keep as string) } : {}),
     ...(flags.tensorboard !== undefined ? { tensorboard: flags.tensorboard as boolean } : {}),
     reinitLast: given('reinit-last'),

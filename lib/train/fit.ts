@@ -169,6 +169,7 @@ async function runFit(o: FitOptions): Promise<FitResult> {
   const readDir = o.outDir;
   const outDir = group && !group.isMain ? undefined : o.outDir;
   const log = o.log ?? (() => {});
+  if (o.syncBatchNorm && !group) log('syncBatchNorm: one process, so its batch is the global batch: plain BatchNorm');
   if (outDir) {
     claimRunFolder(outDir, { resume: o.resume, overwrite: o.overwrite });
     // Temporary files of writes that a kill interrupted (SIGKILL, power loss) go now.
@@ -194,6 +195,7 @@ async function runFit(o: FitOptions): Promise<FitResult> {
     ...(o.ensemble && o.ensemble !== 'last' ? { ensemble: o.ensemble } : {}),
     // Sharding follows the world size: a run resumes on as many ranks as it started with.
     ...(group ? { worldSize: group.worldSize } : {}),
+    ...(group && o.syncBatchNorm ? { syncBatchNorm: true } : {}),
   };
 
   // A batch larger than its data set is the whole data set: the same computation, and no attempt
@@ -215,7 +217,9 @@ async function runFit(o: FitOptions): Promise<FitResult> {
     seed,
     shuffle: o.shuffle ?? true,
     workers: o.workers,
-    ...(group ? { processGroup: group.native, overlap: o.overlap ?? DEFAULT_OVERLAP } : {}),
+    ...(group
+      ? { processGroup: group.native, overlap: o.overlap ?? DEFAULT_OVERLAP, syncBatchNorm: o.syncBatchNorm ?? false }
+      : {}),
   });
   const batches = trainer.batchesPerEpoch();
   // The AdamW paper's decoupled decay per step is eta_t·lambda (eta_t the schedule multiplier);

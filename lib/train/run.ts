@@ -65,6 +65,8 @@ export interface RunConfig extends DataOptions {
   freeze?: boolean;
   /** Skip (do not apply) batches with a non-finite loss instead of stopping (see FitOptions.skipNonFinite). */
   skipNonFinite?: boolean;
+  /** Data-parallel runs: BatchNorm with the global batch's statistics (see FitOptions.syncBatchNorm). */
+  syncBatchNorm?: boolean;
 }
 
 export interface RunOptions {
@@ -246,6 +248,7 @@ async function trainRun(config: RunConfig, options: RunOptions): Promise<FitResu
       log,
       processGroup: options.processGroup,
       overlap: options.overlap,
+      syncBatchNorm: config.syncBatchNorm,
     });
     return { ...result, transfer };
   } finally {

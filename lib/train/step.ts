@@ -19,7 +19,11 @@ export function trainStep(
   optimizer: Optimizer,
   input: Tensor,
   target: Tensor,
-  options: { processGroup?: ProcessGroup } = {},
+  options: {
+    processGroup?: ProcessGroup;
+    /** With processGroup: BatchNorm normalises with the global batch's statistics (SyncBatchNorm). */
+    syncBatchNorm?: boolean;
+  } = {},
 ): Promise<{ loss: number }> {
   return withCallerStack(async () => {
     checkTensor(input, 'input');
@@ -32,6 +36,7 @@ export function trainStep(
     // Data-parallel: gradients averaged over the group's ranks before the step; the loss is the global batch's.
     return native().trainStep(model.native, optimizer.native, input.native, target.native, {
       processGroup: options.processGroup?.native,
+      syncBatchNorm: options.syncBatchNorm ?? false,
     });
   });
 }

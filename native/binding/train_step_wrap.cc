@@ -42,9 +42,10 @@ void CheckTargetValues(const torch::Tensor& target, int64_t num_classes) {
 
 }  // namespace
 
-// trainStep(model, optimizer, input, target, { processGroup? }) -> Promise<{ loss }>
+// trainStep(model, optimizer, input, target, { processGroup?, syncBatchNorm? }) -> Promise<{ loss }>
 // With a process group the step is data-parallel: the gradients are averaged over the ranks before
-// the optimizer steps, and the loss returned is the global batch's. The replicas must start equal
+// the optimizer steps, and the loss returned is the global batch's; syncBatchNorm normalises with
+// the global batch's BatchNorm statistics. The replicas must start equal
 // (the same seed, or a broadcast of rank 0's weights); the trainer does that broadcast itself.
 Napi::Value TrainStep(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
@@ -57,9 +58,12 @@ Napi::Value TrainStep(const Napi::CallbackInfo& info) {
   const int64_t num_classes = model->module()->options().num_classes;
   CheckTarget(target, input, num_classes);
   std::shared_ptr<ProcessGroup> group;
+  bool sync_batch_norm = false;
   if (info.Length() > 4 && info[4].IsObject()) {
-    Napi::Value pg = info[4].As<Napi::Object>().Get("processGroup");
+    Napi::Object o = info[4].As<Napi::Object>();
+    Napi::Value pg = o.Get("processGroup");
     if (!pg.IsUndefined() && !pg.IsNull()) group = ProcessGroupWrap::Get(pg, "processGroup");
+    sync_batch_norm = BoolOption(o, "syncBatchNorm", false);
   }
   auto loss = std::make_shared<double>(0);
   ResNet module = model->module();
@@ -72,7 +76,7 @@ Napi::Value TrainStep(const Napi::CallbackInfo& info) {
         CheckTargetValues(target, num_classes);
         std::lock_guard<std::mutex> lock(*mutex);
         if (group) {
-          DataParallel dp(group, module, /*overlap=*/false);
+          DataParallel dp(group, module, /*overlap=*/false, sync_batch_norm);
           TrainOneStep(module, *optimizer, input.to(device), target.to(device), nullptr, &dp);
           *loss = dp.loss().item<double>();
         } else {

@@ -111,7 +111,8 @@ class TrainerWrap : public Napi::ObjectWrap<TrainerWrap> {
   }
 
   // new NativeTrainer(model, optimizer, { train: NativeDataset, val?: NativeDataset, batchSize,
-  //                   evalBatchSize?, seed, shuffle?, workers?, prefetch?, processGroup?, overlap? })
+  //                   evalBatchSize?, seed, shuffle?, workers?, prefetch?, processGroup?, overlap?,
+  //                   syncBatchNorm? })
   // With processGroup the trainer trains data-parallel (distributed/data_parallel.h): batchSize is
   // per rank, each rank takes its shard of every epoch, and the first job broadcasts rank 0's weights.
   explicit TrainerWrap(const Napi::CallbackInfo& info) : Napi::ObjectWrap<TrainerWrap>(info) {
@@ -145,7 +146,8 @@ class TrainerWrap : public Napi::ObjectWrap<TrainerWrap> {
                             " needs backend 'nccl'");
       if (group->backend_name() == "nccl" && !model_->device().is_cuda())
         ThrowRange(env, "the nccl process group reduces CUDA tensors; move the model to its GPU or use backend 'gloo'");
-      dp_ = std::make_unique<DataParallel>(group, model_->module(), BoolOption(o, "overlap", true));
+      dp_ = std::make_unique<DataParallel>(group, model_->module(), BoolOption(o, "overlap", true),
+                                           BoolOption(o, "syncBatchNorm", false));
       train_shard = {group->rank(), group->world_size(), /*pad=*/true};
       val_shard = {group->rank(), group->world_size(), /*pad=*/false};
       refs_.push_back(Napi::Persistent(o.Get("processGroup").As<Napi::Object>()));

@@ -45,10 +45,12 @@ torch::Tensor RunConv(nn::Conv2d conv, const torch::Tensor& x) {
   return conv->forward(x);
 }
 
-// downsample = Sequential(conv, bn), run through RunConv() above.
-torch::Tensor Downsample(const nn::Sequential& downsample, const torch::Tensor& x) {
+using Route = std::shared_ptr<BatchNormRoute>;
+
+// downsample = Sequential(conv, bn), run through RunConv() above and the model's BatchNorm route.
+torch::Tensor Downsample(const nn::Sequential& downsample, const Route& route, const torch::Tensor& x) {
   const nn::Conv2d conv(std::dynamic_pointer_cast<nn::Conv2dImpl>(downsample->ptr(0)));
-  return downsample->ptr(1)->as<nn::BatchNorm2d>()->forward(RunConv(conv, x));
+  return route->Run(*downsample->ptr(1)->as<nn::BatchNorm2d>(), RunConv(conv, x));
 }
 
 nn::Conv2d Conv(int64_t in, int64_t out, int64_t k, int64_t stride, int64_t pad) {
@@ -58,7 +60,8 @@ nn::Conv2d Conv(int64_t in, int64_t out, int64_t k, int64_t stride, int64_t pad)
 // torchvision's BasicBlock (expansion 1).
 class BasicBlockImpl : public nn::Module {
  public:
-  BasicBlockImpl(int64_t inplanes, int64_t planes, int64_t stride, nn::Sequential downsample) {
+  BasicBlockImpl(int64_t inplanes, int64_t planes, int64_t stride, nn::Sequential downsample, Route route)
+      : route(std::move(route)) {
     conv1 = register_module("conv1", Conv(inplanes, planes, 3, stride, 1));
     bn1 = register_module("bn1", nn::BatchNorm2d(planes));
     relu = register_module("relu", nn::ReLU(nn::ReLUOptions(true)));
@@ -67,22 +70,24 @@ class BasicBlockImpl : public nn::Module {
     if (downsample) this->downsample = register_module("downsample", downsample);
   }
   torch::Tensor forward(torch::Tensor x) {
-    torch::Tensor identity = downsample ? Downsample(downsample, x) : x;
-    torch::Tensor out = relu(bn1(RunConv(conv1, x)));
-    out = bn2(RunConv(conv2, out));
+    torch::Tensor identity = downsample ? Downsample(downsample, route, x) : x;
+    torch::Tensor out = relu(route->Run(*bn1, RunConv(conv1, x)));
+    out = route->Run(*bn2, RunConv(conv2, out));
     return relu(out + identity);
   }
   nn::Conv2d conv1{nullptr}, conv2{nullptr};
   nn::BatchNorm2d bn1{nullptr}, bn2{nullptr};
   nn::ReLU relu{nullptr};
   nn::Sequential downsample{nullptr};
+  Route route;
 };
 TORCH_MODULE(BasicBlock);
 
 // torchvision's Bottleneck (expansion 4; stride on the 3x3 conv, "ResNet v1.5").
 class BottleneckImpl : public nn::Module {
  public:
-  BottleneckImpl(int64_t inplanes, int64_t planes, int64_t stride, nn::Sequential downsample) {
+  BottleneckImpl(int64_t inplanes, int64_t planes, int64_t stride, nn::Sequential downsample, Route route)
+      : route(std::move(route)) {
     conv1 = register_module("conv1", Conv(inplanes, planes, 1, 1, 0));
     bn1 = register_module("bn1", nn::BatchNorm2d(planes));
     conv2 = register_module("conv2", Conv(planes, planes, 3, stride, 1));
@@ -93,16 +98,17 @@ class BottleneckImpl : public nn::Module {
     if (downsample) this->downsample = register_module("downsample", downsample);
   }
   torch::Tensor forward(torch::Tensor x) {
-    torch::Tensor identity = downsample ? Downsample(downsample, x) : x;
-    torch::Tensor out = relu(bn1(RunConv(conv1, x)));
-    out = relu(bn2(RunConv(conv2, out)));
-    out = bn3(RunConv(conv3, out));
+    torch::Tensor identity = downsample ? Downsample(downsample, route, x) : x;
+    torch::Tensor out = relu(route->Run(*bn1, RunConv(conv1, x)));
+    out = relu(route->Run(*bn2, RunConv(conv2, out)));
+    out = route->Run(*bn3, RunConv(conv3, out));
     return relu(out + identity);
   }
   nn::Conv2d conv1{nullptr}, conv2{nullptr}, conv3{nullptr};
   nn::BatchNorm2d bn1{nullptr}, bn2{nullptr}, bn3{nullptr};
   nn::ReLU relu{nullptr};
   nn::Sequential downsample{nullptr};
+  Route route;
 };
 TORCH_MODULE(Bottleneck);
 
@@ -170,16 +176,16 @@ nn::Sequential ResNetImpl::MakeLayer(int64_t planes, int64_t blocks, int64_t str
     const int64_t s = i == 0 ? stride : 1;
     nn::Sequential ds = i == 0 ? downsample : nn::Sequential{nullptr};
     if (bottleneck_)
-      layer->push_back(Bottleneck(inplanes_, planes, s, ds));
+      layer->push_back(Bottleneck(inplanes_, planes, s, ds, bn_route_));
     else
-      layer->push_back(BasicBlock(inplanes_, planes, s, ds));
+      layer->push_back(BasicBlock(inplanes_, planes, s, ds, bn_route_));
     inplanes_ = planes * expansion;
   }
   return layer;
 }
 
 torch::Tensor ResNetImpl::forward(torch::Tensor x) {
-  x = relu(bn1(RunConv(conv1, x)));
+  x = relu(bn_route_->Run(*bn1, RunConv(conv1, x)));
   if (maxpool) x = maxpool(x);
   x = layer4->forward(layer3->forward(layer2->forward(layer1->forward(x))));
   x = torch::flatten(avgpool(x), 1);

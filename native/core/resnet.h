@@ -11,9 +11,12 @@
 #include <torch/nn/modules/activation.h>
 #include <torch/nn/modules/pooling.h>
 
+#include <memory>
 #include <string>
 #include <utility>
 #include <vector>
+
+#include "core/batch_norm_sync.h"
 
 namespace sgdr {
 
@@ -49,6 +52,10 @@ class ResNetImpl : public torch::nn::Module {
 
   const ResNetOptions& options() const { return options_; }
 
+  // Every BatchNorm's training forward through `sync` (SyncBatchNorm) until it is set back to
+  // nullptr; eval-mode forwards are never routed.
+  void SetBatchNormSync(BatchNormSync* sync) { bn_route_->sync = sync; }
+
  private:
   torch::nn::Sequential MakeLayer(int64_t planes, int64_t blocks, int64_t stride);
   // Calls f(layer, first) for every BatchNorm2d in module order; returns how many there are.
@@ -58,6 +65,7 @@ class ResNetImpl : public torch::nn::Module {
   ResNetOptions options_;
   bool bottleneck_;
   int64_t inplanes_ = 64;
+  std::shared_ptr<BatchNormRoute> bn_route_ = std::make_shared<BatchNormRoute>();
   torch::nn::Conv2d conv1{nullptr};
   torch::nn::BatchNorm2d bn1{nullptr};
   torch::nn::ReLU relu{nullptr};

@@ -34,10 +34,14 @@ void BroadcastPacked(ProcessGroup& group, const std::vector<torch::Tensor>& tens
 
 }  // namespace
 
-DataParallel::DataParallel(std::shared_ptr<ProcessGroup> group, ResNet module, bool overlap)
+DataParallel::DataParallel(std::shared_ptr<ProcessGroup> group, ResNet module, bool overlap, bool sync_batch_norm)
     : group_(std::move(group)), module_(module), reducer_(*group_, ParametersOf(module), overlap) {
   for (auto& b : module_->buffers()) buffers_.push_back(b);
+  // On one rank the global batch is the local one: plain BatchNorm, as torch.nn.SyncBatchNorm does.
+  if (sync_batch_norm && group_->world_size() > 1) sync_bn_ = std::make_unique<SyncBatchNorm>(*group_);
 }
+
+DataParallel::~DataParallel() { module_->SetBatchNormSync(nullptr); }
 
 void DataParallel::BroadcastState() {
   std::vector<torch::Tensor> all = ParametersOf(module_);
@@ -47,9 +51,12 @@ void DataParallel::BroadcastState() {
 
 void DataParallel::BeforeForward() {
   if (group_->world_size() > 1 && !buffers_.empty()) BroadcastPacked(*group_, buffers_);
+  if (sync_bn_) module_->SetBatchNormSync(sync_bn_.get());
 }
 
 void DataParallel::AfterForward(const torch::Tensor& loss, const torch::Tensor& logits, const torch::Tensor& target) {
+  // The backward's all-reduces are in the graph; no later forward (evaluation) is routed.
+  module_->SetBatchNormSync(nullptr);
   torch::NoGradGuard no_grad;
   const double n = static_cast<double>(target.size(0));
   const auto f64 = torch::TensorOptions().dtype(torch::kFloat64).device(loss.device());

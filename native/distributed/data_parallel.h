@@ -1,7 +1,9 @@
 // One data-parallel training step, as PyTorch's DistributedDataParallel runs it: every rank holds a
 // replica; rank 0's parameters and buffers are broadcast once at the start; before every forward
 // rank 0's buffers (BatchNorm running statistics) are broadcast, DDP's broadcast_buffers default,
-// while the batch statistics stay per replica; gradients are averaged in buckets (gradient_reducer.h).
+// while the batch statistics stay per replica, unless SyncBatchNorm is asked for (sync_batch_norm.h:
+// then every training forward normalises with the global batch's statistics); gradients are
+// averaged in buckets (gradient_reducer.h).
 //
 // Beside the gradients, one small all-reduce per step carries the batch's [loss x n, n, correct],
 // so every rank sees the global batch's loss and accuracy: the divergence checks (a NaN loss stops
@@ -17,21 +19,27 @@
 #include "core/train_step.h"
 #include "distributed/gradient_reducer.h"
 #include "distributed/process_group.h"
+#include "distributed/sync_batch_norm.h"
 
 namespace sgdr {
 
 class DataParallel : public StepSync {
  public:
-  DataParallel(std::shared_ptr<ProcessGroup> group, ResNet module, bool overlap);
+  DataParallel(std::shared_ptr<ProcessGroup> group, ResNet module, bool overlap, bool sync_batch_norm = false);
+  ~DataParallel() override;
+  DataParallel(const DataParallel&) = delete;
+  DataParallel& operator=(const DataParallel&) = delete;
 
   ProcessGroup& group() { return *group_; }
   const std::shared_ptr<ProcessGroup>& shared_group() const { return group_; }
   bool overlap() const { return reducer_.overlap(); }
   int64_t buckets() const { return reducer_.buckets(); }
+  bool sync_batch_norm() const { return sync_bn_ != nullptr; }
 
   // Rank 0's parameters and buffers to every rank (the trainer's first job, DDP's constructor).
   void BroadcastState();
-  // Before a training forward: rank 0's buffers to every rank.
+  // Before a training forward: rank 0's buffers to every rank; with SyncBatchNorm, the model's
+  // BatchNorm layers routed through it for this forward.
   void BeforeForward() override;
   // After the forward: starts the step's statistics all-reduce and arms the gradient hooks.
   void AfterForward(const torch::Tensor& loss, const torch::Tensor& logits, const torch::Tensor& target) override;
@@ -57,6 +65,7 @@ class DataParallel : public StepSync {
   std::shared_ptr<ProcessGroup> group_;
   ResNet module_;
   GradientReducer reducer_;
+  std::unique_ptr<SyncBatchNorm> sync_bn_;  // null: BatchNorm per replica (DDP's default)
   std::vector<torch::Tensor> buffers_;
   torch::Tensor stats_, loss_, correct_;
   c10::intrusive_ptr<c10d::Work> stats_work_;

@@ -1,8 +1,11 @@
 // One rank of a data-parallel test job, started by test/distributed-*.test.ts with torchrun's
 // environment (RANK, WORLD_SIZE, MASTER_ADDR, MASTER_PORT). It runs the library as a user's script
 // does (the compiled dist/) and prints one JSON line: what the test compares across ranks.
-//   node dist-rank.cjs fit DATA EPOCHS SEED_PER_RANK   fit() data-parallel, then a hash of every parameter and buffer
-//   node dist-rank.cjs grad DATA                         one trainStep on this rank's half of a batch, BN in eval mode
+//   node dist-rank.cjs fit DATA EPOCHS SEED_PER_RANK [sync]
+//                                                        fit() data-parallel (sync: with SyncBatchNorm), then a hash
+//                                                        of every parameter and buffer
+//   node dist-rank.cjs grad DATA BN                      one trainStep on this rank's half of a batch; BN: eval (running
+//                                                        statistics), train (per replica) or sync (SyncBatchNorm)
 //   node dist-rank.cjs hang DATA                         fit() for a long time (the test kills a rank)
 'use strict';
 const crypto = require('node:crypto');
@@ -24,14 +27,17 @@ function weights(model) {
 }
 
 async function main() {
-  const [mode, data, epochsArg, seedPerRank] = process.argv.slice(2);
+  const [mode, data, epochsArg, seedPerRank, bnArg] = process.argv.slice(2);
   lib.setNumThreads(1);
   const group = await lib.initProcessGroup({ timeoutSeconds: 60 });
   const rank = group ? group.rank : 0;
   if (mode === 'grad') {
-    // The same weights on every rank (seed 5) and in the single process; BN uses its running
-    // statistics (eval mode), so the replicas' gradients are those of their halves of the batch.
-    const model = lib.resnet('resnet18', { numClasses: 10, inChannels: 1, stem: 'cifar', seed: 5 }).eval();
+    // The same weights on every rank (seed 5) and in the single process. In eval mode BN uses its
+    // running statistics, so the replicas' gradients are those of their halves of the batch; with
+    // SyncBatchNorm the batch statistics are the whole batch's, as in the single process.
+    const bn = epochsArg || 'eval';
+    const model = lib.resnet('resnet18', { numClasses: 10, inChannels: 1, stem: 'cifar', seed: 5 });
+    if (bn === 'eval') model.eval();
     const optimizer = new lib.SGD(model, { lr: 1, momentum: 0, weightDecay: 0 });
     const n = 8,
       side = 12;
@@ -46,7 +52,10 @@ async function main() {
       side,
     ]);
     const target = lib.Tensor.fromArray(y.slice(rank * per, (rank + 1) * per), [per], { dtype: 'int64' });
-    const { loss } = await lib.trainStep(model, optimizer, input, target, { processGroup: group });
+    const { loss } = await lib.trainStep(model, optimizer, input, target, {
+      processGroup: group,
+      syncBatchNorm: bn === 'sync',
+    });
     process.stdout.write(JSON.stringify({ rank, loss, weights: rank === 0 ? weights(model) : undefined }) + '\n');
   } else {
     const { train, val } = lib.openData(`fashion-mnist:${data}`, { augment: true, imageSize: 12 });
@@ -65,6 +74,7 @@ async function main() {
       batchSize: 8,
       seed: 3,
       processGroup: group,
+      syncBatchNorm: bnArg === 'sync',
       callbacks: { onEpochBegin: (e) => process.stdout.write(JSON.stringify({ rank, epochBegin: e }) + '\n') },
     });
     const last = result.history[result.history.length - 1];
